@@ -1,0 +1,3 @@
+from chatai.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""Core commands: db, users, assistants."""
+
+from __future__ import annotations
+
+import argparse
+
+from chatai.cli_support import fail, run_async
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    up = db.add_parser("upgrade", help="apply alembic migrations up to head")
+    up.set_defaults(func=_db_upgrade)
+
+    users = sub.add_parser("users", help="accounts").add_subparsers(dest="action", required=True)
+    create = users.add_parser("create", help="create an account")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--admin", action="store_true", help="make it a platform admin")
+    create.set_defaults(func=_users_create)
+
+    assistants = sub.add_parser("assistants", help="assistants").add_subparsers(dest="action", required=True)
+    acreate = assistants.add_parser("create", help="create an assistant; prints its id last")
+    acreate.add_argument("--owner", required=True, help="owner's email")
+    acreate.add_argument("--name", required=True)
+    acreate.set_defaults(func=_assistants_create)
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    from chatai.db.migrate import current_revision, upgrade
+
+    upgrade()
+    print(f"database at revision {current_revision()}")
+
+
+def _users_create(args: argparse.Namespace) -> None:
+    from chatai.db.session import async_session
+    from chatai.services.accounts import AccountError, create_user
+
+    async def go() -> None:
+        async with async_session() as session:
+            try:
+                user = await create_user(session, email=args.email, password=args.password,
+                                         role="admin" if args.admin else "owner")
+            except AccountError as exc:
+                fail(f"cannot create user: {exc.code.replace('_', ' ')}")
+            print(f"created {user.role} {user.email}")
+            print(user.id)
+
+    run_async(go())
+
+
+def _assistants_create(args: argparse.Namespace) -> None:
+    from chatai.db.session import async_session
+    from chatai.services.accounts import get_user_by_email
+    from chatai.services.assistants import create_assistant
+
+    async def go() -> None:
+        async with async_session() as session:
+            owner = await get_user_by_email(session, email=args.owner)
+            if owner is None:
+                fail(f"no user with email {args.owner}")
+            try:
+                assistant = await create_assistant(session, owner_id=owner.id, name=args.name)
+            except ValueError as exc:
+                fail(str(exc))
+            print(f"created assistant {assistant.name!r} for {owner.email}")
+            print(assistant.id)
+
+    run_async(go())
+
+
+

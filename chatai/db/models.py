@@ -1,0 +1,341 @@
+"""Every table of the product, in one module (alembic autogenerates from this metadata).
+
+Conventions: UUID primary keys, tz-aware UTC timestamps, enums stored as short strings so
+that adding a value needs no migration. Money is stored as integer micro-units of the
+platform currency (1 unit = 1_000_000) so sums are exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from pgvector.sqlalchemy import Vector
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlmodel import Field, SQLModel
+
+MICRO = 1_000_000  # micro-units per currency unit
+
+# Embedding dimensions that have an HNSW index (see the first migration). The column
+# itself is dimensionless so switching provider needs no schema change.
+INDEXED_EMBEDDING_DIMS = (384, 1536)
+
+# Indexes created by hand in migrations (expression, partial, HNSW) that autogenerate cannot
+# describe; alembic/env.py skips them when comparing.
+MIGRATION_ONLY_INDEXES = frozenset(
+    [f"ix_{t}_embedding_{d}" for t in ("chunks", "qa_pairs") for d in INDEXED_EMBEDDING_DIMS]
+    + ["ix_chunks_tsv", "ix_qa_pairs_tsv", "ix_telegram_updates_pending"]
+)
+
+# Full text: English and Russian stemming both, so either language matches its word forms.
+TSV_EXPRESSION = "to_tsvector('english', {col}) || to_tsvector('russian', {col})"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), **kw)
+
+
+def _opt_ts(**kw: Any) -> Any:
+    return Field(default=None, sa_type=sa.DateTime(timezone=True), **kw)
+
+
+def _fk(target: str) -> Any:
+    """A required, indexed reference whose rows go when the parent goes."""
+    return Field(foreign_key=target, ondelete="CASCADE", index=True)
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, sa_column_kwargs={"unique": True})
+    password_hash: str = Field(max_length=255)
+    role: str = Field(default="owner", max_length=16)  # owner | admin
+    locale: str = Field(default="en", max_length=8)  # en | ru
+    blocked: bool = False
+    created_at: datetime = _ts()
+    password_changed_at: datetime = _ts()
+
+
+class UserSession(SQLModel, table=True):
+    """Server-side sign-in session. The browser holds the token; only its hash is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = _fk("users.id")
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    created_at: datetime = _ts()
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    last_seen_at: datetime = _ts()
+    client: str = Field(default="", max_length=255)
+
+
+# --- assistants and knowledge -------------------------------------------------------------
+
+
+class Assistant(SQLModel, table=True):
+    __tablename__ = "assistants"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = _fk("users.id")
+    name: str = Field(max_length=120)
+    system_prompt: str = Field(default="", sa_type=sa.Text)
+    model: str = Field(default="", max_length=120)  # empty = the platform default
+    temperature: float = 0.2
+    greeting: str = Field(default="", sa_type=sa.Text)
+    language: str = Field(default="auto", max_length=8)  # auto | en | ru
+    # Retrieval.
+    top_k: int = 5
+    score_threshold: float = 0.3
+    qa_direct_threshold: float = 0.85
+    embedding_provider: str = Field(default="", max_length=80)  # what the chunks are embedded with
+    # Handoff to a person.
+    handoff_enabled: bool = True
+    handoff_on_low_confidence: bool = True
+    handoff_timeout_minutes: int = 15
+    enabled: bool = True
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "documents"
+    __table_args__ = (
+        sa.UniqueConstraint("assistant_id", "content_hash", name="uq_documents_assistant_hash"),
+        sa.Index("ix_documents_assistant_created", "assistant_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    assistant_id: uuid.UUID = _fk("assistants.id")
+    filename: str = Field(max_length=255)
+    content_type: str = Field(default="", max_length=120)
+    size_bytes: int = 0
+    content_hash: str = Field(max_length=64)
+    status: str = Field(default="queued", max_length=16, index=True)  # queued|processing|ready|error
+    progress: float = 0.0
+    error: str = Field(default="", sa_type=sa.Text)
+    page_count: int = 0
+    chunk_count: int = 0
+    # Lease of the worker processing it: a crashed worker's document is picked up again.
+    lease_until: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class DocumentFile(SQLModel, table=True):
+    """The uploaded bytes, kept apart from the row listed on every page, so re-index needs no re-upload."""
+
+    __tablename__ = "document_files"
+
+    document_id: uuid.UUID = Field(foreign_key="documents.id", ondelete="CASCADE", primary_key=True)
+    data: bytes = Field(sa_type=sa.LargeBinary)
+
+
+class Chunk(SQLModel, table=True):
+    __tablename__ = "chunks"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    document_id: uuid.UUID = _fk("documents.id")
+    assistant_id: uuid.UUID = _fk("assistants.id")
+    position: int = 0
+    section: str = Field(default="", sa_type=sa.Text)
+    text: str = Field(sa_type=sa.Text)
+    token_count: int = 0
+    embedding: list[float] | None = Field(default=None, sa_type=Vector())
+    embedding_dim: int = 0
+    tsv: Any = Field(
+        default=None,
+        sa_column=sa.Column(TSVECTOR, sa.Computed(TSV_EXPRESSION.format(col="text"), persisted=True)),
+    )
+
+
+class QAPair(SQLModel, table=True):
+    __tablename__ = "qa_pairs"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    assistant_id: uuid.UUID = _fk("assistants.id")
+    question: str = Field(sa_type=sa.Text)
+    answer: str = Field(sa_type=sa.Text)
+    embedding: list[float] | None = Field(default=None, sa_type=Vector())
+    embedding_dim: int = 0
+    tsv: Any = Field(
+        default=None,
+        sa_column=sa.Column(TSVECTOR, sa.Computed(TSV_EXPRESSION.format(col="question"), persisted=True)),
+    )
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+# --- Telegram ------------------------------------------------------------------------------
+
+
+class Bot(SQLModel, table=True):
+    __tablename__ = "bots"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    assistant_id: uuid.UUID = _fk("assistants.id")
+    owner_id: uuid.UUID = _fk("users.id")
+    telegram_bot_id: int = Field(sa_type=sa.BigInteger, sa_column_kwargs={"unique": True})
+    username: str = Field(default="", max_length=64)
+    token_encrypted: str = Field(sa_type=sa.Text)
+    token_hint: str = Field(default="", max_length=32)  # e.g. "123456:…wxyz", safe to show
+    mode: str = Field(default="polling", max_length=16)  # polling | webhook
+    webhook_secret: str = Field(default="", max_length=64)
+    desired_state: str = Field(default="running", max_length=16)  # running | paused
+    status: str = Field(default="starting", max_length=16, index=True)  # starting|running|paused|error
+    last_error: str = Field(default="", sa_type=sa.Text)
+    last_error_at: datetime | None = _opt_ts()
+    last_poll_at: datetime | None = _opt_ts()
+    # Which runner process owns it, and until when (a dead runner's lease expires).
+    runner_id: str = Field(default="", max_length=64)
+    lease_until: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class TelegramUpdate(SQLModel, table=True):
+    """One row per received update: the dedupe key that makes every message answered exactly once."""
+
+    __tablename__ = "telegram_updates"
+
+    bot_id: uuid.UUID = Field(foreign_key="bots.id", ondelete="CASCADE", primary_key=True)
+    update_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    status: str = Field(default="received", max_length=16)  # received | answered | ignored
+    received_at: datetime = _ts()
+    answered_at: datetime | None = _opt_ts()
+
+
+class Dialog(SQLModel, table=True):
+    __tablename__ = "dialogs"
+    __table_args__ = (
+        sa.UniqueConstraint("bot_id", "telegram_chat_id", name="uq_dialogs_bot_chat"),
+        sa.Index("ix_dialogs_assistant_last", "assistant_id", "last_message_at"),
+        sa.Index("ix_dialogs_owner_last", "owner_id", "last_message_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    bot_id: uuid.UUID | None = Field(default=None, foreign_key="bots.id", ondelete="SET NULL", index=True)
+    assistant_id: uuid.UUID = Field(foreign_key="assistants.id", ondelete="CASCADE")
+    owner_id: uuid.UUID = _fk("users.id")
+    channel: str = Field(default="telegram", max_length=16)  # telegram | playground
+    telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    user_name: str = Field(default="", max_length=255)
+    user_language: str = Field(default="", max_length=16)
+    status: str = Field(default="ai", max_length=16, index=True)  # ai | waiting | human
+    handoff_at: datetime | None = _opt_ts()
+    operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    cost_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    last_message_at: datetime = _ts()
+    created_at: datetime = _ts()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (sa.Index("ix_messages_dialog_created", "dialog_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    dialog_id: uuid.UUID = Field(foreign_key="dialogs.id", ondelete="CASCADE")
+    role: str = Field(max_length=16)  # user | assistant | operator | system
+    text: str = Field(sa_type=sa.Text)
+    telegram_message_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    telegram_update_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    answered_by: str = Field(default="", max_length=16)  # llm | qa | extractive | fallback | operator
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    latency_ms: int | None = None
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
+    needs_handoff: bool = False
+    operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _ts()
+
+
+# --- money -------------------------------------------------------------------------------
+
+
+class BillingAccount(SQLModel, table=True):
+    """The running balance; the ledger is the truth, this row is its locked, checked summary."""
+
+    __tablename__ = "billing_accounts"
+    __table_args__ = (
+        sa.CheckConstraint("balance_micros >= 0", name="ck_billing_balance_non_negative"),
+        sa.CheckConstraint("reserved_micros >= 0", name="ck_billing_reserved_non_negative"),
+    )
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    balance_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    reserved_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    low_balance_micros: int = Field(default=5 * MICRO, sa_type=sa.BigInteger)
+    updated_at: datetime = _ts()
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Immutable: rows are only ever inserted (a database trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (sa.Index("ix_ledger_account_created", "account_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
+    amount_micros: int = Field(sa_type=sa.BigInteger)  # + credit, - debit
+    kind: str = Field(max_length=16)  # topup | reserve | commit | release | adjustment | refund
+    reference: str = Field(default="", max_length=255)
+    idempotency_key: str = Field(max_length=128, sa_column_kwargs={"unique": True})
+    balance_after_micros: int = Field(sa_type=sa.BigInteger)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _ts()
+
+
+class Price(SQLModel, table=True):
+    __tablename__ = "prices"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    model: str = Field(max_length=120, index=True)
+    # What the platform pays the provider and what it charges the owner, per 1k tokens.
+    cost_input_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    cost_output_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    price_input_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    price_output_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    price_per_message_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    effective_from: datetime = _ts()
+    active: bool = True
+
+
+# --- operations ----------------------------------------------------------------------------
+
+
+class Notification(SQLModel, table=True):
+    """Alerts for an owner (low balance, bot in error, waiting handoff) shown in the dashboard."""
+
+    __tablename__ = "notifications"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = _fk("users.id")
+    kind: str = Field(max_length=32)
+    text: str = Field(sa_type=sa.Text)
+    read_at: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL", index=True)
+    action: str = Field(max_length=64, index=True)
+    target_type: str = Field(default="", max_length=32)
+    target_id: str = Field(default="", max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
+    client: str = Field(default="", max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), index=True)
