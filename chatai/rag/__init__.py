@@ -1,0 +1,1 @@
+"""Knowledge base: parsing, chunking, embeddings, ingestion, hybrid retrieval and grounded answers."""

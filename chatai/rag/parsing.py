@@ -1,0 +1,340 @@
+"""Turn an uploaded file into structured text blocks (heading-aware), or explain exactly why not.
+
+Every failure is a `ParseError` with a stable `code` and an English message an owner can act on,
+because the upload form and the CLI show it as is. Parsing is pure (bytes in, blocks out) so the
+upload validation and the ingestion worker run the very same code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+SUPPORTED_EXTENSIONS = {
+    ".pdf": "pdf", ".docx": "docx", ".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
+    ".html": "html", ".htm": "html", ".csv": "csv",
+}
+CONTENT_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "txt": "text/plain", "md": "text/markdown", "html": "text/html", "csv": "text/csv",
+}
+QUESTION_COLUMNS = ("question", "questions", "q", "вопрос", "вопросы")
+ANSWER_COLUMNS = ("answer", "answers", "a", "ответ", "ответы")
+
+
+class ParseError(Exception):
+    """Why a file cannot be used. `code` is stable (for UIs and tests), `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Block:
+    """One structural unit: a paragraph, a table row or a list item, under its section (heading path)."""
+
+    text: str
+    section: str = ""
+    kind: str = "paragraph"  # paragraph | row | item
+    page: int | None = None
+
+
+@dataclass
+class ParsedDocument:
+    kind: str
+    blocks: list[Block] = field(default_factory=list)
+    page_count: int = 1
+    qa_pairs: list[tuple[str, str]] | None = None  # set for a question/answer CSV
+
+    @property
+    def char_count(self) -> int:
+        return sum(len(b.text) for b in self.blocks)
+
+
+def file_kind(filename: str) -> str:
+    """The parser for a file name, or ParseError('unsupported_type')."""
+    ext = PurePath(filename).suffix.lower()
+    kind = SUPPORTED_EXTENSIONS.get(ext)
+    if kind is None:
+        supported = ", ".join(sorted({e.lstrip(".").upper() for e in ("pdf", "docx", "txt", "md", "html", "csv")}))
+        raise ParseError("unsupported_type",
+                         f"{ext or 'files without an extension'} is not supported; upload {supported} files.")
+    return kind
+
+
+def parse_document(filename: str, data: bytes) -> ParsedDocument:
+    kind = file_kind(filename)
+    if not data:
+        raise ParseError("empty", "The file is empty.")
+    parsed = _PARSERS[kind](data)
+    parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
+    if not parsed.blocks and not parsed.qa_pairs:
+        if kind == "pdf":
+            raise ParseError("no_text_layer",
+                             "This looks like a scanned PDF with no text layer; OCR is not supported. "
+                             "Upload a PDF with selectable text, or a DOCX/TXT version.")
+        raise ParseError("empty", "The file contains no text.")
+    return parsed
+
+
+# --- text helpers ------------------------------------------------------------------------------
+
+_WS = re.compile(r"[ \t\u00a0\u200b]+")
+
+
+def _clean(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1251 (common for Russian files)."""
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ParseError("corrupt", "The file looks binary, not text; is the extension right?")
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(enc, errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("cp1251")
+        except UnicodeDecodeError as exc:
+            raise ParseError("corrupt", "The text encoding is not recognised; save the file as UTF-8.") from exc
+
+
+def _paragraphs(text: str, section: str, page: int | None = None) -> list[Block]:
+    blocks = []
+    for para in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
+        # A line break inside a paragraph is layout, not meaning.
+        joined = _clean(" ".join(line.strip() for line in para.split("\n")))
+        if joined:
+            blocks.append(Block(joined, section, "paragraph", page))
+    return blocks
+
+
+class _Sections:
+    """Tracks the heading path ("Guide > Install > Linux") as headings of each level arrive."""
+
+    def __init__(self) -> None:
+        self.path: list[tuple[int, str]] = []
+
+    def heading(self, level: int, title: str) -> None:
+        title = _clean(title)
+        if not title:
+            return
+        self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
+
+    @property
+    def current(self) -> str:
+        return " > ".join(t for _, t in self.path)
+
+
+# --- formats -------------------------------------------------------------------------------------
+
+
+def _parse_pdf(data: bytes) -> ParsedDocument:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            # Many PDFs carry an empty user password (only printing/editing restricted): those are readable.
+            try:
+                ok = reader.decrypt("")
+            except Exception:  # noqa: BLE001 - pypdf raises several types for unsupported crypto
+                ok = 0
+            if not ok:
+                raise ParseError("encrypted", "The PDF is password-protected; remove the password and upload again.")
+        pages = list(reader.pages)
+        blocks: list[Block] = []
+        for number, page in enumerate(pages, start=1):
+            text = page.extract_text() or ""
+            blocks.extend(_paragraphs(text, f"Page {number}", number))
+    except ParseError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        raise ParseError("corrupt", f"The PDF is damaged or not a PDF ({type(exc).__name__}).") from exc
+    if not pages:
+        raise ParseError("empty", "The PDF has no pages.")
+    return ParsedDocument("pdf", blocks, page_count=len(pages))
+
+
+def _parse_docx(data: bytes) -> ParsedDocument:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise ParseError("corrupt", "The DOCX file is damaged or not a Word document.") from exc
+    except Exception as exc:  # noqa: BLE001 - python-docx raises its own PackageNotFoundError etc.
+        raise ParseError("corrupt", f"The DOCX file cannot be opened ({type(exc).__name__}).") from exc
+    sections = _Sections()
+    blocks: list[Block] = []
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            text = _clean(item.text)
+            style = (item.style.name if item.style is not None else "") or ""
+            match = re.match(r"(?:Heading|Заголовок)\s*(\d)", style)
+            if style == "Title":
+                sections.heading(0, text)
+            elif match:
+                sections.heading(int(match.group(1)), text)
+            elif text:
+                kind = "item" if "List" in style else "paragraph"
+                blocks.append(Block(text, sections.current, kind))
+        elif isinstance(item, Table):
+            blocks.extend(_table_rows([[c.text for c in row.cells] for row in item.rows], sections.current))
+    return ParsedDocument("docx", blocks, page_count=max(1, _docx_pages(document, blocks)))
+
+
+def _docx_pages(document: object, blocks: list[Block]) -> int:
+    """DOCX has no fixed pages; count ~3000 characters as a page so throughput figures mean something."""
+    return -(-sum(len(b.text) for b in blocks) // 3000)
+
+
+def _table_rows(rows: list[list[str]], section: str) -> list[Block]:
+    """A table row becomes 'Header: value; Header: value' so every row chunk stands on its own."""
+    cleaned = [[_clean(c) for c in row] for row in rows if any(_clean(c) for c in row)]
+    if not cleaned:
+        return []
+    header, body = cleaned[0], cleaned[1:]
+    blocks = []
+    if not body:
+        return [Block(" | ".join(dict.fromkeys(header)), section, "row")]
+    for row in body:
+        parts = []
+        for i, cell in enumerate(row):
+            if not cell:
+                continue
+            name = header[i] if i < len(header) else ""
+            parts.append(f"{name}: {cell}" if name and name != cell else cell)
+        # Merged cells repeat their text in python-docx; dict.fromkeys keeps one copy in order.
+        blocks.append(Block("; ".join(dict.fromkeys(parts)), section, "row"))
+    return blocks
+
+
+def _parse_txt(data: bytes) -> ParsedDocument:
+    text = decode_text(data)
+    return ParsedDocument("txt", _paragraphs(text, ""), page_count=max(1, -(-len(text) // 3000)))
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_MD_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _parse_md(data: bytes) -> ParsedDocument:
+    text = decode_text(data)
+    sections = _Sections()
+    blocks: list[Block] = []
+    buffer: list[str] = []
+    in_fence = False
+
+    def flush() -> None:
+        blocks.extend(_paragraphs(_strip_md("\n".join(buffer)), sections.current))
+        buffer.clear()
+
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if _MD_FENCE.match(line):
+            in_fence = not in_fence
+            continue
+        match = None if in_fence else _MD_HEADING.match(line)
+        if match:
+            flush()
+            sections.heading(len(match.group(1)), _strip_md(match.group(2)))
+        elif not in_fence and re.match(r"^\s*([-*+]|\d+[.)])\s+", line):
+            flush()  # list items are their own blocks, so chunks split between items, not inside them
+            buffer.append(line)
+            flush()
+        elif not in_fence and line.strip().startswith("|") and set(line.strip()) <= set("|-: "):
+            continue  # table separator row
+        else:
+            buffer.append(line)
+    flush()
+    return ParsedDocument("md", blocks, page_count=max(1, -(-len(text) // 3000)))
+
+
+def _strip_md(text: str) -> str:
+    text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images -> alt text
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)  # links -> their text
+    text = re.sub(r"^\s*([-*+]|\d+[.)])\s+", "", text, flags=re.M)
+    text = re.sub(r"^\s*>\s?", "", text, flags=re.M)
+    text = re.sub(r"(\*\*|__|`)", "", text)
+    return text.replace("|", " | ")
+
+
+_HTML_BLOCKS = ("p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "pre", "blockquote",
+                "dt", "dd", "header", "footer", "main", "aside", "form", "figure", "figcaption", "hr")
+_MARK = "\u2063H"  # an invisible separator that cannot occur in normal text
+
+
+def _parse_html(data: bytes) -> ParsedDocument:
+    from bs4 import BeautifulSoup, NavigableString
+
+    soup = BeautifulSoup(decode_text(data), "html.parser")
+    for tag in soup(["script", "style", "noscript", "template", "svg", "iframe", "head"]):
+        tag.decompose()
+    for cell in soup.find_all(["td", "th"]):
+        cell.append(NavigableString(" | "))
+    for heading in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
+        title = _clean(heading.get_text(" "))
+        heading.replace_with(NavigableString(f"\n\n{_MARK}{heading.name[1]}{title}\n\n"))
+    for tag in soup.find_all(_HTML_BLOCKS):
+        tag.insert_before(NavigableString("\n\n"))
+        tag.insert_after(NavigableString("\n\n"))
+    text = soup.get_text()
+    sections = _Sections()
+    blocks: list[Block] = []
+    for part in re.split(r"\n\s*\n", text):
+        part = part.strip()
+        if part.startswith(_MARK):
+            sections.heading(int(part[len(_MARK)]), part[len(_MARK) + 1:])
+        else:
+            blocks.extend(_paragraphs(part.strip(" |"), sections.current))
+    return ParsedDocument("html", blocks, page_count=max(1, -(-len(text) // 3000)))
+
+
+def _read_csv(data: bytes) -> list[list[str]]:
+    text = decode_text(data)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+    except csv.Error:
+        dialect = csv.excel
+    try:
+        return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+    except csv.Error as exc:
+        raise ParseError("corrupt", f"The CSV file cannot be read: {exc}.") from exc
+
+
+def qa_columns(header: list[str]) -> tuple[int, int] | None:
+    names = [h.strip().lower().lstrip("\ufeff") for h in header]
+    q = next((i for i, n in enumerate(names) if n in QUESTION_COLUMNS), None)
+    a = next((i for i, n in enumerate(names) if n in ANSWER_COLUMNS), None)
+    return (q, a) if q is not None and a is not None else None
+
+
+def _parse_csv(data: bytes) -> ParsedDocument:
+    rows = _read_csv(data)
+    if not rows:
+        raise ParseError("empty", "The CSV file has no rows.")
+    columns = qa_columns(rows[0])
+    if columns:
+        q, a = columns
+        pairs = [(_clean(r[q]), r[a].strip()) for r in rows[1:] if len(r) > max(q, a) and r[q].strip() and r[a].strip()]
+        if not pairs:
+            raise ParseError("empty", "The CSV has question and answer columns but no filled rows.")
+        return ParsedDocument("csv", [], page_count=1, qa_pairs=pairs)
+    return ParsedDocument("csv", _table_rows(rows, ""), page_count=max(1, -(-len(rows) // 50)))
+
+
+_PARSERS = {"pdf": _parse_pdf, "docx": _parse_docx, "txt": _parse_txt, "md": _parse_md, "html": _parse_html,
+            "csv": _parse_csv}

@@ -1,0 +1,217 @@
+"""Hybrid retrieval: one parameterized SQL query per table fusing pgvector HNSW (cosine) and PostgreSQL
+full text (English + Russian stemming) with reciprocal rank fusion, scoped to one assistant.
+
+Ranking vs. relevance. RRF orders results well but its value says nothing about whether a result is
+relevant at all, so every hit also carries a calibrated `score` in [0, 1] used for thresholds:
+
+    coverage = share of the question's significant words (stemmed, stop words dropped) found in the passage
+    score    = max(cosine similarity, 0.8 * coverage)                     for document chunks
+    score    = max(cosine similarity, matched / max(query words, Q&A question words))   for Q&A pairs
+
+The cosine term is used only when the embedder understands the question's language: the default local
+model is English-only and gives ~0.55 between *unrelated* Russian texts, so for Russian questions with it
+the score is lexical only (and the vector list gets a lower weight in the fusion).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatai.db.models import Assistant
+from chatai.rag.language import detect_language
+
+RRF_K = 60
+FTS_WEIGHT = 0.8
+UNTRUSTED_VECTOR_WEIGHT = 0.3
+_WORD = re.compile(r"[^\W_]+")
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04FF]")
+
+
+@dataclass
+class SearchHit:
+    """One retrieved passage with everything the test console needs to explain "why"."""
+
+    kind: str  # chunk | qa
+    id: uuid.UUID
+    document: str  # file name, or "Q&A"
+    section: str  # heading path, or the Q&A question
+    text: str  # chunk text, or the Q&A answer
+    score: float  # calibrated relevance in [0, 1] (see module docstring)
+    similarity: float | None  # cosine similarity of the vector match, None when not a vector candidate
+    vector_rank: int | None  # 1-based rank in the vector list, None when not in it
+    fts_rank: int | None  # 1-based rank in the full-text list, None when no word matched
+    matched_terms: int = 0
+    query_terms: int = 0
+    rrf: float = 0.0
+    document_id: uuid.UUID | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def coverage(self) -> float:
+        return self.matched_terms / self.query_terms if self.query_terms else 0.0
+
+
+@dataclass
+class QueryPlan:
+    """What one question turns into: vector (maybe), words per stemming language, and how to trust them."""
+
+    question: str
+    vector: list[float] | None
+    provider_ok: bool
+    vectors_trusted: bool
+    english_words: str
+    russian_words: str
+
+
+def split_words(question: str) -> tuple[str, str]:
+    """Latin/digit words go to the English stemmer, Cyrillic words to the Russian one.
+
+    Running both stemmers on every word would add unstemmed Russian stop words ("как", "что") from the
+    English config and make every Russian passage match.
+    """
+    en, ru = [], []
+    for word in _WORD.findall(question.lower()):
+        (ru if _CYRILLIC_WORD.search(word) else en).append(word)
+    return " ".join(en), " ".join(ru)
+
+
+def make_plan(question: str, vector: list[float] | None, *, provider_ok: bool, multilingual: bool) -> QueryPlan:
+    en, ru = split_words(question)
+    trusted = vector is not None and provider_ok and (multilingual or detect_language(question) == "en")
+    return QueryPlan(question, vector if provider_ok else None, provider_ok, trusted, en, ru)
+
+
+async def plan_query(assistant: Assistant, question: str) -> QueryPlan:
+    """Embed the question (cached) only when the assistant's vectors are in the current provider's space."""
+    from chatai.rag.embeddings import embed_query, get_embedder
+
+    embedder = get_embedder()
+    provider_ok = assistant.embedding_provider == embedder.name
+    vector = await embed_query(question) if provider_ok else None
+    return make_plan(question, vector, provider_ok=provider_ok, multilingual=not embedder.name.startswith("local:"))
+
+
+_TERMS_CTE = """
+q AS (
+    SELECT array(SELECT DISTINCT unnest(tsvector_to_array(
+        to_tsvector('english', CAST(:en AS text)) || to_tsvector('russian', CAST(:ru AS text))))) AS terms
+),
+tq AS (
+    SELECT terms,
+           CASE WHEN cardinality(terms) = 0 THEN NULL
+                ELSE to_tsquery('simple', array_to_string(array(SELECT quote_literal(t) FROM unnest(terms) t), ' | '))
+           END AS query
+    FROM q
+)"""
+
+
+def _vector_cte(table: str, dim: int | None) -> str:
+    if dim is None:
+        return (f"vec AS (SELECT id, CAST(NULL AS float8) AS distance, CAST(NULL AS bigint) AS rank "
+                f"FROM {table} WHERE false)")
+    cast = f"embedding::vector({int(dim)})"
+    return f"""
+vec_raw AS MATERIALIZED (
+    SELECT id, {cast} <=> CAST(:qvec AS vector({int(dim)})) AS distance
+    FROM {table}
+    WHERE assistant_id = :aid AND embedding_dim = {int(dim)}
+    ORDER BY {cast} <=> CAST(:qvec AS vector({int(dim)}))
+    LIMIT :n
+),
+vec AS (SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM vec_raw)"""
+
+
+def _search_sql(table: str, dim: int | None) -> str:
+    """The fused query for `chunks` or `qa_pairs` (table names are fixed strings, never user input)."""
+    if table == "chunks":
+        columns = "c.section AS section, c.text AS body, c.document_id AS document_id, d.filename AS document"
+        joins = "JOIN documents d ON d.id = c.document_id"
+        own_terms = "0 AS own_terms"
+    else:
+        columns = ("c.question AS section, c.answer AS body, CAST(NULL AS uuid) AS document_id, "
+                   "'Q&A' AS document")
+        joins = ""
+        own_terms = ("length(to_tsvector('english', regexp_replace(c.question, '[\u0400-\u04ff]+', ' ', 'g')) "
+                     "|| to_tsvector('russian', regexp_replace(c.question, '[^\u0400-\u04ff]+', ' ', 'g'))) "
+                     "AS own_terms")
+    return f"""
+WITH {_TERMS_CTE},
+{_vector_cte(table, dim)},
+fts AS (
+    SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.tsv, tq.query, 1) DESC, c.id) AS rank
+    FROM {table} c, tq
+    WHERE c.assistant_id = :aid AND tq.query IS NOT NULL AND c.tsv @@ tq.query
+    ORDER BY ts_rank_cd(c.tsv, tq.query, 1) DESC, c.id
+    LIMIT :n
+),
+fused AS (
+    SELECT coalesce(vec.id, fts.id) AS id, vec.rank AS vector_rank, fts.rank AS fts_rank, vec.distance,
+           coalesce(:wv / (:k + vec.rank), 0) + coalesce(:wf / (:k + fts.rank), 0) AS rrf
+    FROM vec FULL OUTER JOIN fts ON vec.id = fts.id
+)
+SELECT fused.id, fused.vector_rank, fused.fts_rank, fused.distance, fused.rrf, {columns},
+       (SELECT count(*) FROM unnest(tq.terms) t WHERE t = ANY(tsvector_to_array(c.tsv))) AS matched,
+       cardinality(tq.terms) AS query_terms, {own_terms}
+FROM fused JOIN {table} c ON c.id = fused.id {joins}, tq
+ORDER BY fused.rrf DESC, fused.id
+LIMIT :n
+"""
+
+
+async def _prepare_vector_scan(session: AsyncSession, candidates: int) -> None:
+    """Filtered HNSW scans must still return k rows: iterative scan, and ef_search above the candidate count."""
+    await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(64, min(1000, candidates * 2))}"))
+
+
+async def search_table(session: AsyncSession, *, table: str, assistant_id: uuid.UUID, plan: QueryPlan,
+                       candidates: int) -> list[SearchHit]:
+    """Fused candidates of one table, best first by RRF, each with its calibrated score."""
+    dim = len(plan.vector) if plan.vector is not None else None
+    params: dict = {
+        "aid": assistant_id, "en": plan.english_words, "ru": plan.russian_words, "n": candidates, "k": RRF_K,
+        "wv": 1.0 if plan.vectors_trusted else UNTRUSTED_VECTOR_WEIGHT, "wf": 1.0,
+    }
+    if dim is not None:
+        params["qvec"] = "[" + ",".join(f"{x:.7g}" for x in plan.vector) + "]"
+        await _prepare_vector_scan(session, candidates)
+    rows = (await session.execute(text(_search_sql(table, dim)), params)).mappings().all()
+    hits = []
+    for row in rows:
+        similarity = None if row["distance"] is None else 1.0 - float(row["distance"])
+        vector_score = max(similarity or 0.0, 0.0) if plan.vectors_trusted else 0.0
+        matched, terms = int(row["matched"]), int(row["query_terms"])
+        if table == "chunks":
+            lexical = FTS_WEIGHT * matched / terms if terms else 0.0
+        else:
+            lexical = matched / max(terms, int(row["own_terms"]), 1)
+        hits.append(SearchHit(
+            kind="chunk" if table == "chunks" else "qa", id=row["id"], document=row["document"],
+            section=row["section"] or "", text=row["body"], score=round(min(1.0, max(vector_score, lexical)), 4),
+            similarity=None if similarity is None else round(similarity, 4),
+            vector_rank=row["vector_rank"], fts_rank=row["fts_rank"], matched_terms=matched, query_terms=terms,
+            rrf=float(row["rrf"]), document_id=row["document_id"],
+        ))
+    return hits
+
+
+async def hybrid_search(session: AsyncSession, *, assistant: Assistant, plan: QueryPlan, top_k: int | None = None,
+                        threshold: float | None = None) -> list[SearchHit]:
+    """Document chunks for a question: fused order, filtered by the calibrated score threshold."""
+    k = top_k or assistant.top_k
+    hits = await search_table(session, table="chunks", assistant_id=assistant.id, plan=plan,
+                              candidates=max(4 * k, 40))
+    limit = assistant.score_threshold if threshold is None else threshold
+    return [h for h in hits if h.score >= limit][:k]
+
+
+async def search_qa(session: AsyncSession, *, assistant: Assistant, plan: QueryPlan, limit: int = 3) -> list[SearchHit]:
+    """Q&A pairs matching a question, best calibrated score first (a direct answer needs the best one)."""
+    hits = await search_table(session, table="qa_pairs", assistant_id=assistant.id, plan=plan, candidates=20)
+    hits.sort(key=lambda h: (-h.score, -h.rrf))
+    return hits[:limit]
