@@ -102,6 +102,7 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None)
         hits = await hybrid_search(session, assistant=assistant, plan=plan)
         # Q&A pairs that are relevant but not strong enough to answer alone are still good context.
         hits = [h for h in qa_hits if h.score >= assistant.score_threshold] + hits
+        session.expunge(assistant)  # keep its loaded fields usable after the session ends
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
         return _Prepared(assistant, lang, Answer(text=TEXTS[lang]["dont_know"], sources=[], answered_by="fallback",
