@@ -51,13 +51,13 @@ class Settings(BaseSettings):
 
     # Where the app is reachable from outside (webhook URLs, links in emails).
     public_url: str = "http://localhost:3000"
-    frontend_port: int = 3000
-    backend_port: int = 8000
+    port: int = Field(default=3000, validation_alias="PORT")
+    host: str = "127.0.0.1"  # put a reverse proxy in front for the outside world (deploy/)
 
     log_level: str = "INFO"
 
     # First admin, created on start when there is no admin yet.
-    admin_email: str = "admin@localhost"
+    admin_email: str = "admin@chatai.local"
     admin_password: SecretStr = SecretStr("")
 
     # Accounts.

@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log bot tokens
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if getattr(args, "needs_servers", True):
         from chatai.embedded import EmbeddedServers
 

@@ -1,0 +1,38 @@
+"""The Reflex app: pages, extra HTTP routes and long-running tasks. Wiring only."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatai.settings import get_settings
+from chatai.web import routes
+from chatai.web.api import build_api
+from chatai.web.pages.admin import AdminOverviewState, AdminUsersState, admin_overview_page, admin_users_page
+from chatai.web.pages.assistants import AssistantsState, assistants_page
+from chatai.web.pages.auth import signin_page, signup_page
+from chatai.web.pages.overview import OverviewState, overview_page
+from chatai.web.pages.placeholders import billing_page, inbox_page
+from chatai.web.pages.settings_page import settings_page
+from chatai.web.state.auth import AuthState
+
+app = rx.App(
+    api_transformer=build_api(),
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+)
+
+guard = AuthState.guard_dashboard
+app.add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_to_home, title="ChatAI")
+app.add_page(signin_page, route=routes.SIGNIN, title="Sign in · ChatAI", on_load=AuthState.redirect_if_signed_in)
+app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI", on_load=AuthState.redirect_if_signed_in)
+app.add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
+app.add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
+             on_load=[guard, AssistantsState.load_assistants])
+app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=guard)
+app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=guard)
+app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI", on_load=guard)
+app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
+app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
+
+_settings = get_settings()

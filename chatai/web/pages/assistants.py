@@ -1,0 +1,255 @@
+"""Assistants: list, create, edit settings, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as svc
+from chatai.web import routes
+from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState, require_user
+
+_FORM_FIELDS = {
+    "name": str, "system_prompt": str, "greeting": str, "language": str, "model": str,
+    "temperature": float, "top_k": int, "score_threshold": float, "qa_direct_threshold": float,
+    "handoff_timeout_minutes": int,
+}
+_CHECKBOXES = ("handoff_enabled", "handoff_on_low_confidence", "enabled")
+
+
+def _row(a) -> dict[str, str]:
+    return {
+        "id": str(a.id), "name": a.name, "system_prompt": a.system_prompt, "greeting": a.greeting,
+        "language": a.language, "model": a.model, "temperature": str(a.temperature), "top_k": str(a.top_k),
+        "score_threshold": str(a.score_threshold), "qa_direct_threshold": str(a.qa_direct_threshold),
+        "handoff_timeout_minutes": str(a.handoff_timeout_minutes),
+        "handoff_enabled": "1" if a.handoff_enabled else "", "enabled": "1" if a.enabled else "",
+        "handoff_on_low_confidence": "1" if a.handoff_on_low_confidence else "",
+    }
+
+
+class AssistantsState(rx.State):
+    assistants: list[dict[str, str]] = []
+    editing: dict[str, str] = {}
+    edit_open: bool = False
+    create_open: bool = False
+    error: str = ""
+
+    async def _reload(self, owner_id: uuid.UUID) -> None:
+        async with async_session() as session:
+            self.assistants = [_row(a) for a in await svc.list_assistants(session, owner_id=owner_id)]
+
+    @rx.event
+    async def load_assistants(self):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        await self._reload(user.id)
+
+    @rx.event
+    def set_create_open(self, value: bool):
+        self.create_open = value
+        self.error = ""
+
+    @rx.event
+    def set_edit_open(self, value: bool):
+        self.edit_open = value
+        self.error = ""
+
+    @rx.event
+    async def handle_create_submit(self, form: dict):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        try:
+            async with async_session() as session:
+                await svc.create_assistant(session, owner_id=user.id, name=str(form.get("name", "")),
+                                           greeting=str(form.get("greeting", "")))
+        except ValueError as exc:
+            self.error = str(exc)
+            return
+        self.create_open = False
+        await self._reload(user.id)
+
+    @rx.event
+    def start_edit(self, assistant_id: str):
+        match = [a for a in self.assistants if a["id"] == assistant_id]
+        if match:
+            self.editing = dict(match[0])
+            self.error = ""
+            self.edit_open = True
+
+    @rx.event
+    async def handle_edit_submit(self, form: dict):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        auth = await self.get_state(AuthState)
+        try:
+            values = {key: cast(form.get(key, "")) for key, cast in _FORM_FIELDS.items()}
+            values.update({key: bool(form.get(key)) for key in _CHECKBOXES})
+            async with async_session() as session:
+                await svc.update_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(self.editing["id"]),
+                                           **values)
+        except svc.NotFound:
+            self.error = text(auth.locale, "err_not_found")
+            return
+        except ValueError as exc:
+            self.error = str(exc)
+            return
+        self.edit_open = False
+        await self._reload(user.id)
+
+    @rx.event
+    async def delete_assistant(self, assistant_id: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        try:
+            async with async_session() as session:
+                await svc.delete_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(assistant_id))
+        except (svc.NotFound, ValueError):
+            pass
+        self.edit_open = False
+        await self._reload(user.id)
+
+
+def _labeled(key: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(t(key), size="2", weight="medium"), control, spacing="1", width="100%")
+
+
+def _create_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.trigger(rx.button(rx.icon("plus", size=16), t("new_assistant"), id="new-assistant")),
+        rx.dialog.content(
+            rx.dialog.title(t("new_assistant")),
+            rx.form(
+                rx.vstack(
+                    error_callout(AssistantsState.error),
+                    _labeled("name", rx.input(name="name", id="assistant-name", required=True, max_length=120,
+                                              width="100%")),
+                    _labeled("greeting", rx.text_area(name="greeting", rows="3", width="100%")),
+                    rx.hstack(rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray",
+                                                        type="button")),
+                              rx.button(t("create"), type="submit", id="create-assistant"), justify="end",
+                              width="100%"),
+                    spacing="3",
+                ),
+                on_submit=AssistantsState.handle_create_submit,
+            ),
+        ),
+        open=AssistantsState.create_open,
+        on_open_change=AssistantsState.set_create_open,
+    )
+
+
+def _edit_dialog() -> rx.Component:
+    e = AssistantsState.editing
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(e["name"]),
+            rx.form(
+                rx.vstack(
+                    error_callout(AssistantsState.error),
+                    _labeled("name", rx.input(name="name", default_value=e["name"], required=True, width="100%")),
+                    _labeled("system_prompt", rx.text_area(name="system_prompt", default_value=e["system_prompt"],
+                                                           rows="4", width="100%")),
+                    _labeled("greeting", rx.text_area(name="greeting", default_value=e["greeting"], rows="2",
+                                                      width="100%")),
+                    rx.grid(
+                        _labeled("language", rx.el.select(
+                            rx.el.option(t("lang_auto"), value="auto"), rx.el.option("English", value="en"),
+                            rx.el.option("Русский", value="ru"), name="language", default_value=e["language"])),
+                        _labeled("model", rx.input(name="model", default_value=e["model"])),
+                        _labeled("temperature", rx.input(name="temperature", type="number", step="0.1", min="0",
+                                                         max="2", default_value=e["temperature"])),
+                        _labeled("top_k", rx.input(name="top_k", type="number", min="1", max="50",
+                                                   default_value=e["top_k"])),
+                        _labeled("score_threshold", rx.input(name="score_threshold", type="number", step="0.05",
+                                                             min="0", max="1", default_value=e["score_threshold"])),
+                        _labeled("qa_threshold", rx.input(name="qa_direct_threshold", type="number", step="0.05",
+                                                          min="0", max="1", default_value=e["qa_direct_threshold"])),
+                        _labeled("handoff_timeout", rx.input(name="handoff_timeout_minutes", type="number", min="1",
+                                                             max="1440", default_value=e["handoff_timeout_minutes"])),
+                        columns=rx.breakpoints(initial="1", sm="2"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.checkbox(t("handoff_enabled"), name="handoff_enabled",
+                                default_checked=e["handoff_enabled"] != ""),
+                    rx.checkbox(t("handoff_low_conf"), name="handoff_on_low_confidence",
+                                default_checked=e["handoff_on_low_confidence"] != ""),
+                    rx.checkbox("Enabled", name="enabled", default_checked=e["enabled"] != ""),
+                    rx.hstack(
+                        rx.alert_dialog.root(
+                            rx.alert_dialog.trigger(rx.button(t("delete"), color_scheme="red", variant="soft",
+                                                              type="button")),
+                            rx.alert_dialog.content(
+                                rx.alert_dialog.title(t("confirm_delete_assistant")),
+                                rx.hstack(
+                                    rx.alert_dialog.cancel(rx.button(t("cancel"), variant="soft",
+                                                                     color_scheme="gray")),
+                                    rx.alert_dialog.action(rx.button(
+                                        t("delete"), color_scheme="red",
+                                        on_click=AssistantsState.delete_assistant(e["id"]))),
+                                    justify="end", spacing="3", margin_top="16px",
+                                ),
+                            ),
+                        ),
+                        rx.spacer(),
+                        rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray", type="button")),
+                        rx.button(t("save"), type="submit", id="save-assistant"),
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=AssistantsState.handle_edit_submit,
+                key=e["id"],
+            ),
+            max_width="640px",
+        ),
+        open=AssistantsState.edit_open,
+        on_open_change=AssistantsState.set_edit_open,
+    )
+
+
+def _assistant_card(a: dict) -> rx.Component:
+    return card(
+        rx.hstack(
+            rx.center(rx.icon("bot", size=20), bg=rx.color("indigo", 3), border_radius="10px", width="40px",
+                      height="40px", flex_shrink="0"),
+            rx.vstack(
+                rx.text(a["name"], weight="bold", size="4"),
+                rx.text(rx.cond(a["greeting"] != "", a["greeting"], "—"), size="2", color=rx.color("gray", 11),
+                        trim="both", style={"display": "-webkit-box", "-webkit-line-clamp": "2",
+                                            "-webkit-box-orient": "vertical", "overflow": "hidden"}),
+                spacing="1",
+                flex="1",
+                min_width="0",
+            ),
+            rx.button(rx.icon("pencil", size=14), t("edit"), variant="soft", size="2",
+                      on_click=AssistantsState.start_edit(a["id"])),
+            align="center",
+            spacing="4",
+            width="100%",
+        ),
+    )
+
+
+@dashboard_page
+def assistants_page() -> rx.Component:
+    return rx.vstack(
+        page_header("assistants_title", "assistants_subtitle", _create_dialog()),
+        rx.cond(
+            AssistantsState.assistants.length() > 0,
+            rx.grid(rx.foreach(AssistantsState.assistants, _assistant_card),
+                    columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%"),
+            card(empty_state("bot", "no_assistants")),
+        ),
+        _edit_dialog(),
+        width="100%",
+    )

@@ -1,0 +1,117 @@
+"""Sign-in and sign-up pages."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import accounts
+from chatai.services.accounts import AccountError
+from chatai.web import routes
+from chatai.web.components.layout import auth_shell, error_callout, t
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState
+
+
+def _error_text(locale: str, exc: AccountError) -> str:
+    return text(locale, f"err_{exc.code}", n=exc.retry_after) if exc.code == "rate_limited" \
+        else text(locale, f"err_{exc.code}")
+
+
+class SignInState(rx.State):
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    async def handle_sign_in_submit(self, form: dict):
+        auth = await self.get_state(AuthState)
+        self.error = ""
+        try:
+            async with async_session() as session:
+                token = await accounts.sign_in(session, email=str(form.get("email", "")),
+                                               password=str(form.get("password", "")), client=auth.client())
+        except AccountError as exc:
+            self.error = _error_text(auth.locale, exc)
+            return
+        auth.session_token = token
+        user = await auth.current_user()
+        return rx.redirect(routes.ADMIN if user and user.is_admin else routes.OVERVIEW)
+
+    @rx.event
+    def clear(self):
+        self.error = ""
+
+
+class SignUpState(rx.State):
+    error: str = ""
+
+    @rx.event
+    async def handle_sign_up_submit(self, form: dict):
+        auth = await self.get_state(AuthState)
+        self.error = ""
+        try:
+            async with async_session() as session:
+                token = await accounts.sign_up(session, email=str(form.get("email", "")),
+                                               password=str(form.get("password", "")), locale=auth.locale,
+                                               client=auth.client())
+        except AccountError as exc:
+            self.error = _error_text(auth.locale, exc)
+            return
+        auth.session_token = token
+        await auth.current_user()
+        return rx.redirect(routes.OVERVIEW)
+
+    @rx.event
+    def clear(self):
+        self.error = ""
+
+
+def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: str = "") -> rx.Component:
+    children = [
+        rx.text(t(label_key), as_="label", size="2", weight="medium", html_for=name),
+        rx.input(name=name, id=name, type=type_, required=True, size="3", width="100%",
+                 auto_complete=autocomplete),
+    ]
+    if hint_key:
+        children.append(rx.text(t(hint_key), size="1", color=rx.color("gray", 10)))
+    return rx.vstack(*children, spacing="1", width="100%")
+
+
+def signin_page() -> rx.Component:
+    return auth_shell(
+        rx.form(
+            rx.vstack(
+                rx.heading(t("welcome_back"), size="6"),
+                error_callout(SignInState.error),
+                _field("email", "email", "email", "email"),
+                _field("password", "password", "password", "current-password"),
+                rx.button(t("sign_in"), type="submit", size="3", width="100%", id="submit"),
+                rx.hstack(rx.text(t("no_account"), size="2", color=rx.color("gray", 11)),
+                          rx.link(t("sign_up"), href=routes.SIGNUP, size="2", id="to-signup"), spacing="2"),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=SignInState.handle_sign_in_submit,
+            reset_on_submit=False,
+        )
+    )
+
+
+def signup_page() -> rx.Component:
+    return auth_shell(
+        rx.form(
+            rx.vstack(
+                rx.heading(t("create_your_account"), size="6"),
+                error_callout(SignUpState.error),
+                _field("email", "email", "email", "email"),
+                _field("password", "password", "password", "new-password", "password_hint"),
+                rx.button(t("sign_up"), type="submit", size="3", width="100%", id="submit"),
+                rx.hstack(rx.text(t("have_account"), size="2", color=rx.color("gray", 11)),
+                          rx.link(t("sign_in"), href=routes.SIGNIN, size="2", id="to-signin"), spacing="2"),
+                spacing="4",
+                width="100%",
+            ),
+            on_submit=SignUpState.handle_sign_up_submit,
+            reset_on_submit=False,
+        )
+    )

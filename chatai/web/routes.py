@@ -1,0 +1,13 @@
+"""Every page path in one place."""
+
+SIGNIN = "/signin"
+SIGNUP = "/signup"
+OVERVIEW = "/dashboard"
+ASSISTANTS = "/dashboard/assistants"
+KNOWLEDGE = "/dashboard/knowledge"
+BOTS = "/dashboard/bots"
+INBOX = "/dashboard/inbox"
+BILLING = "/dashboard/billing"
+SETTINGS = "/dashboard/settings"
+ADMIN = "/admin"
+ADMIN_USERS = "/admin/users"

@@ -1,0 +1,102 @@
+"""Browser tests: the real app (`reflex run --env prod`) on a free loopback port, against the
+test database and Redis, driven by Playwright in Debian's chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"app did not answer {url} in {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_env() -> dict[str, str]:
+    """Extra environment for the app under test; other fixtures (fake Telegram) add to it."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from chatai.cli.app import reflex_environment
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = reflex_environment()
+    env.update({"PORT": str(port), "PUBLIC_URL": url, "HOST": "127.0.0.1", "GRANIAN_WORKERS": "1", **app_env})
+    log = tmp_path_factory.mktemp("app") / "reflex.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "warning",
+                                 "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_for(f"{url}/ping", proc, log)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (make test installs it when run as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_page(page, path: str) -> None:
+    """Navigate and wait until the page is connected to its backend state."""
+    page.goto(path)
+    page.wait_for_selector("#hydrated", state="attached")
