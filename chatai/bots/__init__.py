@@ -1,0 +1,1 @@
+"""Telegram bots: the runner (all bots in one asyncio loop), handlers, webhook route, health."""

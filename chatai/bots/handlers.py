@@ -1,0 +1,140 @@
+"""Thin adapters between Telegram and the services: what an update is, and what to reply.
+
+`classify` turns a python-telegram-bot Update into a plain `Incoming` (the polling loop and the
+webhook route both use it, so both paths behave the same). `respond` produces and sends exactly one
+reply for a persisted `Pending` update: greeting, "text only" notice, or the assistant's answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, is_dataclass
+from typing import TYPE_CHECKING, Any
+
+from telegram import Update
+
+from chatai.bots.telegram_format import format_answer, plain
+from chatai.db.session import async_session
+from chatai.services import dialogs
+from chatai.services.bots import redact
+from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
+
+if TYPE_CHECKING:
+    from chatai.bots.supervisor import BotWorker
+
+log = logging.getLogger(__name__)
+
+AnswerFn = Callable[..., Awaitable[Any]]
+MAX_QUESTION_CHARS = 4000
+
+TEXTS = {
+    "greeting": {
+        "en": "Hello! I'm {name}. Ask me a question and I'll answer from our documentation.",
+        "ru": "Здравствуйте! Я {name}. Задайте вопрос — я отвечу по нашей документации.",
+    },
+    "text_only": {
+        "en": "Sorry, I can only read text messages. Please type your question.",
+        "ru": "Извините, я понимаю только текстовые сообщения. Пожалуйста, напишите вопрос текстом.",
+    },
+    "fallback": {
+        "en": "Sorry, I can't answer right now. Please try again in a minute.",
+        "ru": "Извините, сейчас я не могу ответить. Пожалуйста, попробуйте через минуту.",
+    },
+    "unavailable": {
+        "en": "This assistant is not available right now.",
+        "ru": "Этот помощник сейчас недоступен.",
+    },
+}
+
+
+def user_language(code: str | None) -> str:
+    """Telegram's language_code ('ru', 'ru-RU', 'en-GB', None) -> the UI languages we have."""
+    return "ru" if (code or "").lower().startswith("ru") else "en"
+
+
+def text_for(key: str, language: str, **fmt: str) -> str:
+    return TEXTS[key][language].format(**fmt)
+
+
+def classify(update: Update) -> Incoming:
+    message = update.message
+    if message is None:  # edited messages, member updates...: recorded, never answered
+        return Incoming(update_id=update.update_id, kind="none")
+    user = message.from_user
+    base = dict(update_id=update.update_id, chat_id=message.chat.id, user_id=user.id if user else None,
+                user_name=(user.full_name if user else message.chat.title or "")[:255],
+                language=(user.language_code or "") if user else "", message_id=message.message_id)
+    if message.text:
+        text = message.text[:MAX_QUESTION_CHARS]
+        return Incoming(kind="start" if text.startswith("/start") else "text", text=text, **base)
+    kind = next((k for k in NON_TEXT_KINDS if getattr(message, k, None)), "other")
+    return Incoming(kind="unsupported", text=f"[{kind}]", **base)
+
+
+def _source_dict(source: Any) -> dict[str, Any]:
+    data = asdict(source) if is_dataclass(source) else dict(source)
+    if isinstance(data.get("text"), str):
+        data["text"] = data["text"][:500]
+    return {k: data.get(k) for k in ("document", "section", "score", "text")}
+
+
+async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[str, str, list[dict[str, Any]],
+                                                                             dict[str, Any]]:
+    """(text, answered_by, sources, extra message fields) for a pending update."""
+    assistant = await worker.assistant()
+    if pending.kind == "start":
+        greeting = assistant.greeting.strip() or text_for("greeting", language, name=assistant.name)
+        return greeting, "greeting", [], {}
+    if pending.kind == "unsupported":
+        return text_for("text_only", language), "notice", [], {}
+    if not assistant.enabled:
+        return text_for("unavailable", language), "notice", [], {}
+    try:
+        async with worker.typing(pending.chat_id):
+            answer = await asyncio.wait_for(
+                worker.answer_fn(assistant_id=worker.record.assistant_id, question=pending.text,
+                                 history=list(pending.history), language=language),
+                worker.answer_timeout,
+            )
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user still gets one polite answer
+        log.warning("answer failed for bot %s: %s", worker.record.id, redact(repr(exc))[:300])
+        return text_for("fallback", language), "fallback", [], {}
+    sources = [_source_dict(s) for s in (answer.sources or [])]
+    extra = {"prompt_tokens": int(answer.prompt_tokens or 0), "completion_tokens": int(answer.completion_tokens or 0),
+             "needs_handoff": bool(answer.needs_handoff)}
+    return answer.text or text_for("fallback", language), answer.answered_by or "llm", sources, extra
+
+
+async def respond(worker: BotWorker, pending: Pending) -> None:
+    """Exactly one reply: produce (or reuse the saved one), save, send, mark answered."""
+    if pending.ai_muted:
+        return
+    language = user_language(pending.language)
+    started = time.monotonic()
+    saved = pending.saved_reply
+    if saved is None:
+        text, answered_by, sources, extra = await _produce(worker, pending, language)
+        async with async_session() as session:
+            reply_id = await dialogs.save_reply(session, pending=pending, text=text, answered_by=answered_by,
+                                                sources=sources, **extra)
+        saved = SavedReply(reply_id, text, answered_by, sources)
+    if saved.answered_by == "notice":
+        parts = plain(saved.text)
+    else:
+        parts = format_answer(saved.text, saved.sources, language=language)
+    telegram_message_id = await worker.send_parts(pending.chat_id, parts)
+    if telegram_message_id is None:  # permanently undeliverable (user blocked the bot)
+        async with async_session() as session:
+            await dialogs.mark_ignored(session, bot_id=pending.bot_id, update_id=pending.update_id)
+        return
+    latency_ms = int((time.monotonic() - started) * 1000)
+    async with async_session() as session:
+        await dialogs.mark_answered(session, bot_id=pending.bot_id, update_id=pending.update_id,
+                                    reply_id=saved.message_id, telegram_message_id=telegram_message_id,
+                                    latency_ms=latency_ms, dialog_id=pending.dialog_id)
+    await dialogs.publish_dialog_event(dialog_id=pending.dialog_id, owner_id=pending.owner_id, role="assistant")

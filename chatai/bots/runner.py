@@ -1,0 +1,402 @@
+"""The bot runner: every Telegram bot of the platform (or this process's share) in one asyncio loop.
+
+Why one process: a bot is mostly an idle long poll, so a thousand fit in one event loop (tens of
+MB) where the previous generation spent a ~100 MB process per bot. Shared across bots: one SSL
+context (loading the CA bundle per client cost 1.7 MB each) and one HTTP pool for sending; each bot
+keeps a 2-connection pool for its long poll.
+
+Control: the database is the truth (bots.desired_state, token). Services publish a command on Redis
+(`chatai:bots:commands`) and the owning runner applies it at once (start/stop/token change well under
+2 s); a periodic reconcile against the database covers lost messages and runners that were down.
+Ownership across processes: Redis leases (see ownership.py). Health: a heartbeat hash per runner in
+Redis, read by health.runner_health() from any process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import ssl
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import certifi
+import sqlalchemy as sa
+from telegram.request import HTTPXRequest
+
+from chatai.bots import logsafe
+from chatai.bots.ownership import Leases, preferred_runner
+from chatai.bots.supervisor import BotRecord, BotWorker
+from chatai.cache import get_redis
+from chatai.db.models import Bot, utcnow
+from chatai.db.session import async_session
+from chatai.security import decrypt_secret
+from chatai.services import dialogs
+from chatai.services.bots import COMMANDS_CHANNEL, STATUS_CHANNEL
+from chatai.settings import get_settings
+
+log = logging.getLogger(__name__)
+logsafe.install()
+
+AnswerFn = Callable[..., Awaitable[Any]]
+
+
+async def _default_answer(**kwargs: Any) -> Any:
+    from chatai.rag.answer import answer_question  # lazy: the runner imports without the RAG stack
+
+    return await answer_question(**kwargs)
+
+
+class SharedRequest(HTTPXRequest):
+    """The send pool all bots share; a bot shutting down must not close it (the runner does)."""
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        await super().shutdown()
+
+
+class BotRunner:
+    def __init__(self, *, answer_fn: AnswerFn | None = None, runner_id: str | None = None,
+                 lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
+                 takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
+                 backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 128) -> None:
+        self.answer_fn: AnswerFn = answer_fn or _default_answer
+        self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_ttl = lease_ttl
+        self.reconcile_interval = reconcile_interval
+        self.poll_timeout = poll_timeout
+        self.takeover_grace = lease_ttl if takeover_grace is None else takeover_grace
+        self.answer_timeout = answer_timeout
+        self.stop_grace = stop_grace
+        self.backoff_base = backoff_base
+        self.mode = mode or get_settings().telegram_mode
+        self.ssl_context = ssl.create_default_context(cafile=certifi.where())
+        self.shared_request = SharedRequest(connection_pool_size=send_pool_size, read_timeout=15.0,
+                                            write_timeout=15.0, connect_timeout=5.0, pool_timeout=10.0,
+                                            httpx_kwargs={"verify": self.ssl_context})
+        self.workers: dict[uuid.UUID, BotWorker] = {}
+        self.started_at: datetime | None = None
+        self._leases: Leases | None = None
+        self._loops: list[asyncio.Task] = []
+        self._free_since: dict[uuid.UUID, float] = {}
+        self._bot_locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._polled: set[uuid.UUID] = set()
+        self._last_poll: datetime | None = None
+        self._status_queue: dict[uuid.UUID, tuple[uuid.UUID, str, str]] = {}
+        self._status_event = asyncio.Event()
+        self._live: list[str] = []
+        self._stopping = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.started_at = utcnow()
+        self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
+        await self.shared_request.initialize()
+        await self._leases.heartbeat(self._stats())
+        self._live = await self._leases.live_runners()
+        self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
+                       for fn in (self._heartbeat_loop, self._reconcile_loop, self._listen_loop, self._status_loop)]
+        await self.reconcile()
+        log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))
+
+    async def stop(self) -> None:
+        """Clean stop: stop receiving, let in-flight answers finish briefly, release leases at once."""
+        self._stopping = True
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        workers = list(self.workers.values())
+        for start in range(0, len(workers), 200):  # batches: avoid a burst of final requests
+            await asyncio.gather(*(w.stop(grace=self.stop_grace) for w in workers[start:start + 200]),
+                                 return_exceptions=True)
+        for w in workers:
+            if not w.failed:
+                self.queue_status(w, "starting", "")  # waiting for a runner, truthfully
+        await self._flush_status()
+        await self._flush_polls()
+        if self._leases is not None:
+            with contextlib.suppress(Exception):
+                await self._leases.release(self.workers)
+                await self._leases.leave()
+        self.workers.clear()
+        await self.shared_request.close()
+        log.info("bot runner %s stopped", self.runner_id)
+
+    async def abort(self) -> None:
+        """Die like a killed process (tests): nothing released, nothing written, sockets closed."""
+        self._stopping = True
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        await asyncio.gather(*(w.abort() for w in self.workers.values()), return_exceptions=True)
+        self.workers.clear()
+        await self.shared_request.close()
+
+    # --- state for workers ---------------------------------------------------------------------
+
+    def note_poll(self, bot_id: uuid.UUID) -> None:
+        self._polled.add(bot_id)
+        self._last_poll = utcnow()
+
+    def queue_status(self, worker: BotWorker, status: str, error: str) -> None:
+        self._status_queue[worker.id] = (worker.record.owner_id, status, error)
+        self._status_event.set()
+
+    def _stats(self) -> dict[str, str | int | float]:
+        running = sum(1 for w in self.workers.values() if w.status == "running")
+        errors = sum(1 for w in self.workers.values() if w.status == "error")
+        return {"bots_running": running, "bots_error": errors, "bots": len(self.workers),
+                "last_poll": self._last_poll.isoformat() if self._last_poll else "",
+                "started_at": self.started_at.isoformat() if self.started_at else "", "pid": os.getpid(),
+                "mode": self.mode}
+
+    # --- loops --------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        assert self._leases is not None
+        while True:
+            await asyncio.sleep(self.lease_ttl / 3)
+            sent_at = time.monotonic()
+            try:
+                lost = await self._leases.renew(list(self.workers))
+                for bot_id, worker in list(self.workers.items()):
+                    if bot_id in lost:
+                        log.warning("bot %s: lease lost, stopping it here", bot_id)
+                        self.workers.pop(bot_id, None)
+                        asyncio.create_task(worker.abort())
+                    else:
+                        worker.lease_deadline = sent_at + self.lease_ttl * 0.9
+                await self._leases.heartbeat(self._stats())
+                self._live = await self._leases.live_runners()
+            except Exception:  # noqa: BLE001 - Redis away: self-fence when the leases run out
+                log.warning("runner heartbeat failed", exc_info=True)
+                for bot_id, worker in list(self.workers.items()):
+                    if time.monotonic() > worker.lease_deadline:
+                        self.workers.pop(bot_id, None)
+                        asyncio.create_task(worker.abort())
+            with contextlib.suppress(Exception):
+                await self._flush_polls()
+
+    async def _reconcile_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.reconcile_interval)
+            try:
+                await self.reconcile()
+                await self._sweep_pending()
+            except Exception:  # noqa: BLE001 - next round
+                log.warning("bot reconcile failed", exc_info=True)
+
+    async def _listen_loop(self) -> None:
+        while True:
+            pubsub = get_redis().pubsub()
+            try:
+                await pubsub.subscribe(COMMANDS_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        data = json.loads(message["data"])
+                        bot_id = uuid.UUID(data["bot_id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    asyncio.create_task(self._on_command(str(data.get("action")), bot_id))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.warning("bot command channel lost; resubscribing", exc_info=True)
+                await asyncio.sleep(1)
+                asyncio.create_task(self.reconcile())  # commands may have been missed
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _status_loop(self) -> None:
+        while True:
+            await self._status_event.wait()
+            await asyncio.sleep(0.2)  # batch: a thousand bots starting is one UPDATE
+            self._status_event.clear()
+            try:
+                await self._flush_status()
+            except Exception:  # noqa: BLE001
+                log.warning("bot status not written", exc_info=True)
+
+    async def _flush_status(self) -> None:
+        queue, self._status_queue = self._status_queue, {}
+        if not queue:
+            return
+        groups: dict[tuple[str, str], list[uuid.UUID]] = {}
+        for bot_id, (_owner, status, error) in queue.items():
+            groups.setdefault((status, error), []).append(bot_id)
+        now = utcnow()
+        async with async_session() as session:
+            for (status, error), ids in groups.items():
+                values: dict[str, Any] = {"status": status, "updated_at": now}
+                if error:
+                    values.update(last_error=error, last_error_at=now)
+                if status == "running":
+                    values.update(runner_id=self.runner_id, mode=self.mode)
+                # A paused bot stays 'paused' even if a worker reports late.
+                await session.execute(sa.update(Bot).where(Bot.id.in_(ids), Bot.desired_state == "running")
+                                      .values(**values))
+            await session.commit()
+        with contextlib.suppress(Exception):
+            async with get_redis().pipeline(transaction=False) as pipe:
+                for bot_id, (owner, status, error) in queue.items():
+                    pipe.publish(STATUS_CHANNEL, json.dumps({"bot_id": str(bot_id), "owner_id": str(owner),
+                                                             "status": status, "last_error": error}))
+                await pipe.execute()
+
+    async def _flush_polls(self) -> None:
+        """last_poll_at for all bots that polled since the last flush: one UPDATE, not one per poll."""
+        polled, self._polled = self._polled, set()
+        if not polled:
+            return
+        now = utcnow()
+        lease_until = datetime.fromtimestamp(time.time() + self.lease_ttl, UTC)
+        async with async_session() as session:
+            await session.execute(sa.update(Bot).where(Bot.id.in_(list(polled)))
+                                  .values(last_poll_at=now, runner_id=self.runner_id, lease_until=lease_until))
+            await session.commit()
+
+    # --- reconcile ------------------------------------------------------------------------------
+
+    async def reconcile(self, only: uuid.UUID | None = None, *, restart: bool = False) -> None:
+        """Make the running set match the database (and the leases)."""
+        assert self._leases is not None
+        query = sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.token_encrypted, Bot.webhook_secret,
+                          Bot.desired_state, Bot.status, Bot.username)
+        if only is not None:
+            query = query.where(Bot.id == only)
+        async with async_session() as session:
+            rows = (await session.execute(query)).all()
+        wanted = {r.id: r for r in rows if r.desired_state == "running"}
+        seen = {r.id for r in rows}
+        # Stop what should not run here.
+        for bot_id, worker in list(self.workers.items()):
+            if only is not None and bot_id != only:
+                continue
+            if bot_id not in wanted:
+                await self._stop_worker(bot_id, paused=bot_id in seen)
+            else:
+                row = wanted[bot_id]
+                token_changed = row.token_encrypted != worker.record.token_encrypted
+                retry_failed = worker.failed and row.status == "starting"  # resumed / new token
+                if token_changed or retry_failed or restart:
+                    await self._restart_worker(row)
+        # Start what should run and is free.
+        candidates = [bot_id for bot_id in wanted if bot_id not in self.workers]
+        if not candidates:
+            return
+        holders = await self._leases.holders(candidates)
+        live = self._live or [self.runner_id]
+        now = time.monotonic()
+        to_start = []
+        for bot_id in candidates:
+            if holders.get(bot_id):
+                self._free_since.pop(bot_id, None)
+                continue
+            first_free = self._free_since.setdefault(bot_id, now)
+            if preferred_runner(bot_id, live) == self.runner_id or now - first_free >= self.takeover_grace:
+                to_start.append(bot_id)
+        for bot_id in to_start:
+            if self._stopping:
+                return
+            if await self._leases.acquire(bot_id):
+                self._free_since.pop(bot_id, None)
+                self._start_worker(wanted[bot_id])
+
+    def _record(self, row: Any) -> BotRecord:
+        return BotRecord(id=row.id, owner_id=row.owner_id, assistant_id=row.assistant_id,
+                         token=decrypt_secret(row.token_encrypted), token_encrypted=row.token_encrypted,
+                         webhook_secret=row.webhook_secret, username=row.username)
+
+    def _start_worker(self, row: Any) -> None:
+        try:
+            worker = BotWorker(self, self._record(row))
+        except Exception as exc:  # noqa: BLE001 - e.g. SECRET_KEY changed: only this bot fails
+            log.warning("bot %s cannot start: %s", row.id, type(exc).__name__)
+            return
+        self.workers[row.id] = worker
+        worker.start()
+
+    async def _restart_worker(self, row: Any) -> None:
+        old = self.workers.pop(row.id, None)
+        if old is not None:
+            await old.stop(grace=self.stop_grace)
+        self._start_worker(row)
+
+    async def _stop_worker(self, bot_id: uuid.UUID, *, paused: bool) -> None:
+        worker = self.workers.pop(bot_id, None)
+        if worker is None:
+            return
+        if self.mode == "webhook":
+            with contextlib.suppress(Exception):
+                await worker.bot.delete_webhook()  # Telegram keeps the updates for when it resumes
+        await worker.stop(grace=self.stop_grace)
+        if self._leases is not None:
+            await self._leases.release([bot_id])
+        if paused:
+            self.queue_status(worker, "paused", "")
+
+    async def _on_command(self, action: str, bot_id: uuid.UUID) -> None:
+        lock = self._bot_locks.setdefault(bot_id, asyncio.Lock())
+        try:
+            async with lock:
+                if action == "pending":
+                    worker = self.workers.get(bot_id)
+                    if worker is not None:
+                        await worker.recover()
+                    return
+                await self.reconcile(only=bot_id, restart=action == "reload")
+        except Exception:  # noqa: BLE001
+            log.warning("bot command %s for %s failed; reconcile will retry", action, bot_id, exc_info=True)
+        finally:
+            if not lock.locked():
+                self._bot_locks.pop(bot_id, None)
+
+    async def _sweep_pending(self) -> None:
+        """Safety net: answers still owed by bots this runner owns."""
+        running = [bot_id for bot_id, w in self.workers.items() if w.status == "running"]
+        async with async_session() as session:
+            owed = await dialogs.pending_update_ids(session, bot_ids=running)
+        for bot_id, update_ids in owed.items():
+            worker = self.workers.get(bot_id)
+            if worker is not None:
+                await worker.recover(update_ids)
+
+
+async def run_in_web() -> None:
+    """Lifespan task for the web app (single machine): runs the runner until cancelled."""
+    if not get_settings().run_bots_in_web:
+        return
+    runner = BotRunner()
+    await runner.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.shield(runner.stop())
+
+
+async def run_forever(runner: BotRunner | None = None) -> None:
+    """`python -m chatai bots run`: until SIGINT/SIGTERM, then a clean stop."""
+    runner = runner or BotRunner()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.start()
+    try:
+        await stop.wait()
+    finally:
+        await runner.stop()

@@ -1,0 +1,215 @@
+"""Model text -> Telegram-safe HTML messages of at most 4096 characters.
+
+Why not pass the model's markdown/HTML through: Telegram rejects a whole message on one broken
+tag, and raw HTML from a model is an injection channel. So every character from the model is
+escaped, and the only tags sent are the few generated here (b, i, code, pre), always opened and
+closed inside the same message, so a split can never leave markup broken.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+TELEGRAM_LIMIT = 4096
+STYLES = ("", "b", "i", "code", "pre")
+
+
+@dataclass(frozen=True)
+class Run:
+    """A piece of plain text with one style ('' = none)."""
+
+    text: str
+    style: str = ""
+
+
+def utf16_len(text: str) -> int:
+    """Telegram counts message length in UTF-16 code units (an emoji can count 2)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
+def _escaped_len(text: str) -> int:
+    return utf16_len(html.escape(text, quote=False))
+
+
+def _tag_cost(style: str) -> int:
+    return 0 if not style else len(style) * 2 + 5  # <x></x>
+
+
+_FENCE = re.compile(r"```[^\n`]*\n?(.*?)```", re.S)
+_INLINE = re.compile(
+    r"`(?P<code>[^`\n]+)`"
+    r"|\*\*(?P<b1>[^*\n](?:[^\n]*?[^*\n])?)\*\*"
+    r"|__(?P<b2>[^_\n](?:[^\n]*?[^_\n])?)__"
+    r"|(?<![\w*])\*(?P<i1>[^*\s](?:[^*\n]*?[^*\s])?)\*(?![\w*])"
+    r"|(?<![\w_])_(?P<i2>[^_\s](?:[^_\n]*?[^_\s])?)_(?![\w_])"
+)
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$")
+_BULLET = re.compile(r"^(\s*)[-*+]\s+")
+
+
+def _inline(text: str) -> list[Run]:
+    runs: list[Run] = []
+    pos = 0
+    for m in _INLINE.finditer(text):
+        if m.start() > pos:
+            runs.append(Run(text[pos:m.start()]))
+        if m.group("code") is not None:
+            runs.append(Run(m.group("code"), "code"))
+        elif (bold := m.group("b1") or m.group("b2")) is not None:
+            runs.append(Run(bold, "b"))
+        else:
+            runs.append(Run(m.group("i1") or m.group("i2") or "", "i"))
+        pos = m.end()
+    if pos < len(text):
+        runs.append(Run(text[pos:]))
+    return runs
+
+
+def _lines(text: str) -> list[Run]:
+    runs: list[Run] = []
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        heading = _HEADING.match(line)
+        if heading:
+            runs.append(Run(heading.group(1), "b"))
+        else:
+            runs.extend(_inline(_BULLET.sub(lambda m: m.group(1) + "• ", line)))
+        if n < len(lines) - 1:
+            runs.append(Run("\n"))
+    return runs
+
+
+def parse_markdown(text: str) -> list[Run]:
+    """The small markdown subset models emit (fences, `code`, **bold**, *italic*, # headings, bullets)."""
+    text = text.replace("\r\n", "\n").strip()
+    runs: list[Run] = []
+    pos = 0
+    for m in _FENCE.finditer(text):
+        if m.start() > pos:
+            runs.extend(_lines(text[pos:m.start()]))
+        code = m.group(1).rstrip("\n")
+        if code:
+            runs.append(Run(code, "pre"))
+        pos = m.end()
+    if pos < len(text):
+        runs.extend(_lines(text[pos:]))
+    return _merge([r for r in runs if r.text])
+
+
+def _merge(runs: list[Run]) -> list[Run]:
+    merged: list[Run] = []
+    for run in runs:
+        if merged and merged[-1].style == run.style:
+            merged[-1] = Run(merged[-1].text + run.text, run.style)
+        else:
+            merged.append(run)
+    return merged
+
+
+def render(runs: Sequence[Run]) -> str:
+    """Escape every character; wrap in the run's tag. Output is always well-formed."""
+    out = []
+    for run in runs:
+        body = html.escape(run.text, quote=False)
+        out.append(f"<{run.style}>{body}</{run.style}>" if run.style else body)
+    return "".join(out)
+
+
+def _fit(text: str, budget: int) -> int:
+    """Longest prefix length whose escaped UTF-16 length fits the budget."""
+    used = 0
+    for i, ch in enumerate(text):
+        used += _escaped_len(ch)
+        if used > budget:
+            return i
+    return len(text)
+
+
+def _cut_point(text: str, limit_index: int) -> int:
+    """Prefer a paragraph, line, sentence or word boundary in the second half of the allowed part."""
+    if limit_index >= len(text):
+        return len(text)
+    floor = limit_index // 2
+    for sep in ("\n\n", "\n", ". ", "! ", "? ", " "):
+        at = text.rfind(sep, floor, limit_index)
+        if at != -1:
+            return at + len(sep)
+    return max(limit_index, 1)
+
+
+def split_runs(runs: Sequence[Run], limit: int = TELEGRAM_LIMIT) -> list[list[Run]]:
+    """Greedy packing of runs into messages; an oversized run is cut at a natural boundary."""
+    messages: list[list[Run]] = []
+    current: list[Run] = []
+    used = 0
+    queue = list(runs)
+    while queue:
+        run = queue.pop(0)
+        cost = _tag_cost(run.style) + _escaped_len(run.text)
+        if used + cost <= limit:
+            current.append(run)
+            used += cost
+            continue
+        budget = limit - used - _tag_cost(run.style)
+        if current and budget < min(limit // 4, cost):
+            messages.append(current)
+            current, used = [], 0
+            queue.insert(0, run)
+            continue
+        cut = _cut_point(run.text, _fit(run.text, max(budget, 1)))
+        head, tail = run.text[:cut], run.text[cut:]
+        if head.strip():
+            current.append(Run(head, run.style))
+        messages.append(current)
+        current, used = [], 0
+        if tail:
+            queue.insert(0, Run(tail.lstrip("\n") if run.style != "pre" else tail, run.style))
+    if current:
+        messages.append(current)
+    return [_trim(m) for m in messages if any(r.text.strip() for r in m)]
+
+
+def _trim(message: list[Run]) -> list[Run]:
+    """No leading/trailing blank lines from a split."""
+    runs = list(message)
+    if runs and not runs[0].style:
+        runs[0] = Run(runs[0].text.lstrip(), "")
+    if runs and not runs[-1].style:
+        runs[-1] = Run(runs[-1].text.rstrip(), "")
+    return [r for r in runs if r.text]
+
+
+def sources_line(sources: Sequence[Any], *, language: str = "en", max_items: int = 3) -> str:
+    """'Sources: faq.pdf (Delivery); terms.md': one entry per document, best first."""
+    seen: dict[str, str] = {}
+    for src in sources:
+        doc = str(getattr(src, "document", "") or (src.get("document", "") if isinstance(src, dict) else ""))
+        section = str(getattr(src, "section", "") or (src.get("section", "") if isinstance(src, dict) else ""))
+        if doc and doc not in seen:
+            seen[doc] = section.strip().splitlines()[0][:60] if section.strip() else ""
+        if len(seen) >= max_items:
+            break
+    if not seen:
+        return ""
+    label = "Источники" if language == "ru" else "Sources"
+    items = "; ".join(f"{doc} ({sec})" if sec else doc for doc, sec in seen.items())
+    return f"{label}: {items}"
+
+
+def format_answer(text: str, sources: Sequence[Any] = (), *, language: str = "en",
+                  limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The HTML messages to send for one answer: the body split cleanly, sources compact at the end."""
+    runs = parse_markdown(text) or [Run("…")]
+    line = sources_line(sources, language=language)
+    if line:
+        runs = [*runs, Run("\n\n"), Run("📄 " + line, "i")]
+    return [render(message) for message in split_runs(runs, limit)]
+
+
+def plain(text: str) -> list[str]:
+    """A fixed text of ours (greeting, notices): escaped, split, no markup interpretation."""
+    return [render(m) for m in split_runs([Run(text.strip() or "…")])]

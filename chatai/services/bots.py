@@ -1,0 +1,222 @@
+"""Telegram bots of an owner: connect, list, pause, resume, replace the token, disconnect.
+
+Used by the dashboard and the CLI; the runner does the Telegram work. Every change is written to the
+database (the truth) and then announced on a Redis channel so the runner that owns the bot acts
+within a second; the runner's periodic reconcile covers a lost announcement.
+Tokens are validated with getMe before anything is saved, stored encrypted, and never returned:
+views carry only `token_hint`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatai.db.models import Assistant, Bot, utcnow
+from chatai.security import encrypt_secret, mask_secret
+from chatai.services import audit
+from chatai.services.assistants import NotFound, get_owned_assistant
+from chatai.settings import get_settings
+
+log = logging.getLogger(__name__)
+# httpx logs every request URL at INFO, and a Bot API URL contains the token.
+for _name in ("httpx", "httpcore"):
+    if logging.getLogger(_name).level < logging.WARNING:  # NOTSET would inherit a DEBUG root
+        logging.getLogger(_name).setLevel(logging.WARNING)
+
+COMMANDS_CHANNEL = "chatai:bots:commands"  # {"action": start|stop|reload|pending, "bot_id": str}
+STATUS_CHANNEL = "chatai:bots:status"  # {"bot_id", "owner_id", "status", "last_error"} from runners
+TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,50}$")
+_TOKEN_ANYWHERE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,50}")
+
+
+class BotError(Exception):
+    """code: bad_format | invalid_token | telegram_unreachable | already_connected | different_bot | telegram_error"""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class BotView:
+    """What a dashboard may show about a bot. Never the token."""
+
+    id: uuid.UUID
+    assistant_id: uuid.UUID
+    assistant_name: str
+    username: str
+    token_hint: str
+    mode: str
+    status: str
+    desired_state: str
+    last_error: str
+    last_error_at: datetime | None
+    last_poll_at: datetime | None
+    owner_id: uuid.UUID | None = None
+
+
+def redact(text: str) -> str:
+    """Remove anything shaped like a bot token from a message meant for logs or last_error."""
+    return _TOKEN_ANYWHERE.sub(lambda m: mask_secret(m.group(0)), text)
+
+
+@dataclass(frozen=True)
+class TelegramIdentity:
+    id: int
+    username: str
+
+
+async def get_me(token: str, *, http_timeout: float = 10.0) -> TelegramIdentity:
+    """Ask Telegram who this token is. Raises BotError with a message a person can act on."""
+    token = token.strip()
+    if not TOKEN_RE.match(token):
+        raise BotError("bad_format", "This does not look like a bot token. It has the form "
+                                     "123456789:AA... and comes from @BotFather.")
+    url = f"{get_settings().telegram_api_url.rstrip('/')}/bot{token}/getMe"
+    try:
+        async with httpx.AsyncClient(timeout=http_timeout) as client:
+            response = await client.post(url)
+    except httpx.HTTPError as exc:
+        raise BotError("telegram_unreachable",
+                       f"Could not reach Telegram to check the token ({type(exc).__name__}). Try again.") from None
+    if response.status_code in (401, 404):
+        raise BotError("invalid_token", f"Telegram rejected this token ({response.status_code} Unauthorized): "
+                                        "check it in @BotFather")
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {}
+    if response.status_code != 200 or not payload.get("ok"):
+        description = redact(str(payload.get("description") or response.reason_phrase))[:200]
+        raise BotError("telegram_error", f"Telegram answered {response.status_code}: {description}")
+    result = payload["result"]
+    return TelegramIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
+
+
+async def publish_command(action: str, bot_id: uuid.UUID) -> None:
+    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway."""
+    from chatai.cache import get_redis
+
+    try:
+        await get_redis().publish(COMMANDS_CHANNEL, json.dumps({"action": action, "bot_id": str(bot_id)}))
+    except Exception:  # noqa: BLE001
+        log.warning("bot command %s for %s not published; the runner reconcile will apply it", action, bot_id)
+
+
+async def connect_bot(session: AsyncSession, *, owner_id: uuid.UUID, assistant_id: uuid.UUID, token: str) -> Bot:
+    """Validate with getMe first: a wrong or revoked token saves nothing."""
+    await get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
+    token = token.strip()
+    me = await get_me(token)
+    existing = (await session.execute(sa.select(Bot).where(Bot.telegram_bot_id == me.id))).scalar_one_or_none()
+    if existing is not None:
+        raise BotError("already_connected", f"@{me.username} is already connected to an assistant. "
+                                            "Disconnect it there first.")
+    settings = get_settings()
+    bot = Bot(assistant_id=assistant_id, owner_id=owner_id, telegram_bot_id=me.id, username=me.username,
+              token_encrypted=encrypt_secret(token), token_hint=mask_secret(token), mode=settings.telegram_mode,
+              webhook_secret=secrets.token_urlsafe(32), desired_state="running", status="starting")
+    session.add(bot)
+    audit.record(session, actor_id=owner_id, action="bot.connect", target_type="bot", target_id=bot.id,
+                 details={"username": me.username})
+    try:
+        await session.commit()
+    except sa.exc.IntegrityError:
+        await session.rollback()
+        raise BotError("already_connected", f"@{me.username} is already connected to an assistant.") from None
+    await publish_command("start", bot.id)
+    return bot
+
+
+def _view(bot: Bot, assistant_name: str) -> BotView:
+    return BotView(id=bot.id, assistant_id=bot.assistant_id, assistant_name=assistant_name, username=bot.username,
+                   token_hint=bot.token_hint, mode=bot.mode, status=bot.status, desired_state=bot.desired_state,
+                   last_error=bot.last_error, last_error_at=bot.last_error_at, last_poll_at=bot.last_poll_at,
+                   owner_id=bot.owner_id)
+
+
+async def list_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> list[BotView]:
+    rows = await session.execute(
+        sa.select(Bot, Assistant.name).join(Assistant, Assistant.id == Bot.assistant_id)
+        .where(Bot.owner_id == owner_id).order_by(Bot.created_at)
+    )
+    return [_view(bot, name) for bot, name in rows.all()]
+
+
+async def list_all_bots(session: AsyncSession) -> list[BotView]:
+    """Every bot of the platform (admin panel, CLI). The caller checks the admin role."""
+    rows = await session.execute(
+        sa.select(Bot, Assistant.name).join(Assistant, Assistant.id == Bot.assistant_id).order_by(Bot.created_at)
+    )
+    return [_view(bot, name) for bot, name in rows.all()]
+
+
+async def get_owned_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> Bot:
+    bot = await session.get(Bot, bot_id)
+    if bot is None or bot.owner_id != owner_id:
+        raise NotFound("bot")
+    return bot
+
+
+async def get_bot_view(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> BotView:
+    bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    assistant = await session.get(Assistant, bot.assistant_id)
+    return _view(bot, assistant.name if assistant else "")
+
+
+async def _set(session: AsyncSession, bot: Bot, action: str, **values: Any) -> None:
+    for key, value in values.items():
+        setattr(bot, key, value)
+    bot.updated_at = utcnow()
+    session.add(bot)
+    audit.record(session, actor_id=bot.owner_id, action=f"bot.{action}", target_type="bot", target_id=bot.id)
+    await session.commit()
+
+
+async def pause_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:
+    bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    await _set(session, bot, "pause", desired_state="paused", status="paused")
+    await publish_command("stop", bot_id)
+
+
+async def resume_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:
+    bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    await _set(session, bot, "resume", desired_state="running", status="starting", last_error="")
+    await publish_command("start", bot_id)
+
+
+async def disconnect_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:
+    """Delete the bot (its dialogs stay, detached). The owning runner stops it and drops its webhook."""
+    bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    await session.delete(bot)
+    audit.record(session, actor_id=owner_id, action="bot.disconnect", target_type="bot", target_id=bot_id,
+                 details={"username": bot.username})
+    await session.commit()
+    await publish_command("stop", bot_id)
+
+
+async def replace_token(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID, token: str) -> Bot:
+    """A new token for the same Telegram bot (after /revoke in @BotFather); another bot's token is refused."""
+    bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    token = token.strip()
+    me = await get_me(token)
+    if me.id != bot.telegram_bot_id:
+        raise BotError("different_bot", f"This token belongs to @{me.username}, not @{bot.username}. "
+                                        "Connect it as a new bot instead.")
+    await _set(session, bot, "replace_token", token_encrypted=encrypt_secret(token), token_hint=mask_secret(token),
+               username=me.username, status="starting" if bot.desired_state == "running" else "paused",
+               last_error="")
+    await publish_command("reload", bot_id)
+    return bot
