@@ -6,17 +6,19 @@ import reflex as rx
 
 from chatai.settings import get_settings
 from chatai.web import routes
-from chatai.web.api import build_api
+from chatai.web.api import with_api_routes
 from chatai.web.pages.admin import AdminOverviewState, AdminUsersState, admin_overview_page, admin_users_page
 from chatai.web.pages.assistants import AssistantsState, assistants_page
 from chatai.web.pages.auth import signin_page, signup_page
+from chatai.web.pages.bots import BotsState, bots_page
+from chatai.web.pages.knowledge import KnowledgeState, knowledge_page
 from chatai.web.pages.overview import OverviewState, overview_page
 from chatai.web.pages.placeholders import billing_page, inbox_page
 from chatai.web.pages.settings_page import settings_page
 from chatai.web.state.auth import AuthState
 
 app = rx.App(
-    api_transformer=build_api(),
+    api_transformer=with_api_routes,
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
 )
 
@@ -27,6 +29,9 @@ app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI", on_loa
 app.add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
 app.add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
              on_load=[guard, AssistantsState.load_assistants])
+app.add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
+             on_load=[guard, KnowledgeState.load_knowledge])
+app.add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
 app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=guard)
 app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=guard)
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI", on_load=guard)
@@ -35,4 +40,18 @@ app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
 app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",
              on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
 
-_settings = get_settings()
+
+
+def _register_background_work() -> None:
+    """Ingestion always runs beside the web app; the bot runner too on a single machine
+    (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
+    from chatai.rag.worker import run_ingest_worker
+
+    app.register_lifespan_task(run_ingest_worker)
+    if get_settings().run_bots_in_web:
+        from chatai.bots.runner import run_in_web
+
+        app.register_lifespan_task(run_in_web)
+
+
+_register_background_work()

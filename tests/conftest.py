@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".data" / "test-servers"
 RUN_DB = f"test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+RUN_REDIS_DIR = Path("/tmp") / f"chatai-test-redis-{RUN_DB}"  # short: unix socket paths are limited
 
 # Settings are read from the environment: point every process of the run at the test servers
 # before anything imports chatai.settings.
@@ -24,6 +25,16 @@ os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("OPENAI_BASE_URL", None)
 
 
+def _pid_alive(database: str) -> bool:
+    try:
+        os.kill(int(database.split("_")[1]), 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from chatai.embedded import postgres_url, redis_url, start_postgres, start_redis
     from chatai.settings import get_settings
@@ -31,20 +42,22 @@ def pytest_configure(config: pytest.Config) -> None:
     get_settings.cache_clear()
     settings = get_settings()
     start_postgres(settings.pg_data_dir)
-    start_redis(settings.redis_dir, settings.redis_socket)
+    # A Redis of this run's own: tests flush it, and concurrent runs must not flush each other's.
+    start_redis(RUN_REDIS_DIR, RUN_REDIS_DIR / "redis.sock")
 
     import sqlalchemy as sa
 
     admin = sa.create_engine(postgres_url(settings.pg_data_dir), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        # Databases left by crashed runs.
+        # Databases left by crashed runs (their pid is gone); concurrent runs keep theirs.
         for (name,) in conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")):
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            if not _pid_alive(name):
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         conn.execute(sa.text(f'CREATE DATABASE "{RUN_DB}"'))
     admin.dispose()
 
     os.environ["DATABASE_URL"] = postgres_url(settings.pg_data_dir, RUN_DB)
-    os.environ["REDIS_URL"] = redis_url(settings.redis_socket)
+    os.environ["REDIS_URL"] = redis_url(RUN_REDIS_DIR / "redis.sock")
     get_settings.cache_clear()
 
     from chatai.db.migrate import upgrade
@@ -56,10 +69,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import sqlalchemy as sa
 
     from chatai.db.session import reset_engines
-    from chatai.embedded import postgres_url
+    from chatai.embedded import postgres_url, stop_redis, wipe
     from chatai.settings import get_settings
 
     reset_engines()
+    stop_redis(RUN_REDIS_DIR)
+    wipe(RUN_REDIS_DIR)
     url = postgres_url(get_settings().pg_data_dir)
     if url:
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")

@@ -42,9 +42,19 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240)
 
 
 @pytest.fixture(scope="session")
-def app_env() -> dict[str, str]:
-    """Extra environment for the app under test; other fixtures (fake Telegram) add to it."""
-    return {}
+def telegram():
+    """A fake Telegram Bot API on loopback that the app's bot runner talks to."""
+    from tests.fakes.telegram_server import FakeTelegram
+
+    server = FakeTelegram().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(telegram) -> dict[str, str]:
+    """Extra environment for the app under test."""
+    return {"TELEGRAM_API_URL": telegram.url, "TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "true"}
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +104,22 @@ def page(browser, app_url):
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_up(page, email: str, password: str = "a good password") -> None:
+    open_page(page, "/signup")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.wait_for_url("**/dashboard**")
+
+
+def create_assistant(page, name: str) -> None:
+    open_page(page, "/dashboard/assistants")
+    page.click("#new-assistant")
+    page.fill("#assistant-name", name)
+    page.click("#create-assistant")
+    page.get_by_text(name, exact=True).wait_for()
 
 
 def open_page(page, path: str) -> None:

@@ -5,14 +5,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import open_page
-
-
-def _sign_up(page, email: str, password: str) -> None:
-    open_page(page, "/signup")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.click("#submit")
-    page.wait_for_url("**/dashboard**")
+from tests.e2e.conftest import sign_up as _sign_up
 
 
 def test_sign_up_sign_out_sign_in_reaches_dashboard(page):

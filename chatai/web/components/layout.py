@@ -151,8 +151,15 @@ def page_header(title_key: str, subtitle_key: str, *actions: rx.Component) -> rx
 def _shell(content: rx.Component, items: list[tuple[str, str, str]], admin_link: bool) -> rx.Component:
     return rx.box(
         hydration_marker(),
-        rx.desktop_only(rx.hstack(_sidebar(items, admin_link), _main(content), spacing="0", align="start")),
-        rx.mobile_and_tablet(rx.vstack(_mobile_bar(items, admin_link), _main(content), spacing="0")),
+        # The page content is rendered once; only the navigation changes with the screen width.
+        rx.hstack(
+            rx.desktop_only(_sidebar(items, admin_link)),
+            rx.box(rx.mobile_and_tablet(_mobile_bar(items, admin_link)), _main(content), width="100%",
+                   min_width="0"),
+            spacing="0",
+            align="start",
+            width="100%",
+        ),
         min_height="100vh",
         bg=rx.color("gray", 2),
     )

@@ -102,3 +102,13 @@ async def require_user(state: rx.State) -> CurrentUser | None:
 async def require_admin(state: rx.State) -> CurrentUser | None:
     user = await require_user(state)
     return user if user is not None and user.is_admin else None
+
+
+def client_connected(state: rx.State) -> bool:
+    """Whether this browser tab still has its websocket open (pollers stop when it closes)."""
+    from chatai.chatai import app
+
+    namespace = app.event_namespace
+    if namespace is None:
+        return False
+    return state.router.session.client_token in namespace.token_to_sid

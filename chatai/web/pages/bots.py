@@ -1,0 +1,269 @@
+"""Telegram bots: connect by token (validated with getMe), live status, pause/resume, replace the
+token, disconnect. The token is sent once and never comes back: only its hint is shown."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.services import bots as bots_svc
+from chatai.web import routes
+from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState, client_connected, require_user
+
+# Status refresh while the page is open; start/stop take effect in the runner within ~2 s.
+POLL_SECONDS = 1.5
+MAX_POLLS = 2400  # an hour; reloading the page starts a new poller
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
+
+
+def _bot_row(b: bots_svc.BotView) -> dict[str, str]:
+    return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
+            "status": b.status, "desired": b.desired_state, "error": b.last_error, "error_at": _when(b.last_error_at),
+            "mode": b.mode}
+
+
+class BotsState(rx.State):
+    bots: list[dict[str, str]] = []
+    assistant_options: list[dict[str, str]] = []
+    connect_assistant_id: str = ""
+    error: str = ""
+    busy: bool = False
+    polling: bool = False
+    replace_id: str = ""
+
+    async def _reload(self, owner_id: uuid.UUID) -> None:
+        async with async_session() as session:
+            self.bots = [_bot_row(b) for b in await bots_svc.list_bots(session, owner_id=owner_id)]
+
+    @rx.event
+    async def load_bots(self):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        async with async_session() as session:
+            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        if self.connect_assistant_id not in {a["id"] for a in self.assistant_options}:
+            self.connect_assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
+        self.error = ""
+        await self._reload(user.id)
+        return BotsState.poll_status
+
+    @rx.event
+    def set_connect_assistant_id(self, value: str):
+        self.connect_assistant_id = value
+
+    @rx.event(background=True)
+    async def poll_status(self):
+        async with self:
+            if self.polling:
+                return
+            self.polling = True
+        try:
+            for _ in range(MAX_POLLS):
+                await asyncio.sleep(POLL_SECONDS)
+                async with self:
+                    if self.router.url.path.rstrip("/") != routes.BOTS or not client_connected(self):
+                        return
+                    user = await require_user(self)
+                    if user is None:
+                        return
+                    await self._reload(user.id)
+        finally:
+            async with self:
+                self.polling = False
+
+    async def _locale(self) -> str:
+        return (await self.get_state(AuthState)).locale
+
+    @rx.event
+    async def handle_connect_submit(self, form: dict):
+        user = await require_user(self)
+        if user is None:
+            yield rx.redirect(routes.SIGNIN)
+            return
+        self.error = ""
+        self.busy = True
+        yield
+        try:
+            async with async_session() as session:
+                await bots_svc.connect_bot(session, owner_id=user.id,
+                                           assistant_id=uuid.UUID(self.connect_assistant_id),
+                                           token=str(form.get("token", "")))
+        except bots_svc.BotError as exc:
+            self.error = exc.message
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text(await self._locale(), "err_not_found")
+        finally:
+            self.busy = False
+        await self._reload(user.id)
+        if not self.error:
+            yield rx.set_value("bot-token", "")
+
+    async def _action(self, bot_id: str, action) -> None:
+        user = await require_user(self)
+        if user is None:
+            return
+        self.error = ""
+        try:
+            async with async_session() as session:
+                await action(session, owner_id=user.id, bot_id=uuid.UUID(bot_id))
+        except bots_svc.BotError as exc:
+            self.error = exc.message
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text(await self._locale(), "err_not_found")
+        await self._reload(user.id)
+
+    @rx.event
+    async def pause_bot(self, bot_id: str):
+        await self._action(bot_id, bots_svc.pause_bot)
+
+    @rx.event
+    async def resume_bot(self, bot_id: str):
+        await self._action(bot_id, bots_svc.resume_bot)
+
+    @rx.event
+    async def disconnect_bot(self, bot_id: str):
+        await self._action(bot_id, bots_svc.disconnect_bot)
+
+    @rx.event
+    def start_replace(self, bot_id: str):
+        self.replace_id = bot_id
+        self.error = ""
+
+    @rx.event
+    def cancel_replace(self):
+        self.replace_id = ""
+
+    @rx.event
+    async def handle_replace_submit(self, form: dict):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.error = ""
+        try:
+            async with async_session() as session:
+                await bots_svc.replace_token(session, owner_id=user.id, bot_id=uuid.UUID(self.replace_id),
+                                             token=str(form.get("token", "")))
+        except bots_svc.BotError as exc:
+            self.error = exc.message
+            return
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text(await self._locale(), "err_not_found")
+            return
+        self.replace_id = ""
+        await self._reload(user.id)
+
+
+_STATUS = {"running": ("green", "bot_running"), "paused": ("gray", "bot_paused"), "error": ("red", "bot_error"),
+           "starting": ("blue", "bot_starting")}
+
+
+def _status_badge(status: rx.Var) -> rx.Component:
+    return rx.match(status, *[(k, rx.badge(t(label), color_scheme=color, class_name="bot-status"))
+                              for k, (color, label) in _STATUS.items()],
+                    rx.badge(status, class_name="bot-status"))
+
+
+def _bot_card(b: dict) -> rx.Component:
+    paused = b["desired"] == "paused"
+    return card(
+        rx.vstack(
+            rx.hstack(
+                rx.center(rx.icon("send", size=18), bg=rx.color("sky", 3), border_radius="10px", width="40px",
+                          height="40px", flex_shrink="0"),
+                rx.vstack(rx.text("@", b["username"], weight="bold", size="4"),
+                          rx.text(b["assistant"], " · ", b["hint"], " · ", b["mode"], size="1",
+                                  color=rx.color("gray", 10)),
+                          spacing="0", min_width="0"),
+                rx.spacer(),
+                _status_badge(b["status"]),
+                align="center",
+                width="100%",
+            ),
+            rx.cond(b["error"] != "",
+                    rx.callout(rx.text(t("last_error"), ": ", b["error"], " (", b["error_at"], ")"),
+                               icon="triangle-alert", color_scheme="red", size="1", width="100%"),
+                    rx.fragment()),
+            rx.cond(
+                BotsState.replace_id == b["id"],
+                rx.form(
+                    rx.hstack(rx.input(name="token", type="password", placeholder=t("bot_token"), flex="1",
+                                       required=True, auto_complete="off"),
+                              rx.button(t("save"), type="submit"),
+                              rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                        on_click=BotsState.cancel_replace), width="100%"),
+                    on_submit=BotsState.handle_replace_submit,
+                    width="100%",
+                ),
+                rx.hstack(
+                    rx.cond(paused,
+                            rx.button(rx.icon("play", size=14), t("resume"), size="1", variant="soft",
+                                      on_click=BotsState.resume_bot(b["id"])),
+                            rx.button(rx.icon("pause", size=14), t("pause"), size="1", variant="soft",
+                                      on_click=BotsState.pause_bot(b["id"]))),
+                    rx.button(rx.icon("key-round", size=14), t("replace_token"), size="1", variant="soft",
+                              color_scheme="gray", on_click=BotsState.start_replace(b["id"])),
+                    rx.spacer(),
+                    rx.button(rx.icon("unplug", size=14), t("disconnect"), size="1", variant="soft",
+                              color_scheme="red", on_click=BotsState.disconnect_bot(b["id"])),
+                    width="100%",
+                    wrap="wrap",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        class_name="bot-card",
+    )
+
+
+def _connect_form() -> rx.Component:
+    return card(
+        rx.form(
+            rx.flex(
+                rx.select.root(
+                    rx.select.trigger(min_width="200px", id="bot-assistant"),
+                    rx.select.content(rx.foreach(BotsState.assistant_options,
+                                                 lambda a: rx.select.item(a["name"], value=a["id"]))),
+                    value=BotsState.connect_assistant_id,
+                    on_change=BotsState.set_connect_assistant_id,
+                ),
+                rx.input(name="token", id="bot-token", type="password", placeholder=t("bot_token"), flex="1",
+                         min_width="240px", required=True, auto_complete="off"),
+                rx.button(rx.icon("plug", size=16), t("connect_bot"), type="submit", loading=BotsState.busy,
+                          id="connect-bot"),
+                gap="12px",
+                wrap="wrap",
+                width="100%",
+            ),
+            on_submit=BotsState.handle_connect_submit,
+            width="100%",
+        ),
+    )
+
+
+@dashboard_page
+def bots_page() -> rx.Component:
+    return rx.vstack(
+        page_header("bots_title", "bots_subtitle"),
+        rx.cond(BotsState.assistant_options.length() > 0, _connect_form(),
+                card(empty_state("bot", "need_assistant_first"))),
+        error_callout(BotsState.error),
+        rx.cond(BotsState.bots.length() > 0,
+                rx.grid(rx.foreach(BotsState.bots, _bot_card), columns=rx.breakpoints(initial="1", md="2"),
+                        spacing="4", width="100%"),
+                card(empty_state("send", "no_bots"))),
+        spacing="4",
+        width="100%",
+    )

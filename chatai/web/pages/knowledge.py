@@ -1,0 +1,540 @@
+"""Knowledge base: documents (upload, live progress, re-index, delete), Q&A pairs, the test-search
+console and a playground chat. Every handler re-checks the session and passes the owner to the
+service, which refuses another owner's assistant or document."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.services import knowledge as kb
+from chatai.settings import get_settings
+from chatai.web import routes
+from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState, client_connected, require_user
+
+UPLOAD_ID = "kb_upload"
+POLL_SECONDS = 1.0
+PENDING = ("queued", "processing")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n, 1) / 1024:.0f} KB"
+
+
+def _doc_row(d) -> dict[str, str]:
+    return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": d.error,
+            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes), "chunks": str(d.chunk_count),
+            "qa": "1" if d.content_type.endswith("; qa") else ""}
+
+
+class KnowledgeState(rx.State):
+    assistant_options: list[dict[str, str]] = []
+    assistant_id: str = ""
+    documents: list[dict[str, str]] = []
+    qa_pairs: list[dict[str, str]] = []
+    upload_errors: list[str] = []
+    uploading: bool = False
+    error: str = ""
+    polling: bool = False
+    # Test console.
+    query: str = ""
+    hits: list[dict[str, str]] = []
+    searched: bool = False
+    # Playground.
+    chat: list[dict[str, str]] = []
+    chat_busy: bool = False
+    # Q&A editing.
+    qa_edit_id: str = ""
+
+    @rx.var
+    def max_upload_mb(self) -> int:
+        return get_settings().max_upload_mb
+
+    async def _owner(self) -> uuid.UUID | None:
+        user = await require_user(self)
+        return user.id if user else None
+
+    async def _reload(self, owner_id: uuid.UUID) -> None:
+        if not self.assistant_id:
+            self.documents, self.qa_pairs = [], []
+            return
+        aid = uuid.UUID(self.assistant_id)
+        async with async_session() as session:
+            docs = await kb.list_documents(session, owner_id=owner_id, assistant_id=aid)
+            pairs = await kb.list_qa_pairs(session, owner_id=owner_id, assistant_id=aid)
+        self.documents = [_doc_row(d) for d in docs]
+        self.qa_pairs = [{"id": str(p.id), "question": p.question, "answer": p.answer} for p in pairs]
+
+    @rx.event
+    async def load_knowledge(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        async with async_session() as session:
+            mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        if self.assistant_id not in {a["id"] for a in self.assistant_options}:
+            self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
+        self.hits, self.searched, self.chat, self.upload_errors, self.error = [], False, [], [], ""
+        try:
+            await self._reload(owner_id)
+        except assistants_svc.NotFound:
+            self.assistant_id = ""
+            self.documents, self.qa_pairs = [], []
+        if any(d["status"] in PENDING for d in self.documents):
+            return KnowledgeState.poll_progress
+
+    @rx.event
+    async def select_assistant(self, assistant_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        self.assistant_id = assistant_id
+        self.hits, self.searched, self.chat, self.upload_errors = [], False, [], []
+        try:
+            await self._reload(owner_id)
+        except (assistants_svc.NotFound, ValueError):
+            self.assistant_id = ""
+            self.documents, self.qa_pairs = [], []
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):
+        owner_id = await self._owner()
+        if owner_id is None:
+            yield rx.redirect(routes.SIGNIN)
+            return
+        if not self.assistant_id:
+            return
+        self.upload_errors = []
+        self.uploading = True
+        yield
+        errors: list[str] = []
+        for file in files:
+            data = await file.read()
+            try:
+                async with async_session() as session:
+                    await kb.upload_document(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
+                                             filename=file.name or "", data=data)
+            except kb.UploadError as exc:
+                errors.append(f"{exc.filename}: {exc.message}")
+            except assistants_svc.NotFound:
+                errors.append(f"{file.name}: {text((await self.get_state(AuthState)).locale, 'err_not_found')}")
+        self.upload_errors = errors
+        self.uploading = False
+        await self._reload(owner_id)
+        yield KnowledgeState.poll_progress
+
+    @rx.event
+    def handle_upload_rejected(self, rejections: list[dict]):
+        limit = get_settings().max_upload_mb
+        self.upload_errors = [
+            f"{r.get('file', {}).get('path') or r.get('file', {}).get('name') or 'file'}: "
+            f"the file is larger than the {limit} MB limit." for r in rejections
+        ]
+
+    @rx.event(background=True)
+    async def poll_progress(self):
+        """Refresh statuses while documents are being processed (one poller per browser tab)."""
+        async with self:
+            if self.polling:
+                return
+            self.polling = True
+        try:
+            for _ in range(3600):
+                await asyncio.sleep(POLL_SECONDS)
+                async with self:
+                    owner_id = await self._owner()
+                    if owner_id is None or not self.assistant_id or not client_connected(self):
+                        return
+                    try:
+                        await self._reload(owner_id)
+                    except assistants_svc.NotFound:
+                        return
+                    if not any(d["status"] in PENDING for d in self.documents):
+                        return
+        finally:
+            async with self:
+                self.polling = False
+
+    async def _document_action(self, document_id: str, action) -> None:
+        owner_id = await self._owner()
+        if owner_id is None:
+            return
+        try:
+            async with async_session() as session:
+                await action(session, owner_id=owner_id, document_id=uuid.UUID(document_id))
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+        await self._reload(owner_id)
+
+    @rx.event
+    async def delete_document(self, document_id: str):
+        await self._document_action(document_id, kb.delete_document)
+
+    @rx.event
+    async def reindex_document(self, document_id: str):
+        await self._document_action(document_id, kb.reindex_document)
+        return KnowledgeState.poll_progress
+
+    # --- Q&A pairs ---
+
+    @rx.event
+    def start_qa_edit(self, qa_id: str):
+        self.qa_edit_id = qa_id
+        self.error = ""
+
+    @rx.event
+    async def handle_qa_submit(self, form: dict):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        question, answer = str(form.get("question", "")), str(form.get("answer", ""))
+        self.error = ""
+        try:
+            async with async_session() as session:
+                if self.qa_edit_id:
+                    await kb.update_qa_pair(session, owner_id=owner_id, qa_id=uuid.UUID(self.qa_edit_id),
+                                            question=question, answer=answer)
+                else:
+                    await kb.add_qa_pair(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
+                                         question=question, answer=answer)
+        except assistants_svc.NotFound:
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+            return
+        except ValueError as exc:
+            self.error = str(exc)
+            return
+        self.qa_edit_id = ""
+        await self._reload(owner_id)
+
+    @rx.event
+    async def delete_qa_pair(self, qa_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        try:
+            async with async_session() as session:
+                await kb.delete_qa_pair(session, owner_id=owner_id, qa_id=uuid.UUID(qa_id))
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+        await self._reload(owner_id)
+
+    # --- test console ---
+
+    @rx.event
+    async def handle_search_submit(self, form: dict):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        self.query = str(form.get("query", "")).strip()[:1000]
+        if not self.query or not self.assistant_id:
+            return
+        try:
+            async with async_session() as session:
+                hits = await kb.search(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
+                                       query=self.query, include_qa=True)
+        except assistants_svc.NotFound:
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+            return
+        self.searched = True
+        self.hits = [{
+            "document": h.document, "section": h.section, "text": h.text[:1200], "score": f"{h.score:.3f}",
+            "why": " · ".join(part for part in (
+                f"vector #{h.vector_rank} (cos {h.similarity:.2f})" if h.vector_rank else "",
+                f"full text #{h.fts_rank} ({h.matched_terms}/{h.query_terms} words)" if h.fts_rank else "",
+                "Q&A" if h.kind == "qa" else "",
+            ) if part),
+        } for h in hits]
+
+    # --- playground ---
+
+    @rx.event
+    def clear_chat(self):
+        self.chat = []
+
+    @rx.event(background=True)
+    async def handle_chat_submit(self, form: dict):
+        from chatai.rag.answer import Answer, stream_answer
+
+        question = str(form.get("message", "")).strip()[:4000]
+        async with self:
+            owner_id = await self._owner()
+            if owner_id is None or not question or not self.assistant_id or self.chat_busy:
+                return
+            assistant_id = uuid.UUID(self.assistant_id)
+            try:
+                async with async_session() as session:
+                    await assistants_svc.get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
+            except assistants_svc.NotFound:
+                return
+            history = [(m["role"], m["text"]) for m in self.chat][-12:]
+            self.chat = [*self.chat, {"role": "user", "text": question, "meta": "", "sources": ""},
+                         {"role": "assistant", "text": "", "meta": "", "sources": ""}]
+            self.chat_busy = True
+        try:
+            async for item in stream_answer(assistant_id=assistant_id, question=question, history=history):
+                async with self:
+                    last = dict(self.chat[-1])
+                    if isinstance(item, Answer):
+                        last["text"] = item.text
+                        last["meta"] = item.answered_by
+                        last["sources"] = " · ".join(
+                            dict.fromkeys(f"{s.document}" + (f" — {s.section}" if s.section else "")
+                                          for s in item.sources))
+                    else:
+                        last["text"] += item
+                    self.chat = [*self.chat[:-1], last]
+        except Exception:  # noqa: BLE001 - the playground shows a failure instead of spinning forever
+            async with self:
+                last = dict(self.chat[-1])
+                last["text"] = text((await self.get_state(AuthState)).locale, "err_generic")
+                self.chat = [*self.chat[:-1], last]
+        finally:
+            async with self:
+                self.chat_busy = False
+
+
+# --- components -------------------------------------------------------------------------------
+
+_STATUS_COLOR = {"queued": "gray", "processing": "blue", "ready": "green", "error": "red"}
+
+
+def _status_badge(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[(key, rx.badge(t(f"st_{key}"), color_scheme=color)) for key, color in _STATUS_COLOR.items()],
+        rx.badge(status),
+    )
+
+
+def _document_row(d: dict) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.vstack(
+            rx.hstack(rx.icon("file-text", size=16), rx.text(d["filename"], weight="medium"), align="center"),
+            rx.cond(d["error"] != "", rx.text(d["error"], size="1", color=rx.color("red", 11)), rx.fragment()),
+            spacing="1")),
+        rx.table.cell(rx.vstack(
+            _status_badge(d["status"]),
+            rx.cond((d["status"] == "processing") | (d["status"] == "queued"),
+                    rx.box(rx.box(width=d["progress"] + "%", height="100%", bg=rx.color("indigo", 9),
+                                  border_radius="3px", transition="width 0.4s"),
+                           width="120px", height="6px", bg=rx.color("gray", 4), border_radius="3px",
+                           class_name="progress"),
+                    rx.fragment()),
+            spacing="1")),
+        rx.table.cell(d["size"]),
+        rx.table.cell(rx.cond(d["qa"] != "", "Q&A", d["chunks"])),
+        rx.table.cell(rx.hstack(
+            rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title="re-index",
+                           on_click=KnowledgeState.reindex_document(d["id"])),
+            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                           title="delete", on_click=KnowledgeState.delete_document(d["id"])),
+        )),
+        data_status=d["status"],
+        class_name="document-row",
+    )
+
+
+def _documents_tab() -> rx.Component:
+    return rx.vstack(
+        rx.upload(
+            rx.vstack(
+                rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),
+                rx.text(t("drop_files"), weight="medium"),
+                rx.text(t("drop_files_hint"), " ", KnowledgeState.max_upload_mb, " MB", size="1",
+                        color=rx.color("gray", 10)),
+                rx.cond(KnowledgeState.uploading, rx.hstack(rx.spinner(), rx.text(t("uploading"))), rx.fragment()),
+                align="center",
+                spacing="2",
+            ),
+            id=UPLOAD_ID,
+            multiple=True,
+            max_size=KnowledgeState.max_upload_mb * 1048576,
+            on_drop=KnowledgeState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+            on_drop_rejected=KnowledgeState.handle_upload_rejected,
+            border=f"2px dashed {rx.color('gray', 6)}",
+            border_radius="12px",
+            padding="28px",
+            width="100%",
+            cursor="pointer",
+        ),
+        rx.foreach(KnowledgeState.upload_errors,
+                   lambda e: rx.callout(e, icon="triangle-alert", color_scheme="red", width="100%",
+                                        class_name="upload-error")),
+        rx.cond(
+            KnowledgeState.documents.length() > 0,
+            rx.box(rx.table.root(
+                rx.table.header(rx.table.row(
+                    rx.table.column_header_cell(t("document")), rx.table.column_header_cell(t("status")),
+                    rx.table.column_header_cell(t("size")), rx.table.column_header_cell(t("chunks")),
+                    rx.table.column_header_cell(t("actions")))),
+                rx.table.body(rx.foreach(KnowledgeState.documents, _document_row)),
+                width="100%"), overflow_x="auto", width="100%"),
+            empty_state("file-text", "no_documents"),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _qa_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.input(name="question", placeholder=t("question"), required=True, width="100%"),
+            rx.text_area(name="answer", placeholder=t("answer"), required=True, rows="3", width="100%"),
+            rx.button(rx.cond(KnowledgeState.qa_edit_id != "", t("save"), t("add_qa")), type="submit"),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=KnowledgeState.handle_qa_submit,
+        reset_on_submit=True,
+    )
+
+
+def _qa_row(p: dict) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.vstack(rx.text(p["question"], weight="bold"),
+                      rx.text(p["answer"], size="2", color=rx.color("gray", 11), white_space="pre-wrap"),
+                      spacing="1", flex="1", min_width="0"),
+            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                           on_click=KnowledgeState.delete_qa_pair(p["id"])),
+            align="start",
+            width="100%",
+        ),
+        padding_y="10px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        width="100%",
+    )
+
+
+def _qa_tab() -> rx.Component:
+    return rx.vstack(
+        _qa_form(),
+        rx.cond(KnowledgeState.qa_pairs.length() > 0,
+                rx.vstack(rx.foreach(KnowledgeState.qa_pairs, _qa_row), spacing="0", width="100%"),
+                empty_state("messages-square", "no_qa")),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _hit(h: dict) -> rx.Component:
+    return rx.box(
+        rx.hstack(rx.badge(h["score"], variant="solid"), rx.text(h["document"], weight="bold", size="2"),
+                  rx.text(h["section"], size="2", color=rx.color("gray", 10)), wrap="wrap", align="center"),
+        rx.text(h["why"], size="1", color=rx.color("gray", 10), margin_y="4px"),
+        rx.text(h["text"], size="2", white_space="pre-wrap"),
+        padding="12px",
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="10px",
+        width="100%",
+        class_name="search-hit",
+    )
+
+
+def _test_tab() -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.hstack(rx.input(name="query", id="search-query", placeholder=t("search_placeholder"), flex="1",
+                               size="3"),
+                      rx.button(t("search"), type="submit", size="3", id="search-submit"), width="100%"),
+            on_submit=KnowledgeState.handle_search_submit,
+            width="100%",
+        ),
+        rx.cond(KnowledgeState.searched & (KnowledgeState.hits.length() == 0),
+                rx.callout(t("no_results"), icon="info", width="100%"), rx.fragment()),
+        rx.vstack(rx.foreach(KnowledgeState.hits, _hit), spacing="3", width="100%"),
+        spacing="4",
+        width="100%",
+    )
+
+
+def _bubble(m: dict) -> rx.Component:
+    mine = m["role"] == "user"
+    return rx.hstack(
+        rx.box(
+            rx.text(m["text"], white_space="pre-wrap", size="2"),
+            rx.cond(m["sources"] != "", rx.text("📎 ", m["sources"], size="1", color=rx.color("gray", 10),
+                                                margin_top="6px"), rx.fragment()),
+            rx.cond(m["meta"] != "", rx.badge(
+                rx.match(m["meta"], ("llm", t("answered_by_llm")), ("qa", t("answered_by_qa")),
+                         ("extractive", t("answered_by_extractive")), ("fallback", t("answered_by_fallback")),
+                         m["meta"]), size="1", margin_top="6px", variant="soft"), rx.fragment()),
+            bg=rx.cond(mine, rx.color("indigo", 9), rx.color("gray", 3)),
+            color=rx.cond(mine, "white", rx.color("gray", 12)),
+            padding="10px 14px",
+            border_radius="14px",
+            max_width="80%",
+        ),
+        justify=rx.cond(mine, "end", "start"),
+        width="100%",
+    )
+
+
+def _playground_tab() -> rx.Component:
+    return rx.vstack(
+        rx.text(t("playground_hint"), size="2", color=rx.color("gray", 11)),
+        rx.vstack(rx.foreach(KnowledgeState.chat, _bubble), spacing="2", width="100%", min_height="200px",
+                  max_height="480px", overflow_y="auto", padding="8px", id="playground-log"),
+        rx.form(
+            rx.hstack(rx.input(name="message", placeholder=t("search_placeholder"), flex="1", size="3",
+                               id="playground-input"),
+                      rx.button(t("send"), type="submit", size="3", loading=KnowledgeState.chat_busy),
+                      rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
+                                on_click=KnowledgeState.clear_chat),
+                      width="100%"),
+            on_submit=KnowledgeState.handle_chat_submit,
+            reset_on_submit=True,
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
+def _assistant_picker() -> rx.Component:
+    return rx.hstack(
+        rx.text(t("select_assistant"), size="2", weight="medium"),
+        rx.select.root(
+            rx.select.trigger(min_width="220px", id="assistant-picker"),
+            rx.select.content(rx.foreach(KnowledgeState.assistant_options,
+                                         lambda a: rx.select.item(a["name"], value=a["id"]))),
+            value=KnowledgeState.assistant_id,
+            on_change=KnowledgeState.select_assistant,
+        ),
+        align="center",
+    )
+
+
+@dashboard_page
+def knowledge_page() -> rx.Component:
+    return rx.vstack(
+        page_header("knowledge_title", "knowledge_subtitle", _assistant_picker()),
+        error_callout(KnowledgeState.error),
+        rx.cond(
+            KnowledgeState.assistant_id != "",
+            card(rx.tabs.root(
+                rx.tabs.list(
+                    rx.tabs.trigger(t("tab_documents"), value="documents"),
+                    rx.tabs.trigger(t("tab_qa"), value="qa"),
+                    rx.tabs.trigger(t("tab_test"), value="test", id="tab-test"),
+                    rx.tabs.trigger(t("tab_playground"), value="playground", id="tab-playground"),
+                ),
+                rx.box(rx.tabs.content(_documents_tab(), value="documents"),
+                       rx.tabs.content(_qa_tab(), value="qa"),
+                       rx.tabs.content(_test_tab(), value="test"),
+                       rx.tabs.content(_playground_tab(), value="playground"),
+                       padding_top="16px"),
+                default_value="documents",
+            )),
+            card(empty_state("bot", "need_assistant_first")),
+        ),
+        width="100%",
+    )

@@ -1,0 +1,54 @@
+"""Upload a file, watch it reach "ready", find its content in the test console and the playground."""
+
+import uuid
+
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import create_assistant, open_page, sign_up
+
+DOC = """# Opening hours
+
+Our bakery on Elm Street opens at 7 am and closes at 6 pm from Monday to Saturday.
+
+# Delivery
+
+We deliver sourdough loaves within the city for a flat fee of 4 euros.
+"""
+
+
+def test_upload_reaches_ready_and_content_is_searchable(page, tmp_path):
+    sign_up(page, f"kb-{uuid.uuid4().hex[:8]}@example.com")
+    create_assistant(page, "Bakery helper")
+    open_page(page, "/dashboard/knowledge")
+
+    good = tmp_path / "bakery.md"
+    good.write_text(DOC)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("   ")
+    page.locator("#kb_upload input[type=file]").set_input_files([str(good), str(empty)])
+
+    row = page.locator(".document-row", has_text="bakery.md")
+    expect(row).to_have_attribute("data-status", "ready", timeout=60_000)
+    # The bad file is refused with a specific reason and not listed.
+    expect(page.locator(".upload-error")).to_contain_text("empty.txt")
+    expect(page.locator(".document-row", has_text="empty.txt")).to_have_count(0)
+
+    page.click("#tab-test")
+    page.fill("#search-query", "when do you open?")
+    page.click("#search-submit")
+    first = page.locator(".search-hit").first
+    expect(first).to_contain_text("bakery.md")
+    expect(first).to_contain_text("7 am")
+
+    page.click("#tab-playground")
+    page.fill("#playground-input", "How much is delivery?")
+    page.keyboard.press("Enter")
+    expect(page.locator("#playground-log")).to_contain_text("4 euros", timeout=30_000)
+
+
+def test_user_text_is_never_rendered_as_html(page, tmp_path):
+    sign_up(page, f"xss-{uuid.uuid4().hex[:8]}@example.com")
+    create_assistant(page, "<img src=x onerror=window.__xss=1>")
+    open_page(page, "/dashboard/assistants")
+    expect(page.get_by_text("<img src=x onerror=window.__xss=1>")).to_be_visible()
+    assert page.evaluate("window.__xss") is None
