@@ -1,0 +1,146 @@
+"""Search latency p50/p95 and recall@10 vs exact search, with synthetic 384-d vectors.
+
+    .venv/bin/python -m bench.search_latency                 # 10k and 100k chunks
+    .venv/bin/python -m bench.search_latency --sizes 1000000 # opt-in: building the 1M HNSW index is long on 2 cores
+
+Vectors are a Gaussian mixture (2000 centres), closer to real embeddings than uniform noise; queries come
+from the same mixture. The vector query is the production one (chatai.rag.retrieval: partial HNSW index per
+dimension, assistant filter, iterative scan, same ef_search); a second assistant owns 10% of the rows so the
+filter is real. "hybrid" times the complete fused query (vector + full text + RRF) for a two-word question.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import time
+import uuid
+
+import numpy as np
+
+from bench.common import Timer, bench_database, make_assistant, percentile
+
+DIM = 384
+QUERIES = 200
+VOCAB = [f"word{i}" for i in range(5000)]
+
+
+def mixture(rng: np.random.Generator, centres: np.ndarray, n: int) -> np.ndarray:
+    idx = rng.integers(0, len(centres), n)
+    x = centres[idx] + rng.normal(0, 0.6 / np.sqrt(DIM), (n, DIM)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def load(url: str, assistant_id: uuid.UUID, other_id: uuid.UUID, n: int, rng: np.random.Generator,
+         centres: np.ndarray) -> np.ndarray:
+    """COPY n chunks (90% ours, 10% another assistant's); returns our vectors in insertion order."""
+    import psycopg
+
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    ours = []
+    with psycopg.connect(conninfo) as conn:
+        doc_ids = {}
+        for aid in (assistant_id, other_id):
+            doc_ids[aid] = uuid.uuid4()
+            conn.execute("INSERT INTO documents (id, assistant_id, filename, content_type, size_bytes, content_hash, "
+                         "status, progress, error, page_count, chunk_count, created_at, updated_at) VALUES "
+                         "(%s, %s, 'synthetic.txt', '', 0, %s, 'ready', 1, '', 0, 0, now(), now())",
+                         (doc_ids[aid], aid, uuid.uuid4().hex))
+        conn.execute("DROP INDEX IF EXISTS ix_chunks_embedding_384")
+        batch = 20000
+        with conn.cursor().copy("COPY chunks (id, document_id, assistant_id, position, section, text, token_count, "
+                                "embedding, embedding_dim) FROM STDIN") as copy:
+            for start in range(0, n, batch):
+                m = min(batch, n - start)
+                vecs = mixture(rng, centres, m)
+                owner = rng.random(m) < 0.9
+                ours.append(vecs[owner])
+                buf = io.StringIO()
+                for i in range(m):
+                    aid = assistant_id if owner[i] else other_id
+                    words = " ".join(VOCAB[j] for j in rng.integers(0, len(VOCAB), 30))
+                    vec = "[" + ",".join(f"{v:.5f}" for v in vecs[i]) + "]"
+                    buf.write(f"{uuid.uuid4()}\t{doc_ids[aid]}\t{aid}\t{start + i}\t\t{words}\t40\t{vec}\t{DIM}\n")
+                copy.write(buf.getvalue())
+        conn.commit()
+        with Timer() as t:
+            conn.execute("SET maintenance_work_mem = '1GB'")
+            conn.execute("SET max_parallel_maintenance_workers = 1")
+            conn.execute("CREATE INDEX ix_chunks_embedding_384 ON chunks USING hnsw "
+                         "((embedding::vector(384)) vector_cosine_ops) WHERE embedding_dim = 384")
+            conn.execute("ANALYZE chunks")
+            conn.commit()
+        print(f"  HNSW index build: {t.seconds:.1f} s")
+    return np.concatenate(ours)
+
+
+async def measure(assistant_id: uuid.UUID, ours: np.ndarray, queries: np.ndarray, rng: np.random.Generator) -> None:
+    from sqlalchemy import text
+
+    from chatai.db.session import async_session
+    from chatai.rag.retrieval import _prepare_vector_scan, make_plan, search_table
+
+    ids_sql = text("""
+        SELECT position FROM chunks
+        WHERE assistant_id = :aid AND embedding_dim = 384
+        ORDER BY embedding::vector(384) <=> CAST(:q AS vector(384)) LIMIT 10""")
+    latencies, hybrid, recalls = [], [], []
+    async with async_session() as s:
+        # positions of our rows, in insertion order, map to `ours`
+        rows = await s.execute(text("SELECT position FROM chunks WHERE assistant_id = :a ORDER BY position"),
+                               {"a": assistant_id})
+        positions = np.array(rows.scalars().all())
+        await s.commit()
+        for qi, q in enumerate(queries):
+            qs = "[" + ",".join(f"{v:.6f}" for v in q) + "]"
+            await _prepare_vector_scan(s, 40)  # the production setting for top_k <= 10
+            t0 = time.perf_counter()
+            got = (await s.execute(ids_sql, {"aid": assistant_id, "q": qs})).scalars().all()
+            latencies.append((time.perf_counter() - t0) * 1000)
+            await s.commit()
+            exact = positions[np.argsort(-(ours @ q))[:10]]
+            recalls.append(len(set(got) & set(exact.tolist())) / 10)
+            if qi < 100:
+                words = f"{VOCAB[rng.integers(0, len(VOCAB))]} {VOCAB[rng.integers(0, len(VOCAB))]}"
+                plan = make_plan(words, q.tolist(), provider_ok=True, multilingual=True)
+                t0 = time.perf_counter()
+                await search_table(s, table="chunks", assistant_id=assistant_id, plan=plan, candidates=40)
+                hybrid.append((time.perf_counter() - t0) * 1000)
+                await s.commit()
+    print(f"  vector top-10: p50 {percentile(latencies, 50):.1f} ms  p95 {percentile(latencies, 95):.1f} ms  "
+          f"recall@10 {np.mean(recalls):.3f}")
+    print(f"  hybrid (vector+full text+RRF, 40 candidates): p50 {percentile(hybrid, 50):.1f} ms  "
+          f"p95 {percentile(hybrid, 95):.1f} ms")
+
+
+async def run(url: str, n: int) -> None:
+    from sqlalchemy import text
+
+    from chatai.db.session import async_session
+
+    rng = np.random.default_rng(42)
+    centres = rng.normal(0, 1, (2000, DIM)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    async with async_session() as s:
+        await s.execute(text("TRUNCATE chunks, documents CASCADE"))
+        await s.commit()
+    assistant_id, other_id = await make_assistant(), await make_assistant()
+    print(f"{n:,} chunks:")
+    with Timer() as t:
+        ours = await asyncio.to_thread(load, url, assistant_id, other_id, n, rng, centres)
+    print(f"  load + index: {t.seconds:.1f} s")
+    await measure(assistant_id, ours, mixture(rng, centres, QUERIES), rng)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    with bench_database(f"latency_{uuid.uuid4().hex[:6]}") as url:
+        for n in args.sizes:
+            asyncio.run(run(url, n))
+
+
+if __name__ == "__main__":
+    main()
