@@ -64,10 +64,16 @@ class KnowledgeState(rx.State):
         if not self.assistant_id:
             self.documents, self.qa_pairs = [], []
             return
-        aid = uuid.UUID(self.assistant_id)
-        async with async_session() as session:
-            docs = await kb.list_documents(session, owner_id=owner_id, assistant_id=aid)
-            pairs = await kb.list_qa_pairs(session, owner_id=owner_id, assistant_id=aid)
+        try:
+            aid = uuid.UUID(self.assistant_id)
+            async with async_session() as session:
+                docs = await kb.list_documents(session, owner_id=owner_id, assistant_id=aid)
+                pairs = await kb.list_qa_pairs(session, owner_id=owner_id, assistant_id=aid)
+        except (assistants_svc.NotFound, ValueError):
+            # Deleted meanwhile, or not this owner's: show nothing of it.
+            self.assistant_id = ""
+            self.documents, self.qa_pairs = [], []
+            return
         self.documents = [_doc_row(d) for d in docs]
         self.qa_pairs = [{"id": str(p.id), "question": p.question, "answer": p.answer} for p in pairs]
 
@@ -82,11 +88,7 @@ class KnowledgeState(rx.State):
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
         self.hits, self.searched, self.chat, self.upload_errors, self.error = [], False, [], [], ""
-        try:
-            await self._reload(owner_id)
-        except assistants_svc.NotFound:
-            self.assistant_id = ""
-            self.documents, self.qa_pairs = [], []
+        await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
 
@@ -97,11 +99,7 @@ class KnowledgeState(rx.State):
             return rx.redirect(routes.SIGNIN)
         self.assistant_id = assistant_id
         self.hits, self.searched, self.chat, self.upload_errors = [], False, [], []
-        try:
-            await self._reload(owner_id)
-        except (assistants_svc.NotFound, ValueError):
-            self.assistant_id = ""
-            self.documents, self.qa_pairs = [], []
+        await self._reload(owner_id)
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
@@ -152,10 +150,7 @@ class KnowledgeState(rx.State):
                     owner_id = await self._owner()
                     if owner_id is None or not self.assistant_id or not client_connected(self):
                         return
-                    try:
-                        await self._reload(owner_id)
-                    except assistants_svc.NotFound:
-                        return
+                    await self._reload(owner_id)
                     if not any(d["status"] in PENDING for d in self.documents):
                         return
         finally:

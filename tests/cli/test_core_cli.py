@@ -1,0 +1,58 @@
+"""The CLI runs as its own process with the same settings (the test run's database and Redis)."""
+
+import subprocess
+import sys
+import uuid
+
+from sqlmodel import select
+
+from chatai.db.models import Assistant, User
+from chatai.settings import PROJECT_ROOT
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chatai", *args], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_db_upgrade_is_idempotent(db):
+    result = cli("db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "revision" in result.stdout
+
+
+def test_users_and_assistants_create(db):
+    created = cli("users", "create", "--email", "Owner@Example.com", "--password", "long password")
+    assert created.returncode == 0, created.stderr
+    admin = cli("users", "create", "--email", "root@example.com", "--password", "long password", "--admin")
+    assert admin.returncode == 0, admin.stderr
+    made = cli("assistants", "create", "--owner", "owner@example.com", "--name", "Support")
+    assert made.returncode == 0, made.stderr
+    assistant_id = uuid.UUID(made.stdout.strip().splitlines()[-1])
+
+    users = {u.email: u for u in db.exec(select(User)).all()}
+    assert users["owner@example.com"].role == "owner"
+    assert users["root@example.com"].role == "admin"
+    assert users["owner@example.com"].password_hash.startswith("$argon2")
+    assistant = db.get(Assistant, assistant_id)
+    assert assistant.name == "Support" and assistant.owner_id == users["owner@example.com"].id
+
+
+def test_cli_errors_are_clear_and_non_zero(db):
+    cli("users", "create", "--email", "dup@example.com", "--password", "long password")
+    again = cli("users", "create", "--email", "dup@example.com", "--password", "long password")
+    assert again.returncode == 1 and "email taken" in again.stderr
+    weak = cli("users", "create", "--email", "weak@example.com", "--password", "short")
+    assert weak.returncode == 1 and "weak password" in weak.stderr
+    missing = cli("assistants", "create", "--owner", "ghost@example.com", "--name", "X")
+    assert missing.returncode == 1 and "no user with email ghost@example.com" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_first_admin_bootstrap_creates_exactly_one(db):
+    first = cli("app", "bootstrap")
+    assert first.returncode == 0, first.stderr
+    assert "First admin created" in first.stdout
+    second = cli("app", "bootstrap")
+    assert "First admin created" not in second.stdout
+    assert len([u for u in db.exec(select(User)).all() if u.role == "admin"]) == 1
