@@ -105,3 +105,9 @@ def db():
         yield session
     reset_engines()
     reset_redis()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests last: sync Playwright keeps an event loop running in the main thread for the
+    rest of the session, where pytest-asyncio could no longer start one."""
+    items.sort(key=lambda item: "/e2e/" in str(item.path))
