@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from telegram import Update
 
 from chatai.bots.telegram_format import format_answer, plain
-from chatai.db.session import async_session
 from chatai.services import dialogs
 from chatai.services.bots import redact
 from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
@@ -119,7 +118,7 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
     saved = pending.saved_reply
     if saved is None:
         text, answered_by, sources, extra = await _produce(worker, pending, language)
-        async with async_session() as session:
+        async with worker.runner.session() as session:
             reply_id = await dialogs.save_reply(session, pending=pending, text=text, answered_by=answered_by,
                                                 sources=sources, **extra)
         saved = SavedReply(reply_id, text, answered_by, sources)
@@ -129,11 +128,11 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
         parts = format_answer(saved.text, saved.sources, language=language)
     telegram_message_id = await worker.send_parts(pending.chat_id, parts)
     if telegram_message_id is None:  # permanently undeliverable (user blocked the bot)
-        async with async_session() as session:
+        async with worker.runner.session() as session:
             await dialogs.mark_ignored(session, bot_id=pending.bot_id, update_id=pending.update_id)
         return
     latency_ms = int((time.monotonic() - started) * 1000)
-    async with async_session() as session:
+    async with worker.runner.session() as session:
         await dialogs.mark_answered(session, bot_id=pending.bot_id, update_id=pending.update_id,
                                     reply_id=saved.message_id, telegram_message_id=telegram_message_id,
                                     latency_ms=latency_ms, dialog_id=pending.dialog_id)

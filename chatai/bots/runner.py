@@ -29,7 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import certifi
+import httpx
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.request import HTTPXRequest
 
 from chatai.bots import logsafe
@@ -37,7 +40,7 @@ from chatai.bots.ownership import Leases, preferred_runner
 from chatai.bots.supervisor import BotRecord, BotWorker
 from chatai.cache import get_redis
 from chatai.db.models import Bot, utcnow
-from chatai.db.session import async_session
+from chatai.db.session import database_url
 from chatai.security import decrypt_secret
 from chatai.services import dialogs
 from chatai.services.bots import COMMANDS_CHANNEL, STATUS_CHANNEL
@@ -69,7 +72,8 @@ class BotRunner:
     def __init__(self, *, answer_fn: AnswerFn | None = None, runner_id: str | None = None,
                  lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
-                 backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 128) -> None:
+                 backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 128,
+                 startup_concurrency: int = 50) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -81,9 +85,16 @@ class BotRunner:
         self.backoff_base = backoff_base
         self.mode = mode or get_settings().telegram_mode
         self.ssl_context = ssl.create_default_context(cafile=certifi.where())
-        self.shared_request = SharedRequest(connection_pool_size=send_pool_size, read_timeout=15.0,
-                                            write_timeout=15.0, connect_timeout=5.0, pool_timeout=10.0,
-                                            httpx_kwargs={"verify": self.ssl_context})
+        # Keep-alive for every pooled connection (httpx keeps only 20 by default: reconnect churn under load).
+        self.shared_request = SharedRequest(
+            connection_pool_size=send_pool_size, read_timeout=15.0, write_timeout=15.0, connect_timeout=5.0,
+            pool_timeout=10.0, httpx_kwargs={"verify": self.ssl_context, "limits": httpx.Limits(
+                max_connections=send_pool_size, max_keepalive_connections=send_pool_size)})
+        # Long polls: one pool for all bots, one connection per polling bot, no cap (a cap would make one
+        # bot's poll wait for another's). An httpx client per bot cost ~40 KB each.
+        self.updates_request = SharedRequest(
+            read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={"verify": self.ssl_context,
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)})
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -96,13 +107,27 @@ class BotRunner:
         self._status_event = asyncio.Event()
         self._live: list[str] = []
         self._stopping = False
+        self._engine: AsyncEngine | None = None
+        self.startup_slots = asyncio.Semaphore(startup_concurrency)
+        self._sweep_wanted = asyncio.Event()
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
+    def session(self) -> AsyncSession:
+        """Sessions on the runner's own engine: no pre-ping. A ping per checkout is one more round trip
+        per transaction (three transactions per answered message); a dead connection instead fails that
+        transaction, which supervision retries (poll backoff, recovery sweep)."""
+        assert self._sessions is not None, "runner not started"
+        return self._sessions()
+
     async def start(self) -> None:
         self.started_at = utcnow()
+        self._engine = create_async_engine(database_url(), pool_size=20, max_overflow=20, pool_recycle=1800)
+        self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
         await self.shared_request.initialize()
+        await self.updates_request.initialize()
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
@@ -131,6 +156,9 @@ class BotRunner:
                 await self._leases.leave()
         self.workers.clear()
         await self.shared_request.close()
+        await self.updates_request.close()
+        if self._engine is not None:
+            await self._engine.dispose()
         log.info("bot runner %s stopped", self.runner_id)
 
     async def abort(self) -> None:
@@ -142,12 +170,24 @@ class BotRunner:
         await asyncio.gather(*(w.abort() for w in self.workers.values()), return_exceptions=True)
         self.workers.clear()
         await self.shared_request.close()
+        await self.updates_request.close()
+        if self._engine is not None:
+            await self._engine.dispose()
 
     # --- state for workers ---------------------------------------------------------------------
 
     def note_poll(self, bot_id: uuid.UUID) -> None:
         self._polled.add(bot_id)
         self._last_poll = utcnow()
+
+    def request_sweep(self) -> None:
+        """A bot came up: look for answers it still owes soon (batched with the others starting)."""
+        self._sweep_wanted.set()
+
+    def forget(self, worker: BotWorker) -> None:
+        """A worker fenced itself off (its lease ran out): it no longer runs here."""
+        if self.workers.get(worker.id) is worker:
+            self.workers.pop(worker.id, None)
 
     def queue_status(self, worker: BotWorker, status: str, error: str) -> None:
         self._status_queue[worker.id] = (worker.record.owner_id, status, error)
@@ -176,7 +216,7 @@ class BotRunner:
                         self.workers.pop(bot_id, None)
                         asyncio.create_task(worker.abort())
                     else:
-                        worker.lease_deadline = sent_at + self.lease_ttl * 0.9
+                        worker.lease_deadline = sent_at + self.lease_ttl
                 await self._leases.heartbeat(self._stats())
                 self._live = await self._leases.live_runners()
             except Exception:  # noqa: BLE001 - Redis away: self-fence when the leases run out
@@ -190,7 +230,14 @@ class BotRunner:
 
     async def _reconcile_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.reconcile_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_wanted.wait(), self.reconcile_interval)
+            if self._sweep_wanted.is_set():
+                self._sweep_wanted.clear()
+                await asyncio.sleep(min(0.5, self.reconcile_interval))  # gather the bots starting together
+                with contextlib.suppress(Exception):
+                    await self._sweep_pending()
+                continue
             try:
                 await self.reconcile()
                 await self._sweep_pending()
@@ -239,7 +286,7 @@ class BotRunner:
         for bot_id, (_owner, status, error) in queue.items():
             groups.setdefault((status, error), []).append(bot_id)
         now = utcnow()
-        async with async_session() as session:
+        async with self.session() as session:
             for (status, error), ids in groups.items():
                 values: dict[str, Any] = {"status": status, "updated_at": now}
                 if error:
@@ -264,7 +311,7 @@ class BotRunner:
             return
         now = utcnow()
         lease_until = datetime.fromtimestamp(time.time() + self.lease_ttl, UTC)
-        async with async_session() as session:
+        async with self.session() as session:
             await session.execute(sa.update(Bot).where(Bot.id.in_(list(polled)))
                                   .values(last_poll_at=now, runner_id=self.runner_id, lease_until=lease_until))
             await session.commit()
@@ -278,7 +325,7 @@ class BotRunner:
                           Bot.desired_state, Bot.status, Bot.username)
         if only is not None:
             query = query.where(Bot.id == only)
-        async with async_session() as session:
+        async with self.session() as session:
             rows = (await session.execute(query)).all()
         wanted = {r.id: r for r in rows if r.desired_state == "running"}
         seen = {r.id for r in rows}
@@ -368,7 +415,7 @@ class BotRunner:
     async def _sweep_pending(self) -> None:
         """Safety net: answers still owed by bots this runner owns."""
         running = [bot_id for bot_id, w in self.workers.items() if w.status == "running"]
-        async with async_session() as session:
+        async with self.session() as session:
             owed = await dialogs.pending_update_ids(session, bot_ids=running)
         for bot_id, update_ids in owed.items():
             worker = self.workers.get(bot_id)

@@ -30,12 +30,10 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application
-from telegram.request import HTTPXRequest
 
 from chatai.bots import handlers
 from chatai.bots.throttle import Throttle
 from chatai.db.models import Assistant
-from chatai.db.session import async_session
 from chatai.services import dialogs
 from chatai.services.bots import redact
 from chatai.settings import get_settings
@@ -49,6 +47,9 @@ REVOKED = ("Telegram rejected the token (401 Unauthorized): it was revoked or re
            "Paste the new token to restart the bot.")
 CONFLICT = ("Another program is receiving this bot's updates (409 Conflict). Stop it, or disconnect the bot "
             "there; retrying.")
+
+
+TYPING_AFTER = 0.25
 
 
 class LeaseLost(Exception):
@@ -96,7 +97,7 @@ class BotWorker:
         self.throttle = Throttle()
         self.status = "starting"
         self.failed = False  # stopped for good until a new token or a resume
-        self.lease_deadline = time.monotonic() + runner.lease_ttl * 0.9
+        self.lease_deadline = time.monotonic() + runner.lease_ttl
         self.inflight: set[int] = set()
         self._done: OrderedDict[int, None] = OrderedDict()
         self._attempts: dict[int, int] = {}
@@ -104,15 +105,11 @@ class BotWorker:
         self._chat_locks: dict[int, list[Any]] = {}
         self._main: asyncio.Task | None = None
         self._assistant: AssistantInfo | None = None
-        self._updates_request = HTTPXRequest(
-            connection_pool_size=2, read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0,
-            httpx_kwargs={"verify": runner.ssl_context},
-        )
         api = get_settings().telegram_api_url.rstrip("/")
         self.app = (
             Application.builder().token(record.token)
             .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-            .request(runner.shared_request).get_updates_request(self._updates_request)
+            .request(runner.shared_request).get_updates_request(runner.updates_request)
             .updater(None).job_queue(None).build()
         )
 
@@ -155,9 +152,7 @@ class BotWorker:
     async def _close(self) -> None:
         with contextlib.suppress(Exception):
             if self.app._initialized:
-                await self.app.shutdown()  # shuts the get_updates client; the shared one ignores it
-        with contextlib.suppress(Exception):
-            await self._updates_request.shutdown()
+                await self.app.shutdown()  # the shared HTTP pools ignore it; the runner closes them
 
     def _set_status(self, status: str, error: str = "") -> None:
         if status == self.status and not error:
@@ -177,6 +172,7 @@ class BotWorker:
             except asyncio.CancelledError:
                 raise
             except LeaseLost:
+                self.runner.forget(self)
                 return
             except (InvalidToken, Forbidden) as exc:
                 log.warning("bot %s stopped: token rejected (%s)", self.id, type(exc).__name__)
@@ -210,31 +206,34 @@ class BotWorker:
 
     async def _run_once(self) -> None:
         self._check_lease()
-        if not self.app._initialized:
-            await self.app.initialize()  # getMe: a revoked token fails here with 401
+        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
+            if not self.app._initialized:
+                await self.app.initialize()  # getMe: a revoked token fails here with 401
+            if self.runner.mode != "webhook":
+                await self.bot.delete_webhook()
         if self.runner.mode == "webhook":
             url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
             await self.bot.set_webhook(url=url, secret_token=self.record.webhook_secret, allowed_updates=["message"],
                                        max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
-            await self.recover()
+            self.runner.request_sweep()
             await asyncio.Event().wait()  # updates arrive through the web route; answers through commands
-        await self.bot.delete_webhook()
         await self._poll_loop()
 
     async def _poll_loop(self) -> None:
         offset: int | None = None
-        recovered = False
+        # getMe and deleteWebhook worked: the bot is up. Answers owed from before a restart or a
+        # hand-over are found by the runner's sweep (one query for all bots, not one per bot).
+        self._set_status("running")
+        self.runner.note_poll(self.id)
+        self.runner.request_sweep()
         while True:
             self._check_lease()
             updates = await self.bot.get_updates(offset=offset, timeout=self.runner.poll_timeout,
                                                  allowed_updates=["message"], read_timeout=5.0)
             self.runner.note_poll(self.id)
             self._set_status("running")
-            if not recovered:  # answers owed from before a restart or a hand-over
-                recovered = True
-                self._spawn_background(self.recover())
             if not updates:
                 continue
             await self._ingest(updates)
@@ -246,7 +245,7 @@ class BotWorker:
         self.inflight.update(fresh)
         try:
             incoming = [handlers.classify(u) for u in updates if u.update_id in fresh]
-            async with async_session() as session:
+            async with self.runner.session() as session:
                 pending = await dialogs.record_incoming(session, bot_id=self.id, owner_id=self.record.owner_id,
                                                         assistant_id=self.record.assistant_id, incoming=incoming)
         except BaseException:
@@ -273,7 +272,7 @@ class BotWorker:
             if not update_ids:
                 return
         try:
-            async with async_session() as session:
+            async with self.runner.session() as session:
                 pending = await dialogs.load_pending(session, bot_id=self.id, update_ids=update_ids)
         except Exception:  # noqa: BLE001 - the next sweep tries again
             log.warning("bot %s: pending updates not loaded", self.id, exc_info=True)
@@ -284,7 +283,7 @@ class BotWorker:
             attempts = self._attempts.get(p.update_id, 0)
             if attempts >= 5:
                 log.warning("bot %s: giving up on update %s after %s attempts", self.id, p.update_id, attempts)
-                async with async_session() as session:
+                async with self.runner.session() as session:
                     await dialogs.mark_ignored(session, bot_id=self.id, update_id=p.update_id)
                 continue
             self.inflight.add(p.update_id)
@@ -333,7 +332,7 @@ class BotWorker:
         cached = self._assistant
         if cached is not None and time.monotonic() - cached.loaded < 30:
             return cached
-        async with async_session() as session:
+        async with self.runner.session() as session:
             row = await session.get(Assistant, self.record.assistant_id)
         info = AssistantInfo(name=row.name if row else "", greeting=row.greeting if row else "",
                              enabled=bool(row and row.enabled), loaded=time.monotonic())
@@ -345,6 +344,7 @@ class BotWorker:
         """'typing…' in the chat until the answer is ready (Telegram shows it ~5 s per call)."""
 
         async def loop() -> None:
+            await asyncio.sleep(TYPING_AFTER)  # instant answers need no indicator (and no extra request)
             while True:
                 with contextlib.suppress(Exception):
                     await self.bot.send_chat_action(chat_id=chat_id, action="typing")

@@ -30,7 +30,7 @@ async def _messages(bot_id):
 
 
 async def test_text_message_answered_with_sources_and_history(tenant, fake_telegram, runners):
-    brain = FakeBrain(delay=0.3)
+    brain = FakeBrain(delay=0.6)
     bot, token = await connect(fake_telegram, tenant)
     await runners(answer_fn=brain)
     fake_telegram.push_text(token, "When do you deliver?", chat_id=501)

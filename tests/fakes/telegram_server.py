@@ -455,7 +455,11 @@ class FakeTelegram:
                     first_send[update_id] = later[0]
                     overheads.append(later[0] - delivered)
         polling = sum(1 for b in self.bots.values() if any(c[0] == "getUpdates" for c in b.calls[-3:]))
-        return {"bots": len(self.bots), "sent": sum(len(b.sent) for b in self.bots.values()),
+        methods: dict[str, int] = defaultdict(int)
+        for b in self.bots.values():
+            for c in b.calls:
+                methods[c[0]] += 1
+        return {"methods": dict(methods), "bots": len(self.bots), "sent": sum(len(b.sent) for b in self.bots.values()),
                 "delivered": sum(len(b.delivered_at) for b in self.bots.values()),
                 "polled_bots": sum(1 for b in self.bots.values() if any(c[0] == "getUpdates" for c in b.calls)),
                 "recently_polling": polling, "waiting_pollers": sum(b.pollers for b in self.bots.values()),

@@ -1,0 +1,204 @@
+"""1,000 Telegram bots in one runner process: startup, memory per bot, idle CPU, reply overhead.
+
+    .venv/bin/python -m bench.bots_scale [--bots 1000] [--rate 100] [--seconds 30] [--idle 20]
+
+Set-up: a throwaway database `bench_bots` on the embedded PostgreSQL (bench.common), Redis db 15.
+The fake Bot API runs in a SEPARATE process (tests/fakes/telegram_server.py), so its CPU and memory
+are not charged to the runner; the answer function is an instant fake (no model, no retrieval).
+Reply overhead = time from the fake handing an update out in a getUpdates response to the
+sendMessage for it arriving back at the fake (both stamped with the fake's monotonic clock): it
+includes the loopback hops, parsing, both database transactions (persist before answering, save the
+reply) and the throttle, so it is an upper bound on "update received to sendMessage issued".
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.common import bench_database, percentile
+
+
+@dataclass
+class InstantAnswer:
+    text: str
+    sources: list[Any] = field(default_factory=list)
+    answered_by: str = "llm"
+    needs_handoff: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model: str = "fake"
+
+
+async def instant_answer(*, assistant_id: uuid.UUID, question: str, history: Any = (),
+                         language: str | None = None) -> InstantAnswer:
+    return InstantAnswer(f"Answer: {question}", [{"document": "faq.md", "section": "Bench", "score": 1.0,
+                                                  "text": ""}])
+
+
+_client: httpx.Client | None = None
+
+
+def _ctl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
+    """The fake's control API (loopback only). Blocking: call it through `_actl` while the runner runs."""
+    global _client
+    if _client is None:
+        _client = httpx.Client(timeout=120)
+    return _client.post(f"{url}/_ctl/{action}", json=body or {}).json()
+
+
+async def _actl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
+    """Off the event loop, so the bench's own calls never delay the runner it measures."""
+    return await asyncio.to_thread(_ctl, url, action, body)
+
+
+def _start_fake() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram_server", "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline().strip())  # type: ignore[union-attr]
+    return proc, f"http://127.0.0.1:{port}"
+
+
+async def _create_bots(n: int) -> list[str]:
+    import sqlalchemy as sa
+
+    from bench.common import make_assistant
+    from chatai.db.models import Assistant, Bot
+    from chatai.db.session import async_session
+    from chatai.security import encrypt_secret, mask_secret
+    from tests.fakes.telegram_server import make_token
+
+    assistant_id = await make_assistant(greeting="hi")
+    tokens = [make_token(10_000_000 + i) for i in range(n)]
+    async with async_session() as s:
+        owner_id = (await s.get(Assistant, assistant_id)).owner_id
+        rows = [dict(id=uuid.uuid4(), assistant_id=assistant_id, owner_id=owner_id, telegram_bot_id=10_000_000 + i,
+                     username=f"bench{i}_bot", token_encrypted=encrypt_secret(t), token_hint=mask_secret(t),
+                     mode="polling", webhook_secret=uuid.uuid4().hex, desired_state="running", status="starting",
+                     last_error="", runner_id="")
+                for i, t in enumerate(tokens)]
+        await s.execute(sa.insert(Bot), rows)
+        await s.commit()
+    return tokens
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
+    from chatai.cache import get_redis
+
+    redis = get_redis()
+    keys = [k async for k in redis.scan_iter("chatai:bots:*")]
+    if keys:
+        await redis.delete(*keys)
+    tokens = await _create_bots(args.bots)
+    _ctl(fake_url, "add_bots", {"bots": [[t, f"bench{i}_bot"] for i, t in enumerate(tokens)]})
+
+    from chatai.bots.runner import BotRunner
+
+    me = psutil.Process()
+    rss_before = me.memory_info().rss
+    runner = BotRunner(answer_fn=instant_answer, poll_timeout=args.poll_timeout)
+    t0 = time.perf_counter()
+    await runner.start()
+    while True:
+        stats = await _actl(fake_url, "stats")
+        running = sum(1 for w in runner.workers.values() if w.status == "running")
+        if running >= args.bots and stats["waiting_pollers"] >= args.bots:
+            break
+        if time.perf_counter() - t0 > 120:
+            break
+        await asyncio.sleep(0.1)
+    startup = time.perf_counter() - t0
+    await asyncio.sleep(3)
+    rss_running = me.memory_info().rss
+
+    await _actl(fake_url, "reset")
+    cpu0 = me.cpu_times()
+    w0 = time.perf_counter()
+    await asyncio.sleep(args.idle)
+    idle_calls = (await _actl(fake_url, "stats"))["methods"]
+    cpu1 = me.cpu_times()
+    idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (time.perf_counter() - w0)
+
+    await _actl(fake_url, "reset")
+    cpu0 = me.cpu_times()
+    w0 = time.perf_counter()
+    await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
+    expected = int(args.rate * args.seconds)
+    await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
+    load_wall = time.perf_counter() - w0
+    cpu1 = me.cpu_times()
+    stats = await _actl(fake_url, "stats")
+    load_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / load_wall
+    rss_load = me.memory_info().rss
+    overheads_ms = [o * 1000 for o in stats["overheads"]]
+
+    t1 = time.perf_counter()
+    await runner.stop()
+    stop_time = time.perf_counter() - t1
+    return {
+        "bots": args.bots, "startup_s": startup, "rss_before": rss_before, "rss_running": rss_running,
+        "rss_load": rss_load, "per_bot_kb": (rss_running - rss_before) / args.bots / 1024, "idle_cpu": idle_cpu,
+        "load_cpu": load_cpu, "sent": stats["sent"], "expected": expected, "conflicts": stats["conflicts"],
+        "p50": percentile(overheads_ms, 50) if overheads_ms else float("nan"),
+        "p99": percentile(overheads_ms, 99) if overheads_ms else float("nan"),
+        "max": max(overheads_ms) if overheads_ms else float("nan"), "stop_s": stop_time,
+        "idle_calls": idle_calls,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bots", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="messages per second, spread over the bots")
+    parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
+    parser.add_argument("--idle", type=float, default=20.0, help="idle CPU measurement window")
+    parser.add_argument("--poll-timeout", type=int, default=25)
+    args = parser.parse_args()
+
+    os.environ["LOG_LEVEL"] = "WARNING"
+    fake, fake_url = _start_fake()
+    os.environ["TELEGRAM_API_URL"] = fake_url
+    try:
+        with bench_database("bots", migrate=False):
+            # Migrations in a child process: alembic's imports would inflate this process's RSS.
+            subprocess.run([sys.executable, "-m", "chatai", "db", "upgrade"], check=True, capture_output=True)
+            import logging
+
+            logging.basicConfig(level=logging.WARNING)
+            result = asyncio.run(run(args, fake_url))
+        fake_proc = psutil.Process(fake.pid)
+        fake_rss = fake_proc.memory_info().rss
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    print(f"bots_scale: {result['bots']} bots in one runner process (fake Bot API in a separate process, "
+          f"instant fake answers)")
+    print(f"  startup (start() -> every bot long-polling): {result['startup_s']:.2f} s")
+    print(f"  RSS before runner: {_mb(result['rss_before'])}; with {result['bots']} bots running: "
+          f"{_mb(result['rss_running'])} (target <= 150 MB); after load: {_mb(result['rss_load'])}")
+    print(f"  memory per bot: {result['per_bot_kb']:.1f} KB")
+    print(f"  idle CPU: {result['idle_cpu'] * 100:.1f}% of one core (poll timeout {args.poll_timeout} s; "
+          f"Bot API calls in {args.idle:.0f} s idle: {result['idle_calls']})")
+    print(f"  load: {args.rate:.0f} msg/s for {args.seconds:.0f} s: {result['sent']}/{result['expected']} answered, "
+          f"runner CPU {result['load_cpu'] * 100:.1f}% of one core, 409 conflicts {result['conflicts']}")
+    print(f"  reply overhead (update handed out -> sendMessage received): p50 {result['p50']:.1f} ms, "
+          f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms (target p99 <= 50 ms)")
+    print(f"  clean stop of all bots: {result['stop_s']:.2f} s; fake server RSS {_mb(fake_rss)}")
+
+
+if __name__ == "__main__":
+    main()

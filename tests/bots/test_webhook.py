@@ -1,0 +1,46 @@
+"""Webhook mode: the secret header is checked, the path has no token, repeats are answered once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.applications import Starlette
+
+from chatai.bots.webhook import SECRET_HEADER, webhook_routes
+from tests.bots.conftest import FakeBrain, bot_row, connect, wait_for
+from tests.fakes.telegram_server import text_update
+
+
+async def test_webhook_rejects_wrong_secret_and_answers_repeats_once(tenant, fake_telegram, runners, monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
+    from chatai.settings import get_settings
+
+    get_settings.cache_clear()
+    bot, token = await connect(fake_telegram, tenant)
+    brain = FakeBrain()
+    await runners(answer_fn=brain, mode="webhook")
+    fake = fake_telegram.bot(token)
+    await wait_for(lambda: fake.webhook_url)
+    assert fake.webhook_url == f"https://support.example.com/telegram/webhook/{bot.id}"
+    assert token not in fake.webhook_url
+    secret = (await bot_row(bot.id)).webhook_secret
+    assert fake.webhook_secret == secret
+
+    app = Starlette(routes=webhook_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        url = f"/telegram/webhook/{bot.id}"
+        update = text_update("Do you ship abroad?", chat_id=61, update_id=777)
+        assert (await client.post(url, json=update)).status_code == 403
+        assert (await client.post(url, json=update, headers={SECRET_HEADER: "wrong"})).status_code == 403
+        assert (await client.post(f"/telegram/webhook/{bot.id.hex[:8]}", json=update,
+                                  headers={SECRET_HEADER: secret})).status_code == 403
+        for _ in range(3):  # Telegram retries a delivery it thinks failed
+            response = await client.post(url, json=update, headers={SECRET_HEADER: secret})
+            assert response.status_code == 200
+    sent = await fake_telegram.await_sent(token, 1)
+    await asyncio.sleep(1.0)
+    sent = fake_telegram.sent_messages(token)
+    assert len(sent) == 1 and "Do you ship abroad?" in sent[0]["text"]
+    assert len(brain.calls) == 1
+    assert not fake_telegram.calls(token, "getUpdates")  # webhook and polling are exclusive
