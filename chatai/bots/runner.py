@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 logsafe.install()
 
 AnswerFn = Callable[..., Awaitable[Any]]
+UPDATE_POOLS = 64
 
 
 async def _default_answer(**kwargs: Any) -> Any:
@@ -90,11 +91,10 @@ class BotRunner:
             connection_pool_size=send_pool_size, read_timeout=15.0, write_timeout=15.0, connect_timeout=5.0,
             pool_timeout=10.0, httpx_kwargs={"verify": self.ssl_context, "limits": httpx.Limits(
                 max_connections=send_pool_size, max_keepalive_connections=send_pool_size)})
-        # Long polls: one pool for all bots, one connection per polling bot, no cap (a cap would make one
-        # bot's poll wait for another's). An httpx client per bot cost ~40 KB each.
-        self.updates_request = SharedRequest(
-            read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={"verify": self.ssl_context,
-            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)})
+        # Long polls: 64 shared pools, a bot always in the same one (by id). Not one pool for all: httpcore
+        # scans every connection of a pool on each request (quadratic with 1000 bots: a full core idle).
+        # Not one per bot: an httpx client per bot costs ~10 KB more each.
+        self._update_pools: dict[int, SharedRequest] = {}
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -127,7 +127,6 @@ class BotRunner:
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
         await self.shared_request.initialize()
-        await self.updates_request.initialize()
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
@@ -156,7 +155,8 @@ class BotRunner:
                 await self._leases.leave()
         self.workers.clear()
         await self.shared_request.close()
-        await self.updates_request.close()
+        for pool in self._update_pools.values():
+            await pool.close()
         if self._engine is not None:
             await self._engine.dispose()
         log.info("bot runner %s stopped", self.runner_id)
@@ -170,7 +170,8 @@ class BotRunner:
         await asyncio.gather(*(w.abort() for w in self.workers.values()), return_exceptions=True)
         self.workers.clear()
         await self.shared_request.close()
-        await self.updates_request.close()
+        for pool in self._update_pools.values():
+            await pool.close()
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -179,6 +180,17 @@ class BotRunner:
     def note_poll(self, bot_id: uuid.UUID) -> None:
         self._polled.add(bot_id)
         self._last_poll = utcnow()
+
+    def updates_request_for(self, bot_id: uuid.UUID) -> SharedRequest:
+        """The long-poll pool of this bot (created on first use, closed by stop())."""
+        slot = bot_id.int % UPDATE_POOLS
+        pool = self._update_pools.get(slot)
+        if pool is None:
+            pool = self._update_pools[slot] = SharedRequest(
+                read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={
+                    "verify": self.ssl_context,
+                    "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)})
+        return pool
 
     def request_sweep(self) -> None:
         """A bot came up: look for answers it still owes soon (batched with the others starting)."""

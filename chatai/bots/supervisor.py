@@ -109,7 +109,7 @@ class BotWorker:
         self.app = (
             Application.builder().token(record.token)
             .base_url(f"{api}/bot").base_file_url(f"{api}/file/bot")
-            .request(runner.shared_request).get_updates_request(runner.updates_request)
+            .request(runner.shared_request).get_updates_request(runner.updates_request_for(record.id))
             .updater(None).job_queue(None).build()
         )
 
