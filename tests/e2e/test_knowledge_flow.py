@@ -52,3 +52,29 @@ def test_user_text_is_never_rendered_as_html(page, tmp_path):
     open_page(page, "/dashboard/assistants")
     expect(page.get_by_text("<img src=x onerror=window.__xss=1>")).to_be_visible()
     assert page.evaluate("window.__xss") is None
+
+
+def test_qa_pair_add_edit_answered_directly(page):
+    sign_up(page, f"qa-{uuid.uuid4().hex[:8]}@example.com")
+    create_assistant(page, "Bakery QA")
+    open_page(page, "/dashboard/knowledge")
+    page.click("#tab-qa")
+    page.fill("#qa-question", "Do you sell gluten-free bread?")
+    page.fill("#qa-answer", "Yes, every Friday.")
+    page.click("#qa-submit")
+    row = page.locator(".qa-row", has_text="gluten-free")
+    expect(row).to_contain_text("every Friday")
+
+    row.get_by_title("edit").click()
+    expect(page.locator("#qa-question")).to_have_value("Do you sell gluten-free bread?")
+    page.fill("#qa-answer", "Yes, on Fridays and Saturdays.")
+    page.click("#qa-submit")
+    expect(row).to_contain_text("Fridays and Saturdays")
+    expect(page.locator(".qa-row")).to_have_count(1)
+
+    page.click("#tab-playground")
+    page.fill("#playground-input", "Do you sell gluten-free bread?")
+    page.keyboard.press("Enter")
+    log = page.locator("#playground-log")
+    expect(log).to_contain_text("Fridays and Saturdays", timeout=30_000)
+    expect(log).to_contain_text("Q&A pair")

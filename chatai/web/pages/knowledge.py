@@ -181,8 +181,18 @@ class KnowledgeState(rx.State):
 
     @rx.event
     def start_qa_edit(self, qa_id: str):
+        pair = next((p for p in self.qa_pairs if p["id"] == qa_id), None)
+        if pair is None:
+            return
         self.qa_edit_id = qa_id
         self.error = ""
+        return [rx.set_value("qa-question", pair["question"]), rx.set_value("qa-answer", pair["answer"]),
+                rx.set_focus("qa-question")]
+
+    @rx.event
+    def cancel_qa_edit(self):
+        self.qa_edit_id = ""
+        return [rx.set_value("qa-question", ""), rx.set_value("qa-answer", "")]
 
     @rx.event
     async def handle_qa_submit(self, form: dict):
@@ -381,9 +391,17 @@ def _documents_tab() -> rx.Component:
 def _qa_form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.input(name="question", placeholder=t("question"), required=True, width="100%"),
-            rx.text_area(name="answer", placeholder=t("answer"), required=True, rows="3", width="100%"),
-            rx.button(rx.cond(KnowledgeState.qa_edit_id != "", t("save"), t("add_qa")), type="submit"),
+            rx.input(name="question", id="qa-question", placeholder=t("question"), required=True, width="100%"),
+            rx.text_area(name="answer", id="qa-answer", placeholder=t("answer"), required=True, rows="3",
+                         width="100%"),
+            rx.hstack(
+                rx.button(rx.cond(KnowledgeState.qa_edit_id != "", t("save"), t("add_qa")), type="submit",
+                          id="qa-submit"),
+                rx.cond(KnowledgeState.qa_edit_id != "",
+                        rx.button(t("cancel"), type="button", variant="soft", color_scheme="gray",
+                                  on_click=KnowledgeState.cancel_qa_edit),
+                        rx.fragment()),
+            ),
             spacing="2",
             width="100%",
         ),
@@ -398,6 +416,8 @@ def _qa_row(p: dict) -> rx.Component:
             rx.vstack(rx.text(p["question"], weight="bold"),
                       rx.text(p["answer"], size="2", color=rx.color("gray", 11), white_space="pre-wrap"),
                       spacing="1", flex="1", min_width="0"),
+            rx.icon_button(rx.icon("pencil", size=14), variant="soft", size="1", title="edit",
+                           on_click=KnowledgeState.start_qa_edit(p["id"])),
             rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
                            on_click=KnowledgeState.delete_qa_pair(p["id"])),
             align="start",
@@ -406,6 +426,7 @@ def _qa_row(p: dict) -> rx.Component:
         padding_y="10px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         width="100%",
+        class_name="qa-row",
     )
 
 
@@ -518,7 +539,7 @@ def knowledge_page() -> rx.Component:
             card(rx.tabs.root(
                 rx.tabs.list(
                     rx.tabs.trigger(t("tab_documents"), value="documents"),
-                    rx.tabs.trigger(t("tab_qa"), value="qa"),
+                    rx.tabs.trigger(t("tab_qa"), value="qa", id="tab-qa"),
                     rx.tabs.trigger(t("tab_test"), value="test", id="tab-test"),
                     rx.tabs.trigger(t("tab_playground"), value="playground", id="tab-playground"),
                 ),
