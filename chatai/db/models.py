@@ -176,6 +176,26 @@ class QAPair(SQLModel, table=True):
     updated_at: datetime = _ts()
 
 
+class KbTermStat(SQLModel, table=True):
+    """Document frequency of one lexeme among an assistant's chunks (BM25 IDF); kept by triggers on chunks."""
+
+    __tablename__ = "kb_term_stats"
+
+    assistant_id: uuid.UUID = Field(foreign_key="assistants.id", ondelete="CASCADE", primary_key=True)
+    term: str = Field(sa_type=sa.Text, primary_key=True)
+    df: int = 0
+
+
+class KbCorpusStat(SQLModel, table=True):
+    """Chunk count and total lexemes of an assistant's chunks (BM25 N and average length); kept by triggers."""
+
+    __tablename__ = "kb_corpus_stats"
+
+    assistant_id: uuid.UUID = Field(foreign_key="assistants.id", ondelete="CASCADE", primary_key=True)
+    chunks: int = Field(default=0, sa_type=sa.BigInteger)
+    lexemes: int = Field(default=0, sa_type=sa.BigInteger)
+
+
 # --- Telegram ------------------------------------------------------------------------------
 
 

@@ -1,5 +1,10 @@
 """Hybrid retrieval: one parameterized SQL query per table fusing pgvector HNSW (cosine) and PostgreSQL
-full text (English + Russian stemming) with reciprocal rank fusion, scoped to one assistant.
+full text (English + Russian stemming) with weighted reciprocal rank fusion, scoped to one assistant.
+
+Full text on chunks is ranked with BM25 (ts_rank has no IDF: words that occur in most of an assistant's
+chunks counted as much as rare ones and made hybrid worse than vectors alone). Document frequencies come
+from kb_term_stats / kb_corpus_stats, kept exact by triggers on `chunks` (migration 0002); query words are
+OR-ed, so a chunk needs only some of them. Q&A pairs (few per assistant) keep ts_rank.
 
 Ranking vs. relevance. RRF orders results well but its value says nothing about whether a result is
 relevant at all, so every hit also carries a calibrated `score` in [0, 1] used for thresholds:
@@ -25,13 +30,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatai.db.models import Assistant
 from chatai.rag.language import detect_language
 
-RRF_K = 60
+# Weighted RRF. With trusted vectors the BM25 list has a low weight: it decides between close vector
+# candidates and brings in exact-term matches the vectors missed, but cannot push a clear vector winner
+# down (on the English FAQ bench the lexical list is much weaker than the vectors: 0.64 vs 0.815 Recall@5).
+# Measured (bench/README.md): English flat at 0.80-0.815 for k 10-30 and weights 0.1-0.25 (k 60 / weight 1.0:
+# 0.73); Russian (vectors untrusted) 0.90 for vector weights 0.2-0.4.
+RRF_K = 20
 FTS_WEIGHT = 0.8
 UNTRUSTED_VECTOR_WEIGHT = 0.3  # local English-only model on a non-English question: vectors are mostly noise
-# With trusted vectors the full-text list gets half weight: PostgreSQL ranking has no IDF, so on the English
-# FAQ bench a full weight lowered Recall@5 (0.72 vs 0.76 at 0.5; IDF re-ranking did not help either).
-TRUSTED_FTS_WEIGHT = 0.5
-FTS_RANK = "ts_rank(c.tsv, tq.query, 1)"
+TRUSTED_FTS_WEIGHT = 0.15
+# BM25 over the chunks' tsvectors, IDF from kb_term_stats / kb_corpus_stats (kept by triggers on chunks).
+BM25_K1 = 1.2
+BM25_B = 0.75
+# Query terms in more than this share of the assistant's chunks add little (IDF < ln 2) and would make every
+# chunk a candidate: they still score, but only chunks matching a rarer term are candidates (unless every
+# query term is that common).
+BM25_COMMON_SHARE = 0.5
+FTS_RANK = "ts_rank(c.tsv, tq.query, 1)"  # Q&A pairs (few per assistant): plain ranking
 _WORD = re.compile(r"[^\W_]+")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04FF]")
 
@@ -130,8 +145,55 @@ vec_raw AS MATERIALIZED (
 vec AS (SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM vec_raw)"""
 
 
+_BM25_CTES = f"""
+st AS (
+    SELECT coalesce(max(cs.chunks), 0) AS n,
+           coalesce(max(cs.lexemes)::float8 / nullif(max(cs.chunks), 0), 1.0) AS avgdl
+    FROM kb_corpus_stats cs WHERE cs.assistant_id = :aid
+),
+qt AS (
+    SELECT ts.term, ts.df, ln(1.0 + (st.n - ts.df + 0.5) / (ts.df + 0.5)) AS idf,
+           ts.df <= {BM25_COMMON_SHARE} * st.n AS selective
+    FROM q CROSS JOIN LATERAL unnest(q.terms) AS t(term)
+    JOIN kb_term_stats ts ON ts.assistant_id = :aid AND ts.term = t.term
+    CROSS JOIN st
+),
+mq AS (
+    SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) AS query
+    FROM qt WHERE selective OR NOT EXISTS (SELECT 1 FROM qt WHERE selective)
+    HAVING count(*) > 0
+),
+fts_raw AS MATERIALIZED (
+    SELECT c.id, c.tsv FROM chunks c, mq
+    WHERE c.assistant_id = :aid AND c.tsv @@ mq.query
+),
+fts_scored AS (
+    SELECT f.id, sum(qt.idf * u.tf * ({BM25_K1} + 1)
+                     / (u.tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length(f.tsv) / st.avgdl))) AS score
+    FROM fts_raw f
+    CROSS JOIN LATERAL (SELECT lexeme, greatest(coalesce(cardinality(positions), 0), 1) AS tf
+                        FROM unnest(f.tsv)) u
+    JOIN qt ON qt.term = u.lexeme
+    CROSS JOIN st
+    GROUP BY f.id
+),
+fts AS (
+    SELECT id, row_number() OVER (ORDER BY score DESC, id) AS rank
+    FROM fts_scored ORDER BY score DESC, id LIMIT :n
+)"""
+
+_TS_RANK_CTE = f"""
+fts AS (
+    SELECT c.id, row_number() OVER (ORDER BY {FTS_RANK} DESC, c.id) AS rank
+    FROM {{table}} c, tq
+    WHERE c.assistant_id = :aid AND tq.query IS NOT NULL AND c.tsv @@ tq.query
+    ORDER BY {FTS_RANK} DESC, c.id
+    LIMIT :n
+)"""
+
+
 def _search_sql(table: str, dim: int | None) -> str:
-    """The fused query for `chunks` or `qa_pairs` (table names are fixed strings, never user input)."""
+    """The fused query for `chunks` (BM25) or `qa_pairs` (ts_rank); table names are fixed strings."""
     if table == "chunks":
         columns = "c.section AS section, c.text AS body, c.document_id AS document_id, d.filename AS document"
         joins = "JOIN documents d ON d.id = c.document_id"
@@ -143,16 +205,11 @@ def _search_sql(table: str, dim: int | None) -> str:
         own_terms = ("length(to_tsvector('english', regexp_replace(c.question, '[\u0400-\u04ff]+', ' ', 'g')) "
                      "|| to_tsvector('russian', regexp_replace(c.question, '[^\u0400-\u04ff]+', ' ', 'g'))) "
                      "AS own_terms")
+    lexical = _BM25_CTES if table == "chunks" else _TS_RANK_CTE.format(table=table)
     return f"""
 WITH {_TERMS_CTE},
 {_vector_cte(table, dim)},
-fts AS (
-    SELECT c.id, row_number() OVER (ORDER BY {FTS_RANK} DESC, c.id) AS rank
-    FROM {table} c, tq
-    WHERE c.assistant_id = :aid AND tq.query IS NOT NULL AND c.tsv @@ tq.query
-    ORDER BY {FTS_RANK} DESC, c.id
-    LIMIT :n
-),
+{lexical},
 fused AS (
     SELECT coalesce(vec.id, fts.id) AS id, vec.rank AS vector_rank, fts.rank AS fts_rank, vec.distance,
            coalesce(:wv / (:k + vec.rank), 0) + coalesce(:wf / (:k + fts.rank), 0) AS rrf
