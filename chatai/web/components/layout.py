@@ -144,7 +144,7 @@ def page_header(title_key: str, subtitle_key: str, *actions: rx.Component) -> rx
         align="center",
         wrap="wrap",
         gap="12px",
-        margin_bottom="24px",
+        margin_bottom="8px",
     )
 
 

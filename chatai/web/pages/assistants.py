@@ -183,7 +183,7 @@ def _edit_dialog() -> rx.Component:
                                 default_checked=e["handoff_enabled"] != ""),
                     rx.checkbox(t("handoff_low_conf"), name="handoff_on_low_confidence",
                                 default_checked=e["handoff_on_low_confidence"] != ""),
-                    rx.checkbox("Enabled", name="enabled", default_checked=e["enabled"] != ""),
+                    rx.checkbox(t("assistant_enabled"), name="enabled", default_checked=e["enabled"] != ""),
                     rx.hstack(
                         rx.alert_dialog.root(
                             rx.alert_dialog.trigger(rx.button(t("delete"), color_scheme="red", variant="soft",
