@@ -96,7 +96,31 @@ def _mb(n: float) -> str:
     return f"{n / 1024 / 1024:.1f} MB"
 
 
-async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
+def _start_profiler(path: str, seconds: float) -> subprocess.Popen:
+    """py-spy on this process for the load window only (`pip install py-spy` into the venv)."""
+    return subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "100", "-f", "raw", "-o", path, "--pid",
+                             str(os.getpid()), "--duration", str(int(seconds))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _loop_lag(seconds: float, tick: float = 0.01) -> list[float]:
+    """How late a 10 ms timer fires, sampled for `seconds`: the event loop's stalls (CPU-bound stretches,
+    or the process waiting for a core on a busy machine)."""
+    lags = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        await asyncio.sleep(tick)
+        lags.append(time.perf_counter() - t - tick)
+    return lags
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+async def run(args: argparse.Namespace, fake_url: str, fake_pid: int) -> dict[str, Any]:
     from chatai.cache import get_redis
 
     redis = get_redis()
@@ -134,18 +158,28 @@ async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
     idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (time.perf_counter() - w0)
 
     await _actl(fake_url, "reset")
+    fake = psutil.Process(fake_pid)
+    fake0 = _cpu(fake)
+    load_avg0 = os.getloadavg()[0]
     cpu0 = me.cpu_times()
     w0 = time.perf_counter()
+    profiler = _start_profiler(args.profile_load, args.seconds) if args.profile_load else None
+    lag = asyncio.create_task(_loop_lag(args.seconds + 2))
     await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
     expected = int(args.rate * args.seconds)
     await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
+    lags = await lag
     load_wall = time.perf_counter() - w0
     cpu1 = me.cpu_times()
     stats = await _actl(fake_url, "stats")
     load_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / load_wall
+    fake_cpu = (_cpu(fake) - fake0) / load_wall
+    load_avg1 = os.getloadavg()[0]
     rss_load = me.memory_info().rss
     overheads_ms = [o * 1000 for o in stats["overheads"]]
 
+    if profiler is not None:
+        await asyncio.to_thread(profiler.wait)
     t1 = time.perf_counter()
     await runner.stop()
     stop_time = time.perf_counter() - t1
@@ -153,9 +187,13 @@ async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
         "bots": args.bots, "startup_s": startup, "rss_before": rss_before, "rss_running": rss_running,
         "rss_load": rss_load, "per_bot_kb": (rss_running - rss_before) / args.bots / 1024, "idle_cpu": idle_cpu,
         "load_cpu": load_cpu, "sent": stats["sent"], "expected": expected, "conflicts": stats["conflicts"],
+        "fake_cpu": fake_cpu, "load_avg": (load_avg0, load_avg1),
+        "per_msg_ms": load_cpu * load_wall / max(1, stats["sent"]) * 1000,
         "p50": percentile(overheads_ms, 50) if overheads_ms else float("nan"),
+        "p95": percentile(overheads_ms, 95) if overheads_ms else float("nan"),
         "p99": percentile(overheads_ms, 99) if overheads_ms else float("nan"),
         "max": max(overheads_ms) if overheads_ms else float("nan"), "stop_s": stop_time,
+        "lag_max_ms": max(lags) * 1000, "lag_over_50": sum(1 for x in lags if x > 0.05),
         "idle_calls": idle_calls,
     }
 
@@ -167,6 +205,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
     parser.add_argument("--idle", type=float, default=20.0, help="idle CPU measurement window")
     parser.add_argument("--poll-timeout", type=int, default=25)
+    parser.add_argument("--profile-load", metavar="PATH", help="py-spy raw profile of the load window to PATH")
     args = parser.parse_args()
 
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -179,7 +218,7 @@ def main() -> None:
             import logging
 
             logging.basicConfig(level=logging.WARNING)
-            result = asyncio.run(run(args, fake_url))
+            result = asyncio.run(run(args, fake_url, fake.pid))
         fake_proc = psutil.Process(fake.pid)
         fake_rss = fake_proc.memory_info().rss
     finally:
@@ -194,9 +233,15 @@ def main() -> None:
     print(f"  idle CPU: {result['idle_cpu'] * 100:.1f}% of one core (poll timeout {args.poll_timeout} s; "
           f"Bot API calls in {args.idle:.0f} s idle: {result['idle_calls']})")
     print(f"  load: {args.rate:.0f} msg/s for {args.seconds:.0f} s: {result['sent']}/{result['expected']} answered, "
-          f"runner CPU {result['load_cpu'] * 100:.1f}% of one core, 409 conflicts {result['conflicts']}")
+          f"runner CPU {result['load_cpu'] * 100:.1f}% of one core ({result['per_msg_ms']:.2f} ms per answer), "
+          f"409 conflicts {result['conflicts']}")
+    print(f"  beside it: fake Bot API {result['fake_cpu'] * 100:.1f}% of one core; machine load average "
+          f"{result['load_avg'][0]:.2f} -> {result['load_avg'][1]:.2f} "
+          f"({os.cpu_count()} cores)")
     print(f"  reply overhead (update handed out -> sendMessage received): p50 {result['p50']:.1f} ms, "
-          f"p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms (target p99 <= 50 ms)")
+          f"p95 {result['p95']:.1f} ms, p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms "
+          f"(target p99 <= 50 ms); event-loop lag max {result['lag_max_ms']:.0f} ms, "
+          f"{result['lag_over_50']} ticks over 50 ms")
     print(f"  clean stop of all bots: {result['stop_s']:.2f} s; fake server RSS {_mb(fake_rss)}")
 
 

@@ -1,7 +1,8 @@
 """Thin adapters between Telegram and the services: what an update is, and what to reply.
 
-`classify` turns a python-telegram-bot Update into a plain `Incoming` (the polling loop and the
-webhook route both use it, so both paths behave the same). `respond` produces and sends exactly one
+`classify` turns a Bot API update (the JSON dict, not a PTB Update: parsing objects per message cost
+CPU for five fields) into a plain `Incoming`; the polling loop and the webhook route both use it, so
+both paths behave the same. `respond` produces and sends exactly one
 reply for a persisted `Pending` update: greeting, "text only" notice, or the assistant's answer.
 """
 
@@ -13,8 +14,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
-
-from telegram import Update
 
 from chatai.bots.telegram_format import format_answer, plain
 from chatai.services import dialogs
@@ -58,18 +57,29 @@ def text_for(key: str, language: str, **fmt: str) -> str:
     return TEXTS[key][language].format(**fmt)
 
 
-def classify(update: Update) -> Incoming:
-    message = update.message
-    if message is None:  # edited messages, member updates...: recorded, never answered
-        return Incoming(update_id=update.update_id, kind="none")
-    user = message.from_user
-    base = dict(update_id=update.update_id, chat_id=message.chat.id, user_id=user.id if user else None,
-                user_name=(user.full_name if user else message.chat.title or "")[:255],
-                language=(user.language_code or "") if user else "", message_id=message.message_id)
-    if message.text:
-        text = message.text[:MAX_QUESTION_CHARS]
+def _full_name(user: dict[str, Any]) -> str:
+    """As PTB's User.full_name: first name, then the last name if any."""
+    first, last = str(user.get("first_name") or ""), str(user.get("last_name") or "")
+    return f"{first} {last}" if last else first
+
+
+def classify(update: dict[str, Any]) -> Incoming:
+    """A Bot API update dict -> Incoming. Raises KeyError/TypeError/ValueError on a malformed update."""
+    update_id = int(update["update_id"])
+    message = update.get("message")
+    if not isinstance(message, dict):  # edited messages, member updates...: recorded, never answered
+        return Incoming(update_id=update_id, kind="none")
+    user = message.get("from") or None
+    chat = message["chat"]
+    base = dict(update_id=update_id, chat_id=int(chat["id"]), user_id=int(user["id"]) if user else None,
+                user_name=(_full_name(user) if user else str(chat.get("title") or ""))[:255],
+                language=str(user.get("language_code") or "") if user else "",
+                message_id=message.get("message_id"))
+    text = message.get("text")
+    if text:
+        text = str(text)[:MAX_QUESTION_CHARS]
         return Incoming(kind="start" if text.startswith("/start") else "text", text=text, **base)
-    kind = next((k for k in NON_TEXT_KINDS if getattr(message, k, None)), "other")
+    kind = next((k for k in NON_TEXT_KINDS if message.get(k)), "other")
     return Incoming(kind="unsupported", text=f"[{kind}]", **base)
 
 
@@ -118,8 +128,8 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
     saved = pending.saved_reply
     if saved is None:
         text, answered_by, sources, extra = await _produce(worker, pending, language)
-        async with worker.runner.session() as session:
-            reply_id = await dialogs.save_reply(session, pending=pending, text=text, answered_by=answered_by,
+        async with worker.runner.db() as conn:
+            reply_id = await dialogs.save_reply(conn, pending=pending, text=text, answered_by=answered_by,
                                                 sources=sources, **extra)
         saved = SavedReply(reply_id, text, answered_by, sources)
     if saved.answered_by == "notice":
@@ -128,12 +138,12 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
         parts = format_answer(saved.text, saved.sources, language=language)
     telegram_message_id = await worker.send_parts(pending.chat_id, parts)
     if telegram_message_id is None:  # permanently undeliverable (user blocked the bot)
-        async with worker.runner.session() as session:
-            await dialogs.mark_ignored(session, bot_id=pending.bot_id, update_id=pending.update_id)
+        async with worker.runner.db() as conn:
+            await dialogs.mark_ignored(conn, bot_id=pending.bot_id, update_id=pending.update_id)
         return
     latency_ms = int((time.monotonic() - started) * 1000)
-    async with worker.runner.session() as session:
-        await dialogs.mark_answered(session, bot_id=pending.bot_id, update_id=pending.update_id,
-                                    reply_id=saved.message_id, telegram_message_id=telegram_message_id,
-                                    latency_ms=latency_ms, dialog_id=pending.dialog_id)
-    await dialogs.publish_dialog_event(dialog_id=pending.dialog_id, owner_id=pending.owner_id, role="assistant")
+    # Batched with the other bots' marks (writeback.py); owed until written, so recovery skips it.
+    worker.runner.writeback.mark_answered(dialogs.AnsweredMark(
+        bot_id=pending.bot_id, update_id=pending.update_id, reply_id=saved.message_id,
+        telegram_message_id=telegram_message_id, latency_ms=latency_ms, dialog_id=pending.dialog_id))
+    worker.runner.writeback.nudge(dialog_id=pending.dialog_id, owner_id=pending.owner_id, role="assistant")

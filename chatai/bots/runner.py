@@ -2,8 +2,12 @@
 
 Why one process: a bot is mostly an idle long poll, so a thousand fit in one event loop (tens of
 MB) where the previous generation spent a ~100 MB process per bot. Shared across bots: one SSL
-context (loading the CA bundle per client cost 1.7 MB each) and one HTTP pool for sending; each bot
-keeps a 2-connection pool for its long poll.
+context (loading the CA bundle per client cost 1.7 MB each) and sharded HTTP pools for sending and
+for long polls (see _PoolShards).
+
+Per-message cost is what limits a runner, so the hot path is lean: one statement to persist an
+update (AUTOCOMMIT connection, no ORM), one to save the reply, 'answered' marks and live-view nudges
+batched for all bots (writeback.py), assistant settings cached per assistant, not per bot.
 
 Control: the database is the truth (bots.desired_state, token). Services publish a command on Redis
 (`chatai:bots:commands`) and the owning runner applies it at once (start/stop/token change well under
@@ -24,22 +28,23 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import certifi
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.request import HTTPXRequest
 
 from chatai.bots import logsafe
 from chatai.bots.ownership import Leases, preferred_runner
-from chatai.bots.supervisor import BotRecord, BotWorker
+from chatai.bots.supervisor import AssistantInfo, BotRecord, BotWorker
+from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
-from chatai.db.models import Bot, utcnow
+from chatai.db.models import Assistant, Bot, utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
 from chatai.services import dialogs
@@ -51,6 +56,8 @@ logsafe.install()
 
 AnswerFn = Callable[..., Awaitable[Any]]
 UPDATE_POOLS = 64
+SEND_POOLS = 8
+ASSISTANT_TTL = 30.0
 
 
 async def _default_answer(**kwargs: Any) -> Any:
@@ -69,12 +76,40 @@ class SharedRequest(HTTPXRequest):
         await super().shutdown()
 
 
+class _PoolShards:
+    """HTTP pools shared by bots, a bot always in the same shard (by id).
+
+    Not one pool for all: httpcore scans every connection of a pool on each request and again when it
+    ends (a readability syscall per idle connection, and a quadratic idle count), which with a thousand
+    long polls, or 128 idle send connections after a burst, cost more CPU than the requests themselves.
+    Not one per bot: an httpx client per bot costs ~10 KB more each.
+    """
+
+    def __init__(self, count: int, make: Callable[[], SharedRequest]) -> None:
+        self._count = count
+        self._make = make
+        self._pools: dict[int, SharedRequest] = {}
+
+    def for_bot(self, bot_id: uuid.UUID) -> SharedRequest:
+        slot = bot_id.int % self._count
+        pool = self._pools.get(slot)
+        if pool is None:
+            pool = self._pools[slot] = self._make()
+        return pool
+
+    async def close(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            with contextlib.suppress(Exception):
+                await pool.close()
+
+
 class BotRunner:
     def __init__(self, *, answer_fn: AnswerFn | None = None, runner_id: str | None = None,
                  lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
-                 backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 128,
-                 startup_concurrency: int = 50) -> None:
+                 backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 16,
+                 startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -86,15 +121,20 @@ class BotRunner:
         self.backoff_base = backoff_base
         self.mode = mode or get_settings().telegram_mode
         self.ssl_context = ssl.create_default_context(cafile=certifi.where())
-        # Keep-alive for every pooled connection (httpx keeps only 20 by default: reconnect churn under load).
-        self.shared_request = SharedRequest(
+        # Sends: SEND_POOLS x send_pool_size connections, keep-alive for all of them (httpx keeps only 20
+        # by default: reconnect churn under load).
+        self._send_pools = _PoolShards(SEND_POOLS, lambda: SharedRequest(
             connection_pool_size=send_pool_size, read_timeout=15.0, write_timeout=15.0, connect_timeout=5.0,
             pool_timeout=10.0, httpx_kwargs={"verify": self.ssl_context, "limits": httpx.Limits(
-                max_connections=send_pool_size, max_keepalive_connections=send_pool_size)})
-        # Long polls: 64 shared pools, a bot always in the same one (by id). Not one pool for all: httpcore
-        # scans every connection of a pool on each request (quadratic with 1000 bots: a full core idle).
-        # Not one per bot: an httpx client per bot costs ~10 KB more each.
-        self._update_pools: dict[int, SharedRequest] = {}
+                max_connections=send_pool_size, max_keepalive_connections=send_pool_size)}))
+        # Long polls: one connection per bot, UPDATE_POOLS pools without a limit.
+        self._update_pools = _PoolShards(UPDATE_POOLS, lambda: SharedRequest(
+            read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={
+                "verify": self.ssl_context,
+                "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)}))
+        self.db_pool_size = db_pool_size
+        self.writeback = WriteBehind(self.db, interval=writeback_interval)
+        self._assistants: dict[uuid.UUID, AssistantInfo] = {}
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -111,26 +151,38 @@ class BotRunner:
         self.startup_slots = asyncio.Semaphore(startup_concurrency)
         self._sweep_wanted = asyncio.Event()
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._autocommit: AsyncEngine | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def session(self) -> AsyncSession:
-        """Sessions on the runner's own engine: no pre-ping. A ping per checkout is one more round trip
-        per transaction (three transactions per answered message); a dead connection instead fails that
+        """ORM sessions on the runner's own engine, for the cold paths (reconcile, status, recovery).
+        No pre-ping: a ping per checkout is one more round trip; a dead connection instead fails that
         transaction, which supervision retries (poll backoff, recovery sweep)."""
         assert self._sessions is not None, "runner not started"
         return self._sessions()
 
+    @contextlib.asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncConnection]:
+        """An AUTOCOMMIT connection for the hot path: each statement is its own transaction, so a
+        one-statement write is one round trip (no BEGIN, no COMMIT)."""
+        assert self._autocommit is not None, "runner not started"
+        async with self._autocommit.connect() as conn:
+            yield conn
+
     async def start(self) -> None:
         self.started_at = utcnow()
-        self._engine = create_async_engine(database_url(), pool_size=20, max_overflow=20, pool_recycle=1800)
+        # Hot-path statements are single round trips, so few connections carry a thousand bots.
+        self._engine = create_async_engine(database_url(), pool_size=self.db_pool_size,
+                                           max_overflow=self.db_pool_size, pool_recycle=1800)
+        self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
-        await self.shared_request.initialize()
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
-                       for fn in (self._heartbeat_loop, self._reconcile_loop, self._listen_loop, self._status_loop)]
+                       for fn in (self._heartbeat_loop, self._reconcile_loop, self._listen_loop, self._status_loop,
+                                  self.writeback.run)]
         await self.reconcile()
         log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))
 
@@ -147,6 +199,10 @@ class BotRunner:
         for w in workers:
             if not w.failed:
                 self.queue_status(w, "starting", "")  # waiting for a runner, truthfully
+        try:
+            await self.writeback.flush()
+        except Exception:  # noqa: BLE001 - those answers may be sent again after restart (at-least-once)
+            log.warning("answered marks not written at stop", exc_info=True)
         await self._flush_status()
         await self._flush_polls()
         if self._leases is not None:
@@ -154,9 +210,8 @@ class BotRunner:
                 await self._leases.release(self.workers)
                 await self._leases.leave()
         self.workers.clear()
-        await self.shared_request.close()
-        for pool in self._update_pools.values():
-            await pool.close()
+        await self._send_pools.close()
+        await self._update_pools.close()
         if self._engine is not None:
             await self._engine.dispose()
         log.info("bot runner %s stopped", self.runner_id)
@@ -169,9 +224,9 @@ class BotRunner:
         await asyncio.gather(*self._loops, return_exceptions=True)
         await asyncio.gather(*(w.abort() for w in self.workers.values()), return_exceptions=True)
         self.workers.clear()
-        await self.shared_request.close()
-        for pool in self._update_pools.values():
-            await pool.close()
+        self.writeback.drop()
+        await self._send_pools.close()
+        await self._update_pools.close()
         if self._engine is not None:
             await self._engine.dispose()
 
@@ -183,14 +238,25 @@ class BotRunner:
 
     def updates_request_for(self, bot_id: uuid.UUID) -> SharedRequest:
         """The long-poll pool of this bot (created on first use, closed by stop())."""
-        slot = bot_id.int % UPDATE_POOLS
-        pool = self._update_pools.get(slot)
-        if pool is None:
-            pool = self._update_pools[slot] = SharedRequest(
-                read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={
-                    "verify": self.ssl_context,
-                    "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)})
-        return pool
+        return self._update_pools.for_bot(bot_id)
+
+    def send_request_for(self, bot_id: uuid.UUID) -> SharedRequest:
+        """The pool this bot sends through (created on first use, closed by stop())."""
+        return self._send_pools.for_bot(bot_id)
+
+    async def assistant(self, assistant_id: uuid.UUID) -> AssistantInfo:
+        """Name, greeting and switch of an assistant, cached for ASSISTANT_TTL for all its bots (one
+        small Core query per assistant, not an ORM load per bot)."""
+        cached = self._assistants.get(assistant_id)
+        if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
+            return cached
+        async with self.db() as conn:
+            row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled)
+                                      .where(Assistant.id == assistant_id))).first()
+        info = AssistantInfo(name=row.name if row else "", greeting=row.greeting if row else "",
+                             enabled=bool(row and row.enabled), loaded=time.monotonic())
+        self._assistants[assistant_id] = info
+        return info
 
     def request_sweep(self) -> None:
         """A bot came up: look for answers it still owes soon (batched with the others starting)."""

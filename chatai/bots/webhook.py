@@ -18,11 +18,10 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from telegram import Update
 
 from chatai.bots.handlers import classify
 from chatai.db.models import Bot
-from chatai.db.session import async_session
+from chatai.db.session import async_session, get_async_engine
 from chatai.security import constant_time_equal
 from chatai.services import dialogs
 from chatai.services.bots import publish_command
@@ -51,13 +50,14 @@ async def handle_webhook(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return Response(status_code=413)
     try:
-        update = Update.de_json(json.loads(body), None)
-    except (ValueError, TypeError, KeyError):
+        incoming = classify(json.loads(body))
+    except (ValueError, TypeError, KeyError, AttributeError):
         return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
     try:
-        async with async_session() as session:
-            pending = await dialogs.record_incoming(session, bot_id=row.id, owner_id=row.owner_id,
-                                                    assistant_id=row.assistant_id, incoming=[classify(update)])
+        async with get_async_engine().connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
+            pending = await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id,
+                                                    assistant_id=row.assistant_id, incoming=[incoming])
     except Exception:  # noqa: BLE001 - Telegram retries on non-2xx
         log.warning("webhook update for bot %s not stored", bot_id, exc_info=True)
         return Response(status_code=500)

@@ -3,23 +3,27 @@
 The guarantee and its crash windows (Telegram delivers at least once; we make processing idempotent):
 
 1. `record_incoming` inserts TelegramUpdate(bot_id, update_id) ON CONFLICT DO NOTHING, the Dialog
-   and the user Message in ONE transaction. A re-delivered update (webhook retry, poll offset not yet
-   confirmed, a second runner during a lease hand-over) inserts nothing and is ignored. The polling
-   runner confirms an offset to Telegram only after this commit, so a crash before it loses nothing:
-   Telegram re-delivers.
+   and the user Message in ONE statement (one transaction, one round trip, synchronous commit). A
+   re-delivered update (webhook retry, poll offset not yet confirmed, a second runner during a lease
+   hand-over) inserts nothing and is ignored. The polling runner confirms an offset to Telegram only
+   after this commit, so a crash before it loses nothing: Telegram re-delivers.
 2. The answer is computed and saved (`save_reply`, assistant Message carrying the same update id)
    BEFORE it is sent. A crash after this and before sending: the restarted runner finds the update still
    'received' (`load_pending`) and resends the saved text, without paying for the model again.
-3. `mark_answered` runs right after Telegram accepted sendMessage. The one window left: the process
-   dies between Telegram's 200 and this commit (milliseconds); then the answer is sent again after
-   restart. Telegram's sendMessage has no idempotency key, so at-least-once is the best possible there;
+3. `mark_answered` runs after Telegram accepted sendMessage; the runner batches these marks (one
+   statement per few tens of ms for all bots, see bots/writeback.py). The one window left: the process
+   dies between Telegram's 200 and that commit; then the answer is sent again after restart.
+   Telegram's sendMessage has no idempotency key, so at-least-once is the best possible there;
    everything else is exactly once.
 
-The caller owns the session, as everywhere in services.
+The caller owns the connection or session, as everywhere in services. The hot-path writes
+(`record_incoming`, `save_reply`, `mark_answered`, `mark_ignored`) are single statements meant for an
+AUTOCOMMIT connection: no BEGIN/COMMIT round trips, no ORM objects.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -29,7 +33,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 10
 HUMAN_STATUSES = ("human", "waiting")
+_HISTORY_ROLES = ("user", "assistant", "operator")
 DIALOG_EVENTS_CHANNEL = "chatai:dialogs"  # {"type": "message", "dialog_id", "owner_id", "role"}
 NON_TEXT_KINDS = ("photo", "voice", "video", "video_note", "audio", "document", "sticker", "animation",
                   "location", "contact", "poll", "other")
@@ -101,53 +106,78 @@ async def _history(session: AsyncSession, dialog_id: uuid.UUID, before: datetime
     if before is not None:
         query = query.where(Message.created_at < before)
     rows = (await session.execute(query.order_by(Message.created_at.desc()).limit(limit))).all()
-    return [(role, text) for role, text in reversed(rows) if role in ("user", "assistant", "operator")]
+    return [(role, text) for role, text in reversed(rows) if role in _HISTORY_ROLES]
 
 
-async def record_incoming(session: AsyncSession, *, bot_id: uuid.UUID, owner_id: uuid.UUID,
+# One round trip per incoming update, committed on its own (autocommit connection): the update row
+# (ON CONFLICT DO NOTHING: a re-delivery inserts nothing and returns no row), the dialog upsert, the user
+# message and the history the answer needs. Data-modifying CTEs all see the snapshot taken before the
+# statement, so the history query excludes the message inserted here, exactly as before. Casts: the
+# SELECT lists give PostgreSQL no column type to infer NULL parameters from.
+_RECORD_INCOMING = sa.text("""
+    WITH u AS (
+        INSERT INTO telegram_updates (bot_id, update_id, status, received_at)
+        VALUES (:bot, :upd, 'received', :now)
+        ON CONFLICT DO NOTHING
+        RETURNING update_id
+    ), d AS (
+        INSERT INTO dialogs AS dl (id, bot_id, assistant_id, owner_id, channel, telegram_chat_id, telegram_user_id,
+                                   user_name, user_language, status, cost_micros, last_message_at, created_at)
+        SELECT :did, :bot, :aid, :owner, 'telegram', CAST(:chat AS bigint), CAST(:uid AS bigint),
+               :uname, :lang, 'ai', 0, :now, :now
+        FROM u
+        ON CONFLICT ON CONSTRAINT uq_dialogs_bot_chat DO UPDATE
+            SET last_message_at = EXCLUDED.last_message_at,
+                user_name = COALESCE(NULLIF(EXCLUDED.user_name, ''), dl.user_name),
+                user_language = COALESCE(NULLIF(EXCLUDED.user_language, ''), dl.user_language)
+        RETURNING dl.id, dl.status
+    ), m AS (
+        INSERT INTO messages (id, dialog_id, role, text, telegram_message_id, telegram_update_id, answered_by,
+                              prompt_tokens, completion_tokens, cost_micros, sources, needs_handoff, created_at)
+        SELECT :mid, d.id, 'user', :text, CAST(:tmid AS bigint), :upd, '', 0, 0, 0, '[]'::jsonb, false, :now
+        FROM d
+    )
+    SELECT d.id, d.status,
+           (SELECT coalesce(json_agg(json_build_array(h.role, h.text) ORDER BY h.created_at), '[]'::json)
+              FROM (SELECT role, text, created_at FROM messages WHERE dialog_id = d.id
+                    ORDER BY created_at DESC LIMIT :hl) h) AS history
+    FROM d
+""")
+_RECORD_IGNORED = sa.text("""
+    INSERT INTO telegram_updates (bot_id, update_id, status, received_at) VALUES (:bot, :upd, 'ignored', :now)
+    ON CONFLICT DO NOTHING
+""")
+
+
+async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id: uuid.UUID,
                           assistant_id: uuid.UUID, incoming: Sequence[Incoming],
                           history_limit: int = HISTORY_LIMIT) -> list[Pending]:
-    """Persist a batch of updates in one transaction; returns only the new ones (duplicates dropped)."""
+    """Persist updates, one statement (one round trip, one synchronous commit) each, on an AUTOCOMMIT
+    connection; returns only the new ones (duplicates dropped). Each update is atomic on its own, which
+    is all the guarantee needs: a crash between two of them leaves the rest to Telegram's re-delivery."""
     pending: list[Pending] = []
-    now = utcnow()
     for item in incoming:
-        inserted = await session.execute(
-            pg_insert(TelegramUpdate)
-            .values(bot_id=bot_id, update_id=item.update_id, status="received" if item.kind != "none" else "ignored",
-                    received_at=now)
-            .on_conflict_do_nothing()
-            .returning(TelegramUpdate.update_id)
-        )
-        if inserted.scalar() is None or item.kind == "none":
+        now = utcnow()
+        if item.kind == "none":  # edited messages, member updates...: recorded, never answered
+            await conn.execute(_RECORD_IGNORED, {"bot": bot_id, "upd": item.update_id, "now": now})
             continue
-        dialog_row = (await session.execute(
-            pg_insert(Dialog)
-            .values(id=uuid.uuid4(), bot_id=bot_id, assistant_id=assistant_id, owner_id=owner_id, channel="telegram",
-                    telegram_chat_id=item.chat_id, telegram_user_id=item.user_id, user_name=item.user_name[:255],
-                    user_language=item.language[:16], status="ai", cost_micros=0, last_message_at=now,
-                    created_at=now)
-            .on_conflict_do_update(
-                constraint="uq_dialogs_bot_chat",
-                set_={"last_message_at": now, "user_name": item.user_name[:255] or Dialog.user_name,
-                      "user_language": item.language[:16] or Dialog.user_language},
-            )
-            .returning(Dialog.id, Dialog.status)
-        )).one()
-        dialog_id, status = dialog_row
-        history = await _history(session, dialog_id, None, history_limit)
-        await session.execute(sa.insert(Message).values(
-            id=uuid.uuid4(), dialog_id=dialog_id, role="user", text=item.text, telegram_message_id=item.message_id,
-            telegram_update_id=item.update_id, answered_by="", prompt_tokens=0, completion_tokens=0, cost_micros=0,
-            sources=[], needs_handoff=False, created_at=now,
-        ))
+        row = (await conn.execute(_RECORD_INCOMING, {
+            "bot": bot_id, "upd": item.update_id, "now": now, "did": uuid.uuid4(), "aid": assistant_id,
+            "owner": owner_id, "chat": item.chat_id, "uid": item.user_id, "uname": item.user_name[:255],
+            "lang": item.language[:16], "mid": uuid.uuid4(), "text": item.text, "tmid": item.message_id,
+            "hl": history_limit,
+        })).first()
+        if row is None:  # a re-delivery: already stored (and answered or being answered)
+            continue
+        dialog_id, status, history = row
         muted = status in HUMAN_STATUSES
         if muted:  # a person handles this chat: keep the message, do not answer with AI
-            await session.execute(_set_status(bot_id, item.update_id, "ignored"))
+            # A crash before this statement leaves the update 'received': load_pending mutes it then.
+            await conn.execute(_set_status(bot_id, item.update_id, "ignored"))
         pending.append(Pending(bot_id=bot_id, update_id=item.update_id, dialog_id=dialog_id, owner_id=owner_id,
                                chat_id=item.chat_id, kind=item.kind, text=item.text, language=item.language,
-                               telegram_message_id=item.message_id, received_at=now, history=history,
-                               ai_muted=muted))
-    await session.commit()
+                               telegram_message_id=item.message_id, received_at=now,
+                               history=[(r, t) for r, t in history if r in _HISTORY_ROLES], ai_muted=muted))
     return pending
 
 
@@ -212,53 +242,76 @@ async def pending_update_ids(session: AsyncSession, *, bot_ids: Sequence[uuid.UU
     return found
 
 
-async def save_reply(session: AsyncSession, *, pending: Pending, text: str, answered_by: str,
+# synchronous_commit is read when the transaction commits, so setting it transaction-locally inside the
+# statement makes a single autocommit statement commit asynchronously: one round trip, no WAL-flush wait.
+_ASYNC = "WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
+_SAVE_REPLY = sa.text(_ASYNC + """
+    INSERT INTO messages (id, dialog_id, role, text, telegram_update_id, answered_by, prompt_tokens,
+                          completion_tokens, cost_micros, sources, needs_handoff, created_at)
+    SELECT :id, :did, 'assistant', :text, :upd, :by, :pt, :ct, 0, CAST(:sources AS jsonb), :handoff, :now
+    FROM async_commit
+""")
+
+
+async def save_reply(conn: AsyncConnection, *, pending: Pending, text: str, answered_by: str,
                      sources: list[dict[str, Any]] | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
                      needs_handoff: bool = False) -> uuid.UUID:
-    """Store the answer before sending it, so a crash never costs a second model call.
+    """Store the answer before sending it, so a crash never costs a second model call (autocommit
+    connection, one round trip).
 
     Committed without waiting for the WAL flush: if the database itself crashed in that instant, the
     only loss is this saved copy (the answer is produced again); the update row is still 'received'.
     """
     reply_id = uuid.uuid4()
-    await session.execute(_ASYNC_COMMIT)
-    await session.execute(sa.insert(Message).values(
-        id=reply_id, dialog_id=pending.dialog_id, role="assistant", text=text, telegram_update_id=pending.update_id,
-        answered_by=answered_by[:16], prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-        cost_micros=0, sources=sources or [], needs_handoff=needs_handoff, created_at=utcnow(),
-    ))
-    await session.commit()
+    await conn.execute(_SAVE_REPLY, {
+        "id": reply_id, "did": pending.dialog_id, "text": text, "upd": pending.update_id, "by": answered_by[:16],
+        "pt": prompt_tokens, "ct": completion_tokens, "sources": json.dumps(sources or [], default=str),
+        "handoff": needs_handoff, "now": utcnow(),
+    })
     return reply_id
 
 
-async def mark_answered(session: AsyncSession, *, bot_id: uuid.UUID, update_id: int, reply_id: uuid.UUID,
-                        telegram_message_id: int | None, latency_ms: int | None, dialog_id: uuid.UUID) -> None:
-    """One round trip, asynchronous commit: a database crash in the next ~0.2 s could at worst cause one
-    repeated answer, the same window as a runner crash between sendMessage and this call."""
-    await session.execute(_ASYNC_COMMIT)
-    await session.execute(_MARK_ANSWERED, {"tm": telegram_message_id, "lat": latency_ms, "rid": reply_id,
-                                           "did": dialog_id, "bot": bot_id, "upd": update_id})
-    await session.commit()
+@dataclass
+class AnsweredMark:
+    """sendMessage succeeded for this update: what mark_answered writes."""
+
+    bot_id: uuid.UUID
+    update_id: int
+    reply_id: uuid.UUID
+    telegram_message_id: int | None
+    latency_ms: int | None
+    dialog_id: uuid.UUID
 
 
-_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
-_MARK_ANSWERED = sa.text("""
-    WITH m AS (UPDATE messages SET telegram_message_id = :tm, latency_ms = :lat WHERE id = :rid),
-         d AS (UPDATE dialogs SET last_message_at = now() WHERE id = :did)
-    UPDATE telegram_updates SET status = 'answered', answered_at = now() WHERE bot_id = :bot AND update_id = :upd
+_MARK_ANSWERED = sa.text(_ASYNC + """,
+    v AS MATERIALIZED (SELECT * FROM async_commit,
+                       jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(bot uuid, upd bigint, rid uuid, tm bigint,
+                                                                    lat int, did uuid)),
+    m AS (UPDATE messages SET telegram_message_id = v.tm, latency_ms = v.lat FROM v WHERE messages.id = v.rid),
+    d AS (UPDATE dialogs SET last_message_at = now() FROM v WHERE dialogs.id = v.did)
+    UPDATE telegram_updates t SET status = 'answered', answered_at = now()
+    FROM v WHERE t.bot_id = v.bot AND t.update_id = v.upd
 """)
 
 
-async def mark_ignored(session: AsyncSession, *, bot_id: uuid.UUID, update_id: int) -> None:
-    """No answer will ever be possible (the user blocked the bot, the chat is gone)."""
-    await session.execute(_set_status(bot_id, update_id, "ignored"))
-    await session.commit()
+async def mark_answered(conn: AsyncConnection, marks: Sequence[AnsweredMark]) -> None:
+    """Mark a batch answered in one statement (autocommit connection), committed asynchronously: a
+    database crash right after could at worst cause repeated answers, the same window as a runner crash
+    between sendMessage and this call (the runner batches marks for a few tens of ms)."""
+    if not marks:
+        return
+    rows = [{"bot": str(m.bot_id), "upd": m.update_id, "rid": str(m.reply_id), "tm": m.telegram_message_id,
+             "lat": m.latency_ms, "did": str(m.dialog_id)} for m in marks]
+    await conn.execute(_MARK_ANSWERED, {"rows": json.dumps(rows)})
+
+
+async def mark_ignored(conn: AsyncConnection, *, bot_id: uuid.UUID, update_id: int) -> None:
+    """No answer will ever be possible (the user blocked the bot, the chat is gone). Autocommit connection."""
+    await conn.execute(_set_status(bot_id, update_id, "ignored"))
 
 
 async def publish_dialog_event(*, dialog_id: uuid.UUID, owner_id: uuid.UUID, role: str) -> None:
     """Best effort nudge for live views (inbox); the database stays the truth."""
-    import json
-
     from chatai.cache import get_redis
 
     try:
