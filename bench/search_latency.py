@@ -86,7 +86,8 @@ def load(url: str, assistant_id: uuid.UUID, other_id: uuid.UUID, n: int, rng: np
     return np.concatenate(ours)
 
 
-async def measure(assistant_id: uuid.UUID, ours: np.ndarray, queries: np.ndarray, rng: np.random.Generator) -> None:
+async def measure(assistant_id: uuid.UUID, ours: np.ndarray, queries: np.ndarray, rng: np.random.Generator,
+                  ef_values: list[int | None]) -> None:
     from sqlalchemy import text
 
     from chatai.db.session import async_session
@@ -96,36 +97,39 @@ async def measure(assistant_id: uuid.UUID, ours: np.ndarray, queries: np.ndarray
         SELECT position FROM chunks
         WHERE assistant_id = :aid AND embedding_dim = 384
         ORDER BY embedding::vector(384) <=> CAST(:q AS vector(384)) LIMIT 10""")
-    latencies, hybrid, recalls = [], [], []
+    hybrid = []
     async with async_session() as s:
         # positions of our rows, in insertion order, map to `ours`
         rows = await s.execute(text("SELECT position FROM chunks WHERE assistant_id = :a ORDER BY position"),
                                {"a": assistant_id})
         positions = np.array(rows.scalars().all())
         await s.commit()
-        for qi, q in enumerate(queries):
-            qs = "[" + ",".join(f"{v:.6f}" for v in q) + "]"
-            await _prepare_vector_scan(s, 40)  # the production setting for top_k <= 10
-            t0 = time.perf_counter()
-            got = (await s.execute(ids_sql, {"aid": assistant_id, "q": qs})).scalars().all()
-            latencies.append((time.perf_counter() - t0) * 1000)
-            await s.commit()
-            exact = positions[np.argsort(-(ours @ q))[:10]]
-            recalls.append(len(set(got) & set(exact.tolist())) / 10)
-            if qi < 100:
-                words = f"{VOCAB[rng.integers(0, len(VOCAB))]} {VOCAB[rng.integers(0, len(VOCAB))]}"
-                plan = make_plan(words, q.tolist(), provider_ok=True, multilingual=True)
+        exact = [set(positions[np.argsort(-(ours @ q))[:10]].tolist()) for q in queries]
+        for ef in ef_values:  # None = the production setting for top_k <= 10 (40 candidates)
+            latencies, recalls = [], []
+            for qi, q in enumerate(queries):
+                qs = "[" + ",".join(f"{v:.6f}" for v in q) + "]"
+                await _prepare_vector_scan(s, 40, ef)
                 t0 = time.perf_counter()
-                await search_table(s, table="chunks", assistant_id=assistant_id, plan=plan, candidates=40)
-                hybrid.append((time.perf_counter() - t0) * 1000)
+                got = (await s.execute(ids_sql, {"aid": assistant_id, "q": qs})).scalars().all()
+                latencies.append((time.perf_counter() - t0) * 1000)
                 await s.commit()
-    print(f"  vector top-10: p50 {percentile(latencies, 50):.1f} ms  p95 {percentile(latencies, 95):.1f} ms  "
-          f"recall@10 {np.mean(recalls):.3f}")
-    print(f"  hybrid (vector+full text+RRF, 40 candidates): p50 {percentile(hybrid, 50):.1f} ms  "
+                recalls.append(len(set(got) & exact[qi]) / 10)
+            label = "production ef_search" if ef is None else f"ef_search {ef}"
+            print(f"  vector top-10 ({label}): p50 {percentile(latencies, 50):.1f} ms  "
+                  f"p95 {percentile(latencies, 95):.1f} ms  recall@10 {np.mean(recalls):.3f}")
+        for q in queries[:100]:
+            words = f"{VOCAB[rng.integers(0, len(VOCAB))]} {VOCAB[rng.integers(0, len(VOCAB))]}"
+            plan = make_plan(words, q.tolist(), provider_ok=True, multilingual=True)
+            t0 = time.perf_counter()
+            await search_table(s, table="chunks", assistant_id=assistant_id, plan=plan, candidates=40)
+            hybrid.append((time.perf_counter() - t0) * 1000)
+            await s.commit()
+    print(f"  hybrid (vector+BM25+RRF, 40 candidates): p50 {percentile(hybrid, 50):.1f} ms  "
           f"p95 {percentile(hybrid, 95):.1f} ms")
 
 
-async def run(url: str, n: int) -> None:
+async def run(url: str, n: int, ef_values: list[int | None]) -> None:
     from sqlalchemy import text
 
     from chatai.db.session import async_session
@@ -141,16 +145,19 @@ async def run(url: str, n: int) -> None:
     with Timer() as t:
         ours = await asyncio.to_thread(load, url, assistant_id, other_id, n, rng, centres)
     print(f"  load + index: {t.seconds:.1f} s")
-    await measure(assistant_id, ours, mixture(rng, centres, QUERIES), rng)
+    await measure(assistant_id, ours, mixture(rng, centres, QUERIES), rng, ef_values)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--ef-search", type=int, nargs="*", default=[],
+                        help="also measure the vector query at these hnsw.ef_search values")
     args = parser.parse_args()
+    ef_values = [None, *args.ef_search]
     with bench_database(f"latency_{uuid.uuid4().hex[:6]}") as url:
         for n in args.sizes:
-            asyncio.run(run(url, n))
+            asyncio.run(run(url, n, ef_values))
 
 
 if __name__ == "__main__":

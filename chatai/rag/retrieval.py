@@ -46,6 +46,12 @@ BM25_B = 0.75
 # chunk a candidate: they still score, but only chunks matching a rarer term are candidates (unless every
 # query term is that common).
 BM25_COMMON_SHARE = 0.5
+# Work bound for big knowledge bases: scoring costs ~14 us per candidate chunk (heap fetch + BM25), so
+# candidates come from the rarest query words while their document frequencies add up to less than this,
+# and at most this many are scored (all of them below ~50k chunks in practice: the FAQ bench never hits it).
+BM25_MAX_CANDIDATES = 1500
+# HNSW ef_search floor (see bench/README.md: recall@10 vs exact search at 1M chunks).
+VECTOR_EF_SEARCH = 80
 FTS_RANK = "ts_rank(c.tsv, tq.query, 1)"  # Q&A pairs (few per assistant): plain ranking
 _WORD = re.compile(r"[^\W_]+")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04FF]")
@@ -158,10 +164,14 @@ qt AS (
     JOIN kb_term_stats ts ON ts.assistant_id = :aid AND ts.term = t.term
     CROSS JOIN st
 ),
+sel AS (
+    SELECT term, df, sum(df) OVER (ORDER BY df, term) AS cum
+    FROM qt WHERE selective OR NOT EXISTS (SELECT 1 FROM qt WHERE selective)
+),
 mq AS (
     SELECT to_tsquery('simple', string_agg(quote_literal(term), ' | ')) AS query,
            (SELECT array_agg(term) FROM qt) AS terms
-    FROM qt WHERE selective OR NOT EXISTS (SELECT 1 FROM qt WHERE selective)
+    FROM sel WHERE cum - df < {BM25_MAX_CANDIDATES}
     HAVING count(*) > 0
 ),
 fts_raw AS MATERIALIZED (
@@ -170,6 +180,7 @@ fts_raw AS MATERIALIZED (
     SELECT c.id, length(c.tsv) AS len, ts_filter(setweight(c.tsv, 'A', mq.terms), '{{a}}') AS hit
     FROM chunks c, mq
     WHERE c.assistant_id = :aid AND c.tsv @@ mq.query
+    LIMIT {BM25_MAX_CANDIDATES}
 ),
 fts_scored AS (
     SELECT f.id, sum(qt.idf * u.tf * ({BM25_K1} + 1)
@@ -228,10 +239,11 @@ LIMIT :n
 """
 
 
-async def _prepare_vector_scan(session: AsyncSession, candidates: int) -> None:
+async def _prepare_vector_scan(session: AsyncSession, candidates: int, ef_search: int | None = None) -> None:
     """Filtered HNSW scans must still return k rows: iterative scan, and ef_search above the candidate count."""
+    ef = ef_search or max(VECTOR_EF_SEARCH, min(1000, candidates * 2))
     await session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(64, min(1000, candidates * 2))}"))
+    await session.execute(text(f"SET LOCAL hnsw.ef_search = {int(ef)}"))
 
 
 async def search_table(session: AsyncSession, *, table: str, assistant_id: uuid.UUID, plan: QueryPlan,
