@@ -48,7 +48,9 @@ BM25_B = 0.75
 BM25_COMMON_SHARE = 0.5
 # Work bound for big knowledge bases: scoring costs ~14 us per candidate chunk (heap fetch + BM25), so
 # candidates come from the rarest query words while their document frequencies add up to less than this,
-# and at most this many are scored (all of them below ~50k chunks in practice: the FAQ bench never hits it).
+# and at most this many are scored (when even the rarest word is in more chunks, an arbitrary subset of them:
+# the vector list carries such queries). Below ~50k chunks per assistant this rarely applies; the FAQ bench
+# never hits it.
 BM25_MAX_CANDIDATES = 1500
 # HNSW ef_search floor (see bench/README.md: recall@10 vs exact search at 1M chunks).
 VECTOR_EF_SEARCH = 80

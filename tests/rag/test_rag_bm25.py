@@ -129,3 +129,28 @@ async def test_statistics_are_per_assistant(tenant):
     assert row == 1
     hits = await _fts_only(tenant, "radon tiles")
     assert {h.document for h in hits} == {"radon.txt", "tiles.txt"}
+
+
+async def test_candidate_budget_takes_the_rarest_words_first(tenant):
+    """Big knowledge bases: candidates come from the rarest words while their frequencies add up to less than
+    BM25_MAX_CANDIDATES (chunks inserted directly: 3000 of them through the embedder would be slow)."""
+    from chatai.rag.retrieval import BM25_MAX_CANDIDATES
+
+    n = BM25_MAX_CANDIDATES + 100
+    async with async_session() as s:
+        doc = await knowledge.upload_document(s, owner_id=tenant.owner_id, assistant_id=tenant.assistant_id,
+                                              filename="big.txt", data=b"placeholder")
+        await s.execute(text("""
+            INSERT INTO chunks (id, document_id, assistant_id, position, section, text, token_count, embedding_dim)
+            SELECT gen_random_uuid(), :d, :a, i, '',
+                   CASE WHEN i < :n THEN 'alpha ' ELSE '' END || CASE WHEN i >= :n - 10 AND i < 2 * :n
+                   THEN 'beta ' ELSE '' END || 'filler' || i, 3, 0
+            FROM generate_series(0, 4 * :n) i
+        """), {"d": doc.id, "a": tenant.assistant_id, "n": n})
+        await s.commit()
+    await _assert_stats_exact(tenant.assistant_id)
+    # alpha: n chunks, beta: n + 10 chunks (10 have both); both below half of the 4n chunks.
+    hits = await _fts_only(tenant, "alpha beta")
+    assert len(hits) == 20 and all("alpha" in h.text for h in hits)  # beta, the commoner, made no candidates
+    # The rarer word alone over the budget: still candidates (an arbitrary BM25_MAX_CANDIDATES of them).
+    assert len(await _fts_only(tenant, "beta")) == 20
