@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.factories import Tenant, make_tenant
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram, make_token  # noqa: F401 - fixture
 
 
@@ -55,29 +56,9 @@ class FakeBrain:
         return FakeAnswer(self.reply(question), [FakeSource("faq.md", "Delivery", 0.91, "We deliver in 2 days.")])
 
 
-@dataclass
-class Tenant:
-    owner_id: uuid.UUID
-    assistant_id: uuid.UUID
-
-
-async def make_tenant(email: str = "owner@example.com", **fields: Any) -> Tenant:
-    from chatai.db.models import Assistant, User
-    from chatai.db.session import async_session
-
-    async with async_session() as s:
-        user = User(email=email, password_hash="-")
-        s.add(user)
-        await s.flush()
-        assistant = Assistant(owner_id=user.id, name="Helper", **fields)
-        s.add(assistant)
-        await s.commit()
-        return Tenant(user.id, assistant.id)
-
-
 @pytest.fixture
 async def tenant(db) -> Tenant:
-    return await make_tenant()
+    return await make_tenant(name="Helper")
 
 
 _next_bot = iter(range(700001, 799999))

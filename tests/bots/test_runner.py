@@ -66,7 +66,7 @@ async def _all_answered(bot_id, n):
 
 
 async def test_start_gets_the_greeting(db, fake_telegram, runners):
-    tenant = await make_tenant(greeting="Hi! I am the <ACME> helper.")
+    tenant = await make_tenant(name="Helper", greeting="Hi! I am the <ACME> helper.")
     bot, token = await connect(fake_telegram, tenant)
     brain = FakeBrain()
     await runners(answer_fn=brain)
