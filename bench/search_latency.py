@@ -109,7 +109,7 @@ async def measure(assistant_id: uuid.UUID, ours: np.ndarray, queries: np.ndarray
             latencies, recalls = [], []
             for qi, q in enumerate(queries):
                 qs = "[" + ",".join(f"{v:.6f}" for v in q) + "]"
-                await _prepare_vector_scan(s, 40, ef)
+                await _prepare_vector_scan(s, 40, ef, assistant_id=assistant_id)
                 t0 = time.perf_counter()
                 got = (await s.execute(ids_sql, {"aid": assistant_id, "q": qs})).scalars().all()
                 latencies.append((time.perf_counter() - t0) * 1000)

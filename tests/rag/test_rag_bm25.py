@@ -154,3 +154,16 @@ async def test_candidate_budget_takes_the_rarest_words_first(tenant):
     assert len(hits) == 20 and all("alpha" in h.text for h in hits)  # beta, the commoner, made no candidates
     # The rarer word alone over the budget: still candidates (an arbitrary BM25_MAX_CANDIDATES of them).
     assert len(await _fts_only(tenant, "beta")) == 20
+
+
+async def test_ef_search_grows_with_the_knowledge_base(tenant):
+    from chatai.rag.retrieval import _prepare_vector_scan
+
+    async with async_session() as s:
+        await _prepare_vector_scan(s, 40, assistant_id=tenant.assistant_id)
+        assert (await s.execute(text("SHOW hnsw.ef_search"))).scalar() == "80"
+        await s.execute(text("INSERT INTO kb_corpus_stats (assistant_id, chunks, lexemes) VALUES (:a, 1000000, 1)"),
+                        {"a": tenant.assistant_id})
+        await _prepare_vector_scan(s, 40, assistant_id=tenant.assistant_id)
+        assert (await s.execute(text("SHOW hnsw.ef_search"))).scalar() == "400"
+        await s.rollback()
