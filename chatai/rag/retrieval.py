@@ -57,7 +57,7 @@ BM25_MAX_CANDIDATES = 1500
 # 0.95 at 400 for +1-2 ms (bench/README.md). A high ef_search on a small table makes the planner choose an
 # exact sequential scan (36 ms at 10k instead of 4 ms), hence the scaling rather than a fixed 400.
 VECTOR_EF_SEARCH = 80
-VECTOR_EF_CHUNKS_PER_UNIT = 2500  # ef_search >= chunks / 2500: 400 at 1M chunks
+VECTOR_EF_CHUNKS_PER_UNIT = 2000  # ef_search >= chunks / 2000: 450 at 900k chunks, 500 at 1M
 FTS_RANK = "ts_rank(c.tsv, tq.query, 1)"  # Q&A pairs (few per assistant): plain ranking
 _WORD = re.compile(r"[^\W_]+")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04FF]")
