@@ -3,32 +3,11 @@
 from __future__ import annotations
 
 import io
-import uuid
-from dataclasses import dataclass
 
 import pytest
 
+from tests.factories import Tenant, make_tenant
 from tests.fakes.openai_server import fake_openai  # noqa: F401 - re-exported fixture
-
-
-@dataclass
-class Tenant:
-    owner_id: uuid.UUID
-    assistant_id: uuid.UUID
-
-
-async def make_tenant(email: str = "owner@example.com", **assistant_fields) -> Tenant:
-    from chatai.db.models import Assistant, User
-    from chatai.db.session import async_session
-
-    async with async_session() as s:
-        user = User(email=email, password_hash="-")
-        s.add(user)
-        await s.flush()
-        assistant = Assistant(owner_id=user.id, name="Support", **assistant_fields)
-        s.add(assistant)
-        await s.commit()
-        return Tenant(user.id, assistant.id)
 
 
 @pytest.fixture
