@@ -11,6 +11,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     up = db.add_parser("upgrade", help="apply alembic migrations up to head")
     up.set_defaults(func=_db_upgrade)
+    bk = db.add_parser("backup", help="pg_dump the database into a folder (keeps --keep-days of dumps)")
+    bk.add_argument("--dest", default="", help="folder (default: <data dir>/backups)")
+    bk.add_argument("--keep-days", type=int, default=14)
+    bk.set_defaults(func=_db_backup)
+    rs = db.add_parser("restore", help="restore a dump made by `db backup` (stop the app first)")
+    rs.add_argument("file")
+    rs.set_defaults(func=_db_restore)
 
     users = sub.add_parser("users", help="accounts").add_subparsers(dest="action", required=True)
     create = users.add_parser("create", help="create an account")
@@ -31,6 +38,29 @@ def _db_upgrade(args: argparse.Namespace) -> None:
 
     upgrade()
     print(f"database at revision {current_revision()}")
+
+
+def _db_backup(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from chatai.db.backup import backup
+    from chatai.settings import get_settings
+
+    dest = Path(args.dest) if args.dest else get_settings().data_dir / "backups"
+    print(backup(dest, keep_days=args.keep_days))
+
+
+def _db_restore(args: argparse.Namespace) -> None:
+    import subprocess
+    from pathlib import Path
+
+    from chatai.db.backup import restore
+
+    try:
+        restore(Path(args.file))
+    except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+        fail(f"restore failed: {exc}")
+    print(f"restored {args.file}")
 
 
 def _users_create(args: argparse.Namespace) -> None:

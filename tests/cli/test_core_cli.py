@@ -56,3 +56,21 @@ def test_first_admin_bootstrap_creates_exactly_one(db):
     second = cli("app", "bootstrap")
     assert "First admin created" not in second.stdout
     assert len([u for u in db.exec(select(User)).all() if u.role == "admin"]) == 1
+
+
+def test_backup_and_restore_round_trip(db, tmp_path):
+    assert cli("users", "create", "--email", "kept@example.com", "--password", "long password").returncode == 0
+    made = cli("db", "backup", "--dest", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    dump = made.stdout.strip().splitlines()[-1]
+    assert dump.endswith(".dump") and (tmp_path / dump.rsplit("/", 1)[-1]).stat().st_size > 0
+
+    assert cli("users", "create", "--email", "after@example.com", "--password", "long password").returncode == 0
+    restored = cli("db", "restore", dump)
+    assert restored.returncode == 0, restored.stderr
+    db.expire_all()
+    emails = {u.email for u in db.exec(select(User)).all()}
+    assert "kept@example.com" in emails and "after@example.com" not in emails
+
+    missing = cli("db", "restore", str(tmp_path / "nope.dump"))
+    assert missing.returncode == 1 and "no backup file" in missing.stderr

