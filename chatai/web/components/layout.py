@@ -208,6 +208,10 @@ def stat_card(label_key: str, value: rx.Var, icon: str) -> rx.Component:
     )
 
 
+def stat_grid(*cards: rx.Component) -> rx.Component:
+    return rx.grid(*cards, columns=rx.breakpoints(initial="1", sm="2", lg="4"), spacing="4", width="100%")
+
+
 def empty_state(icon: str, text_key: str) -> rx.Component:
     return rx.center(
         rx.vstack(rx.icon(icon, size=36, color=rx.color("gray", 8)),

@@ -11,7 +11,7 @@ from chatai.services import accounts
 from chatai.services.accounts import AccountError
 from chatai.services.overview import list_users, platform_overview
 from chatai.web import routes
-from chatai.web.components.layout import admin_page, card, error_callout, page_header, stat_card, t
+from chatai.web.components.layout import admin_page, card, error_callout, page_header, stat_card, stat_grid, t
 from chatai.web.state.auth import require_admin
 
 
@@ -85,14 +85,11 @@ def admin_overview_page() -> rx.Component:
     s = AdminOverviewState
     return rx.vstack(
         page_header("admin_title", "admin_subtitle"),
-        rx.grid(
+        stat_grid(
             stat_card("stat_users", s.users, "users"),
             stat_card("stat_assistants", s.assistants, "bot"),
             stat_card("stat_bots", s.bots_running, "send"),
             stat_card("stat_bots_error", s.bots_error, "triangle-alert"),
-            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
-            width="100%",
         ),
         card(rx.heading(t("health"), size="4", margin_bottom="8px"),
              rx.vstack(rx.foreach(s.health, _health_row), width="100%")),

@@ -77,41 +77,37 @@ def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: s
     return rx.vstack(*children, spacing="1", width="100%")
 
 
-def signin_page() -> rx.Component:
+def _auth_form(*, heading: str, error: rx.Var, password: rx.Component, submit: str, other_question: str,
+               other_label: str, other_href: str, other_id: str, on_submit) -> rx.Component:
+    """The sign-in and sign-up cards differ only in their words, password field and handler."""
     return auth_shell(
         rx.form(
             rx.vstack(
-                rx.heading(t("welcome_back"), size="6"),
-                error_callout(SignInState.error),
+                rx.heading(t(heading), size="6"),
+                error_callout(error),
                 _field("email", "email", "email", "email"),
-                _field("password", "password", "password", "current-password"),
-                rx.button(t("sign_in"), type="submit", size="3", width="100%", id="submit"),
-                rx.hstack(rx.text(t("no_account"), size="2", color=rx.color("gray", 11)),
-                          rx.link(t("sign_up"), href=routes.SIGNUP, size="2", id="to-signup"), spacing="2"),
+                password,
+                rx.button(t(submit), type="submit", size="3", width="100%", id="submit"),
+                rx.hstack(rx.text(t(other_question), size="2", color=rx.color("gray", 11)),
+                          rx.link(t(other_label), href=other_href, size="2", id=other_id), spacing="2"),
                 spacing="4",
                 width="100%",
             ),
-            on_submit=SignInState.handle_sign_in_submit,
+            on_submit=on_submit,
             reset_on_submit=False,
         )
     )
+
+
+def signin_page() -> rx.Component:
+    return _auth_form(heading="welcome_back", error=SignInState.error,
+                      password=_field("password", "password", "password", "current-password"),
+                      submit="sign_in", other_question="no_account", other_label="sign_up",
+                      other_href=routes.SIGNUP, other_id="to-signup", on_submit=SignInState.handle_sign_in_submit)
 
 
 def signup_page() -> rx.Component:
-    return auth_shell(
-        rx.form(
-            rx.vstack(
-                rx.heading(t("create_your_account"), size="6"),
-                error_callout(SignUpState.error),
-                _field("email", "email", "email", "email"),
-                _field("password", "password", "password", "new-password", "password_hint"),
-                rx.button(t("sign_up"), type="submit", size="3", width="100%", id="submit"),
-                rx.hstack(rx.text(t("have_account"), size="2", color=rx.color("gray", 11)),
-                          rx.link(t("sign_in"), href=routes.SIGNIN, size="2", id="to-signin"), spacing="2"),
-                spacing="4",
-                width="100%",
-            ),
-            on_submit=SignUpState.handle_sign_up_submit,
-            reset_on_submit=False,
-        )
-    )
+    return _auth_form(heading="create_your_account", error=SignUpState.error,
+                      password=_field("password", "password", "password", "new-password", "password_hint"),
+                      submit="sign_up", other_question="have_account", other_label="sign_in",
+                      other_href=routes.SIGNIN, other_id="to-signin", on_submit=SignUpState.handle_sign_up_submit)

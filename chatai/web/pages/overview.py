@@ -7,7 +7,7 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.services.overview import owner_overview
 from chatai.web import routes
-from chatai.web.components.layout import card, dashboard_page, page_header, stat_card, t
+from chatai.web.components.layout import card, dashboard_page, page_header, stat_card, stat_grid, t
 from chatai.web.state.auth import require_user
 
 
@@ -40,14 +40,11 @@ def _step(n: int, key: str, href: str) -> rx.Component:
 def overview_page() -> rx.Component:
     return rx.vstack(
         page_header("overview_title", "overview_subtitle"),
-        rx.grid(
+        stat_grid(
             stat_card("stat_assistants", OverviewState.assistants, "bot"),
             stat_card("stat_documents", OverviewState.documents, "file-text"),
             stat_card("stat_bots", OverviewState.bots_running, "send"),
             stat_card("stat_dialogs", OverviewState.dialogs, "messages-square"),
-            columns=rx.breakpoints(initial="1", sm="2", lg="4"),
-            spacing="4",
-            width="100%",
         ),
         card(
             rx.heading(t("getting_started"), size="4", margin_bottom="8px"),
