@@ -41,7 +41,6 @@ app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users Â· Admin Â
              on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
 
 
-
 def _register_background_work() -> None:
     """Ingestion always runs beside the web app; the bot runner too on a single machine
     (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
