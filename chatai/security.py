@@ -86,9 +86,5 @@ def mask_secret(value: str, keep: int = 4) -> str:
     return f"{head}…{value[-keep:]}" if len(value) > keep * 2 else "…"
 
 
-def sign(value: str) -> str:
-    return hmac.new(secret_key(), value.encode(), hashlib.sha256).hexdigest()
-
-
 def constant_time_equal(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())

@@ -28,6 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     boot.set_defaults(func=_bootstrap)
 
 
+def purge_sessions() -> int:
+    """Expired sessions are refused at once; this only keeps the table from growing forever."""
+    from chatai.db.session import async_session
+    from chatai.services.accounts import purge_expired_sessions
+
+    async def go() -> int:
+        async with async_session() as session:
+            return await purge_expired_sessions(session)
+
+    return run_async(go())
+
+
 def ensure_admin() -> str | None:
     """Creates the first admin when there is none. Returns the generated password, if any."""
     from chatai.db.session import async_session
@@ -50,6 +62,7 @@ def _bootstrap(args: argparse.Namespace) -> None:
     from chatai.db.migrate import upgrade
 
     upgrade()
+    purge_sessions()
     generated = ensure_admin()
     if generated:
         settings = get_settings()

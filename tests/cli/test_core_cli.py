@@ -74,3 +74,19 @@ def test_backup_and_restore_round_trip(db, tmp_path):
 
     missing = cli("db", "restore", str(tmp_path / "nope.dump"))
     assert missing.returncode == 1 and "no backup file" in missing.stderr
+
+
+def test_bootstrap_purges_expired_sessions(db):
+    from datetime import timedelta
+
+    from chatai.db.models import UserSession, utcnow
+
+    user = User(email="old@example.com", password_hash="-")
+    db.add(user)
+    db.commit()
+    db.add_all([UserSession(user_id=user.id, token_hash="a" * 64, expires_at=utcnow() - timedelta(hours=1)),
+                UserSession(user_id=user.id, token_hash="b" * 64, expires_at=utcnow() + timedelta(hours=1))])
+    db.commit()
+    assert cli("app", "bootstrap").returncode == 0
+    db.expire_all()
+    assert [s.token_hash for s in db.exec(select(UserSession)).all()] == ["b" * 64]

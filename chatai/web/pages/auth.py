@@ -20,7 +20,6 @@ def _error_text(locale: str, exc: AccountError) -> str:
 
 class SignInState(rx.State):
     error: str = ""
-    busy: bool = False
 
     @rx.event
     async def handle_sign_in_submit(self, form: dict):
@@ -36,11 +35,6 @@ class SignInState(rx.State):
         auth.session_token = token
         user = await auth.current_user()
         return rx.redirect(routes.ADMIN if user and user.is_admin else routes.OVERVIEW)
-
-    @rx.event
-    def clear(self):
-        self.error = ""
-
 
 class SignUpState(rx.State):
     error: str = ""
@@ -60,11 +54,6 @@ class SignUpState(rx.State):
         auth.session_token = token
         await auth.current_user()
         return rx.redirect(routes.OVERVIEW)
-
-    @rx.event
-    def clear(self):
-        self.error = ""
-
 
 def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: str = "") -> rx.Component:
     children = [
