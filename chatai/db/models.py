@@ -128,6 +128,9 @@ class Document(SQLModel, table=True):
     chunk_count: int = 0
     # Lease of the worker processing it: a crashed worker's document is picked up again.
     lease_until: datetime | None = _opt_ts()
+    # Claims of this document since it was queued: one that kills its worker every time (out of memory, a
+    # parser crash) ends as "error" after MAX_INGEST_ATTEMPTS instead of being retried forever.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

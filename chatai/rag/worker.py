@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 CHANNEL = "chatai:kb:ingest"
 LEASE_SECONDS = 120.0  # renewed after every embedding batch (a batch takes ~1-2 s locally)
 POLL_SECONDS = 5.0
+MAX_INGEST_ATTEMPTS = 3
+GAVE_UP_ERROR = ("Processing stopped {attempts} times without finishing (the file may be too complex for this "
+                 "server). Re-index to try again, or split the file.")
 
 
 async def notify_ingest() -> None:
@@ -37,27 +40,41 @@ async def notify_ingest() -> None:
 
 
 async def claim_next(lease_seconds: float = LEASE_SECONDS) -> Lease | None:
-    """Take the oldest queued (or abandoned) document, atomically, skipping ones other workers hold."""
-    now = utcnow()
-    async with async_session() as session:
-        document = (await session.execute(
-            select(Document)
-            .where(or_(Document.status == "queued",
-                       (Document.status == "processing") & ((Document.lease_until.is_(None))
-                                                            | (Document.lease_until < now))))
-            .order_by(Document.created_at)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )).scalar_one_or_none()
-        if document is None:
-            return None
-        until = now + timedelta(seconds=lease_seconds)
-        if document.status == "processing":
-            log.warning("re-claiming %s (%s): its worker stopped before finishing", document.id, document.filename)
-        await session.execute(update(Document).where(Document.id == document.id).values(
-            status="processing", progress=0.0, lease_until=until, updated_at=now))
-        await session.commit()
-        return Lease(document.id, until)
+    """Take the oldest queued (or abandoned) document, atomically, skipping ones other workers hold.
+
+    An abandoned document (its worker died) is claimed again until it has been tried MAX_INGEST_ATTEMPTS
+    times; then it is marked "error" so that a file that kills the worker cannot keep it busy forever."""
+    while True:
+        now = utcnow()
+        async with async_session() as session:
+            document = (await session.execute(
+                select(Document)
+                .where(or_(Document.status == "queued",
+                           (Document.status == "processing") & ((Document.lease_until.is_(None))
+                                                                | (Document.lease_until < now))))
+                .order_by(Document.created_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )).scalar_one_or_none()
+            if document is None:
+                return None
+            if document.status == "processing" and document.attempts >= MAX_INGEST_ATTEMPTS:
+                log.error("giving up on %s (%s): its worker stopped %d times before finishing",
+                          document.id, document.filename, document.attempts)
+                await session.execute(update(Document).where(Document.id == document.id).values(
+                    status="error", error=GAVE_UP_ERROR.format(attempts=document.attempts), progress=0.0,
+                    lease_until=None, updated_at=now))
+                await session.commit()
+                continue
+            until = now + timedelta(seconds=lease_seconds)
+            if document.status == "processing":
+                log.warning("re-claiming %s (%s): its worker stopped before finishing", document.id,
+                            document.filename)
+            await session.execute(update(Document).where(Document.id == document.id).values(
+                status="processing", progress=0.0, lease_until=until, attempts=Document.attempts + 1,
+                updated_at=now))
+            await session.commit()
+            return Lease(document.id, until)
 
 
 async def process_pending(limit: int | None = None, *, lease_seconds: float = LEASE_SECONDS) -> int:

@@ -138,7 +138,7 @@ async def reindex_document(session: AsyncSession, *, owner_id: uuid.UUID, docume
     """Queue the stored file again; the old chunks stay searchable until the new ones replace them."""
     document = await get_owned_document(session, owner_id=owner_id, document_id=document_id)
     await session.execute(update(Document).where(Document.id == document.id).values(
-        status="queued", progress=0.0, error="", lease_until=None, updated_at=utcnow()))
+        status="queued", progress=0.0, error="", lease_until=None, attempts=0, updated_at=utcnow()))
     audit.record(session, actor_id=owner_id, action="document.reindex", target_type="document",
                  target_id=document_id)
     await session.commit()

@@ -136,6 +136,27 @@ async def test_document_interrupted_mid_processing_is_processed_again(tenant):
     assert d.status == "ready" and d.chunk_count > 0
 
 
+async def test_document_that_kills_its_worker_every_time_ends_as_error(tenant):
+    """A poison file must not stay "processing" forever: each dead worker's claim counts."""
+    doc = await _upload(tenant, "guide.md", TEXT.encode())
+    for attempt in range(1, worker.MAX_INGEST_ATTEMPTS + 1):
+        lease = await worker.claim_next()  # the worker claims it ... and dies: its lease runs out
+        assert lease is not None and lease.document_id == doc.id
+        async with async_session() as s:
+            await s.execute(update(Document).where(Document.id == doc.id).values(
+                lease_until=utcnow() - timedelta(seconds=1)))
+            await s.commit()
+        assert (await _doc(doc.id)).attempts == attempt
+    assert await worker.claim_next() is None
+    d = await _doc(doc.id)
+    assert d.status == "error" and "3 times" in d.error and d.lease_until is None
+    async with async_session() as s:  # the owner re-indexes: a fresh set of attempts
+        await knowledge.reindex_document(s, owner_id=tenant.owner_id, document_id=doc.id)
+    assert await process_pending() == 1
+    d = await _doc(doc.id)
+    assert d.status == "ready" and d.attempts == 1
+
+
 async def test_document_with_live_lease_is_left_alone(tenant):
     doc = await _upload(tenant, "guide.md", TEXT.encode())
     async with async_session() as s:
