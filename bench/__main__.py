@@ -1,0 +1,33 @@
+"""Run the benchmarks one after another, each in its own process (each sets up its own database).
+
+    .venv/bin/python -m bench                          # the issue benchmarks: quality, latency, ingest, bots
+    .venv/bin/python -m bench search_latency bots_scale  # some of them
+    .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale"]
+OPT_IN = ["embedder_comparison"]
+
+
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in DEFAULT + OPT_IN]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(DEFAULT + OPT_IN)}")
+        return 2
+    failed = []
+    for name in names or DEFAULT:
+        print(f"\n=== bench.{name} ===", flush=True)
+        if subprocess.call([sys.executable, "-m", f"bench.{name}"]) != 0:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
