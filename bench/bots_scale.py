@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -103,6 +104,75 @@ def _start_profiler(path: str, seconds: float) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+class _StallTracer:
+    """Which event-loop steps run longest (every asyncio Handle timed), and how long full garbage collections
+    take: tells a stall from the runner's own work apart from waiting for a core (--stalls)."""
+
+    def __init__(self, threshold_ms: float) -> None:
+        self.threshold = threshold_ms / 1000
+        self.steps: dict[str, list[tuple[float, float]]] = {}  # (wall, CPU of this thread)
+        self.gc_pauses: list[tuple[float, float]] = []
+        self.gc_collected = 0
+        self._orig: Any = None
+        self._gc_t0 = (0.0, 0.0)
+
+    @staticmethod
+    def _name(callback: Any) -> str:
+        task = getattr(callback, "__self__", None)
+        if isinstance(task, asyncio.Task):
+            name = task.get_name()
+            if name.startswith("bot-"):
+                return "bot poll loop"
+            coro = task.get_coro()
+            return f"{name if name.startswith('runner-') else 'task'}: {getattr(coro, '__qualname__', coro)}"
+        return getattr(callback, "__qualname__", type(callback).__name__)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._gc_t0 = (time.perf_counter(), time.thread_time())
+        else:
+            self.gc_pauses.append((time.perf_counter() - self._gc_t0[0], time.thread_time() - self._gc_t0[1]))
+            self.gc_collected += info.get("collected", 0)
+
+    def __enter__(self) -> _StallTracer:
+        import gc
+        from asyncio import events
+
+        orig = self._orig = events.Handle._run
+        threshold, steps, name = self.threshold, self.steps, self._name
+
+        def timed(handle: Any) -> None:
+            t, c = time.perf_counter(), time.thread_time()
+            orig(handle)
+            took = time.perf_counter() - t
+            if took >= threshold:
+                steps.setdefault(name(handle._callback), []).append((took, time.thread_time() - c))
+
+        events.Handle._run = timed  # type: ignore[method-assign]
+        gc.callbacks.append(self._gc)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+        from asyncio import events
+
+        events.Handle._run = self._orig  # type: ignore[method-assign]
+        gc.callbacks.remove(self._gc)
+
+    def report(self) -> list[str]:
+        """Wall time includes waiting for a core; CPU time is the runner's own work."""
+        def line(what: str, v: list[tuple[float, float]]) -> str:
+            return (f"{len(v):5d} x, wall max {max(w for w, _ in v) * 1000:6.1f} ms, CPU max "
+                    f"{max(c for _, c in v) * 1000:6.1f} ms, CPU total {sum(c for _, c in v) * 1000:7.1f} ms  {what}")
+
+        lines = [line(k, v) for k, v in sorted(self.steps.items(), key=lambda kv: -max(c for _, c in kv[1]))]
+        if self.gc_pauses:
+            lines.append(line(f"full GC ({self.gc_collected} unreachable objects freed)", self.gc_pauses))
+        return lines
+
+
 async def _loop_lag(seconds: float, tick: float = 0.01) -> list[float]:
     """How late a 10 ms timer fires, sampled for `seconds`: the event loop's stalls (CPU-bound stretches,
     or the process waiting for a core on a busy machine)."""
@@ -158,17 +228,22 @@ async def run(args: argparse.Namespace, fake_url: str, fake_pid: int) -> dict[st
     idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (time.perf_counter() - w0)
 
     await _actl(fake_url, "reset")
+    import gc
+
+    heap = (gc.get_freeze_count(), len(gc.get_objects(2)))  # what a full collection would walk
     fake = psutil.Process(fake_pid)
     fake0 = _cpu(fake)
     load_avg0 = os.getloadavg()[0]
     cpu0 = me.cpu_times()
     w0 = time.perf_counter()
     profiler = _start_profiler(args.profile_load, args.seconds) if args.profile_load else None
-    lag = asyncio.create_task(_loop_lag(args.seconds + 2))
-    await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
-    expected = int(args.rate * args.seconds)
-    await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
-    lags = await lag
+    tracer = _StallTracer(args.stalls) if args.stalls else contextlib.nullcontext()
+    with tracer:
+        lag = asyncio.create_task(_loop_lag(args.seconds + 2))
+        await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
+        expected = int(args.rate * args.seconds)
+        await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
+        lags = await lag
     load_wall = time.perf_counter() - w0
     cpu1 = me.cpu_times()
     stats = await _actl(fake_url, "stats")
@@ -194,7 +269,8 @@ async def run(args: argparse.Namespace, fake_url: str, fake_pid: int) -> dict[st
         "p99": percentile(overheads_ms, 99) if overheads_ms else float("nan"),
         "max": max(overheads_ms) if overheads_ms else float("nan"), "stop_s": stop_time,
         "lag_max_ms": max(lags) * 1000, "lag_over_50": sum(1 for x in lags if x > 0.05),
-        "idle_calls": idle_calls,
+        "idle_calls": idle_calls, "stalls": tracer.report() if args.stalls else [],
+        "heap": heap,
     }
 
 
@@ -205,6 +281,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="load duration")
     parser.add_argument("--idle", type=float, default=20.0, help="idle CPU measurement window")
     parser.add_argument("--poll-timeout", type=int, default=25)
+    parser.add_argument("--stalls", type=float, metavar="MS",
+                        help="list event-loop steps longer than MS during the load, and full GC pauses")
     parser.add_argument("--profile-load", metavar="PATH", help="py-spy raw profile of the load window to PATH")
     args = parser.parse_args()
 
@@ -230,6 +308,7 @@ def main() -> None:
     print(f"  RSS before runner: {_mb(result['rss_before'])}; with {result['bots']} bots running: "
           f"{_mb(result['rss_running'])} (target <= 150 MB); after load: {_mb(result['rss_load'])}")
     print(f"  memory per bot: {result['per_bot_kb']:.1f} KB")
+    print(f"  objects at load start: {result['heap'][0]} frozen, {result['heap'][1]} in the oldest GC generation")
     print(f"  idle CPU: {result['idle_cpu'] * 100:.1f}% of one core (poll timeout {args.poll_timeout} s; "
           f"Bot API calls in {args.idle:.0f} s idle: {result['idle_calls']})")
     print(f"  load: {args.rate:.0f} msg/s for {args.seconds:.0f} s: {result['sent']}/{result['expected']} answered, "
@@ -242,6 +321,8 @@ def main() -> None:
           f"p95 {result['p95']:.1f} ms, p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms "
           f"(target p99 <= 50 ms); event-loop lag max {result['lag_max_ms']:.0f} ms, "
           f"{result['lag_over_50']} ticks over 50 ms")
+    for line in result["stalls"]:
+        print(f"    stall: {line}")
     print(f"  clean stop of all bots: {result['stop_s']:.2f} s; fake server RSS {_mb(fake_rss)}")
 
 
