@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -40,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.request import HTTPXRequest
 
-from chatai.bots import logsafe
+from chatai.bots import heap, logsafe
 from chatai.bots.ownership import Leases, preferred_runner
 from chatai.bots.supervisor import AssistantInfo, BotRecord, BotWorker
 from chatai.bots.writeback import WriteBehind
@@ -151,6 +150,7 @@ class BotRunner:
         self._engine: AsyncEngine | None = None
         self.startup_slots = asyncio.Semaphore(startup_concurrency)
         self._sweep_wanted = asyncio.Event()
+        self._heap = heap.HeapKeeper()
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._autocommit: AsyncEngine | None = None
 
@@ -183,13 +183,9 @@ class BotRunner:
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
                        for fn in (self._heartbeat_loop, self._reconcile_loop, self._listen_loop, self._status_loop,
-                                  self.writeback.run)]
+                                  self.writeback.run, self._heap.run)]
         await self.reconcile()
-        # A full garbage collection walks every object the thousand bots keep alive and stalls the event
-        # loop for a quarter of a second (seen as p99 reply spikes); objects alive after start-up are
-        # frozen out of the collector's scans.
-        gc.collect()
-        gc.freeze()
+        heap.freeze()  # what start-up created; the bots' own objects once they are up (heap.py)
         log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))
 
     async def stop(self) -> None:
@@ -264,9 +260,11 @@ class BotRunner:
         self._assistants[assistant_id] = info
         return info
 
-    def request_sweep(self) -> None:
-        """A bot came up: look for answers it still owes soon (batched with the others starting)."""
+    def bot_up(self) -> None:
+        """A bot came up: look for answers it still owes soon (batched with the others starting), and
+        freeze its long-lived objects out of the garbage collector once the wave of starts settles."""
         self._sweep_wanted.set()
+        self._heap.bot_started()
 
     def forget(self, worker: BotWorker) -> None:
         """A worker fenced itself off (its lease ran out): it no longer runs here."""

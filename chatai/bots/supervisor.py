@@ -209,7 +209,7 @@ class BotWorker:
                                        max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
-            self.runner.request_sweep()
+            self.runner.bot_up()
             await asyncio.Event().wait()  # updates arrive through the web route; answers through commands
         await self._poll_loop()
 
@@ -219,7 +219,7 @@ class BotWorker:
         # hand-over are found by the runner's sweep (one query for all bots, not one per bot).
         self._set_status("running")
         self.runner.note_poll(self.id)
-        self.runner.request_sweep()
+        self.runner.bot_up()
         while True:
             self._check_lease()
             updates = await self.bot.get_updates_raw(offset=offset, timeout=self.runner.poll_timeout,
