@@ -24,6 +24,7 @@ import redis.asyncio as aioredis
 LEASE_PREFIX = "chatai:bots:lease:"
 RUNNERS_KEY = "chatai:bots:runners"  # zset runner_id -> last heartbeat (ms)
 RUNNER_STATS_PREFIX = "chatai:bots:runner:"  # hash per runner, expires
+CHUNK = 200  # leases per Redis call: a call for a thousand is one long step of the runner's event loop
 
 _RENEW = """
 local lost = {}
@@ -91,10 +92,11 @@ class Leases:
         await self.redis.delete(RUNNER_STATS_PREFIX + self.runner_id)
 
     async def holders(self, bot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str | None]:
-        if not bot_ids:
-            return {}
-        values = await self.redis.mget([lease_key(b) for b in bot_ids])
-        return dict(zip(bot_ids, values, strict=True))
+        found: dict[uuid.UUID, str | None] = {}
+        for start in range(0, len(bot_ids), CHUNK):  # one round trip each: the event loop runs in between
+            part = bot_ids[start:start + CHUNK]
+            found.update(zip(part, await self.redis.mget([lease_key(b) for b in part]), strict=True))
+        return found
 
     async def acquire(self, bot_id: uuid.UUID) -> bool:
         return bool(await self.redis.set(lease_key(bot_id), self.runner_id, nx=True, px=self.ttl_ms))
@@ -103,8 +105,8 @@ class Leases:
         """Extend our leases; returns the bots whose lease we no longer hold."""
         ids = list(bot_ids)
         lost: set[uuid.UUID] = set()
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start:start + CHUNK]
             keys = [lease_key(b) for b in part]
             gone = await self._renew(keys=keys, args=[self.runner_id, self.ttl_ms])
             by_key = dict(zip(keys, part, strict=True))
@@ -113,7 +115,7 @@ class Leases:
 
     async def release(self, bot_ids: Iterable[uuid.UUID]) -> None:
         ids = list(bot_ids)
-        for start in range(0, len(ids), 500):
-            keys = [lease_key(b) for b in ids[start:start + 500]]
+        for start in range(0, len(ids), CHUNK):
+            keys = [lease_key(b) for b in ids[start:start + CHUNK]]
             if keys:
                 await self._release(keys=keys, args=[self.runner_id])

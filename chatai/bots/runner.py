@@ -28,9 +28,9 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import certifi
 import httpx
@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.request import HTTPXRequest
 
-from chatai.bots import heap, logsafe
+from chatai.bots import heap, logsafe, queries
 from chatai.bots.ownership import Leases, preferred_runner
 from chatai.bots.supervisor import AssistantInfo, BotRecord, BotWorker
 from chatai.bots.writeback import WriteBehind
@@ -47,7 +47,6 @@ from chatai.cache import get_redis
 from chatai.db.models import Assistant, Bot, utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
-from chatai.services import dialogs
 from chatai.services.bots import COMMANDS_CHANNEL, STATUS_CHANNEL
 from chatai.settings import get_settings
 
@@ -58,6 +57,20 @@ AnswerFn = Callable[..., Awaitable[Any]]
 UPDATE_POOLS = 64
 SEND_POOLS = 8
 ASSISTANT_TTL = 30.0
+SLICE = 200  # bots per step of a periodic pass over all of them (see in_slices)
+POLL_MARK_SLICE = 100  # bots per last_poll_at statement
+
+T = TypeVar("T")
+
+
+async def in_slices(items: Sequence[T], size: int = SLICE) -> AsyncIterator[Sequence[T]]:
+    """Successive slices of `items`, letting the event loop run between them. Periodic passes over a
+    thousand bots share the loop with message handling: done in one go, every message arriving meanwhile
+    waits for the whole pass."""
+    for start in range(0, len(items), size):
+        if start:
+            await asyncio.sleep(0)
+        yield items[start:start + size]
 
 
 async def _default_answer(**kwargs: Any) -> Any:
@@ -104,6 +117,29 @@ class _PoolShards:
                 await pool.close()
 
 
+class _BotLocks:
+    """One lock per bot being acted on (a command, or reconcile), so two actions on the same bot never
+    interleave; dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[uuid.UUID, list[Any]] = {}  # bot id -> [lock, holders and waiters]
+
+    def busy(self, bot_id: uuid.UUID) -> bool:
+        return bot_id in self._locks
+
+    @contextlib.asynccontextmanager
+    async def hold(self, bot_id: uuid.UUID) -> AsyncIterator[None]:
+        entry = self._locks.setdefault(bot_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._locks.pop(bot_id, None)
+
+
 class BotRunner:
     def __init__(self, *, answer_fn: AnswerFn | None = None, runner_id: str | None = None,
                  lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
@@ -140,7 +176,9 @@ class BotRunner:
         self._leases: Leases | None = None
         self._loops: list[asyncio.Task] = []
         self._free_since: dict[uuid.UUID, float] = {}
-        self._bot_locks: dict[uuid.UUID, asyncio.Lock] = {}
+        self._locks = _BotLocks()
+        self._digest: str | None = None  # of the bots table as last compared (queries.digest)
+        self._wanted: set[uuid.UUID] = set()  # bots that should run somewhere, as last read
         self._polled: set[uuid.UUID] = set()
         self._last_poll: datetime | None = None
         self._status_queue: dict[uuid.UUID, tuple[uuid.UUID, str, str]] = {}
@@ -182,8 +220,8 @@ class BotRunner:
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
-                       for fn in (self._heartbeat_loop, self._reconcile_loop, self._listen_loop, self._status_loop,
-                                  self.writeback.run, self._heap.run)]
+                       for fn in (self._heartbeat_loop, self._poll_marks_loop, self._reconcile_loop, self._listen_loop,
+                                  self._status_loop, self.writeback.run, self._heap.run)]
         await self.reconcile()
         heap.freeze()  # what start-up created; the bots' own objects once they are up (heap.py)
         log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))
@@ -289,16 +327,8 @@ class BotRunner:
         assert self._leases is not None
         while True:
             await asyncio.sleep(self.lease_ttl / 3)
-            sent_at = time.monotonic()
             try:
-                lost = await self._leases.renew(list(self.workers))
-                for bot_id, worker in list(self.workers.items()):
-                    if bot_id in lost:
-                        log.warning("bot %s: lease lost, stopping it here", bot_id)
-                        self.workers.pop(bot_id, None)
-                        asyncio.create_task(worker.abort())
-                    else:
-                        worker.lease_deadline = sent_at + self.lease_ttl
+                await self._renew_leases()
                 await self._leases.heartbeat(self._stats())
                 self._live = await self._leases.live_runners()
             except Exception:  # noqa: BLE001 - Redis away: self-fence when the leases run out
@@ -307,8 +337,31 @@ class BotRunner:
                     if time.monotonic() > worker.lease_deadline:
                         self.workers.pop(bot_id, None)
                         asyncio.create_task(worker.abort())
+
+    async def _renew_leases(self) -> None:
+        """Renew in slices (each its own Redis round trip, messages handled in between); a bot whose lease
+        another runner holds now stops here at once."""
+        assert self._leases is not None
+        async for part in in_slices(list(self.workers)):
+            sent_at = time.monotonic()
+            lost = await self._leases.renew(part)
+            for bot_id in part:
+                worker = self.workers.get(bot_id)
+                if worker is None:
+                    continue
+                if bot_id in lost:
+                    log.warning("bot %s: lease lost, stopping it here", bot_id)
+                    self.workers.pop(bot_id, None)
+                    asyncio.create_task(worker.abort())
+                else:
+                    worker.lease_deadline = sent_at + self.lease_ttl
+
+    async def _poll_marks_loop(self) -> None:
+        interval = self.lease_ttl / 3
+        while True:
+            await asyncio.sleep(interval)
             with contextlib.suppress(Exception):
-                await self._flush_polls()
+                await self._flush_polls(spread=interval / 2)
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -386,64 +439,129 @@ class BotRunner:
                                                              "status": status, "last_error": error}))
                 await pipe.execute()
 
-    async def _flush_polls(self) -> None:
-        """last_poll_at for all bots that polled since the last flush: one UPDATE, not one per poll."""
-        polled, self._polled = self._polled, set()
+    async def _flush_polls(self, *, spread: float = 0.0) -> None:
+        """last_poll_at for the bots that polled since the last flush: not one UPDATE per poll, and not one
+        of a thousand rows either (a burst of work for PostgreSQL on the cores the hot path needs), but
+        statements of POLL_MARK_SLICE bots spaced over `spread` seconds."""
+        polled, self._polled = list(self._polled), set()
         if not polled:
             return
         now = utcnow()
         lease_until = datetime.fromtimestamp(time.time() + self.lease_ttl, UTC)
-        async with self.session() as session:
-            await session.execute(sa.update(Bot).where(Bot.id.in_(list(polled)))
-                                  .values(last_poll_at=now, runner_id=self.runner_id, lease_until=lease_until))
-            await session.commit()
+        starts = range(0, len(polled), POLL_MARK_SLICE)
+        pause = spread / len(starts)
+        for n, start in enumerate(starts):
+            try:
+                if n and pause:
+                    await asyncio.sleep(pause)
+                async with self.db() as conn:
+                    await queries.mark_polled(conn, polled[start:start + POLL_MARK_SLICE], now=now,
+                                              runner_id=self.runner_id, lease_until=lease_until)
+            except BaseException:
+                self._polled.update(polled[start:])  # the next flush (or the one at stop) writes them
+                raise
 
     # --- reconcile ------------------------------------------------------------------------------
 
     async def reconcile(self, only: uuid.UUID | None = None, *, restart: bool = False) -> None:
-        """Make the running set match the database (and the leases)."""
-        assert self._leases is not None
-        query = sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.token_encrypted, Bot.webhook_secret,
-                          Bot.desired_state, Bot.status, Bot.username)
+        """Make the running set match the database (and the leases): one bot, or all of them."""
         if only is not None:
-            query = query.where(Bot.id == only)
-        async with self.session() as session:
-            rows = (await session.execute(query)).all()
-        wanted = {r.id: r for r in rows if r.desired_state == "running"}
-        seen = {r.id for r in rows}
-        # Stop what should not run here.
-        for bot_id, worker in list(self.workers.items()):
-            if only is not None and bot_id != only:
-                continue
-            if bot_id not in wanted:
-                await self._stop_worker(bot_id, paused=bot_id in seen)
-            else:
-                row = wanted[bot_id]
-                token_changed = row.token_encrypted != worker.record.token_encrypted
-                retry_failed = worker.failed and row.status == "starting"  # resumed / new token
-                if token_changed or retry_failed or restart:
-                    await self._restart_worker(row)
-        # Start what should run and is free.
-        candidates = [bot_id for bot_id in wanted if bot_id not in self.workers]
-        if not candidates:
+            async with self._locks.hold(only):
+                await self._apply(only, restart=restart)
             return
+        # The periodic pass (the safety net for lost commands, and how a dead runner's bots move here)
+        # runs every few seconds on the loop that answers messages, so it costs one digest row when the
+        # table did not change, and otherwise a slim comparison in slices; full rows only for bots acted on.
+        async with self.db() as conn:
+            digest = await queries.digest(conn)
+        if digest != self._digest:
+            await self._compare_all()
+            self._digest = digest  # only once compared: after a failed round the next one compares again
+        await self._start_free([bot_id for bot_id in self._wanted if bot_id not in self.workers])
+
+    async def _compare_all(self) -> None:
+        """Every bot's state against what runs here. A digest read before this comparison covers it: a
+        change made meanwhile changes the next digest, so it is compared again next round."""
+        async with self.db() as conn:
+            rows = await queries.states(conn)
+        wanted: set[uuid.UUID] = set()
+        seen: set[uuid.UUID] = set()
+        act: list[uuid.UUID] = []
+        async for part in in_slices(rows):
+            for row in part:
+                seen.add(row.id)
+                if row.desired_state == "running":
+                    wanted.add(row.id)
+                worker = self.workers.get(row.id)
+                if worker is not None and _needs_action(row, worker):
+                    act.append(row.id)
+        act.extend(bot_id for bot_id in self.workers if bot_id not in seen)  # deleted
+        self._wanted = wanted
+        for bot_id in act:
+            async with self._locks.hold(bot_id):
+                await self._apply(bot_id)
+
+    async def _apply(self, bot_id: uuid.UUID, *, restart: bool = False) -> None:
+        """Act on the bot's row as it is now (the caller holds the bot's lock): stop, restart, or start
+        it when its lease is free."""
+        async with self.db() as conn:
+            row = (await queries.records(conn, [bot_id])).get(bot_id)
+        running = row is not None and row.desired_state == "running"
+        if running:
+            self._wanted.add(bot_id)
+        else:
+            self._wanted.discard(bot_id)
+        worker = self.workers.get(bot_id)
+        if worker is not None:
+            if not running:
+                await self._stop_worker(bot_id, paused=row is not None)
+            elif restart or _needs_action(row, worker):
+                await self._restart_worker(row)
+        elif running and await self._free_to_take([bot_id]):
+            await self._take(row)
+
+    async def _start_free(self, candidates: list[uuid.UUID]) -> None:
+        """Start the candidates whose lease is free, a slice at a time: lock the slice's bots (a bot a
+        command is acting on right now is left to the command), read their rows, take their leases."""
+        for part in _slices(await self._free_to_take(candidates), SLICE):
+            if self._stopping:
+                return
+            async with contextlib.AsyncExitStack() as stack:
+                mine = [bot_id for bot_id in part if not self._locks.busy(bot_id)]
+                for bot_id in mine:
+                    await stack.enter_async_context(self._locks.hold(bot_id))
+                async with self.db() as conn:
+                    rows = await queries.records(conn, mine)
+                for bot_id in mine:
+                    row = rows.get(bot_id)
+                    if row is not None and row.desired_state == "running" and bot_id not in self.workers:
+                        await self._take(row)
+
+    async def _free_to_take(self, candidates: list[uuid.UUID]) -> list[uuid.UUID]:
+        """Candidates without a lease that this runner should take: at once when it is their preferred
+        runner, after takeover_grace otherwise (their preferred runner may be dead)."""
+        assert self._leases is not None
+        if not candidates:
+            return []
         holders = await self._leases.holders(candidates)
         live = self._live or [self.runner_id]
         now = time.monotonic()
         to_start = []
-        for bot_id in candidates:
-            if holders.get(bot_id):
-                self._free_since.pop(bot_id, None)
-                continue
-            first_free = self._free_since.setdefault(bot_id, now)
-            if preferred_runner(bot_id, live) == self.runner_id or now - first_free >= self.takeover_grace:
-                to_start.append(bot_id)
-        for bot_id in to_start:
-            if self._stopping:
-                return
-            if await self._leases.acquire(bot_id):
-                self._free_since.pop(bot_id, None)
-                self._start_worker(wanted[bot_id])
+        async for part in in_slices(candidates):
+            for bot_id in part:
+                if holders.get(bot_id):
+                    self._free_since.pop(bot_id, None)
+                    continue
+                first_free = self._free_since.setdefault(bot_id, now)
+                if preferred_runner(bot_id, live) == self.runner_id or now - first_free >= self.takeover_grace:
+                    to_start.append(bot_id)
+        return to_start
+
+    async def _take(self, row: Any) -> None:
+        assert self._leases is not None
+        if not self._stopping and await self._leases.acquire(row.id):
+            self._free_since.pop(row.id, None)
+            self._start_worker(row)
 
     def _record(self, row: Any) -> BotRecord:
         return BotRecord(id=row.id, owner_id=row.owner_id, assistant_id=row.assistant_id,
@@ -479,30 +597,35 @@ class BotRunner:
             self.queue_status(worker, "paused", "")
 
     async def _on_command(self, action: str, bot_id: uuid.UUID) -> None:
-        lock = self._bot_locks.setdefault(bot_id, asyncio.Lock())
         try:
-            async with lock:
+            async with self._locks.hold(bot_id):
                 if action == "pending":
                     worker = self.workers.get(bot_id)
                     if worker is not None:
                         await worker.recover()
                     return
-                await self.reconcile(only=bot_id, restart=action == "reload")
+                await self._apply(bot_id, restart=action == "reload")
         except Exception:  # noqa: BLE001
             log.warning("bot command %s for %s failed; reconcile will retry", action, bot_id, exc_info=True)
-        finally:
-            if not lock.locked():
-                self._bot_locks.pop(bot_id, None)
 
     async def _sweep_pending(self) -> None:
         """Safety net: answers still owed by bots this runner owns."""
-        running = [bot_id for bot_id, w in self.workers.items() if w.status == "running"]
-        async with self.session() as session:
-            owed = await dialogs.pending_update_ids(session, bot_ids=running)
+        async with self.db() as conn:
+            owed = await queries.received_updates(conn)
         for bot_id, update_ids in owed.items():
             worker = self.workers.get(bot_id)
-            if worker is not None:
+            if worker is not None and worker.status == "running":
                 await worker.recover(update_ids)
+
+
+def _slices(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def _needs_action(row: Any, worker: BotWorker) -> bool:
+    """Stop (paused), restart (new token), or retry (failed for good, then resumed or given a new token)."""
+    return (row.desired_state != "running" or row.token_encrypted != worker.record.token_encrypted
+            or (worker.failed and row.status == "starting"))
 
 
 async def run_in_web() -> None:
