@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import time
 import uuid
@@ -220,10 +221,16 @@ class BotWorker:
         self._set_status("running")
         self.runner.note_poll(self.id)
         self.runner.bot_up()
+        # An idle bot's poll ends every poll_timeout seconds and the next starts at once, so bots started
+        # together (runner start, takeover, recovery after an outage) would stay in step: a thousand
+        # empty polls ending within a few seconds, every poll_timeout, each costing the runner CPU that
+        # messages arriving then wait for. A random first timeout spreads their phases for good.
+        timeout = random.randint(1, self.runner.poll_timeout)  # noqa: S311 - not security
         while True:
             self._check_lease()
-            updates = await self.bot.get_updates_raw(offset=offset, timeout=self.runner.poll_timeout,
+            updates = await self.bot.get_updates_raw(offset=offset, timeout=timeout,
                                                      allowed_updates=ALLOWED_UPDATES, read_timeout=5.0)
+            timeout = self.runner.poll_timeout
             self.runner.note_poll(self.id)
             self._set_status("running")
             if not updates:

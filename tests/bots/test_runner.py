@@ -300,3 +300,16 @@ async def test_runner_health_reports_running_bots(tenant, fake_telegram, runners
     assert health["bots_error"] == 0 and health["last_poll"]
     row = await bot_row(bot.id)
     assert row.last_poll_at is not None and row.runner_id == runner.runner_id
+
+
+async def test_bots_started_together_do_not_poll_in_step(db, fake_telegram, runners):
+    """Idle bots started together would end their long polls together, every poll_timeout, for good: the
+    first poll of each gets a random timeout, later ones the full one."""
+    tenant = await make_tenant()
+    bots = [await connect(fake_telegram, tenant) for _ in range(8)]
+    await runners(answer_fn=FakeBrain(), poll_timeout=6)
+    assert await wait_for(lambda: all(len(fake_telegram.calls(t, "getUpdates")) >= 2 for _, t in bots), timeout=12)
+    timeouts = [[int(float(c[1]["timeout"])) for c in fake_telegram.calls(t, "getUpdates")] for _, t in bots]
+    firsts = [t[0] for t in timeouts]
+    assert all(1 <= first <= 6 for first in firsts) and len(set(firsts)) > 1
+    assert all(t[1] == 6 for t in timeouts)
