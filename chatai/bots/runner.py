@@ -63,10 +63,11 @@ POLL_MARK_SLICE = 100  # bots per last_poll_at statement
 T = TypeVar("T")
 
 
-async def in_slices(items: Sequence[T], size: int = SLICE) -> AsyncIterator[Sequence[T]]:
-    """Successive slices of `items`, letting the event loop run between them. Periodic passes over a
-    thousand bots share the loop with message handling: done in one go, every message arriving meanwhile
-    waits for the whole pass."""
+async def in_slices(items: Sequence[T], size: int | None = None) -> AsyncIterator[Sequence[T]]:
+    """Successive slices of `items` (SLICE by default), letting the event loop run between them. Periodic
+    passes over a thousand bots share the loop with message handling: done in one go, every message
+    arriving meanwhile waits for the whole pass."""
+    size = size or SLICE
     for start in range(0, len(items), size):
         if start:
             await asyncio.sleep(0)
@@ -528,6 +529,8 @@ class BotRunner:
                 return
             async with contextlib.AsyncExitStack() as stack:
                 mine = [bot_id for bot_id in part if not self._locks.busy(bot_id)]
+                if not mine:
+                    continue
                 for bot_id in mine:
                     await stack.enter_async_context(self._locks.hold(bot_id))
                 async with self.db() as conn:
