@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from chatai.services.dialogs import ASYNC_COMMIT
+
 # Exactly the columns reconcile acts on (set of bots, desired state, status for retrying a failed bot,
 # token); anything else in the row (last_poll_at, errors) may change without costing a comparison.
 _DIGEST = sa.text("""
@@ -32,8 +34,7 @@ _RECORDS = sa.text("""
 """).bindparams(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))
 # Informational columns (dashboard, CLI): committed without waiting for the WAL flush, so a thousand
 # rows every few seconds do not queue behind the hot path's commits (a crash loses only the latest marks).
-_POLLED = sa.text("""
-    WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))
+_POLLED = sa.text(ASYNC_COMMIT + """
     UPDATE bots SET last_poll_at = :now, runner_id = :runner, lease_until = :until
     FROM async_commit WHERE id = ANY(:ids)
 """).bindparams(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))

@@ -228,24 +228,10 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
     return result
 
 
-async def pending_update_ids(session: AsyncSession, *, bot_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[int]]:
-    """One cheap query (partial index on status='received') for the periodic recovery sweep."""
-    if not bot_ids:
-        return {}
-    rows = await session.execute(
-        sa.select(TelegramUpdate.bot_id, TelegramUpdate.update_id)
-        .where(TelegramUpdate.status == "received", TelegramUpdate.bot_id.in_(list(bot_ids)))
-    )
-    found: dict[uuid.UUID, list[int]] = {}
-    for bot_id, update_id in rows.all():
-        found.setdefault(bot_id, []).append(update_id)
-    return found
-
-
 # synchronous_commit is read when the transaction commits, so setting it transaction-locally inside the
 # statement makes a single autocommit statement commit asynchronously: one round trip, no WAL-flush wait.
-_ASYNC = "WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
-_SAVE_REPLY = sa.text(_ASYNC + """
+ASYNC_COMMIT = "WITH async_commit AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))"
+_SAVE_REPLY = sa.text(ASYNC_COMMIT + """
     INSERT INTO messages (id, dialog_id, role, text, telegram_update_id, answered_by, prompt_tokens,
                           completion_tokens, cost_micros, sources, needs_handoff, created_at)
     SELECT :id, :did, 'assistant', :text, :upd, :by, :pt, :ct, 0, CAST(:sources AS jsonb), :handoff, :now
@@ -283,7 +269,7 @@ class AnsweredMark:
     dialog_id: uuid.UUID
 
 
-_MARK_ANSWERED = sa.text(_ASYNC + """,
+_MARK_ANSWERED = sa.text(ASYNC_COMMIT + """,
     v AS MATERIALIZED (SELECT * FROM async_commit,
                        jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(bot uuid, upd bigint, rid uuid, tm bigint,
                                                                     lat int, did uuid)),

@@ -116,3 +116,9 @@ async def bot_row(bot_id: uuid.UUID) -> Any:
 
     async with async_session() as s:
         return await s.get(Bot, bot_id)
+
+
+async def status_is(bot_id: uuid.UUID, status: str) -> Any:
+    """The bot's row when its status is `status`, else None (for wait_for)."""
+    row = await bot_row(bot_id)
+    return row if row.status == status else None

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from chatai.db.models import Dialog, Message, TelegramUpdate
 from chatai.db.session import async_session
 from chatai.services.bots import pause_bot, replace_token, resume_bot
-from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, wait_for
+from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, status_is, wait_for
 from tests.fakes.telegram_server import check_html, photo_update, text_update
 
 
@@ -170,11 +170,11 @@ async def test_revoked_token_marks_error_while_other_bots_answer(tenant, fake_te
     good, good_token = await connect(fake_telegram, tenant)
     bad, bad_token = await connect(fake_telegram, tenant)
     await runners(answer_fn=FakeBrain())
-    await wait_for(lambda: _status_is(bad.id, "running"))
+    await wait_for(lambda: status_is(bad.id, "running"))
     fake_telegram.revoke(bad_token)
     fake_telegram.push_text(good_token, "still there?", chat_id=14)
     await fake_telegram.await_sent(good_token, 1)
-    row = await wait_for(lambda: _status_is(bad.id, "error"))
+    row = await wait_for(lambda: status_is(bad.id, "error"))
     assert row and "401" in row.last_error and row.last_error_at is not None
     assert bad_token not in row.last_error
     polls_after = len(fake_telegram.calls(bad_token, "getUpdates"))
@@ -185,11 +185,6 @@ async def test_revoked_token_marks_error_while_other_bots_answer(tenant, fake_te
     for record in caplog.records:
         text = record.getMessage() + (record.exc_text or "")
         assert bad_token not in text and good_token not in text
-
-
-async def _status_is(bot_id, status):
-    row = await bot_row(bot_id)
-    return row if row.status == status else None
 
 
 async def test_429_retry_after_obeyed_without_delaying_other_chats(tenant, fake_telegram, runners):
@@ -234,7 +229,7 @@ async def test_pause_resume_and_token_change_take_effect_within_two_seconds(tena
     runner = BotRunner(answer_fn=FakeBrain(), **{**FAST, "reconcile_interval": 30})
     await runner.start()
     try:
-        await wait_for(lambda: _status_is(bot.id, "running"))
+        await wait_for(lambda: status_is(bot.id, "running"))
         async with async_session() as s:
             await pause_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
         t0 = time.monotonic()
@@ -248,7 +243,7 @@ async def test_pause_resume_and_token_change_take_effect_within_two_seconds(tena
 
         async with async_session() as s:
             await resume_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
-        assert await wait_for(lambda: _status_is(bot.id, "running"), timeout=2)
+        assert await wait_for(lambda: status_is(bot.id, "running"), timeout=2)
 
         new_token = token.split(":")[0] + ":CC" + "z" * 33
         fake_telegram.add_bot(new_token, "same_bot")
@@ -293,7 +288,7 @@ async def test_runner_health_reports_running_bots(tenant, fake_telegram, runners
     bot, _ = await connect(fake_telegram, tenant)
     assert (await runner_health())["status"] == "down"
     runner = await runners(answer_fn=FakeBrain())
-    await wait_for(lambda: _status_is(bot.id, "running"))
+    await wait_for(lambda: status_is(bot.id, "running"))
     await asyncio.sleep(runner.lease_ttl / 3 + 0.2)
     health = await runner_health()
     assert health["status"] == "ok" and health["bots_running"] == 1 and health["runners"] == 1
