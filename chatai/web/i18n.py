@@ -318,6 +318,19 @@ RU: dict[str, str] = {
     "health": "Состояние системы",
 }
 
+
+def _merge_feature_texts() -> None:
+    from chatai.web.texts import feature_modules
+
+    for module in feature_modules():
+        clash = (set(module.EN) & set(EN)) | (set(module.RU) & set(RU))
+        if clash:
+            raise ValueError(f"{module.__name__} redefines UI text keys: {sorted(clash)}")
+        EN.update(module.EN)
+        RU.update(module.RU)
+
+
+_merge_feature_texts()
 TEXTS: dict[str, dict[str, str]] = {"en": EN, "ru": {**EN, **RU}}
 LANGUAGES = {"en": "English", "ru": "Русский"}
 
