@@ -1,4 +1,4 @@
-"""multilingual default embedder
+"""billing (prices, charges, top-ups, promo codes)
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""billing (prices, top-ups, promo codes)
+"""handoff to a person (waiting, held, timeouts, operator message delivery)
 
 Revision ID: 0006
 Revises: 0005
