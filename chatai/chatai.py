@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatai.fsperms import restrict_new_files
 from chatai.settings import get_settings
-from chatai.web import routes
+from chatai.web import routes, session_cookie
 from chatai.web.api import with_api_routes
 from chatai.web.pages.admin import AdminOverviewState, AdminUsersState, admin_overview_page, admin_users_page
 from chatai.web.pages.assistants import AssistantsState, assistants_page
@@ -14,9 +15,11 @@ from chatai.web.pages.bots import BotsState, bots_page
 from chatai.web.pages.knowledge import KnowledgeState, knowledge_page
 from chatai.web.pages.overview import OverviewState, overview_page
 from chatai.web.pages.placeholders import billing_page, inbox_page
-from chatai.web.pages.settings_page import settings_page
+from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.state.auth import AuthState
 
+restrict_new_files()  # state files, uploads, logs of this process: owner-only (fsperms.py)
+session_cookie.install()
 app = rx.App(
     api_transformer=with_api_routes,
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
@@ -34,7 +37,8 @@ app.add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · Ch
 app.add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
 app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=guard)
 app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=guard)
-app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI", on_load=guard)
+app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI",
+             on_load=[guard, SettingsState.load_settings])
 app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
              on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
 app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",

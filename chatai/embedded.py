@@ -126,11 +126,17 @@ class EmbeddedServers:
     started: list[str] = field(default_factory=list)
 
     def start(self) -> None:
+        from chatai.fsperms import restrict_new_files, tighten
+
+        restrict_new_files()
         s = self.settings
         if s.embedded_database and start_postgres(s.pg_data_dir):
             self.started.append("postgres")
         if s.embedded_redis and start_redis(s.redis_dir, s.redis_socket):
             self.started.append("redis")
+        # Always leave a way to the embedded PostgreSQL's folder, even for a process that uses a URL
+        # (the tests, a CLI pointed elsewhere): another process may run that server from there.
+        tighten(s.data_dir, traverse=(s.pg_data_dir,))
 
     def stop(self) -> None:
         if "redis" in self.started:

@@ -55,3 +55,11 @@ async def check_health() -> tuple[dict[str, Any], bool]:
     components = {"database": database, "redis": redis, "bot_runner": runner}
     ok = all(part["status"] != "down" for part in components.values())
     return {"status": "ok" if ok else "down", "components": components}, ok
+
+
+def public_report(report: dict[str, Any]) -> dict[str, Any]:
+    """What anyone may see: overall status and each component's name with ok / down (degraded counts as
+    ok: the platform serves). No error texts, socket paths, revisions or figures."""
+    return {"status": report["status"],
+            "components": {name: "down" if part.get("status") == "down" else "ok"
+                           for name, part in report["components"].items()}}

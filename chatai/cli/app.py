@@ -77,6 +77,8 @@ def reflex_environment() -> dict[str, str]:
     env["PATH"] = f"{PROJECT_ROOT / '.tools' / 'node_modules' / '.bin'}{os.pathsep}{env.get('PATH', '')}"
     env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
     env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    # Reflex's state files hold what users see (emails, names): under the data folder, owner-only.
+    env.setdefault("REFLEX_STATES_WORKDIR", str(get_settings().data_dir / "web-states"))
     if "NPM_CONFIG_REGISTRY" not in env and shutil.which("npm"):
         # Reflex otherwise probes public registries to pick one: use the one npm is set up with.
         registry = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True)

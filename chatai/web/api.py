@@ -1,4 +1,5 @@
-"""Plain HTTP routes beside the Reflex app: health and (from the bots package) Telegram webhooks.
+"""Plain HTTP routes beside the Reflex app: health, the session cookie routes, (from the bots package)
+Telegram webhooks; and the guards every request passes (web/http_guards.py).
 
 They are dispatched by path in front of the Reflex ASGI app rather than by mounting Reflex inside a
 Starlette app: a mounted app never receives the lifespan events, and Reflex's lifespan starts the
@@ -13,33 +14,54 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatai.health import check_health
+from chatai.health import check_health, public_report
+from chatai.web.http_guards import guard_uploads, with_security_headers
+from chatai.web.session_cookie import AUTH_PREFIX, auth_routes
 
 WEBHOOK_PREFIX = "/telegram/webhook/"
+# Paths (exact, or prefixes ending in "/") served by our routes instead of Reflex.
+API_PATHS = ("/health", WEBHOOK_PREFIX, AUTH_PREFIX)
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_PROXY_HEADERS = (b"x-forwarded-for", b"x-real-ip", b"forwarded")
+
+
+def from_loopback_directly(request: Request) -> bool:
+    """A request from this machine itself (an operator's curl, a monitor), not one relayed by a proxy on
+    this machine for someone outside (nginx forwards with X-Forwarded-For / X-Real-IP)."""
+    client = request.client.host if request.client else ""
+    relayed = any(name in _PROXY_HEADERS for name, _ in request.scope.get("headers", []))
+    return client in _LOOPBACK and not relayed
 
 
 async def health(request: Request) -> JSONResponse:
+    """The public sees each component's name and ok/down; error texts, socket paths and figures only
+    on loopback (and in the admin panel, which calls check_health itself)."""
     report, ok = await check_health()
-    return JSONResponse(report, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
+    body = report if from_loopback_directly(request) else public_report(report)
+    return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
 def build_api() -> Starlette:
-    routes: list = [Route("/health", health, methods=["GET"])]
+    routes: list = [Route("/health", health, methods=["GET"]), *auth_routes()]
     from chatai.bots.webhook import webhook_routes
 
     routes.extend(webhook_routes())
     return Starlette(routes=routes)
 
 
+def _is_api_path(path: str) -> bool:
+    return any(path.startswith(p) if p.endswith("/") else path == p for p in API_PATHS)
+
+
 def with_api_routes(reflex_app: ASGIApp) -> ASGIApp:
     """Reflex's api_transformer: our routes first, everything else (and lifespan) to Reflex."""
     api = build_api()
+    guarded_reflex = guard_uploads(reflex_app)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == "/health" or path.startswith(WEBHOOK_PREFIX)):
+        if scope["type"] == "http" and _is_api_path(scope.get("path", "")):
             await api(scope, receive, send)
         else:
-            await reflex_app(scope, receive, send)
+            await guarded_reflex(scope, receive, send)
 
-    return app
+    return with_security_headers(app)

@@ -48,3 +48,31 @@ def test_owner_cannot_open_admin_panel_and_language_switches(page):
     page.get_by_role("combobox", name="language").first.click()
     page.get_by_role("option", name="Русский").click()
     expect(page.get_by_role("heading", name="Настройки")).to_be_visible()
+
+
+def test_session_cookie_is_httponly_and_the_token_is_never_persisted(page):
+    """The token is in an HttpOnly cookie that page scripts cannot read, and nowhere in Reflex's state
+    files or in Redis (where a reader of those could replay it)."""
+    import os
+
+    import redis
+
+    from chatai.settings import get_settings
+
+    _sign_up(page, f"owner-{uuid.uuid4().hex[:8]}@example.com", "a good password")
+    open_page(page, "/dashboard/bots")  # a few more events, so state is written
+    cookie = next(c for c in page.context.cookies() if c["name"] == "chatai_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert "chatai_session" not in page.evaluate("document.cookie")
+    token = cookie["value"].encode()
+    states = get_settings().data_dir / "web-states"
+    files = [p for p in states.rglob("*") if p.is_file()]
+    assert files, "no state files written: the check would prove nothing"
+    assert not [p for p in files if token in p.read_bytes()]
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    for key in client.scan_iter("*"):
+        kind = client.type(key)
+        value = client.dump(key) if kind != b"none" else b""
+        assert token not in (value or b""), key
+    client.close()

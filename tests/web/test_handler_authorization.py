@@ -22,13 +22,11 @@ from chatai.web.pages.assistants import AssistantsState
 from chatai.web.pages.bots import BotsState
 from chatai.web.pages.knowledge import KnowledgeState
 from chatai.web.pages.overview import OverviewState
-from chatai.web.state.auth import AuthState
+from tests.web.clients import signed_in_root
 
 
 async def _client(token: str = "") -> State:
-    root = State(_reflex_internal_init=True)
-    (await root.get_state(AuthState)).session_token = token
-    return root
+    return await signed_in_root(token)
 
 
 async def _is_redirect(result, path: str) -> bool:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
+import redis.exceptions
 import reflex as rx
+import sqlalchemy.exc
 
 from chatai.db.session import async_session
 from chatai.services import accounts
@@ -10,7 +14,12 @@ from chatai.services.accounts import AccountError
 from chatai.web import routes
 from chatai.web.components.layout import auth_shell, error_callout, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState
+from chatai.web.state.auth import AuthState, start_browser_session
+
+log = logging.getLogger(__name__)
+# A dependency being down is not the user's fault and not a "wrong password": say so.
+OUTAGE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, redis.exceptions.ConnectionError,
+                 redis.exceptions.TimeoutError, OSError)
 
 
 def _error_text(locale: str, exc: AccountError) -> str:
@@ -32,9 +41,13 @@ class SignInState(rx.State):
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
             return
-        auth.session_token = token
-        user = await auth.current_user()
-        return rx.redirect(routes.ADMIN if user and user.is_admin else routes.OVERVIEW)
+        except OUTAGE_ERRORS:
+            log.warning("sign-in failed: database or Redis unavailable", exc_info=True)
+            self.error = text(auth.locale, "err_temporarily_unavailable")
+            return
+        async with async_session() as session:
+            user = await accounts.user_for_token(session, token)
+        return await start_browser_session(token, routes.ADMIN if user and user.is_admin else routes.OVERVIEW)
 
 class SignUpState(rx.State):
     error: str = ""
@@ -51,9 +64,11 @@ class SignUpState(rx.State):
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
             return
-        auth.session_token = token
-        await auth.current_user()
-        return rx.redirect(routes.OVERVIEW)
+        except OUTAGE_ERRORS:
+            log.warning("sign-up failed: database or Redis unavailable", exc_info=True)
+            self.error = text(auth.locale, "err_temporarily_unavailable")
+            return
+        return await start_browser_session(token, routes.OVERVIEW)
 
 def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: str = "") -> rx.Component:
     children = [

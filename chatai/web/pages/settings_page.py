@@ -18,12 +18,23 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.auth import AuthState, require_user, start_browser_session
+
+PASSWORD_CHANGED_FLAG = "password_changed"  # noqa: S105 - a query flag, not a secret
 
 
 class SettingsState(rx.State):
     error: str = ""
     message: str = ""
+
+    @rx.event
+    async def load_settings(self):
+        """After a password change the page is reloaded through the cookie route (the session token
+        changed); the flag in the address says to confirm it."""
+        auth = await self.get_state(AuthState)
+        self.error = ""
+        changed = self.router.url.query_parameters.get(PASSWORD_CHANGED_FLAG)
+        self.message = text(auth.locale, "password_changed") if changed else ""
 
     @rx.event
     async def handle_password_submit(self, form: dict):
@@ -43,9 +54,8 @@ class SettingsState(rx.State):
         except AccountError as exc:
             self.error = text(auth.locale, f"err_{exc.code}")
             return
-        auth.session_token = token
-        self.message = text(auth.locale, "password_changed")
-        return rx.set_value("current_password", "")
+        # Every session ended, this one too: the new token reaches the browser as an HttpOnly cookie.
+        return await start_browser_session(token, f"{routes.SETTINGS}?{PASSWORD_CHANGED_FLAG}=1")
 
 
 def _password_input(name: str, key: str) -> rx.Component:

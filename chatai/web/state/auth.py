@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import accounts
 from chatai.services.accounts import CurrentUser
-from chatai.web import routes
+from chatai.services.signin_handover import issue_ticket
+from chatai.web import routes, session_cookie
 from chatai.web.i18n import EN, TEXTS
 
 
+async def start_browser_session(token: str, next_path: str):
+    """Send the browser through the route that sets the HttpOnly session cookie (a full page load:
+    Reflex's redirect would navigate client-side and never reach the HTTP route)."""
+    ticket = await issue_ticket(token)
+    return rx.call_script(f"window.location.replace({json.dumps(session_cookie.session_url(ticket, next_path))})")
+
+
 class AuthState(rx.State):
-    # The session token lives in a strict same-site cookie; the server keeps only its hash.
-    session_token: str = rx.Cookie("", name="chatai_session", same_site="strict", max_age=14 * 24 * 3600)
+    # No session token here: state is persisted by Reflex. It is an HttpOnly cookie read from the
+    # WebSocket handshake (web/session_cookie.py); the database keeps only its hash.
     # Language before sign-in (and the last one used on this browser); the account's wins after.
     locale: str = rx.LocalStorage("en", name="chatai_locale")
     user_email: str = ""
@@ -28,11 +38,21 @@ class AuthState(rx.State):
     def is_admin(self) -> bool:
         return self.user_role == "admin"
 
+    @property
+    def session_token(self) -> str:
+        """The raw token of this tab's session, from process memory only (never a state var)."""
+        return session_cookie.token_for_sid(self.router.session.session_id)
+
     async def current_user(self) -> CurrentUser | None:
         """Re-checks the session in the database on every call: sign-out elsewhere, expiry,
         blocking and password changes take effect on the very next event."""
+        token = self.session_token
+        if not token:
+            self.user_email = ""
+            self.user_role = ""
+            return None
         async with async_session() as session:
-            user = await accounts.user_for_token(session, self.session_token)
+            user = await accounts.user_for_token(session, token)
         if user is None:
             self.user_email = ""
             self.user_role = ""
@@ -76,10 +96,11 @@ class AuthState(rx.State):
         if self.session_token:
             async with async_session() as session:
                 await accounts.sign_out(session, token=self.session_token)
-        self.session_token = ""
+        session_cookie.forget(self.router.session.session_id)
         self.user_email = ""
         self.user_role = ""
-        return rx.redirect(routes.SIGNIN)
+        # The route clears the HttpOnly cookie, which no page script can.
+        return rx.call_script(f"window.location.replace({json.dumps(session_cookie.AUTH_PREFIX + 'signout')})")
 
     @rx.event
     async def set_locale(self, locale: str):

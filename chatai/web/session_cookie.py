@@ -1,0 +1,132 @@
+"""The sign-in session: an HttpOnly cookie, read from the WebSocket handshake, never in Reflex state.
+
+Why not `rx.Cookie`: Reflex keeps state vars (and, by default, the handshake's request headers, cookie
+included) in its state manager, which writes them to disk (`.states/*.pkl`) or Redis; a raw session
+token there can be replayed by anyone who reads those files. Here the browser holds the token in an
+HttpOnly cookie that page scripts cannot read; when a tab opens its WebSocket, the handshake carries
+the cookie, and this module moves the token out of the connection's headers into a map held only in
+this process's memory, keyed by the socket id. Events on that socket are processed by this same
+process, so `token_for_sid(state.router.session.session_id)` is all a handler needs. After a restart
+the browser reconnects and the handshake brings the cookie again.
+
+The cookie is set and cleared by two small HTTP routes (`/auth/session`, `/auth/signout`), because a
+WebSocket event cannot set an HttpOnly cookie (see services/signin_handover.py).
+"""
+
+from __future__ import annotations
+
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from chatai.settings import get_settings
+
+COOKIE_NAME = "chatai_session"
+AUTH_PREFIX = "/auth/"
+_tokens_by_sid: dict[str, str] = {}
+
+
+def token_for_sid(sid: str) -> str:
+    return _tokens_by_sid.get(sid, "") if sid else ""
+
+
+def bind(sid: str, token: str) -> None:
+    """Associate a socket with a session token (the handshake does this; tests too)."""
+    if token:
+        _tokens_by_sid[sid] = token
+    else:
+        _tokens_by_sid.pop(sid, None)
+
+
+def forget(sid: str) -> None:
+    _tokens_by_sid.pop(sid, None)
+
+
+def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str:
+    if not cookie_header:
+        return ""
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        return ""
+    morsel = jar.get(name)
+    return morsel.value if morsel is not None else ""
+
+
+def install() -> None:
+    """Patch Reflex's WebSocket namespace: take the cookie out of each connection's headers (so it
+    never reaches state) and remember the session token by socket id; forget it on disconnect."""
+    from reflex.app import EventNamespace
+    from reflex_base import constants
+
+    if getattr(EventNamespace, "_chatai_session_cookie", False):
+        return
+    build_router_data = EventNamespace._build_static_router_data
+    on_disconnect = EventNamespace.on_disconnect
+
+    def _build_static_router_data(self, sid, environ):  # noqa: ANN001, ANN202 - Reflex's signature
+        data = build_router_data(self, sid, environ)
+        headers = data.get(constants.RouteVar.HEADERS) or {}
+        bind(sid, cookie_value(headers.pop("cookie", "")))
+        return data
+
+    def _on_disconnect(self, sid):  # noqa: ANN001, ANN202
+        forget(sid)
+        return on_disconnect(self, sid)
+
+    EventNamespace._build_static_router_data = _build_static_router_data
+    EventNamespace.on_disconnect = _on_disconnect
+    EventNamespace._chatai_session_cookie = True
+
+
+# --- HTTP routes -------------------------------------------------------------------------------
+
+
+def _safe_next(value: str | None, default: str) -> str:
+    """Only a path on this site (no scheme, no host, no '//' or backslash tricks)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value or "\n" in value:
+        return default
+    return value
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https" or get_settings().public_url.startswith("https://")
+
+
+def session_url(ticket: str, next_path: str) -> str:
+    return f"{AUTH_PREFIX}session?ticket={quote(ticket)}&next={quote(next_path)}"
+
+
+async def start_session_route(request: Request) -> Response:
+    from chatai.services.signin_handover import redeem_ticket
+
+    token = await redeem_ticket(request.query_params.get("ticket", ""))
+    if token is None:
+        return RedirectResponse("/signin", status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(_safe_next(request.query_params.get("next"), "/"), status_code=303,
+                                headers={"Cache-Control": "no-store"})
+    response.set_cookie(COOKIE_NAME, token, max_age=get_settings().session_ttl_hours * 3600, path="/",
+                        httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+async def sign_out_route(request: Request) -> Response:
+    from chatai.db.session import async_session
+    from chatai.services import accounts
+
+    token = request.cookies.get(COOKIE_NAME, "")
+    if token:
+        async with async_session() as session:
+            await accounts.sign_out(session, token=token)
+    response = RedirectResponse("/signin", status_code=303, headers={"Cache-Control": "no-store"})
+    response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+def auth_routes() -> list[Route]:
+    return [Route(f"{AUTH_PREFIX}session", start_session_route, methods=["GET"]),
+            Route(f"{AUTH_PREFIX}signout", sign_out_route, methods=["GET"])]

@@ -1,0 +1,104 @@
+"""The session token never sits in Reflex state (which Reflex persists to disk or Redis), nor in Redis:
+it is an HttpOnly cookie, read from the WebSocket handshake into process memory."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+
+import httpx
+import pytest
+from reflex.app import EventNamespace
+from reflex_base import constants
+
+import chatai.chatai  # noqa: F401 - installs the handshake patch, registers the states
+from chatai.cache import get_redis
+from chatai.db.session import async_session
+from chatai.services import accounts
+from chatai.services.signin_handover import issue_ticket, redeem_ticket
+from chatai.web import session_cookie
+from chatai.web.api import build_api
+from chatai.web.state.auth import AuthState
+from tests.web.clients import signed_in_root
+
+
+def _environ(cookie: str) -> dict:
+    headers = [(b"host", b"x"), (b"cookie", cookie.encode())] if cookie else [(b"host", b"x")]
+    return {"asgi.scope": {"headers": headers, "client": ("203.0.113.9", 1234)}}
+
+
+def test_handshake_takes_the_cookie_out_of_the_connection_headers():
+    sid = uuid.uuid4().hex
+    namespace = EventNamespace.__new__(EventNamespace)
+    data = namespace._build_static_router_data(sid, _environ(f"other=1; {session_cookie.COOKIE_NAME}=tok-123"))
+    assert "cookie" not in data[constants.RouteVar.HEADERS]
+    assert session_cookie.token_for_sid(sid) == "tok-123"
+    session_cookie.forget(sid)
+    assert session_cookie.token_for_sid(sid) == ""
+
+
+async def test_a_signed_in_state_tree_pickles_without_the_token(db):
+    async with async_session() as session:
+        token = await accounts.sign_up(session, email="pickle@example.com", password="a pickle password")
+    root = await signed_in_root(token)
+    auth = await root.get_state(AuthState)
+    assert (await auth.current_user()).email == "pickle@example.com"
+    dumped = b"".join(pickle.dumps(state) for state in [root, *root.substates.values()])
+    assert b"pickle@example.com" in dumped  # the dump is real
+    assert token.encode() not in dumped
+
+
+async def test_handover_ticket_works_once_and_redis_holds_nothing_replayable(db):
+    ticket = await issue_ticket("the-session-token")
+    stored = [await get_redis().get(k) async for k in get_redis().scan_iter("auth:handover:*")]
+    assert stored and all("the-session-token" not in v and ticket not in v for v in stored)
+    assert await redeem_ticket(ticket) == "the-session-token"
+    assert await redeem_ticket(ticket) is None
+    assert await redeem_ticket("forged") is None
+
+
+def _http() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_api()), base_url="http://test")
+
+
+async def test_session_route_sets_an_httponly_strict_cookie_and_redirects_on_site(db):
+    ticket = await issue_ticket("tok-abc")
+    async with _http() as client:
+        response = await client.get(session_cookie.session_url(ticket, "/dashboard/bots"))
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard/bots"
+    cookie = response.headers["set-cookie"]
+    assert "chatai_session=tok-abc" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
+async def test_session_route_never_redirects_off_site(db, target):
+    ticket = await issue_ticket("tok-abc")
+    async with _http() as client:
+        response = await client.get(session_cookie.session_url(ticket, target))
+    assert response.headers["location"] == "/"
+
+
+async def test_session_route_with_a_used_ticket_sets_nothing(db):
+    ticket = await issue_ticket("tok-abc")
+    await redeem_ticket(ticket)
+    async with _http() as client:
+        response = await client.get(session_cookie.session_url(ticket, "/dashboard"))
+    assert response.headers["location"] == "/signin" and "set-cookie" not in response.headers
+
+
+async def test_cookie_is_secure_when_served_over_https(db):
+    ticket = await issue_ticket("tok-abc")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_api()), base_url="https://test") as client:
+        response = await client.get(session_cookie.session_url(ticket, "/"))
+    assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_signout_route_ends_the_session_and_clears_the_cookie(db):
+    async with async_session() as session:
+        token = await accounts.sign_up(session, email="bye@example.com", password="a goodbye password")
+    async with _http() as client:
+        response = await client.get("/auth/signout", cookies={session_cookie.COOKIE_NAME: token})
+    assert response.headers["location"] == "/signin"
+    assert 'chatai_session=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
+    async with async_session() as session:
+        assert await accounts.user_for_token(session, token) is None
