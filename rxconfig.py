@@ -16,6 +16,9 @@ config = rx.Config(
     api_url=_settings.public_url,
     backend_host=_settings.host,
     deploy_url=_settings.public_url,
+    # The client address (sign-in limits, session list) comes from X-Forwarded-For only through this
+    # many trusted proxies; 0 uses the socket's peer and ignores a header any client could send.
+    trusted_proxy_hops=_settings.trusted_proxy_hops,
     telemetry_enabled=False,
     show_built_with_reflex=False,
     # bun comes from the npm registry into .tools (make installs it): Reflex must never download it.

@@ -58,9 +58,12 @@ def bench_database(name: str, *, migrate: bool = True, keep: bool = False) -> It
         servers.stop()
 
 
-async def make_assistant(**fields) -> uuid.UUID:
-    from chatai.db.models import Assistant, User
+async def make_assistant(*, balance_rub: int = 10_000_000, **fields) -> uuid.UUID:
+    """An owner with an assistant, and a balance large enough for any bench: answers are charged as in
+    production (reserve, then commit), never refused for money."""
+    from chatai.db.models import MICRO, Assistant, User
     from chatai.db.session import async_session
+    from chatai.services import billing
 
     async with async_session() as s:
         user = User(email=f"bench-{uuid.uuid4().hex[:8]}@example.com", password_hash="-")
@@ -68,6 +71,9 @@ async def make_assistant(**fields) -> uuid.UUID:
         await s.flush()
         assistant = Assistant(owner_id=user.id, name="bench", **fields)
         s.add(assistant)
+        await billing.open_account(s, user_id=user.id, welcome=False)
+        await billing.credit(s, account_id=user.id, amount_micros=balance_rub * MICRO, kind="adjustment",
+                             key=f"bench:{user.id}", reason="bench balance")
         await s.commit()
         return assistant.id
 

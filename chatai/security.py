@@ -16,8 +16,6 @@ from chatai.settings import get_settings
 # argon2 only: passlib's bcrypt backend breaks on bcrypt 5.
 _passwords = CryptContext(schemes=["argon2"], deprecated="auto")
 
-MIN_PASSWORD_LENGTH = 8
-
 
 def hash_password(password: str) -> str:
     return _passwords.hash(password)

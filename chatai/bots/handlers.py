@@ -15,10 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
+from chatai.bots import charging, operator
+from chatai.bots.logsafe import describe
 from chatai.bots.telegram_format import format_answer, plain
 from chatai.services import dialogs
-from chatai.services.bots import redact
 from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
+from chatai.services.handoff import is_handoff_request
 
 if TYPE_CHECKING:
     from chatai.bots.supervisor import BotWorker
@@ -101,6 +103,12 @@ async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[
         return text_for("text_only", language), "notice", [], {}
     if not assistant.enabled:
         return text_for("unavailable", language), "notice", [], {}
+    if pending.kind == "text" and is_handoff_request(pending.text):  # a person, not the AI (bots/operator.py)
+        notice = await operator.handoff_notice(worker, pending, reason="user")
+        if notice is not None:
+            return notice, "notice", [], {}
+    if not await charging.reserve(worker, pending):  # out of money: a polite notice, a person, never silence
+        return await charging.refuse(worker, pending, language), "notice", [], {}
     try:
         async with worker.typing(pending.chat_id):
             answer = await asyncio.wait_for(
@@ -111,12 +119,17 @@ async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - the user still gets one polite answer
-        log.warning("answer failed for bot %s: %s", worker.record.id, redact(repr(exc))[:300])
+        log.warning("answer failed for bot %s: %s", worker.record.id, describe(exc))  # never the question
         return text_for("fallback", language), "fallback", [], {}
     sources = [_source_dict(s) for s in (answer.sources or [])]
     extra = {"prompt_tokens": int(answer.prompt_tokens or 0), "completion_tokens": int(answer.completion_tokens or 0),
              "needs_handoff": bool(answer.needs_handoff)}
-    return answer.text or text_for("fallback", language), answer.answered_by or "llm", sources, extra
+    text = answer.text or text_for("fallback", language)
+    if answer.needs_handoff:  # "I don't know": a person takes over when the assistant's handoff settings allow
+        notice = await operator.handoff_notice(worker, pending, reason="low_confidence",
+                                               language=getattr(answer, "language", None) or language)
+        text = f"{text}\n\n{notice}" if notice else text
+    return text, answer.answered_by or "llm", sources, extra
 
 
 async def respond(worker: BotWorker, pending: Pending) -> None:
@@ -132,11 +145,13 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
             reply_id = await dialogs.save_reply(conn, pending=pending, text=text, answered_by=answered_by,
                                                 sources=sources, **extra)
         saved = SavedReply(reply_id, text, answered_by, sources)
+    await charging.before_send(worker, pending, saved)  # a reply that is not billable releases its reservation
     if saved.answered_by == "notice":
         parts = plain(saved.text)
     else:
         parts = format_answer(saved.text, saved.sources, language=language)
     telegram_message_id = await worker.send_parts(pending.chat_id, parts)
+    await charging.after_send(worker, pending, saved, delivered=telegram_message_id is not None)
     if telegram_message_id is None:  # permanently undeliverable (user blocked the bot)
         async with worker.runner.db() as conn:
             await dialogs.mark_ignored(conn, bot_id=pending.bot_id, update_id=pending.update_id)

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.request import HTTPXRequest
 
-from chatai.bots import heap, logsafe, queries
+from chatai.bots import charging, heap, logsafe, operator, queries
 from chatai.bots.ownership import Leases, preferred_runner
 from chatai.bots.supervisor import AssistantInfo, BotRecord, BotWorker
 from chatai.bots.writeback import WriteBehind
@@ -222,7 +222,8 @@ class BotRunner:
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
                        for fn in (self._heartbeat_loop, self._poll_marks_loop, self._reconcile_loop, self._listen_loop,
-                                  self._status_loop, self.writeback.run, self._heap.run)]
+                                  self._status_loop, self.writeback.run, self._heap.run, charging.settle_loop(self))]
+        self._loops.append(asyncio.create_task(operator.run(self), name="runner-operator"))  # handoff (operator.py)
         await self.reconcile()
         heap.freeze()  # what start-up created; the bots' own objects once they are up (heap.py)
         log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))
@@ -427,8 +428,8 @@ class BotRunner:
                 values: dict[str, Any] = {"status": status, "updated_at": now}
                 if error:
                     values.update(last_error=error, last_error_at=now)
-                if status == "running":
-                    values.update(runner_id=self.runner_id, mode=self.mode)
+                if status == "running":  # recovered: the error stays in the bot's event log, not on the row
+                    values.update(runner_id=self.runner_id, mode=self.mode, last_error="")
                 # A paused bot stays 'paused' even if a worker reports late.
                 await session.execute(sa.update(Bot).where(Bot.id.in_(ids), Bot.desired_state == "running")
                                       .values(**values))

@@ -11,6 +11,12 @@ Supervision: network errors and 5xx retry with backoff (status 'error' after a f
 'running' on success); 401 stops the bot with status 'error' (a revoked token will not heal);
 409 retries with backoff, then 'error' while it keeps trying slowly. Nothing here can raise into
 the runner or another bot.
+
+Poison updates: an update that cannot be stored (whatever the cause, short of the database being
+unreachable) is retried with backoff, and after `bot_update_max_attempts` failures it is marked 'failed'
+and skipped, so the offset moves on and the bot's other customers are answered; an update whose answer
+keeps failing is given up the same way. `last_error` and the event log (services/bot_events.py) get
+sentences, never exception text; logs get `logsafe.describe()`, never a customer's words or name.
 """
 
 from __future__ import annotations
@@ -28,14 +34,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai.bots import handlers
+from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
-from chatai.services import dialogs
+from chatai.db.models import utcnow
+from chatai.security import decrypt_secret
+from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
 from chatai.settings import get_settings
 
@@ -48,6 +58,13 @@ REVOKED = ("Telegram rejected the token (401 Unauthorized): it was revoked or re
            "Paste the new token to restart the bot.")
 CONFLICT = ("Another program is receiving this bot's updates (409 Conflict). Stop it, or disconnect the bot "
             "there; retrying.")
+TELEGRAM_UNREACHABLE = "Cannot reach Telegram; retrying."
+DATABASE_UNREACHABLE = "The database cannot be reached; retrying."
+INTERNAL_ERROR = "An internal error interrupted the bot; retrying. The bot runner's log has the details."
+STORE_RETRYING = "A message could not be stored (attempt {n} of {limit}); retrying, then it will be skipped."
+RECOVERED = "The bot is running again."
+STORE_SKIPPED = "Message {update_id} could not be stored after {n} attempts and was skipped."
+ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts and was skipped."
 
 
 TYPING_AFTER = 0.25
@@ -57,6 +74,23 @@ ALLOWED_UPDATES = ("message",)
 
 class LeaseLost(Exception):
     """This runner may no longer act for the bot (another runner owns it now)."""
+
+
+class UpdateFailed(Exception):
+    """An update could not be stored and has attempts left: back off, then fetch it again."""
+
+    def __init__(self, sentence: str, attempts: int) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.attempts = attempts
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """The database (not this update) is the problem: no update is blamed for an outage."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, OSError,
+                            TimeoutError))
 
 
 @dataclass
@@ -103,7 +137,8 @@ class BotWorker:
         self.lease_deadline = time.monotonic() + runner.lease_ttl
         self.inflight: set[int] = set()
         self._done: OrderedDict[int, None] = OrderedDict()
-        self._attempts: dict[int, int] = {}
+        self._attempts: dict[int, int] = {}  # answers that raised, by update id
+        self._store_failures: dict[int, int] = {}  # updates that could not be stored, by update id
         self._tasks: set[asyncio.Task] = set()
         self._chat_locks: dict[int, list[Any]] = {}
         self._main: asyncio.Task | None = None
@@ -149,10 +184,32 @@ class BotWorker:
             await self.bot.shutdown()  # the shared HTTP pools ignore it; the runner closes them
 
     def _set_status(self, status: str, error: str = "") -> None:
+        """Queue the new status for the bots row; entering 'error' and leaving it are events of the log."""
         if status == self.status and not error:
             return
-        self.status = status
-        self.runner.queue_status(self, status, redact(error)[:1000])
+        if status == "running" and self._store_failures:
+            return  # a message is still being retried: not healthy yet (and no error/recovered flapping)
+        previous, self.status = self.status, status
+        error = redact(error)[:1000]
+        self.runner.queue_status(self, status, error)
+        if status == "error" and previous != "error":
+            self._event("error", error)
+        elif status == "running" and previous == "error":
+            self._event("recovered", RECOVERED)
+
+    def _event(self, kind: str, message: str) -> None:
+        """Record an event of the bot's log in the background (stamped now: writes may finish out of order)."""
+        at = utcnow()
+
+        async def write() -> None:
+            try:
+                async with self.runner.db() as conn:
+                    await bot_events.record(conn, bot_id=self.id, owner_id=self.record.owner_id, kind=kind,
+                                            message=message, at=at)
+            except Exception as exc:  # noqa: BLE001 - the log is informational; bots.status stays the truth
+                log.warning("bot %s: %s event not recorded: %s", self.id, kind, describe(exc))
+
+        self._spawn_background(write())
 
     # --- supervision ---------------------------------------------------------------------------
 
@@ -180,15 +237,20 @@ class BotWorker:
                 delay = min(60.0, self.runner.backoff_base * 2 ** conflicts)
             except RetryAfter as exc:
                 delay = _seconds(exc.retry_after)
+            except UpdateFailed as exc:
+                self._set_status("error", exc.sentence)
+                delay = min(30.0, self.runner.backoff_base * 2 ** exc.attempts)
             except (NetworkError, TimedOut, OSError) as exc:
                 failures += 1
                 if failures >= 3:
-                    self._set_status("error", f"Cannot reach Telegram: {redact(str(exc))[:200]}")
+                    log.warning("bot %s: cannot reach Telegram: %s", self.id, describe(exc))
+                    self._set_status("error", TELEGRAM_UNREACHABLE)
                 delay = min(30.0, self.runner.backoff_base * 2 ** failures)
             except Exception as exc:  # noqa: BLE001 - one bad bot never affects the others
                 failures += 1
-                log.exception("bot %s: unexpected error", self.id)
-                self._set_status("error", f"Internal error: {redact(type(exc).__name__ + ': ' + str(exc))[:200]}")
+                log.warning("bot %s: unexpected error: %s", self.id, describe(exc))
+                debug_details(log, exc, "bot %s: unexpected error", self.id)
+                self._set_status("error", DATABASE_UNREACHABLE if database_unreachable(exc) else INTERNAL_ERROR)
                 delay = min(60.0, self.runner.backoff_base * 2 ** failures)
             else:
                 delay = 0
@@ -206,8 +268,8 @@ class BotWorker:
                 await self.bot.delete_webhook()
         if self.runner.mode == "webhook":
             url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
-            await self.bot.set_webhook(url=url, secret_token=self.record.webhook_secret, allowed_updates=["message"],
-                                       max_connections=40)
+            await self.bot.set_webhook(url=url, secret_token=decrypt_secret(self.record.webhook_secret),
+                                       allowed_updates=["message"], max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
             self.runner.bot_up()
@@ -232,6 +294,8 @@ class BotWorker:
                                                      allowed_updates=ALLOWED_UPDATES, read_timeout=5.0)
             timeout = self.runner.poll_timeout
             self.runner.note_poll(self.id)
+            if self._store_failures:
+                self._forget_gone(updates)
             self._set_status("running")
             if not updates:
                 continue
@@ -239,23 +303,65 @@ class BotWorker:
             offset = updates[-1]["update_id"] + 1  # confirm only what is committed
 
     async def _ingest(self, updates: list[dict[str, Any]]) -> None:
-        ids = [u["update_id"] for u in updates]
-        fresh = [i for i in ids if i not in self.inflight and i not in self._done]
-        self.inflight.update(fresh)
-        try:
-            incoming = [handlers.classify(u) for u in updates if u["update_id"] in fresh]
+        """Store the batch in order (one statement per update on one connection) and start answering each
+        one stored. An update that fails is retried (UpdateFailed) or, out of attempts, skipped; the
+        database being unreachable is raised as it is: that is nobody's poison."""
+        queue = [u for u in updates if u["update_id"] not in self.inflight and u["update_id"] not in self._done]
+        while queue:
+            failed: tuple[int, Exception] | None = None
             async with self.runner.db() as conn:
-                pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
-                                                        assistant_id=self.record.assistant_id, incoming=incoming)
+                while queue:
+                    update = queue.pop(0)
+                    try:
+                        await self._store(conn, update)
+                    except Exception as exc:
+                        if database_unreachable(exc):
+                            raise
+                        failed = (update["update_id"], exc)
+                        break  # a fresh connection for what follows: this one saw an error
+            if failed is not None:
+                await self._store_failed(*failed)
+
+    def _forget_gone(self, updates: list[dict[str, Any]]) -> None:
+        """Failures counted for updates Telegram no longer delivers (it hands them out in order, so an id
+        below the first one fetched, or any when nothing came, is gone): they no longer hold the bot in error."""
+        first = updates[0]["update_id"] if updates else None
+        for update_id in [i for i in self._store_failures if first is None or i < first]:
+            del self._store_failures[update_id]
+
+    async def _store(self, conn: Any, update: dict[str, Any]) -> None:
+        update_id = update["update_id"]
+        self.inflight.add(update_id)
+        try:
+            incoming = handlers.classify(update)
+            pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
+                                                    assistant_id=self.record.assistant_id, incoming=[incoming])
         except BaseException:
-            self.inflight.difference_update(fresh)
+            self.inflight.discard(update_id)
             raise
-        new = {p.update_id for p in pending if not p.ai_muted}
-        self.inflight.difference_update(set(fresh) - new)
+        self._store_failures.pop(update_id, None)
+        if not any(not p.ai_muted for p in pending):
+            self.inflight.discard(update_id)
         for p in pending:
-            if p.update_id in new:
+            if not p.ai_muted:
                 self._spawn_answer(p)
             self.runner.writeback.nudge(dialog_id=p.dialog_id, owner_id=p.owner_id, role="user")
+
+    async def _store_failed(self, update_id: int, exc: Exception) -> None:
+        """Count a failure to store this update: retry it (raise UpdateFailed) or, the last attempt used, mark
+        it failed, record the event and carry on with the rest."""
+        limit = max(1, get_settings().bot_update_max_attempts)
+        attempts = self._store_failures[update_id] = self._store_failures.get(update_id, 0) + 1
+        log.warning("bot %s: update %s not stored (attempt %d of %d): %s", self.id, update_id, attempts, limit,
+                    describe(exc))
+        debug_details(log, exc, "bot %s: update %s not stored", self.id, update_id)
+        if attempts < limit:
+            raise UpdateFailed(STORE_RETRYING.format(n=attempts, limit=limit), attempts)
+        async with self.runner.db() as conn:
+            await dialogs.mark_failed(conn, bot_id=self.id, update_id=update_id)
+        self._store_failures.pop(update_id, None)
+        self._remember_done(update_id)
+        self._event("update_failed", STORE_SKIPPED.format(update_id=update_id, n=attempts))
 
     def _owed_elsewhere(self, update_id: int) -> bool:
         """Being answered here, or answered with the mark not written yet: not for recovery."""
@@ -273,17 +379,25 @@ class BotWorker:
         try:
             async with self.runner.session() as session:
                 pending = await dialogs.load_pending(session, bot_id=self.id, update_ids=update_ids)
-        except Exception:  # noqa: BLE001 - the next sweep tries again
-            log.warning("bot %s: pending updates not loaded", self.id, exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+            log.warning("bot %s: pending updates not loaded: %s", self.id, describe(exc))
             return
+        limit = max(1, get_settings().bot_update_max_attempts)
         for p in pending:
             if p.ai_muted or self._owed_elsewhere(p.update_id):
                 continue
             attempts = self._attempts.get(p.update_id, 0)
-            if attempts >= 5:
+            if attempts >= limit:
                 log.warning("bot %s: giving up on update %s after %s attempts", self.id, p.update_id, attempts)
-                async with self.runner.db() as conn:
-                    await dialogs.mark_ignored(conn, bot_id=self.id, update_id=p.update_id)
+                try:
+                    async with self.runner.db() as conn:
+                        await dialogs.mark_failed(conn, bot_id=self.id, update_id=p.update_id)
+                except Exception as exc:  # noqa: BLE001 - the next sweep tries again
+                    log.warning("bot %s: update %s not marked failed: %s", self.id, p.update_id, describe(exc))
+                    continue
+                self._attempts.pop(p.update_id, None)
+                self._remember_done(p.update_id)
+                self._event("update_failed", ANSWER_SKIPPED.format(update_id=p.update_id, n=attempts))
                 continue
             self.inflight.add(p.update_id)
             self._spawn_answer(p)
@@ -313,8 +427,8 @@ class BotWorker:
                 self._set_status("error", REVOKED)
         except Exception as exc:  # noqa: BLE001 - stays 'received'; the recovery sweep retries
             self._attempts[pending.update_id] = self._attempts.get(pending.update_id, 0) + 1
-            log.warning("bot %s: update %s not answered yet: %s", self.id, pending.update_id,
-                        redact(repr(exc))[:300])
+            log.warning("bot %s: update %s not answered yet: %s", self.id, pending.update_id, describe(exc))
+            debug_details(log, exc, "bot %s: update %s not answered yet", self.id, pending.update_id)
         finally:
             entry[1] -= 1
             if entry[1] == 0:
@@ -322,9 +436,13 @@ class BotWorker:
             self.inflight.discard(pending.update_id)
             if ok:
                 self._attempts.pop(pending.update_id, None)
-                self._done[pending.update_id] = None
-                while len(self._done) > 4096:
-                    self._done.popitem(last=False)
+                self._remember_done(pending.update_id)
+
+    def _remember_done(self, update_id: int) -> None:
+        """Handled for good here (answered, or failed and skipped): a re-delivery is not processed again."""
+        self._done[update_id] = None
+        while len(self._done) > 4096:
+            self._done.popitem(last=False)
 
     async def assistant(self) -> AssistantInfo:
         """Name, greeting and switch of the assistant (cached by the runner for all its bots)."""

@@ -2,8 +2,12 @@
 
 Why not pass the model's markdown/HTML through: Telegram rejects a whole message on one broken
 tag, and raw HTML from a model is an injection channel. So every character from the model is
-escaped, and the only tags sent are the few generated here (b, i, code, pre), always opened and
-closed inside the same message, so a split can never leave markup broken.
+escaped, and the only tags sent are the few generated here (b, i, code, pre, blockquote), always opened
+and closed inside the same message, so a split can never leave markup broken.
+
+Quotes ("> " lines: extractive answers quote the knowledge base verbatim) become Telegram blockquotes.
+Sources are listed once, in a footer (answers carry no inline source lines), each as a path of whole parts
+(document › section › subsection); a long path drops whole middle parts for an ellipsis, never cuts a word.
 """
 
 from __future__ import annotations
@@ -14,8 +18,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chatai.rag.language import detect_language
+
 TELEGRAM_LIMIT = 4096
-STYLES = ("", "b", "i", "code", "pre")
+STYLES = ("", "b", "i", "code", "pre", "blockquote")
+SOURCE_LABEL_CHARS = 80
+_SECTION_SEPARATOR = re.compile(r"\s+>\s+")
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,22 @@ def _inline(text: str) -> list[Run]:
     return runs
 
 
+_QUOTE = re.compile(r"^\s{0,3}>\s?")
+
+
 def _lines(text: str) -> list[Run]:
     runs: list[Run] = []
     lines = text.split("\n")
+    quote: list[str] = []
     for n, line in enumerate(lines):
+        if _QUOTE.match(line):  # consecutive "> " lines are one blockquote, its text verbatim
+            quote.append(_QUOTE.sub("", line, count=1))
+            if n == len(lines) - 1 or not _QUOTE.match(lines[n + 1]):
+                runs.append(Run("\n".join(quote), "blockquote"))
+                quote = []
+                if n < len(lines) - 1:
+                    runs.append(Run("\n"))
+            continue
         heading = _HEADING.match(line)
         if heading:
             runs.append(Run(heading.group(1), "b"))
@@ -183,28 +203,62 @@ def _trim(message: list[Run]) -> list[Run]:
     return [r for r in runs if r.text]
 
 
-def sources_line(sources: Sequence[Any], *, language: str = "en", max_items: int = 3) -> str:
-    """'Sources: faq.pdf (Delivery); terms.md': one entry per document, best first."""
-    seen: dict[str, str] = {}
-    for src in sources:
-        doc = str(getattr(src, "document", "") or (src.get("document", "") if isinstance(src, dict) else ""))
-        section = str(getattr(src, "section", "") or (src.get("section", "") if isinstance(src, dict) else ""))
-        if doc and doc not in seen:
-            seen[doc] = section.strip().splitlines()[0][:60] if section.strip() else ""
-        if len(seen) >= max_items:
-            break
-    if not seen:
+def _field(src: Any, name: str) -> str:
+    value = getattr(src, name, None) if not isinstance(src, dict) else src.get(name)
+    return str(value or "").strip()
+
+
+def _shorten_word_safe(text: str, limit: int) -> str:
+    """A single too-long part: whole words up to the limit, then an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return (text[:cut] if cut > 0 else text[:limit]).rstrip(" ,;:.") + "…"
+
+
+def source_label(document: str, section: str, limit: int = SOURCE_LABEL_CHARS) -> str:
+    """'guide.pdf › Delivery › Abroad': whole path parts; middle parts give way to '…' when too long."""
+    heading = section.splitlines()[0] if section.strip() else ""
+    parts = [p.strip() for p in [document, *_SECTION_SEPARATOR.split(heading)] if p.strip()]
+    label = " › ".join(parts)
+    if len(label) <= limit:
+        return label
+    for first_kept in range(2, len(parts)):  # drop the fewest middle parts that make it fit
+        candidate = " › ".join([parts[0], "…", *parts[first_kept:]])
+        if len(candidate) <= limit:
+            return candidate
+    if len(parts) > 2:
+        parts = [parts[0], "…", parts[-1]]
+    # Even the document and the last heading are too long: shorten each one by whole words.
+    share = max((limit - 3 * (len(parts) - 1) - (1 if len(parts) > 2 else 0)) // min(len(parts), 2), 8)
+    return " › ".join(p if p == "…" else _shorten_word_safe(p, share) for p in parts)
+
+
+def source_labels(sources: Sequence[Any]) -> list[str]:
+    """Every source once, in the answer's order (an extractive answer numbers its quotes the same way)."""
+    return list(dict.fromkeys(
+        source_label(_field(s, "document"), _field(s, "section")) for s in sources if _field(s, "document")))
+
+
+def sources_line(sources: Sequence[Any], *, language: str = "en") -> str:
+    """'Sources: faq.pdf › Delivery; terms.md', numbered when there are several (quotes refer to [n])."""
+    labels = source_labels(sources)
+    if not labels:
         return ""
-    label = "Источники" if language == "ru" else "Sources"
-    items = "; ".join(f"{doc} ({sec})" if sec else doc for doc, sec in seen.items())
-    return f"{label}: {items}"
+    if len(labels) == 1:
+        return f"{'Источник' if language == 'ru' else 'Source'}: {labels[0]}"
+    items = "; ".join(f"[{n}] {label}" for n, label in enumerate(labels, 1))
+    return f"{'Источники' if language == 'ru' else 'Sources'}: {items}"
 
 
 def format_answer(text: str, sources: Sequence[Any] = (), *, language: str = "en",
                   limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """The HTML messages to send for one answer: the body split cleanly, sources compact at the end."""
+    """The HTML messages to send for one answer: the body split cleanly, sources listed once at the end."""
     runs = parse_markdown(text) or [Run("…")]
-    line = sources_line(sources, language=language)
+    # The footer speaks the answer's language (that of the question), not the Telegram app's: quotes are
+    # left out of the guess, they are in the documents' language.
+    framing = "".join(r.text for r in runs if r.style != "blockquote")
+    line = sources_line(sources, language=detect_language(framing, default=language))
     if line:
         runs = [*runs, Run("\n\n"), Run("📄 " + line, "i")]
     return [render(message) for message in split_runs(runs, limit)]

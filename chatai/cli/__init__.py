@@ -15,7 +15,8 @@ import sys
 from chatai.settings import get_settings
 
 # Modules with `register(subparsers)`; each adds one command group.
-COMMAND_MODULES = ("chatai.cli.core", "chatai.cli.kb", "chatai.cli.bots", "chatai.cli.app")
+COMMAND_MODULES = ("chatai.cli.core", "chatai.cli.kb", "chatai.cli.bots", "chatai.cli.app", "chatai.cli.dialogs",
+                   "chatai.cli.billing")
 
 
 class CommandError(Exception):

@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--password", required=True)
     create.add_argument("--admin", action="store_true", help="make it a platform admin")
     create.set_defaults(func=_users_create)
+    reset = users.add_parser("reset-password", help="set a new password (ends every session of the account)")
+    reset.add_argument("--email", required=True)
+    reset.add_argument("--password", default="", help="the new password (default: asked twice, not echoed)")
+    reset.set_defaults(func=_users_reset_password)
 
     assistants = sub.add_parser("assistants", help="assistants").add_subparsers(dest="action", required=True)
     acreate = assistants.add_parser("create", help="create an assistant; prints its id last")
@@ -76,6 +80,33 @@ def _users_create(args: argparse.Namespace) -> None:
                 fail(f"cannot create user: {exc.code.replace('_', ' ')}")
             print(f"created {user.role} {user.email}")
             print(user.id)
+
+    run_async(go())
+
+
+def _ask_new_password() -> str:
+    import getpass
+
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("Repeat it: ") != password:
+        fail("the passwords do not match")
+    return password
+
+
+def _users_reset_password(args: argparse.Namespace) -> None:
+    from chatai.db.session import async_session
+    from chatai.services.accounts import AccountError, reset_password
+
+    password = args.password or _ask_new_password()
+
+    async def go() -> None:
+        async with async_session() as session:
+            try:
+                user = await reset_password(session, email=args.email, new_password=password)
+            except AccountError as exc:
+                reason = "no account with this email" if exc.code == "not_found" else exc.code.replace("_", " ")
+                fail(f"cannot reset the password: {reason}")
+            print(f"password reset for {user.email}; every session of the account ended")
 
     run_async(go())
 

@@ -178,7 +178,7 @@ def _ask(args: argparse.Namespace) -> None:
             print(json.dumps(payload, ensure_ascii=False))
             return
         print(answer.text)
-        if answer.sources and answer.answered_by != "extractive":  # extractive text already cites its sources
+        if answer.sources:
             print("\nSources:")
             for s in answer.sources:
                 print(f"- {s.document}" + (f" / {s.section}" if s.section else "") + f" (score {s.score:.2f})")

@@ -27,6 +27,8 @@ INDEXED_EMBEDDING_DIMS = (384, 1536)
 MIGRATION_ONLY_INDEXES = frozenset(
     [f"ix_{t}_embedding_{d}" for t in ("chunks", "qa_pairs") for d in INDEXED_EMBEDDING_DIMS]
     + ["ix_chunks_tsv", "ix_qa_pairs_tsv", "ix_telegram_updates_pending"]
+    + ["ix_messages_tsv", "ix_dialogs_owner_unread", "ix_dialogs_owner_status_last",  # inbox (0005)
+       "ix_messages_created_cover", "ix_messages_system"]
 )
 
 # Full text: English and Russian stemming both, so either language matches its word forms.
@@ -102,7 +104,7 @@ class Assistant(SQLModel, table=True):
     # Handoff to a person.
     handoff_enabled: bool = True
     handoff_on_low_confidence: bool = True
-    handoff_timeout_minutes: int = 15
+    handoff_timeout_minutes: int = Field(default=10, sa_column_kwargs={"server_default": "10"})  # waiting or silent
     enabled: bool = True
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
@@ -199,6 +201,24 @@ class KbCorpusStat(SQLModel, table=True):
     lexemes: int = Field(default=0, sa_type=sa.BigInteger)
 
 
+# --- embedding provider switches (0008) ----------------------------------------------------
+
+
+class KbReembed(SQLModel, table=True):
+    """An assistant's knowledge base being re-embedded into `provider`'s space, batch by batch in chunk id
+    order (a crash resumes after `cursor`); the row goes when Assistant.embedding_provider is switched."""
+
+    __tablename__ = "kb_reembed"
+
+    assistant_id: uuid.UUID = Field(foreign_key="assistants.id", ondelete="CASCADE", primary_key=True)
+    provider: str = Field(max_length=80)
+    cursor: uuid.UUID | None = None  # the last chunk id re-embedded
+    done: int = 0
+    total: int = 0
+    started_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
 # --- Telegram ------------------------------------------------------------------------------
 
 
@@ -213,7 +233,7 @@ class Bot(SQLModel, table=True):
     token_encrypted: str = Field(sa_type=sa.Text)
     token_hint: str = Field(default="", max_length=32)  # e.g. "123456:…wxyz", safe to show
     mode: str = Field(default="polling", max_length=16)  # polling | webhook
-    webhook_secret: str = Field(default="", max_length=64)
+    webhook_secret: str = Field(default="", sa_type=sa.Text)  # encrypted like the token (security.encrypt_secret)
     desired_state: str = Field(default="running", max_length=16)  # running | paused
     status: str = Field(default="starting", max_length=16, index=True)  # starting|running|paused|error
     last_error: str = Field(default="", sa_type=sa.Text)
@@ -233,9 +253,25 @@ class TelegramUpdate(SQLModel, table=True):
 
     bot_id: uuid.UUID = Field(foreign_key="bots.id", ondelete="CASCADE", primary_key=True)
     update_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
-    status: str = Field(default="received", max_length=16)  # received | answered | ignored
+    status: str = Field(default="received", max_length=16)  # received | answered | ignored | failed
     received_at: datetime = _ts()
     answered_at: datetime | None = _opt_ts()
+
+
+class BotEvent(SQLModel, table=True):
+    """A bot's event log for its owner: error entered (with the reason), recovered, update skipped, paused,
+    resumed, token replaced. `message` is a sentence written by the platform, never user text; the last
+    200 per bot are kept (services/bot_events.py)."""
+
+    __tablename__ = "bot_events"
+    __table_args__ = (sa.Index("ix_bot_events_bot_created", "bot_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    bot_id: uuid.UUID = Field(foreign_key="bots.id", ondelete="CASCADE")
+    owner_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    kind: str = Field(max_length=32)  # error | recovered | update_failed | paused | resumed | token_replaced
+    message: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _ts()
 
 
 class Dialog(SQLModel, table=True):
@@ -244,6 +280,7 @@ class Dialog(SQLModel, table=True):
         sa.UniqueConstraint("bot_id", "telegram_chat_id", name="uq_dialogs_bot_chat"),
         sa.Index("ix_dialogs_assistant_last", "assistant_id", "last_message_at"),
         sa.Index("ix_dialogs_owner_last", "owner_id", "last_message_at"),
+        sa.Index("ix_dialogs_status_handoff", "status", "handoff_at"),  # the handoff timeout sweep (0006)
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -258,14 +295,23 @@ class Dialog(SQLModel, table=True):
     status: str = Field(default="ai", max_length=16, index=True)  # ai | waiting | human
     handoff_at: datetime | None = _opt_ts()
     operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # Handoff (0006): when the person side last acted (take-over, an operator reply); a held dialog whose
+    # operator stays silent past the assistant's handoff timeout goes back to the AI (services/handoff.py).
+    operator_active_at: datetime | None = _opt_ts()
     cost_micros: int = Field(default=0, sa_type=sa.BigInteger)
     last_message_at: datetime = _ts()
     created_at: datetime = _ts()
+    # Inbox: what the owner has read; unread = user messages after it (the epoch: nothing read yet).
+    owner_read_at: datetime = Field(default=datetime(1970, 1, 1, tzinfo=UTC), sa_type=sa.DateTime(timezone=True),
+                                    sa_column_kwargs={"server_default": sa.text("'1970-01-01 00:00:00+00'")})
 
 
 class Message(SQLModel, table=True):
     __tablename__ = "messages"
-    __table_args__ = (sa.Index("ix_messages_dialog_created", "dialog_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_messages_dialog_created", "dialog_id", "created_at"),
+                      # handoff (0006): the runners' sweep of outgoing messages not yet sent
+                      sa.Index("ix_messages_delivery_pending", "created_at",
+                               postgresql_where=sa.text("delivery_status = 'pending'")))
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     dialog_id: uuid.UUID = Field(foreign_key="dialogs.id", ondelete="CASCADE")
@@ -281,10 +327,19 @@ class Message(SQLModel, table=True):
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
     needs_handoff: bool = False
     operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    # Outgoing messages the runner sends later (operator replies, handoff notices): '' (nothing to send) |
+    # pending | sent | failed, with the reason as a sentence in the owner's language (services/handoff.py).
+    delivery_status: str = Field(default="", max_length=16, sa_column_kwargs={"server_default": ""})
+    delivery_error: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     created_at: datetime = _ts()
 
 
 # --- money -------------------------------------------------------------------------------
+# Balance semantics (services/billing.py): balance = money held; reserved = part of it set aside for answers
+# being generated; available = balance - reserved, never negative. Every movement is a ledger row, so
+# balance == sum(ledger.amount) and reserved == sum(ledger.hold) always (`python -m chatai billing check`).
+
+LEDGER_KINDS = ("welcome", "topup", "reserve", "commit", "release", "refund", "promo", "adjustment")
 
 
 class BillingAccount(SQLModel, table=True):
@@ -294,6 +349,7 @@ class BillingAccount(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("balance_micros >= 0", name="ck_billing_balance_non_negative"),
         sa.CheckConstraint("reserved_micros >= 0", name="ck_billing_reserved_non_negative"),
+        sa.CheckConstraint("balance_micros >= reserved_micros", name="ck_billing_available_non_negative"),
     )
 
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
@@ -311,8 +367,11 @@ class LedgerEntry(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
-    amount_micros: int = Field(sa_type=sa.BigInteger)  # + credit, - debit
-    kind: str = Field(max_length=16)  # topup | reserve | commit | release | adjustment | refund
+    amount_micros: int = Field(sa_type=sa.BigInteger)  # + credit, - debit (effect on the balance)
+    hold_micros: int = Field(default=0, sa_type=sa.BigInteger,  # effect on reserved: + reserve, - commit/release
+                             sa_column_kwargs={"server_default": "0"})
+    kind: str = Field(max_length=16)  # one of LEDGER_KINDS
+    reason: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
     reference: str = Field(default="", max_length=255)
     idempotency_key: str = Field(max_length=128, sa_column_kwargs={"unique": True})
     balance_after_micros: int = Field(sa_type=sa.BigInteger)
@@ -321,18 +380,80 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class Price(SQLModel, table=True):
+    """What one billable item costs an owner, per channel. Append-only history: a change is a new row, the
+    newest row whose effective_from has passed is the price, so a change applies to new charges only."""
+
     __tablename__ = "prices"
+    __table_args__ = (sa.Index("ix_prices_item_channel_from", "item", "channel", "effective_from"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    model: str = Field(max_length=120, index=True)
-    # What the platform pays the provider and what it charges the owner, per 1k tokens.
-    cost_input_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    cost_output_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    price_input_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    price_output_per_1k_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    price_per_message_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    item: str = Field(max_length=32)  # answer | qa_answer | operator_message | document_page
+    channel: str = Field(default="telegram", max_length=16)
+    price_micros: int = Field(default=0, sa_type=sa.BigInteger)
     effective_from: datetime = _ts()
+    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+class Charge(SQLModel, table=True):
+    """One reservation for one answer (key derived from bot and update id): open, then committed or released
+    exactly once (conditional UPDATE on status), so an incoming message is never charged twice."""
+
+    __tablename__ = "charges"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
+    idempotency_key: str = Field(max_length=128, sa_column_kwargs={"unique": True})
+    bot_id: uuid.UUID | None = Field(default=None, foreign_key="bots.id", ondelete="SET NULL")
+    update_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    dialog_id: uuid.UUID | None = Field(default=None, foreign_key="dialogs.id", ondelete="SET NULL")
+    message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id", ondelete="SET NULL")
+    item: str = Field(default="answer", max_length=32)
+    amount_micros: int = Field(sa_type=sa.BigInteger)
+    status: str = Field(default="open", max_length=16, index=True)  # open | committed | released
+    created_at: datetime = _ts()
+    settled_at: datetime | None = _opt_ts()
+
+
+class TopUp(SQLModel, table=True):
+    """A payment the owner started; credited once, when the provider (re-read, never trusted) says so."""
+
+    __tablename__ = "topups"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
+    amount_micros: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(default="RUB", max_length=3)
+    provider: str = Field(default="yookassa", max_length=16)
+    provider_payment_id: str | None = Field(default=None, max_length=64, sa_column_kwargs={"unique": True})
+    confirmation_url: str = Field(default="", sa_type=sa.Text)
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | succeeded | canceled | failed
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    credited_at: datetime | None = _opt_ts()
+
+
+class PromoCode(SQLModel, table=True):
+    __tablename__ = "promo_codes"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    code: str = Field(max_length=32, sa_column_kwargs={"unique": True})  # stored upper-case
+    bonus_micros: int = Field(sa_type=sa.BigInteger)
+    max_redemptions: int = 1
+    redemptions: int = 0
+    expires_at: datetime | None = _opt_ts()
     active: bool = True
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _ts()
+
+
+class PromoRedemption(SQLModel, table=True):
+    __tablename__ = "promo_redemptions"
+    __table_args__ = (sa.UniqueConstraint("promo_id", "account_id", name="uq_promo_redemptions_code_account"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    promo_id: uuid.UUID = _fk("promo_codes.id")
+    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    created_at: datetime = _ts()
 
 
 # --- operations ----------------------------------------------------------------------------

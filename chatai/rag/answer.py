@@ -1,6 +1,9 @@
 """Grounded answers: a strong Q&A match answers directly; otherwise retrieved passages feed the LLM
-(streamed) or, with no LLM configured, are quoted as an extractive answer. Nothing relevant retrieved
-means an honest "I don't know" in the user's language with needs_handoff=True, never an invented answer.
+(streamed) or, with no LLM configured, the sentences that answer are quoted (extractive.py). Nothing
+relevant retrieved means an honest "I don't know" with needs_handoff=True, never an invented answer.
+The framing ("Here is what I found", "I don't know") is in the language the question is written in: a
+Telegram app set to Russian says nothing about the language of one English question. `/help` describes the
+assistant (its name and greeting) instead of searching the knowledge base for the word "help".
 
 needs_handoff is a signal: the conversation layer decides whether to hand off (Assistant.handoff_enabled
 and handoff_on_low_confidence).
@@ -17,8 +20,9 @@ from chatai.db.models import Assistant
 from chatai.db.session import async_session
 from chatai.llm.client import get_openai_client, load_prompt
 from chatai.rag.chunking import estimate_tokens
+from chatai.rag.extractive import select_quotes
 from chatai.rag.language import detect_language
-from chatai.rag.retrieval import SearchHit, hybrid_search, plan_query, search_qa
+from chatai.rag.retrieval import QueryPlan, SearchHit, plan_query, search_knowledge
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +31,6 @@ CONTEXT_TOKEN_BUDGET = 3000
 HISTORY_TOKEN_BUDGET = 1200
 HISTORY_MAX_MESSAGES = 12
 MAX_ANSWER_TOKENS = 700
-EXTRACTIVE_PASSAGES = 2
 
 TEXTS = {
     "en": {
@@ -35,12 +38,20 @@ TEXTS = {
         "quote_header": "Here is what I found in the knowledge base (quoted as is):",
         "source": "Source",
         "language": "English",
+        "help_intro": "Hello! I'm {name}, an assistant that answers from this business's documents.",
+        "help_body": ("Ask me a question in your own words, in English or Russian: I will answer from the "
+                      "documents and show where each answer comes from."),
+        "help_person": "If I can't help, just ask for a person and I will connect you.",
     },
     "ru": {
         "dont_know": "Извините, я не знаю ответа на этот вопрос. Я могу соединить вас с сотрудником, который поможет.",
         "quote_header": "Вот что я нашёл в базе знаний (цитата без изменений):",
         "source": "Источник",
         "language": "Russian",
+        "help_intro": "Здравствуйте! Я {name}, помощник, который отвечает по документам компании.",
+        "help_body": ("Задайте вопрос своими словами, по-русски или по-английски: я отвечу по документам и "
+                      "покажу, откуда взят ответ."),
+        "help_person": "Если я не смогу помочь, попросите соединить с сотрудником — я передам разговор.",
     },
 }
 
@@ -71,20 +82,35 @@ def _source(hit: SearchHit) -> Source:
 
 
 def answer_language(assistant: Assistant, question: str, language: str | None) -> str:
-    """The assistant's fixed language, else the caller's hint, else what the question is written in."""
+    """The assistant's fixed language, else what the question is written in, else the caller's hint (the
+    Telegram app's language) for questions without letters."""
     if assistant.language in TEXTS:
         return assistant.language
-    if language in TEXTS:
-        return language
-    return detect_language(question)
+    return detect_language(question, default=language if language in TEXTS else "en")
+
+
+def is_help_command(question: str) -> bool:
+    """'/help' or '/help@SomeBot' (Telegram appends the bot's name in groups)."""
+    words = question.strip().split()
+    return bool(words) and words[0].split("@")[0].lower() == "/help"
+
+
+def help_answer(assistant: Assistant, language: str | None) -> Answer:
+    """What the bot can do, from the owner's greeting (or the assistant's name): not a knowledge-base search."""
+    lang = assistant.language if assistant.language in TEXTS else (language if language in TEXTS else "en")
+    t = TEXTS[lang]
+    intro = assistant.greeting.strip() or t["help_intro"].format(name=assistant.name)
+    parts = [intro, t["help_body"]] + ([t["help_person"]] if assistant.handoff_enabled else [])
+    return Answer(text="\n\n".join(parts), sources=[], answered_by="help", needs_handoff=False, language=lang)
 
 
 @dataclass
 class _Prepared:
     assistant: Assistant
     language: str
-    direct: Answer | None  # qa / fallback answers need no generation
+    direct: Answer | None  # qa / fallback / help answers need no generation
     hits: list[SearchHit]
+    plan: QueryPlan | None = None
 
 
 async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None) -> _Prepared:
@@ -92,36 +118,46 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None)
         assistant = await session.get(Assistant, assistant_id)
         if assistant is None:
             raise LookupError("assistant not found")
+        if is_help_command(question):
+            help_ = help_answer(assistant, language)
+            return _Prepared(assistant, help_.language, help_, [])
         lang = answer_language(assistant, question, language)
         plan = await plan_query(assistant, question)
-        qa_hits = await search_qa(session, assistant=assistant, plan=plan)
-        if qa_hits and qa_hits[0].score >= assistant.qa_direct_threshold:
-            best = qa_hits[0]
+        # Chunks and Q&A pairs in one order on one score scale; a strong Q&A match answers directly.
+        hits = await search_knowledge(session, assistant=assistant, plan=plan)
+        best = next((h for h in hits if h.kind == "qa"), None)
+        if best is not None and best.score >= assistant.qa_direct_threshold:
             return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
                                                      needs_handoff=False, language=lang, hits=[best]), [best])
-        hits = await hybrid_search(session, assistant=assistant, plan=plan)
-        # Q&A pairs that are relevant but not strong enough to answer alone are still good context.
-        hits = [h for h in qa_hits if h.score >= assistant.score_threshold] + hits
         session.expunge(assistant)  # keep its loaded fields usable after the session ends
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
         return _Prepared(assistant, lang, Answer(text=TEXTS[lang]["dont_know"], sources=[], answered_by="fallback",
-                                                 needs_handoff=True, language=lang), [])
-    return _Prepared(assistant, lang, None, hits)
+                                                 needs_handoff=True, language=lang), [], plan)
+    return _Prepared(assistant, lang, None, hits, plan)
 
 
-def extractive_answer(hits: list[SearchHit], language: str) -> Answer:
-    """No LLM: quote the best passages verbatim, each with its source, clearly marked as a quote."""
+async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan) -> Answer:
+    """No LLM: quote the sentences that answer, verbatim, marked as quotes ("> "); each quote's source is in
+    `sources` (numbered "[n]" in the text when there are several), listed once by the channel."""
     t = TEXTS[language]
-    best = sorted(hits, key=lambda h: -h.score)[:EXTRACTIVE_PASSAGES]
+    quotes = await select_quotes(hits, plan)
+    sources: list[Source] = []
+    numbers: list[int] = []
+    for quote in quotes:
+        section = quote.section if quote.kind == "chunk" else ""
+        known = [i for i, s in enumerate(sources, 1) if (s.document, s.section) == (quote.document, section)]
+        if not known:
+            sources.append(Source(document=quote.document, section=section, score=quote.score, text=quote.text))
+        numbers.append(known[0] if known else len(sources))
+    several = len(sources) > 1
     parts = [t["quote_header"]]
-    for hit in best:
-        where = hit.document + (f" / {hit.section}" if hit.section and hit.kind == "chunk" else "")
-        body = hit.text.strip()
-        quoted = "\n".join(f"> {line}" for line in body.splitlines() if line.strip())
-        parts.append(f"{quoted}\n({t['source']}: {where})")
-    return Answer(text="\n\n".join(parts), sources=[_source(h) for h in best], answered_by="extractive",
-                  needs_handoff=False, language=language, hits=best)
+    for quote, number in zip(quotes, numbers, strict=True):
+        quoted = "\n".join(f"> {line}" for line in quote.text.splitlines())
+        parts.append(f"{quoted} [{number}]" if several else quoted)
+    used = [h for h in hits if any(h.document == s.document for s in sources)]
+    return Answer(text="\n\n".join(parts), sources=sources, answered_by="extractive", needs_handoff=False,
+                  language=language, hits=used)
 
 
 def build_messages(assistant: Assistant, question: str, history: Sequence[tuple[str, str]], hits: list[SearchHit],
@@ -168,7 +204,7 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
         return
     settings = get_settings()
     if not settings.llm_configured:
-        answer = extractive_answer(prepared.hits, prepared.language)
+        answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
         yield answer.text
         yield answer
         return
@@ -193,13 +229,13 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
     except Exception as exc:  # noqa: BLE001 - an LLM outage must still give the user something grounded
         log.warning("LLM call failed (%s); answering extractively", exc)
         if not pieces:
-            answer = extractive_answer(prepared.hits, prepared.language)
+            answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
             yield answer.text
             yield answer
             return
     text = "".join(pieces).strip()
     if not text:
-        answer = extractive_answer(prepared.hits, prepared.language)
+        answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
         yield answer.text
         yield answer
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from chatai.rag.limits import LimitExceeded, too_many_chunks
 from chatai.rag.parsing import Block
 
 MAX_TOKENS = 200
@@ -72,8 +73,10 @@ def _tail(parts: list[str], overlap_tokens: int) -> list[str]:
     return carried
 
 
-def chunk_blocks(blocks: list[Block], *, max_tokens: int = MAX_TOKENS,
-                 overlap_tokens: int = OVERLAP_TOKENS) -> list[ChunkDraft]:
+def chunk_blocks(blocks: list[Block], *, max_tokens: int = MAX_TOKENS, overlap_tokens: int = OVERLAP_TOKENS,
+                 max_chunks: int | None = None) -> list[ChunkDraft]:
+    """Raises LimitExceeded as soon as a document would make more than `max_chunks` chunks (each one
+    is embedded and stored: 23,008 chunks of one file once took 14 minutes)."""
     chunks: list[ChunkDraft] = []
     current: list[str] = []
     current_tokens = 0.0
@@ -83,6 +86,8 @@ def chunk_blocks(blocks: list[Block], *, max_tokens: int = MAX_TOKENS,
     def emit() -> None:
         nonlocal current, current_tokens, fresh
         if current and fresh:
+            if max_chunks is not None and len(chunks) >= max_chunks:
+                raise LimitExceeded(too_many_chunks(max_chunks))
             text = "\n".join(current)
             chunks.append(ChunkDraft(len(chunks), section or "", text, estimate_tokens(text)))
         current, current_tokens, fresh = [], 0.0, 0

@@ -6,8 +6,8 @@ chunks or the new ones, and the document is simply processed again.
 
 Vector spaces never mix: Assistant.embedding_provider names the space of every stored vector of that
 assistant. Retrieval uses vectors only when it equals the current provider; when the provider changes,
-`switch_providers` re-embeds all chunks and Q&A pairs of the assistant in ONE transaction and sets the
-new name in the same commit (readers see all-old or all-new, never a mixture; a crash rolls back).
+`switch_providers` re-embeds the assistant's chunks batch by batch (resumable) and sets the new name in
+the commit of the last batch (readers never use a mixture: see chatai/rag/reembed.py).
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, Chunk, Document, DocumentFile, QAPair, utcnow
 from chatai.db.session import async_session
-from chatai.rag.chunking import chunk_blocks, embedding_text
+from chatai.rag.chunking import embedding_text
 from chatai.rag.embeddings import get_embedder
-from chatai.rag.parsing import ParseError, parse_document
+from chatai.rag.parse_process import ParseOutcome, parse_isolated
+from chatai.rag.parsing import ParseError
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +66,18 @@ async def process_document(lease: Lease, *, lease_seconds: float) -> str:
             return "gone"
         filename, data = document.filename, (file.data if file else b"")
     try:
-        parsed = await asyncio.to_thread(parse_document, filename, data)
-    except ParseError as exc:
+        parsed = await _parse_keeping_lease(lease, filename, data, lease_seconds=lease_seconds)
+    except ParseError as exc:  # includes a parse child that ran out of memory or CPU time, or died
         await _store_error(lease, exc.message)
         return "error"
-    except Exception as exc:  # noqa: BLE001 - a parser bug must not crash the worker loop
-        log.exception("parsing %s failed", filename)
+    except LeaseLost:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. the child could not be started: this file fails, not the loop
+        log.exception("parsing document %s failed", lease.document_id)
         await _store_error(lease, f"The file could not be read ({type(exc).__name__}).")
         return "error"
 
-    drafts = [] if parsed.qa_pairs is not None else chunk_blocks(parsed.blocks)
+    drafts = parsed.chunks  # none for a question/answer CSV
     embedder = get_embedder()
     vectors: list[list[float]] = []
     await _renew(lease, progress=0.05, lease_seconds=lease_seconds)
@@ -112,6 +115,32 @@ async def process_document(lease: Lease, *, lease_seconds: float) -> str:
         await _claim_empty_provider(session, locked.assistant_id, embedder.name)
         await session.commit()
     return "ready"
+
+
+async def _parse_keeping_lease(lease: Lease, filename: str, data: bytes, *, lease_seconds: float) -> ParseOutcome:
+    """Parse in the limited child, renewing the lease meanwhile (a slow parse must not look abandoned)."""
+    parsing = asyncio.ensure_future(parse_isolated(filename, data))
+    try:
+        while True:
+            done, _ = await asyncio.wait({parsing}, timeout=lease_seconds / 3)
+            if done:
+                return parsing.result()
+            await _renew(lease, progress=0.0, lease_seconds=lease_seconds)
+    finally:
+        if not parsing.done():
+            parsing.cancel()  # kills the child
+            await asyncio.gather(parsing, return_exceptions=True)
+
+
+async def release(lease: Lease) -> None:
+    """Give a claimed document back to the queue, uncounted (its worker is shutting down, not dying on it)."""
+    async with async_session() as session:
+        await session.execute(
+            update(Document).where(Document.id == lease.document_id, Document.lease_until == lease.until)
+            .values(status="queued", progress=0.0, lease_until=None, attempts=func.greatest(Document.attempts - 1, 0),
+                    updated_at=utcnow())
+        )
+        await session.commit()
 
 
 async def _store_error(lease: Lease, message: str) -> None:
@@ -156,50 +185,8 @@ async def embed_missing_qa(limit: int = 256) -> int:
 
 
 async def switch_providers() -> int:
-    """Re-embed every assistant whose vectors are in another space than the current provider's."""
-    embedder = get_embedder()
-    async with async_session() as session:
-        ids = list((await session.execute(
-            select(Assistant.id).where(Assistant.embedding_provider != "",
-                                       Assistant.embedding_provider != embedder.name)
-        )).scalars())
-    done = 0
-    for assistant_id in ids:
-        done += await _reembed_assistant(assistant_id)
-    return done
+    """Re-embed every assistant whose vectors are in another space than the current provider's (resumable,
+    with progress: chatai.rag.reembed)."""
+    from chatai.rag.reembed import switch_providers as reembed_all
 
-
-async def _reembed_assistant(assistant_id: uuid.UUID) -> int:
-    embedder = get_embedder()
-    async with async_session() as session:
-        # One worker per assistant; others skip it (the lock goes with the transaction).
-        got = (await session.execute(text("SELECT pg_try_advisory_xact_lock(hashtext(:k))"),
-                                     {"k": f"reembed:{assistant_id}"})).scalar()
-        if not got:
-            return 0
-        assistant = await session.get(Assistant, assistant_id)
-        if assistant is None or assistant.embedding_provider in ("", embedder.name):
-            return 0
-        log.info("re-embedding assistant %s: %s -> %s", assistant_id, assistant.embedding_provider, embedder.name)
-        chunks = (await session.execute(
-            select(Chunk.id, Chunk.section, Chunk.text).where(Chunk.assistant_id == assistant_id)
-        )).all()
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = chunks[start:start + EMBED_BATCH]
-            vectors = await embedder.embed([embedding_text(c.section, c.text) for c in batch])
-            for chunk, vector in zip(batch, vectors, strict=True):
-                await session.execute(update(Chunk).where(Chunk.id == chunk.id)
-                                      .values(embedding=vector, embedding_dim=len(vector)))
-        pairs = (await session.execute(
-            select(QAPair.id, QAPair.question).where(QAPair.assistant_id == assistant_id)
-        )).all()
-        for start in range(0, len(pairs), EMBED_BATCH):
-            batch = pairs[start:start + EMBED_BATCH]
-            vectors = await embedder.embed([p.question for p in batch])
-            for pair, vector in zip(batch, vectors, strict=True):
-                await session.execute(update(QAPair).where(QAPair.id == pair.id)
-                                      .values(embedding=vector, embedding_dim=len(vector)))
-        assistant.embedding_provider = embedder.name
-        session.add(assistant)
-        await session.commit()
-    return 1
+    return await reembed_all()

@@ -2,7 +2,9 @@
 
 Every failure is a `ParseError` with a stable `code` and an English message an owner can act on,
 because the upload form and the CLI show it as is. Parsing is pure (bytes in, blocks out) so the
-upload validation and the ingestion worker run the very same code.
+upload validation and the ingestion worker run the very same code (in a child process with memory and
+CPU limits: parse_process.py). A file over one of the `Limits` fails with code "over_limit" and a
+sentence naming the limit, checked before the expensive step wherever that is possible.
 """
 
 from __future__ import annotations
@@ -11,8 +13,20 @@ import csv
 import io
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
+
+from chatai.rag.limits import (
+    LimitExceeded,
+    Limits,
+    check_html,
+    check_zip,
+    too_many_columns,
+    too_many_elements,
+    too_many_pages,
+)
+from chatai.textsafe import db_safe
 
 SUPPORTED_EXTENSIONS = {
     ".pdf": "pdf", ".docx": "docx", ".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
@@ -46,6 +60,27 @@ class Block:
     page: int | None = None
 
 
+class _Blocks(list[Block]):
+    """The blocks of one document, failing as soon as there are more than the limit allows (so a
+    file of millions of one-word lines stops early instead of after filling memory)."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__()
+        self._max = limits.max_elements
+
+    def _check(self) -> None:
+        if len(self) > self._max:
+            raise LimitExceeded(too_many_elements(self._max))
+
+    def append(self, block: Block) -> None:
+        super().append(block)
+        self._check()
+
+    def extend(self, blocks: Iterable[Block]) -> None:
+        super().extend(blocks)
+        self._check()
+
+
 @dataclass
 class ParsedDocument:
     kind: str
@@ -69,12 +104,19 @@ def file_kind(filename: str) -> str:
     return kind
 
 
-def parse_document(filename: str, data: bytes) -> ParsedDocument:
+def parse_document(filename: str, data: bytes, limits: Limits | None = None) -> ParsedDocument:
     kind = file_kind(filename)
     if not data:
         raise ParseError("empty", "The file is empty.")
-    parsed = _PARSERS[kind](data)
-    parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
+    try:
+        parsed = _PARSERS[kind](data, limits or Limits())
+    except LimitExceeded as exc:
+        raise ParseError("over_limit", str(exc)) from exc
+    # PostgreSQL stores neither U+0000 nor lone surrogates (a PDF's text layer can hold both).
+    parsed.blocks = [Block(db_safe(b.text), db_safe(b.section), b.kind, b.page) for b in parsed.blocks
+                     if b.text.strip()]
+    if parsed.qa_pairs is not None:
+        parsed.qa_pairs = [(db_safe(q), db_safe(a)) for q, a in parsed.qa_pairs]
     if not parsed.blocks and not parsed.qa_pairs:
         if kind == "pdf":
             raise ParseError("no_text_layer",
@@ -139,7 +181,7 @@ class _Sections:
 # --- formats -------------------------------------------------------------------------------------
 
 
-def _parse_pdf(data: bytes) -> ParsedDocument:
+def _parse_pdf(data: bytes, limits: Limits) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -153,12 +195,15 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
                 ok = 0
             if not ok:
                 raise ParseError("encrypted", "The PDF is password-protected; remove the password and upload again.")
+        _check_page_count(reader, limits)
         pages = list(reader.pages)
-        blocks: list[Block] = []
+        if len(pages) > limits.max_pages:  # the declared /Count may lie; the page tree does not
+            raise LimitExceeded(too_many_pages(len(pages), limits.max_pages))
+        blocks = _Blocks(limits)
         for number, page in enumerate(pages, start=1):
             text = page.extract_text() or ""
             blocks.extend(_paragraphs(text, f"Page {number}", number))
-    except ParseError:
+    except (ParseError, LimitExceeded):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
         raise ParseError("corrupt", f"The PDF is damaged or not a PDF ({type(exc).__name__}).") from exc
@@ -167,19 +212,33 @@ def _parse_pdf(data: bytes) -> ParsedDocument:
     return ParsedDocument("pdf", blocks, page_count=len(pages))
 
 
-def _parse_docx(data: bytes) -> ParsedDocument:
+def _check_page_count(reader: object, limits: Limits) -> None:
+    """Refuse on the declared page count before walking the page tree (walking 50,000 pages takes seconds)."""
+    try:
+        declared = int(reader.trailer["/Root"]["/Pages"]["/Count"])  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - a damaged tree is found (and reported) by the walk itself
+        return
+    if declared > limits.max_pages:
+        raise LimitExceeded(too_many_pages(declared, limits.max_pages))
+
+
+def _parse_docx(data: bytes, limits: Limits) -> ParsedDocument:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
+    check_zip(data, limits)  # before python-docx unpacks anything
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise ParseError("corrupt", "The DOCX file is damaged or not a Word document.") from exc
     except Exception as exc:  # noqa: BLE001 - python-docx raises its own PackageNotFoundError etc.
+        if type(exc).__name__ == "XMLSyntaxError" and ("unknown error" in str(exc) or "emory" in str(exc)):
+            # How libxml2 reports running out of memory (the parse child's memory limit), not damage.
+            raise MemoryError(str(exc)) from exc
         raise ParseError("corrupt", f"The DOCX file cannot be opened ({type(exc).__name__}).") from exc
     sections = _Sections()
-    blocks: list[Block] = []
+    blocks = _Blocks(limits)
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             text = _clean(item.text)
@@ -223,19 +282,21 @@ def _table_rows(rows: list[list[str]], section: str) -> list[Block]:
     return blocks
 
 
-def _parse_txt(data: bytes) -> ParsedDocument:
+def _parse_txt(data: bytes, limits: Limits) -> ParsedDocument:
     text = decode_text(data)
-    return ParsedDocument("txt", _paragraphs(text, ""), page_count=max(1, -(-len(text) // 3000)))
+    blocks = _Blocks(limits)
+    blocks.extend(_paragraphs(text, ""))
+    return ParsedDocument("txt", blocks, page_count=max(1, -(-len(text) // 3000)))
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def _parse_md(data: bytes) -> ParsedDocument:
+def _parse_md(data: bytes, limits: Limits) -> ParsedDocument:
     text = decode_text(data)
     sections = _Sections()
-    blocks: list[Block] = []
+    blocks = _Blocks(limits)
     buffer: list[str] = []
     in_fence = False
 
@@ -277,23 +338,53 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "br", "section", "article", "table", "ul
 _MARK = "\u2063H"  # an invisible separator that cannot occur in normal text
 
 
-def _parse_html(data: bytes) -> ParsedDocument:
-    from bs4 import BeautifulSoup, NavigableString
+_HTML_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "head"}
+_HTML_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
+
+class _After(str):
+    """Text the walk emits once an element's children are done (a block's break, a cell's " | ")."""
+
+
+def _html_text(root: object, *, structure: bool = True, joiner: str = "") -> str:
+    """The text of an HTML tree with blank lines around blocks, " | " after cells and headings as marked
+    lines (structure=False: the strings only). One iterative pass: editing the tree instead (insert_before/
+    insert_after per block) was quadratic in the number of siblings, and recursion fails on deep trees."""
+    from bs4 import CData, NavigableString, Tag
+
+    out: list[str] = []
+    stack: list[object] = [root]
+    while stack:
+        node = stack.pop()
+        if type(node) is _After:
+            out.append(node)
+        elif isinstance(node, Tag):
+            name = node.name
+            if name in _HTML_SKIP:
+                continue
+            if structure and name in _HTML_HEADINGS:
+                title = _clean(_html_text(node, structure=False, joiner=" "))  # as get_text(" ")
+                out.append(f"\n\n{_MARK}{name[1]}{title}\n\n")
+                continue
+            if structure and name in _HTML_BLOCKS:
+                out.append("\n\n")
+                stack.append(_After("\n\n"))
+            elif structure and name in ("td", "th"):
+                stack.append(_After(" | "))
+            stack.extend(reversed(node.contents))
+        elif type(node) in (NavigableString, CData):
+            out.append(str(node))
+    return joiner.join(out)
+
+
+def _parse_html(data: bytes, limits: Limits) -> ParsedDocument:
+    from bs4 import BeautifulSoup
+
+    check_html(data, limits)  # before BeautifulSoup builds a tree
     soup = BeautifulSoup(decode_text(data), "html.parser")
-    for tag in soup(["script", "style", "noscript", "template", "svg", "iframe", "head"]):
-        tag.decompose()
-    for cell in soup.find_all(["td", "th"]):
-        cell.append(NavigableString(" | "))
-    for heading in soup.find_all(["h1", "h2", "h3", "h4", "h5", "h6"]):
-        title = _clean(heading.get_text(" "))
-        heading.replace_with(NavigableString(f"\n\n{_MARK}{heading.name[1]}{title}\n\n"))
-    for tag in soup.find_all(_HTML_BLOCKS):
-        tag.insert_before(NavigableString("\n\n"))
-        tag.insert_after(NavigableString("\n\n"))
-    text = soup.get_text()
+    text = _html_text(soup)
     sections = _Sections()
-    blocks: list[Block] = []
+    blocks = _Blocks(limits)
     for part in re.split(r"\n\s*\n", text):
         part = part.strip()
         if part.startswith(_MARK):
@@ -303,14 +394,22 @@ def _parse_html(data: bytes) -> ParsedDocument:
     return ParsedDocument("html", blocks, page_count=max(1, -(-len(text) // 3000)))
 
 
-def _read_csv(data: bytes) -> list[list[str]]:
+def _read_csv(data: bytes, limits: Limits) -> list[list[str]]:
     text = decode_text(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    rows: list[list[str]] = []
     try:
-        return [row for row in csv.reader(io.StringIO(text), dialect) if any(c.strip() for c in row)]
+        for row in csv.reader(io.StringIO(text), dialect):
+            if len(row) > limits.max_csv_columns:
+                raise LimitExceeded(too_many_columns(len(row), limits.max_csv_columns))
+            if any(c.strip() for c in row):
+                rows.append(row)
+                if len(rows) > limits.max_elements:
+                    raise LimitExceeded(too_many_elements(limits.max_elements))
+        return rows
     except csv.Error as exc:
         raise ParseError("corrupt", f"The CSV file cannot be read: {exc}.") from exc
 
@@ -322,8 +421,8 @@ def qa_columns(header: list[str]) -> tuple[int, int] | None:
     return (q, a) if q is not None and a is not None else None
 
 
-def _parse_csv(data: bytes) -> ParsedDocument:
-    rows = _read_csv(data)
+def _parse_csv(data: bytes, limits: Limits) -> ParsedDocument:
+    rows = _read_csv(data, limits)
     if not rows:
         raise ParseError("empty", "The CSV file has no rows.")
     columns = qa_columns(rows[0])

@@ -6,16 +6,18 @@ chunks counted as much as rare ones and made hybrid worse than vectors alone). D
 from kb_term_stats / kb_corpus_stats, kept exact by triggers on `chunks` (migration 0002); query words are
 OR-ed, so a chunk needs only some of them. Q&A pairs (few per assistant) keep ts_rank.
 
-Ranking vs. relevance. RRF orders results well but its value says nothing about whether a result is
-relevant at all, so every hit also carries a calibrated `score` in [0, 1] used for thresholds:
+Ranking vs. relevance. RRF finds candidates well but its value says nothing about whether a result is
+relevant at all, so every hit also carries a calibrated `score` in [0, 1], the one scale for thresholds and
+for the final order of chunks and Q&A pairs together (`search_knowledge`):
 
+    similar  = the embedder's calibration of the cosine (embeddings.Calibration: 0 = noise, 1 = sure match)
     coverage = share of the question's significant words (stemmed, stop words dropped) found in the passage
-    score    = max(cosine similarity, 0.8 * coverage)                     for document chunks
-    score    = max(cosine similarity, matched / max(query words, Q&A question words))   for Q&A pairs
+    score    = max(similar, 0.8 * coverage)                                         for document chunks
+    score    = max(similar, matched / max(query words, Q&A question words))          for Q&A pairs
 
-The cosine term is used only when the embedder understands the question's language: the default local
-model is English-only and gives ~0.55 between *unrelated* Russian texts, so for Russian questions with it
-the score is lexical only (and the vector list gets a lower weight in the fusion).
+The vector term is used only when the embedder understands the question's language: MiniLM is English-only
+and gives ~0.55 between *unrelated* Russian texts, so for Russian questions with it the score is lexical only
+(and the vector list gets a lower weight in the fusion). The default multilingual-e5-small is trusted for both.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant
+from chatai.rag.embeddings import Calibration, calibration_for
 from chatai.rag.language import detect_language
 
 # Weighted RRF. With trusted vectors the BM25 list has a low weight: it decides between close vector
@@ -97,6 +100,7 @@ class QueryPlan:
     vectors_trusted: bool
     english_words: str
     russian_words: str
+    calibration: Calibration = field(default_factory=lambda: Calibration(0.0, 1.0))
 
 
 def split_words(question: str) -> tuple[str, str]:
@@ -111,10 +115,12 @@ def split_words(question: str) -> tuple[str, str]:
     return " ".join(en), " ".join(ru)
 
 
-def make_plan(question: str, vector: list[float] | None, *, provider_ok: bool, multilingual: bool) -> QueryPlan:
+def make_plan(question: str, vector: list[float] | None, *, provider_ok: bool, multilingual: bool,
+              calibration: Calibration | None = None) -> QueryPlan:
     en, ru = split_words(question)
     trusted = vector is not None and provider_ok and (multilingual or detect_language(question) == "en")
-    return QueryPlan(question, vector if provider_ok else None, provider_ok, trusted, en, ru)
+    return QueryPlan(question, vector if provider_ok else None, provider_ok, trusted, en, ru,
+                     calibration or Calibration(0.0, 1.0))
 
 
 async def plan_query(assistant: Assistant, question: str) -> QueryPlan:
@@ -124,7 +130,8 @@ async def plan_query(assistant: Assistant, question: str) -> QueryPlan:
     embedder = get_embedder()
     provider_ok = assistant.embedding_provider == embedder.name
     vector = await embed_query(question) if provider_ok else None
-    return make_plan(question, vector, provider_ok=provider_ok, multilingual=not embedder.name.startswith("local:"))
+    return make_plan(question, vector, provider_ok=provider_ok, multilingual=embedder.multilingual,
+                     calibration=calibration_for(embedder.name))
 
 
 _TERMS_CTE = """
@@ -277,7 +284,7 @@ async def search_table(session: AsyncSession, *, table: str, assistant_id: uuid.
     hits = []
     for row in rows:
         similarity = None if row["distance"] is None else 1.0 - float(row["distance"])
-        vector_score = max(similarity or 0.0, 0.0) if plan.vectors_trusted else 0.0
+        vector_score = plan.calibration.relevance(similarity) if plan.vectors_trusted and similarity else 0.0
         matched, terms = int(row["matched"]), int(row["query_terms"])
         if table == "chunks":
             lexical = FTS_WEIGHT * matched / terms if terms else 0.0
@@ -289,6 +296,7 @@ async def search_table(session: AsyncSession, *, table: str, assistant_id: uuid.
             similarity=None if similarity is None else round(similarity, 4),
             vector_rank=row["vector_rank"], fts_rank=row["fts_rank"], matched_terms=matched, query_terms=terms,
             rrf=float(row["rrf"]), document_id=row["document_id"],
+            extra={"similar": round(vector_score, 4), "lexical": round(lexical, 4)},
         ))
     return hits
 
@@ -308,3 +316,20 @@ async def search_qa(session: AsyncSession, *, assistant: Assistant, plan: QueryP
     hits = await search_table(session, table="qa_pairs", assistant_id=assistant.id, plan=plan, candidates=20)
     hits.sort(key=lambda h: (-h.score, -h.rrf))
     return hits[:limit]
+
+
+def by_relevance(hits: list[SearchHit]) -> list[SearchHit]:
+    """One order for chunks and Q&A pairs: calibrated score, then fused rank."""
+    return sorted(hits, key=lambda h: (-h.score, -h.rrf))
+
+
+async def search_knowledge(session: AsyncSession, *, assistant: Assistant, plan: QueryPlan, top_k: int | None = None,
+                           threshold: float | None = None) -> list[SearchHit]:
+    """Chunks and Q&A pairs together on the one score scale, best first: what the answer and the test
+    console both use (a Q&A pair is listed above a chunk only when it is more relevant)."""
+    k = top_k or assistant.top_k
+    limit = assistant.score_threshold if threshold is None else threshold
+    chunks = await search_table(session, table="chunks", assistant_id=assistant.id, plan=plan,
+                                candidates=max(4 * k, 40))
+    pairs = await search_table(session, table="qa_pairs", assistant_id=assistant.id, plan=plan, candidates=20)
+    return [h for h in by_relevance(chunks + pairs) if h.score >= limit][:k]

@@ -6,25 +6,25 @@ reveal whether an email is registered.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import BillingAccount, User, UserSession, utcnow
+from chatai.db.models import User, UserSession, utcnow
 from chatai.security import (
-    MIN_PASSWORD_LENGTH,
     burn_password_check,
     hash_password,
     new_token,
     token_hash,
     verify_password,
 )
-from chatai.services import audit
+from chatai.services import audit, billing, bots, passwords
 from chatai.services.ratelimit import Limit
 from chatai.settings import get_settings
 
@@ -34,7 +34,8 @@ LOCALES = ("en", "ru")
 
 
 class AccountError(Exception):
-    """code: invalid_email | weak_password | email_taken | bad_credentials | rate_limited |
+    """code: invalid_email | password_too_short | password_too_long | password_too_common |
+    password_contains_email | email_taken | bad_credentials | rate_limited | signup_rate_limited |
     blocked | wrong_password | not_found | session_expired"""
 
     def __init__(self, code: str, retry_after: int = 0):
@@ -57,6 +58,21 @@ class CurrentUser:
         return self.role == "admin"
 
 
+@dataclass(frozen=True)
+class SessionView:
+    """One signed-in browser of the user, for the settings page: never the token or its hash."""
+
+    id: uuid.UUID
+    client: str
+    created_at: datetime
+    last_seen_at: datetime
+    is_current: bool
+
+
+# last_seen_at is written at most this often per session: every event handler checks the session.
+LAST_SEEN_EVERY = timedelta(minutes=1)
+
+
 def _current(user: User) -> CurrentUser:
     return CurrentUser(id=user.id, email=user.email, role=user.role, locale=user.locale)
 
@@ -68,24 +84,50 @@ def normalize_email(email: str) -> str:
     return email
 
 
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH or len(password) > 1024:
-        raise AccountError("weak_password")
+def check_password_strength(password: str, *, email: str = "") -> None:
+    """The policy for a password being set (services/passwords.py); sign-in never applies it."""
+    problem = passwords.password_problem(password, email=email)
+    if problem:
+        raise AccountError(problem)
 
 
-def _limits() -> tuple[Limit, Limit]:
+@dataclass(frozen=True)
+class SignInLimits:
+    """Failed sign-ins are counted three ways (README "Sign-in limits"). Only the first two refuse,
+    and both only the client that failed: a stranger's failures never refuse the owner's own browser.
+    The per-email count, which anyone can raise, only slows every attempt on that email down."""
+
+    pair: Limit  # (email, client): a guesser at one account from one address
+    client: Limit  # one address across many emails: credential stuffing
+    email: Limit  # one email from everywhere: distributed guessing; a growing delay, never a refusal
+
+    @classmethod
+    def from_settings(cls) -> SignInLimits:
+        s = get_settings()
+        return cls(pair=Limit("signin-pair", s.signin_max_attempts, s.signin_window_seconds),
+                   client=Limit("signin-client", s.signin_client_max_failures, s.signin_window_seconds),
+                   email=Limit("signin-email", s.signin_email_slowdown_after, s.signin_email_window_seconds))
+
+
+def signin_delay_seconds(email_failures: int) -> float:
+    """0 up to the slowdown threshold, then 0.25 s doubling every 5 further failures, capped."""
     s = get_settings()
-    per_email = Limit("signin-email", s.signin_max_attempts, s.signin_window_seconds)
-    # A client (IP) may try several accounts, but not brute-force many.
-    per_client = Limit("signin-client", s.signin_max_attempts * 4, s.signin_window_seconds)
-    return per_email, per_client
+    over = email_failures - s.signin_email_slowdown_after
+    if over < 0:
+        return 0.0
+    return min(0.25 * 2 ** (over / 5), s.signin_email_max_delay_seconds)
+
+
+def _signup_limit() -> Limit:
+    s = get_settings()
+    return Limit("signup-client", s.signup_max_per_client, s.signup_window_seconds)
 
 
 async def create_user(
     session: AsyncSession, *, email: str, password: str, role: str = "owner", locale: str = "en"
 ) -> User:
     email = normalize_email(email)
-    check_password_strength(password)
+    check_password_strength(password, email=email)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     user = User(email=email, password_hash=hash_password(password), role=role,
@@ -96,7 +138,7 @@ async def create_user(
     except IntegrityError as exc:
         await session.rollback()
         raise AccountError("email_taken") from exc
-    session.add(BillingAccount(user_id=user.id))
+    await billing.open_account(session, user_id=user.id, welcome=role == "owner")  # welcome credit, once
     audit.record(session, actor_id=user.id, action="user.create", target_type="user", target_id=user.id,
                  details={"role": role})
     await session.commit()
@@ -114,18 +156,28 @@ async def _start_session(session: AsyncSession, user: User, client: str) -> str:
 
 async def sign_up(session: AsyncSession, *, email: str, password: str, locale: str = "en",
                   client: str = "") -> str:
+    """Every attempt counts against the client's sign-up limit, refused ones too (probing emails)."""
+    limit, client_key = _signup_limit(), client or "unknown"
+    if await limit.exceeded(client_key):
+        raise AccountError("signup_rate_limited", retry_after=await limit.retry_after(client_key))
+    await limit.hit(client_key)
     user = await create_user(session, email=email, password=password, locale=locale)
     return await _start_session(session, user, client)
 
 
 async def sign_in(session: AsyncSession, *, email: str, password: str, client: str = "") -> str:
-    """Returns a new session token. Rate-limited per email and per client."""
-    per_email, per_client = _limits()
+    """Returns a new session token. Refusals and delays depend only on the email as typed and the
+    client, never on whether the account exists (SignInLimits)."""
+    limits = SignInLimits.from_settings()
     email_key = email.strip().lower()
     client_key = client or "unknown"
-    for limit, key in ((per_email, email_key), (per_client, client_key)):
+    pair_key = f"{email_key}|{client_key}"
+    for limit, key in ((limits.pair, pair_key), (limits.client, client_key)):
         if await limit.exceeded(key):
             raise AccountError("rate_limited", retry_after=await limit.retry_after(key))
+    delay = signin_delay_seconds(await limits.email.count(email_key))
+    if delay:
+        await asyncio.sleep(delay)
 
     user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
         if _EMAIL.match(email_key) else None
@@ -135,13 +187,14 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
     else:
         ok = verify_password(password, user.password_hash)
     if not ok:
-        await per_email.hit(email_key)
-        await per_client.hit(client_key)
+        for limit, key in ((limits.pair, pair_key), (limits.client, client_key), (limits.email, email_key)):
+            await limit.hit(key)
         raise AccountError("bad_credentials")
     if user.blocked:
         # Only said after a correct password: a blocked account is not enumerable either.
         raise AccountError("blocked")
-    await per_email.reset(email_key)
+    # The per-email count stays: others may still be guessing, and it only slows, never refuses.
+    await limits.pair.reset(pair_key)
     audit.record(session, actor_id=user.id, action="user.sign_in", target_type="user", target_id=user.id,
                  client=client)
     return await _start_session(session, user, client)
@@ -162,9 +215,44 @@ async def user_for_token(session: AsyncSession, token: str) -> CurrentUser | Non
     if row is None:
         return None
     user, user_session = row
-    if user.blocked or user_session.expires_at <= utcnow():
+    now = utcnow()
+    if user.blocked or user_session.expires_at <= now:
         return None
+    if now - user_session.last_seen_at >= LAST_SEEN_EVERY:
+        await session.execute(update(UserSession).where(UserSession.id == user_session.id).values(last_seen_at=now))
+        await session.commit()
     return _current(user)
+
+
+async def list_sessions(session: AsyncSession, *, user_id: uuid.UUID, current_token: str = "") -> list[SessionView]:
+    """The user's unexpired sessions, most recently seen first; `is_current` marks the one whose
+    token is `current_token` (compared by hash: the list itself never carries tokens)."""
+    current_hash = token_hash(current_token) if current_token else ""
+    rows = (await session.execute(
+        select(UserSession).where(UserSession.user_id == user_id, UserSession.expires_at > utcnow())
+        .order_by(UserSession.last_seen_at.desc())
+    )).scalars().all()
+    return [SessionView(id=r.id, client=r.client, created_at=r.created_at, last_seen_at=r.last_seen_at,
+                        is_current=bool(current_hash) and r.token_hash == current_hash) for r in rows]
+
+
+async def revoke_session(session: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """Ends one of the user's own sessions; someone else's session id is "not_found"."""
+    result = await session.execute(
+        delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user_id))
+    if result.rowcount == 0:
+        raise AccountError("not_found")
+    audit.record(session, actor_id=user_id, action="user.revoke_session", target_type="user", target_id=user_id)
+    await session.commit()
+
+
+async def sign_out_everywhere(session: AsyncSession, *, user_id: uuid.UUID) -> int:
+    """Ends every session of the user, this browser's too. Returns how many ended."""
+    result = await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+    audit.record(session, actor_id=user_id, action="user.sign_out_everywhere", target_type="user",
+                 target_id=user_id)
+    await session.commit()
+    return result.rowcount
 
 
 async def sign_out(session: AsyncSession, *, token: str) -> None:
@@ -180,7 +268,7 @@ async def change_password(session: AsyncSession, *, user_id: uuid.UUID, current_
         raise AccountError("not_found")
     if not verify_password(current_password, user.password_hash):
         raise AccountError("wrong_password")
-    check_password_strength(new_password)
+    check_password_strength(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     session.add(user)
@@ -198,7 +286,9 @@ async def set_locale(session: AsyncSession, *, user_id: uuid.UUID, locale: str) 
 
 
 async def set_blocked(session: AsyncSession, *, admin: CurrentUser, user_id: uuid.UUID, blocked: bool) -> None:
-    """Admins only. Blocking also ends every open session of that user."""
+    """Admins only. Blocking ends every open session of that user and stops their running bots (the
+    runner acts on the published command within a second); unblocking starts again exactly the bots
+    that blocking stopped, so bots the owner had paused stay paused."""
     if not admin.is_admin:
         raise PermissionError("admin only")
     if user_id == admin.id:
@@ -208,9 +298,30 @@ async def set_blocked(session: AsyncSession, *, admin: CurrentUser, user_id: uui
         raise AccountError("not_found")
     if blocked:
         await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
+        bot_ids = await bots.suspend_owner_bots(session, owner_id=user_id)
+    else:
+        bot_ids = await bots.restore_owner_bots(session, owner_id=user_id)
     audit.record(session, actor_id=admin.id, action="user.block" if blocked else "user.unblock",
-                 target_type="user", target_id=user_id)
+                 target_type="user", target_id=user_id, details={"bots": len(bot_ids)})
     await session.commit()
+    await bots.publish_commands("stop" if blocked else "start", bot_ids)
+
+
+async def reset_password(session: AsyncSession, *, email: str, new_password: str) -> User:
+    """For an admin on the server (CLI): sets a new password under the current policy and ends every
+    session of the account."""
+    user = await get_user_by_email(session, email=email)
+    if user is None:
+        raise AccountError("not_found")
+    check_password_strength(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    session.add(user)
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(session, actor_id=None, action="user.reset_password", target_type="user", target_id=user.id,
+                 details={"by": "cli"})
+    await session.commit()
+    return user
 
 
 async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None:

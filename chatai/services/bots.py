@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, Bot, utcnow
 from chatai.security import encrypt_secret, mask_secret
-from chatai.services import audit
+from chatai.services import audit, bot_events
 from chatai.services.assistants import NotFound, get_owned_assistant
 from chatai.settings import get_settings
 
@@ -127,7 +127,7 @@ async def connect_bot(session: AsyncSession, *, owner_id: uuid.UUID, assistant_i
     settings = get_settings()
     bot = Bot(assistant_id=assistant_id, owner_id=owner_id, telegram_bot_id=me.id, username=me.username,
               token_encrypted=encrypt_secret(token), token_hint=mask_secret(token), mode=settings.telegram_mode,
-              webhook_secret=secrets.token_urlsafe(32), desired_state="running", status="starting")
+              webhook_secret=encrypt_secret(secrets.token_urlsafe(32)), desired_state="running", status="starting")
     session.add(bot)
     audit.record(session, actor_id=owner_id, action="bot.connect", target_type="bot", target_id=bot.id,
                  details={"username": me.username})
@@ -176,12 +176,19 @@ async def get_bot_view(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uu
     return _view(bot, assistant.name if assistant else "")
 
 
+_EVENTS = {"pause": ("paused", "Paused by the owner."), "resume": ("resumed", "Resumed by the owner."),
+           "replace_token": ("token_replaced", "The bot token was replaced; the bot restarts with it.")}
+
+
 async def _set(session: AsyncSession, bot: Bot, action: str, **values: Any) -> None:
     for key, value in values.items():
         setattr(bot, key, value)
     bot.updated_at = utcnow()
     session.add(bot)
     audit.record(session, actor_id=bot.owner_id, action=f"bot.{action}", target_type="bot", target_id=bot.id)
+    if action in _EVENTS:  # the bot's event log (services/bot_events.py), same transaction
+        kind, message = _EVENTS[action]
+        await bot_events.record(session, bot_id=bot.id, owner_id=bot.owner_id, kind=kind, message=message)
     await session.commit()
 
 
@@ -195,6 +202,33 @@ async def resume_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid
     bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
     await _set(session, bot, "resume", desired_state="running", status="starting", last_error="")
     await publish_command("start", bot_id)
+
+
+# An admin blocking the owner: the bot stops like a paused one, but the value says it was running, so
+# unblocking restores exactly the owner's own choice (running bots come back, paused ones stay paused).
+SUSPENDED = "suspended"
+
+
+async def suspend_owner_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> list[uuid.UUID]:
+    """Stop every running bot of a blocked owner. Does not commit: publish the returned ids with
+    `publish_commands("stop", ids)` after the caller's commit."""
+    result = await session.execute(
+        sa.update(Bot).where(Bot.owner_id == owner_id, Bot.desired_state == "running")
+        .values(desired_state=SUSPENDED, status="paused", updated_at=utcnow()).returning(Bot.id))
+    return list(result.scalars())
+
+
+async def restore_owner_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> list[uuid.UUID]:
+    """Undo suspend_owner_bots on unblock. Does not commit; then `publish_commands("start", ids)`."""
+    result = await session.execute(
+        sa.update(Bot).where(Bot.owner_id == owner_id, Bot.desired_state == SUSPENDED)
+        .values(desired_state="running", status="starting", last_error="", updated_at=utcnow()).returning(Bot.id))
+    return list(result.scalars())
+
+
+async def publish_commands(action: str, bot_ids: list[uuid.UUID]) -> None:
+    for bot_id in bot_ids:
+        await publish_command(action, bot_id)
 
 
 async def disconnect_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:

@@ -10,11 +10,16 @@ The guarantee and its crash windows (Telegram delivers at least once; we make pr
 2. The answer is computed and saved (`save_reply`, assistant Message carrying the same update id)
    BEFORE it is sent. A crash after this and before sending: the restarted runner finds the update still
    'received' (`load_pending`) and resends the saved text, without paying for the model again.
-3. `mark_answered` runs after Telegram accepted sendMessage; the runner batches these marks (one
-   statement per few tens of ms for all bots, see bots/writeback.py). The one window left: the process
-   dies between Telegram's 200 and that commit; then the answer is sent again after restart.
+3. `mark_answered` runs after Telegram accepted sendMessage; the runner starts writing the mark as soon as
+   the send returns, marks arriving during a write going together in the next statement (bots/writeback.py).
+   The one window left: the process dies between Telegram's 200 and that commit (about one round trip);
+   then the answer is sent again after restart.
    Telegram's sendMessage has no idempotency key, so at-least-once is the best possible there;
    everything else is exactly once.
+4. An update that keeps failing (it cannot be stored, or answering it keeps raising) is marked 'failed'
+   (`mark_failed`) after a few attempts, so one poison message never holds up a bot's other customers.
+   Every text from Telegram goes through `textsafe.db_safe` first: U+0000 or a lone surrogate in a
+   message or a name used to make its statement fail every time.
 
 The caller owns the connection or session, as everywhere in services. The hot-path writes
 (`record_incoming`, `save_reply`, `mark_answered`, `mark_ignored`) are single statements meant for an
@@ -38,6 +43,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Dialog, Message, TelegramUpdate, utcnow
+from chatai.textsafe import db_safe
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +108,9 @@ def kind_of_text(text: str) -> str:
 
 async def _history(session: AsyncSession, dialog_id: uuid.UUID, before: datetime | None,
                    limit: int) -> list[tuple[str, str]]:
-    query = sa.select(Message.role, Message.text).where(Message.dialog_id == dialog_id)
+    # Not what never reached the user (an operator reply that failed: handoff.py).
+    query = sa.select(Message.role, Message.text).where(Message.dialog_id == dialog_id,
+                                                        Message.delivery_status != "failed")
     if before is not None:
         query = query.where(Message.created_at < before)
     rows = (await session.execute(query.order_by(Message.created_at.desc()).limit(limit))).all()
@@ -139,7 +147,7 @@ _RECORD_INCOMING = sa.text("""
     )
     SELECT d.id, d.status,
            (SELECT coalesce(json_agg(json_build_array(h.role, h.text) ORDER BY h.created_at), '[]'::json)
-              FROM (SELECT role, text, created_at FROM messages WHERE dialog_id = d.id
+              FROM (SELECT role, text, created_at FROM messages WHERE dialog_id = d.id AND delivery_status <> 'failed'
                     ORDER BY created_at DESC LIMIT :hl) h) AS history
     FROM d
 """)
@@ -161,11 +169,11 @@ async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id:
         if item.kind == "none":  # edited messages, member updates...: recorded, never answered
             await conn.execute(_RECORD_IGNORED, {"bot": bot_id, "upd": item.update_id, "now": now})
             continue
+        text, language = db_safe(item.text), db_safe(item.language)[:16]
         row = (await conn.execute(_RECORD_INCOMING, {
             "bot": bot_id, "upd": item.update_id, "now": now, "did": uuid.uuid4(), "aid": assistant_id,
-            "owner": owner_id, "chat": item.chat_id, "uid": item.user_id, "uname": item.user_name[:255],
-            "lang": item.language[:16], "mid": uuid.uuid4(), "text": item.text, "tmid": item.message_id,
-            "hl": history_limit,
+            "owner": owner_id, "chat": item.chat_id, "uid": item.user_id, "uname": db_safe(item.user_name)[:255],
+            "lang": language, "mid": uuid.uuid4(), "text": text, "tmid": item.message_id, "hl": history_limit,
         })).first()
         if row is None:  # a re-delivery: already stored (and answered or being answered)
             continue
@@ -175,7 +183,7 @@ async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id:
             # A crash before this statement leaves the update 'received': load_pending mutes it then.
             await conn.execute(_set_status(bot_id, item.update_id, "ignored"))
         pending.append(Pending(bot_id=bot_id, update_id=item.update_id, dialog_id=dialog_id, owner_id=owner_id,
-                               chat_id=item.chat_id, kind=item.kind, text=item.text, language=item.language,
+                               chat_id=item.chat_id, kind=item.kind, text=text, language=language,
                                telegram_message_id=item.message_id, received_at=now,
                                history=[(r, t) for r, t in history if r in _HISTORY_ROLES], ai_muted=muted))
     return pending
@@ -214,7 +222,8 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
     for row in (await session.execute(query)).all():
         (update_id, received_at, _msg_id, text, tg_msg_id, created_at, dialog_id, owner_id, chat_id, language,
          status, reply_id, reply_text, reply_by, reply_sources) = row
-        muted = status in HUMAN_STATUSES
+        # A reply saved before the dialog went to a person (the handoff notice itself) is still sent.
+        muted = status in HUMAN_STATUSES and reply_id is None
         if muted:
             await session.execute(_set_status(bot_id, update_id, "ignored"))
         saved = SavedReply(reply_id, reply_text, reply_by, reply_sources or []) if reply_id else None
@@ -283,7 +292,7 @@ _MARK_ANSWERED = sa.text(ASYNC_COMMIT + """,
 async def mark_answered(conn: AsyncConnection, marks: Sequence[AnsweredMark]) -> None:
     """Mark a batch answered in one statement (autocommit connection), committed asynchronously: a
     database crash right after could at worst cause repeated answers, the same window as a runner crash
-    between sendMessage and this call (the runner batches marks for a few tens of ms)."""
+    between sendMessage and this call."""
     if not marks:
         return
     rows = [{"bot": str(m.bot_id), "upd": m.update_id, "rid": str(m.reply_id), "tm": m.telegram_message_id,
@@ -294,6 +303,19 @@ async def mark_answered(conn: AsyncConnection, marks: Sequence[AnsweredMark]) ->
 async def mark_ignored(conn: AsyncConnection, *, bot_id: uuid.UUID, update_id: int) -> None:
     """No answer will ever be possible (the user blocked the bot, the chat is gone). Autocommit connection."""
     await conn.execute(_set_status(bot_id, update_id, "ignored"))
+
+
+# An update that could not even be stored has no row yet; one that failed while being answered has one.
+_MARK_FAILED = sa.text("""
+    INSERT INTO telegram_updates (bot_id, update_id, status, received_at) VALUES (:bot, :upd, 'failed', :now)
+    ON CONFLICT (bot_id, update_id) DO UPDATE SET status = 'failed'
+""")
+
+
+async def mark_failed(conn: AsyncConnection, *, bot_id: uuid.UUID, update_id: int) -> None:
+    """Give up on an update that failed too often (a poison message): never retried, never re-answered, and a
+    re-delivery of it is deduplicated like any other. Autocommit connection."""
+    await conn.execute(_MARK_FAILED, {"bot": bot_id, "upd": update_id, "now": utcnow()})
 
 
 async def publish_dialog_event(*, dialog_id: uuid.UUID, owner_id: uuid.UUID, role: str) -> None:

@@ -15,7 +15,6 @@ Deleting that row does not delete the imported pairs (they are managed as Q&A pa
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from pathlib import PurePath
@@ -25,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, Chunk, Document, DocumentFile, QAPair, utcnow
 from chatai.rag.embeddings import get_embedder
-from chatai.rag.parsing import CONTENT_TYPES, ParseError, file_kind, parse_document
+from chatai.rag.parse_process import parse_isolated
+from chatai.rag.parsing import CONTENT_TYPES, ParseError, file_kind
 from chatai.rag.retrieval import SearchHit, hybrid_search, plan_query
 from chatai.services import audit
 from chatai.services.assistants import NotFound, get_owned_assistant
@@ -42,7 +42,7 @@ MAX_QA_ANSWER = 10000
 
 class UploadError(Exception):
     """A rejected upload. `code`: unsupported_type | too_large | empty | corrupt | encrypted | no_text_layer |
-    duplicate | bad_name. `message` is specific English for the owner."""
+    over_limit | duplicate | bad_name. `message` is specific English for the owner."""
 
     def __init__(self, code: str, filename: str, message: str) -> None:
         super().__init__(f"{filename}: {message}")
@@ -69,8 +69,9 @@ async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assista
                           f"{limit / 1048576:.0f} MB.")
     try:
         kind = file_kind(name)
-        # Full parse now: damaged, encrypted and text-less files are refused before anything is stored.
-        parsed = await asyncio.to_thread(parse_document, name, data)
+        # Full parse now (in a child process with memory and CPU limits): damaged, encrypted, text-less
+        # and over-limit files are refused before anything is stored.
+        parsed = await parse_isolated(name, data, with_chunks=False)
     except ParseError as exc:
         raise UploadError(exc.code, name, exc.message) from exc
     digest = hashlib.sha256(data).hexdigest()
@@ -233,14 +234,13 @@ async def search(session: AsyncSession, *, owner_id: uuid.UUID, assistant_id: uu
     """What retrieval returns for a question, with scores and ranks ("why").
 
     The threshold defaults to 0 so the console shows near misses too; compare `score` with the assistant's
-    score_threshold to see what an answer would use (answer_question applies it). With include_qa, the
-    best Q&A pairs come first.
+    score_threshold to see what an answer would use (answer_question applies it). With include_qa, Q&A
+    pairs are ranked with the chunks on the one score scale, as the answer ranks them.
     """
     assistant = await get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
     plan = await plan_query(assistant, query)
-    hits = await hybrid_search(session, assistant=assistant, plan=plan, top_k=top_k, threshold=threshold)
     if include_qa:
-        from chatai.rag.retrieval import search_qa
+        from chatai.rag.retrieval import search_knowledge
 
-        hits = [h for h in await search_qa(session, assistant=assistant, plan=plan) if h.score > 0] + hits
-    return hits
+        return await search_knowledge(session, assistant=assistant, plan=plan, top_k=top_k, threshold=threshold)
+    return await hybrid_search(session, assistant=assistant, plan=plan, top_k=top_k, threshold=threshold)

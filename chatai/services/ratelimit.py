@@ -26,9 +26,13 @@ class Limit:
             _, count = await pipe.execute()
         return int(count)
 
-    async def exceeded(self, key: str) -> bool:
+    async def count(self, key: str) -> int:
+        """Attempts in the current window (0 when none)."""
         value = await get_redis().get(self._key(key))
-        return value is not None and int(value) >= self.max_hits
+        return int(value) if value is not None else 0
+
+    async def exceeded(self, key: str) -> bool:
+        return await self.count(key) >= self.max_hits
 
     async def retry_after(self, key: str) -> int:
         ttl = await get_redis().ttl(self._key(key))

@@ -16,11 +16,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatai.health import check_health, public_report
 from chatai.web.http_guards import guard_uploads, with_security_headers
+from chatai.web.payments_api import PAYMENTS_PREFIX, payment_routes
 from chatai.web.session_cookie import AUTH_PREFIX, auth_routes
 
 WEBHOOK_PREFIX = "/telegram/webhook/"
 # Paths (exact, or prefixes ending in "/") served by our routes instead of Reflex.
-API_PATHS = ("/health", WEBHOOK_PREFIX, AUTH_PREFIX)
+API_PATHS = ("/health", WEBHOOK_PREFIX, AUTH_PREFIX, PAYMENTS_PREFIX)
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _PROXY_HEADERS = (b"x-forwarded-for", b"x-real-ip", b"forwarded")
 
@@ -46,6 +47,7 @@ def build_api() -> Starlette:
     from chatai.bots.webhook import webhook_routes
 
     routes.extend(webhook_routes())
+    routes.extend(payment_routes())
     return Starlette(routes=routes)
 
 

@@ -1,5 +1,5 @@
 """The exactly-once bookkeeping of the lean hot path: the one-statement incoming write, the saved reply,
-and the batched 'answered' marks (bots/writeback.py), directly and through a running runner."""
+and the 'answered' marks written as each send returns (bots/writeback.py), directly and through a running runner."""
 
 from __future__ import annotations
 
@@ -120,17 +120,33 @@ async def test_write_behind_owes_until_written_and_keeps_marks_on_failure(tenant
         ("re a", 501, 12), ("re b", 502, 12)}
 
 
+def hold_marks(runner):
+    """Make the runner's mark writes hang (as if the database were slow): marks stay queued or in flight.
+    Returns a function that puts the real connection back."""
+    real = runner.writeback._connect
+
+    @contextlib.asynccontextmanager
+    async def hanging():
+        await asyncio.Event().wait()
+        yield None
+
+    runner.writeback._connect = hanging
+    return lambda: setattr(runner.writeback, "_connect", real)
+
+
 async def test_queued_mark_is_not_answered_again_and_is_written_at_stop(tenant, fake_telegram, runners):
-    """A mark still queued (update 'received' in the database) must not look owed to the recovery sweep."""
+    """A mark not written yet (update 'received' in the database) must not look owed to the recovery sweep."""
     brain = FakeBrain()
     bot, token = await connect(fake_telegram, tenant)
-    runner = await runners(answer_fn=brain, writeback_interval=30.0)  # the mark stays queued
+    runner = await runners(answer_fn=brain)
+    release = hold_marks(runner)  # the mark's write hangs
     fake_telegram.push_text(token, "once please", chat_id=51)
     await fake_telegram.await_sent(token, 1)
     await asyncio.sleep(1.5)  # several recovery sweeps (reconcile_interval 0.3 s)
     assert (await _rows(bot.id))[0] == {1000: "received"}
     assert len(fake_telegram.sent_messages(token)) == 1 and len(brain.calls) == 1
-    await runner.stop()  # a clean stop writes what is queued
+    release()
+    await runner.stop()  # a clean stop cancels the hanging write and writes what it held
     assert (await _rows(bot.id))[0] == {1000: "answered"}
 
 
@@ -139,7 +155,8 @@ async def test_crash_with_a_queued_mark_resends_the_saved_answer_only(tenant, fa
     The restarted runner resends the SAVED answer (no second model call) and then marks it."""
     brain = FakeBrain()
     bot, token = await connect(fake_telegram, tenant)
-    doomed = await runners(answer_fn=brain, writeback_interval=30.0)
+    doomed = await runners(answer_fn=brain)
+    hold_marks(doomed)
     fake_telegram.push_text(token, "hello", chat_id=52)
     await fake_telegram.await_sent(token, 1)
     await doomed.abort()

@@ -37,7 +37,7 @@ async def test_text_message_answered_with_sources_and_history(tenant, fake_teleg
     sent = await fake_telegram.await_sent(token, 1)
     assert len(sent) == 1 and sent[0]["chat_id"] == 501 and sent[0]["parse_mode"] == "HTML"
     assert "Answer to: When do you deliver?" in sent[0]["text"]
-    assert "Sources: faq.md (Delivery)" in sent[0]["text"]
+    assert "Source: faq.md › Delivery" in sent[0]["text"]
     assert fake_telegram.calls(token, "sendChatAction"), "typing indicator while the answer is produced"
     await wait_for(lambda: _all_answered(bot.id, 1))
 
@@ -89,7 +89,7 @@ async def test_long_answer_split_cleanly(tenant, fake_telegram, runners):
     for message in sent:
         assert len(message["text"]) <= 4096
         assert check_html(message["text"]) == ""  # the fake also refuses broken markup with 400
-    assert "Sources:" in sent[-1]["text"] and "Sources:" not in sent[0]["text"]
+    assert "Source: faq.md" in sent[-1]["text"] and "Source:" not in sent[0]["text"]  # once, at the end
     assert "&lt;every&gt;" in sent[0]["text"] and "<b>return policy</b>" in sent[0]["text"]
     await wait_for(lambda: _all_answered(bot.id, 1))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from chatai.bots.telegram_format import format_answer, plain, utf16_len
+from chatai.bots.telegram_format import format_answer, plain, source_label, utf16_len
 from chatai.bots.throttle import Throttle
 from tests.fakes.telegram_server import check_html
 
@@ -42,11 +42,45 @@ def test_code_block_split_keeps_each_part_closed():
     assert all(check_html(p) == "" for p in parts)
 
 
-def test_sources_compact_and_deduplicated():
-    sources = [{"document": "faq.pdf", "section": "Delivery"}, {"document": "faq.pdf", "section": "Other"},
+def test_sources_listed_once_numbered_and_deduplicated():
+    sources = [{"document": "faq.pdf", "section": "Delivery"}, {"document": "faq.pdf", "section": "Delivery"},
                {"document": "terms.md", "section": ""}]
-    [html] = format_answer("ok", sources, language="ru")
-    assert html.endswith("<i>📄 Источники: faq.pdf (Delivery); terms.md</i>")
+    [html] = format_answer("Вот ответ.", sources, language="ru")
+    assert html.endswith("<i>📄 Источники: [1] faq.pdf › Delivery; [2] terms.md</i>")
+    [html] = format_answer("Here is the answer.", sources[:1], language="ru")  # English answer, Russian app
+    assert html.endswith("<i>📄 Source: faq.pdf › Delivery</i>") and html.count("faq.pdf") == 1
+
+
+def test_source_paths_are_shortened_by_whole_parts_never_mid_word():
+    label = source_label("Company handbook.pdf", "Part one: general terms > Chapter 3: delivery and shipping "
+                         "conditions > Shipping abroad", limit=60)
+    assert label == "Company handbook.pdf › … › Shipping abroad"
+    long_label = source_label("report.pdf", "An extraordinarily verbose heading that goes on and on about "
+                              "everything the company ever did", limit=60)
+    assert len(long_label) <= 60 and long_label.endswith("…")
+    words = set("An extraordinarily verbose heading that goes on and on about everything the company ever did"
+                .split())
+    assert all(w in words for w in long_label.split(" › ")[1].rstrip("…").split())  # whole words only
+
+
+def test_quotes_become_blockquotes_and_every_source_is_listed():
+    text = ("Here is what I found in the knowledge base (quoted as is):\n\n> Implant: 65000 <RUB>\n"
+            "> Cleaning: 4500 [1]\n\n> Open daily 9-21 [2]")
+    sources = [{"document": "prices.pdf", "section": "Prices"}, {"document": "hours.md", "section": "Hours"}]
+    [html] = format_answer(text, sources, language="en")
+    assert "<blockquote>Implant: 65000 &lt;RUB&gt;\nCleaning: 4500 [1]</blockquote>" in html
+    assert "<blockquote>Open daily 9-21 [2]</blockquote>" in html
+    assert html.endswith("Sources: [1] prices.pdf › Prices; [2] hours.md › Hours</i>") and check_html(html) == ""
+
+
+def test_long_quote_splits_safely():
+    text = "Intro\n\n" + "\n".join(f"> line {i} with <tags> & words" for i in range(400))
+    parts = format_answer(text, [{"document": "a.pdf", "section": "One"}])
+    assert len(parts) >= 3
+    for part in parts:
+        assert utf16_len(part) <= 4096 and check_html(part) == ""
+    assert sum(p.count("<blockquote>") for p in parts) >= len(parts) - 1
+    assert parts[-1].endswith("Source: a.pdf › One</i>") and sum("Source" in p for p in parts) == 1
 
 
 def test_plain_text_never_interpreted():

@@ -8,7 +8,8 @@ import httpx
 from starlette.applications import Starlette
 
 from chatai.bots.webhook import SECRET_HEADER, webhook_routes
-from tests.bots.conftest import FakeBrain, bot_row, connect, wait_for
+from chatai.security import decrypt_secret
+from tests.bots.conftest import FakeBrain, bot_row, connect, status_is, wait_for
 from tests.fakes.telegram_server import text_update
 
 
@@ -22,10 +23,12 @@ async def test_webhook_rejects_wrong_secret_and_answers_repeats_once(tenant, fak
     await runners(answer_fn=brain, mode="webhook")
     fake = fake_telegram.bot(token)
     await wait_for(lambda: fake.webhook_url)
+    await wait_for(lambda: status_is(bot.id, "running"))  # the row says 'webhook' mode from then on
     assert fake.webhook_url == f"https://support.example.com/telegram/webhook/{bot.id}"
     assert token not in fake.webhook_url
-    secret = (await bot_row(bot.id)).webhook_secret
-    assert fake.webhook_secret == secret
+    stored = (await bot_row(bot.id)).webhook_secret
+    secret = decrypt_secret(stored)
+    assert fake.webhook_secret == secret and secret not in stored  # encrypted at rest, like the token
 
     app = Starlette(routes=webhook_routes())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
@@ -44,3 +47,16 @@ async def test_webhook_rejects_wrong_secret_and_answers_repeats_once(tenant, fak
     assert len(sent) == 1 and "Do you ship abroad?" in sent[0]["text"]
     assert len(brain.calls) == 1
     assert not fake_telegram.calls(token, "getUpdates")  # webhook and polling are exclusive
+
+
+async def test_webhook_refuses_a_polling_bot_even_with_its_correct_secret(tenant, fake_telegram, runners):
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=FakeBrain())  # polling mode
+    secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
+    app = Starlette(routes=webhook_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        response = await client.post(f"/telegram/webhook/{bot.id}", json=text_update("forged?", chat_id=62),
+                                     headers={SECRET_HEADER: secret})
+    assert response.status_code == 403
+    await asyncio.sleep(0.5)
+    assert fake_telegram.sent_messages(token) == []

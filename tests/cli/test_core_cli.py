@@ -43,7 +43,7 @@ def test_cli_errors_are_clear_and_non_zero(db):
     again = cli("users", "create", "--email", "dup@example.com", "--password", "long password")
     assert again.returncode == 1 and "email taken" in again.stderr
     weak = cli("users", "create", "--email", "weak@example.com", "--password", "short")
-    assert weak.returncode == 1 and "weak password" in weak.stderr
+    assert weak.returncode == 1 and "password too short" in weak.stderr
     missing = cli("assistants", "create", "--owner", "ghost@example.com", "--name", "X")
     assert missing.returncode == 1 and "no user with email ghost@example.com" in missing.stderr
     assert "Traceback" not in missing.stderr

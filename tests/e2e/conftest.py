@@ -52,13 +52,47 @@ def telegram():
 
 
 @pytest.fixture(scope="session")
-def app_env(telegram) -> dict[str, str]:
-    """Extra environment for the app under test."""
-    return {"TELEGRAM_API_URL": telegram.url, "TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "true"}
+def yookassa():
+    """A stand-in YooKassa API and confirmation page on loopback."""
+    from tests.fakes.yookassa_server import FakeYooKassa
+
+    server = FakeYooKassa().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
-def app_url(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def app_env(telegram, yookassa) -> dict[str, str]:
+    """Extra environment for the app under test."""
+    # Every browser test signs up from 127.0.0.1: lift the per-client sign-up limit for the run.
+    # The bot runner is its own process (bot_runner below), as when scaled out: what a browser sees of
+    # bots and conversations must cross processes through the database and Redis.
+    return {"TELEGRAM_API_URL": telegram.url, "TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "false",
+            "SIGNUP_MAX_PER_CLIENT": "1000", "YOOKASSA_SHOP_ID": yookassa.shop_id,
+            "YOOKASSA_SECRET_KEY": yookassa.secret_key, "YOOKASSA_API_URL": yookassa.api_url}
+
+
+@pytest.fixture(scope="session")
+def bot_runner(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen]:
+    """`python -m chatai bots run` in its own process, with the app's environment."""
+    from chatai.cli.app import reflex_environment
+
+    env = reflex_environment()
+    env.update(app_env)
+    log = tmp_path_factory.mktemp("runner") / "runner.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "chatai", "bots", "run", "--poll-timeout", "5"], cwd=ROOT,
+                                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def app_url(app_env: dict[str, str], bot_runner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from chatai.cli.app import reflex_environment
 
     port = _free_port()

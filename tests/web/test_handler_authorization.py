@@ -19,7 +19,10 @@ from chatai.security import encrypt_secret
 from chatai.services import accounts, assistants
 from chatai.web.pages.admin import AdminOverviewState, AdminUsersState
 from chatai.web.pages.assistants import AssistantsState
+from chatai.web.pages.billing import BillingState
 from chatai.web.pages.bots import BotsState
+from chatai.web.pages.inbox import InboxState
+from chatai.web.pages.kb_search import KbSearchState
 from chatai.web.pages.knowledge import KnowledgeState
 from chatai.web.pages.overview import OverviewState
 from tests.web.clients import signed_in_root
@@ -80,8 +83,9 @@ async def test_knowledge_handlers_refuse_another_owners_data(world):
     assert state.assistant_id == "" and state.documents == [] and state.qa_pairs == []
     # Even with the id forced into the state, reads and writes are refused by the services.
     state.assistant_id = world["assistant"]
-    await KnowledgeState.handle_search_submit.fn(state, {"query": "question"})
-    assert state.hits == []
+    search = await root.get_state(KbSearchState)
+    await KbSearchState.handle_search_submit.fn(search, {"query": "question"})
+    assert search.hits == [] and not search.searched and search.error
     await KnowledgeState.delete_document.fn(state, world["document"])
     await KnowledgeState.reindex_document.fn(state, world["document"])
     await KnowledgeState.delete_qa_pair.fn(state, world["qa"])
@@ -136,6 +140,8 @@ async def test_admin_can_block_and_the_owner_is_signed_out(world):
 @pytest.mark.parametrize(("state_cls", "handler"), [
     (OverviewState, "load_overview"), (AssistantsState, "load_assistants"), (KnowledgeState, "load_knowledge"),
     (BotsState, "load_bots"), (AdminUsersState, "load_admin_users"), (AdminOverviewState, "load_admin_overview"),
+    (BillingState, "load_billing"), (BillingState, "export_csv"),
+    (InboxState, "load_inbox"), (InboxState, "load_more"),
 ])
 async def test_signed_out_client_is_redirected(world, state_cls, handler):
     root = await _client("")

@@ -39,7 +39,7 @@ def test_handshake_takes_the_cookie_out_of_the_connection_headers():
 
 async def test_a_signed_in_state_tree_pickles_without_the_token(db):
     async with async_session() as session:
-        token = await accounts.sign_up(session, email="pickle@example.com", password="a pickle password")
+        token = await accounts.sign_up(session, email="pickle@example.com", password="a brined cucumber")
     root = await signed_in_root(token)
     auth = await root.get_state(AuthState)
     assert (await auth.current_user()).email == "pickle@example.com"
@@ -95,7 +95,7 @@ async def test_cookie_is_secure_when_served_over_https(db):
 
 async def test_signout_route_ends_the_session_and_clears_the_cookie(db):
     async with async_session() as session:
-        token = await accounts.sign_up(session, email="bye@example.com", password="a goodbye password")
+        token = await accounts.sign_up(session, email="bye@example.com", password="a farewell passphrase")
     async with _http() as client:
         response = await client.get("/auth/signout", cookies={session_cookie.COOKIE_NAME: token})
     assert response.headers["location"] == "/signin"

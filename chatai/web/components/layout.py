@@ -9,6 +9,7 @@ import reflex as rx
 
 from chatai.web import routes
 from chatai.web.i18n import LANGUAGES
+from chatai.web.live import unread_badge, waiting_notice
 from chatai.web.state.auth import AuthState
 
 ACCENT = "indigo"
@@ -25,6 +26,7 @@ DASHBOARD_NAV = [
 ADMIN_NAV = [
     ("nav_overview", routes.ADMIN, "activity"),
     ("nav_users", routes.ADMIN_USERS, "users"),
+    ("nav_admin_billing", routes.ADMIN_BILLING, "receipt"),
     ("nav_dashboard", routes.OVERVIEW, "arrow-left"),
 ]
 
@@ -56,7 +58,8 @@ def language_switch() -> rx.Component:
 def _nav_link(key: str, href: str, icon: str) -> rx.Component:
     active = rx.State.router.page.path == href
     return rx.link(
-        rx.hstack(rx.icon(icon, size=17), rx.text(t(key), size="2"), spacing="3", align="center",
+        rx.hstack(rx.icon(icon, size=17), rx.text(t(key), size="2"),
+                  *([rx.spacer(), unread_badge()] if key == "nav_inbox" else []), spacing="3", align="center",
                   padding_x="12px", padding_y="8px", border_radius="8px", width="100%",
                   bg=rx.cond(active, rx.color(ACCENT, 3), "transparent"),
                   color=rx.cond(active, rx.color(ACCENT, 11), rx.color("gray", 11)),
@@ -167,7 +170,8 @@ def _shell(content: rx.Component, items: list[tuple[str, str, str]], admin_link:
 
 def _main(content: rx.Component) -> rx.Component:
     return rx.box(
-        rx.cond(AuthState.user_email != "", content, rx.center(rx.spinner(size="3"), height="60vh")),
+        rx.cond(AuthState.user_email != "", rx.fragment(waiting_notice(), content),
+                rx.center(rx.spinner(size="3"), height="60vh")),
         width="100%",
         max_width="1200px",
         padding=["16px", "20px", "32px"],
@@ -177,7 +181,10 @@ def _main(content: rx.Component) -> rx.Component:
 
 def dashboard_page(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
     def page() -> rx.Component:
-        return _shell(content(), DASHBOARD_NAV, admin_link=True)
+        from chatai.web.components.balance_banner import balance_banner
+
+        return _shell(rx.vstack(balance_banner(), content(), spacing="4", width="100%"), DASHBOARD_NAV,
+                      admin_link=True)
 
     page.__name__ = content.__name__
     return page

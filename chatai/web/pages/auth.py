@@ -9,7 +9,7 @@ import reflex as rx
 import sqlalchemy.exc
 
 from chatai.db.session import async_session
-from chatai.services import accounts
+from chatai.services import accounts, passwords
 from chatai.services.accounts import AccountError
 from chatai.web import routes
 from chatai.web.components.layout import auth_shell, error_callout, t
@@ -23,8 +23,36 @@ OUTAGE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError,
 
 
 def _error_text(locale: str, exc: AccountError) -> str:
-    return text(locale, f"err_{exc.code}", n=exc.retry_after) if exc.code == "rate_limited" \
+    return text(locale, f"err_{exc.code}", n=exc.retry_after) if exc.retry_after \
         else text(locale, f"err_{exc.code}")
+
+
+class PasswordStrengthState(rx.State):
+    """The weak / fair / strong hint under a new-password field. Only the level is kept: the password
+    itself never becomes a state var (state is persisted by Reflex)."""
+
+    strength: str = ""
+
+    @rx.event
+    def handle_password_typed(self, value: str):
+        self.strength = passwords.strength(str(value)[: passwords.MAX_LENGTH + 1])
+
+
+_STRENGTH_COLORS = {"weak": "red", "fair": "amber", "strong": "grass"}
+
+
+def password_strength_hint() -> rx.Component:
+    level = PasswordStrengthState.strength
+    return rx.cond(
+        level != "",
+        rx.hstack(
+            rx.text(t("accounts_strength"), size="1", color=rx.color("gray", 10)),
+            rx.match(level, *[(name, rx.text(t(f"accounts_strength_{name}"), size="1", weight="medium",
+                                             color=rx.color(color, 11), id="password-strength"))
+                              for name, color in _STRENGTH_COLORS.items()], rx.fragment()),
+            spacing="1",
+        ),
+    )
 
 
 class SignInState(rx.State):
@@ -70,14 +98,18 @@ class SignUpState(rx.State):
             return
         return await start_browser_session(token, routes.OVERVIEW)
 
-def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: str = "") -> rx.Component:
+def _field(label_key: str, name: str, type_: str, autocomplete: str, hint_key: str = "",
+           rate_strength: bool = False) -> rx.Component:
+    extra = {"on_change": PasswordStrengthState.handle_password_typed.debounce(250)} if rate_strength else {}
     children = [
         rx.text(t(label_key), as_="label", size="2", weight="medium", html_for=name),
         rx.input(name=name, id=name, type=type_, required=True, size="3", width="100%",
-                 auto_complete=autocomplete),
+                 auto_complete=autocomplete, **extra),
     ]
     if hint_key:
         children.append(rx.text(t(hint_key), size="1", color=rx.color("gray", 10)))
+    if rate_strength:
+        children.append(password_strength_hint())
     return rx.vstack(*children, spacing="1", width="100%")
 
 
@@ -112,6 +144,7 @@ def signin_page() -> rx.Component:
 
 def signup_page() -> rx.Component:
     return _auth_form(heading="create_your_account", error=SignUpState.error,
-                      password=_field("password", "password", "password", "new-password", "password_hint"),
+                      password=_field("password", "password", "password", "new-password",
+                                      "accounts_password_hint", rate_strength=True),
                       submit="sign_up", other_question="have_account", other_label="sign_in",
                       other_href=routes.SIGNIN, other_id="to-signin", on_submit=SignUpState.handle_sign_up_submit)

@@ -11,6 +11,7 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
+from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
@@ -40,6 +41,10 @@ class BotsState(rx.State):
     busy: bool = False
     polling: bool = False
     replace_id: str = ""
+    # The event log dialog: one bot's events (platform-written sentences, shown as plain text).
+    events_open: bool = False
+    events_bot: str = ""
+    events: list[dict[str, str]] = []
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
@@ -137,6 +142,28 @@ class BotsState(rx.State):
         await self._action(bot_id, bots_svc.disconnect_bot)
 
     @rx.event
+    async def open_events(self, bot_id: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        try:
+            async with async_session() as session:
+                found = await bot_events_svc.list_events(session, owner_id=user.id, bot_id=uuid.UUID(bot_id))
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text(await self._locale(), "err_not_found")
+            return None
+        self.events = [{"kind": e.kind, "message": e.message, "at": _when(e.created_at)} for e in found]
+        self.events_bot = next((b["username"] for b in self.bots if b["id"] == bot_id), "")
+        self.events_open = True
+        return None
+
+    @rx.event
+    def set_events_open(self, value: bool):
+        self.events_open = value
+        if not value:
+            self.events = []
+
+    @rx.event
     def start_replace(self, bot_id: str):
         self.replace_id = bot_id
         self.error = ""
@@ -173,6 +200,43 @@ def _status_badge(status: rx.Var) -> rx.Component:
     return rx.match(status, *[(k, rx.badge(t(label), color_scheme=color, class_name="bot-status"))
                               for k, (color, label) in _STATUS.items()],
                     rx.badge(status, class_name="bot-status"))
+
+
+_EVENT_KINDS = {"error": "red", "recovered": "green", "update_failed": "amber", "paused": "gray", "resumed": "blue",
+                "token_replaced": "violet"}
+
+
+def _event_row(e: dict) -> rx.Component:
+    kind = rx.match(e["kind"], *[(k, rx.badge(t(f"bot_events_kind_{k}"), color_scheme=color))
+                                 for k, color in _EVENT_KINDS.items()], rx.badge(e["kind"]))
+    return rx.hstack(
+        rx.box(kind, min_width="130px"),
+        rx.vstack(rx.text(e["message"], size="2"), rx.text(e["at"], size="1", color=rx.color("gray", 10)),
+                  spacing="0", min_width="0"),
+        align="start",
+        width="100%",
+        class_name="bot-event",
+    )
+
+
+def _events_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(t("bot_events_title"), rx.cond(BotsState.events_bot != "", " · @" + BotsState.events_bot,
+                                                           "")),
+            rx.dialog.description(t("bot_events_subtitle"), size="2", color=rx.color("gray", 10)),
+            rx.cond(BotsState.events.length() > 0,
+                    rx.scroll_area(rx.vstack(rx.foreach(BotsState.events, _event_row), spacing="3", width="100%"),
+                                   type="auto", scrollbars="vertical", max_height="60vh", margin_top="12px"),
+                    rx.text(t("bot_events_empty"), size="2", margin_top="12px")),
+            rx.flex(rx.dialog.close(rx.button(t("bot_events_close"), variant="soft", color_scheme="gray")),
+                    justify="end", margin_top="16px"),
+            max_width="680px",
+            id="bot-events",
+        ),
+        open=BotsState.events_open,
+        on_open_change=BotsState.set_events_open,
+    )
 
 
 def _bot_card(b: dict) -> rx.Component:
@@ -214,6 +278,8 @@ def _bot_card(b: dict) -> rx.Component:
                                       on_click=BotsState.pause_bot(b["id"]))),
                     rx.button(rx.icon("key-round", size=14), t("replace_token"), size="1", variant="soft",
                               color_scheme="gray", on_click=BotsState.start_replace(b["id"])),
+                    rx.button(rx.icon("history", size=14), t("bot_events_button"), size="1", variant="soft",
+                              color_scheme="gray", on_click=BotsState.open_events(b["id"]), class_name="bot-events"),
                     rx.spacer(),
                     rx.button(rx.icon("unplug", size=14), t("disconnect"), size="1", variant="soft",
                               color_scheme="red", on_click=BotsState.disconnect_bot(b["id"])),
@@ -264,6 +330,7 @@ def bots_page() -> rx.Component:
                 rx.grid(rx.foreach(BotsState.bots, _bot_card), columns=rx.breakpoints(initial="1", md="2"),
                         spacing="4", width="100%"),
                 card(empty_state("send", "no_bots"))),
+        _events_dialog(),
         spacing="4",
         width="100%",
     )

@@ -1,5 +1,5 @@
 """Knowledge base: documents (upload, live progress, re-index, delete), Q&A pairs, the test-search
-console and a playground chat. Every handler re-checks the session and passes the owner to the
+console (kb_search.py) and a playground chat. Every handler re-checks the session and passes the owner to the
 service, which refuses another owner's assistant or document."""
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from chatai.settings import get_settings
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
+from chatai.web.pages.kb_search import KbSearchState, kb_search_tab
 from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.texts.ingest import document_error
 
 UPLOAD_ID = "kb_upload"
 POLL_SECONDS = 1.0
@@ -27,8 +29,8 @@ def _size(n: int) -> str:
     return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n, 1) / 1024:.0f} KB"
 
 
-def _doc_row(d) -> dict[str, str]:
-    return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": d.error,
+def _doc_row(d, locale: str) -> dict[str, str]:
+    return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": document_error(locale, d.error),
             "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes), "chunks": str(d.chunk_count),
             "qa": "1" if d.content_type.endswith("; qa") else ""}
 
@@ -42,10 +44,6 @@ class KnowledgeState(rx.State):
     uploading: bool = False
     error: str = ""
     polling: bool = False
-    # Test console.
-    query: str = ""
-    hits: list[dict[str, str]] = []
-    searched: bool = False
     # Playground.
     chat: list[dict[str, str]] = []
     chat_busy: bool = False
@@ -74,7 +72,8 @@ class KnowledgeState(rx.State):
             self.assistant_id = ""
             self.documents, self.qa_pairs = [], []
             return
-        self.documents = [_doc_row(d) for d in docs]
+        locale = (await self.get_state(AuthState)).locale
+        self.documents = [_doc_row(d, locale) for d in docs]
         self.qa_pairs = [{"id": str(p.id), "question": p.question, "answer": p.answer} for p in pairs]
 
     @rx.event
@@ -87,7 +86,7 @@ class KnowledgeState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
-        self.hits, self.searched, self.chat, self.upload_errors, self.error = [], False, [], [], ""
+        self.chat, self.upload_errors, self.error = [], [], ""
         await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
@@ -98,8 +97,9 @@ class KnowledgeState(rx.State):
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
         self.assistant_id = assistant_id
-        self.hits, self.searched, self.chat, self.upload_errors = [], False, [], []
+        self.chat, self.upload_errors = [], []
         await self._reload(owner_id)
+        return KbSearchState.clear_results
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
@@ -120,7 +120,8 @@ class KnowledgeState(rx.State):
                     await kb.upload_document(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
                                              filename=file.name or "", data=data)
             except kb.UploadError as exc:
-                errors.append(f"{exc.filename}: {exc.message}")
+                locale = (await self.get_state(AuthState)).locale
+                errors.append(f"{exc.filename}: {document_error(locale, exc.message)}")
             except assistants_svc.NotFound:
                 errors.append(f"{file.name}: {text((await self.get_state(AuthState)).locale, 'err_not_found')}")
         self.upload_errors = errors
@@ -229,33 +230,6 @@ class KnowledgeState(rx.State):
         except (assistants_svc.NotFound, ValueError):
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
         await self._reload(owner_id)
-
-    # --- test console ---
-
-    @rx.event
-    async def handle_search_submit(self, form: dict):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
-        self.query = str(form.get("query", "")).strip()[:1000]
-        if not self.query or not self.assistant_id:
-            return
-        try:
-            async with async_session() as session:
-                hits = await kb.search(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
-                                       query=self.query, include_qa=True)
-        except assistants_svc.NotFound:
-            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
-            return
-        self.searched = True
-        self.hits = [{
-            "document": h.document, "section": h.section, "text": h.text[:1200], "score": f"{h.score:.3f}",
-            "why": " · ".join(part for part in (
-                f"vector #{h.vector_rank} (cos {h.similarity:.2f})" if h.vector_rank else "",
-                f"full text #{h.fts_rank} ({h.matched_terms}/{h.query_terms} words)" if h.fts_rank else "",
-                "Q&A" if h.kind == "qa" else "",
-            ) if part),
-        } for h in hits]
 
     # --- playground ---
 
@@ -441,37 +415,6 @@ def _qa_tab() -> rx.Component:
     )
 
 
-def _hit(h: dict) -> rx.Component:
-    return rx.box(
-        rx.hstack(rx.badge(h["score"], variant="solid"), rx.text(h["document"], weight="bold", size="2"),
-                  rx.text(h["section"], size="2", color=rx.color("gray", 10)), wrap="wrap", align="center"),
-        rx.text(h["why"], size="1", color=rx.color("gray", 10), margin_y="4px"),
-        rx.text(h["text"], size="2", white_space="pre-wrap"),
-        padding="12px",
-        border=f"1px solid {rx.color('gray', 5)}",
-        border_radius="10px",
-        width="100%",
-        class_name="search-hit",
-    )
-
-
-def _test_tab() -> rx.Component:
-    return rx.vstack(
-        rx.form(
-            rx.hstack(rx.input(name="query", id="search-query", placeholder=t("search_placeholder"), flex="1",
-                               size="3"),
-                      rx.button(t("search"), type="submit", size="3", id="search-submit"), width="100%"),
-            on_submit=KnowledgeState.handle_search_submit,
-            width="100%",
-        ),
-        rx.cond(KnowledgeState.searched & (KnowledgeState.hits.length() == 0),
-                rx.callout(t("no_results"), icon="info", width="100%"), rx.fragment()),
-        rx.vstack(rx.foreach(KnowledgeState.hits, _hit), spacing="3", width="100%"),
-        spacing="4",
-        width="100%",
-    )
-
-
 def _bubble(m: dict) -> rx.Component:
     mine = m["role"] == "user"
     return rx.hstack(
@@ -545,7 +488,7 @@ def knowledge_page() -> rx.Component:
                 ),
                 rx.box(rx.tabs.content(_documents_tab(), value="documents"),
                        rx.tabs.content(_qa_tab(), value="qa"),
-                       rx.tabs.content(_test_tab(), value="test"),
+                       rx.tabs.content(kb_search_tab(), value="test"),
                        rx.tabs.content(_playground_tab(), value="playground"),
                        padding_top="16px"),
                 default_value="documents",

@@ -1,14 +1,43 @@
-"""Owner overview: counts and the first steps."""
+"""Owner overview: counts, the first steps, and analytics for a period and an assistant (figures from
+services/analytics.py, computed in SQL), with the unanswered-questions report whose "add as Q&A pair"
+opens the knowledge base's Q&A editor prefilled (QaPrefillState, run by the knowledge page's on_load)."""
 
 from __future__ import annotations
+
+import json
+import urllib.parse
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.services import analytics
+from chatai.services import assistants as assistants_svc
 from chatai.services.overview import owner_overview
 from chatai.web import routes
-from chatai.web.components.layout import card, dashboard_page, page_header, stat_card, stat_grid, t
+from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
 from chatai.web.state.auth import require_user
+
+ALL = "all"
+PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
+SHARE_KEYS = ("qa", "llm", "extractive", "fallback", "person")
+MAX_PREFILL_CHARS = 1000
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def qa_prefill_href(assistant_id: uuid.UUID, question: str) -> str:
+    query = urllib.parse.urlencode({"assistant": str(assistant_id), "qa": question[:MAX_PREFILL_CHARS]})
+    return f"{routes.KNOWLEDGE}?{query}"
 
 
 class OverviewState(rx.State):
@@ -16,6 +45,37 @@ class OverviewState(rx.State):
     documents: int = 0
     bots_running: int = 0
     dialogs: int = 0
+    # Analytics.
+    assistant_options: list[dict[str, str]] = []
+    a_assistant: str = ALL
+    a_period: str = "30d"
+    figures: dict[str, str] = {}
+    shares: list[dict[str, str]] = []
+    chart: list[dict[str, str | int]] = []
+    unanswered: list[dict[str, str]] = []
+
+    async def _load_analytics(self, owner_id: uuid.UUID) -> None:
+        now = datetime.now(UTC)
+        period = analytics.Period(since=now - timedelta(days=PERIOD_DAYS.get(self.a_period, 30)), until=now)
+        assistant_id = None
+        if self.a_assistant != ALL:
+            if self.a_assistant not in {a["id"] for a in self.assistant_options}:
+                self.a_assistant = ALL
+            else:
+                assistant_id = uuid.UUID(self.a_assistant)
+        async with async_session() as session:
+            s = await analytics.summary(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+            days = await analytics.per_day(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+            groups = await analytics.unanswered(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+        self.figures = {"messages": str(s.messages), "dialogs": str(s.dialogs), "end_users": str(s.end_users),
+                        "handoffs": str(s.handoffs), "first_response": _duration(s.median_first_response_s)}
+        counts = {"qa": s.by_qa, "llm": s.by_llm, "extractive": s.by_extractive, "fallback": s.by_fallback,
+                  "person": s.by_person}
+        self.shares = [{"key": k, "count": str(counts[k]), "pct": f"{s.share(counts[k]) * 100:.0f}"}
+                       for k in SHARE_KEYS]
+        self.chart = [{"day": d.day.strftime("%m-%d"), "messages": d.messages, "handoffs": d.handoffs} for d in days]
+        self.unanswered = [{"question": g.question, "count": str(g.count),
+                            "href": qa_prefill_href(g.assistant_id, g.question)} for g in groups]
 
     @rx.event
     async def load_overview(self):
@@ -24,8 +84,59 @@ class OverviewState(rx.State):
             return rx.redirect(routes.SIGNIN)
         async with async_session() as session:
             o = await owner_overview(session, owner_id=user.id)
+            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
         self.assistants, self.documents, self.bots_running, self.dialogs = (
             o.assistants, o.documents, o.bots_running, o.dialogs)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        await self._load_analytics(user.id)
+
+    @rx.event
+    async def set_analytics_assistant(self, value: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.a_assistant = value
+        await self._load_analytics(user.id)
+
+    @rx.event
+    async def set_analytics_period(self, value: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.a_period = value if value in PERIOD_DAYS else "30d"
+        await self._load_analytics(user.id)
+
+
+class QaPrefillState(rx.State):
+    """Knowledge page with ?assistant=ID&qa=QUESTION: select that assistant (when it is the signed-in
+    owner's), open the Q&A tab and put the question in the editor. Kept here so the knowledge page
+    does not grow; registered after its on_load in chatai.py."""
+
+    @rx.event
+    async def prefill_qa(self):
+        from chatai.web.pages.knowledge import KnowledgeState
+
+        params = self.router.url.query_parameters
+        question = str(params.get("qa") or "").strip()[:MAX_PREFILL_CHARS]
+        wanted = str(params.get("assistant") or "")
+        if not question or await require_user(self) is None:
+            return None
+        kb = await self.get_state(KnowledgeState)
+        if wanted != kb.assistant_id and wanted in {a["id"] for a in kb.assistant_options}:
+            await KnowledgeState.select_assistant.fn(kb, wanted)  # re-checks ownership itself
+        if kb.assistant_id != wanted:
+            return None
+        # The tab content mounts only when its tab is active: switch, then fill once the input exists.
+        # json.dumps makes the question a JavaScript string literal; it is set as a value, never as markup.
+        return rx.call_script(
+            "(() => { let tries = 0; const fill = () => {"
+            " const tab = document.getElementById('tab-qa');"
+            " if (tab && tab.dataset.state !== 'active') {"
+            "   tab.dispatchEvent(new MouseEvent('mousedown', {bubbles: true, button: 0})); }"
+            " const input = document.getElementById('qa-question');"
+            f" if (input) {{ input.value = {json.dumps(question)}; input.focus(); return; }}"
+            " if (tries++ < 50) setTimeout(fill, 100); }; fill(); })()"
+        )
 
 
 def _step(n: int, key: str, href: str) -> rx.Component:
@@ -33,6 +144,93 @@ def _step(n: int, key: str, href: str) -> rx.Component:
         rx.hstack(rx.badge(str(n), variant="solid", radius="full"), rx.text(t(key)),
                   rx.spacer(), rx.icon("chevron-right", size=16), align="center", width="100%", padding_y="6px"),
         href=href, underline="none", color=rx.color("gray", 12), width="100%",
+    )
+
+
+def _analytics_controls() -> rx.Component:
+    return rx.hstack(
+        rx.select.root(
+            rx.select.trigger(min_width="180px", id="analytics-assistant"),
+            rx.select.content(rx.select.item(t("analytics_all_assistants"), value=ALL),
+                              rx.foreach(OverviewState.assistant_options,
+                                         lambda a: rx.select.item(a["name"], value=a["id"]))),
+            value=OverviewState.a_assistant, on_change=OverviewState.set_analytics_assistant,
+        ),
+        rx.select.root(
+            rx.select.trigger(min_width="140px", id="analytics-period"),
+            rx.select.content(*[rx.select.item(t(f"analytics_period_{p}"), value=p) for p in PERIOD_DAYS]),
+            value=OverviewState.a_period, on_change=OverviewState.set_analytics_period,
+        ),
+        wrap="wrap",
+    )
+
+
+def _share_row(s: dict) -> rx.Component:
+    label = rx.match(s["key"], *[(k, t(f"analytics_by_{k}")) for k in SHARE_KEYS], s["key"])
+    return rx.hstack(
+        rx.text(label, size="2", width="160px"),
+        rx.box(rx.box(width=s["pct"] + "%", height="100%", bg=rx.color("indigo", 9), border_radius="3px"),
+               flex="1", height="8px", bg=rx.color("gray", 4), border_radius="3px"),
+        rx.text(s["pct"], "% · ", s["count"], size="1", color=rx.color("gray", 11), width="80px", text_align="right"),
+        align="center", width="100%", class_name="answer-share", data_kind=s["key"],
+    )
+
+
+def _chart() -> rx.Component:
+    return rx.recharts.bar_chart(
+        rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
+        rx.recharts.x_axis(data_key="day"),
+        rx.recharts.y_axis(allow_decimals=False),
+        rx.recharts.tooltip(),
+        rx.recharts.legend(),
+        rx.recharts.bar(data_key="messages", name=t("analytics_messages"), fill=rx.color("indigo", 9)),
+        rx.recharts.bar(data_key="handoffs", name=t("analytics_handoffs"), fill=rx.color("orange", 9)),
+        data=OverviewState.chart,
+        width="100%",
+        height=260,
+    )
+
+
+def _unanswered_row(u: dict) -> rx.Component:
+    return rx.hstack(
+        rx.text(u["question"], size="2", flex="1", min_width="0", class_name="unanswered-question"),
+        rx.badge(u["count"], " ", t("analytics_times"), variant="soft"),
+        rx.link(rx.button(rx.icon("plus", size=14), t("analytics_add_qa"), size="1", variant="soft"),
+                href=u["href"], class_name="add-qa"),
+        align="center", width="100%", padding_y="6px", border_bottom=f"1px solid {rx.color('gray', 4)}",
+        class_name="unanswered-row",
+    )
+
+
+def _analytics() -> rx.Component:
+    f = OverviewState.figures
+    return rx.vstack(
+        rx.flex(rx.heading(t("analytics_title"), size="5"), rx.spacer(), _analytics_controls(), width="100%",
+                align="center", wrap="wrap", gap="12px"),
+        stat_grid(
+            stat_card("analytics_messages", f["messages"], "message-square"),
+            stat_card("analytics_end_users", f["end_users"], "users"),
+            stat_card("analytics_handoffs", f["handoffs"], "hand"),
+            stat_card("analytics_first_response", f["first_response"], "timer"),
+        ),
+        rx.grid(
+            card(rx.heading(t("analytics_answered_by"), size="3", margin_bottom="8px"),
+                 rx.text(t("analytics_dialogs"), ": ", f["dialogs"], size="1", color=rx.color("gray", 10),
+                         margin_bottom="8px"),
+                 rx.vstack(rx.foreach(OverviewState.shares, _share_row), spacing="2", width="100%")),
+            card(rx.heading(t("analytics_per_day"), size="3", margin_bottom="8px"), _chart()),
+            columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%",
+        ),
+        card(
+            rx.heading(t("analytics_unanswered"), size="3"),
+            rx.text(t("analytics_unanswered_hint"), size="1", color=rx.color("gray", 10), margin_bottom="8px"),
+            rx.cond(OverviewState.unanswered.length() > 0,
+                    rx.vstack(rx.foreach(OverviewState.unanswered, _unanswered_row), spacing="0", width="100%",
+                              id="unanswered"),
+                    empty_state("circle-check", "analytics_no_unanswered")),
+        ),
+        spacing="4",
+        width="100%",
     )
 
 
@@ -52,6 +250,7 @@ def overview_page() -> rx.Component:
             _step(2, "step_upload_docs", routes.KNOWLEDGE),
             _step(3, "step_connect_bot", routes.BOTS),
         ),
+        _analytics(),
         spacing="5",
         width="100%",
     )

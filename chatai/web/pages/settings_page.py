@@ -1,13 +1,17 @@
-"""Account settings: interface language and password."""
+"""Account settings: interface language, password, and the account's signed-in sessions."""
 
 from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
 
 import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import accounts
 from chatai.services.accounts import AccountError
-from chatai.web import routes
+from chatai.web import routes, session_cookie
 from chatai.web.components.layout import (
     card,
     dashboard_page,
@@ -18,23 +22,77 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.i18n import text
+from chatai.web.pages.auth import PasswordStrengthState, password_strength_hint
 from chatai.web.state.auth import AuthState, require_user, start_browser_session
 
 PASSWORD_CHANGED_FLAG = "password_changed"  # noqa: S105 - a query flag, not a secret
 
 
+def _when(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _session_row(view: accounts.SessionView) -> dict[str, str]:
+    """Shown by id, address and times: the token (and its hash) never leave the server."""
+    return {"id": str(view.id), "client": view.client, "last_seen": _when(view.last_seen_at),
+            "started": _when(view.created_at), "current": "1" if view.is_current else ""}
+
+
 class SettingsState(rx.State):
     error: str = ""
     message: str = ""
+    sessions: list[dict[str, str]] = []
+    sessions_message: str = ""
 
     @rx.event
     async def load_settings(self):
         """After a password change the page is reloaded through the cookie route (the session token
         changed); the flag in the address says to confirm it."""
         auth = await self.get_state(AuthState)
-        self.error = ""
+        self.error = self.sessions_message = ""
         changed = self.router.url.query_parameters.get(PASSWORD_CHANGED_FLAG)
         self.message = text(auth.locale, "password_changed") if changed else ""
+        await self._load_sessions()
+
+    async def _load_sessions(self) -> None:
+        user = await require_user(self)
+        if user is None:
+            self.sessions = []
+            return
+        auth = await self.get_state(AuthState)
+        async with async_session() as session:
+            views = await accounts.list_sessions(session, user_id=user.id, current_token=auth.session_token)
+        self.sessions = [_session_row(v) for v in views]
+
+    @rx.event
+    async def revoke_session(self, session_id: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        auth = await self.get_state(AuthState)
+        if any(row["id"] == session_id and row["current"] for row in self.sessions):
+            return AuthState.sign_out  # this browser: the ordinary sign-out also clears the cookie
+        try:
+            parsed = uuid.UUID(str(session_id))
+            async with async_session() as session:
+                await accounts.revoke_session(session, user_id=user.id, session_id=parsed)
+        except (ValueError, AccountError):
+            self.sessions_message = text(auth.locale, "err_not_found")
+        else:
+            self.sessions_message = text(auth.locale, "accounts_session_revoked")
+        await self._load_sessions()
+
+    @rx.event
+    async def sign_out_everywhere(self):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        async with async_session() as session:
+            await accounts.sign_out_everywhere(session, user_id=user.id)
+        session_cookie.forget(self.router.session.session_id)
+        self.sessions = []
+        # The sign-out route clears this browser's HttpOnly cookie, which no page script can.
+        return rx.call_script(f"window.location.replace({json.dumps(session_cookie.AUTH_PREFIX + 'signout')})")
 
     @rx.event
     async def handle_password_submit(self, form: dict):
@@ -58,10 +116,57 @@ class SettingsState(rx.State):
         return await start_browser_session(token, f"{routes.SETTINGS}?{PASSWORD_CHANGED_FLAG}=1")
 
 
-def _password_input(name: str, key: str) -> rx.Component:
+def _password_input(name: str, key: str, rate_strength: bool = False) -> rx.Component:
+    if not rate_strength:
+        return rx.vstack(rx.text(t(key), size="2", weight="medium"),
+                         rx.input(name=name, id=name, type="password", required=True, width="100%"),
+                         spacing="1", width="100%")
     return rx.vstack(rx.text(t(key), size="2", weight="medium"),
-                     rx.input(name=name, id=name, type="password", required=True, width="100%"),
+                     rx.input(name=name, id=name, type="password", required=True, width="100%",
+                              auto_complete="new-password",
+                              on_change=PasswordStrengthState.handle_password_typed.debounce(250)),
+                     rx.text(t("accounts_password_hint"), size="1", color=rx.color("gray", 10)),
+                     password_strength_hint(),
                      spacing="1", width="100%")
+
+
+def _session_item(row: rx.Var) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.hstack(
+            rx.text(rx.cond(row["client"] != "", row["client"], t("accounts_session_unknown_client"))),
+            rx.cond(row["current"] != "", rx.badge(t("accounts_session_this_device"), color_scheme="grass")),
+            spacing="2", align="center")),
+        rx.table.cell(row["last_seen"]),
+        rx.table.cell(row["started"]),
+        rx.table.cell(rx.cond(row["current"] == "",
+                              rx.button(t("accounts_session_revoke"), size="1", variant="soft", color_scheme="red",
+                                        on_click=SettingsState.revoke_session(row["id"])))),
+    )
+
+
+def _sessions_card() -> rx.Component:
+    return card(rx.vstack(
+        rx.heading(t("accounts_sessions_title"), size="4"),
+        rx.text(t("accounts_sessions_subtitle"), size="2", color=rx.color("gray", 11)),
+        success_callout(SettingsState.sessions_message),
+        rx.table.root(
+            rx.table.header(rx.table.row(
+                rx.table.column_header_cell(t("accounts_session_client")),
+                rx.table.column_header_cell(t("accounts_session_last_seen")),
+                rx.table.column_header_cell(t("accounts_session_started")),
+                rx.table.column_header_cell(""),
+            )),
+            rx.table.body(rx.foreach(SettingsState.sessions, _session_item)),
+            width="100%", id="sessions-table",
+        ),
+        rx.hstack(
+            rx.button(t("accounts_sign_out_everywhere"), color_scheme="red", variant="outline",
+                      on_click=SettingsState.sign_out_everywhere, id="sign-out-everywhere"),
+            rx.text(t("accounts_sign_out_everywhere_hint"), size="1", color=rx.color("gray", 10)),
+            spacing="3", align="center",
+        ),
+        spacing="3", width="100%",
+    ))
 
 
 @dashboard_page
@@ -77,7 +182,7 @@ def settings_page() -> rx.Component:
                     error_callout(SettingsState.error),
                     success_callout(SettingsState.message),
                     _password_input("current_password", "current_password"),
-                    _password_input("new_password", "new_password"),
+                    _password_input("new_password", "new_password", rate_strength=True),
                     _password_input("repeat_password", "repeat_password"),
                     rx.button(t("save"), type="submit"),
                     spacing="3",
@@ -87,6 +192,7 @@ def settings_page() -> rx.Component:
                 reset_on_submit=True,
             )
         ),
+        _sessions_card(),
         spacing="5",
         width="100%",
     )

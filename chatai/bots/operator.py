@@ -1,0 +1,196 @@
+"""The runner's side of the handoff to a person (the rules live in services/handoff.py).
+
+- Sends what people write to end users: operator replies and the notices of release and timeout, all
+  stored 'pending' by the service. Only the runner owning the bot sends, through the bot's own rate
+  limits (BotWorker.send_parts, its Throttle), in order per dialog. A nudge on Redis (DELIVERY_CHANNEL)
+  sends at once; a sweep of 'pending' rows every few seconds is the safety net (a lost nudge, a restart).
+- Times out handoffs: dialogs of this runner's bots waiting (or held by a silent operator) past their
+  assistant's handoff timeout go back to the AI. The clock is in the database, so a restart loses nothing.
+- The handlers' hook: `handoff_notice` moves a dialog to 'waiting' when the end user asked for a person or
+  the assistant did not know, and returns what to tell the end user.
+
+Started by the runner (one line in BotRunner.start); stopped with the runner's other loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from telegram.error import InvalidToken
+
+from chatai.bots.telegram_format import plain
+from chatai.cache import get_redis
+from chatai.services import handoff
+
+if TYPE_CHECKING:
+    from chatai.bots.runner import BotRunner
+    from chatai.bots.supervisor import BotWorker
+    from chatai.services.dialogs import Pending
+
+log = logging.getLogger(__name__)
+
+MIN_SWEEP_INTERVAL = 0.2
+
+
+async def handoff_notice(worker: BotWorker, pending: Pending, *, reason: str, language: str | None = None
+                         ) -> str | None:
+    """Ask for a person on the pending update's dialog; the notice for the end user when the dialog now
+    waits for one (or already did), None when the assistant's settings keep the AI answering."""
+    async with worker.runner.session() as session:
+        outcome = await handoff.start_handoff(session, dialog_id=pending.dialog_id, reason=reason)
+    if outcome not in ("started", "already"):
+        return None
+    language = language or handoff.end_user_language(telegram_code=pending.language, texts=[pending.text])
+    return handoff.end_user_text("waiting", language)
+
+
+class OperatorDesk:
+    """Delivery and timeouts for the bots of one runner."""
+
+    def __init__(self, runner: BotRunner) -> None:
+        self.runner = runner
+        self._busy: set[uuid.UUID] = set()  # dialogs being delivered right now (one sender per dialog)
+        self._again: set[uuid.UUID] = set()  # ...and asked for again meanwhile
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def interval(self) -> float:
+        return max(MIN_SWEEP_INTERVAL, self.runner.reconcile_interval)
+
+    def _my_bots(self) -> list[uuid.UUID]:
+        return [bot_id for bot_id, worker in self.runner.workers.items() if worker.status == "running"]
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen(), name="operator-listen")
+        try:
+            while True:
+                try:
+                    await self.sweep()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the next sweep retries
+                    log.warning("handoff sweep failed", exc_info=True)
+                await asyncio.sleep(self.interval)
+        finally:
+            listener.cancel()
+            for task in [listener, *self._tasks]:
+                task.cancel()
+            await asyncio.gather(listener, *self._tasks, return_exceptions=True)
+
+    async def sweep(self) -> None:
+        """Timeouts due, messages no runner will send, messages this runner owes."""
+        bots = self._my_bots()
+        async with self.runner.session() as session:
+            due = await handoff.due_timeouts(session, bot_ids=bots)
+        for dialog_id in due:
+            async with self.runner.session() as session:
+                if await handoff.time_out(session, dialog_id=dialog_id):
+                    log.info("handoff of dialog %s timed out: back to the AI", dialog_id)
+        async with self.runner.session() as session:
+            events = await handoff.fail_stranded(session)
+        if events:
+            await handoff.publish_events(events)
+        if not bots:
+            return
+        async with self.runner.session() as session:
+            owed = await handoff.pending_outgoing(session, bot_ids=bots)
+        for dialog_id, bot_id in dict.fromkeys((o.dialog_id, o.bot_id) for o in owed):
+            self.deliver_soon(bot_id, dialog_id)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = get_redis().pubsub()
+            try:
+                await pubsub.subscribe(handoff.DELIVERY_CHANNEL)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        data = json.loads(message["data"])
+                        bot_id, dialog_id = uuid.UUID(data["bot_id"]), uuid.UUID(data["dialog_id"])
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if bot_id in self.runner.workers:
+                        self.deliver_soon(bot_id, dialog_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the sweep covers what is missed meanwhile
+                log.warning("handoff delivery channel lost; resubscribing", exc_info=True)
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def deliver_soon(self, bot_id: uuid.UUID, dialog_id: uuid.UUID) -> None:
+        if dialog_id in self._busy:
+            self._again.add(dialog_id)  # the running delivery looks once more before it ends
+            return
+        self._busy.add(dialog_id)
+        task = asyncio.create_task(self._deliver_dialog(bot_id, dialog_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_dialog(self, bot_id: uuid.UUID, dialog_id: uuid.UUID) -> None:
+        """Send the dialog's pending messages in order; stop at the first that must wait (the next sweep)."""
+        try:
+            while True:
+                self._again.discard(dialog_id)
+                async with self.runner.session() as session:
+                    owed = await handoff.pending_outgoing(session, bot_ids=[bot_id], dialog_id=dialog_id)
+                for item in owed:
+                    if not await self._send(item):
+                        return
+                if dialog_id not in self._again:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - stays pending: the next sweep retries
+            log.warning("delivery for dialog %s failed; retrying later", dialog_id, exc_info=True)
+        finally:
+            self._busy.discard(dialog_id)
+            self._again.discard(dialog_id)
+
+    async def _send(self, item: handoff.Outgoing) -> bool:
+        """One message; True when it is settled (sent or failed for good), False to retry later."""
+        from chatai.bots.supervisor import LeaseLost
+
+        worker = self.runner.workers.get(item.bot_id)
+        if worker is None or (worker.status != "running" and not worker.failed):
+            return False  # not here (any more), or starting: the owner's sweep or the deadline settles it
+        telegram_message_id: int | None = None
+        failure = "bot_stopped" if worker.failed else ""
+        if not failure:
+            try:
+                telegram_message_id = await worker.send_parts(item.chat_id, plain(item.text))
+            except LeaseLost:
+                return False
+            except InvalidToken:
+                failure = "bot_stopped"
+            except Exception as exc:  # noqa: BLE001 - Telegram unreachable: retried until DELIVERY_DEADLINE
+                log.warning("message %s not sent yet: %s", item.message_id, type(exc).__name__)
+                return False
+            if telegram_message_id is None and not failure:
+                failure = "blocked"
+        async with self.runner.session() as session:
+            if failure:
+                changed = await handoff.mark_failed(session, message_id=item.message_id, dialog_id=item.dialog_id,
+                                                    reason=failure)
+            else:
+                await handoff.mark_sent(session, message_id=item.message_id,
+                                        telegram_message_id=telegram_message_id or 0)
+                changed = True
+        if changed:
+            await handoff.publish_events([handoff.message_event(
+                dialog_id=item.dialog_id, owner_id=item.owner_id, role=item.role, message_id=item.message_id,
+                delivery_status="failed" if failure else "sent")])
+        return True
+
+
+async def run(runner: BotRunner) -> None:
+    """The runner's loop for handoffs (see the module docstring)."""
+    await OperatorDesk(runner).run()

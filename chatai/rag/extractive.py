@@ -1,0 +1,123 @@
+"""Extractive answers (no LLM): quote only the sentences that answer, not whole chunks.
+
+A chunk is up to ~200 tokens and a PDF page chunk mixes topics, so quoting the top chunks whole answered
+"What are your opening hours?" with the hours plus the returns policy. Instead the sentences (or list/table
+lines) of the top few hits are scored against the question with the same embedder that retrieved them (the
+sentence embedded with its section title, as chunks are) and the same lexical coverage, on the one
+calibrated relevance scale; the sentences near the best one are quoted verbatim, in document order, within a
+length cap, each group with its source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from chatai.rag.chunking import embedding_text
+from chatai.rag.retrieval import QueryPlan, SearchHit
+
+TOP_HITS = 3  # sentences come from the best few hits only
+MAX_QUOTE_CHARS = 700  # the whole quoted part; Telegram shows ~15 lines without scrolling
+MAX_SENTENCES = 4
+NEAR_BEST = 0.12  # sentences scoring within this of the best one are quoted too
+LEXICAL_WEIGHT = 0.8  # as for chunks: word coverage alone never counts as a sure match
+MIN_SENTENCE_SCORE = 0.1
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"«(\[]?[A-ZА-ЯЁ0-9])")
+_WORD = re.compile(r"[^\W_]+")
+_STOP = frozenset("""a an the is are was were be do does did you your we our i my me to of in on at for and or
+what when where how which who can could there this that it with from by about any please
+и в во на с со к по о об за у из от до не ли а но что как где когда какой какая какие какое кто
+вы вас ваш ваша ваши мы нас наш я мне меня ли же бы это есть можно сколько""".split())
+
+
+@dataclass
+class Quote:
+    text: str
+    document: str
+    section: str
+    kind: str
+    score: float
+
+
+def split_sentences(text: str) -> list[str]:
+    """Lines first (lists, tables, price rows are one fact per line), then sentences inside a line."""
+    sentences: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line:
+            sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return sentences
+
+
+def _stems(text: str) -> set[str]:
+    """Crude stems (first 5 letters) shared by English and Russian word forms: "доставки"/"доставка"."""
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def _coverage(question_stems: set[str], sentence: str) -> float:
+    if not question_stems:
+        return 0.0
+    return len(question_stems & _stems(sentence)) / len(question_stems)
+
+
+async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
+    """The sentences of the top hits that answer the question, grouped per source in document order."""
+    from chatai.rag.embeddings import get_embedder
+
+    candidates: list[tuple[int, int, str]] = []  # (hit index, position, sentence)
+    seen: set[str] = set()
+    for h, hit in enumerate(hits[:TOP_HITS]):
+        for position, sentence in enumerate(split_sentences(hit.text)):
+            key = sentence.lower()
+            if key not in seen:  # overlapping chunks repeat sentences
+                seen.add(key)
+                candidates.append((h, position, sentence))
+    if not candidates:
+        return []
+    question_stems = _stems(plan.question)
+    scores = np.array([LEXICAL_WEIGHT * _coverage(question_stems, s) for _, _, s in candidates])
+    if plan.vectors_trusted and plan.vector is not None:
+        texts = [embedding_text(hits[h].section if hits[h].kind == "chunk" else "", s) for h, _, s in candidates]
+        vectors = np.asarray(await get_embedder().embed(texts), dtype=np.float32)
+        cosines = vectors @ np.asarray(plan.vector, dtype=np.float32)
+        similar = np.array([plan.calibration.relevance(float(c)) for c in cosines])
+        scores = np.maximum(scores, similar)
+    best = float(scores.max())
+    if best < MIN_SENTENCE_SCORE:  # no sentence is about the question: quote the best hit's opening
+        chosen = [0]
+    else:
+        ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
+        chosen, used = [], 0
+        for i in ranked:
+            if scores[i] < best - NEAR_BEST or len(chosen) >= MAX_SENTENCES:
+                break
+            if chosen and used + len(candidates[i][2]) > MAX_QUOTE_CHARS:
+                continue
+            chosen.append(i)
+            used += len(candidates[i][2])
+    quotes: list[Quote] = []
+    for h in sorted({candidates[i][0] for i in chosen}, key=lambda h: -max(scores[i] for i in chosen
+                                                                           if candidates[i][0] == h)):
+        picked = sorted((candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen if candidates[i][0] == h)
+        hit = hits[h]
+        body = _cap(" ".join(s for _, s, _ in picked) if len(picked) > 1 and _is_prose(picked)
+                    else "\n".join(s for _, s, _ in picked))
+        quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked)))
+    return quotes
+
+
+def _is_prose(picked: list[tuple[int, str, float]]) -> bool:
+    """Consecutive sentences of a paragraph read best joined; list or table lines stay one per line."""
+    return all(b[0] == a[0] + 1 for a, b in zip(picked, picked[1:], strict=False)) and all(
+        s.rstrip()[-1:] in ".!?…" for _, s, _ in picked)
+
+
+def _cap(text: str, limit: int = MAX_QUOTE_CHARS) -> str:
+    """Within the length cap, cut at a word boundary (never mid-word), marked with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > limit // 2 else limit].rstrip(" ,;:") + "…"

@@ -1,0 +1,596 @@
+"""Handoff to a person: a dialog goes 'ai' -> 'waiting' (a person was asked for) -> 'human' (held by
+Dialog.operator_id) -> back to 'ai' (released, or timed out). The AI never answers while 'waiting' or
+'human' (services/dialogs.record_incoming mutes those dialogs).
+
+Who moves a dialog:
+- the end user asking for a person (`is_handoff_request`, checked by bots/handlers before any AI answer),
+  the assistant not knowing (needs_handoff, when the assistant's settings allow), the billing engine at a
+  zero balance: `request_handoff`;
+- the owner in the inbox: `take_over`, `send_operator_message`, `release`;
+- the bot runner that owns the dialog's bot (bots/operator.py): `time_out`, and the delivery of outgoing
+  messages (`pending_outgoing`, `mark_sent`, `mark_failed`).
+
+Nobody waits forever. The timeout lives in the database (Dialog.handoff_at, Dialog.operator_active_at,
+Assistant.handoff_timeout_minutes), swept every few seconds by the runners, so it survives restarts. It
+applies to both states: 'waiting' counts from handoff_at (nobody took it), 'human' counts from the
+operator's last sign of life (the take-over or their last reply), so a held dialog whose operator went
+silent also goes back to the AI, with an apology to the end user.
+
+Outgoing messages (operator replies; the notices sent at release and timeout) are written 'pending' in
+the same transaction as the change that causes them, then sent by the runner owning the bot, through
+the bot's own rate limits (BotWorker.send_parts). The web process nudges that runner over Redis
+(DELIVERY_CHANNEL); the runners also sweep 'pending' rows, so a lost nudge or a runner restart only
+delays a message. A crash between Telegram accepting a message and the row turning 'sent' sends it again
+after the restart: at least once, as for answers (services/dialogs.py).
+
+Concurrency: every state change locks the dialog row (SELECT ... FOR UPDATE) and re-checks the state
+under the lock, so two take-overs at once end with exactly one holder and a take-over racing the timeout
+sweep is never undone by it.
+
+Every owner-facing function checks the dialog belongs to owner_id and raises HandoffError(code); codes are
+translated by the inbox as `inbox_err_<code>`. Functions take the caller's session first and commit it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatai.db.models import Assistant, Bot, Dialog, Message, User, utcnow
+from chatai.rag.language import detect_language
+from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
+from chatai.textsafe import db_safe
+
+log = logging.getLogger(__name__)
+
+DELIVERY_CHANNEL = "chatai:handoff:deliver"  # {"bot_id", "dialog_id"}: the runner owning the bot sends now
+MAX_OPERATOR_TEXT = 4096  # one Telegram message
+DELIVERY_DEADLINE = timedelta(minutes=2)  # a message still unsent by then is marked failed, never left hanging
+MIN_TIMEOUT_MINUTES = 1
+ERROR_CODES = ("not_found", "held_by_other", "not_held", "empty_text", "too_long", "bot_unavailable")
+# The system notice (role 'system', text = event code) written for each reason of request_handoff.
+REASON_EVENTS = {"user": "handoff_requested", "low_confidence": "handoff_low_confidence",
+                 "balance_zero": "balance_zero"}
+
+# What the end user reads in Telegram (not dashboard UI: like bots/handlers.TEXTS, by the user's language).
+END_USER_TEXTS = {
+    "waiting": {
+        "en": "I've asked a person to join this chat. They will answer you here soon.",
+        "ru": "Я позвал сотрудника. Он ответит вам здесь в ближайшее время.",
+    },
+    "released": {
+        "en": "You're back with the AI assistant: I'll answer your questions from here.",
+        "ru": "Дальше вам снова отвечает ИИ-ассистент.",
+    },
+    "timed_out": {
+        "en": "Sorry, no one is free to answer right now. I'm the AI assistant again and will do my best to "
+              "help; you can ask for a person again later.",
+        "ru": "Извините, сейчас никто из сотрудников не может ответить. Дальше снова отвечаю я, ИИ-ассистент, "
+              "и постараюсь помочь; позже вы можете снова позвать сотрудника.",
+    },
+}
+
+
+class HandoffError(Exception):
+    """A refused action; `code` is one of ERROR_CODES (the inbox shows `inbox_err_<code>`)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# --- is this message a request for a person? ------------------------------------------------------------
+#
+# Not a keyword match: "помогите выбрать кофе" or "can a person pick it up at the store?" contain such words
+# and ask nothing of the kind. Words are normalized (lower case, ё -> е) and tagged by concept, Russian
+# nouns and adjectives by stem (any case ending), verbs by their request forms only (imperative, infinitive,
+# "хочу": "поговорил" or "talked" tell a story, they ask for nothing). A sentence is a request when:
+#   A. a request verb is followed by a person, with only small words between ("позовите оператора",
+#      "talk to a human", "connect me with a live agent"; "transfer my order to a person" is not);
+#   A'. the same in reverse order, as Russian allows ("оператора позовите", "с человеком можно поговорить?");
+#   B. want/need is followed by a person and nothing that changes the subject ("мне нужен оператор",
+#      "I need a real person to help me"; "I need a person to sign for the parcel" is not);
+#   C. the whole sentence is a person with small words ("живой человек", "agent please", "оператора!");
+#   D. the user refuses the bot ("не хочу общаться с ботом", "I don't want to talk to a bot").
+# A negated verb ("не зовите человека", "I don't need an operator") cancels A and B.
+
+_P, _PW, _ADJ, _C, _CS, _W, _NEG, _BOT, _F, _TAIL = (
+    "person", "weak_person", "adjective", "request", "request_strong_only", "want", "negation", "bot", "filler",
+    "tail")
+
+_RU_PERSON_STEMS = ("человек", "оператор", "менеджер", "консультант", "специалист", "сотрудник",
+                    "администратор", "админ")
+_RU_WEAK_STEMS = ("поддержк", "техподдержк", "служб", "саппорт")
+_RU_STEM_ENDING = 3  # "человек" + "ом"; "оператор" + "ами"; not "сотрудничество" or "человеческий"
+_WORDS: dict[str, set[str]] = {}
+
+
+def _add(tag: str, words: str) -> None:
+    for word in words.split():
+        _WORDS.setdefault(word, set()).add(tag)
+
+
+_add(_P, "human humans person persons people operator operators agent agents representative representatives "
+         "rep manager managers specialist specialists consultant consultants staff employee employees "
+         "люди людей людьми людям")
+_add(_PW, "someone somebody anyone anybody support service team кто-нибудь кого-нибудь кому-нибудь кто-то "
+          "кого-то кому-то")
+_add(_ADJ, "real live actual living human живой живого живому живым живая живую живые живых настоящий "
+           "настоящего настоящему настоящим настоящая настоящую реальный реального реальному реальным "
+           "реальная реальную нормальный нормального нормальным")
+# Request verbs. call_strong_only: these also mean "contact support by email or phone", so they count only
+# with a real person, never with "support" or "someone".
+_add(_C, "talk speak chat connect transfer escalate put give "
+         "позови позовите позвать зови зовите вызови вызовите вызвать пригласи пригласите пригласить "
+         "соедини соедините соединить соединиться подключи подключите подключить переключи переключите "
+         "переключить переведи переведите перевести свяжи свяжите связать связаться поговорить поговорю "
+         "говорить пообщаться общаться побеседовать дай дайте давай давайте ответь ответьте")
+_add(_CS, "get contact reach call")
+_add(_W, "want wanna need like prefer request requesting "
+         "хочу хотим хотел хотела хотелось нужен нужна нужно нужны надо требуется можно прошу жду")
+_add(_NEG, "not don't dont won't doesn't no never не нет ни без")
+_add(_BOT, "bot bots robot robots machine ai chatbot бот бота боту ботом роботом робот робота машиной "
+           "нейросетью нейросеть ии чат-бот чат-ботом")
+_add(_F, "please pls plz kindly a an the some to with me i i'd i'm id im you your our us on onto through "
+         "now asap immediately urgently right away just customer here can could would may let hi hello "
+         "hey ok okay do is there and or "
+         "пожалуйста плиз срочно сейчас немедленно мне меня мной нам нас с со к на ко ну эй алло "
+         "здравствуйте привет добрый день уже можете бы я мы вы ваш вашего вашим вашему "
+         "какого-нибудь какой-нибудь хоть а и или")
+# What may follow the person in pattern B without changing the subject ("who can help me", "to talk").
+_add(_TAIL, "who that which will help helps answer explain sort out it this for "
+            "который которая кто может сможет поможет помочь ответит ответить разобраться объяснит")
+
+_TOKEN = re.compile(r"[a-zа-я0-9]+(?:[-'][a-zа-я0-9]+)*")
+_SENTENCE = re.compile(r"[.!?;\n]+")
+_CYRILLIC = re.compile(r"[а-я]")
+_GAP = 4  # small words allowed between a verb and its person
+
+
+def _tags(word: str) -> set[str]:
+    tags = set(_WORDS.get(word, ()))
+    if any(word.startswith(s) and len(word) - len(s) <= _RU_STEM_ENDING for s in _RU_PERSON_STEMS):
+        tags.add(_P)
+    if any(word.startswith(s) and len(word) - len(s) <= _RU_STEM_ENDING for s in _RU_WEAK_STEMS):
+        tags.add(_PW)
+    return tags
+
+
+def _strong_people(words: list[str], tags: list[set[str]]) -> list[bool]:
+    """A person; or someone/support made one by a word beside it: "someone real", "кого-нибудь живого",
+    "a real one", "customer service"."""
+    strong = []
+    for i, (word, t) in enumerate(zip(words, tags, strict=True)):
+        near = [tags[j] for j in (i - 1, i + 1) if 0 <= j < len(tags)]
+        weak = _PW in t or word == "one"
+        strong.append(_P in t or (weak and any(_ADJ in n for n in near))
+                      or (_PW in t and i > 0 and words[i - 1] == "customer"))
+    return strong
+
+
+def _negated(tags: list[set[str]], i: int) -> bool:
+    """A negation before position i, reached over want/request verbs and small words only: "I don't want to
+    talk", "не надо звать"; not "бот не помогает нужен человек" (another verb stands between)."""
+    for j in range(i - 1, -1, -1):
+        if _NEG in tags[j]:
+            return True
+        if not tags[j] & {_W, _C, _CS, _F}:
+            return False
+    return False
+
+
+def _scan(tags: list[set[str]], start: int, allowed: set[str]) -> list[int]:
+    """Positions from `start` on while words carry one of the `allowed` tags (at most _GAP of them), plus
+    the first word outside them, so the caller sees what stopped the scan."""
+    seen = []
+    for j in range(start, min(len(tags), start + _GAP + 1)):
+        seen.append(j)
+        if not tags[j] & allowed:
+            break
+    return seen
+
+
+def _clause_asks_for_person(words: list[str]) -> bool:
+    tags = [_tags(w) for w in words]
+    strong = _strong_people(words, tags)
+    for i, t in enumerate(tags):
+        if t & {_C, _CS}:  # A, and D: a request verb, then its person (or the bot it refuses)
+            negated = _negated(tags, i)
+            for j in _scan(tags, i + 1, {_F, _ADJ, _W, _C, _CS, _PW}):
+                if negated and _BOT in tags[j]:
+                    return True
+                if not negated and (strong[j] or (_PW in tags[j] and _C in t)):
+                    return True
+        if strong[i]:  # A': the person first, then the request verb (Russian word order, "a human I can talk to")
+            gap = _scan(tags, i + 1, {_F, _ADJ, _W, _PW})
+            verb = gap[-1] if gap else None
+            if (verb is not None and tags[verb] & {_C, _CS} and not _negated(tags, verb)
+                    and (_CYRILLIC.search(words[verb]) or "i" in words[i + 1:verb])):
+                return True
+        if _W in t:
+            if not _negated(tags, i):  # B: want/need a person, and nothing that changes the subject
+                for j in _scan(tags, i + 1, {_F, _ADJ}):
+                    if strong[j]:
+                        tail = {_F, _ADJ, _C, _CS, _TAIL, _P, _PW, _NEG, _BOT}
+                        if all(x & tail for x in tags[j + 1:]):
+                            return True
+                        break
+            elif any(_BOT in x for x in tags[i + 1:i + 4]):
+                return True  # D: "не хочу бота"
+    # C: nothing but a person and small words ("живой человек", "agent please", "оператора!").
+    return any(strong) and all(t & {_F, _ADJ, _P, _PW} for t in tags)
+
+
+def normalize_words(text: str) -> list[list[str]]:
+    """Sentences of lower-cased words (ё -> е, typographic apostrophes straightened)."""
+    text = text.lower().replace("ё", "е").replace("’", "'").replace("`", "'")
+    return [words for part in _SENTENCE.split(text) if (words := _TOKEN.findall(part))]
+
+
+def is_handoff_request(text: str) -> bool:
+    """Does the end user ask to talk to a person (Russian or English)?"""
+    if not text or len(text) > 1000:  # a long message is a question that happens to mention people
+        return False
+    return any(_clause_asks_for_person(words) for words in normalize_words(text))
+
+
+# --- languages -----------------------------------------------------------------------------------------
+
+
+def telegram_language(code: str | None) -> str:
+    """Telegram's language_code ('ru', 'ru-RU', 'en-GB', None) -> 'ru' | 'en' (as bots/handlers does)."""
+    return "ru" if (code or "").lower().startswith("ru") else "en"
+
+
+def end_user_language(*, telegram_code: str | None, texts: Sequence[str] = ()) -> str:
+    """The language the end user writes in (their latest real message), else their Telegram language."""
+    fallback = telegram_language(telegram_code)
+    for text in texts:
+        if text and not text.startswith(("/", "[")):
+            return detect_language(text, default=fallback)
+    return fallback
+
+
+def end_user_text(key: str, language: str) -> str:
+    return END_USER_TEXTS[key]["ru" if language == "ru" else "en"]
+
+
+async def _dialog_language(session: AsyncSession, dialog: Dialog) -> str:
+    rows = await session.execute(sa.select(Message.text).where(Message.dialog_id == dialog.id, Message.role == "user")
+                                 .order_by(Message.created_at.desc()).limit(3))
+    return end_user_language(telegram_code=dialog.user_language, texts=list(rows.scalars()))
+
+
+# --- live events ---------------------------------------------------------------------------------------
+
+
+def status_event(dialog: Dialog) -> dict[str, str]:
+    return {"type": "status", "dialog_id": str(dialog.id), "owner_id": str(dialog.owner_id), "status": dialog.status}
+
+
+def message_event(*, dialog_id: uuid.UUID, owner_id: uuid.UUID, role: str, message_id: uuid.UUID | None = None,
+                  delivery_status: str = "") -> dict[str, str]:
+    event = {"type": "message", "dialog_id": str(dialog_id), "owner_id": str(owner_id), "role": role}
+    if message_id is not None:
+        event.update(message_id=str(message_id), delivery_status=delivery_status)
+    return event
+
+
+async def publish_events(events: list[dict[str, str]], *, deliver: tuple[uuid.UUID, uuid.UUID] | None = None) -> None:
+    """After commit, best effort: live views (chatai:dialogs) and, with `deliver` = (bot_id, dialog_id), the
+    runner owning that bot. A lost publish only delays: views reload from the database, runners sweep."""
+    from chatai.cache import get_redis
+
+    try:
+        async with get_redis().pipeline(transaction=False) as pipe:
+            for event in events:
+                pipe.publish(DIALOG_EVENTS_CHANNEL, json.dumps(event))
+            if deliver is not None:
+                pipe.publish(DELIVERY_CHANNEL, json.dumps({"bot_id": str(deliver[0]), "dialog_id": str(deliver[1])}))
+            await pipe.execute()
+    except Exception:  # noqa: BLE001 - see above
+        log.debug("handoff events not published", exc_info=True)
+
+
+# --- state changes -------------------------------------------------------------------------------------
+
+
+async def _lock(session: AsyncSession, dialog_id: uuid.UUID, owner_id: uuid.UUID | None = None) -> Dialog:
+    """The dialog row, locked until commit; HandoffError('not_found') for another owner's dialog too."""
+    dialog = (await session.execute(sa.select(Dialog).where(Dialog.id == dialog_id).with_for_update()
+                                    .execution_options(populate_existing=True))).scalar_one_or_none()
+    if dialog is None or (owner_id is not None and dialog.owner_id != owner_id):
+        await session.rollback()
+        raise HandoffError("not_found")
+    return dialog
+
+
+async def _refuse(session: AsyncSession, code: str) -> HandoffError:
+    await session.rollback()  # drop the row lock at once
+    return HandoffError(code)
+
+
+def _system(dialog: Dialog, event: str, now: datetime, operator_id: uuid.UUID | None = None) -> Message:
+    return Message(dialog_id=dialog.id, role="system", text=event, operator_id=operator_id, created_at=now)
+
+
+def _deliverable(dialog: Dialog) -> bool:
+    return dialog.channel == "telegram" and dialog.bot_id is not None and dialog.telegram_chat_id is not None
+
+
+async def request_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: str) -> bool:
+    """'ai' -> 'waiting' with the reason's system notice; False (nothing changed) when the dialog is already
+    waiting or held, or the assistant's settings turn this reason off (balance_zero always applies).
+    The caller tells the end user (the bot handler's reply, the billing notice)."""
+    return await start_handoff(session, dialog_id=dialog_id, reason=reason) == "started"
+
+
+async def start_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: str) -> str:
+    """request_handoff with the outcome: started | already (waiting or held) | off (settings) | missing."""
+    if reason not in REASON_EVENTS:
+        raise ValueError(f"unknown handoff reason {reason!r}")
+    row = (await session.execute(
+        sa.select(Dialog, Assistant.handoff_enabled, Assistant.handoff_on_low_confidence)
+        .join(Assistant, Assistant.id == Dialog.assistant_id).where(Dialog.id == dialog_id)
+        .with_for_update(of=Dialog).execution_options(populate_existing=True))).first()
+    if row is None:
+        await session.rollback()
+        return "missing"
+    dialog, enabled, on_low_confidence = row
+    if dialog.status != "ai":
+        await session.rollback()
+        return "already"
+    if (reason == "user" and not enabled) or (reason == "low_confidence" and not (enabled and on_low_confidence)):
+        await session.rollback()
+        return "off"
+    now = utcnow()
+    dialog.status, dialog.handoff_at, dialog.operator_id, dialog.operator_active_at = "waiting", now, None, None
+    session.add(dialog)
+    session.add(_system(dialog, REASON_EVENTS[reason], now))
+    await session.commit()
+    await publish_events([status_event(dialog), message_event(dialog_id=dialog.id, owner_id=dialog.owner_id,
+                                                              role="system")])
+    return "started"
+
+
+async def take_over(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID,
+                    operator_id: uuid.UUID) -> None:
+    """The operator holds the dialog: the AI goes silent. Taking one's own dialog again is a no-op; one held
+    by another operator is refused (the row lock makes concurrent take-overs end with one holder)."""
+    dialog = await _lock(session, dialog_id, owner_id)
+    if dialog.status == "human" and dialog.operator_id is not None:
+        if dialog.operator_id == operator_id:
+            await session.rollback()
+            return
+        raise await _refuse(session, "held_by_other")
+    now = utcnow()
+    dialog.status, dialog.operator_id, dialog.operator_active_at = "human", operator_id, now
+    dialog.handoff_at = dialog.handoff_at or now
+    session.add(dialog)
+    session.add(_system(dialog, "taken_over", now, operator_id))
+    await session.commit()
+    await publish_events([status_event(dialog), message_event(dialog_id=dialog.id, owner_id=owner_id, role="system")])
+
+
+async def _back_to_ai(session: AsyncSession, dialog: Dialog, *, event: str, notice: str,
+                      operator_id: uuid.UUID | None = None) -> tuple[list[dict[str, str]], tuple | None]:
+    """'waiting'/'human' -> 'ai', the system notice, and the end user's notice queued for delivery (same
+    transaction). Returns what to publish after the caller commits."""
+    now = utcnow()
+    language = await _dialog_language(session, dialog)
+    dialog.status, dialog.operator_id, dialog.handoff_at, dialog.operator_active_at = "ai", None, None, None
+    dialog.last_message_at = now
+    session.add(dialog)
+    session.add(_system(dialog, event, now, operator_id))
+    deliver = None
+    if _deliverable(dialog):
+        session.add(Message(dialog_id=dialog.id, role="assistant", answered_by="notice",
+                            text=end_user_text(notice, language), delivery_status="pending",
+                            created_at=now + timedelta(milliseconds=1)))
+        deliver = (dialog.bot_id, dialog.id)
+    events = [status_event(dialog), message_event(dialog_id=dialog.id, owner_id=dialog.owner_id, role="system")]
+    return events, deliver
+
+
+async def release(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID,
+                  operator_id: uuid.UUID) -> None:
+    """Back to the AI with a short notice to the end user. A waiting dialog (nobody holds it) may be released
+    by the owner too; a dialog held by another operator may not."""
+    dialog = await _lock(session, dialog_id, owner_id)
+    if dialog.status == "ai":
+        raise await _refuse(session, "not_held")
+    if dialog.status == "human" and dialog.operator_id not in (None, operator_id):
+        raise await _refuse(session, "held_by_other")
+    events, deliver = await _back_to_ai(session, dialog, event="released", notice="released", operator_id=operator_id)
+    await session.commit()
+    await publish_events(events, deliver=deliver)
+
+
+def _text_length(text: str) -> int:
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)  # Telegram counts UTF-16 units
+
+
+async def send_operator_message(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID,
+                                operator_id: uuid.UUID, text: str) -> uuid.UUID:
+    """Record the operator's reply 'pending' and have the runner owning the bot send it (it turns 'sent' or
+    'failed' with a reason, published live). Only the operator holding the dialog may reply."""
+    text = db_safe(text or "").strip()
+    if not text:
+        raise HandoffError("empty_text")
+    if _text_length(text) > MAX_OPERATOR_TEXT:
+        raise HandoffError("too_long")
+    dialog = await _lock(session, dialog_id, owner_id)
+    if dialog.status != "human" or dialog.operator_id is None:
+        raise await _refuse(session, "not_held")
+    if dialog.operator_id != operator_id:
+        raise await _refuse(session, "held_by_other")
+    deliver = _deliverable(dialog)
+    if deliver:
+        bot = await session.get(Bot, dialog.bot_id)
+        if bot is None or bot.desired_state != "running":
+            raise await _refuse(session, "bot_unavailable")
+    elif dialog.channel == "telegram":  # its bot was disconnected
+        raise await _refuse(session, "bot_unavailable")
+    now = utcnow()
+    message = Message(dialog_id=dialog.id, role="operator", text=text, answered_by="operator",
+                      operator_id=operator_id, delivery_status="pending" if deliver else "", created_at=now)
+    dialog.operator_active_at = dialog.last_message_at = now
+    session.add(message)
+    session.add(dialog)
+    await session.commit()
+    await publish_events([message_event(dialog_id=dialog.id, owner_id=owner_id, role="operator",
+                                        message_id=message.id, delivery_status=message.delivery_status)],
+                         deliver=(dialog.bot_id, dialog.id) if deliver else None)
+    return message.id
+
+
+# --- the runners' side: timeouts and delivery ------------------------------------------------------------
+
+# A NULL clock would never time out: start it (a writer that set 'waiting' without handoff_at).
+_START_CLOCKS = sa.text("""
+    UPDATE dialogs SET handoff_at = now() WHERE status IN ('waiting', 'human') AND handoff_at IS NULL
+""")
+# On ix_dialogs_status_handoff: both states, and a constant bound on handoff_at (every clock starts at or
+# after it, and no timeout is shorter than a minute) before the per-assistant comparison.
+_DUE = sa.text("""
+    SELECT d.id FROM dialogs d JOIN assistants a ON a.id = d.assistant_id
+    WHERE d.status IN ('waiting', 'human') AND d.handoff_at < :now - make_interval(mins => :min_minutes)
+      AND (d.bot_id = ANY(:bots) OR d.bot_id IS NULL)
+      AND CASE WHEN d.status = 'human' THEN greatest(d.handoff_at, d.operator_active_at) ELSE d.handoff_at END
+          < :now - make_interval(mins => greatest(a.handoff_timeout_minutes, :min_minutes))
+    ORDER BY d.handoff_at
+    LIMIT :limit
+""")
+
+
+def _clock(dialog: Dialog) -> datetime | None:
+    if dialog.status == "human" and dialog.operator_active_at is not None and dialog.handoff_at is not None:
+        return max(dialog.handoff_at, dialog.operator_active_at)
+    return dialog.handoff_at
+
+
+async def due_timeouts(session: AsyncSession, *, bot_ids: list[uuid.UUID], now: datetime | None = None,
+                       limit: int = 100) -> list[uuid.UUID]:
+    """Dialogs of these bots (or of no bot any more) whose handoff ran past its assistant's timeout."""
+    await session.execute(_START_CLOCKS)
+    rows = await session.execute(_DUE, {"now": now or utcnow(), "bots": list(bot_ids),
+                                        "min_minutes": MIN_TIMEOUT_MINUTES, "limit": limit})
+    await session.commit()
+    return list(rows.scalars())
+
+
+async def time_out(session: AsyncSession, *, dialog_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Back to the AI with an apology, if still due under the row lock (an operator may just have taken
+    over or replied: then nothing happens)."""
+    now = now or utcnow()
+    try:
+        dialog = await _lock(session, dialog_id)
+    except HandoffError:
+        return False
+    timeout = await session.scalar(sa.select(Assistant.handoff_timeout_minutes)
+                                   .where(Assistant.id == dialog.assistant_id))
+    clock = _clock(dialog)
+    minutes = max(int(timeout or 0), MIN_TIMEOUT_MINUTES)
+    if dialog.status not in ("waiting", "human") or clock is None or clock + timedelta(minutes=minutes) > now:
+        await session.rollback()
+        return False
+    events, deliver = await _back_to_ai(session, dialog, event="timed_out", notice="timed_out")
+    await session.commit()
+    await publish_events(events, deliver=deliver)
+    return True
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message to send to an end user (an operator reply or a handoff notice)."""
+
+    message_id: uuid.UUID
+    dialog_id: uuid.UUID
+    owner_id: uuid.UUID
+    bot_id: uuid.UUID
+    chat_id: int
+    role: str
+    text: str
+
+
+_PENDING = sa.text("messages.delivery_status = 'pending'")  # a literal: the partial index's own predicate
+
+
+async def pending_outgoing(session: AsyncSession, *, bot_ids: list[uuid.UUID], dialog_id: uuid.UUID | None = None,
+                           limit: int = 500) -> list[Outgoing]:
+    """Messages still to send for these bots, oldest first (ix_messages_delivery_pending)."""
+    query = (sa.select(Message.id, Message.dialog_id, Dialog.owner_id, Dialog.bot_id, Dialog.telegram_chat_id,
+                       Message.role, Message.text)
+             .join(Dialog, Dialog.id == Message.dialog_id)
+             .where(_PENDING, Dialog.bot_id.in_(list(bot_ids)))
+             .order_by(Message.created_at).limit(limit))
+    if dialog_id is not None:
+        query = query.where(Message.dialog_id == dialog_id)
+    rows = (await session.execute(query)).all()
+    await session.rollback()
+    return [Outgoing(r[0], r[1], r[2], r[3], int(r[4] or 0), r[5], r[6]) for r in rows]
+
+
+async def mark_sent(session: AsyncSession, *, message_id: uuid.UUID, telegram_message_id: int) -> None:
+    await session.execute(sa.update(Message).where(Message.id == message_id).values(
+        delivery_status="sent", delivery_error="", telegram_message_id=telegram_message_id))
+    await session.commit()
+
+
+_FAILURE_KEYS = {"blocked": "handoff_delivery_blocked", "bot_stopped": "handoff_delivery_bot_stopped",
+                 "too_late": "handoff_delivery_too_late"}
+
+
+async def _owner_locale(session: AsyncSession, dialog_id: uuid.UUID) -> str:
+    locale = await session.scalar(sa.select(User.locale).join(Dialog, Dialog.owner_id == User.id)
+                                  .where(Dialog.id == dialog_id))
+    return locale or "en"
+
+
+def failure_sentence(reason: str, locale: str) -> str:
+    """Why a message was not delivered, as a sentence in the owner's language (texts/handoff.py)."""
+    from chatai.web.i18n import text
+
+    return text(locale, _FAILURE_KEYS[reason])
+
+
+async def mark_failed(session: AsyncSession, *, message_id: uuid.UUID, dialog_id: uuid.UUID, reason: str) -> bool:
+    """'pending' -> 'failed' with the reason (a key of _FAILURE_KEYS); False if it was no longer pending."""
+    error = failure_sentence(reason, await _owner_locale(session, dialog_id))
+    result = await session.execute(sa.update(Message).where(Message.id == message_id,
+                                                            Message.delivery_status == "pending")
+                                   .values(delivery_status="failed", delivery_error=error))
+    await session.commit()
+    return bool(result.rowcount)
+
+
+_STRANDED = sa.text("""
+    SELECT m.id, m.dialog_id, d.owner_id, m.role,
+           CASE WHEN b.id IS NULL OR b.desired_state <> 'running' THEN 'bot_stopped' ELSE 'too_late' END
+    FROM messages m JOIN dialogs d ON d.id = m.dialog_id LEFT JOIN bots b ON b.id = d.bot_id
+    WHERE m.delivery_status = 'pending'
+      AND (b.id IS NULL OR b.desired_state <> 'running' OR m.created_at < :deadline)
+    LIMIT 500
+""")
+
+
+async def fail_stranded(session: AsyncSession, *, now: datetime | None = None) -> list[dict[str, str]]:
+    """Messages that no runner will send: their bot was stopped or disconnected, or they waited past
+    DELIVERY_DEADLINE (no runner owns the bot, Telegram unreachable). Any runner may do this (conditional
+    update). Returns the live events to publish."""
+    rows = (await session.execute(_STRANDED, {"deadline": (now or utcnow()) - DELIVERY_DEADLINE})).all()
+    await session.rollback()
+    events = []
+    for message_id, dialog_id, owner_id, role, reason in rows:
+        if await mark_failed(session, message_id=message_id, dialog_id=dialog_id, reason=reason):
+            events.append(message_event(dialog_id=dialog_id, owner_id=owner_id, role=role, message_id=message_id,
+                                        delivery_status="failed"))
+    return events

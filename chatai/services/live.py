@@ -1,0 +1,142 @@
+"""Live dialog events across processes: the Redis subscriber and the per-process registry of the
+browser tabs that want them. No Reflex here (the push into tab states is chatai/web/live.py).
+
+Why Redis pub/sub: the bot runner may be another process (or machine) than the web worker holding
+a tab's websocket. Every writer publishes a small JSON nudge on `chatai:dialogs` after its commit
+(services/dialogs.publish_dialog_event, the runner's write-behind); each web worker runs ONE
+subscriber and refreshes only the tabs registered with it, and only those of the event's owner.
+A missed nudge (Redis restarting) only delays a view: the database stays the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
+
+log = logging.getLogger(__name__)
+
+COALESCE_SECONDS = 0.05  # events arriving together are handled together (a reply follows its question)
+RECONNECT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class DialogEvent:
+    type: str  # message | status
+    dialog_id: uuid.UUID
+    owner_id: uuid.UUID
+    role: str = ""
+    status: str = ""
+
+
+def parse_event(raw: str | bytes) -> DialogEvent | None:
+    """A published nudge, or None for anything malformed (never trusted beyond its ids)."""
+    try:
+        data = json.loads(raw)
+        return DialogEvent(type=str(data.get("type") or "message"), dialog_id=uuid.UUID(str(data["dialog_id"])),
+                           owner_id=uuid.UUID(str(data["owner_id"])), role=str(data.get("role") or ""),
+                           status=str(data.get("status") or ""))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+@dataclass
+class Registration:
+    owner_id: uuid.UUID
+    since: float
+
+
+class LiveRegistry:
+    """Client token -> owner, for this process only (each worker holds its own sockets). Which page a
+    tab shows is read from its state when pushing, so navigating needs no bookkeeping here."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, Registration] = {}
+
+    def register(self, token: str, *, owner_id: uuid.UUID) -> None:
+        if token:
+            self._clients[token] = Registration(owner_id, time.monotonic())
+
+    def unregister(self, token: str) -> None:
+        self._clients.pop(token, None)
+
+    def get(self, token: str) -> Registration | None:
+        return self._clients.get(token)
+
+    def clients_of(self, owner_id: uuid.UUID) -> list[tuple[str, Registration]]:
+        return [(t, r) for t, r in self._clients.items() if r.owner_id == owner_id]
+
+    def prune(self, connected: Callable[[str], bool]) -> int:
+        """Forget tabs whose websocket is gone; returns how many."""
+        gone = [t for t in self._clients if not connected(t)]
+        for token in gone:
+            del self._clients[token]
+        return len(gone)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+
+def group_by_owner(events: list[DialogEvent]) -> dict[uuid.UUID, list[DialogEvent]]:
+    grouped: dict[uuid.UUID, list[DialogEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.owner_id, []).append(event)
+    return grouped
+
+
+async def run_dialog_subscriber(handle: Callable[[list[DialogEvent]], Awaitable[Any]], *,
+                                redis_factory: Callable[[], Any] | None = None,
+                                coalesce: float = COALESCE_SECONDS) -> None:
+    """Forever: subscribe to the dialog channel and hand batches of events to `handle`.
+    Reconnects after Redis failures; a failing handler is logged and the loop goes on."""
+    if redis_factory is None:
+        from chatai.cache import get_redis as redis_factory
+    while True:
+        pubsub = None
+        try:
+            pubsub = redis_factory().pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(DIALOG_EVENTS_CHANNEL)
+            while True:
+                batch = await _next_batch(pubsub, coalesce)
+                if batch:
+                    try:
+                        await handle(batch)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:  # noqa: BLE001 - one bad push must not stop live updates
+                        log.warning("live update failed", exc_info=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - Redis restarting: views catch up on the next event
+            log.warning("dialog event subscription lost; reconnecting", exc_info=True)
+            await asyncio.sleep(RECONNECT_SECONDS)
+        finally:
+            if pubsub is not None:
+                try:
+                    await pubsub.aclose()
+                except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                    pass
+
+
+async def _next_batch(pubsub: Any, coalesce: float) -> list[DialogEvent]:
+    """Block for one event, then gather what else arrives within `coalesce` seconds."""
+    first = await pubsub.get_message(timeout=30.0)
+    if first is None:
+        return []
+    events = [e for e in [parse_event(first.get("data", ""))] if e is not None]
+    deadline = time.monotonic() + coalesce
+    while (left := deadline - time.monotonic()) > 0:
+        more = await pubsub.get_message(timeout=left)
+        if more is None:
+            break
+        event = parse_event(more.get("data", ""))
+        if event is not None:
+            events.append(event)
+    return events

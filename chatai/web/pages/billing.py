@@ -1,0 +1,260 @@
+"""Billing page: balance, answers left, top-up (presets or custom), promo code, ledger with filters and CSV
+export, spend per day. Every handler re-checks the session; nothing here can credit a balance by itself
+(top-ups are credited only when the payment provider confirms them, see services/payments)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import reflex as rx
+
+from chatai.db.models import utcnow
+from chatai.db.session import async_session
+from chatai.services import billing, promo
+from chatai.services.billing import BillingError
+from chatai.services.payments import get_provider, refresh_pending, start_topup
+from chatai.settings import get_settings
+from chatai.web import routes
+from chatai.web.components.layout import (
+    card,
+    dashboard_page,
+    error_callout,
+    page_header,
+    stat_card,
+    stat_grid,
+    success_callout,
+    t,
+)
+from chatai.web.i18n import EN, text
+from chatai.web.state.auth import AuthState, require_user
+
+KINDS = ("topup", "welcome", "promo", "commit", "reserve", "release", "refund", "adjustment")
+PERIODS = ("7", "30", "90", "365")
+BILLING_RETURN = routes.BILLING + "/return"  # where the payment page sends the owner back
+
+
+class BillingState(rx.State):
+    balance: str = ""
+    reserved: str = ""
+    answers_left: str = ""
+    currency: str = ""
+    presets: list[str] = []
+    custom_amount: str = ""
+    promo_code: str = ""
+    kind: str = "all"
+    period: str = "30"
+    entries: list[dict[str, str]] = []
+    spend: list[dict[str, str | float]] = []
+    error: str = ""
+    notice: str = ""
+
+    async def _locale(self) -> str:
+        return (await self.get_state(AuthState)).locale
+
+    async def _reload(self, user_id) -> None:
+        since = utcnow() - timedelta(days=int(self.period if self.period in PERIODS else "30"))
+        async with async_session() as session:
+            view = await billing.get_balance(session, user_id=user_id)
+            rows = await billing.list_ledger(session, user_id=user_id, kind=self.kind if self.kind in KINDS else "",
+                                             since=since)
+            spend = await billing.spend_per_day(session, user_id=user_id, days=30)
+        self.balance = billing.format_amount(view.balance_micros)
+        self.reserved = billing.format_amount(view.reserved_micros)
+        left = view.answers_left
+        self.answers_left = "" if left is None else str(left)
+        self.currency = view.currency
+        self.presets = [str(p) for p in get_settings().topup_presets]
+        self.entries = [{"date": e.created_at.strftime("%Y-%m-%d %H:%M"), "kind": e.kind,
+                         "amount": billing.format_amount(e.amount_micros),
+                         "balance": billing.format_amount(e.balance_after_micros),
+                         "reason": (e.reason or e.reference)[:120]} for e in rows]
+        self.spend = [{"day": day[5:], "spent": float(billing.format_amount(micros))} for day, micros in spend]
+
+    @rx.event
+    async def load_billing(self):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.error = self.notice = ""
+        await self._reload(user.id)
+
+    @rx.event
+    async def load_billing_return(self):
+        """Back from the payment page: ask the provider (the notification may be late or unreachable)."""
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        async with async_session() as session:
+            outcomes = await refresh_pending(session, user_id=user.id, provider=get_provider())
+        locale = await self._locale()
+        self.error = ""
+        key = "billing_return_credited" if "credited" in outcomes else "billing_return_success"
+        self.notice = text(locale, key)
+        await self._reload(user.id)
+
+    def _error_text(self, locale: str, code: str) -> str:
+        s = get_settings()
+        key = f"billing_err_{code}"
+        return text(locale, key if key in EN else "billing_err_generic",
+                    **({"min": f"{s.topup_min:.0f}", "max": f"{s.topup_max:.0f}", "currency": s.billing_currency}
+                       if code in ("amount_too_small", "amount_too_large", "invalid_amount") else {}))
+
+    async def _topup(self, amount: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        locale = await self._locale()
+        self.error = self.notice = ""
+        try:
+            micros = billing.to_micros(amount)
+            async with async_session() as session:
+                url = await start_topup(session, user_id=user.id, amount_micros=micros,
+                                        return_url=get_settings().public_url.rstrip("/") + BILLING_RETURN,
+                                        provider=get_provider())
+        except BillingError as exc:
+            self.error = self._error_text(locale, exc.code)
+            return None
+        return rx.redirect(url)  # another host: the browser leaves for the payment page in this tab
+
+    @rx.event
+    async def topup_preset(self, amount: str):
+        return await self._topup(amount)
+
+    @rx.event
+    async def handle_topup_submit(self, form: dict):
+        return await self._topup(str(form.get("amount", ""))[:20])
+
+    @rx.event
+    async def handle_promo_submit(self, form: dict):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        locale = await self._locale()
+        self.error = self.notice = ""
+        try:
+            async with async_session() as session:
+                credited = await promo.redeem(session, user_id=user.id, code=str(form.get("code", ""))[:40])
+                await session.commit()
+        except BillingError as exc:
+            self.error = self._error_text(locale, exc.code)
+        else:
+            self.notice = text(locale, "billing_promo_done",
+                               amount=f"{billing.format_amount(credited)} {get_settings().billing_currency}")
+        await self._reload(user.id)
+
+    @rx.event
+    async def set_kind(self, value: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.kind = value if value in KINDS else "all"
+        await self._reload(user.id)
+
+    @rx.event
+    async def set_period(self, value: str):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        self.period = value if value in PERIODS else "30"
+        await self._reload(user.id)
+
+    @rx.event
+    async def export_csv(self):
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        await self._reload(user.id)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["date", "kind", "amount", "balance_after", "details"])
+        for e in self.entries:
+            # Leading =,+,-,@ would make spreadsheets run formulas: details are quoted as text.
+            reason = "'" + e["reason"] if e["reason"][:1] in "=+-@" else e["reason"]
+            writer.writerow([e["date"], e["kind"], e["amount"], e["balance"], reason])
+        return rx.download(data=out.getvalue(), filename="chatai-ledger.csv")
+
+
+def _entry_row(e: dict) -> rx.Component:
+    return rx.table.row(rx.table.cell(e["date"]), rx.table.cell(rx.badge(e["kind"])), rx.table.cell(e["amount"]),
+                        rx.table.cell(e["balance"]), rx.table.cell(e["reason"]))
+
+
+def _topup_card() -> rx.Component:
+    s = BillingState
+    return card(
+        rx.heading(t("billing_topup"), size="4", margin_bottom="8px"),
+        rx.hstack(rx.foreach(s.presets, lambda p: rx.button(p, " ", s.currency, variant="soft",
+                                                            on_click=BillingState.topup_preset(p))),
+                  wrap="wrap", spacing="2"),
+        rx.form(rx.hstack(rx.input(name="amount", placeholder=t("billing_topup_custom"), id="topup-amount",
+                                   max_length=20),
+                          rx.button(t("billing_topup_pay"), type="submit", id="topup-pay"), margin_top="12px"),
+                on_submit=BillingState.handle_topup_submit, reset_on_submit=False),
+        rx.form(rx.hstack(rx.input(name="code", placeholder=t("billing_promo"), id="promo-code", max_length=40),
+                          rx.button(t("billing_promo_apply"), type="submit", variant="soft", id="promo-apply"),
+                          margin_top="12px"),
+                on_submit=BillingState.handle_promo_submit, reset_on_submit=True),
+    )
+
+
+def _ledger_card() -> rx.Component:
+    s = BillingState
+    return card(
+        rx.hstack(
+            rx.heading(t("billing_ledger"), size="4"), rx.spacer(),
+            rx.select(["all", *KINDS], value=s.kind, on_change=BillingState.set_kind, size="1"),
+            rx.select(list(PERIODS), value=s.period, on_change=BillingState.set_period, size="1"),
+            rx.button(rx.icon("download", size=14), t("billing_export_csv"), size="1", variant="soft",
+                      on_click=BillingState.export_csv, id="export-csv"),
+            width="100%", align="center", wrap="wrap", margin_bottom="8px",
+        ),
+        rx.cond(s.entries.length() > 0,
+                rx.box(rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in (
+                        "billing_col_date", "billing_col_kind", "billing_col_amount", "billing_col_balance",
+                        "billing_col_reason")])),
+                    rx.table.body(rx.foreach(s.entries, _entry_row)), width="100%"), overflow_x="auto"),
+                rx.text(t("billing_no_entries"), color=rx.color("gray", 11))),
+    )
+
+
+def _spend_card() -> rx.Component:
+    return card(
+        rx.heading(t("billing_spend_chart"), size="4", margin_bottom="8px"),
+        rx.recharts.bar_chart(rx.recharts.bar(data_key="spent"), rx.recharts.x_axis(data_key="day"),
+                              rx.recharts.y_axis(), rx.recharts.graphing_tooltip(), data=BillingState.spend,
+                              width="100%", height=220),
+    )
+
+
+def billing_content() -> rx.Component:
+    s = BillingState
+    return rx.vstack(
+        page_header("billing_title", "billing_subtitle"),
+        error_callout(s.error, id="billing-error"),
+        success_callout(s.notice),
+        stat_grid(
+            stat_card("billing_balance", s.balance + " " + s.currency, "wallet"),
+            stat_card("billing_reserved", s.reserved + " " + s.currency, "hourglass"),
+            stat_card("billing_answers_left", rx.cond(s.answers_left == "", t("billing_answers_free"),
+                                                      s.answers_left), "message-square"),
+        ),
+        _topup_card(),
+        _spend_card(),
+        _ledger_card(),
+        spacing="5",
+        width="100%",
+        id="billing",
+    )
+
+
+@dashboard_page
+def billing_page() -> rx.Component:
+    return billing_content()
+
+
+@dashboard_page
+def billing_return_page() -> rx.Component:
+    return billing_content()

@@ -1,0 +1,487 @@
+"""The inbox: every conversation of the owner's bots (and the playground) with filters, full-text
+search and keyset paging; the transcript of the open one; take over / reply / release.
+
+Every handler re-checks the session and passes the owner to the services, which return only that
+owner's rows (services/inbox.py) or refuse with a code (services/handoff.py). Live refreshes arrive
+from chatai/web/live.py through `refresh_live`. Message text is only ever rendered as text.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.services import bots as bots_svc
+from chatai.services import inbox as inbox_svc
+from chatai.web import routes
+from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
+from chatai.web.i18n import text
+from chatai.web.live import REGISTRY, LiveBadgeState
+from chatai.web.state.auth import AuthState, require_user
+
+ALL = "all"  # select items cannot have an empty value
+PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+EVENT_CODES = ("handoff_requested", "handoff_low_confidence", "taken_over", "released", "timed_out", "balance_zero")
+ANSWERED_BY = ("llm", "qa", "extractive", "fallback", "operator", "greeting", "notice")
+MAX_LIVE_ROWS = 200
+MAX_REPLY_CHARS = 4096
+
+
+def _when(stamp: datetime) -> str:
+    return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
+    return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
+            "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
+            "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
+            "time": _when(row.last_message_at), "messages": str(row.messages)}
+
+
+def _sources(sources: list[dict]) -> str:
+    names = [str(s.get("document") or "") + (f" — {s['section']}" if s.get("section") else "") for s in sources]
+    return " · ".join(dict.fromkeys(n for n in names if n))
+
+
+def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
+    return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
+            "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
+            "delivery": m.delivery_status, "delivery_error": m.delivery_error}
+
+
+def _handoff_code(exc: Exception) -> str:
+    code = getattr(exc, "code", None) or (exc.args[0] if exc.args else "")
+    return str(code) if str(code) in {"not_found", "held_by_other", "not_held", "empty_text", "too_long",
+                                      "bot_unavailable"} else "not_found"
+
+
+class InboxState(rx.State):
+    assistant_options: list[dict[str, str]] = []
+    bot_options: list[dict[str, str]] = []
+    f_assistant: str = ALL
+    f_bot: str = ALL
+    f_status: str = ALL
+    f_period: str = ALL
+    search: str = ""
+    dialogs: list[dict[str, str]] = []
+    next_cursor: str = ""
+    # The open conversation.
+    open_id: str = ""
+    header: dict[str, str] = {}
+    transcript: list[dict[str, str]] = []
+    earlier: int = 0
+    error: str = ""
+
+    async def _tr(self, key: str) -> str:
+        return text((await self.get_state(AuthState)).locale, key)
+
+    def _filters(self) -> inbox_svc.InboxFilter:
+        def as_id(value: str) -> uuid.UUID | None:
+            try:
+                return uuid.UUID(value) if value != ALL else None
+            except ValueError:
+                return None
+
+        period = PERIODS.get(self.f_period)
+        return inbox_svc.InboxFilter(
+            assistant_id=as_id(self.f_assistant), bot_id=as_id(self.f_bot),
+            status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
+            since=datetime.now(UTC) - period if period else None, search=self.search)
+
+    async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+        async with async_session() as session:
+            page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
+        self.dialogs = [_dialog_dict(r) for r in page.rows]
+        self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+
+    async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
+        try:
+            dialog_id = uuid.UUID(self.open_id)
+            async with async_session() as session:
+                tr = await inbox_svc.get_transcript(session, owner_id=owner_id, dialog_id=dialog_id)
+                newest = tr.messages[-1].created_at if tr.messages else None
+                await inbox_svc.mark_read(session, owner_id=owner_id, dialog_id=dialog_id, until=newest)
+        except (ValueError, inbox_svc.InboxNotFound):
+            self.open_id, self.header, self.transcript, self.earlier = "", {}, [], 0
+            return False
+        d = tr.dialog
+        self.header = {**_dialog_dict(d), "unread": "0",
+                       "held_by": "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")}
+        self.transcript = [_message_dict(m) for m in tr.messages]
+        self.earlier = tr.earlier
+        self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
+        return True
+
+    async def _owner(self) -> uuid.UUID | None:
+        user = await require_user(self)
+        return user.id if user else None
+
+    @rx.event
+    async def load_inbox(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        REGISTRY.register(self.router.session.client_token, owner_id=owner_id)
+        async with async_session() as session:
+            mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
+            bots = await bots_svc.list_bots(session, owner_id=owner_id)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        self.bot_options = [{"id": str(b.id), "name": f"@{b.username}"} for b in bots]
+        self.error = ""
+        await self._load_list(owner_id)
+        requested = str(self.router.url.query_parameters.get("dialog", "") or "")
+        if requested:
+            self.open_id = requested
+        if self.open_id:
+            await self._load_transcript(owner_id)
+        await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
+        """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""
+        if await self._owner() != owner_id:
+            return
+        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        if self.open_id and uuid.UUID(self.open_id) in dialog_ids:
+            await self._load_transcript(owner_id)
+            await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def _refilter(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        await self._load_list(owner_id)
+
+    @rx.event
+    async def set_filter_assistant(self, value: str):
+        self.f_assistant = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_bot(self, value: str):
+        self.f_bot = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_status(self, value: str):
+        self.f_status = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_period(self, value: str):
+        self.f_period = value
+        return await self._refilter()
+
+    @rx.event
+    async def handle_search_submit(self, form: dict):
+        self.search = str(form.get("search", "")).strip()[:inbox_svc.MAX_SEARCH_CHARS]
+        return await self._refilter()
+
+    @rx.event
+    async def load_more(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        cursor = inbox_svc.Cursor.decode(self.next_cursor)
+        if cursor is None:
+            return
+        async with async_session() as session:
+            page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
+        seen = {row["id"] for row in self.dialogs}
+        self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
+        self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+
+    @rx.event
+    async def open_dialog(self, dialog_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        self.open_id, self.error = dialog_id, ""
+        if not await self._load_transcript(owner_id):
+            self.error = await self._tr("inbox_err_not_found")
+        await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    @rx.event
+    def close_dialog(self):
+        self.open_id, self.header, self.transcript, self.earlier, self.error = "", {}, [], 0, ""
+
+    # --- handoff (services/handoff.py) ---
+
+    async def _handoff(self, action: str, **kwargs) -> None:
+        owner_id = await self._owner()
+        if owner_id is None:
+            return
+        self.error = ""
+        try:
+            from chatai.services import handoff
+        except ModuleNotFoundError:
+            self.error = await self._tr("inbox_handoff_unavailable")
+            return
+        try:
+            dialog_id = uuid.UUID(self.open_id)
+            async with async_session() as session:
+                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
+                                               **kwargs)
+        except ValueError:
+            self.error = await self._tr("inbox_err_not_found")
+        except handoff.HandoffError as exc:
+            self.error = await self._tr(f"inbox_err_{_handoff_code(exc)}")
+        await self._load_transcript(owner_id)
+        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+
+    @rx.event
+    async def take_over(self):
+        await self._handoff("take_over")
+
+    @rx.event
+    async def release(self):
+        await self._handoff("release")
+
+    @rx.event
+    async def handle_reply_submit(self, form: dict):
+        reply = str(form.get("reply", "")).strip()
+        if not reply:
+            self.error = await self._tr("inbox_err_empty_text")
+            return
+        if len(reply) > MAX_REPLY_CHARS:
+            self.error = await self._tr("inbox_err_too_long")
+            return
+        await self._handoff("send_operator_message", text=reply)
+
+
+# --- components -------------------------------------------------------------------------------
+
+_STATUS_COLOR = {"ai": "indigo", "waiting": "orange", "human": "green"}
+
+
+def status_badge(status: rx.Var) -> rx.Component:
+    return rx.match(
+        status,
+        *[(key, rx.badge(t(f"inbox_status_{key}"), color_scheme=color, class_name="dialog-status"))
+          for key, color in _STATUS_COLOR.items()],
+        rx.badge(status),
+    )
+
+
+def event_text(code: rx.Var) -> rx.Component:
+    return rx.match(code, *[(c, t(f"inbox_event_{c}")) for c in EVENT_CODES], code)
+
+
+def answered_by_badge(by: rx.Var) -> rx.Component:
+    keys = {"llm": "answered_by_llm", "qa": "answered_by_qa", "extractive": "answered_by_extractive",
+            "fallback": "answered_by_fallback", "operator": "inbox_answered_operator",
+            "greeting": "inbox_answered_greeting", "notice": "inbox_answered_notice"}
+    return rx.cond(by != "", rx.badge(rx.match(by, *[(k, t(v)) for k, v in keys.items()], by), size="1",
+                                      variant="soft", class_name="answered-by"), rx.fragment())
+
+
+def _select(label_key: str, value: rx.Var, on_change, items: rx.Component, id_: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(t(label_key), size="1", color=rx.color("gray", 10)),
+        rx.select.root(rx.select.trigger(min_width="140px", id=id_), items, value=value, on_change=on_change,
+                       size="2"),
+        spacing="1",
+    )
+
+
+def _filters() -> rx.Component:
+    all_item = rx.select.item(t("inbox_filter_all"), value=ALL)
+    return rx.flex(
+        _select("inbox_filter_assistant", InboxState.f_assistant, InboxState.set_filter_assistant,
+                rx.select.content(all_item, rx.foreach(InboxState.assistant_options,
+                                                       lambda a: rx.select.item(a["name"], value=a["id"]))),
+                "filter-assistant"),
+        _select("inbox_filter_bot", InboxState.f_bot, InboxState.set_filter_bot,
+                rx.select.content(all_item, rx.foreach(InboxState.bot_options,
+                                                       lambda b: rx.select.item(b["name"], value=b["id"]))),
+                "filter-bot"),
+        _select("inbox_filter_status", InboxState.f_status, InboxState.set_filter_status,
+                rx.select.content(all_item, *[rx.select.item(t(f"inbox_status_{s}"), value=s)
+                                              for s in inbox_svc.STATUSES]),
+                "filter-status"),
+        _select("inbox_filter_period", InboxState.f_period, InboxState.set_filter_period,
+                rx.select.content(rx.select.item(t("inbox_period_all"), value=ALL),
+                                  *[rx.select.item(t(f"inbox_period_{p}"), value=p) for p in PERIODS]),
+                "filter-period"),
+        rx.form(
+            rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
+                               min_width="220px"),
+                      rx.icon_button(rx.icon("search", size=16), type="submit", variant="soft",
+                                     aria_label="search")),
+            on_submit=InboxState.handle_search_submit,
+            align_self="end",
+        ),
+        gap="12px",
+        wrap="wrap",
+        align="end",
+        width="100%",
+    )
+
+
+def _preview(d: dict) -> rx.Component:
+    return rx.text(
+        rx.cond(d["preview_role"] == "system", event_text(d["preview"]), d["preview"]),
+        size="1", color=rx.color("gray", 11),
+        style={"overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"}, width="100%",
+        class_name="dialog-preview",
+    )
+
+
+def _dialog_item(d: dict) -> rx.Component:
+    active = d["id"] == InboxState.open_id
+    return rx.box(
+        rx.hstack(
+            rx.text(rx.cond(d["user_name"] != "", d["user_name"], t("inbox_unknown_user")), weight="bold", size="2",
+                    class_name="dialog-user", trim="both"),
+            rx.cond(d["channel"] == "playground", rx.badge(t("inbox_playground"), color_scheme="gray", size="1"),
+                    rx.text(d["bot"], size="1", color=rx.color("gray", 10))),
+            rx.spacer(),
+            rx.cond(d["unread"] != "0", rx.badge(d["unread"], radius="full", variant="solid", size="1",
+                                                 class_name="dialog-unread"), rx.fragment()),
+            align="center", width="100%",
+        ),
+        _preview(d),
+        rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
+                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10)), align="center",
+                  width="100%"),
+        on_click=InboxState.open_dialog(d["id"]),
+        padding="10px 12px",
+        border_radius="10px",
+        cursor="pointer",
+        bg=rx.cond(active, rx.color("indigo", 3), "transparent"),
+        _hover={"bg": rx.color("gray", 3)},
+        width="100%",
+        class_name="dialog-item",
+        data_dialog=d["id"],
+    )
+
+
+def _dialog_list() -> rx.Component:
+    return rx.vstack(
+        rx.cond(InboxState.dialogs.length() > 0,
+                rx.vstack(rx.foreach(InboxState.dialogs, _dialog_item), spacing="1", width="100%", id="dialog-list"),
+                empty_state("inbox", "inbox_no_match")),
+        rx.cond(InboxState.next_cursor != "",
+                rx.button(t("inbox_load_more"), variant="soft", width="100%", on_click=InboxState.load_more,
+                          id="load-more"),
+                rx.fragment()),
+        spacing="2",
+        width="100%",
+    )
+
+
+def _bubble(m: dict) -> rx.Component:
+    is_user = m["role"] == "user"
+    is_operator = m["role"] == "operator"
+    body = rx.box(
+        rx.hstack(
+            rx.text(rx.match(m["role"], ("user", t("inbox_role_user")), ("assistant", t("inbox_role_assistant")),
+                             ("operator", t("inbox_role_operator")), m["role"]), size="1", weight="bold"),
+            rx.cond(is_operator & (m["operator"] != ""), rx.text(m["operator"], size="1"), rx.fragment()),
+            rx.text(m["time"], size="1", color=rx.color("gray", 10)),
+            spacing="2", align="center",
+        ),
+        # Plain text, never HTML: whatever a customer typed shows as typed.
+        rx.text(m["text"], white_space="pre-wrap", size="2", class_name="message-text"),
+        rx.cond(m["sources"] != "", rx.text("📎 ", m["sources"], size="1", color=rx.color("gray", 10),
+                                            margin_top="4px", class_name="message-sources"), rx.fragment()),
+        rx.cond(m["role"] == "assistant", answered_by_badge(m["answered_by"]), rx.fragment()),
+        rx.cond(m["delivery"] == "pending", rx.text(t("inbox_sending"), size="1", color=rx.color("gray", 10),
+                                                    class_name="delivery-pending"), rx.fragment()),
+        rx.cond(m["delivery"] == "failed", rx.text(t("inbox_failed"), " ", m["delivery_error"], size="1",
+                                                   color=rx.color("red", 11), class_name="delivery-failed"),
+                rx.fragment()),
+        bg=rx.cond(is_user, rx.color("gray", 3), rx.cond(is_operator, rx.color("green", 3), rx.color("indigo", 3))),
+        padding="8px 12px",
+        border_radius="12px",
+        max_width="85%",
+    )
+    return rx.cond(
+        m["role"] == "system",
+        rx.center(rx.text(event_text(m["text"]), " · ", m["time"], size="1", color=rx.color("gray", 10),
+                          class_name="system-notice"), width="100%"),
+        rx.hstack(body, justify=rx.cond(is_user, "start", "end"), width="100%", class_name="message",
+                  data_role=m["role"]),
+    )
+
+
+def _handoff_bar() -> rx.Component:
+    status = InboxState.header["status"]
+    held_by = InboxState.header["held_by"]
+    return rx.vstack(
+        rx.hstack(
+            rx.cond(status == "waiting", rx.text(t("inbox_waiting_hint"), size="2", color=rx.color("orange", 11)),
+                    rx.fragment()),
+            rx.cond((status == "human") & (held_by == "me"), rx.text(t("inbox_held_by_you"), size="2"),
+                    rx.fragment()),
+            rx.cond((status == "human") & (held_by == "other"), rx.text(t("inbox_held_by_other"), size="2"),
+                    rx.fragment()),
+            rx.spacer(),
+            rx.cond(status != "human", rx.button(rx.icon("hand", size=14), t("inbox_take_over"),
+                                                 on_click=InboxState.take_over, id="take-over"), rx.fragment()),
+            rx.cond((status == "human") & (held_by == "me"),
+                    rx.button(rx.icon("bot", size=14), t("inbox_release"), variant="soft",
+                              on_click=InboxState.release, id="release"),
+                    rx.fragment()),
+            width="100%", align="center", wrap="wrap",
+        ),
+        rx.cond((status == "human") & (held_by == "me"),
+                rx.form(
+                    rx.hstack(rx.text_area(name="reply", placeholder=t("inbox_reply_placeholder"), id="reply-text",
+                                           rows="2", flex="1", max_length=MAX_REPLY_CHARS),
+                              rx.button(t("inbox_reply"), type="submit", id="reply-send"), width="100%",
+                              align="end"),
+                    on_submit=InboxState.handle_reply_submit, reset_on_submit=True, width="100%"),
+                rx.fragment()),
+        width="100%",
+        spacing="2",
+    )
+
+
+def _transcript() -> rx.Component:
+    return rx.cond(
+        InboxState.open_id != "",
+        rx.vstack(
+            rx.hstack(
+                rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost", on_click=InboxState.close_dialog,
+                               aria_label="close"),
+                rx.vstack(rx.text(rx.cond(InboxState.header["user_name"] != "", InboxState.header["user_name"],
+                                          t("inbox_unknown_user")), weight="bold", id="transcript-user"),
+                          rx.text(InboxState.header["bot"], " ", InboxState.header["assistant"], size="1",
+                                  color=rx.color("gray", 10)),
+                          spacing="0"),
+                rx.spacer(),
+                rx.box(status_badge(InboxState.header["status"]), id="transcript-status"),
+                align="center", width="100%",
+            ),
+            rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
+                                                    color=rx.color("gray", 10)), rx.fragment()),
+            rx.vstack(rx.foreach(InboxState.transcript, _bubble), spacing="2", width="100%", id="transcript",
+                      max_height="60vh", overflow_y="auto", padding="4px"),
+            _handoff_bar(),
+            spacing="3",
+            width="100%",
+        ),
+        empty_state("message-square", "inbox_pick_dialog"),
+    )
+
+
+@dashboard_page
+def inbox_page() -> rx.Component:
+    return rx.vstack(
+        page_header("inbox_title", "inbox_subtitle"),
+        _filters(),
+        error_callout(InboxState.error, id="inbox-error"),
+        rx.grid(
+            card(_dialog_list(), max_height="75vh", overflow_y="auto"),
+            card(_transcript()),
+            columns=rx.breakpoints(initial="1", md="2"),
+            spacing="4",
+            width="100%",
+        ),
+        spacing="4",
+        width="100%",
+    )

@@ -1,0 +1,134 @@
+"""The knowledge base's test-search console: what the assistant would retrieve for a question, in the
+order its answer uses (chunks and Q&A pairs on one relevance scale), explained in plain words: a relevance
+bar, "matched words" / "similar meaning", and the technical details (ranks, cosine) in a tooltip.
+Hits with no relevance at all are not shown as matches."""
+
+from __future__ import annotations
+
+import uuid
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.web import routes
+from chatai.web.components.layout import t
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState, require_user
+
+MIN_SHOWN_SCORE = 0.005  # "0.000" is no match at all
+
+
+def hit_row(hit, threshold: float) -> dict[str, str]:
+    """A SearchHit as the console shows it (strings only; user text is rendered as text, never HTML)."""
+    details = " · ".join(part for part in (
+        f"vector #{hit.vector_rank} (cos {hit.similarity:.3f})" if hit.vector_rank and hit.similarity is not None
+        else "",
+        f"full text #{hit.fts_rank} ({hit.matched_terms}/{hit.query_terms} words)" if hit.fts_rank else "",
+        f"score {hit.score:.3f}",
+    ) if part)
+    return {
+        "document": hit.document, "section": hit.section, "text": hit.text[:1200],
+        "percent": str(round(hit.score * 100)), "qa": "1" if hit.kind == "qa" else "",
+        "words": "1" if hit.matched_terms else "", "meaning": "1" if hit.extra.get("similar", 0) > 0 else "",
+        "below": "1" if hit.score < threshold else "", "details": details,
+    }
+
+
+class KbSearchState(rx.State):
+    query: str = ""
+    hits: list[dict[str, str]] = []
+    searched: bool = False
+    reembed_notice: str = ""  # "" when no re-embedding is running
+    error: str = ""
+
+    @rx.event
+    async def handle_search_submit(self, form: dict):
+        from chatai.rag.reembed import reembed_progress
+        from chatai.rag.retrieval import plan_query, search_knowledge
+        from chatai.web.pages.knowledge import KnowledgeState
+
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        assistant_id = (await self.get_state(KnowledgeState)).assistant_id
+        self.query = str(form.get("query", "")).strip()[:1000]
+        if not self.query or not assistant_id:
+            return
+        try:
+            async with async_session() as session:
+                assistant = await assistants_svc.get_owned_assistant(session, owner_id=user.id,
+                                                                     assistant_id=uuid.UUID(assistant_id))
+                plan = await plan_query(assistant, self.query)
+                hits = await search_knowledge(session, assistant=assistant, plan=plan, threshold=MIN_SHOWN_SCORE)
+                progress = await reembed_progress(session, assistant_id=assistant.id)
+                threshold = assistant.score_threshold
+                await session.rollback()
+        except (assistants_svc.NotFound, ValueError):
+            self.hits, self.searched = [], False
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+            return
+        self.searched, self.error = True, ""
+        self.hits = [hit_row(h, threshold) for h in hits]
+        locale = (await self.get_state(AuthState)).locale
+        self.reembed_notice = text(locale, "kb_search_reembedding").format(
+            percent=round(100 * progress[0] / max(progress[1], 1))) if progress else ""
+
+    @rx.event
+    def clear_results(self):
+        self.query, self.hits, self.searched, self.reembed_notice, self.error = "", [], False, "", ""
+
+
+def _reason(flag: rx.Var, key: str, color: str) -> rx.Component:
+    return rx.cond(flag != "", rx.badge(t(key), color_scheme=color, variant="soft", size="1"), rx.fragment())
+
+
+def _hit(h: dict) -> rx.Component:
+    bar = rx.box(rx.box(width=h["percent"] + "%", height="100%", bg=rx.color("indigo", 9), border_radius="3px"),
+                 width="90px", height="6px", bg=rx.color("gray", 4), border_radius="3px",
+                 class_name="relevance-bar")
+    return rx.box(
+        rx.hstack(
+            rx.tooltip(rx.hstack(rx.text(t("kb_search_relevance"), size="1", color=rx.color("gray", 10)), bar,
+                                 align="center", spacing="2"), content=h["details"]),
+            rx.text(h["document"], weight="bold", size="2"),
+            rx.text(h["section"], size="2", color=rx.color("gray", 10)),
+            _reason(h["qa"], "kb_search_qa", "amber"),
+            _reason(h["words"], "kb_search_matched_words", "green"),
+            _reason(h["meaning"], "kb_search_similar_meaning", "blue"),
+            wrap="wrap", align="center",
+        ),
+        rx.cond(h["below"] != "", rx.text(t("kb_search_below_threshold"), size="1", color=rx.color("gray", 10),
+                                          margin_top="4px"), rx.fragment()),
+        rx.text(h["text"], size="2", white_space="pre-wrap", margin_top="6px"),
+        padding="12px",
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="10px",
+        width="100%",
+        opacity=rx.cond(h["below"] != "", "0.6", "1"),
+        class_name="search-hit",
+    )
+
+
+def kb_search_tab() -> rx.Component:
+    return rx.vstack(
+        rx.form(
+            rx.hstack(rx.input(name="query", id="search-query", placeholder=t("search_placeholder"), flex="1",
+                               size="3"),
+                      rx.button(t("search"), type="submit", size="3", id="search-submit"), width="100%"),
+            on_submit=KbSearchState.handle_search_submit,
+            width="100%",
+        ),
+        rx.cond(KbSearchState.error != "", rx.callout(KbSearchState.error, icon="triangle-alert", color_scheme="red",
+                                                       width="100%"), rx.fragment()),
+        rx.cond(KbSearchState.reembed_notice != "",
+                rx.callout(KbSearchState.reembed_notice, icon="refresh-cw", width="100%", class_name="reembed-notice"),
+                rx.fragment()),
+        rx.cond(KbSearchState.searched & (KbSearchState.hits.length() == 0),
+                rx.callout(t("no_results"), icon="info", width="100%"), rx.fragment()),
+        rx.cond(KbSearchState.hits.length() > 0,
+                rx.text(t("kb_search_hint"), size="1", color=rx.color("gray", 10)), rx.fragment()),
+        rx.vstack(rx.foreach(KbSearchState.hits, _hit), spacing="3", width="100%"),
+        spacing="4",
+        width="100%",
+    )

@@ -1,0 +1,61 @@
+"""Analytics on the overview page."""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    "analytics_title": "What your assistants solve",
+    "analytics_assistant": "Assistant",
+    "analytics_all_assistants": "All assistants",
+    "analytics_period": "Period",
+    "analytics_period_7d": "Last 7 days",
+    "analytics_period_30d": "Last 30 days",
+    "analytics_period_90d": "Last 90 days",
+    "analytics_messages": "Messages",
+    "analytics_dialogs": "Conversations",
+    "analytics_end_users": "Customers",
+    "analytics_handoffs": "Handed to a person",
+    "analytics_first_response": "Median first response",
+    "analytics_answered_by": "Who answered",
+    "analytics_by_qa": "Q&A pair",
+    "analytics_by_llm": "AI answer",
+    "analytics_by_extractive": "Quotes",
+    "analytics_by_fallback": "Did not know",
+    "analytics_by_person": "A person",
+    "analytics_per_day": "Messages and handoffs per day",
+    "analytics_unanswered": "Unanswered questions",
+    "analytics_unanswered_hint": "Questions that got \"don't know\" or were handed to a person, grouped by "
+                                 "their words.",
+    "analytics_no_unanswered": "No unanswered questions in this period.",
+    "analytics_times": "times",
+    "analytics_add_qa": "Add as Q&A pair",
+    "analytics_no_data": "No messages in this period yet.",
+}
+
+RU: dict[str, str] = {
+    "analytics_title": "Что решают ваши ассистенты",
+    "analytics_assistant": "Ассистент",
+    "analytics_all_assistants": "Все ассистенты",
+    "analytics_period": "Период",
+    "analytics_period_7d": "За 7 дней",
+    "analytics_period_30d": "За 30 дней",
+    "analytics_period_90d": "За 90 дней",
+    "analytics_messages": "Сообщения",
+    "analytics_dialogs": "Диалоги",
+    "analytics_end_users": "Клиенты",
+    "analytics_handoffs": "Передано человеку",
+    "analytics_first_response": "Медиана первого ответа",
+    "analytics_answered_by": "Кто ответил",
+    "analytics_by_qa": "Пара вопрос-ответ",
+    "analytics_by_llm": "Ответ ИИ",
+    "analytics_by_extractive": "Цитаты",
+    "analytics_by_fallback": "Не знал ответа",
+    "analytics_by_person": "Человек",
+    "analytics_per_day": "Сообщения и передачи человеку по дням",
+    "analytics_unanswered": "Вопросы без ответа",
+    "analytics_unanswered_hint": "Вопросы, на которые ассистент ответил «не знаю» или передал человеку, "
+                                 "сгруппированные по словам.",
+    "analytics_no_unanswered": "В этом периоде вопросов без ответа нет.",
+    "analytics_times": "раз",
+    "analytics_add_qa": "Добавить как пару вопрос-ответ",
+    "analytics_no_data": "В этом периоде сообщений ещё нет.",
+}

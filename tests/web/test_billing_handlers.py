@@ -1,0 +1,67 @@
+"""Billing page handlers on a real state tree: each owner sees only their own money, and no handler
+credits a balance without the payment provider's word."""
+
+from __future__ import annotations
+
+import chatai.chatai  # noqa: F401 - registers every page state on the tree
+from chatai.db.models import BillingAccount, User
+from chatai.db.session import async_session
+from chatai.services import accounts
+from chatai.web.pages.billing import BillingState
+from tests.web.clients import signed_in_root
+
+
+async def _billing(token: str) -> BillingState:
+    root = await signed_in_root(token)
+    return await root.get_state(BillingState)
+
+
+async def test_owner_sees_own_balance_and_cannot_top_up_without_a_provider(db, monkeypatch):
+    from chatai.settings import get_settings
+
+    monkeypatch.setenv("YOOKASSA_SHOP_ID", "")
+    get_settings.cache_clear()
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="a@example.com", password="password a")
+    state = await _billing(token)
+    await BillingState.load_billing.fn(state)
+    assert state.balance == "250.00" and [e["kind"] for e in state.entries] == ["welcome"]
+    await BillingState.topup_preset.fn(state, "500")
+    assert "not set up" in state.error
+    await BillingState.handle_topup_submit.fn(state, {"amount": "1000000000"})
+    async with async_session() as s:
+        user = (await s.execute(User.__table__.select().where(User.email == "a@example.com"))).first()
+        assert (await s.get(BillingAccount, user.id)).balance_micros == 250_000_000  # nothing credited
+
+
+async def test_promo_handler_reports_errors_as_sentences(db):
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="b@example.com", password="password b")
+    state = await _billing(token)
+    await BillingState.handle_promo_submit.fn(state, {"code": "NOSUCHCODE"})
+    assert state.error.endswith(".") and "promo" in state.error.lower()
+
+
+
+async def test_balance_banner_warns_when_few_answers_are_left_and_at_zero(db):
+    from chatai.db.session import async_session
+    from chatai.services import accounts, billing
+    from chatai.web.components.balance_banner import BalanceBannerState
+    from tests.web.clients import signed_in_root
+
+    async with async_session() as session:
+        token = await accounts.sign_up(session, email="banner@example.com", password="quiet violet harbor 42")
+        user = await accounts.user_for_token(session, token)
+    root = await signed_in_root(token)
+    state = await root.get_state(BalanceBannerState)
+    shown = {}
+    for price in (1, 50, 300):  # the welcome credit (250) covers 250, 5 and 0 answers
+        async with async_session() as session:
+            await billing.set_price(session, item="answer", channel="telegram", price_micros=price * 1_000_000,
+                                    actor_id=user.id)
+            await session.commit()
+        await BalanceBannerState.load_balance_banner.fn(state)
+        shown[price] = (state.message, state.zero)
+    assert shown[1] == ("", False)
+    assert "5" in shown[50][0] and not shown[50][1]
+    assert shown[300][0] and shown[300][1]
