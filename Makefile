@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BUN_VERSION := 1.4.4
 BUN := .tools/node_modules/.bin/bun
 
-.PHONY: run test lint bench clean-data chromium
+.PHONY: run stop test lint bench clean-data chromium
 
 $(VENV)/.runtime-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(BUN):
 
 run: $(VENV)/.runtime-installed $(BUN)
 	$(PY) -m chatai app run
+
+# The embedded servers left running by a process that could not stop them (killed with SIGKILL).
+stop: $(VENV)/.runtime-installed
+	$(PY) -m chatai servers stop
 
 # Browser tests drive Debian's chromium; install it when missing and we may (root).
 chromium:

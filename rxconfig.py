@@ -1,5 +1,8 @@
 """Reflex configuration. Ports and URLs come from chatai.settings (the one settings object)."""
 
+import os
+import shutil
+
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
@@ -7,6 +10,27 @@ from chatai.settings import PROJECT_ROOT, get_settings
 
 _settings = get_settings()
 _bun = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "bun"
+
+
+def _use_untracked_lock_dir() -> None:
+    """Reflex writes its package.json and bun.lock back into `reflex.lock/` on every build, in whichever
+    format the last writer used (its own one-line JSON or bun's), so a run would change tracked files.
+    It gets a working copy under the ignored .tools/ instead, refreshed from the committed pins whenever
+    they change. To pin a new frontend package: copy .tools/reflex.lock/* over reflex.lock/ and commit."""
+    committed, working = PROJECT_ROOT / "reflex.lock", PROJECT_ROOT / ".tools" / "reflex.lock"
+    for source in committed.iterdir():
+        seen = working / ".committed" / source.name  # the committed bytes the working copy started from
+        if seen.exists() and seen.read_bytes() == source.read_bytes() and (working / source.name).exists():
+            continue
+        seen.parent.mkdir(parents=True, exist_ok=True)
+        for target in (working / source.name, seen):
+            partial = target.with_name(f".{target.name}.{os.getpid()}")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)  # atomic: several Reflex processes import this file at once
+    rx.constants.Bun.ROOT_LOCKFILE_DIR = str(working)  # read as Path.cwd() / this: absolute wins
+
+
+_use_untracked_lock_dir()
 
 config = rx.Config(
     app_name="chatai",

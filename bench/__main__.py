@@ -1,7 +1,7 @@
 """Run the benchmarks one after another, each in its own process (each sets up its own database).
 
     .venv/bin/python -m bench                          # the issue benchmarks: quality, latency, ingest, bots,
-                                                       # inbox queries, ingest fairness, crash duplicates
+                                                       # inbox, ingest fairness, crash duplicates, admin users
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
 """
@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
-           "ingest_fairness", "crash_duplicates"]
+           "ingest_fairness", "crash_duplicates", "admin_users"]
 OPT_IN = ["embedder_comparison"]
 
 

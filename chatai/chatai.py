@@ -5,13 +5,27 @@ from __future__ import annotations
 import reflex as rx
 
 from chatai.fsperms import restrict_new_files
+from chatai.logging_setup import configure_logging
 from chatai.settings import get_settings
 from chatai.web import routes, session_cookie
 from chatai.web.api import with_api_routes
-from chatai.web.pages.admin import AdminOverviewState, AdminUsersState, admin_overview_page, admin_users_page
+from chatai.web.pages.admin import AdminOverviewState, admin_overview_page
+from chatai.web.pages.admin_audit import AdminAuditState, admin_audit_page
 from chatai.web.pages.admin_billing import AdminBillingState, admin_billing_page
+from chatai.web.pages.admin_bots import AdminBotsState, admin_bots_page
+from chatai.web.pages.admin_users import AdminAccountState, AdminUsersState, admin_account_page, admin_users_page
 from chatai.web.pages.assistants import AssistantsState, assistants_page
-from chatai.web.pages.auth import signin_page, signup_page
+from chatai.web.pages.auth import (
+    FORGOT_PASSWORD,
+    RESET_PASSWORD,
+    ForgotPasswordState,
+    ResetPasswordState,
+    SignInState,
+    forgot_password_page,
+    reset_password_page,
+    signin_page,
+    signup_page,
+)
 from chatai.web.pages.billing import BILLING_RETURN, BillingState, billing_page, billing_return_page
 from chatai.web.pages.bots import BotsState, bots_page
 from chatai.web.pages.inbox import InboxState, inbox_page
@@ -21,6 +35,7 @@ from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.state.auth import AuthState
 
 restrict_new_files()  # state files, uploads, logs of this process: owner-only (fsperms.py)
+configure_logging()  # LOG_FORMAT text/json; tokens and keys redacted on every handler (logging_setup.py)
 session_cookie.install()
 app = rx.App(
     api_transformer=with_api_routes,
@@ -29,7 +44,12 @@ app = rx.App(
 
 guard = AuthState.guard_dashboard
 app.add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_to_home, title="ChatAI")
-app.add_page(signin_page, route=routes.SIGNIN, title="Sign in · ChatAI", on_load=AuthState.redirect_if_signed_in)
+app.add_page(signin_page, route=routes.SIGNIN, title="Sign in · ChatAI",
+             on_load=[AuthState.redirect_if_signed_in, SignInState.load_signin_notice])
+app.add_page(forgot_password_page, route=FORGOT_PASSWORD, title="Reset password · ChatAI",
+             on_load=ForgotPasswordState.load_forgot_password)
+app.add_page(reset_password_page, route=RESET_PASSWORD, title="New password · ChatAI",
+             on_load=ResetPasswordState.load_reset_password)
 app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI", on_load=AuthState.redirect_if_signed_in)
 app.add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
 app.add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
@@ -49,6 +69,12 @@ app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin �
              on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
 app.add_page(admin_billing_page, route=routes.ADMIN_BILLING, title="Prices · Admin · ChatAI",
              on_load=[AuthState.guard_admin, AdminBillingState.load_admin_billing])
+app.add_page(admin_account_page, route=routes.ADMIN_ACCOUNT, title="Account · Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminAccountState.load_admin_account])
+app.add_page(admin_bots_page, route=routes.ADMIN_BOTS, title="Bots · Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminBotsState.load_admin_bots])
+app.add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · ChatAI",
+             on_load=[AuthState.guard_admin, AdminAuditState.load_admin_audit])
 
 
 def _register_background_work() -> None:
@@ -59,6 +85,9 @@ def _register_background_work() -> None:
 
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
+    from chatai.services.mail import run_mail_sender
+
+    app.register_lifespan_task(run_mail_sender)  # the outbox; several workers share it (SKIP LOCKED)
     if get_settings().run_bots_in_web:
         from chatai.bots.runner import run_in_web
 

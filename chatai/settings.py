@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +63,17 @@ class Settings(BaseSettings):
     ingest_concurrency: int = 3
     ingest_per_owner: int = 1
 
-    # Optional SMTP for owner alerts (low balance). Empty host = alerts only in the dashboard.
+    # SMTP (services/mail.py): verification and reset links, owner alerts. Empty host = no mail: sign-ups count
+    # as verified and a forgotten password is reset by an admin (`python -m chatai users reset-password`).
     smtp_host: str = ""
     smtp_port: int = 587
-    smtp_user: str = ""
+    smtp_user: str = Field(default="", validation_alias=AliasChoices("SMTP_USER", "SMTP_USERNAME"))
     smtp_password: SecretStr = SecretStr("")
-    smtp_from: str = ""
+    smtp_from: str = ""  # empty = "ChatAI <noreply@SMTP_HOST>"
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"  # ssl = implicit TLS (port 465)
+    smtp_timeout_seconds: float = 20.0
+    mail_max_attempts: int = 8  # then the mail is given up (retries back off from 30 s to 1 h)
+    email_verification: bool = True  # with SMTP set: new owners prove their address before connecting a bot
 
     # Where the app is reachable from outside (webhook URLs, links in emails).
     public_url: str = "http://localhost:3000"
@@ -76,6 +81,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"  # put a reverse proxy in front for the outside world (deploy/)
 
     log_level: str = "INFO"
+    # "json": one JSON object per line (time, level, logger, message, extra fields) for log shippers.
+    log_format: Literal["text", "json"] = "text"
+
+    # Monitoring (chatai/metrics.py, chatai/services/monitor.py). /metrics answers loopback callers (not
+    # through a proxy), or anyone sending "Authorization: Bearer <METRICS_TOKEN>" when it is set.
+    metrics_token: SecretStr = SecretStr("")
+    # `python -m chatai monitor` alerts this chat through this bot (empty token = checks only, printed).
+    monitor_bot_token: SecretStr = SecretStr("")
+    monitor_chat_id: str = ""
+    # The web app's /health as the monitor reaches it; empty = http://HOST:PORT/health.
+    monitor_health_url: str = ""
+    # A document queued (or with an expired lease) longer than this means ingestion is stuck.
+    monitor_queue_max_age_minutes: int = 15
+    monitor_interval_seconds: int = 60  # the loop mode's pause between checks (the timer runs --once)
 
     # First admin, created on start when there is no admin yet.
     admin_email: str = "admin@chatai.local"

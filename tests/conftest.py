@@ -1,19 +1,24 @@
 """Test infrastructure: a real PostgreSQL (embedded, with pgvector) and a real Redis.
 
-One server pair per machine under .data/test-servers (warm start ~0.1 s), a fresh database per
-run, and every table truncated before each test that asks for `db`.
+One PostgreSQL per machine under .data/test-servers (warm start ~0.1 s) with a fresh database per
+run, stopped by the last run that ends; a Redis per run; every table truncated before each test
+that asks for `db`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_DATA = ROOT / ".data" / "test-servers"
+# Overridable so that a test can run a pytest session of its own against servers of its own.
+TEST_DATA = Path(os.environ.get("CHATAI_TEST_SERVERS_DIR") or ROOT / ".data" / "test-servers")
 RUN_DB = f"test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 RUN_REDIS_DIR = Path("/tmp") / f"chatai-test-redis-{RUN_DB}"  # short: unix socket paths are limited
 
@@ -35,26 +40,40 @@ def _pid_alive(database: str) -> bool:
     return True
 
 
+@contextmanager
+def _servers_lock() -> Iterator[None]:
+    """Concurrent runs share the test PostgreSQL: one run's "start and create my database" and another's
+    "nobody else uses it: stop it" must not interleave."""
+    TEST_DATA.mkdir(parents=True, exist_ok=True)
+    with open(TEST_DATA / "servers.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from chatai.embedded import postgres_url, redis_url, start_postgres, start_redis
     from chatai.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
-    start_postgres(settings.pg_data_dir)
     # A Redis of this run's own: tests flush it, and concurrent runs must not flush each other's.
     start_redis(RUN_REDIS_DIR, RUN_REDIS_DIR / "redis.sock")
 
     import sqlalchemy as sa
 
-    admin = sa.create_engine(postgres_url(settings.pg_data_dir), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        # Databases left by crashed runs (their pid is gone); concurrent runs keep theirs.
-        for (name,) in conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")):
-            if not _pid_alive(name):
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{RUN_DB}"'))
-    admin.dispose()
+    with _servers_lock():
+        start_postgres(settings.pg_data_dir)
+        admin = sa.create_engine(postgres_url(settings.pg_data_dir), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            # Databases left by crashed runs (their pid is gone); concurrent runs keep theirs.
+            for (name,) in conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'")):
+                if not _pid_alive(name):
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{RUN_DB}"'))
+        admin.dispose()
 
     os.environ["DATABASE_URL"] = postgres_url(settings.pg_data_dir, RUN_DB)
     os.environ["REDIS_URL"] = redis_url(RUN_REDIS_DIR / "redis.sock")
@@ -69,18 +88,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import sqlalchemy as sa
 
     from chatai.db.session import reset_engines
-    from chatai.embedded import postgres_url, stop_redis, wipe
+    from chatai.embedded import postgres_url, stop_postgres, stop_redis, wipe
     from chatai.settings import get_settings
 
     reset_engines()
     stop_redis(RUN_REDIS_DIR)
     wipe(RUN_REDIS_DIR)
-    url = postgres_url(get_settings().pg_data_dir)
-    if url:
+    pg_data_dir = get_settings().pg_data_dir
+    with _servers_lock():
+        url = postgres_url(pg_data_dir)
+        if not url:
+            return
         admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{RUN_DB}" WITH (FORCE)'))
+            names = [name for (name,) in conn.execute(
+                sa.text("SELECT datname FROM pg_database WHERE datname LIKE 'test_%'"))]
         admin.dispose()
+        # The last run out stops the server (`make test` must not leave it behind); a run still going
+        # keeps it. A crashed run's database does not count: its pid is gone.
+        if not any(_pid_alive(name) for name in names):
+            stop_postgres(pg_data_dir)
 
 
 @pytest.fixture

@@ -47,3 +47,17 @@ def test_embedded_postgres_files_are_owner_only_with_traverse_only_parents():
     assert mode & 0o066 == 0  # others may enter, not list or read
     assert stat.S_IMODE(settings.pg_data_dir.stat().st_mode) == 0o700
 
+
+
+def test_a_postgres_data_dir_nested_deeper_keeps_its_way_in(tmp_path):
+    """A data folder holding another one (the tests' under .data): every PostgreSQL directory inside
+    stays reachable for its service user, whatever `traverse` names."""
+    nested = tmp_path / "data" / "test-servers" / "postgres"
+    (nested / "global").mkdir(parents=True)
+    (nested / "PG_VERSION").write_text("18")
+    os.chmod(nested, 0o700)
+    tighten(tmp_path / "data")
+    assert stat.S_IMODE((tmp_path / "data" / "test-servers").stat().st_mode) == 0o711
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o711
+    assert stat.S_IMODE(nested.stat().st_mode) == 0o700
+    assert insecure_paths(tmp_path / "data") == []

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
+from chatai import metrics
 from chatai.bots import charging, operator
 from chatai.bots.logsafe import describe
 from chatai.bots.telegram_format import format_answer, plain
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AnswerFn = Callable[..., Awaitable[Any]]
+AI_REPLIES = ("llm", "qa", "extractive")  # what the assistant produced (not notices, greetings, "I don't know")
 MAX_QUESTION_CHARS = 4000
 
 TEXTS = {
@@ -120,10 +122,12 @@ async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[
         raise
     except Exception as exc:  # noqa: BLE001 - the user still gets one polite answer
         log.warning("answer failed for bot %s: %s", worker.record.id, describe(exc))  # never the question
+        metrics.events.llm_error("timeout" if isinstance(exc, TimeoutError) else "error")
         return text_for("fallback", language), "fallback", [], {}
     sources = [_source_dict(s) for s in (answer.sources or [])]
     extra = {"prompt_tokens": int(answer.prompt_tokens or 0), "completion_tokens": int(answer.completion_tokens or 0),
              "needs_handoff": bool(answer.needs_handoff)}
+    metrics.events.llm_tokens(prompt=extra["prompt_tokens"], completion=extra["completion_tokens"])
     text = answer.text or text_for("fallback", language)
     if answer.needs_handoff:  # "I don't know": a person takes over when the assistant's handoff settings allow
         notice = await operator.handoff_notice(worker, pending, reason="low_confidence",
@@ -145,6 +149,14 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
             reply_id = await dialogs.save_reply(conn, pending=pending, text=text, answered_by=answered_by,
                                                 sources=sources, **extra)
         saved = SavedReply(reply_id, text, answered_by, sources)
+    if saved.answered_by in AI_REPLIES:
+        async with worker.runner.db() as conn:
+            taken_over = await dialogs.held_by_person(conn, dialog_id=pending.dialog_id)
+        if taken_over:  # a person took the dialog while the answer was produced: they answer, the AI is silent
+            await charging.after_send(worker, pending, saved, delivered=False)  # released, never charged
+            async with worker.runner.db() as conn:
+                await dialogs.mark_ignored(conn, bot_id=pending.bot_id, update_id=pending.update_id)
+            return
     await charging.before_send(worker, pending, saved)  # a reply that is not billable releases its reservation
     if saved.answered_by == "notice":
         parts = plain(saved.text)
@@ -157,6 +169,7 @@ async def respond(worker: BotWorker, pending: Pending) -> None:
             await dialogs.mark_ignored(conn, bot_id=pending.bot_id, update_id=pending.update_id)
         return
     latency_ms = int((time.monotonic() - started) * 1000)
+    metrics.events.answer(answered_by=saved.answered_by, latency_ms=latency_ms)  # a dict increment (metrics.py)
     # Batched with the other bots' marks (writeback.py); owed until written, so recovery skips it.
     worker.runner.writeback.mark_answered(dialogs.AnsweredMark(
         bot_id=pending.bot_id, update_id=pending.update_id, reply_id=saved.message_id,

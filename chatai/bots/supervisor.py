@@ -39,6 +39,7 @@ from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
+from chatai import metrics
 from chatai.bots import handlers
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
@@ -486,8 +487,10 @@ class BotWorker:
                                                           link_preview_options=NO_PREVIEW)
                 return int(message["message_id"])
             except RetryAfter as exc:  # this chat waits; other chats keep going
+                metrics.events.send_error("retry_after")
                 self.throttle.block(chat_id, _seconds(exc.retry_after))
             except BadRequest as exc:
+                metrics.events.send_error("bad_request")
                 if parse_mode and "parse" in str(exc).lower():
                     parse_mode, text = None, _plain_text(text)  # never lose an answer over markup
                     continue
@@ -495,10 +498,12 @@ class BotWorker:
                     return None
                 raise
             except Forbidden:  # the user blocked the bot
+                metrics.events.send_error("forbidden")
                 return None
             except (NetworkError, TimedOut) as exc:
                 if isinstance(exc, InvalidToken):
                     raise
+                metrics.events.send_error("network")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
         raise NetworkError("sendMessage kept failing")

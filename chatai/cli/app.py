@@ -1,8 +1,9 @@
 """`python -m chatai app run`: what `make run` calls.
 
 Starts the embedded servers (when no URLs are configured), applies migrations, makes sure an
-admin exists, then runs the Reflex app in production mode on one port. Ctrl-C stops Reflex
-first, then the servers this command started; data stays for the next start.
+admin exists, then runs the Reflex app in production mode on one port. Ctrl-C and SIGTERM stop
+Reflex's whole process group first, then the servers this command started; data stays for the next
+start. A port already taken (a stale server) stops the start with one line.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 
-from chatai.cli_support import run_async
+from chatai.cli_support import fail, run_async
 from chatai.settings import PROJECT_ROOT, get_settings
 
 
@@ -23,9 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     app = sub.add_parser("app", help="the web app").add_subparsers(dest="action", required=True)
     run = app.add_parser("run", help="start everything and serve the dashboard")
     run.add_argument("--dev", action="store_true", help="Reflex dev mode with hot reload")
-    run.set_defaults(func=_run)
+    run.set_defaults(func=_run, needs_schema=False)  # bootstrap migrates
     boot = app.add_parser("bootstrap", help="apply migrations and create the first admin")
-    boot.set_defaults(func=_bootstrap)
+    boot.set_defaults(func=_bootstrap, needs_schema=False)  # bootstrap migrates
 
 
 def purge_sessions() -> int:
@@ -90,29 +93,71 @@ def reflex_environment() -> dict[str, str]:
     return env
 
 
+def refuse_taken_port(host: str, port: int) -> None:
+    """Serving beside a stale server would leave half the requests to the old one: say so and stop."""
+    probe = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    # SO_REUSEADDR, like the server's own socket: a port in TIME_WAIT is free, a listening one is not.
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError:
+        fail(f"Port {port} on {host} is already in use, perhaps by a ChatAI that is still running. "
+             "Stop that process, or set PORT to a free port.")
+    finally:
+        probe.close()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_process_group(child: subprocess.Popen, *, grace: float = 20.0) -> None:
+    """SIGTERM the child's whole group (Reflex, its Granian workers, bun) and wait until every one is
+    gone, so the port is free when this returns; what has not stopped after `grace` seconds is killed."""
+    pgid = child.pid  # start_new_session: the child leads its own group
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        child.poll()  # reap the leader, or it would count as alive
+        if not _group_alive(pgid):
+            return
+        time.sleep(0.1)
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    child.wait()
+
+
 def _run(args: argparse.Namespace) -> int:
-    _bootstrap(args)
     settings = get_settings()
+    refuse_taken_port(settings.host, settings.port)
+    _bootstrap(args)
     command = [sys.executable, "-m", "reflex", "run", "--loglevel", "warning"]
     command += ["--env", "dev"] if args.dev else ["--env", "prod", "--backend-host", settings.host]
-    child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=reflex_environment(), start_new_session=True)
-    print(f"ChatAI is starting at {settings.public_url} (Ctrl-C to stop)", flush=True)
+    child: subprocess.Popen | None = None
 
     def forward(signum: int, _frame: object) -> None:
-        if child.poll() is None:
+        # Ctrl-C reaches the child's group from the terminal only when it shares ours; it does not
+        # (start_new_session), so both signals are forwarded the same way.
+        if child is not None and child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     try:
+        child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=reflex_environment(), start_new_session=True)
+        print(f"ChatAI is starting at {settings.public_url} (Ctrl-C to stop)", flush=True)
         code = child.wait()
     finally:
-        if child.poll() is None:
-            os.killpg(child.pid, signal.SIGKILL)
-    # Workers of the child's group may outlive it briefly; make sure nothing keeps the port.
-    try:
-        os.killpg(child.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
+        if child is not None:
+            stop_process_group(child)
     print("ChatAI stopped.", flush=True)
     return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code

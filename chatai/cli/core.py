@@ -8,16 +8,17 @@ from chatai.cli_support import fail, run_async
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    # The db commands handle the schema themselves (a restore brings its own), so main() leaves it alone.
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     up = db.add_parser("upgrade", help="apply alembic migrations up to head")
-    up.set_defaults(func=_db_upgrade)
+    up.set_defaults(func=_db_upgrade, needs_schema=False)
     bk = db.add_parser("backup", help="pg_dump the database into a folder (keeps --keep-days of dumps)")
     bk.add_argument("--dest", default="", help="folder (default: <data dir>/backups)")
     bk.add_argument("--keep-days", type=int, default=14)
-    bk.set_defaults(func=_db_backup)
+    bk.set_defaults(func=_db_backup, needs_schema=False)
     rs = db.add_parser("restore", help="restore a dump made by `db backup` (stop the app first)")
     rs.add_argument("file")
-    rs.set_defaults(func=_db_restore)
+    rs.set_defaults(func=_db_restore, needs_schema=False)
 
     users = sub.add_parser("users", help="accounts").add_subparsers(dest="action", required=True)
     create = users.add_parser("create", help="create an account")
@@ -67,6 +68,14 @@ def _db_restore(args: argparse.Namespace) -> None:
     print(f"restored {args.file}")
 
 
+def _account_error(code: str) -> str:
+    """The sentence the sign-up page shows for this refusal (a person reads it, not a code)."""
+    from chatai.web.i18n import text
+
+    sentence = text("en", f"err_{code}")
+    return code.replace("_", " ") if sentence == f"err_{code}" else sentence
+
+
 def _users_create(args: argparse.Namespace) -> None:
     from chatai.db.session import async_session
     from chatai.services.accounts import AccountError, create_user
@@ -77,7 +86,7 @@ def _users_create(args: argparse.Namespace) -> None:
                 user = await create_user(session, email=args.email, password=args.password,
                                          role="admin" if args.admin else "owner")
             except AccountError as exc:
-                fail(f"cannot create user: {exc.code.replace('_', ' ')}")
+                fail(f"Cannot create the account: {_account_error(exc.code)}")
             print(f"created {user.role} {user.email}")
             print(user.id)
 
@@ -104,8 +113,8 @@ def _users_reset_password(args: argparse.Namespace) -> None:
             try:
                 user = await reset_password(session, email=args.email, new_password=password)
             except AccountError as exc:
-                reason = "no account with this email" if exc.code == "not_found" else exc.code.replace("_", " ")
-                fail(f"cannot reset the password: {reason}")
+                reason = "there is no account with this email." if exc.code == "not_found" else _account_error(exc.code)
+                fail(f"Cannot reset the password: {reason}")
             print(f"password reset for {user.email}; every session of the account ended")
 
     run_async(go())

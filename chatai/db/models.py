@@ -29,6 +29,7 @@ MIGRATION_ONLY_INDEXES = frozenset(
     + ["ix_chunks_tsv", "ix_qa_pairs_tsv", "ix_telegram_updates_pending"]
     + ["ix_messages_tsv", "ix_dialogs_owner_unread", "ix_dialogs_owner_status_last",  # inbox (0005)
        "ix_messages_created_cover", "ix_messages_system"]
+    + ["ix_users_email_trgm", "ix_users_created_id", "ix_billing_accounts_balance_user"]  # admin lists (0010)
 )
 
 # Full text: English and Russian stemming both, so either language matches its word forms.
@@ -66,6 +67,7 @@ class User(SQLModel, table=True):
     blocked: bool = False
     created_at: datetime = _ts()
     password_changed_at: datetime = _ts()
+    email_verified_at: datetime | None = _opt_ts()  # None = not proven yet (services/email_tokens.py)
 
 
 class UserSession(SQLModel, table=True):
@@ -80,6 +82,59 @@ class UserSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     last_seen_at: datetime = _ts()
     client: str = Field(default="", max_length=255)
+
+
+# --- email (0009): verification / reset links, the mail queue, what each owner wants mailed ---------
+
+
+class EmailToken(SQLModel, table=True):
+    """A link sent by mail (verify the address, reset the password): single use, expiring, only its hash kept."""
+
+    __tablename__ = "email_tokens"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = _fk("users.id")
+    purpose: str = Field(max_length=16)  # verify | reset
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    used_at: datetime | None = _opt_ts()
+    created_at: datetime = _ts()
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail waiting to be sent (services/mail.py): written in the caller's transaction, sent by a background
+    task with retries, so a slow or broken SMTP server never holds up a page or a bot. The body is encrypted
+    (links in it are credentials until used) and dropped once sent."""
+
+    __tablename__ = "outbox"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE", index=True)
+    kind: str = Field(max_length=32)
+    to_addr: str = Field(max_length=254)
+    body_encrypted: str = Field(default="", sa_type=sa.Text)
+    # One mail per event (a bot's error episode, a balance crossing): a second enqueue is a no-op.
+    dedupe_key: str | None = Field(default=None, max_length=160, sa_column_kwargs={"unique": True})
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(index=True)
+    sent_at: datetime | None = _opt_ts()
+    failed_at: datetime | None = _opt_ts()  # gave up after the last retry
+    last_error: str = Field(default="", sa_type=sa.Text)
+    created_at: datetime = _ts()
+
+
+class NotificationPreference(SQLModel, table=True):
+    """Which alerts an owner gets by mail; no row = all on."""
+
+    __tablename__ = "notification_preferences"
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    handoff_waiting: bool = True
+    balance_low: bool = True
+    balance_zero: bool = True
+    payment_received: bool = True
+    bot_error: bool = True
+    updated_at: datetime = _ts()
 
 
 # --- assistants and knowledge -------------------------------------------------------------
@@ -473,7 +528,11 @@ class Notification(SQLModel, table=True):
 
 
 class AuditLog(SQLModel, table=True):
+    """Append-only (a trigger refuses UPDATE and DELETE, 0010): who did what to which object, from where, with
+    the before/after values in `details` (services/audit.py)."""
+
     __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_log_target", "target_type", "target_id", "created_at"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL", index=True)
@@ -483,3 +542,20 @@ class AuditLog(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
     client: str = Field(default="", max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=sa.DateTime(timezone=True), index=True)
+
+
+# --- admin (0010): sort keys for the admin user list, kept by triggers ---------------------------
+
+
+class UserActivity(SQLModel, table=True):
+    """One row per user (a trigger on users inserts it): total spend (sum of committed charges, a trigger on
+    ledger_entries) and last activity (a trigger on user_sessions). Kept as indexed columns so the admin list
+    sorts and pages 100k users by them without aggregating the ledger."""
+
+    __tablename__ = "user_activity"
+    __table_args__ = (sa.Index("ix_user_activity_spent", "spent_micros", "user_id"),
+                      sa.Index("ix_user_activity_last_active", "last_active_at", "user_id"))
+
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
+    spent_micros: int = Field(default=0, sa_type=sa.BigInteger)
+    last_active_at: datetime = _ts()

@@ -24,7 +24,7 @@ from chatai.security import (
     token_hash,
     verify_password,
 )
-from chatai.services import audit, billing, bots, passwords
+from chatai.services import audit, billing, bots, email_tokens, mail, passwords
 from chatai.services.ratelimit import Limit
 from chatai.settings import get_settings
 
@@ -36,7 +36,8 @@ LOCALES = ("en", "ru")
 class AccountError(Exception):
     """code: invalid_email | password_too_short | password_too_long | password_too_common |
     password_contains_email | email_taken | bad_credentials | rate_limited | signup_rate_limited |
-    blocked | wrong_password | not_found | session_expired"""
+    blocked | wrong_password | not_found | session_expired | mail_off | mail_resend_rate_limited |
+    mail_reset_link_invalid"""
 
     def __init__(self, code: str, retry_after: int = 0):
         super().__init__(code)
@@ -52,6 +53,7 @@ class CurrentUser:
     email: str
     role: str
     locale: str
+    email_verified: bool = True  # False only while mail is on and the address is not confirmed yet
 
     @property
     def is_admin(self) -> bool:
@@ -74,7 +76,13 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 
 def _current(user: User) -> CurrentUser:
-    return CurrentUser(id=user.id, email=user.email, role=user.role, locale=user.locale)
+    return CurrentUser(id=user.id, email=user.email, role=user.role, locale=user.locale,
+                       email_verified=is_verified(user))
+
+
+def is_verified(user: User) -> bool:
+    """Confirmed by a mailed link, or counts as such: with no mail nobody can confirm anything."""
+    return user.email_verified_at is not None or not mail.verification_required()
 
 
 def normalize_email(email: str) -> str:
@@ -124,14 +132,16 @@ def _signup_limit() -> Limit:
 
 
 async def create_user(
-    session: AsyncSession, *, email: str, password: str, role: str = "owner", locale: str = "en"
+    session: AsyncSession, *, email: str, password: str, role: str = "owner", locale: str = "en",
+    email_verified: bool = True,
 ) -> User:
+    """Admin-created users and the first admin are verified; sign-up passes email_verified=False."""
     email = normalize_email(email)
     check_password_strength(password, email=email)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     user = User(email=email, password_hash=hash_password(password), role=role,
-                locale=locale if locale in LOCALES else "en")
+                locale=locale if locale in LOCALES else "en", email_verified_at=utcnow() if email_verified else None)
     session.add(user)
     try:
         await session.flush()
@@ -155,14 +165,41 @@ async def _start_session(session: AsyncSession, user: User, client: str) -> str:
 
 
 async def sign_up(session: AsyncSession, *, email: str, password: str, locale: str = "en",
-                  client: str = "") -> str:
-    """Every attempt counts against the client's sign-up limit, refused ones too (probing emails)."""
+                  client: str = "") -> str | None:
+    """Every attempt counts against the client's sign-up limit, refused ones too (probing emails).
+
+    Returns a session token; or, with email verification on, None ("check your inbox") for a new address
+    and a taken one alike: the new owner gets a verification link, the existing owner a notice that someone
+    tried, so the answer never tells whether the address has an account."""
     limit, client_key = _signup_limit(), client or "unknown"
     if await limit.exceeded(client_key):
         raise AccountError("signup_rate_limited", retry_after=await limit.retry_after(client_key))
     await limit.hit(client_key)
-    user = await create_user(session, email=email, password=password, locale=locale)
-    return await _start_session(session, user, client)
+    if not mail.verification_required():
+        user = await create_user(session, email=email, password=password, locale=locale)
+        return await _start_session(session, user, client)
+    email = normalize_email(email)
+    check_password_strength(password, email=email)  # about what was typed: says nothing about the account
+    existing = await get_user_by_email(session, email=email)
+    if existing is None:
+        try:
+            user = await create_user(session, email=email, password=password, locale=locale, email_verified=False)
+        except AccountError as exc:
+            if exc.code != "email_taken":
+                raise
+            existing = await get_user_by_email(session, email=email)  # signed up a moment ago
+        else:
+            await _queue_verification(session, user)
+            await session.commit()
+            return None
+    if existing is not None:
+        burn_password_check(password)  # the work a new account's hash would have cost
+        await mail.enqueue(session, to=existing.email, kind="signup_existing", locale=existing.locale,
+                           user_id=existing.id, values={"email": existing.email,
+                                                        "signin_link": mail.link("/signin"),
+                                                        "reset_link": mail.link("/forgot-password")})
+        await session.commit()
+    return None
 
 
 async def sign_in(session: AsyncSession, *, email: str, password: str, client: str = "") -> str:
@@ -189,6 +226,11 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
     if not ok:
         for limit, key in ((limits.pair, pair_key), (limits.client, client_key), (limits.email, email_key)):
             await limit.hit(key)
+        # A security event for the audit log; an unknown address is not written down (it may be a typo'd
+        # password), only that an attempt failed.
+        audit.record(session, actor_id=None, action="user.sign_in_failed", target_type="user" if user else "",
+                     target_id=user.id if user else "", client=client)
+        await session.commit()
         raise AccountError("bad_credentials")
     if user.blocked:
         # Only said after a correct password: a blocked account is not enumerable either.
@@ -285,7 +327,8 @@ async def set_locale(session: AsyncSession, *, user_id: uuid.UUID, locale: str) 
     await session.commit()
 
 
-async def set_blocked(session: AsyncSession, *, admin: CurrentUser, user_id: uuid.UUID, blocked: bool) -> None:
+async def set_blocked(session: AsyncSession, *, admin: CurrentUser, user_id: uuid.UUID, blocked: bool,
+                      client: str = "") -> None:
     """Admins only. Blocking ends every open session of that user and stops their running bots (the
     runner acts on the published command within a second); unblocking starts again exactly the bots
     that blocking stopped, so bots the owner had paused stay paused."""
@@ -302,7 +345,8 @@ async def set_blocked(session: AsyncSession, *, admin: CurrentUser, user_id: uui
     else:
         bot_ids = await bots.restore_owner_bots(session, owner_id=user_id)
     audit.record(session, actor_id=admin.id, action="user.block" if blocked else "user.unblock",
-                 target_type="user", target_id=user_id, details={"bots": len(bot_ids)})
+                 target_type="user", target_id=user_id, details={"bots": len(bot_ids)}, client=client,
+                 before={"blocked": not blocked}, after={"blocked": blocked})
     await session.commit()
     await bots.publish_commands("stop" if blocked else "start", bot_ids)
 
@@ -336,3 +380,102 @@ async def purge_expired_sessions(session: AsyncSession) -> int:
     result = await session.execute(delete(UserSession).where(UserSession.expires_at <= utcnow()))
     await session.commit()
     return result.rowcount
+
+
+# --- email: verification and password reset (services/email_tokens.py, services/mail.py) -------------------
+
+VERIFY_PATH = "/auth/verify"
+RESET_PATH = "/reset-password"  # the page; the mailed link goes through RESET_LINK_PATH (web/session_cookie.py)
+RESET_LINK_PATH = "/auth/reset"
+
+
+def _resend_limit() -> Limit:
+    return Limit("verify-resend", 3, 60 * 60)
+
+
+def _reset_limits() -> tuple[Limit, Limit]:
+    """Per client and per typed email: a mail bomb aimed at one inbox, or a scan, stops quietly."""
+    return Limit("reset-client", 10, 60 * 60), Limit("reset-email", 3, 60 * 60)
+
+
+async def _queue_verification(session: AsyncSession, user: User) -> None:
+    token = await email_tokens.issue(session, user_id=user.id, purpose="verify")
+    hours = int(email_tokens.lifetime("verify").total_seconds() // 3600)
+    await mail.enqueue(session, to=user.email, kind="verify", locale=user.locale, user_id=user.id,
+                       values={"email": user.email, "hours": str(hours),
+                               "link": mail.link(f"{VERIFY_PATH}?token={token}")})
+
+
+async def resend_verification(session: AsyncSession, *, user_id: uuid.UUID) -> None:
+    """The banner's "resend": at most 3 an hour per account."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise AccountError("not_found")
+    if is_verified(user):
+        return
+    limit, key = _resend_limit(), str(user_id)
+    if await limit.exceeded(key):
+        raise AccountError("mail_resend_rate_limited", retry_after=await limit.retry_after(key))
+    await limit.hit(key)
+    await _queue_verification(session, user)
+    await session.commit()
+
+
+async def verify_email(session: AsyncSession, *, token: str) -> bool:
+    """Use a verification link; False when it is unknown, used or expired."""
+    user_id = await email_tokens.consume(session, token=token, purpose="verify")
+    if user_id is None:
+        await session.rollback()
+        return False
+    await session.execute(update(User).where(User.id == user_id, User.email_verified_at.is_(None))
+                          .values(email_verified_at=utcnow()))
+    audit.record(session, actor_id=user_id, action="user.verify_email", target_type="user", target_id=user_id)
+    await session.commit()
+    return True
+
+
+async def request_password_reset(session: AsyncSession, *, email: str, client: str = "") -> None:
+    """"Forgot password?": mails a reset link when the address has an (unblocked) account; says nothing
+    either way, and raises nothing for an unknown address (the page answers the same)."""
+    if not mail.mail_enabled():
+        raise AccountError("mail_off")
+    email_key = email.strip().lower()
+    by_client, by_email = _reset_limits()
+    client_key = client or "unknown"
+    if await by_client.exceeded(client_key) or await by_email.exceeded(email_key):
+        return  # quietly: a refusal here would tell a prober nothing, and a victim needs no more mail
+    await by_client.hit(client_key)
+    await by_email.hit(email_key)
+    user = await get_user_by_email(session, email=email_key) if _EMAIL.match(email_key) else None
+    if user is None or user.blocked:
+        return
+    token = await email_tokens.issue(session, user_id=user.id, purpose="reset")
+    await mail.enqueue(session, to=user.email, kind="reset", locale=user.locale, user_id=user.id,
+                       values={"email": user.email, "link": mail.link(f"{RESET_LINK_PATH}?token={token}")})
+    await session.commit()
+
+
+async def reset_link_usable(session: AsyncSession, *, token: str) -> bool:
+    return await email_tokens.peek(session, token=token, purpose="reset") is not None
+
+
+async def reset_password_with_token(session: AsyncSession, *, token: str, new_password: str) -> None:
+    """Sets the new password from a reset link: the link works once (a weak password does not use it up),
+    every session of the account ends, and the address counts as verified (the mail reached its owner)."""
+    user_id = await email_tokens.peek(session, token=token, purpose="reset")
+    user = await session.get(User, user_id) if user_id else None
+    if user is None or user.blocked:
+        raise AccountError("mail_reset_link_invalid")
+    check_password_strength(new_password, email=user.email)
+    if await email_tokens.consume(session, token=token, purpose="reset") != user.id:
+        await session.rollback()
+        raise AccountError("mail_reset_link_invalid")
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+    session.add(user)
+    await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    audit.record(session, actor_id=user.id, action="user.reset_password", target_type="user", target_id=user.id,
+                 details={"by": "email"})
+    await session.commit()

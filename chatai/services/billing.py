@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import MICRO, BillingAccount, Charge, LedgerEntry, Notification, Price, User, utcnow
-from chatai.services import audit
+from chatai.services import audit, notifications
 from chatai.settings import get_settings
 
 PRICE_ITEMS = ("answer", "qa_answer", "operator_message", "document_page")
@@ -126,8 +126,11 @@ async def credit(session: AsyncSession, *, account_id: uuid.UUID, amount_micros:
     """Add money (welcome, top-up, promo, refund, positive adjustment). False if already credited."""
     if amount_micros <= 0:
         raise BillingError("invalid_amount")
-    return await move(session, account_id=account_id, amount=amount_micros, hold=0, kind=kind, key=key,
-                      reason=reason, reference=reference, actor_id=actor_id)
+    credited = await move(session, account_id=account_id, amount=amount_micros, hold=0, kind=kind, key=key,
+                          reason=reason, reference=reference, actor_id=actor_id)
+    if credited and kind == "topup":  # the owner's mail, in the payment's transaction
+        await notifications.payment_received(session, account_id=account_id, amount_micros=amount_micros, key=key)
+    return credited
 
 
 async def open_account(session: AsyncSession, *, user_id: uuid.UUID, welcome: bool) -> None:
@@ -251,6 +254,7 @@ async def settle_charge(session: AsyncSession, *, key: str, commit: bool, item: 
         if dialog_id is not None:
             await session.execute(sa.text("UPDATE dialogs SET cost_micros = cost_micros + :c WHERE id = :d"),
                                   {"c": charged, "d": dialog_id})
+        await notifications.after_charge(session, account_id=account_id, charged_micros=charged)  # low balance
     return charged
 
 
@@ -410,6 +414,7 @@ async def notify_balance_zero(session: AsyncSession, *, owner_id: uuid.UUID) -> 
     user = await session.get(User, owner_id)
     locale = user.locale if user is not None and user.locale in _ZERO_NOTIFICATION else "en"
     session.add(Notification(user_id=owner_id, kind="balance_zero", text=_ZERO_NOTIFICATION[locale]))
+    await notifications.balance_zero(session, owner_id=owner_id)  # the mail, with the dashboard alert
     return True
 
 

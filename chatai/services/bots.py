@@ -22,7 +22,7 @@ import httpx
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import Assistant, Bot, utcnow
+from chatai.db.models import Assistant, Bot, User, utcnow
 from chatai.security import encrypt_secret, mask_secret
 from chatai.services import audit, bot_events
 from chatai.services.assistants import NotFound, get_owned_assistant
@@ -41,7 +41,8 @@ _TOKEN_ANYWHERE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,50}")
 
 
 class BotError(Exception):
-    """code: bad_format | invalid_token | telegram_unreachable | already_connected | different_bot | telegram_error"""
+    """code: bad_format | invalid_token | telegram_unreachable | already_connected | different_bot | telegram_error |
+    email_unverified"""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -115,9 +116,22 @@ async def publish_command(action: str, bot_id: uuid.UUID) -> None:
         log.warning("bot command %s for %s not published; the runner reconcile will apply it", action, bot_id)
 
 
+async def _email_verified(session: AsyncSession, owner_id: uuid.UUID) -> bool:
+    """Owners who have not confirmed their address (mail on) cannot put a bot in front of the public."""
+    from chatai.services.mail import verification_required
+
+    if not verification_required():
+        return True
+    verified_at = (await session.execute(sa.select(User.email_verified_at).where(User.id == owner_id))).first()
+    return verified_at is not None and verified_at[0] is not None
+
+
 async def connect_bot(session: AsyncSession, *, owner_id: uuid.UUID, assistant_id: uuid.UUID, token: str) -> Bot:
     """Validate with getMe first: a wrong or revoked token saves nothing."""
     await get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
+    if not await _email_verified(session, owner_id):
+        raise BotError("email_unverified", "Confirm your email address first: open the link we sent you "
+                                           "(or send a new one from the banner at the top), then connect the bot.")
     token = token.strip()
     me = await get_me(token)
     existing = (await session.execute(sa.select(Bot).where(Bot.telegram_bot_id == me.id))).scalar_one_or_none()
@@ -192,14 +206,25 @@ async def _set(session: AsyncSession, bot: Bot, action: str, **values: Any) -> N
     await session.commit()
 
 
+# A bot a platform admin paused (services/admin.py): stopped like a paused one; only an admin resumes it.
+ADMIN_PAUSED = "admin_paused"
+
+
+def _refuse_if_admin_paused(bot: Bot) -> None:
+    if bot.desired_state == ADMIN_PAUSED:
+        raise BotError("admin_paused", "A platform administrator paused this bot. Contact support to resume it.")
+
+
 async def pause_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:
     bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    _refuse_if_admin_paused(bot)
     await _set(session, bot, "pause", desired_state="paused", status="paused")
     await publish_command("stop", bot_id)
 
 
 async def resume_bot(session: AsyncSession, *, owner_id: uuid.UUID, bot_id: uuid.UUID) -> None:
     bot = await get_owned_bot(session, owner_id=owner_id, bot_id=bot_id)
+    _refuse_if_admin_paused(bot)
     await _set(session, bot, "resume", desired_state="running", status="starting", last_error="")
     await publish_command("start", bot_id)
 

@@ -300,6 +300,12 @@ async def mark_answered(conn: AsyncConnection, marks: Sequence[AnsweredMark]) ->
     await conn.execute(_MARK_ANSWERED, {"rows": json.dumps(rows)})
 
 
+async def held_by_person(conn: AsyncConnection, *, dialog_id: uuid.UUID) -> bool:
+    """Whether a person holds the dialog or was asked for (the AI must stay silent). Autocommit connection."""
+    status = (await conn.execute(sa.select(Dialog.status).where(Dialog.id == dialog_id))).scalar()
+    return status in HUMAN_STATUSES
+
+
 async def mark_ignored(conn: AsyncConnection, *, bot_id: uuid.UUID, update_id: int) -> None:
     """No answer will ever be possible (the user blocked the bot, the chat is gone). Autocommit connection."""
     await conn.execute(_set_status(bot_id, update_id, "ignored"))

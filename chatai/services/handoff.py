@@ -46,6 +46,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, Bot, Dialog, Message, User, utcnow
 from chatai.rag.language import detect_language
+from chatai.services import notifications
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
 from chatai.textsafe import db_safe
 
@@ -355,6 +356,8 @@ async def start_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: 
     dialog.status, dialog.handoff_at, dialog.operator_id, dialog.operator_active_at = "waiting", now, None, None
     session.add(dialog)
     session.add(_system(dialog, REASON_EVENTS[reason], now))
+    if reason != "balance_zero":  # the owner's mail; the zero-balance alert already says this one
+        await notifications.handoff_waiting(session, owner_id=dialog.owner_id, assistant_id=dialog.assistant_id)
     await session.commit()
     await publish_events([status_event(dialog), message_event(dialog_id=dialog.id, owner_id=dialog.owner_id,
                                                               role="system")])

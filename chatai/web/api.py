@@ -8,20 +8,23 @@ ingest worker and the bot runner.
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatai.health import check_health, public_report
+from chatai.settings import get_settings
 from chatai.web.http_guards import guard_uploads, with_security_headers
 from chatai.web.payments_api import PAYMENTS_PREFIX, payment_routes
 from chatai.web.session_cookie import AUTH_PREFIX, auth_routes
 
 WEBHOOK_PREFIX = "/telegram/webhook/"
 # Paths (exact, or prefixes ending in "/") served by our routes instead of Reflex.
-API_PATHS = ("/health", WEBHOOK_PREFIX, AUTH_PREFIX, PAYMENTS_PREFIX)
+API_PATHS = ("/health", "/metrics", WEBHOOK_PREFIX, AUTH_PREFIX, PAYMENTS_PREFIX)
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _PROXY_HEADERS = (b"x-forwarded-for", b"x-real-ip", b"forwarded")
 
@@ -42,8 +45,30 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})
 
 
+def metrics_allowed(request: Request) -> bool:
+    """Loopback (a Prometheus on this machine), or the METRICS_TOKEN bearer from anywhere."""
+    if from_loopback_directly(request):
+        return True
+    expected = get_settings().metrics_token.get_secret_value()
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                                                 expected.encode())
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition (chatai/metrics.py); not public: bot counts and traffic are business data."""
+    if not metrics_allowed(request):
+        return Response("Metrics are available from this machine or with the metrics token.\n", status_code=403,
+                        media_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
+    from chatai.metrics import CONTENT_TYPE, read_snapshot, render
+
+    return Response(render(await read_snapshot()), media_type=CONTENT_TYPE,
+                    headers={"Cache-Control": "no-store"})
+
+
 def build_api() -> Starlette:
-    routes: list = [Route("/health", health, methods=["GET"]), *auth_routes()]
+    routes: list = [Route("/health", health, methods=["GET"]), Route("/metrics", metrics, methods=["GET"]),
+                    *auth_routes()]
     from chatai.bots.webhook import webhook_routes
 
     routes.extend(webhook_routes())

@@ -156,3 +156,31 @@ def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) ->
                 raise
 
     return guarded
+
+
+def request_client(scope: Scope) -> str:
+    """The client's address as Reflex computes it for events: the socket's peer, or the address that
+    TRUSTED_PROXY_HOPS trusted proxies put in X-Forwarded-For (never a header a client sent directly)."""
+    peer = (scope.get("client") or ("", 0))[0]
+    hops = get_settings().trusted_proxy_hops
+    if not hops:
+        return peer
+    forwarded = [ip.strip() for ip in _headers(scope).get("x-forwarded-for", "").split(",") if ip.strip()]
+    return forwarded[-hops] if len(forwarded) >= hops else peer
+
+
+async def read_body_capped(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None as soon as it passes `limit` bytes (never read to its end)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from chatai.settings import get_settings
+from chatai.web.http_guards import read_body_capped, request_client
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,10 @@ async def yookassa_webhook(request: Request) -> JSONResponse:
     from chatai.db.session import async_session
     from chatai.services.payments import ProviderError, confirm_payment, get_provider
 
-    if not _ip_allowed(request.client.host if request.client else ""):
+    if not _ip_allowed(request_client(request.scope)):
         return JSONResponse({"error": "forbidden"}, status_code=403)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    raw = await read_body_capped(request.receive, MAX_BODY)
+    if raw is None:
         return JSONResponse({"error": "too large"}, status_code=413)
     try:
         body = json.loads(raw)

@@ -25,8 +25,14 @@ from starlette.routing import Route
 from chatai.settings import get_settings
 
 COOKIE_NAME = "chatai_session"
+# A password-reset link's token, moved from the mailed URL into a cookie by /auth/reset so that it never
+# sits in a page address (which Reflex keeps in state) and reaches the reset page like the session does.
+RESET_COOKIE = "chatai_reset"
+RESET_PAGE = "/reset-password"
+RESET_TTL_SECONDS = 3600
 AUTH_PREFIX = "/auth/"
 _tokens_by_sid: dict[str, str] = {}
+_reset_tokens_by_sid: dict[str, str] = {}
 
 
 def token_for_sid(sid: str) -> str:
@@ -43,6 +49,18 @@ def bind(sid: str, token: str) -> None:
 
 def forget(sid: str) -> None:
     _tokens_by_sid.pop(sid, None)
+    _reset_tokens_by_sid.pop(sid, None)
+
+
+def reset_token_for_sid(sid: str) -> str:
+    return _reset_tokens_by_sid.get(sid, "") if sid else ""
+
+
+def bind_reset(sid: str, token: str) -> None:
+    if token:
+        _reset_tokens_by_sid[sid] = token
+    else:
+        _reset_tokens_by_sid.pop(sid, None)
 
 
 def cookie_value(cookie_header: str, name: str = COOKIE_NAME) -> str:
@@ -71,7 +89,9 @@ def install() -> None:
     def _build_static_router_data(self, sid, environ):  # noqa: ANN001, ANN202 - Reflex's signature
         data = build_router_data(self, sid, environ)
         headers = data.get(constants.RouteVar.HEADERS) or {}
-        bind(sid, cookie_value(headers.pop("cookie", "")))
+        cookies = headers.pop("cookie", "")
+        bind(sid, cookie_value(cookies))
+        bind_reset(sid, cookie_value(cookies, RESET_COOKIE))
         return data
 
     def _on_disconnect(self, sid):  # noqa: ANN001, ANN202
@@ -127,6 +147,41 @@ async def sign_out_route(request: Request) -> Response:
     return response
 
 
+async def verify_email_route(request: Request) -> Response:
+    """The link in the verification mail (services/accounts.verify_email): works once, then says so."""
+    from chatai.db.session import async_session
+    from chatai.services import accounts
+
+    async with async_session() as session:
+        ok = await accounts.verify_email(session, token=request.query_params.get("token", ""))
+    notice = "email_verified" if ok else "email_link_invalid"
+    return RedirectResponse(f"/signin?notice={notice}", status_code=303,
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def reset_link_route(request: Request) -> Response:
+    """The link in the reset mail: the token goes into a short-lived HttpOnly cookie, the browser to the
+    reset page (whose handlers read it from the WebSocket handshake)."""
+    token = request.query_params.get("token", "")[:200]
+    response = RedirectResponse(RESET_PAGE, status_code=303,
+                                headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    # Lax: the mailed link is a navigation from another site (the mail client), and the page it leads to
+    # must see the cookie.
+    response.set_cookie(RESET_COOKIE, token, max_age=RESET_TTL_SECONDS, path="/", httponly=True, samesite="lax",
+                        secure=_secure(request))
+    return response
+
+
+async def reset_done_route(request: Request) -> Response:
+    """After a reset: the used token's cookie goes, the browser to the sign-in page with the notice."""
+    response = RedirectResponse("/signin?notice=password_reset", status_code=303, headers={"Cache-Control": "no-store"})
+    response.delete_cookie(RESET_COOKIE, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    return response
+
+
 def auth_routes() -> list[Route]:
     return [Route(f"{AUTH_PREFIX}session", start_session_route, methods=["GET"]),
-            Route(f"{AUTH_PREFIX}signout", sign_out_route, methods=["GET"])]
+            Route(f"{AUTH_PREFIX}signout", sign_out_route, methods=["GET"]),
+            Route(f"{AUTH_PREFIX}verify", verify_email_route, methods=["GET"]),
+            Route(f"{AUTH_PREFIX}reset", reset_link_route, methods=["GET"]),
+            Route(f"{AUTH_PREFIX}reset/done", reset_done_route, methods=["GET"])]

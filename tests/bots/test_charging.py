@@ -175,3 +175,22 @@ async def test_zero_balance_end_to_end(priced, fake_telegram, runners, fake_yook
     assert "Answer to:" in sent[1]["text"]
     balance, _r, _c = await wait_for(lambda: _settled(priced.owner_id, ["committed"]))
     assert balance == 495 * MICRO
+
+
+async def test_answer_produced_while_a_person_took_over_is_not_sent_nor_charged(priced, fake_telegram, runners):
+    from chatai.services import handoff
+
+    await _fund(priced.owner_id, 100 * MICRO)
+    brain = FakeBrain(gate=asyncio.Event())
+    bot, token = await connect(fake_telegram, priced)
+    await runners(answer_fn=brain)
+    fake_telegram.push_text(token, "When do you deliver?", chat_id=9)
+    await asyncio.wait_for(brain.started.wait(), 10)  # the model is generating...
+    async with async_session() as s:
+        dialog = (await s.execute(sa.select(Dialog))).scalar_one()
+        await handoff.take_over(s, owner_id=priced.owner_id, dialog_id=dialog.id, operator_id=priced.owner_id)
+    brain.gate.set()  # ...and finishes after the owner took the dialog over
+    balance, _reserved, charges = await wait_for(lambda: _settled(priced.owner_id, ["released"]))
+    assert balance == 100 * MICRO
+    await asyncio.sleep(0.3)
+    assert fake_telegram.sent_messages(token) == []

@@ -51,7 +51,7 @@ async def test_nul_and_lone_surrogates_in_text_and_names_are_stored_and_answered
         texts = (await s.execute(sa.select(Message.text).where(Message.dialog_id == dialog.id,
                                                                Message.role == "user"))).scalars().all()
     assert texts == ["where is my order\ufffd?"] and dialog.user_name == "Eve\ufffd"
-    assert brain.calls[0]["question"] == "where is my order\ufffd?"
+    assert "where is my order\ufffd?" in [c["question"] for c in brain.calls]  # two chats: any order
     assert (await bot_row(bot.id)).status == "running"
 
 

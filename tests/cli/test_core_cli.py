@@ -41,9 +41,9 @@ def test_users_and_assistants_create(db):
 def test_cli_errors_are_clear_and_non_zero(db):
     cli("users", "create", "--email", "dup@example.com", "--password", "long password")
     again = cli("users", "create", "--email", "dup@example.com", "--password", "long password")
-    assert again.returncode == 1 and "email taken" in again.stderr
+    assert again.returncode == 1 and "An account with this email already exists." in again.stderr
     weak = cli("users", "create", "--email", "weak@example.com", "--password", "short")
-    assert weak.returncode == 1 and "password too short" in weak.stderr
+    assert weak.returncode == 1 and "The password must be at least 10 characters long." in weak.stderr
     missing = cli("assistants", "create", "--owner", "ghost@example.com", "--name", "X")
     assert missing.returncode == 1 and "no user with email ghost@example.com" in missing.stderr
     assert "Traceback" not in missing.stderr

@@ -62,14 +62,28 @@ def yookassa():
 
 
 @pytest.fixture(scope="session")
-def app_env(telegram, yookassa) -> dict[str, str]:
+def smtp_server():
+    """A real SMTP server on loopback (aiosmtpd) that the app's mail sender delivers to; sign_up() below
+    reads the verification mail from it (smtp_server.RUNNING: pytest may import this conftest under a
+    different module name than the tests do, so a global here would not be shared)."""
+    from tests.fakes import smtp_server as module
+
+    module.RUNNING = module.SmtpServer().start()
+    yield module.RUNNING
+    module.RUNNING.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(telegram, yookassa, smtp_server) -> dict[str, str]:
     """Extra environment for the app under test."""
     # Every browser test signs up from 127.0.0.1: lift the per-client sign-up limit for the run.
     # The bot runner is its own process (bot_runner below), as when scaled out: what a browser sees of
     # bots and conversations must cross processes through the database and Redis.
     return {"TELEGRAM_API_URL": telegram.url, "TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "false",
             "SIGNUP_MAX_PER_CLIENT": "1000", "YOOKASSA_SHOP_ID": yookassa.shop_id,
-            "YOOKASSA_SECRET_KEY": yookassa.secret_key, "YOOKASSA_API_URL": yookassa.api_url}
+            "YOOKASSA_SECRET_KEY": yookassa.secret_key, "YOOKASSA_API_URL": yookassa.api_url,
+            # Mail on, so sign-ups verify their address through the mailed link (sign_up below follows it).
+            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp_server.port), "SMTP_SECURITY": "none"}
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +155,22 @@ def page(browser, app_url):
 
 
 def sign_up(page, email: str, password: str = "a good password") -> None:
+    """Sign up, confirm the address with the link from the mail, sign in: on the dashboard, verified."""
     open_page(page, "/signup")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#submit")
+    page.locator("#check-inbox").wait_for()
+    from tests.fakes.smtp_server import RUNNING
+
+    verify_link = RUNNING.wait_for(email)[-1].link("/auth/verify")
+    page.goto(verify_link)
+    page.wait_for_url(lambda url: "/signin" in url and "notice=email_verified" in url)
+    sign_in(page, email, password)
+
+
+def sign_in(page, email: str, password: str) -> None:
+    page.wait_for_selector("#hydrated", state="attached")
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#submit")

@@ -17,7 +17,8 @@ from chatai.db.models import Assistant, Bot, Document, QAPair, User
 from chatai.db.session import async_session
 from chatai.security import encrypt_secret
 from chatai.services import accounts, assistants
-from chatai.web.pages.admin import AdminOverviewState, AdminUsersState
+from chatai.web.pages.admin import AdminOverviewState
+from chatai.web.pages.admin_users import AdminUsersState
 from chatai.web.pages.assistants import AssistantsState
 from chatai.web.pages.billing import BillingState
 from chatai.web.pages.bots import BotsState

@@ -144,3 +144,30 @@ async def test_upload_within_limits_reaches_the_app(owner_token):
     async with _client(http_guards.guard_uploads(app)) as client:
         response = await client.post("/_upload", content=b"z" * 100, headers=_upload_headers(owner_token))
     assert response.status_code == 200 and app.body == b"z" * 100
+
+
+def test_request_client_trusts_forwarded_for_only_through_configured_hops(monkeypatch):
+    from chatai.settings import get_settings
+
+    scope = {"client": ("127.0.0.1", 1), "headers": [(b"x-forwarded-for", b"6.6.6.6, 203.0.113.5")]}
+    monkeypatch.setattr(get_settings(), "trusted_proxy_hops", 0)
+    assert http_guards.request_client(scope) == "127.0.0.1"  # a client's own header is ignored
+    monkeypatch.setattr(get_settings(), "trusted_proxy_hops", 1)
+    assert http_guards.request_client(scope) == "203.0.113.5"  # what our one proxy saw, not what was sent
+
+
+async def test_payment_webhook_refuses_an_oversized_body_without_reading_it(db):
+    from chatai.web.payments_api import YOOKASSA_WEBHOOK
+
+    read = 0
+
+    async def body():
+        nonlocal read
+        for _ in range(1000):
+            read += 8192
+            yield b"{" * 8192
+
+    async with _client(build_api()) as client:
+        response = await client.post(YOOKASSA_WEBHOOK, content=body())
+    assert response.status_code == 413
+    assert read < 1000 * 8192

@@ -102,3 +102,19 @@ async def test_signout_route_ends_the_session_and_clears_the_cookie(db):
     assert 'chatai_session=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
     async with async_session() as session:
         assert await accounts.user_for_token(session, token) is None
+
+
+async def test_reset_link_moves_the_token_into_an_httponly_cookie_not_the_address(db):
+    async with _http() as client:
+        response = await client.get("/auth/reset?token=reset-tok-1")
+    assert response.status_code == 303 and response.headers["location"] == session_cookie.RESET_PAGE
+    cookie = response.headers["set-cookie"]
+    assert "chatai_reset=reset-tok-1" in cookie and "HttpOnly" in cookie and "Max-Age=3600" in cookie
+    sid = uuid.uuid4().hex
+    namespace = EventNamespace.__new__(EventNamespace)
+    namespace._build_static_router_data(sid, _environ("chatai_reset=reset-tok-1"))
+    assert session_cookie.reset_token_for_sid(sid) == "reset-tok-1"
+    session_cookie.forget(sid)
+    async with _http() as client:
+        done = await client.get("/auth/reset/done")
+    assert done.headers["location"] == "/signin?notice=password_reset" and "chatai_reset=" in done.headers["set-cookie"]

@@ -27,6 +27,8 @@ ADMIN_NAV = [
     ("nav_overview", routes.ADMIN, "activity"),
     ("nav_users", routes.ADMIN_USERS, "users"),
     ("nav_admin_billing", routes.ADMIN_BILLING, "receipt"),
+    ("adm_nav_bots", routes.ADMIN_BOTS, "send"),
+    ("adm_nav_audit", routes.ADMIN_AUDIT, "scroll-text"),
     ("nav_dashboard", routes.OVERVIEW, "arrow-left"),
 ]
 
@@ -182,8 +184,9 @@ def _main(content: rx.Component) -> rx.Component:
 def dashboard_page(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
     def page() -> rx.Component:
         from chatai.web.components.balance_banner import balance_banner
+        from chatai.web.components.email_banner import email_banner
 
-        return _shell(rx.vstack(balance_banner(), content(), spacing="4", width="100%"), DASHBOARD_NAV,
+        return _shell(rx.vstack(email_banner(), balance_banner(), content(), spacing="4", width="100%"), DASHBOARD_NAV,
                       admin_link=True)
 
     page.__name__ = content.__name__

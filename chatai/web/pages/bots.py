@@ -106,7 +106,8 @@ class BotsState(rx.State):
                                            assistant_id=uuid.UUID(self.connect_assistant_id),
                                            token=str(form.get("token", "")))
         except bots_svc.BotError as exc:
-            self.error = exc.message
+            self.error = text(await self._locale(), "err_email_unverified") if exc.code == "email_unverified" \
+                else exc.message
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
         finally:
@@ -252,6 +253,9 @@ def _bot_card(b: dict) -> rx.Component:
                           spacing="0", min_width="0"),
                 rx.spacer(),
                 _status_badge(b["status"]),
+                rx.cond(b["desired"] == "admin_paused",  # services/bots.py ADMIN_PAUSED: only an admin resumes it
+                        rx.badge(t("adm_bot_admin_paused"), color_scheme="orange", class_name="admin-paused"),
+                        rx.fragment()),
                 align="center",
                 width="100%",
             ),
@@ -271,11 +275,12 @@ def _bot_card(b: dict) -> rx.Component:
                     width="100%",
                 ),
                 rx.hstack(
-                    rx.cond(paused,
-                            rx.button(rx.icon("play", size=14), t("resume"), size="1", variant="soft",
-                                      on_click=BotsState.resume_bot(b["id"])),
-                            rx.button(rx.icon("pause", size=14), t("pause"), size="1", variant="soft",
-                                      on_click=BotsState.pause_bot(b["id"]))),
+                    rx.cond(b["desired"] == "admin_paused", rx.fragment(),
+                            rx.cond(paused,
+                                    rx.button(rx.icon("play", size=14), t("resume"), size="1", variant="soft",
+                                              on_click=BotsState.resume_bot(b["id"])),
+                                    rx.button(rx.icon("pause", size=14), t("pause"), size="1", variant="soft",
+                                              on_click=BotsState.pause_bot(b["id"])))),
                     rx.button(rx.icon("key-round", size=14), t("replace_token"), size="1", variant="soft",
                               color_scheme="gray", on_click=BotsState.start_replace(b["id"])),
                     rx.button(rx.icon("history", size=14), t("bot_events_button"), size="1", variant="soft",

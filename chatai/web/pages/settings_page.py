@@ -21,6 +21,7 @@ from chatai.web.components.layout import (
     success_callout,
     t,
 )
+from chatai.web.components.notification_prefs import notification_prefs_card
 from chatai.web.i18n import text
 from chatai.web.pages.auth import PasswordStrengthState, password_strength_hint
 from chatai.web.state.auth import AuthState, require_user, start_browser_session
@@ -193,6 +194,7 @@ def settings_page() -> rx.Component:
             )
         ),
         _sessions_card(),
+        notification_prefs_card(),
         spacing="5",
         width="100%",
     )
