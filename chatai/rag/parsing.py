@@ -338,7 +338,9 @@ _HTML_BLOCKS = ("p", "div", "li", "tr", "br", "section", "article", "table", "ul
 _MARK = "\u2063H"  # an invisible separator that cannot occur in normal text
 
 
-_HTML_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "head"}
+# Not content: code, and the site's navigation (a menu bar made its own passage, the top hit for vague
+# questions).
+_HTML_SKIP = {"script", "style", "noscript", "template", "svg", "iframe", "head", "nav"}
 _HTML_HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 
 
@@ -394,12 +396,42 @@ def _parse_html(data: bytes, limits: Limits) -> ParsedDocument:
     return ParsedDocument("html", blocks, page_count=max(1, -(-len(text) // 3000)))
 
 
+CSV_DELIMITERS = ",;\t|"
+
+
+def _csv_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
+    """The sniffer, and when it gives up, the delimiter that splits the first lines into the same number of
+    columns most often: Russian-locale Excel writes ';' with commas inside the cells, which the sniffer
+    cannot decide on, and reading such a file with ',' garbles every row."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS)
+    except csv.Error:
+        pass
+    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line of a sample may be cut
+    best, best_score = csv.excel, (0, 0)
+    for delimiter in CSV_DELIMITERS:
+        try:
+            widths = [len(row) for row in csv.reader(lines[:50], delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if not widths:
+            continue
+        common = max(set(widths), key=widths.count)
+        score = (widths.count(common) if common > 1 else 0, common)
+        if score > best_score:
+            best_score = score
+
+            class Guessed(csv.excel):
+                pass
+
+            Guessed.delimiter = delimiter
+            best = Guessed
+    return best
+
+
 def _read_csv(data: bytes, limits: Limits) -> list[list[str]]:
     text = decode_text(data)
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
+    dialect = _csv_dialect(text[:8192])
     rows: list[list[str]] = []
     try:
         for row in csv.reader(io.StringIO(text), dialect):

@@ -88,6 +88,25 @@ def test_parse_csv_other_columns_become_rows():
     assert [b.text for b in parsed.blocks] == ["item: tea; price: 3", "item: coffee; price: 4"]
 
 
+def test_parse_csv_from_russian_excel_semicolons_with_commas_in_cells():
+    """As Excel writes it in a Russian locale: ';'-separated, CRLF, commas inside cells and a quoted ';'.
+    Python's sniffer gives up on it (and reading it with ',' garbled every row); the rows stay whole."""
+    data = ("Услуга;Цена;Что входит\r\n"
+            "Первичная консультация;800 руб.;\"Осмотр и план лечения; бесплатно, если лечение начато сразу\"\r\n"
+            "Профессиональная гигиена;5500 руб.;Ультразвук, Air Flow, полировка и фторирование эмали\r\n"
+            "Имплант под ключ;65000 рублей;Имплантат, абатмент и металлокерамическая коронка\r\n").encode()
+    parsed = parse_document("prices.csv", data)
+    assert [b.text for b in parsed.blocks][2] == ("Услуга: Имплант под ключ; Цена: 65000 рублей; "
+                                                  "Что входит: Имплантат, абатмент и металлокерамическая коронка")
+    assert len(parsed.blocks) == 3
+
+
+def test_parse_html_skips_the_navigation_menu():
+    html = "<body><nav><a>Главная</a> · <a>Контакты</a></nav><main><p>Мы работаем с 9 до 21.</p></main></body>"
+    texts = [b.text for b in parse_document("site.html", html.encode()).blocks]
+    assert texts == ["Мы работаем с 9 до 21."]
+
+
 @pytest.mark.parametrize(("name", "data", "code"), [
     ("virus.exe", b"MZ", "unsupported_type"),
     ("README", b"hello", "unsupported_type"),
