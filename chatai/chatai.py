@@ -9,6 +9,7 @@ from chatai.logging_setup import configure_logging
 from chatai.settings import get_settings
 from chatai.web import routes, session_cookie
 from chatai.web.api import with_api_routes
+from chatai.web.components.document_language import DocumentLanguageState
 from chatai.web.pages.admin import AdminOverviewState, admin_overview_page
 from chatai.web.pages.admin_audit import AdminAuditState, admin_audit_page
 from chatai.web.pages.admin_billing import AdminBillingState, admin_billing_page
@@ -30,6 +31,7 @@ from chatai.web.pages.billing import BILLING_RETURN, BillingState, billing_page,
 from chatai.web.pages.bots import BotsState, bots_page
 from chatai.web.pages.inbox import InboxState, inbox_page
 from chatai.web.pages.knowledge import KnowledgeState, knowledge_page
+from chatai.web.pages.not_found import not_found_page
 from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_page
 from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.state.auth import AuthState
@@ -39,54 +41,66 @@ configure_logging()  # LOG_FORMAT text/json; tokens and keys redacted on every h
 session_cookie.install()
 app = rx.App(
     api_transformer=with_api_routes,
-    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1")],
+    head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
+                     rx.el.link(rel="icon", href="/favicon.ico", type="image/x-icon")],
 )
 
+
+def add_page(component, *, route: str, title: str, on_load=None) -> None:
+    """app.add_page, then the tab title and <html lang> in the user's language (document_language.py)."""
+    events = on_load if isinstance(on_load, list) else ([on_load] if on_load is not None else [])
+    app.add_page(component, route=route, title=title,
+                 on_load=[*events, DocumentLanguageState.apply_document_language])
+
+
 guard = AuthState.guard_dashboard
-app.add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_to_home, title="ChatAI")
-app.add_page(signin_page, route=routes.SIGNIN, title="Sign in · ChatAI",
-             on_load=[AuthState.redirect_if_signed_in, SignInState.load_signin_notice])
-app.add_page(forgot_password_page, route=FORGOT_PASSWORD, title="Reset password · ChatAI",
-             on_load=ForgotPasswordState.load_forgot_password)
-app.add_page(reset_password_page, route=RESET_PASSWORD, title="New password · ChatAI",
-             on_load=ResetPasswordState.load_reset_password)
-app.add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI", on_load=AuthState.redirect_if_signed_in)
-app.add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
-app.add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
-             on_load=[guard, AssistantsState.load_assistants])
-app.add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
-             on_load=[guard, KnowledgeState.load_knowledge, QaPrefillState.prefill_qa])
-app.add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
-app.add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=[guard, InboxState.load_inbox])
-app.add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=[guard, BillingState.load_billing])
-app.add_page(billing_return_page, route=BILLING_RETURN, title="Billing · ChatAI",
-             on_load=[guard, BillingState.load_billing_return])
-app.add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI",
-             on_load=[guard, SettingsState.load_settings])
-app.add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
-app.add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
-app.add_page(admin_billing_page, route=routes.ADMIN_BILLING, title="Prices · Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminBillingState.load_admin_billing])
-app.add_page(admin_account_page, route=routes.ADMIN_ACCOUNT, title="Account · Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminAccountState.load_admin_account])
-app.add_page(admin_bots_page, route=routes.ADMIN_BOTS, title="Bots · Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminBotsState.load_admin_bots])
-app.add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · ChatAI",
-             on_load=[AuthState.guard_admin, AdminAuditState.load_admin_audit])
+add_page(lambda: rx.fragment(), route="/", on_load=AuthState.redirect_to_home, title="ChatAI")
+add_page(signin_page, route=routes.SIGNIN, title="Sign in · ChatAI",
+         on_load=[AuthState.redirect_if_signed_in, SignInState.load_signin_notice,
+                  DocumentLanguageState.detect_browser_language])
+add_page(forgot_password_page, route=FORGOT_PASSWORD, title="Reset password · ChatAI",
+         on_load=ForgotPasswordState.load_forgot_password)
+add_page(reset_password_page, route=RESET_PASSWORD, title="New password · ChatAI",
+         on_load=ResetPasswordState.load_reset_password)
+add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI",
+         on_load=[AuthState.redirect_if_signed_in, DocumentLanguageState.detect_browser_language])
+add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
+add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
+         on_load=[guard, AssistantsState.load_assistants])
+add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
+         on_load=[guard, KnowledgeState.load_knowledge, QaPrefillState.prefill_qa])
+add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
+add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=[guard, InboxState.load_inbox])
+add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=[guard, BillingState.load_billing])
+add_page(billing_return_page, route=BILLING_RETURN, title="Billing · ChatAI",
+         on_load=[guard, BillingState.load_billing_return])
+add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI",
+         on_load=[guard, SettingsState.load_settings])
+add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
+add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminUsersState.load_admin_users])
+add_page(admin_billing_page, route=routes.ADMIN_BILLING, title="Prices · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminBillingState.load_admin_billing])
+add_page(admin_account_page, route=routes.ADMIN_ACCOUNT, title="Account · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminAccountState.load_admin_account])
+add_page(admin_bots_page, route=routes.ADMIN_BOTS, title="Bots · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminBotsState.load_admin_bots])
+add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminAuditState.load_admin_audit])
+
+add_page(not_found_page, route="404", title="Page not found · ChatAI")
 
 
 def _register_background_work() -> None:
-    """Ingestion always runs beside the web app; the bot runner too on a single machine
-    (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
+    """Ingestion, live updates and the mail outbox always run beside the web app; the bot runner too on
+    a single machine (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
     from chatai.rag.worker import run_ingest_worker
+    from chatai.services.mail import run_mail_sender
     from chatai.web.live import run_live_updates
 
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
-    from chatai.services.mail import run_mail_sender
-
     app.register_lifespan_task(run_mail_sender)  # the outbox; several workers share it (SKIP LOCKED)
     if get_settings().run_bots_in_web:
         from chatai.bots.runner import run_in_web

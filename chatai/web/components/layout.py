@@ -8,6 +8,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from chatai.web import routes
+from chatai.web.components.document_language import DocumentLanguageState
 from chatai.web.i18n import LANGUAGES
 from chatai.web.live import unread_badge, waiting_notice
 from chatai.web.state.auth import AuthState
@@ -49,10 +50,10 @@ def logo() -> rx.Component:
 
 def language_switch() -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(variant="ghost", aria_label="language"),
+        rx.select.trigger(variant="ghost", aria_label=t("ui_language")),
         rx.select.content(*[rx.select.item(label, value=code) for code, label in LANGUAGES.items()]),
         value=AuthState.locale,
-        on_change=AuthState.set_locale,
+        on_change=[AuthState.set_locale, DocumentLanguageState.apply_document_language],
         size="1",
     )
 
@@ -121,7 +122,8 @@ def _mobile_bar(items: list[tuple[str, str, str]], admin_link: bool) -> rx.Compo
         logo(),
         rx.spacer(),
         rx.drawer.root(
-            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="menu", id="menu")),
+            rx.drawer.trigger(rx.icon_button(rx.icon("menu"), variant="ghost", aria_label=t("first_hour_menu"),
+                                             id="menu")),
             rx.drawer.overlay(),
             rx.drawer.portal(
                 rx.drawer.content(

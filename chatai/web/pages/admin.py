@@ -35,8 +35,12 @@ class AdminOverviewState(rx.State):
 
 
 def _health_row(item: list) -> rx.Component:
-    return rx.hstack(rx.text(item[0], weight="medium"), rx.spacer(),
-                     rx.badge(item[1], color_scheme=rx.cond(item[1] == "ok", "green", "red")), width="100%")
+    name = rx.match(item[0], *[(part, t(f"first_hour_health_{part}")) for part in ("database", "redis", "bot_runner")],
+                    item[0])
+    status = rx.match(item[1], *[(word, t(f"first_hour_health_{word}")) for word in ("ok", "degraded", "down")],
+                      item[1])
+    return rx.hstack(rx.text(name, weight="medium"), rx.spacer(),
+                     rx.badge(status, color_scheme=rx.cond(item[1] == "ok", "green", "red")), width="100%")
 
 
 @admin_page

@@ -13,6 +13,7 @@ from chatai.services import admin as admin_svc
 from chatai.services.accounts import AccountError
 from chatai.services.billing import BillingError
 from chatai.web import routes
+from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import (
     admin_page,
     card,
@@ -35,6 +36,10 @@ ERRORS = {"not_found": "adm_err_not_found", "admin_role_self": "adm_err_role_sel
 
 async def error_text(state: rx.State, code: str) -> str:
     return text((await state.get_state(AuthState)).locale, ERRORS.get(code, "adm_err_not_found"))
+
+
+def role_label(role: rx.Var) -> rx.Component:
+    return rx.match(role, ("admin", t("first_hour_role_admin")), ("owner", t("first_hour_role_owner")), role)
 
 
 def _when(value) -> str:
@@ -231,7 +236,8 @@ def _user_row(row: dict) -> rx.Component:
     blocked = row["blocked"] != ""
     return rx.table.row(
         rx.table.cell(rx.link(row["email"], href=routes.ADMIN_USERS + "/" + row["id"])),
-        rx.table.cell(rx.badge(row["role"], color_scheme=rx.cond(row["role"] == "admin", "purple", "gray"))),
+        rx.table.cell(rx.badge(role_label(row["role"]), color_scheme=rx.cond(row["role"] == "admin", "purple",
+                                                                               "gray"))),
         rx.table.cell(rx.cond(blocked, rx.badge(t("blocked"), color_scheme="red"),
                               rx.badge(t("active"), color_scheme="green"))),
         rx.table.cell(row["created"]),
@@ -239,9 +245,14 @@ def _user_row(row: dict) -> rx.Component:
         rx.table.cell(row["spend"]),
         rx.table.cell(row["active"]),
         rx.table.cell(
-            rx.button(rx.cond(blocked, t("unblock"), t("block")), size="1", variant="soft",
-                      color_scheme=rx.cond(blocked, "green", "red"),
-                      on_click=AdminUsersState.toggle_block(row["id"], ~blocked))
+            rx.cond(blocked,
+                    rx.button(t("unblock"), size="1", variant="soft", color_scheme="green",
+                              on_click=AdminUsersState.toggle_block(row["id"], False)),
+                    confirm_action(rx.button(t("block"), size="1", variant="soft", color_scheme="red",
+                                             class_name="block-user"),
+                                   title_key="first_hour_confirm_block_user", subject=row["email"],
+                                   loss_key="first_hour_loss_user", action_key="block",
+                                   on_confirm=AdminUsersState.toggle_block(row["id"], True)))
         ),
     )
 
@@ -331,7 +342,7 @@ def admin_account_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading(s.email, size="7"),
-            rx.badge(s.role, color_scheme=rx.cond(s.role == "admin", "purple", "gray")),
+            rx.badge(role_label(s.role), color_scheme=rx.cond(s.role == "admin", "purple", "gray")),
             rx.cond(s.blocked, rx.badge(t("blocked"), color_scheme="red"), rx.fragment()),
             rx.spacer(),
             rx.cond(s.role == "admin",

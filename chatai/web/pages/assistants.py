@@ -9,9 +9,11 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.services import assistants as svc
 from chatai.web import routes
+from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
+from chatai.web.texts.first_hour import assistant_error
 
 _FORM_FIELDS = {
     "name": str, "system_prompt": str, "greeting": str, "language": str, "model": str,
@@ -19,6 +21,20 @@ _FORM_FIELDS = {
     "handoff_timeout_minutes": int,
 }
 _CHECKBOXES = ("handoff_enabled", "handoff_on_low_confidence", "enabled")
+# "Answer style" in words an owner understands; each sets the two expert knobs behind it.
+STYLE_PRESETS: dict[str, dict[str, float]] = {
+    "strict": {"score_threshold": 0.45, "temperature": 0.0},
+    "balanced": {"score_threshold": 0.3, "temperature": 0.2},
+    "creative": {"score_threshold": 0.2, "temperature": 0.7},
+}
+CUSTOM = "custom"
+
+
+def style_of(score_threshold: float, temperature: float) -> str:
+    for name, preset in STYLE_PRESETS.items():
+        if preset == {"score_threshold": score_threshold, "temperature": temperature}:
+            return name
+    return CUSTOM
 
 
 def _row(a) -> dict[str, str]:
@@ -29,6 +45,7 @@ def _row(a) -> dict[str, str]:
         "handoff_timeout_minutes": str(a.handoff_timeout_minutes),
         "handoff_enabled": "1" if a.handoff_enabled else "", "enabled": "1" if a.enabled else "",
         "handoff_on_low_confidence": "1" if a.handoff_on_low_confidence else "",
+        "style": style_of(a.score_threshold, a.temperature),
     }
 
 
@@ -68,9 +85,11 @@ class AssistantsState(rx.State):
         try:
             async with async_session() as session:
                 await svc.create_assistant(session, owner_id=user.id, name=str(form.get("name", "")),
-                                           greeting=str(form.get("greeting", "")))
+                                           system_prompt=str(form.get("system_prompt", "")),
+                                           greeting=str(form.get("greeting", "")),
+                                           **STYLE_PRESETS.get(str(form.get("style", "")), {}))
         except ValueError as exc:
-            self.error = str(exc)
+            self.error = assistant_error((await self.get_state(AuthState)).locale, exc)
             return
         self.create_open = False
         await self._reload(user.id)
@@ -92,6 +111,7 @@ class AssistantsState(rx.State):
         try:
             values = {key: cast(form.get(key, "")) for key, cast in _FORM_FIELDS.items()}
             values.update({key: bool(form.get(key)) for key in _CHECKBOXES})
+            values.update(STYLE_PRESETS.get(str(form.get("style", "")), {}))  # "custom" keeps the advanced fields
             async with async_session() as session:
                 await svc.update_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(self.editing["id"]),
                                            **values)
@@ -99,7 +119,7 @@ class AssistantsState(rx.State):
             self.error = text(auth.locale, "err_not_found")
             return
         except ValueError as exc:
-            self.error = str(exc)
+            self.error = assistant_error(auth.locale, exc)
             return
         self.edit_open = False
         await self._reload(user.id)
@@ -118,8 +138,17 @@ class AssistantsState(rx.State):
         await self._reload(user.id)
 
 
-def _labeled(key: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(t(key), size="2", weight="medium"), control, spacing="1", width="100%")
+def _labeled(key: str, control: rx.Component, help_key: str = "") -> rx.Component:
+    help_line = [rx.text(t(help_key), size="1", color=rx.color("gray", 10))] if help_key else []
+    return rx.vstack(rx.text(t(key), size="2", weight="medium"), control, *help_line, spacing="1", width="100%")
+
+
+def _style_select(default: rx.Var | str, with_custom: bool) -> rx.Component:
+    options = [rx.el.option(t(f"first_hour_style_{name}"), value=name) for name in STYLE_PRESETS]
+    if with_custom:
+        options.append(rx.el.option(t("first_hour_style_custom"), value=CUSTOM))
+    return _labeled("first_hour_style", rx.el.select(*options, name="style", default_value=default,
+                                                     id="assistant-style"), "first_hour_style_help")
 
 
 def _create_dialog() -> rx.Component:
@@ -132,7 +161,12 @@ def _create_dialog() -> rx.Component:
                     error_callout(AssistantsState.error),
                     _labeled("name", rx.input(name="name", id="assistant-name", required=True, max_length=120,
                                               width="100%")),
-                    _labeled("greeting", rx.text_area(name="greeting", rows="3", width="100%")),
+                    _labeled("system_prompt", rx.text_area(name="system_prompt", rows="3", width="100%",
+                                                           id="assistant-system-prompt"),
+                             "first_hour_help_system_prompt"),
+                    _labeled("greeting", rx.text_area(name="greeting", rows="2", width="100%",
+                                                      id="assistant-greeting"), "first_hour_help_greeting"),
+                    _style_select("balanced", with_custom=False),
                     rx.hstack(rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray",
                                                         type="button")),
                               rx.button(t("create"), type="submit", id="create-assistant"), justify="end",
@@ -157,26 +191,42 @@ def _edit_dialog() -> rx.Component:
                     error_callout(AssistantsState.error),
                     _labeled("name", rx.input(name="name", default_value=e["name"], required=True, width="100%")),
                     _labeled("system_prompt", rx.text_area(name="system_prompt", default_value=e["system_prompt"],
-                                                           rows="4", width="100%")),
+                                                           rows="4", width="100%"), "first_hour_help_system_prompt"),
                     _labeled("greeting", rx.text_area(name="greeting", default_value=e["greeting"], rows="2",
-                                                      width="100%")),
-                    rx.grid(
-                        _labeled("language", rx.el.select(
-                            rx.el.option(t("lang_auto"), value="auto"), rx.el.option("English", value="en"),
-                            rx.el.option("Русский", value="ru"), name="language", default_value=e["language"])),
-                        _labeled("model", rx.input(name="model", default_value=e["model"])),
-                        _labeled("temperature", rx.input(name="temperature", type="number", step="0.1", min="0",
-                                                         max="2", default_value=e["temperature"])),
-                        _labeled("top_k", rx.input(name="top_k", type="number", min="1", max="50",
-                                                   default_value=e["top_k"])),
-                        _labeled("score_threshold", rx.input(name="score_threshold", type="number", step="0.05",
-                                                             min="0", max="1", default_value=e["score_threshold"])),
-                        _labeled("qa_threshold", rx.input(name="qa_direct_threshold", type="number", step="0.05",
-                                                          min="0", max="1", default_value=e["qa_direct_threshold"])),
-                        _labeled("handoff_timeout", rx.input(name="handoff_timeout_minutes", type="number", min="1",
-                                                             max="1440", default_value=e["handoff_timeout_minutes"])),
-                        columns=rx.breakpoints(initial="1", sm="2"),
-                        spacing="3",
+                                                      width="100%"), "first_hour_help_greeting"),
+                    _labeled("language", rx.el.select(
+                        rx.el.option(t("lang_auto"), value="auto"), rx.el.option("English", value="en"),
+                        rx.el.option("Русский", value="ru"), name="language", default_value=e["language"]),
+                        "first_hour_help_language"),
+                    _style_select(e["style"], with_custom=True),
+                    # Expert knobs stay in the form (a closed <details> still submits its fields).
+                    rx.el.details(
+                        rx.el.summary(t("first_hour_advanced"), cursor="pointer", id="assistant-advanced"),
+                        rx.grid(
+                            _labeled("temperature", rx.input(name="temperature", type="number", step="0.1", min="0",
+                                                             max="2", default_value=e["temperature"]),
+                                     "first_hour_help_temperature"),
+                            _labeled("score_threshold", rx.input(name="score_threshold", type="number",
+                                                                 step="0.05", min="0", max="1",
+                                                                 default_value=e["score_threshold"]),
+                                     "first_hour_help_score_threshold"),
+                            _labeled("top_k", rx.input(name="top_k", type="number", min="1", max="50",
+                                                       default_value=e["top_k"]), "first_hour_help_top_k"),
+                            _labeled("qa_threshold", rx.input(name="qa_direct_threshold", type="number",
+                                                              step="0.05", min="0", max="1",
+                                                              default_value=e["qa_direct_threshold"]),
+                                     "first_hour_help_qa_threshold"),
+                            _labeled("handoff_timeout", rx.input(name="handoff_timeout_minutes", type="number",
+                                                                 min="1", max="1440",
+                                                                 default_value=e["handoff_timeout_minutes"]),
+                                     "first_hour_help_handoff_timeout"),
+                            _labeled("model", rx.input(name="model", default_value=e["model"]),
+                                     "first_hour_help_model"),
+                            columns=rx.breakpoints(initial="1", sm="2"),
+                            spacing="3",
+                            width="100%",
+                            padding_top="12px",
+                        ),
                         width="100%",
                     ),
                     rx.checkbox(t("handoff_enabled"), name="handoff_enabled",
@@ -185,21 +235,12 @@ def _edit_dialog() -> rx.Component:
                                 default_checked=e["handoff_on_low_confidence"] != ""),
                     rx.checkbox(t("assistant_enabled"), name="enabled", default_checked=e["enabled"] != ""),
                     rx.hstack(
-                        rx.alert_dialog.root(
-                            rx.alert_dialog.trigger(rx.button(t("delete"), color_scheme="red", variant="soft",
-                                                              type="button")),
-                            rx.alert_dialog.content(
-                                rx.alert_dialog.title(t("confirm_delete_assistant")),
-                                rx.hstack(
-                                    rx.alert_dialog.cancel(rx.button(t("cancel"), variant="soft",
-                                                                     color_scheme="gray")),
-                                    rx.alert_dialog.action(rx.button(
-                                        t("delete"), color_scheme="red",
-                                        on_click=AssistantsState.delete_assistant(e["id"]))),
-                                    justify="end", spacing="3", margin_top="16px",
-                                ),
-                            ),
-                        ),
+                        confirm_action(
+                            rx.button(t("delete"), color_scheme="red", variant="soft", type="button",
+                                      id="delete-assistant"),
+                            title_key="first_hour_confirm_delete_assistant", subject=e["name"],
+                            loss_key="first_hour_loss_assistant", action_key="delete",
+                            on_confirm=AssistantsState.delete_assistant(e["id"])),
                         rx.spacer(),
                         rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray", type="button")),
                         rx.button(t("save"), type="submit", id="save-assistant"),

@@ -14,9 +14,11 @@ from chatai.services import assistants as assistants_svc
 from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
 from chatai.web import routes
+from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.texts.first_hour import bot_error, bot_last_error
 
 # Status refresh while the page is open; start/stop take effect in the runner within ~2 s.
 POLL_SECONDS = 1.5
@@ -27,10 +29,10 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
 
 
-def _bot_row(b: bots_svc.BotView) -> dict[str, str]:
+def _bot_row(b: bots_svc.BotView, locale: str) -> dict[str, str]:
     return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
-            "status": b.status, "desired": b.desired_state, "error": b.last_error, "error_at": _when(b.last_error_at),
-            "mode": b.mode}
+            "status": b.status, "desired": b.desired_state, "error": bot_last_error(locale, b.last_error),
+            "error_at": _when(b.last_error_at), "mode": b.mode}
 
 
 class BotsState(rx.State):
@@ -48,7 +50,9 @@ class BotsState(rx.State):
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
-            self.bots = [_bot_row(b) for b in await bots_svc.list_bots(session, owner_id=owner_id)]
+            found = await bots_svc.list_bots(session, owner_id=owner_id)
+        locale = await self._locale()
+        self.bots = [_bot_row(b, locale) for b in found]
 
     @rx.event
     async def load_bots(self):
@@ -107,7 +111,7 @@ class BotsState(rx.State):
                                            token=str(form.get("token", "")))
         except bots_svc.BotError as exc:
             self.error = text(await self._locale(), "err_email_unverified") if exc.code == "email_unverified" \
-                else exc.message
+                else bot_error(await self._locale(), code=exc.code, message=exc.message)
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
         finally:
@@ -125,7 +129,7 @@ class BotsState(rx.State):
             async with async_session() as session:
                 await action(session, owner_id=user.id, bot_id=uuid.UUID(bot_id))
         except bots_svc.BotError as exc:
-            self.error = exc.message
+            self.error = bot_error(await self._locale(), code=exc.code, message=exc.message)
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
         await self._reload(user.id)
@@ -153,7 +157,9 @@ class BotsState(rx.State):
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
             return None
-        self.events = [{"kind": e.kind, "message": e.message, "at": _when(e.created_at)} for e in found]
+        locale = await self._locale()
+        self.events = [{"kind": e.kind, "message": bot_last_error(locale, e.message), "at": _when(e.created_at)}
+                       for e in found]
         self.events_bot = next((b["username"] for b in self.bots if b["id"] == bot_id), "")
         self.events_open = True
         return None
@@ -184,7 +190,7 @@ class BotsState(rx.State):
                 await bots_svc.replace_token(session, owner_id=user.id, bot_id=uuid.UUID(self.replace_id),
                                              token=str(form.get("token", "")))
         except bots_svc.BotError as exc:
-            self.error = exc.message
+            self.error = bot_error(await self._locale(), code=exc.code, message=exc.message)
             return
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
@@ -247,9 +253,16 @@ def _bot_card(b: dict) -> rx.Component:
             rx.hstack(
                 rx.center(rx.icon("send", size=18), bg=rx.color("sky", 3), border_radius="10px", width="40px",
                           height="40px", flex_shrink="0"),
-                rx.vstack(rx.text("@", b["username"], weight="bold", size="4"),
-                          rx.text(b["assistant"], " · ", b["hint"], " · ", b["mode"], size="1",
-                                  color=rx.color("gray", 10)),
+                rx.vstack(rx.link("@", b["username"], href="https://t.me/" + b["username"], is_external=True,
+                                  weight="bold", size="4", class_name="bot-link"),
+                          rx.text(b["assistant"], size="1", color=rx.color("gray", 10)),
+                          # How it receives messages is a detail for the curious, not the card.
+                          rx.el.details(
+                              rx.el.summary(t("first_hour_bot_details"), cursor="pointer"),
+                              rx.text(b["hint"], " · ", t("first_hour_bot_mode"), " ",
+                                      rx.match(b["mode"], ("polling", t("first_hour_bot_mode_polling")),
+                                               ("webhook", t("first_hour_bot_mode_webhook")), b["mode"])),
+                              font_size="12px", color=rx.color("gray", 10)),
                           spacing="0", min_width="0"),
                 rx.spacer(),
                 _status_badge(b["status"]),
@@ -286,8 +299,12 @@ def _bot_card(b: dict) -> rx.Component:
                     rx.button(rx.icon("history", size=14), t("bot_events_button"), size="1", variant="soft",
                               color_scheme="gray", on_click=BotsState.open_events(b["id"]), class_name="bot-events"),
                     rx.spacer(),
-                    rx.button(rx.icon("unplug", size=14), t("disconnect"), size="1", variant="soft",
-                              color_scheme="red", on_click=BotsState.disconnect_bot(b["id"])),
+                    confirm_action(
+                        rx.button(rx.icon("unplug", size=14), t("disconnect"), size="1", variant="soft",
+                                  color_scheme="red", class_name="disconnect-bot"),
+                        title_key="first_hour_confirm_disconnect_bot", subject="@" + b["username"],
+                        loss_key="first_hour_loss_bot", action_key="disconnect",
+                        on_confirm=BotsState.disconnect_bot(b["id"])),
                     width="100%",
                     wrap="wrap",
                 ),
@@ -329,7 +346,9 @@ def bots_page() -> rx.Component:
     return rx.vstack(
         page_header("bots_title", "bots_subtitle"),
         rx.cond(BotsState.assistant_options.length() > 0, _connect_form(),
-                card(empty_state("bot", "need_assistant_first"))),
+                card(empty_state("bot", "need_assistant_first"),
+                     rx.center(rx.link(rx.button(rx.icon("plus", size=16), t("first_hour_bots_go_create")),
+                                       href=routes.ASSISTANTS, id="go-create-assistant"), width="100%"))),
         error_callout(BotsState.error),
         rx.cond(BotsState.bots.length() > 0,
                 rx.grid(rx.foreach(BotsState.bots, _bot_card), columns=rx.breakpoints(initial="1", md="2"),

@@ -310,7 +310,7 @@ def _filters() -> rx.Component:
             rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
                                min_width="220px"),
                       rx.icon_button(rx.icon("search", size=16), type="submit", variant="soft",
-                                     aria_label="search")),
+                                     aria_label=t("search"), title=t("search"))),
             on_submit=InboxState.handle_search_submit,
             align_self="end",
         ),
@@ -447,7 +447,7 @@ def _transcript() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost", on_click=InboxState.close_dialog,
-                               aria_label="close"),
+                               aria_label=t("bot_events_close"), title=t("bot_events_close")),
                 rx.vstack(rx.text(rx.cond(InboxState.header["user_name"] != "", InboxState.header["user_name"],
                                           t("inbox_unknown_user")), weight="bold", id="transcript-user"),
                           rx.text(InboxState.header["bot"], " ", InboxState.header["assistant"], size="1",

@@ -19,13 +19,14 @@ from chatai.web.state.auth import AuthState, require_user
 MIN_SHOWN_SCORE = 0.005  # "0.000" is no match at all
 
 
-def hit_row(hit, threshold: float) -> dict[str, str]:
+def hit_row(hit, threshold: float, locale: str = "en") -> dict[str, str]:
     """A SearchHit as the console shows it (strings only; user text is rendered as text, never HTML)."""
     details = " · ".join(part for part in (
-        f"vector #{hit.vector_rank} (cos {hit.similarity:.3f})" if hit.vector_rank and hit.similarity is not None
-        else "",
-        f"full text #{hit.fts_rank} ({hit.matched_terms}/{hit.query_terms} words)" if hit.fts_rank else "",
-        f"score {hit.score:.3f}",
+        text(locale, "first_hour_debug_vector", rank=hit.vector_rank, cos=f"{hit.similarity:.3f}")
+        if hit.vector_rank and hit.similarity is not None else "",
+        text(locale, "first_hour_debug_fts", rank=hit.fts_rank, matched=hit.matched_terms, total=hit.query_terms)
+        if hit.fts_rank else "",
+        text(locale, "first_hour_debug_score", score=f"{hit.score:.3f}"),
     ) if part)
     return {
         "document": hit.document, "section": hit.section, "text": hit.text[:1200],
@@ -69,8 +70,8 @@ class KbSearchState(rx.State):
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
             return
         self.searched, self.error = True, ""
-        self.hits = [hit_row(h, threshold) for h in hits]
         locale = (await self.get_state(AuthState)).locale
+        self.hits = [hit_row(h, threshold, locale) for h in hits]
         self.reembed_notice = text(locale, "kb_search_reembedding").format(
             percent=round(100 * progress[0] / max(progress[1], 1))) if progress else ""
 

@@ -14,10 +14,12 @@ from chatai.services import assistants as assistants_svc
 from chatai.services import knowledge as kb
 from chatai.settings import get_settings
 from chatai.web import routes
+from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
 from chatai.web.pages.kb_search import KbSearchState, kb_search_tab
 from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.texts.first_hour import qa_error, upload_error
 from chatai.web.texts.ingest import document_error
 
 UPLOAD_ID = "kb_upload"
@@ -25,13 +27,22 @@ POLL_SECONDS = 1.0
 PENDING = ("queued", "processing")
 
 
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(n, 1) / 1024:.0f} KB"
+def _size(n: int, locale: str = "en") -> str:
+    if n >= 1048576:
+        return text(locale, "first_hour_size_mb", n=f"{n / 1048576:.1f}")
+    return text(locale, "first_hour_size_kb", n=f"{max(n, 1) / 1024:.0f}")
+
+
+def _rejected_files(rejected: rx.Var) -> rx.Var:
+    """react-dropzone's rejections reduced in the browser to name and size. Sent as they are, the File
+    objects travel over the websocket as binary attachments: an 11 MB file exceeded the socket's message
+    limit, the connection dropped, and the page showed nothing at all."""
+    return rx.Var(f"({rejected}).map((r) => ({{name: r.file.name, size: r.file.size}}))").to(list)
 
 
 def _doc_row(d, locale: str) -> dict[str, str]:
     return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": document_error(locale, d.error),
-            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes), "chunks": str(d.chunk_count),
+            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes, locale), "chunks": str(d.chunk_count),
             "qa": "1" if d.content_type.endswith("; qa") else ""}
 
 
@@ -107,7 +118,9 @@ class KnowledgeState(rx.State):
         if owner_id is None:
             yield rx.redirect(routes.SIGNIN)
             return
-        if not self.assistant_id:
+        # react-dropzone calls on_drop for every drop, with no files when all were refused (over the limit):
+        # clearing the errors then wiped the refusal that handle_upload_rejected had just shown.
+        if not self.assistant_id or not files:
             return
         self.upload_errors = []
         self.uploading = True
@@ -121,21 +134,25 @@ class KnowledgeState(rx.State):
                                              filename=file.name or "", data=data)
             except kb.UploadError as exc:
                 locale = (await self.get_state(AuthState)).locale
-                errors.append(f"{exc.filename}: {document_error(locale, exc.message)}")
+                errors.append(upload_error(locale, code=exc.code, filename=exc.filename, message=exc.message))
             except assistants_svc.NotFound:
                 errors.append(f"{file.name}: {text((await self.get_state(AuthState)).locale, 'err_not_found')}")
-        self.upload_errors = errors
+        self.upload_errors = [*self.upload_errors, *errors]  # keeps refusals of the same drop (other handler)
         self.uploading = False
         await self._reload(owner_id)
         yield KnowledgeState.poll_progress
 
     @rx.event
-    def handle_upload_rejected(self, rejections: list[dict]):
+    async def handle_upload_rejected(self, rejections: list[dict]):
+        """Files the browser refused before uploading (over the size limit). The page sends only each
+        file's name and size (`_rejected_files`): the browser's File objects would be sent whole."""
+        locale = (await self.get_state(AuthState)).locale
         limit = get_settings().max_upload_mb
         self.upload_errors = [
-            f"{r.get('file', {}).get('path') or r.get('file', {}).get('name') or 'file'}: "
-            f"the file is larger than the {limit} MB limit." for r in rejections
-        ]
+            text(locale, "first_hour_upload_too_large", name=str(r.get("name") or "?")[:200],
+                 size=_size(int(r.get("size") or 0), locale), limit=limit)
+            for r in rejections if isinstance(r, dict)
+        ][:20]
 
     @rx.event(background=True)
     async def poll_progress(self):
@@ -214,7 +231,7 @@ class KnowledgeState(rx.State):
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
             return
         except ValueError as exc:
-            self.error = str(exc)
+            self.error = qa_error((await self.get_state(AuthState)).locale, exc)
             return
         self.qa_edit_id = ""
         await self._reload(owner_id)
@@ -308,12 +325,16 @@ def _document_row(d: dict) -> rx.Component:
                     rx.fragment()),
             spacing="1")),
         rx.table.cell(d["size"]),
-        rx.table.cell(rx.cond(d["qa"] != "", "Q&A", d["chunks"])),
+        rx.table.cell(rx.cond(d["qa"] != "", t("first_hour_qa_document"), d["chunks"])),
         rx.table.cell(rx.hstack(
-            rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title="re-index",
-                           on_click=KnowledgeState.reindex_document(d["id"])),
-            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
-                           title="delete", on_click=KnowledgeState.delete_document(d["id"])),
+            rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title=t("reindex"),
+                           aria_label=t("reindex"), on_click=KnowledgeState.reindex_document(d["id"])),
+            confirm_action(
+                rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                               title=t("delete"), aria_label=t("delete"), class_name="delete-document"),
+                title_key="first_hour_confirm_delete_document", subject=d["filename"],
+                loss_key="first_hour_loss_document", action_key="delete",
+                on_confirm=KnowledgeState.delete_document(d["id"])),
         )),
         data_status=d["status"],
         class_name="document-row",
@@ -326,7 +347,7 @@ def _documents_tab() -> rx.Component:
             rx.vstack(
                 rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),
                 rx.text(t("drop_files"), weight="medium"),
-                rx.text(t("drop_files_hint"), " ", KnowledgeState.max_upload_mb, " MB", size="1",
+                rx.text(t("drop_files_hint"), " ", KnowledgeState.max_upload_mb, " ", t("first_hour_mb"), size="1",
                         color=rx.color("gray", 10)),
                 rx.cond(KnowledgeState.uploading, rx.hstack(rx.spinner(), rx.text(t("uploading"))), rx.fragment()),
                 align="center",
@@ -336,7 +357,7 @@ def _documents_tab() -> rx.Component:
             multiple=True,
             max_size=KnowledgeState.max_upload_mb * 1048576,
             on_drop=KnowledgeState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
-            on_drop_rejected=KnowledgeState.handle_upload_rejected,
+            on_drop_rejected=lambda rejected: KnowledgeState.handle_upload_rejected(_rejected_files(rejected)),
             border=f"2px dashed {rx.color('gray', 6)}",
             border_radius="12px",
             padding="28px",
@@ -390,10 +411,13 @@ def _qa_row(p: dict) -> rx.Component:
             rx.vstack(rx.text(p["question"], weight="bold"),
                       rx.text(p["answer"], size="2", color=rx.color("gray", 11), white_space="pre-wrap"),
                       spacing="1", flex="1", min_width="0"),
-            rx.icon_button(rx.icon("pencil", size=14), variant="soft", size="1", title="edit",
-                           on_click=KnowledgeState.start_qa_edit(p["id"])),
-            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
-                           on_click=KnowledgeState.delete_qa_pair(p["id"])),
+            rx.icon_button(rx.icon("pencil", size=14), variant="soft", size="1", title=t("edit"),
+                           aria_label=t("edit"), on_click=KnowledgeState.start_qa_edit(p["id"])),
+            confirm_action(
+                rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                               title=t("delete"), aria_label=t("delete"), class_name="delete-qa"),
+                title_key="first_hour_confirm_delete_qa", subject=p["question"], loss_key="first_hour_loss_qa",
+                action_key="delete", on_confirm=KnowledgeState.delete_qa_pair(p["id"])),
             align="start",
             width="100%",
         ),
@@ -420,8 +444,11 @@ def _bubble(m: dict) -> rx.Component:
     return rx.hstack(
         rx.box(
             rx.text(m["text"], white_space="pre-wrap", size="2"),
-            rx.cond(m["sources"] != "", rx.text("📎 ", m["sources"], size="1", color=rx.color("gray", 10),
-                                                margin_top="6px"), rx.fragment()),
+            # An icon from the UI's set, not an emoji: without an emoji font the emoji was an empty box.
+            rx.cond(m["sources"] != "", rx.hstack(
+                rx.icon("paperclip", size=12, flex_shrink="0", margin_top="3px", aria_label=t("sources")),
+                rx.text(m["sources"], size="1"), spacing="1", align="start", color=rx.color("gray", 10),
+                margin_top="6px", class_name="chat-sources"), rx.fragment()),
             rx.cond(m["meta"] != "", rx.badge(
                 rx.match(m["meta"], ("llm", t("answered_by_llm")), ("qa", t("answered_by_qa")),
                          ("extractive", t("answered_by_extractive")), ("fallback", t("answered_by_fallback")),
@@ -440,12 +467,15 @@ def _bubble(m: dict) -> rx.Component:
 def _playground_tab() -> rx.Component:
     return rx.vstack(
         rx.text(t("playground_hint"), size="2", color=rx.color("gray", 11)),
-        rx.vstack(rx.foreach(KnowledgeState.chat, _bubble), spacing="2", width="100%", min_height="200px",
-                  max_height="480px", overflow_y="auto", padding="8px", id="playground-log"),
+        # auto_scroll keeps the newest message in view while an answer streams in.
+        rx.auto_scroll(rx.vstack(rx.foreach(KnowledgeState.chat, _bubble), spacing="2", width="100%"),
+                       width="100%", min_height="200px", max_height="480px", overflow_y="auto", padding="8px",
+                       id="playground-log"),
         rx.form(
             rx.hstack(rx.input(name="message", placeholder=t("search_placeholder"), flex="1", size="3",
                                id="playground-input"),
-                      rx.button(t("send"), type="submit", size="3", loading=KnowledgeState.chat_busy),
+                      rx.button(t("send"), type="submit", size="3", loading=KnowledgeState.chat_busy,
+                                id="playground-send"),
                       rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
                                 on_click=KnowledgeState.clear_chat),
                       width="100%"),

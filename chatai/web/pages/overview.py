@@ -14,6 +14,7 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.services import analytics
 from chatai.services import assistants as assistants_svc
+from chatai.services import bots as bots_svc
 from chatai.services.overview import owner_overview
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
@@ -45,6 +46,7 @@ class OverviewState(rx.State):
     documents: int = 0
     bots_running: int = 0
     dialogs: int = 0
+    bots_connected: int = 0  # running or not: the checklist's "connect a bot" is done once one is connected
     # Analytics.
     assistant_options: list[dict[str, str]] = []
     a_assistant: str = ALL
@@ -85,6 +87,7 @@ class OverviewState(rx.State):
         async with async_session() as session:
             o = await owner_overview(session, owner_id=user.id)
             mine = await assistants_svc.list_assistants(session, owner_id=user.id)
+            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=user.id))
         self.assistants, self.documents, self.bots_running, self.dialogs = (
             o.assistants, o.documents, o.bots_running, o.dialogs)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
@@ -139,11 +142,17 @@ class QaPrefillState(rx.State):
         )
 
 
-def _step(n: int, key: str, href: str) -> rx.Component:
+def _step(n: int, key: str, href: str, done: rx.Var) -> rx.Component:
+    """A step already done shows a green tick and struck-through text (still a link: it is where to change it)."""
     return rx.link(
-        rx.hstack(rx.badge(str(n), variant="solid", radius="full"), rx.text(t(key)),
+        rx.hstack(rx.cond(done, rx.badge(rx.icon("check", size=12), color_scheme="green", variant="solid",
+                                         radius="full", title=t("first_hour_step_done")),
+                          rx.badge(str(n), variant="solid", radius="full")),
+                  rx.text(t(key), text_decoration=rx.cond(done, "line-through", "none"),
+                          color=rx.cond(done, rx.color("gray", 10), rx.color("gray", 12))),
                   rx.spacer(), rx.icon("chevron-right", size=16), align="center", width="100%", padding_y="6px"),
         href=href, underline="none", color=rx.color("gray", 12), width="100%",
+        class_name="getting-started-step", data_done=rx.cond(done, "1", "0"),
     )
 
 
@@ -246,9 +255,9 @@ def overview_page() -> rx.Component:
         ),
         card(
             rx.heading(t("getting_started"), size="4", margin_bottom="8px"),
-            _step(1, "step_create_assistant", routes.ASSISTANTS),
-            _step(2, "step_upload_docs", routes.KNOWLEDGE),
-            _step(3, "step_connect_bot", routes.BOTS),
+            _step(1, "step_create_assistant", routes.ASSISTANTS, OverviewState.assistants > 0),
+            _step(2, "step_upload_docs", routes.KNOWLEDGE, OverviewState.documents > 0),
+            _step(3, "step_connect_bot", routes.BOTS, OverviewState.bots_connected > 0),
         ),
         _analytics(),
         spacing="5",
