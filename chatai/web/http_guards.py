@@ -109,16 +109,18 @@ async def _valid_session(token: str) -> bool:
 
 
 def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) -> ASGIApp:
-    from chatai.web.session_cookie import cookie_value
+    from chatai.web.session_cookie import cookie_value, request_token
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") != UPLOAD_PATH or scope.get("method") != "POST":
             await app(scope, receive, send)
             return
         headers = _headers(scope)
-        if not await session_ok(cookie_value(headers.get("cookie", ""))):
+        token = cookie_value(headers.get("cookie", ""))
+        if not await session_ok(token):
             await _respond(send, 401, "Sign in to upload files.")
             return
+        request_token.set(token)  # the upload's handler acts as this request's user (session_cookie.py)
         if not known_upload_handler(headers.get("reflex-event-handler", "")):
             await _respond(send, 404, "Unknown upload handler.")
             return

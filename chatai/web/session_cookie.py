@@ -15,6 +15,7 @@ WebSocket event cannot set an HttpOnly cookie (see services/signin_handover.py).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
@@ -33,6 +34,9 @@ RESET_TTL_SECONDS = 3600
 AUTH_PREFIX = "/auth/"
 _tokens_by_sid: dict[str, str] = {}
 _reset_tokens_by_sid: dict[str, str] = {}
+# The session of an HTTP request that runs an event itself (a file upload): it may reach a web worker
+# other than the one holding the tab's WebSocket, and it acts as whoever sent it, whatever tab it names.
+request_token: ContextVar[str] = ContextVar("chatai_request_session_token", default="")
 
 
 def token_for_sid(sid: str) -> str:

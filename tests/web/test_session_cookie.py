@@ -3,6 +3,7 @@ it is an HttpOnly cookie, read from the WebSocket handshake into process memory.
 
 from __future__ import annotations
 
+import asyncio
 import pickle
 import uuid
 
@@ -118,3 +119,43 @@ async def test_reset_link_moves_the_token_into_an_httponly_cookie_not_the_addres
     async with _http() as client:
         done = await client.get("/auth/reset/done")
     assert done.headers["location"] == "/signin?notice=password_reset" and "chatai_reset=" in done.headers["set-cookie"]
+
+
+async def test_an_upload_request_acts_as_its_own_cookie_whatever_tab_it_names(db):
+    """An upload may reach a worker without the tab's socket, and its Reflex-Client-Token header is chosen by
+    the sender: the handler acts as the request's cookie, never as the tab's owner."""
+    import contextvars
+
+    async with async_session() as session:
+        owner = await accounts.sign_up(session, email="tab.owner@example.com", password="quiet violet harbor 42")
+        sender = await accounts.sign_up(session, email="sender@example.com", password="amber lantern 62 tides")
+    root = await signed_in_root(owner)
+    auth = await root.get_state(AuthState)
+
+    async def as_upload():
+        session_cookie.request_token.set(sender)
+        return (await auth.current_user()).email
+
+    assert await contextvars.copy_context().run(asyncio.ensure_future, as_upload()) == "sender@example.com"
+    assert (await auth.current_user()).email == "tab.owner@example.com"  # outside the upload: the tab's own
+
+
+async def test_upload_guard_hands_the_request_session_to_the_handler(db):
+    from chatai.web import http_guards
+    from chatai.web.pages.knowledge import KnowledgeState
+
+    async with async_session() as session:
+        token = await accounts.sign_up(session, email="uploader@example.com", password="copper kettle 91 winds")
+    seen = []
+
+    async def handler_app(scope, receive, send):
+        seen.append(session_cookie.request_token.get())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = http_guards.guard_uploads(handler_app)
+    headers = {"Reflex-Client-Token": "any-tab", "Cookie": f"{session_cookie.COOKIE_NAME}={token}",
+               "Reflex-Event-Handler": f"{KnowledgeState.get_full_name()}.handle_upload"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        await client.post("/_upload", content=b"x", headers=headers)
+    assert seen == [token]

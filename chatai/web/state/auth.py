@@ -41,7 +41,7 @@ class AuthState(rx.State):
     @property
     def session_token(self) -> str:
         """The raw token of this tab's session, from process memory only (never a state var)."""
-        return session_cookie.token_for_sid(self.router.session.session_id)
+        return session_cookie.request_token.get() or session_cookie.token_for_sid(self.router.session.session_id)
 
     async def current_user(self) -> CurrentUser | None:
         """Re-checks the session in the database on every call: sign-out elsewhere, expiry,
