@@ -37,10 +37,12 @@ chromium:
 
 # tests/e2e/test_nginx.py needs the app built for its nginx origin (Reflex bakes PUBLIC_URL into the
 # frontend), so it runs in a session of its own; it installs Debian's nginx itself when missing (root).
+# tests/e2e/test_scale_out.py needs the app with two workers on stand-in external servers: its own too.
 test: $(VENV)/.test-installed $(BUN) chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest --ignore=tests/e2e/test_nginx.py
+	$(PY) -m pytest --ignore=tests/e2e/test_nginx.py --ignore=tests/e2e/test_scale_out.py
 	$(PY) -m pytest tests/e2e/test_nginx.py
+	$(PY) -m pytest tests/e2e/test_scale_out.py
 
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .

@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from chatai.settings import PROJECT_ROOT, get_settings
+from chatai.web.worker_respawn import respawn_failed_workers
 
 _settings = get_settings()
 _bun = PROJECT_ROOT / ".tools" / "node_modules" / ".bin" / "bun"
@@ -31,6 +32,7 @@ def _use_untracked_lock_dir() -> None:
 
 
 _use_untracked_lock_dir()
+respawn_failed_workers()  # one dead backend worker must not stop the others (chatai/web/worker_respawn.py)
 
 config = rx.Config(
     app_name="chatai",

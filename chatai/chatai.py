@@ -7,13 +7,15 @@ import reflex as rx
 from chatai.fsperms import restrict_new_files
 from chatai.logging_setup import configure_logging
 from chatai.settings import get_settings
-from chatai.web import routes, session_cookie
+from chatai.web import routes, session_cookie, socket_takeover
 from chatai.web.api import with_api_routes
 from chatai.web.components.document_language import DocumentLanguageState
 from chatai.web.pages.admin import AdminOverviewState, admin_overview_page
 from chatai.web.pages.admin_audit import AdminAuditState, admin_audit_page
 from chatai.web.pages.admin_billing import AdminBillingState, admin_billing_page
 from chatai.web.pages.admin_bots import AdminBotsState, admin_bots_page
+from chatai.web.pages.admin_money import AdminMoneyState, admin_money_page
+from chatai.web.pages.admin_system import AdminSystemState, admin_system_page
 from chatai.web.pages.admin_users import AdminAccountState, AdminUsersState, admin_account_page, admin_users_page
 from chatai.web.pages.assistants import AssistantsState, assistants_page
 from chatai.web.pages.auth import (
@@ -39,6 +41,7 @@ from chatai.web.state.auth import AuthState
 restrict_new_files()  # state files, uploads, logs of this process: owner-only (fsperms.py)
 configure_logging()  # LOG_FORMAT text/json; tokens and keys redacted on every handler (logging_setup.py)
 session_cookie.install()
+socket_takeover.install()  # a tab whose worker died keeps its state on another worker
 app = rx.App(
     api_transformer=with_api_routes,
     head_components=[rx.el.meta(name="viewport", content="width=device-width, initial-scale=1"),
@@ -88,6 +91,10 @@ add_page(admin_bots_page, route=routes.ADMIN_BOTS, title="Bots · Admin · ChatA
          on_load=[AuthState.guard_admin, AdminBotsState.load_admin_bots])
 add_page(admin_audit_page, route=routes.ADMIN_AUDIT, title="Audit · Admin · ChatAI",
          on_load=[AuthState.guard_admin, AdminAuditState.load_admin_audit])
+add_page(admin_money_page, route=routes.ADMIN_MONEY, title="Money · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminMoneyState.load_admin_money])
+add_page(admin_system_page, route=routes.ADMIN_SYSTEM, title="System · Admin · ChatAI",
+         on_load=[AuthState.guard_admin, AdminSystemState.load_admin_system])
 
 add_page(not_found_page, route="404", title="Page not found · ChatAI")
 

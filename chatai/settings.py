@@ -116,6 +116,8 @@ class Settings(BaseSettings):
 
     # Billing (services/billing.py). Amounts in currency units; the ledger keeps micros.
     billing_currency: str = "RUB"
+    # Platform currency units per 1 USD: converts the LLM price table (USD) into costs and margins (admin money).
+    llm_usd_rate: float = 90.0
     welcome_credit: float = 250.0  # once per new owner account
     topup_min: float = 500.0
     topup_max: float = 100_000.0

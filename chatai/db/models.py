@@ -30,6 +30,7 @@ MIGRATION_ONLY_INDEXES = frozenset(
     + ["ix_messages_tsv", "ix_dialogs_owner_unread", "ix_dialogs_owner_status_last",  # inbox (0005)
        "ix_messages_created_cover", "ix_messages_system"]
     + ["ix_users_email_trgm", "ix_users_created_id", "ix_billing_accounts_balance_user"]  # admin lists (0010)
+    + ["ix_messages_delivery_failed", "ix_telegram_updates_failed"]  # admin system page, last errors (0011)
 )
 
 # Full text: English and Russian stemming both, so either language matches its word forms.
@@ -559,3 +560,20 @@ class UserActivity(SQLModel, table=True):
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
     spent_micros: int = Field(default=0, sa_type=sa.BigInteger)
     last_active_at: datetime = _ts()
+
+
+# --- admin money (0011): what each LLM costs the platform, for cost and margin figures -----------------
+
+
+class ModelPrice(SQLModel, table=True):
+    """An admin's price for one chat model, in USD micros per 1M tokens (USD because that is how providers
+    bill; services/admin_money.py converts with settings.llm_usd_rate). A row overrides the built-in default
+    of that model (admin_money.DEFAULT_MODEL_PRICES); a model with neither costs zero and is flagged."""
+
+    __tablename__ = "model_prices"
+
+    model: str = Field(primary_key=True, max_length=120)
+    prompt_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M prompt tokens
+    completion_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M completion tokens
+    updated_at: datetime = _ts()
+    updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")

@@ -18,11 +18,13 @@ from chatai.web.pages.admin import AdminOverviewState
 from chatai.web.pages.admin_audit import AdminAuditState
 from chatai.web.pages.admin_billing import AdminBillingState
 from chatai.web.pages.admin_bots import AdminBotsState
+from chatai.web.pages.admin_money import AdminMoneyState
+from chatai.web.pages.admin_system import AdminSystemState
 from chatai.web.pages.admin_users import AdminAccountState, AdminUsersState
 from tests.web.clients import signed_in_root
 
 ADMIN_STATES = (AdminOverviewState, AdminUsersState, AdminAccountState, AdminBotsState, AdminAuditState,
-                AdminBillingState)
+                AdminBillingState, AdminMoneyState, AdminSystemState)
 FRAMEWORK_HANDLERS = {"setvar"}  # Reflex's own; sets a var of the caller's own tab, reaches no data
 PASSWORD = "copper kettle 91 winds"
 

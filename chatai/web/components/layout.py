@@ -30,6 +30,8 @@ ADMIN_NAV = [
     ("nav_admin_billing", routes.ADMIN_BILLING, "receipt"),
     ("adm_nav_bots", routes.ADMIN_BOTS, "send"),
     ("adm_nav_audit", routes.ADMIN_AUDIT, "scroll-text"),
+    ("admin_money_nav", routes.ADMIN_MONEY, "chart-line"),
+    ("admin_system_nav", routes.ADMIN_SYSTEM, "server"),
     ("nav_dashboard", routes.OVERVIEW, "arrow-left"),
 ]
 

@@ -147,8 +147,9 @@ def _style_select(default: rx.Var | str, with_custom: bool) -> rx.Component:
     options = [rx.el.option(t(f"first_hour_style_{name}"), value=name) for name in STYLE_PRESETS]
     if with_custom:
         options.append(rx.el.option(t("first_hour_style_custom"), value=CUSTOM))
+    # Sized to the form, not to its longest option (in Russian, wider than a phone).
     return _labeled("first_hour_style", rx.el.select(*options, name="style", default_value=default,
-                                                     id="assistant-style"), "first_hour_style_help")
+                                                     id="assistant-style", width="100%"), "first_hour_style_help")
 
 
 def _create_dialog() -> rx.Component:
@@ -175,6 +176,7 @@ def _create_dialog() -> rx.Component:
                 ),
                 on_submit=AssistantsState.handle_create_submit,
             ),
+            min_width="0",
         ),
         open=AssistantsState.create_open,
         on_open_change=AssistantsState.set_create_open,
@@ -234,6 +236,7 @@ def _edit_dialog() -> rx.Component:
                     rx.checkbox(t("handoff_low_conf"), name="handoff_on_low_confidence",
                                 default_checked=e["handoff_on_low_confidence"] != ""),
                     rx.checkbox(t("assistant_enabled"), name="enabled", default_checked=e["enabled"] != ""),
+                    # Kept in view at the bottom while the long form scrolls (a phone shows a third of it).
                     rx.hstack(
                         confirm_action(
                             rx.button(t("delete"), color_scheme="red", variant="soft", type="button",
@@ -245,6 +248,12 @@ def _edit_dialog() -> rx.Component:
                         rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray", type="button")),
                         rx.button(t("save"), type="submit", id="save-assistant"),
                         width="100%",
+                        wrap="wrap",
+                        position="sticky",
+                        bottom="0",
+                        padding_y="12px",
+                        bg="var(--color-panel-solid)",
+                        z_index="1",
                     ),
                     spacing="3",
                 ),
@@ -252,6 +261,9 @@ def _edit_dialog() -> rx.Component:
                 key=e["id"],
             ),
             max_width="640px",
+            # A flex item: without min_width 0 its widest content stretched it past a phone's screen.
+            min_width="0",
+            padding=rx.breakpoints(initial="16px", sm="24px"),
         ),
         open=AssistantsState.edit_open,
         on_open_change=AssistantsState.set_edit_open,

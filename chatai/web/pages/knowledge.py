@@ -276,6 +276,8 @@ class KnowledgeState(rx.State):
         try:
             async for item in stream_answer(assistant_id=assistant_id, question=question, history=history):
                 async with self:
+                    if not self.chat or self.chat[-1]["role"] != "assistant":
+                        break  # the page was loaded again meanwhile (a reconnect clears the playground)
                     last = dict(self.chat[-1])
                     if isinstance(item, Answer):
                         last["text"] = item.text
@@ -288,6 +290,8 @@ class KnowledgeState(rx.State):
                     self.chat = [*self.chat[:-1], last]
         except Exception:  # noqa: BLE001 - the playground shows a failure instead of spinning forever
             async with self:
+                if not self.chat:
+                    return
                 last = dict(self.chat[-1])
                 last["text"] = text((await self.get_state(AuthState)).locale, "err_generic")
                 self.chat = [*self.chat[:-1], last]
@@ -309,10 +313,27 @@ def _status_badge(status: rx.Var) -> rx.Component:
     )
 
 
+def _document_actions(d: dict) -> rx.Component:
+    return rx.hstack(
+        rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title=t("reindex"),
+                       aria_label=t("reindex"), on_click=KnowledgeState.reindex_document(d["id"]),
+                       class_name="reindex-document"),
+        confirm_action(
+            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                           title=t("delete"), aria_label=t("delete"), class_name="delete-document"),
+            title_key="first_hour_confirm_delete_document", subject=d["filename"],
+            loss_key="first_hour_loss_document", action_key="delete",
+            on_confirm=KnowledgeState.delete_document(d["id"])),
+    )
+
+
 def _document_row(d: dict) -> rx.Component:
+    # The actions come first: on a phone the table scrolls sideways and the last column was off-screen.
     return rx.table.row(
+        rx.table.cell(_document_actions(d)),
         rx.table.cell(rx.vstack(
-            rx.hstack(rx.icon("file-text", size=16), rx.text(d["filename"], weight="medium"), align="center"),
+            rx.hstack(rx.icon("file-text", size=16, flex_shrink="0"), rx.text(d["filename"], weight="medium"),
+                      align="center"),
             rx.cond(d["error"] != "", rx.text(d["error"], size="1", color=rx.color("red", 11)), rx.fragment()),
             spacing="1")),
         rx.table.cell(rx.vstack(
@@ -326,16 +347,6 @@ def _document_row(d: dict) -> rx.Component:
             spacing="1")),
         rx.table.cell(d["size"]),
         rx.table.cell(rx.cond(d["qa"] != "", t("first_hour_qa_document"), d["chunks"])),
-        rx.table.cell(rx.hstack(
-            rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title=t("reindex"),
-                           aria_label=t("reindex"), on_click=KnowledgeState.reindex_document(d["id"])),
-            confirm_action(
-                rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
-                               title=t("delete"), aria_label=t("delete"), class_name="delete-document"),
-                title_key="first_hour_confirm_delete_document", subject=d["filename"],
-                loss_key="first_hour_loss_document", action_key="delete",
-                on_confirm=KnowledgeState.delete_document(d["id"])),
-        )),
         data_status=d["status"],
         class_name="document-row",
     )
@@ -371,9 +382,9 @@ def _documents_tab() -> rx.Component:
             KnowledgeState.documents.length() > 0,
             rx.box(rx.table.root(
                 rx.table.header(rx.table.row(
-                    rx.table.column_header_cell(t("document")), rx.table.column_header_cell(t("status")),
-                    rx.table.column_header_cell(t("size")), rx.table.column_header_cell(t("chunks")),
-                    rx.table.column_header_cell(t("actions")))),
+                    rx.table.column_header_cell(t("actions")), rx.table.column_header_cell(t("document")),
+                    rx.table.column_header_cell(t("status")),
+                    rx.table.column_header_cell(t("size")), rx.table.column_header_cell(t("chunks")))),
                 rx.table.body(rx.foreach(KnowledgeState.documents, _document_row)),
                 width="100%"), overflow_x="auto", width="100%"),
             empty_state("file-text", "no_documents"),
@@ -472,13 +483,14 @@ def _playground_tab() -> rx.Component:
                        width="100%", min_height="200px", max_height="480px", overflow_y="auto", padding="8px",
                        id="playground-log"),
         rx.form(
-            rx.hstack(rx.input(name="message", placeholder=t("search_placeholder"), flex="1", size="3",
-                               id="playground-input"),
-                      rx.button(t("send"), type="submit", size="3", loading=KnowledgeState.chat_busy,
-                                id="playground-send"),
-                      rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
-                                on_click=KnowledgeState.clear_chat),
-                      width="100%"),
+            # On a phone the buttons go under the input: beside it, in Russian, they left it ~50 px.
+            rx.flex(rx.input(name="message", placeholder=t("search_placeholder"), flex="1 1 auto", min_width="0",
+                             size="3", id="playground-input"),
+                    rx.hstack(rx.button(t("send"), type="submit", size="3", loading=KnowledgeState.chat_busy,
+                                        id="playground-send", flex="1"),
+                              rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
+                                        on_click=KnowledgeState.clear_chat, id="playground-clear", flex="1")),
+                    direction=rx.breakpoints(initial="column", sm="row"), gap="2", width="100%"),
             on_submit=KnowledgeState.handle_chat_submit,
             reset_on_submit=True,
             width="100%",
@@ -511,10 +523,11 @@ def knowledge_page() -> rx.Component:
             KnowledgeState.assistant_id != "",
             card(rx.tabs.root(
                 rx.tabs.list(
-                    rx.tabs.trigger(t("tab_documents"), value="documents"),
+                    rx.tabs.trigger(t("tab_documents"), value="documents", id="tab-documents"),
                     rx.tabs.trigger(t("tab_qa"), value="qa", id="tab-qa"),
                     rx.tabs.trigger(t("tab_test"), value="test", id="tab-test"),
                     rx.tabs.trigger(t("tab_playground"), value="playground", id="tab-playground"),
+                    flex_wrap="wrap",
                 ),
                 rx.box(rx.tabs.content(_documents_tab(), value="documents"),
                        rx.tabs.content(_qa_tab(), value="qa"),
