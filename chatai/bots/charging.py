@@ -24,9 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
-
-from chatai.services import billing
+from chatai.services import billing, handoff
 
 if TYPE_CHECKING:
     from chatai.bots.supervisor import BotWorker
@@ -88,37 +86,15 @@ async def refuse(worker: BotWorker, pending: Pending, language: str) -> str:
     """Out of money: hand the dialog to a person, alert the owner once; the polite text for the end user."""
     try:
         async with worker.runner.session() as session:
-            moved = await request_balance_handoff(session, dialog_id=pending.dialog_id)
+            # Commits and publishes the status change itself; then the owner's alert in its own transaction.
+            await handoff.request_handoff(session, dialog_id=pending.dialog_id, reason="balance_zero")
             await billing.notify_balance_zero(session, owner_id=pending.owner_id)
             await session.commit()
-        if moved:
-            await billing.publish_status(dialog_ids=[pending.dialog_id], owner_id=pending.owner_id, status="waiting")
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - the end user still gets the notice
         log.warning("bot %s: zero-balance handoff not recorded", pending.bot_id, exc_info=True)
     return ZERO_BALANCE_TEXT.get(language, ZERO_BALANCE_TEXT["en"])
-
-
-async def request_balance_handoff(session: Any, *, dialog_id: uuid.UUID) -> bool:
-    """handoff.request_handoff(reason='balance_zero') when the handoff module is there; otherwise the same
-    effect directly (status waiting, handoff_at, the balance_zero system notice). True if it moved."""
-    try:
-        from chatai.services import handoff
-    except ImportError:
-        handoff = None
-    if handoff is not None and hasattr(handoff, "request_handoff"):
-        return bool(await handoff.request_handoff(session, dialog_id=dialog_id, reason="balance_zero"))
-    moved = (await session.execute(sa.text(
-        "UPDATE dialogs SET status = 'waiting', handoff_at = now() WHERE id = :d AND status = 'ai' RETURNING id"),
-        {"d": dialog_id})).first()
-    if moved is None:
-        return False
-    await session.execute(sa.text(
-        "INSERT INTO messages (id, dialog_id, role, text, answered_by, prompt_tokens, completion_tokens, cost_micros,"
-        " sources, needs_handoff, created_at) VALUES (:id, :d, 'system', 'balance_zero', '', 0, 0, 0, '[]'::jsonb,"
-        " false, now())"), {"id": uuid.uuid4(), "d": dialog_id})
-    return True
 
 
 async def _settle(worker: BotWorker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:

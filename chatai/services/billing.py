@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import MICRO, BillingAccount, Charge, LedgerEntry, Notification, Price, User, utcnow
-from chatai.services import audit, notifications
+from chatai.services import audit, handoff, notifications
 from chatai.settings import get_settings
 
 PRICE_ITEMS = ("answer", "qa_answer", "operator_message", "document_page")
@@ -435,16 +435,6 @@ async def resume_after_topup(session: AsyncSession, *, owner_id: uuid.UUID) -> l
 
 
 async def publish_status(*, dialog_ids: list[uuid.UUID], owner_id: uuid.UUID, status: str) -> None:
-    """Best-effort live-view events for status changes (contract: channel chatai:dialogs)."""
-    import json
-    import logging
-
-    from chatai.cache import get_redis
-    from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
-
-    for dialog_id in dialog_ids:
-        try:
-            await get_redis().publish(DIALOG_EVENTS_CHANNEL, json.dumps(
-                {"type": "status", "dialog_id": str(dialog_id), "owner_id": str(owner_id), "status": status}))
-        except Exception:  # noqa: BLE001 - a missed nudge only delays a live view
-            logging.getLogger(__name__).debug("status event not published", exc_info=True)
+    """Best-effort live-view events for status changes, through the handoff module's one publisher."""
+    await handoff.publish_events([{"type": "status", "dialog_id": str(d), "owner_id": str(owner_id), "status": status}
+                          for d in dialog_ids])

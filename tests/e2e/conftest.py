@@ -41,6 +41,15 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240)
     raise RuntimeError(f"app did not answer {url} in {timeout} s:\n{log.read_text()[-4000:]}")
 
 
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to the process group it leads, SIGKILL after 20 s."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="session")
 def telegram():
     """A fake Telegram Bot API on loopback that the app's bot runner talks to."""
@@ -98,11 +107,7 @@ def bot_runner(app_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
         proc = subprocess.Popen([sys.executable, "-m", "chatai", "bots", "run", "--poll-timeout", "5"], cwd=ROOT,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    _stop_group(proc)
 
 
 @pytest.fixture(scope="session")
@@ -122,11 +127,7 @@ def app_url(app_env: dict[str, str], bot_runner, tmp_path_factory: pytest.TempPa
         _wait_for(f"{url}/ping", proc, log)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop_group(proc)
 
 
 @pytest.fixture(scope="session")
