@@ -202,6 +202,17 @@ class DocumentFile(SQLModel, table=True):
     data: bytes = Field(sa_type=sa.LargeBinary)
 
 
+class VectorArray(sa.types.TypeDecorator):
+    """`vector[]`: written from a list of float lists; read only inside SQL (retrieval ranks with it), so rows
+    come back as PostgreSQL's text form rather than being parsed for nothing."""
+
+    impl = sa.ARRAY(Vector(), dimensions=1)
+    cache_ok = True
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201 - SQLAlchemy's hook
+        return None
+
+
 class Chunk(SQLModel, table=True):
     __tablename__ = "chunks"
 
@@ -214,6 +225,8 @@ class Chunk(SQLModel, table=True):
     token_count: int = 0
     embedding: list[float] | None = Field(default=None, sa_type=Vector())
     embedding_dim: int = 0
+    # One vector per paragraph/row of a multi-unit chunk (rag/passage_vectors.py); `embedding` is their mean.
+    unit_embeddings: Any = Field(default=None, sa_type=VectorArray)
     tsv: Any = Field(
         default=None,
         sa_column=sa.Column(TSVECTOR, sa.Computed(TSV_EXPRESSION.format(col="text"), persisted=True)),

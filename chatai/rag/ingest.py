@@ -23,10 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, Chunk, Document, DocumentFile, QAPair, utcnow
 from chatai.db.session import async_session
-from chatai.rag.chunking import embedding_text
 from chatai.rag.embeddings import get_embedder
 from chatai.rag.parse_process import ParseOutcome, parse_isolated
 from chatai.rag.parsing import ParseError
+from chatai.rag.passage_vectors import PassageVectors, embed_passages
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +79,12 @@ async def process_document(lease: Lease, *, lease_seconds: float) -> str:
 
     drafts = parsed.chunks  # none for a question/answer CSV
     embedder = get_embedder()
-    vectors: list[list[float]] = []
+    vectors: list[PassageVectors] = []
     await _renew(lease, progress=0.05, lease_seconds=lease_seconds)
     for start in range(0, len(drafts), EMBED_BATCH):
         batch = drafts[start:start + EMBED_BATCH]
         try:
-            vectors.extend(await embedder.embed([embedding_text(d.section, d.text) for d in batch]))
+            vectors.extend(await embed_passages(embedder, [(d.section, d.text) for d in batch]))
         except LeaseLost:
             raise
         except Exception as exc:  # noqa: BLE001 - e.g. the embeddings API is down: report, retry on reindex
@@ -105,7 +105,7 @@ async def process_document(lease: Lease, *, lease_seconds: float) -> str:
             await session.execute(insert(Chunk), [
                 {"id": uuid.uuid4(), "document_id": locked.id, "assistant_id": locked.assistant_id,
                  "position": d.position, "section": d.section, "text": d.text, "token_count": d.token_count,
-                 "embedding": v, "embedding_dim": len(v)}
+                 "embedding": v.vector, "embedding_dim": len(v.vector), "unit_embeddings": v.units}
                 for d, v in zip(drafts, vectors, strict=True)
             ])
         locked.status, locked.progress, locked.error = "ready", 1.0, ""
@@ -186,7 +186,10 @@ async def embed_missing_qa(limit: int = 256) -> int:
 
 async def switch_providers() -> int:
     """Re-embed every assistant whose vectors are in another space than the current provider's (resumable,
-    with progress: chatai.rag.reembed)."""
+    with progress: chatai.rag.reembed), and give chunks stored before unit vectors existed their units."""
+    from chatai.rag.reembed import backfill_units
     from chatai.rag.reembed import switch_providers as reembed_all
 
-    return await reembed_all()
+    switched = await reembed_all()
+    await backfill_units()
+    return switched

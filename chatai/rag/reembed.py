@@ -17,17 +17,20 @@ from __future__ import annotations
 import logging
 import uuid
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from chatai.db.models import Assistant, Chunk, KbReembed, QAPair, utcnow
 from chatai.db.session import async_session
-from chatai.rag.chunking import embedding_text
 from chatai.rag.embeddings import get_embedder
+from chatai.rag.passage_vectors import embed_passages
 
 log = logging.getLogger(__name__)
 
 REEMBED_BATCH = 64
+# Chunks still without unit vectors; the very predicate of migration 0012's partial index, so finding none
+# (the usual case, every maintenance round) reads an empty index instead of scanning every chunk.
+UNITS_MISSING = "chunks.unit_embeddings IS NULL AND chunks.embedding IS NOT NULL AND strpos(chunks.text, chr(10)) > 0"
 
 
 async def switch_providers(*, max_batches: int | None = None) -> int:
@@ -86,10 +89,11 @@ async def reembed_assistant(assistant_id: uuid.UUID, *, max_batches: int | None 
             if not batch:
                 await _finish(session, assistant_id, embedder)
                 return 1
-            vectors = await embedder.embed([embedding_text(c.section, c.text) for c in batch])
+            vectors = await embed_passages(embedder, [(c.section, c.text) for c in batch])
             for chunk, vector in zip(batch, vectors, strict=True):
                 await session.execute(update(Chunk).where(Chunk.id == chunk.id)
-                                      .values(embedding=vector, embedding_dim=len(vector)))
+                                      .values(embedding=vector.vector, embedding_dim=len(vector.vector),
+                                              unit_embeddings=vector.units))
             row.cursor, row.done, row.updated_at = batch[-1].id, row.done + len(batch), utcnow()
             session.add(row)
             await session.commit()
@@ -118,3 +122,32 @@ async def reembed_progress(session, *, assistant_id: uuid.UUID) -> tuple[int, in
     if row is None:
         return None
     return min(row.done, row.total), row.total
+
+
+async def backfill_units(*, max_batches: int | None = None) -> int:
+    """Unit vectors for multi-line chunks stored before they existed (migration 0012), in the assistant's
+    current space: the chunk vector becomes the mean of its units in the same update. Resumable by its own
+    condition (a done chunk has units); assistants in the middle of a provider switch are left to it.
+    Returns how many chunks were updated."""
+    embedder = get_embedder()
+    updated = batches = 0
+    while max_batches is None or batches < max_batches:
+        async with async_session() as session:
+            batch = (await session.execute(
+                select(Chunk.id, Chunk.section, Chunk.text).join(Assistant, Assistant.id == Chunk.assistant_id)
+                .where(text(UNITS_MISSING), Assistant.embedding_provider == embedder.name)
+                .limit(REEMBED_BATCH).with_for_update(of=Chunk, skip_locked=True)
+            )).all()
+            if not batch:
+                return updated
+            vectors = await embed_passages(embedder, [(c.section, c.text) for c in batch])
+            for chunk, vector in zip(batch, vectors, strict=True):
+                # A chunk whose lines are all blank but one has no units: mark it with an empty array so it
+                # is not picked again (ranked by its chunk vector, like a one-unit chunk).
+                await session.execute(update(Chunk).where(Chunk.id == chunk.id)
+                                      .values(embedding=vector.vector, embedding_dim=len(vector.vector),
+                                              unit_embeddings=vector.units or []))
+            await session.commit()
+        updated += len(batch)
+        batches += 1
+    return updated

@@ -32,6 +32,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatai.db.models import Assistant
 from chatai.rag.embeddings import Calibration, calibration_for
 from chatai.rag.language import detect_language
+from chatai.rag.passage_vectors import UNIT_WEIGHT
 
 # Weighted RRF. With trusted vectors the BM25 list has a low weight: it decides between close vector
 # candidates and brings in exact-term matches the vectors missed, but cannot push a clear vector winner
@@ -160,8 +161,21 @@ vec_raw AS MATERIALIZED (
     WHERE assistant_id = :aid AND embedding_dim = {int(dim)}
     ORDER BY {cast} <=> CAST(:qvec AS vector({int(dim)}))
     LIMIT :n
-),
-vec AS (SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM vec_raw)"""
+),{_unit_rescoring(table, dim)}
+vec AS (SELECT id, distance, row_number() OVER (ORDER BY distance, id) AS rank FROM vec_scored)"""
+
+
+def _unit_rescoring(table: str, dim: int) -> str:
+    """Chunk candidates ordered by their best paragraph/row as well (rag/passage_vectors.py): a few hundred
+    distances over the candidates' unit vectors, no index needed. Q&A pairs are one unit each."""
+    if table != "chunks":
+        return "\nvec_scored AS (SELECT id, distance FROM vec_raw),"
+    best_unit = f"(SELECT min(u <=> CAST(:qvec AS vector({int(dim)}))) FROM unnest(c.unit_embeddings) u)"
+    return f"""
+vec_scored AS (
+    SELECT v.id, coalesce({1 - UNIT_WEIGHT} * v.distance + {UNIT_WEIGHT} * {best_unit}, v.distance) AS distance
+    FROM vec_raw v JOIN chunks c ON c.id = v.id
+),"""
 
 
 _BM25_CTES = f"""
