@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from chatai.services import billing, handoff
 
 if TYPE_CHECKING:
-    from chatai.bots.supervisor import BotWorker
+    from chatai.bots.contracts import Worker
     from chatai.services.dialogs import Pending, SavedReply
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def charge_key(bot_id: uuid.UUID, update_id: int) -> str:
     return f"tg:{bot_id}:{update_id}"
 
 
-async def _reserve_price(worker: BotWorker, channel: str = "telegram") -> int:
+async def _reserve_price(worker: Worker, channel: str = "telegram") -> int:
     """What one answer reserves: the higher of the AI-answer and Q&A-answer prices (which one it becomes is
     known only after generating; the commit charges the actual item and returns the difference)."""
     cached = _prices.get(channel)
@@ -62,7 +62,7 @@ async def _reserve_price(worker: BotWorker, channel: str = "telegram") -> int:
     return price
 
 
-async def reserve(worker: BotWorker, pending: Pending) -> bool:
+async def reserve(worker: Worker, pending: Pending) -> bool:
     """True: answer (reserved, free, or this message already has its charge). False: out of money."""
     try:
         price = await _reserve_price(worker)
@@ -82,7 +82,7 @@ async def reserve(worker: BotWorker, pending: Pending) -> bool:
     return status != "refused"
 
 
-async def refuse(worker: BotWorker, pending: Pending, language: str) -> str:
+async def refuse(worker: Worker, pending: Pending, language: str) -> str:
     """Out of money: hand the dialog to a person, alert the owner once; the polite text for the end user."""
     try:
         async with worker.runner.session() as session:
@@ -97,7 +97,7 @@ async def refuse(worker: BotWorker, pending: Pending, language: str) -> str:
     return ZERO_BALANCE_TEXT.get(language, ZERO_BALANCE_TEXT["en"])
 
 
-async def _settle(worker: BotWorker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
+async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
     item = billing.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
         async with worker.runner.session() as session:
@@ -110,7 +110,7 @@ async def _settle(worker: BotWorker, pending: Pending, saved: SavedReply, *, del
         log.warning("bot %s: charge of update %s not settled yet", pending.bot_id, pending.update_id, exc_info=True)
 
 
-async def _may_have_charge(worker: BotWorker) -> bool:
+async def _may_have_charge(worker: Worker) -> bool:
     """Skip the settle round trip while answers are free (a charge left open meanwhile is the sweep's)."""
     try:
         return await _reserve_price(worker) > 0
@@ -118,13 +118,13 @@ async def _may_have_charge(worker: BotWorker) -> bool:
         return True
 
 
-async def before_send(worker: BotWorker, pending: Pending, saved: SavedReply) -> None:
+async def before_send(worker: Worker, pending: Pending, saved: SavedReply) -> None:
     """A reply that is not billable releases its reservation before it is sent."""
     if saved.answered_by not in billing.CHARGED_REPLIES and await _may_have_charge(worker):
         await _settle(worker, pending, saved, delivered=False)
 
 
-async def after_send(worker: BotWorker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
+async def after_send(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
     """Delivered: commit (cost on the message and dialog). Not delivered: release."""
     if delivered and saved.answered_by not in billing.CHARGED_REPLIES:
         return  # released before sending

@@ -24,7 +24,7 @@ from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedRepl
 from chatai.services.handoff import is_handoff_request
 
 if TYPE_CHECKING:
-    from chatai.bots.supervisor import BotWorker
+    from chatai.bots.contracts import Worker
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _source_dict(source: Any) -> dict[str, Any]:
     return {k: data.get(k) for k in ("document", "section", "score", "text")}
 
 
-async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[str, str, list[dict[str, Any]],
+async def _produce(worker: Worker, pending: Pending, language: str) -> tuple[str, str, list[dict[str, Any]],
                                                                              dict[str, Any]]:
     """(text, answered_by, sources, extra message fields) for a pending update."""
     assistant = await worker.assistant()
@@ -136,7 +136,7 @@ async def _produce(worker: BotWorker, pending: Pending, language: str) -> tuple[
     return text, answer.answered_by or "llm", sources, extra
 
 
-async def respond(worker: BotWorker, pending: Pending) -> None:
+async def respond(worker: Worker, pending: Pending) -> None:
     """Exactly one reply: produce (or reuse the saved one), save, send, mark answered."""
     if pending.ai_muted:
         return

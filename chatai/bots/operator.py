@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING
 
 from telegram.error import InvalidToken
 
+from chatai.bots.contracts import LeaseLost
 from chatai.bots.telegram_format import plain
 from chatai.cache import get_redis
 from chatai.services import handoff
 
 if TYPE_CHECKING:
-    from chatai.bots.runner import BotRunner
-    from chatai.bots.supervisor import BotWorker
+    from chatai.bots.contracts import Runner, Worker
     from chatai.services.dialogs import Pending
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MIN_SWEEP_INTERVAL = 0.2
 
 
-async def handoff_notice(worker: BotWorker, pending: Pending, *, reason: str, language: str | None = None
+async def handoff_notice(worker: Worker, pending: Pending, *, reason: str, language: str | None = None
                          ) -> str | None:
     """Ask for a person on the pending update's dialog; the notice for the end user when the dialog now
     waits for one (or already did), None when the assistant's settings keep the AI answering."""
@@ -52,7 +52,7 @@ async def handoff_notice(worker: BotWorker, pending: Pending, *, reason: str, la
 class OperatorDesk:
     """Delivery and timeouts for the bots of one runner."""
 
-    def __init__(self, runner: BotRunner) -> None:
+    def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._busy: set[uuid.UUID] = set()  # dialogs being delivered right now (one sender per dialog)
         self._again: set[uuid.UUID] = set()  # ...and asked for again meanwhile
@@ -157,8 +157,6 @@ class OperatorDesk:
 
     async def _send(self, item: handoff.Outgoing) -> bool:
         """One message; True when it is settled (sent or failed for good), False to retry later."""
-        from chatai.bots.supervisor import LeaseLost
-
         worker = self.runner.workers.get(item.bot_id)
         if worker is None or (worker.status != "running" and not worker.failed):
             return False  # not here (any more), or starting: the owner's sweep or the deadline settles it
@@ -191,6 +189,6 @@ class OperatorDesk:
         return True
 
 
-async def run(runner: BotRunner) -> None:
+async def run(runner: Runner) -> None:
     """The runner's loop for handoffs (see the module docstring)."""
     await OperatorDesk(runner).run()

@@ -28,117 +28,42 @@ import socket
 import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
 
 import certifi
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
-from telegram.request import HTTPXRequest
 
 from chatai.bots import charging, heap, logsafe, operator, queries
+from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
+from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
-from chatai.bots.supervisor import AssistantInfo, BotRecord, BotWorker
+from chatai.bots.pacing import BotLocks, in_slices, slices
+from chatai.bots.status_writer import StatusWriter
+from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
-from chatai.db.models import Assistant, Bot, utcnow
+from chatai.db.models import Assistant, utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
-from chatai.services.bots import COMMANDS_CHANNEL, STATUS_CHANNEL
+from chatai.services.bots import COMMANDS_CHANNEL
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
 logsafe.install()
 
-AnswerFn = Callable[..., Awaitable[Any]]
 UPDATE_POOLS = 64
 SEND_POOLS = 8
 ASSISTANT_TTL = 30.0
-SLICE = 200  # bots per step of a periodic pass over all of them (see in_slices)
-POLL_MARK_SLICE = 100  # bots per last_poll_at statement
-
-T = TypeVar("T")
-
-
-async def in_slices(items: Sequence[T], size: int | None = None) -> AsyncIterator[Sequence[T]]:
-    """Successive slices of `items` (SLICE by default), letting the event loop run between them. Periodic
-    passes over a thousand bots share the loop with message handling: done in one go, every message
-    arriving meanwhile waits for the whole pass."""
-    size = size or SLICE
-    for start in range(0, len(items), size):
-        if start:
-            await asyncio.sleep(0)
-        yield items[start:start + size]
-
 
 async def _default_answer(**kwargs: Any) -> Any:
     from chatai.rag.answer import answer_question  # lazy: the runner imports without the RAG stack
 
     return await answer_question(**kwargs)
-
-
-class SharedRequest(HTTPXRequest):
-    """The send pool all bots share; a bot shutting down must not close it (the runner does)."""
-
-    async def shutdown(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        await super().shutdown()
-
-
-class _PoolShards:
-    """HTTP pools shared by bots, a bot always in the same shard (by id).
-
-    Not one pool for all: httpcore scans every connection of a pool on each request and again when it
-    ends (a readability syscall per idle connection, and a quadratic idle count), which with a thousand
-    long polls, or 128 idle send connections after a burst, cost more CPU than the requests themselves.
-    Not one per bot: an httpx client per bot costs ~10 KB more each.
-    """
-
-    def __init__(self, count: int, make: Callable[[], SharedRequest]) -> None:
-        self._count = count
-        self._make = make
-        self._pools: dict[int, SharedRequest] = {}
-
-    def for_bot(self, bot_id: uuid.UUID) -> SharedRequest:
-        slot = bot_id.int % self._count
-        pool = self._pools.get(slot)
-        if pool is None:
-            pool = self._pools[slot] = self._make()
-        return pool
-
-    async def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            with contextlib.suppress(Exception):
-                await pool.close()
-
-
-class _BotLocks:
-    """One lock per bot being acted on (a command, or reconcile), so two actions on the same bot never
-    interleave; dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[uuid.UUID, list[Any]] = {}  # bot id -> [lock, holders and waiters]
-
-    def busy(self, bot_id: uuid.UUID) -> bool:
-        return bot_id in self._locks
-
-    @contextlib.asynccontextmanager
-    async def hold(self, bot_id: uuid.UUID) -> AsyncIterator[None]:
-        entry = self._locks.setdefault(bot_id, [asyncio.Lock(), 0])
-        entry[1] += 1
-        try:
-            async with entry[0]:
-                yield
-        finally:
-            entry[1] -= 1
-            if entry[1] == 0:
-                self._locks.pop(bot_id, None)
 
 
 class BotRunner:
@@ -160,12 +85,12 @@ class BotRunner:
         self.ssl_context = ssl.create_default_context(cafile=certifi.where())
         # Sends: SEND_POOLS x send_pool_size connections, keep-alive for all of them (httpx keeps only 20
         # by default: reconnect churn under load).
-        self._send_pools = _PoolShards(SEND_POOLS, lambda: SharedRequest(
+        self._send_pools = PoolShards(SEND_POOLS, lambda: SharedRequest(
             connection_pool_size=send_pool_size, read_timeout=15.0, write_timeout=15.0, connect_timeout=5.0,
             pool_timeout=10.0, httpx_kwargs={"verify": self.ssl_context, "limits": httpx.Limits(
                 max_connections=send_pool_size, max_keepalive_connections=send_pool_size)}))
         # Long polls: one connection per bot, UPDATE_POOLS pools without a limit.
-        self._update_pools = _PoolShards(UPDATE_POOLS, lambda: SharedRequest(
+        self._update_pools = PoolShards(UPDATE_POOLS, lambda: SharedRequest(
             read_timeout=5.0, connect_timeout=5.0, pool_timeout=5.0, httpx_kwargs={
                 "verify": self.ssl_context,
                 "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)}))
@@ -177,13 +102,11 @@ class BotRunner:
         self._leases: Leases | None = None
         self._loops: list[asyncio.Task] = []
         self._free_since: dict[uuid.UUID, float] = {}
-        self._locks = _BotLocks()
+        self._locks = BotLocks()
         self._digest: str | None = None  # of the bots table as last compared (queries.digest)
         self._wanted: set[uuid.UUID] = set()  # bots that should run somewhere, as last read
-        self._polled: set[uuid.UUID] = set()
-        self._last_poll: datetime | None = None
-        self._status_queue: dict[uuid.UUID, tuple[uuid.UUID, str, str]] = {}
-        self._status_event = asyncio.Event()
+        self.statuses = StatusWriter(runner_id=self.runner_id, mode=self.mode, lease_ttl=lease_ttl,
+                                     session=self.session, db=self.db)
         self._live: list[str] = []
         self._stopping = False
         self._engine: AsyncEngine | None = None
@@ -221,8 +144,9 @@ class BotRunner:
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
-                       for fn in (self._heartbeat_loop, self._poll_marks_loop, self._reconcile_loop, self._listen_loop,
-                                  self._status_loop, self.writeback.run, self._heap.run, charging.settle_loop(self))]
+                       for fn in (self._heartbeat_loop, self.statuses.poll_marks_loop, self._reconcile_loop,
+                                  self._listen_loop, self.statuses.status_loop, self.writeback.run, self._heap.run,
+                                  charging.settle_loop(self))]
         self._loops.append(asyncio.create_task(operator.run(self), name="runner-operator"))  # handoff (operator.py)
         await self.reconcile()
         heap.freeze()  # what start-up created; the bots' own objects once they are up (heap.py)
@@ -245,8 +169,8 @@ class BotRunner:
             await self.writeback.flush()
         except Exception:  # noqa: BLE001 - those answers may be sent again after restart (at-least-once)
             log.warning("answered marks not written at stop", exc_info=True)
-        await self._flush_status()
-        await self._flush_polls()
+        await self.statuses.flush_status()
+        await self.statuses.flush_polls()
         if self._leases is not None:
             with contextlib.suppress(Exception):
                 await self._leases.release(self.workers)
@@ -275,8 +199,7 @@ class BotRunner:
     # --- state for workers ---------------------------------------------------------------------
 
     def note_poll(self, bot_id: uuid.UUID) -> None:
-        self._polled.add(bot_id)
-        self._last_poll = utcnow()
+        self.statuses.note_poll(bot_id)
 
     def updates_request_for(self, bot_id: uuid.UUID) -> SharedRequest:
         """The long-poll pool of this bot (created on first use, closed by stop())."""
@@ -312,14 +235,13 @@ class BotRunner:
             self.workers.pop(worker.id, None)
 
     def queue_status(self, worker: BotWorker, status: str, error: str) -> None:
-        self._status_queue[worker.id] = (worker.record.owner_id, status, error)
-        self._status_event.set()
+        self.statuses.queue(worker.id, worker.record.owner_id, status, error)
 
     def _stats(self) -> dict[str, str | int | float]:
         running = sum(1 for w in self.workers.values() if w.status == "running")
         errors = sum(1 for w in self.workers.values() if w.status == "error")
         return {"bots_running": running, "bots_error": errors, "bots": len(self.workers),
-                "last_poll": self._last_poll.isoformat() if self._last_poll else "",
+                "last_poll": self.statuses.last_poll.isoformat() if self.statuses.last_poll else "",
                 "started_at": self.started_at.isoformat() if self.started_at else "", "pid": os.getpid(),
                 "mode": self.mode}
 
@@ -357,13 +279,6 @@ class BotRunner:
                     asyncio.create_task(worker.abort())
                 else:
                     worker.lease_deadline = sent_at + self.lease_ttl
-
-    async def _poll_marks_loop(self) -> None:
-        interval = self.lease_ttl / 3
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await self._flush_polls(spread=interval / 2)
 
     async def _reconcile_loop(self) -> None:
         while True:
@@ -404,64 +319,6 @@ class BotRunner:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
-
-    async def _status_loop(self) -> None:
-        while True:
-            await self._status_event.wait()
-            await asyncio.sleep(0.2)  # batch: a thousand bots starting is one UPDATE
-            self._status_event.clear()
-            try:
-                await self._flush_status()
-            except Exception:  # noqa: BLE001
-                log.warning("bot status not written", exc_info=True)
-
-    async def _flush_status(self) -> None:
-        queue, self._status_queue = self._status_queue, {}
-        if not queue:
-            return
-        groups: dict[tuple[str, str], list[uuid.UUID]] = {}
-        for bot_id, (_owner, status, error) in queue.items():
-            groups.setdefault((status, error), []).append(bot_id)
-        now = utcnow()
-        async with self.session() as session:
-            for (status, error), ids in groups.items():
-                values: dict[str, Any] = {"status": status, "updated_at": now}
-                if error:
-                    values.update(last_error=error, last_error_at=now)
-                if status == "running":  # recovered: the error stays in the bot's event log, not on the row
-                    values.update(runner_id=self.runner_id, mode=self.mode, last_error="")
-                # A paused bot stays 'paused' even if a worker reports late.
-                await session.execute(sa.update(Bot).where(Bot.id.in_(ids), Bot.desired_state == "running")
-                                      .values(**values))
-            await session.commit()
-        with contextlib.suppress(Exception):
-            async with get_redis().pipeline(transaction=False) as pipe:
-                for bot_id, (owner, status, error) in queue.items():
-                    pipe.publish(STATUS_CHANNEL, json.dumps({"bot_id": str(bot_id), "owner_id": str(owner),
-                                                             "status": status, "last_error": error}))
-                await pipe.execute()
-
-    async def _flush_polls(self, *, spread: float = 0.0) -> None:
-        """last_poll_at for the bots that polled since the last flush: not one UPDATE per poll, and not one
-        of a thousand rows either (a burst of work for PostgreSQL on the cores the hot path needs), but
-        statements of POLL_MARK_SLICE bots spaced over `spread` seconds."""
-        polled, self._polled = list(self._polled), set()
-        if not polled:
-            return
-        now = utcnow()
-        lease_until = datetime.fromtimestamp(time.time() + self.lease_ttl, UTC)
-        starts = range(0, len(polled), POLL_MARK_SLICE)
-        pause = spread / len(starts)
-        for n, start in enumerate(starts):
-            try:
-                if n and pause:
-                    await asyncio.sleep(pause)
-                async with self.db() as conn:
-                    await queries.mark_polled(conn, polled[start:start + POLL_MARK_SLICE], now=now,
-                                              runner_id=self.runner_id, lease_until=lease_until)
-            except BaseException:
-                self._polled.update(polled[start:])  # the next flush (or the one at stop) writes them
-                raise
 
     # --- reconcile ------------------------------------------------------------------------------
 
@@ -525,7 +382,7 @@ class BotRunner:
     async def _start_free(self, candidates: list[uuid.UUID]) -> None:
         """Start the candidates whose lease is free, a slice at a time: lock the slice's bots (a bot a
         command is acting on right now is left to the command), read their rows, take their leases."""
-        for part in _slices(await self._free_to_take(candidates), SLICE):
+        for part in slices(await self._free_to_take(candidates)):
             if self._stopping:
                 return
             async with contextlib.AsyncExitStack() as stack:
@@ -620,10 +477,6 @@ class BotRunner:
             worker = self.workers.get(bot_id)
             if worker is not None and worker.status == "running":
                 await worker.recover(update_ids)
-
-
-def _slices(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def _needs_action(row: Any, worker: BotWorker) -> bool:

@@ -27,12 +27,10 @@ import logging
 import random
 import re
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from telegram import LinkPreviewOptions
@@ -41,6 +39,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, Networ
 
 from chatai import metrics
 from chatai.bots import handlers
+from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
@@ -49,9 +48,6 @@ from chatai.security import decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
 from chatai.settings import get_settings
-
-if TYPE_CHECKING:
-    from chatai.bots.runner import BotRunner
 
 log = logging.getLogger(__name__)
 
@@ -73,46 +69,12 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every me
 ALLOWED_UPDATES = ("message",)
 
 
-class LeaseLost(Exception):
-    """This runner may no longer act for the bot (another runner owns it now)."""
-
-
-class UpdateFailed(Exception):
-    """An update could not be stored and has attempts left: back off, then fetch it again."""
-
-    def __init__(self, sentence: str, attempts: int) -> None:
-        super().__init__(sentence)
-        self.sentence = sentence
-        self.attempts = attempts
-
-
 def database_unreachable(exc: BaseException) -> bool:
     """The database (not this update) is the problem: no update is blamed for an outage."""
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError, OSError,
                             TimeoutError))
-
-
-@dataclass
-class BotRecord:
-    """What a worker needs from the bots row (decrypted token stays in memory only)."""
-
-    id: uuid.UUID
-    owner_id: uuid.UUID
-    assistant_id: uuid.UUID
-    token: str
-    token_encrypted: str
-    webhook_secret: str
-    username: str = ""
-
-
-@dataclass
-class AssistantInfo:
-    name: str
-    greeting: str
-    enabled: bool
-    loaded: float
 
 
 def _seconds(value: Any) -> float:
@@ -126,7 +88,7 @@ def _plain_text(html_text: str) -> str:
 
 
 class BotWorker:
-    def __init__(self, runner: BotRunner, record: BotRecord) -> None:
+    def __init__(self, runner: Runner, record: BotRecord) -> None:
         self.runner = runner
         self.record = record
         self.id = record.id

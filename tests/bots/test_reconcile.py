@@ -8,8 +8,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from chatai.bots import queries
-from chatai.bots import runner as runner_module
+from chatai.bots import pacing, queries, status_writer
 from chatai.db.models import Bot
 from chatai.db.session import async_session
 from chatai.services import bots as bots_service
@@ -129,8 +128,8 @@ async def test_periodic_work_in_slices_keeps_every_bot(db, fake_telegram, runner
     """Starts, lease renewals and poll marks done a few bots at a time still cover every bot."""
     from chatai.bots import ownership
 
-    monkeypatch.setattr(runner_module, "SLICE", 2)
-    monkeypatch.setattr(runner_module, "POLL_MARK_SLICE", 2)
+    monkeypatch.setattr(pacing, "SLICE", 2)
+    monkeypatch.setattr(status_writer, "POLL_MARK_SLICE", 2)
     monkeypatch.setattr(ownership, "CHUNK", 2)
     tenant = await make_tenant()
     bots = [await connect(fake_telegram, tenant) for _ in range(5)]

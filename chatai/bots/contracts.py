@@ -1,0 +1,112 @@
+"""What the bot runner's parts promise each other, so that none of them imports another's module for it.
+
+The runner (runner.py) owns workers (supervisor.py, one per bot); a worker answers through handlers.py,
+charging.py and operator.py. Those need a few things from "a worker" and "its runner": the protocols here
+name exactly those, and the runner and the worker satisfy them. The import graph is then a tree:
+runner -> supervisor -> handlers -> charging / operator -> contracts, with no module importing back up
+(not even for type hints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+    from sqlmodel.ext.asyncio.session import AsyncSession
+    from telegram.request import HTTPXRequest
+
+    from chatai.bots.writeback import WriteBehind
+
+AnswerFn = Callable[..., Awaitable[Any]]
+
+
+class LeaseLost(Exception):
+    """This runner may no longer act for the bot (another runner owns it now)."""
+
+
+class UpdateFailed(Exception):
+    """An update could not be stored and has attempts left: back off, then fetch it again."""
+
+    def __init__(self, sentence: str, attempts: int) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+        self.attempts = attempts
+
+
+@dataclass
+class BotRecord:
+    """What a worker needs from the bots row (decrypted token stays in memory only)."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    assistant_id: uuid.UUID
+    token: str
+    token_encrypted: str
+    webhook_secret: str
+    username: str = ""
+
+
+@dataclass
+class AssistantInfo:
+    name: str
+    greeting: str
+    enabled: bool
+    loaded: float
+
+
+class Runner(Protocol):
+    """What a worker and the answer path use of the runner that owns them (runner.BotRunner)."""
+
+    answer_fn: AnswerFn
+    answer_timeout: float
+    lease_ttl: float
+    reconcile_interval: float
+    poll_timeout: int
+    backoff_base: float
+    mode: str
+    startup_slots: asyncio.Semaphore
+    writeback: WriteBehind
+    workers: Mapping[uuid.UUID, Worker]
+
+    def session(self) -> AsyncSession: ...
+
+    def db(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+    async def assistant(self, assistant_id: uuid.UUID) -> AssistantInfo: ...
+
+    def send_request_for(self, bot_id: uuid.UUID) -> HTTPXRequest: ...
+
+    def updates_request_for(self, bot_id: uuid.UUID) -> HTTPXRequest: ...
+
+    def note_poll(self, bot_id: uuid.UUID) -> None: ...
+
+    def bot_up(self) -> None: ...
+
+    def forget(self, worker: Worker) -> None: ...
+
+    def queue_status(self, worker: Worker, status: str, error: str) -> None: ...
+
+
+class Worker(Protocol):
+    """What the answer path (handlers, charging, operator) uses of one bot's worker (supervisor.BotWorker)."""
+
+    id: uuid.UUID
+    record: BotRecord
+    runner: Runner
+    status: str
+    failed: bool
+    answer_fn: AnswerFn
+    answer_timeout: float
+
+    async def assistant(self) -> AssistantInfo: ...
+
+    def typing(self, chat_id: int) -> AbstractAsyncContextManager[None]: ...
+
+    async def send_parts(self, chat_id: int, parts: list[str]) -> int | None: ...
+
