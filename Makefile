@@ -35,14 +35,15 @@ chromium:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
 
-# tests/e2e/test_nginx.py needs the app built for its nginx origin (Reflex bakes PUBLIC_URL into the
-# frontend), so it runs in a session of its own; it installs Debian's nginx itself when missing (root).
-# tests/e2e/test_scale_out.py needs the app with two workers on stand-in external servers: its own too.
+# tests/e2e/test_nginx.py and tests/e2e/test_scale_out.py share one app (tests/e2e/edge.py): scaled out
+# (two web workers on Redis, stand-in external PostgreSQL and Redis) behind Debian's nginx (installed when
+# missing and root), built for the nginx origin (Reflex bakes PUBLIC_URL into the frontend). The other
+# browser tests need the plain app: the two files run in a second session, two app builds in all.
+EDGE_TESTS := tests/e2e/test_nginx.py tests/e2e/test_scale_out.py
 test: $(VENV)/.test-installed $(BUN) chromium
 	$(PY) -m ruff check .
-	$(PY) -m pytest --ignore=tests/e2e/test_nginx.py --ignore=tests/e2e/test_scale_out.py
-	$(PY) -m pytest tests/e2e/test_nginx.py
-	$(PY) -m pytest tests/e2e/test_scale_out.py
+	$(PY) -m pytest $(addprefix --ignore=,$(EDGE_TESTS))
+	$(PY) -m pytest $(EDGE_TESTS)
 
 lint: $(VENV)/.test-installed
 	$(PY) -m ruff check .

@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--dev", action="store_true", help="Reflex dev mode with hot reload")
     run.set_defaults(func=_run, needs_schema=False)  # bootstrap migrates
     boot = app.add_parser("bootstrap", help="apply migrations and create the first admin")
+    boot.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                      help="first wait up to SECONDS for the database and REDIS_URL's Redis (systemd prestart)")
     boot.set_defaults(func=_bootstrap, needs_schema=False)  # bootstrap migrates
 
 
@@ -64,6 +66,10 @@ def ensure_admin() -> str | None:
 def _bootstrap(args: argparse.Namespace) -> None:
     from chatai.db.migrate import upgrade
 
+    if getattr(args, "wait", 0) > 0:
+        from chatai.cli.wait import wait_for_servers
+
+        wait_for_servers(timeout=args.wait)
     upgrade()
     purge_sessions()
     generated = ensure_admin()

@@ -19,6 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rs = db.add_parser("restore", help="restore a dump made by `db backup` (stop the app first)")
     rs.add_argument("file")
     rs.set_defaults(func=_db_restore, needs_schema=False)
+    wt = db.add_parser("wait", help="wait until the database (and REDIS_URL's Redis) answer: a unit's prestart step")
+    wt.add_argument("--timeout", type=float, default=60, help="seconds before giving up with exit code 1")
+    wt.add_argument("--schema", action="store_true",
+                    help="also wait until the schema is at this release's head (migrated by another process)")
+    wt.set_defaults(func=_db_wait, needs_schema=False)
 
     users = sub.add_parser("users", help="accounts").add_subparsers(dest="action", required=True)
     create = users.add_parser("create", help="create an account")
@@ -43,6 +48,13 @@ def _db_upgrade(args: argparse.Namespace) -> None:
 
     upgrade()
     print(f"database at revision {current_revision()}")
+
+
+def _db_wait(args: argparse.Namespace) -> None:
+    from chatai.cli.wait import wait_for_servers
+
+    waited = wait_for_servers(timeout=args.timeout, schema=args.schema)
+    print(f"{'schema current' if args.schema else 'servers ready'} after {waited:.1f} s", flush=True)
 
 
 def _db_backup(args: argparse.Namespace) -> None:

@@ -190,3 +190,8 @@ def open_page(page, path: str) -> None:
     """Navigate and wait until the page is connected to its backend state."""
     page.goto(path)
     page.wait_for_selector("#hydrated", state="attached")
+
+
+# The scaled-out app behind nginx (tests/e2e/edge.py) for test_nginx.py and test_scale_out.py: its session
+# fixtures are registered here so that the two files share one instance of each; nothing else requests them.
+from tests.e2e.edge import app_db, external_servers, front, front_context  # noqa: E402, F401

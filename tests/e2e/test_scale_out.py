@@ -1,61 +1,28 @@
-"""Scaled out on one machine: two Reflex backend workers sharing dashboard state through Redis (Reflex's
-Redis state manager), against PostgreSQL and Redis reached by URL (a second embedded PostgreSQL and a second
-redis-server, started here, stand in for external ones). A signed-in dashboard tab keeps working when the
-worker holding its WebSocket is killed with SIGKILL: it reconnects, still signed in, with its state intact.
+"""Scaled out on one machine, behind nginx: two Reflex backend workers sharing dashboard state through Redis
+(Reflex's Redis state manager), against PostgreSQL and Redis reached by URL (stand-ins started by
+tests/e2e/edge.py), with the project's nginx site in front. A signed-in dashboard tab, its WebSocket going
+through nginx (wss), keeps working when the worker holding that connection is killed with SIGKILL: it
+reconnects through nginx to a live worker, still signed in, with its state intact.
 
-The app is the session's `app_url`, started here with its own environment (two workers, the stand-in
-servers): a session whose app was already started by another browser test runs a different app, and this
-file is skipped there with that reason (`make test` runs it in a session of its own).
+The app is the session's `app_url`, the same one tests/e2e/test_nginx.py runs on (one build for both files);
+a session whose app another browser test started first runs a different app, and this file is skipped there
+with that reason (`make test` gives the two files a session of their own).
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import psutil
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ROOT, create_assistant, open_page, sign_up
-
-WORKERS = 2
-# Inside the project (embedded PostgreSQL as root must reach its data dir), short for the redis socket.
-STAND_IN = ROOT / ".data" / f"scale-{os.getpid()}"
-
-
-@pytest.fixture(scope="session")
-def external_servers() -> Iterator[dict[str, str]]:
-    """A second PostgreSQL and Redis, migrated with `python -m chatai db upgrade`: the app sees only URLs."""
-    from chatai.embedded import postgres_url, redis_url, start_postgres, start_redis, stop_postgres, stop_redis, wipe
-
-    pgdata, redis_dir = STAND_IN / "pg", STAND_IN / "redis"
-    start_postgres(pgdata)
-    start_redis(redis_dir, redis_dir / "r.sock")
-    try:
-        urls = {"DATABASE_URL": postgres_url(pgdata), "REDIS_URL": redis_url(redis_dir / "r.sock")}
-        migrated = subprocess.run([sys.executable, "-m", "chatai", "db", "upgrade"], cwd=ROOT,
-                                  env={**os.environ, **urls}, capture_output=True, text=True, timeout=300)
-        assert migrated.returncode == 0, migrated.stdout + migrated.stderr
-        yield urls
-    finally:
-        stop_redis(redis_dir)
-        stop_postgres(pgdata)
-        wipe(STAND_IN)
-
-
-@pytest.fixture(scope="session")
-def app_env(app_env: dict[str, str], external_servers: dict[str, str]) -> dict[str, str]:
-    """The conftest's environment (bots in their own runner already), with two web workers and the
-    stand-in servers; Reflex's state manager is redis only through REFLEX_REDIS_URL."""
-    return {**app_env, **external_servers, "REFLEX_REDIS_URL": external_servers["REDIS_URL"],
-            "GRANIAN_WORKERS": str(WORKERS)}
+from tests.e2e.conftest import create_assistant, open_page, sign_up
+from tests.e2e.edge import HTTPS_PORT, WORKERS, app_env  # noqa: F401 - app_env: this file's app
 
 
 def _workers(port: int) -> list[psutil.Process]:
@@ -69,7 +36,7 @@ def _workers(port: int) -> list[psutil.Process]:
     return [child for child in main.children() if child.cmdline() == main.cmdline()]
 
 
-def _holding_browser_connections(port: int) -> list[int]:
+def _holding_proxied_connections(port: int) -> list[int]:
     return sorted({c.pid for c in psutil.net_connections("tcp")
                    if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED and c.pid})
 
@@ -81,13 +48,14 @@ def _add_qa(page, question: str, answer: str) -> None:
     expect(page.get_by_text(question)).to_be_visible(timeout=30_000)
 
 
-def test_session_survives_killing_its_worker(page, app_url):
+def test_session_survives_killing_its_worker(front, front_context, app_url):
     port = urlsplit(app_url).port
     workers = _workers(port)
     if len(workers) != WORKERS:
         pytest.skip(f"the session's app runs {len(workers)} backend worker(s), started by an earlier browser test "
                     "with another environment: run tests/e2e/test_scale_out.py in a session of its own")
 
+    page = front_context.new_page()
     sockets = []
     page.on("websocket", lambda ws: sockets.append(ws))
     sign_up(page, f"scale-{uuid.uuid4().hex[:8]}@example.com")
@@ -106,11 +74,13 @@ def test_session_survives_killing_its_worker(page, app_url):
 
     live = [ws for ws in sockets if "/_event" in ws.url][-1:]
     assert live and not live[0].is_closed()
+    through_nginx = f"wss://127.0.0.1:{HTTPS_PORT}/_event"
+    assert live[0].url.startswith(through_nginx), live[0].url
     opened_before_kill = len(sockets)
-    # The worker with the tab's WebSocket: one holding a connection from the browser whose killing closes it
+    # The worker with the tab's WebSocket: one holding a connection from nginx whose killing closes it
     # (idle HTTP keep-alive connections may sit on the other worker too).
     killed_at = None
-    for pid in _holding_browser_connections(port):
+    for pid in _holding_proxied_connections(port):
         if pid not in {w.pid for w in workers}:
             continue
         os.kill(pid, signal.SIGKILL)
@@ -128,6 +98,7 @@ def test_session_survives_killing_its_worker(page, app_url):
     while time.monotonic() < deadline:
         fresh = [ws for ws in sockets[opened_before_kill:] if "/_event" in ws.url and not ws.is_closed()]
         if fresh:
+            assert fresh[0].url.startswith(through_nginx), fresh[0].url  # the tab reconnects through nginx
             reconnect = time.monotonic() - killed_at
             break
         page.wait_for_timeout(50)
