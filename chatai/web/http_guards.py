@@ -109,7 +109,7 @@ async def _valid_session(token: str) -> bool:
 
 
 def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) -> ASGIApp:
-    from chatai.web.session_cookie import cookie_value, request_token
+    from chatai.web.session_cookie import cookie_value, upload_session
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") != UPLOAD_PATH or scope.get("method") != "POST":
@@ -120,7 +120,6 @@ def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) ->
         if not await session_ok(token):
             await _respond(send, 401, "Sign in to upload files.")
             return
-        request_token.set(token)  # the upload's handler acts as this request's user (session_cookie.py)
         if not known_upload_handler(headers.get("reflex-event-handler", "")):
             await _respond(send, 404, "Unknown upload handler.")
             return
@@ -152,7 +151,8 @@ def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) ->
                 await send(message)
 
         try:
-            await app(scope, counted_receive, guarded_send)
+            with upload_session(headers.get("reflex-client-token", ""), token):
+                await app(scope, counted_receive, guarded_send)
         except Exception:
             if not refused:
                 raise

@@ -15,7 +15,8 @@ WebSocket event cannot set an HttpOnly cookie (see services/signin_handover.py).
 
 from __future__ import annotations
 
-from contextvars import ContextVar
+import contextlib
+from collections.abc import Iterator
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
 
@@ -34,9 +35,32 @@ RESET_TTL_SECONDS = 3600
 AUTH_PREFIX = "/auth/"
 _tokens_by_sid: dict[str, str] = {}
 _reset_tokens_by_sid: dict[str, str] = {}
-# The session of an HTTP request that runs an event itself (a file upload): it may reach a web worker
-# other than the one holding the tab's WebSocket, and it acts as whoever sent it, whatever tab it names.
-request_token: ContextVar[str] = ContextVar("chatai_request_session_token", default="")
+# The sessions of file uploads in flight, by the Reflex client token the request names. An upload is an HTTP
+# request that runs an event itself; it may reach a web worker other than the one holding the tab's WebSocket,
+# and Reflex runs its handler from its own event queue (no context of the request reaches it). The upload
+# guard (http_guards.py) puts the request's own cookie here for the request's duration; upload handlers read
+# it with `upload_token` and nothing else (never the socket's session: an upload acts as whoever sent it,
+# whatever tab it names), and no other event reads it.
+_upload_sessions: dict[str, list[str]] = {}  # client token -> session tokens of its uploads in flight
+
+
+@contextlib.contextmanager
+def upload_session(client_token: str, token: str) -> Iterator[None]:
+    """While an upload request runs: its handler acts as `token` (the request's verified cookie)."""
+    in_flight = _upload_sessions.setdefault(client_token, [])
+    in_flight.append(token)
+    try:
+        yield
+    finally:
+        in_flight.remove(token)
+        if not in_flight:
+            _upload_sessions.pop(client_token, None)
+
+
+def upload_token(client_token: str) -> str:
+    """The session of the newest upload in flight naming this tab ("" when none)."""
+    in_flight = _upload_sessions.get(client_token) if client_token else None
+    return in_flight[-1] if in_flight else ""
 
 
 def token_for_sid(sid: str) -> str:

@@ -3,7 +3,6 @@ it is an HttpOnly cookie, read from the WebSocket handshake into process memory.
 
 from __future__ import annotations
 
-import asyncio
 import pickle
 import uuid
 
@@ -123,21 +122,25 @@ async def test_reset_link_moves_the_token_into_an_httponly_cookie_not_the_addres
 
 async def test_an_upload_request_acts_as_its_own_cookie_whatever_tab_it_names(db):
     """An upload may reach a worker without the tab's socket, and its Reflex-Client-Token header is chosen by
-    the sender: the handler acts as the request's cookie, never as the tab's owner."""
-    import contextvars
+    the sender: the upload handler acts as the request's cookie, never as the tab's owner, and no other event
+    of that tab acts as the upload's sender."""
+    from reflex.istate.data import SessionData
 
     async with async_session() as session:
         owner = await accounts.sign_up(session, email="tab.owner@example.com", password="quiet violet harbor 42")
         sender = await accounts.sign_up(session, email="sender@example.com", password="amber lantern 62 tides")
     root = await signed_in_root(owner)
     auth = await root.get_state(AuthState)
+    auth.rx_router_session = SessionData(session_id=auth.router.session.session_id, client_token="tab-1")
 
-    async def as_upload():
-        session_cookie.request_token.set(sender)
-        return (await auth.current_user()).email
-
-    assert await contextvars.copy_context().run(asyncio.ensure_future, as_upload()) == "sender@example.com"
-    assert (await auth.current_user()).email == "tab.owner@example.com"  # outside the upload: the tab's own
+    assert await auth.upload_user() is None  # no upload in flight: nobody
+    with session_cookie.upload_session("tab-1", sender):
+        assert (await auth.upload_user()).email == "sender@example.com"
+        assert (await auth.current_user()).email == "tab.owner@example.com"  # the tab's other events
+        with session_cookie.upload_session("tab-1", owner):  # two uploads naming the tab: the newest
+            assert (await auth.upload_user()).email == "tab.owner@example.com"
+        assert (await auth.upload_user()).email == "sender@example.com"
+    assert await auth.upload_user() is None and session_cookie.upload_token("tab-1") == ""
 
 
 async def test_upload_guard_hands_the_request_session_to_the_handler(db):
@@ -149,7 +152,7 @@ async def test_upload_guard_hands_the_request_session_to_the_handler(db):
     seen = []
 
     async def handler_app(scope, receive, send):
-        seen.append(session_cookie.request_token.get())
+        seen.append(session_cookie.upload_token("any-tab"))
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
@@ -158,4 +161,4 @@ async def test_upload_guard_hands_the_request_session_to_the_handler(db):
                "Reflex-Event-Handler": f"{KnowledgeState.get_full_name()}.handle_upload"}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         await client.post("/_upload", content=b"x", headers=headers)
-    assert seen == [token]
+    assert seen == [token] and session_cookie.upload_token("any-tab") == ""  # only while the request runs

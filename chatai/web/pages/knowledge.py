@@ -53,6 +53,10 @@ class KnowledgeState(rx.State):
     qa_pairs: list[dict[str, str]] = []
     upload_errors: list[str] = []
     uploading: bool = False
+    # Bumped when an upload finished: remounts `_poll_after_upload`, whose on_mount starts polling from the
+    # tab's own socket. Not chained from handle_upload: the upload may run on a web worker that does not hold
+    # the tab's WebSocket, where an event of the tab cannot tell who is signed in.
+    uploads_done: int = 0
     error: str = ""
     polling: bool = False
     # Playground.
@@ -114,14 +118,17 @@ class KnowledgeState(rx.State):
 
     @rx.event
     async def handle_upload(self, files: list[rx.UploadFile]):
-        owner_id = await self._owner()
-        if owner_id is None:
-            yield rx.redirect(routes.SIGNIN)
-            return
         # react-dropzone calls on_drop for every drop, with no files when all were refused (over the limit):
         # clearing the errors then wiped the refusal that handle_upload_rejected had just shown.
         if not self.assistant_id or not files:
             return
+        # The upload request's own session (it may run on a web worker without this tab's socket).
+        auth = await self.get_state(AuthState)
+        user = await auth.upload_user()
+        if user is None:
+            self.upload_errors = [text(auth.locale, "uploads_signed_out")]
+            return
+        owner_id = user.id
         self.upload_errors = []
         self.uploading = True
         yield
@@ -140,7 +147,7 @@ class KnowledgeState(rx.State):
         self.upload_errors = [*self.upload_errors, *errors]  # keeps refusals of the same drop (other handler)
         self.uploading = False
         await self._reload(owner_id)
-        yield KnowledgeState.poll_progress
+        self.uploads_done += 1
 
     @rx.event
     async def handle_upload_rejected(self, rejections: list[dict]):
@@ -352,8 +359,17 @@ def _document_row(d: dict) -> rx.Component:
     )
 
 
+def _poll_after_upload() -> rx.Component:
+    """Invisible; a new key after each upload remounts it, and mounting starts the progress poll."""
+    # The key sits on a fragment around the box: the box's on_mount lives in its own wrapper component,
+    # which a key on the box itself would not remount.
+    return rx.fragment(rx.box(on_mount=KnowledgeState.poll_progress, display="none"),
+                       key=KnowledgeState.uploads_done.to_string())
+
+
 def _documents_tab() -> rx.Component:
     return rx.vstack(
+        _poll_after_upload(),
         rx.upload(
             rx.vstack(
                 rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),

@@ -41,7 +41,16 @@ class AuthState(rx.State):
     @property
     def session_token(self) -> str:
         """The raw token of this tab's session, from process memory only (never a state var)."""
-        return session_cookie.request_token.get() or session_cookie.token_for_sid(self.router.session.session_id)
+        return session_cookie.token_for_sid(self.router.session.session_id)
+
+    async def upload_user(self) -> CurrentUser | None:
+        """The user of the upload request running this handler: its own cookie, never the tab's socket
+        session (session_cookie.upload_session). Only upload handlers call this; it changes no state."""
+        token = session_cookie.upload_token(self.router.session.client_token)
+        if not token:
+            return None
+        async with async_session() as session:
+            return await accounts.user_for_token(session, token)
 
     async def current_user(self) -> CurrentUser | None:
         """Re-checks the session in the database on every call: sign-out elsewhere, expiry,
