@@ -56,6 +56,10 @@ def test_http_redirects_and_https_carries_the_headers(front, app_url):
         details = json.loads(direct.read())
     assert json.loads(body) == public_report(details) != details
     assert front.request("/metrics")[0] == 404
+    # Only uploads may be big: a 2 MB body anywhere else is refused by nginx before it reaches the app.
+    status, _, body = front.request("/telegram/webhook/00000000-0000-0000-0000-000000000000", method="POST",
+                                    body=b"x" * (2 * 1024 * 1024), headers={"Content-Type": "application/json"})
+    assert status == 413 and b"nginx" in body
 
 
 def _webhook_bot(app_db, email: str) -> tuple[uuid.UUID, int]:
@@ -116,10 +120,10 @@ def test_browser_through_nginx_signs_in_and_gets_live_updates_over_wss(front, fr
 
 
 def _nginx_body_limit() -> int:
-    """client_max_body_size of deploy/nginx.conf, in bytes."""
+    """client_max_body_size of deploy/nginx.conf's upload location, in bytes."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
-    found = re.search(r"^\s*client_max_body_size\s+(\d+)([kKmMgG]?);", site, re.M)
-    assert found, "deploy/nginx.conf sets no client_max_body_size (nginx's default, 1 MB, refuses uploads)"
+    found = re.search(r"location = /_upload \{[^}]*?client_max_body_size\s+(\d+)([kKmMgG]?);", site)
+    assert found, "deploy/nginx.conf's /_upload location sets no client_max_body_size (nginx refuses uploads)"
     return int(found.group(1)) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[found.group(2).lower()]
 
 
