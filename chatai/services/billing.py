@@ -154,8 +154,13 @@ async def adjust(session: AsyncSession, *, account_id: uuid.UUID, amount_micros:
         raise BillingError("not_found")
     await move(session, account_id=account_id, amount=amount_micros, hold=0, kind="adjustment",
                key=f"adjust:{uuid.uuid4()}", reason=reason, actor_id=actor_id)
+    # Read under the row lock the movement took: no other movement of this account comes in between.
+    after = (await session.execute(sa.select(BillingAccount.balance_micros)
+                                   .where(BillingAccount.user_id == account_id))).scalar_one()
     audit.record(session, actor_id=actor_id, action="billing.adjust", target_type="user", target_id=account_id,
-                 details={"amount": format_amount(amount_micros), "reason": reason[:500]}, client=client)
+                 details={"amount": format_amount(amount_micros), "reason": reason[:500],
+                          "balance_before": format_amount(after - amount_micros),
+                          "balance_after": format_amount(after)}, client=client)
 
 
 # --- prices -----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from chatai.db.session import async_session
 from chatai.security import encrypt_secret
 from chatai.services import accounts, admin, billing, bots
 from chatai.services.accounts import AccountError, CurrentUser
-from chatai.services.billing import BillingError
+from chatai.services.billing import BillingError, format_amount
 
 PASSWORD = "copper kettle 91 winds"
 
@@ -128,7 +128,9 @@ async def test_adjust_requires_a_reason_and_is_audited_once(db):
     async with async_session() as s:
         with pytest.raises(BillingError, match="insufficient"):
             await admin.adjust_balance(s, admin=me, user_id=owner, amount_micros=-10**6 * MICRO, reason="too much")
-    assert len(await _audit("billing.adjust")) == 1
+    (row,) = await _audit("billing.adjust")
+    assert row.details == {"amount": "-1.00", "reason": "refund reversal", "balance_before": format_amount(start),
+                           "balance_after": format_amount(start - MICRO)}
 
 
 async def test_admin_pause_marks_the_bot_and_the_owner_cannot_resume_it(db):
