@@ -25,6 +25,7 @@ from chatai.web.components.layout import (
 from chatai.web.i18n import text
 from chatai.web.pages.admin_users import error_text
 from chatai.web.state.auth import AuthState, require_admin
+from chatai.web.texts.bot_events import bot_event_text
 
 
 class AdminBotsState(rx.State):
@@ -39,9 +40,11 @@ class AdminBotsState(rx.State):
         async with async_session() as session:
             bots = await admin_svc.list_bots(session, admin=admin, status="" if self.status == "all" else self.status)
             leases = await admin_svc.runner_leases(session, admin=admin)
+        locale = (await self.get_state(AuthState)).locale
         self.rows = [{"id": str(b.id), "owner": b.owner_email, "username": b.username, "mode": b.mode,
                       "status": b.status, "admin_paused": "1" if b.desired_state == admin_svc.ADMIN_PAUSED else "",
-                      "stopped": "" if b.desired_state == "running" else "1", "error": b.last_error[:300],
+                      "stopped": "" if b.desired_state == "running" else "1",
+                      "error": bot_event_text(locale, b.last_error)[:300],
                       "runner": b.runner_id or "—", "today": str(b.messages_today)} for b in bots]
         self.runners = [{"id": r.runner_id, "bots": str(r.bots), "lease": str(r.oldest_lease_left_s)} for r in leases]
         try:

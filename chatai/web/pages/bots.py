@@ -18,7 +18,8 @@ from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, client_connected, require_user
-from chatai.web.texts.first_hour import bot_error, bot_last_error
+from chatai.web.texts.bot_events import bot_event_text
+from chatai.web.texts.first_hour import bot_error
 
 # Status refresh while the page is open; start/stop take effect in the runner within ~2 s.
 POLL_SECONDS = 1.5
@@ -31,7 +32,7 @@ def _when(value: datetime | None) -> str:
 
 def _bot_row(b: bots_svc.BotView, locale: str) -> dict[str, str]:
     return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
-            "status": b.status, "desired": b.desired_state, "error": bot_last_error(locale, b.last_error),
+            "status": b.status, "desired": b.desired_state, "error": bot_event_text(locale, b.last_error),
             "error_at": _when(b.last_error_at), "mode": b.mode}
 
 
@@ -158,7 +159,7 @@ class BotsState(rx.State):
             self.error = text(await self._locale(), "err_not_found")
             return None
         locale = await self._locale()
-        self.events = [{"kind": e.kind, "message": bot_last_error(locale, e.message), "at": _when(e.created_at)}
+        self.events = [{"kind": e.kind, "message": bot_event_text(locale, e.message), "at": _when(e.created_at)}
                        for e in found]
         self.events_bot = next((b["username"] for b in self.bots if b["id"] == bot_id), "")
         self.events_open = True

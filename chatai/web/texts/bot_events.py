@@ -1,6 +1,12 @@
-"""UI text of the bot event log (bots page): the button, the dialog and a label per event kind."""
+"""UI text of the bot event log (bots page): the button, the dialog, a label per event kind, and the Russian
+of every sentence the runner and the services store in English (`bot_event_text`)."""
 
 from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from chatai.web.sentence_templates import template_pattern, translate
 
 EN: dict[str, str] = {
     "bot_events_button": "Event log",
@@ -16,6 +22,24 @@ EN: dict[str, str] = {
     "bot_events_kind_token_replaced": "Token replaced",
 }
 
+# English sentences written by the bot runner and services (chatai/bots/supervisor.py, services/bots.py,
+# services/admin.py) -> Russian, with the same {placeholders}. Missing one here leaves it in English.
+RU_SENTENCES: dict[str, str] = {
+    "A message could not be stored (attempt {n} of {limit}); retrying, then it will be skipped.":
+        "Сообщение не удалось сохранить (попытка {n} из {limit}); пробуем снова, затем оно будет пропущено.",
+    "The bot is running again.": "Бот снова работает.",
+    "Message {update_id} could not be stored after {n} attempts and was skipped.":
+        "Сообщение {update_id} не удалось сохранить за {n} попыток, и оно пропущено.",
+    "Message {update_id} could not be answered after {n} attempts and was skipped.":
+        "На сообщение {update_id} не удалось ответить за {n} попыток, и оно пропущено.",
+    "Paused by the owner.": "Приостановлен владельцем.",
+    "Resumed by the owner.": "Возобновлён владельцем.",
+    "The bot token was replaced; the bot restarts with it.": "Токен бота заменён; бот перезапускается с ним.",
+    "Paused by a platform administrator.": "Приостановлен администратором платформы.",
+    "Resumed by a platform administrator.": "Возобновлён администратором платформы.",
+    "Restarted by a platform administrator.": "Перезапущен администратором платформы.",
+}
+
 RU: dict[str, str] = {
     "bot_events_button": "Журнал событий",
     "bot_events_title": "Журнал событий",
@@ -29,3 +53,18 @@ RU: dict[str, str] = {
     "bot_events_kind_resumed": "Возобновлён",
     "bot_events_kind_token_replaced": "Токен заменён",
 }
+
+
+@lru_cache
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    return [(template_pattern(english), russian) for english, russian in RU_SENTENCES.items()]
+
+
+def bot_event_text(locale: str, message: str) -> str:
+    """A bot's stored (English) last error or event sentence in the owner's language."""
+    from chatai.web.texts.first_hour import bot_last_error
+
+    if locale == "en" or not message:
+        return message
+    translated = bot_last_error(locale, message)
+    return translated if translated != message else translate(message, _patterns())

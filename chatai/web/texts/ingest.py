@@ -8,10 +8,10 @@ Sentences that match no template (other parser errors) are returned unchanged.
 from __future__ import annotations
 
 import re
-import string
 from functools import lru_cache
 
 from chatai.rag.limits import MESSAGES
+from chatai.web.sentence_templates import template_pattern, translate
 
 EN: dict[str, str] = {f"ingest_{key}": template for key, template in MESSAGES.items()}
 
@@ -38,27 +38,12 @@ RU: dict[str, str] = {
 
 
 @lru_cache
-def _patterns() -> list[tuple[str, re.Pattern[str]]]:
-    """One regex per English template: each {name} captures its value (repeats must match the same)."""
-    patterns = []
-    for key, template in MESSAGES.items():
-        seen: set[str] = set()
-        regex = ""
-        for literal, name, _, _ in string.Formatter().parse(template):
-            regex += re.escape(literal)
-            if name:
-                regex += f"(?P={name})" if name in seen else f"(?P<{name}>[0-9][0-9,.]*)"
-                seen.add(name)
-        patterns.append((key, re.compile(regex)))
-    return patterns
+def _patterns() -> list[tuple[re.Pattern[str], str]]:
+    return [(template_pattern(template), RU[f"ingest_{key}"]) for key, template in MESSAGES.items()]
 
 
 def document_error(locale: str, message: str) -> str:
     """The stored (English) error of a document or upload, in the owner's language."""
     if locale == "en" or not message:
         return message
-    for key, pattern in _patterns():
-        match = pattern.fullmatch(message)
-        if match:
-            return RU[f"ingest_{key}"].format(**match.groupdict())
-    return message
+    return translate(message, _patterns())

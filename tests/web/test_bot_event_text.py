@@ -1,0 +1,32 @@
+"""Every sentence the bot runner and the services store in English about a bot (its last error, its event
+log) reads in Russian on a Russian page, values included; an unknown sentence stays as it is."""
+
+import re
+import string
+
+from chatai.bots import supervisor
+from chatai.services import admin, bots
+from chatai.web.texts.bot_events import bot_event_text
+
+
+def _stored_sentences() -> list[str]:
+    constants = [supervisor.REVOKED, supervisor.CONFLICT, supervisor.TELEGRAM_UNREACHABLE,
+                 supervisor.DATABASE_UNREACHABLE, supervisor.INTERNAL_ERROR, supervisor.STORE_RETRYING,
+                 supervisor.RECOVERED, supervisor.STORE_SKIPPED, supervisor.ANSWER_SKIPPED]
+    constants += [message for _kind, message in bots._EVENTS.values()]
+    constants += [action[-1] for action in admin._BOT_ACTIONS.values()]
+    # As stored: placeholders filled with numbers.
+    return [template.format(**{name: 7 + i for i, (_, name, _, _) in enumerate(string.Formatter().parse(template))
+                               if name}) for template in constants]
+
+
+def test_every_stored_bot_sentence_reads_in_russian_with_its_values():
+    for english in _stored_sentences():
+        russian = bot_event_text("ru", english)
+        assert russian != english and re.search("[а-яё]", russian), english
+        assert re.findall(r"\d+", russian) == re.findall(r"\d+", english) or "401" in english or "409" in english
+        assert bot_event_text("en", english) == english
+
+
+def test_an_unknown_sentence_is_shown_as_stored():
+    assert bot_event_text("ru", "Something new happened.") == "Something new happened."
