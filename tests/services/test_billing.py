@@ -135,7 +135,8 @@ async def test_admin_adjustment_needs_a_reason_and_is_audited(db):
         await s.commit()
         audit_rows = (await s.execute(sa.select(AuditLog.action, AuditLog.details))).all()
         entry = (await s.execute(sa.select(LedgerEntry))).scalar_one()
-    assert audit_rows == [("billing.adjust", {"amount": "100.00", "reason": "goodwill"})]
+    assert audit_rows == [("billing.adjust", {"amount": "100.00", "reason": "goodwill", "balance_before": "0.00",
+                                             "balance_after": "100.00"})]
     assert (entry.kind, entry.reason, entry.balance_after_micros) == ("adjustment", "goodwill", 100 * MICRO)
 
 
