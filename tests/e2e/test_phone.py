@@ -1,6 +1,9 @@
 """Every dashboard page on a phone (390x844), in English and Russian: each action a person can take is on
-screen horizontally (not clipped, not scrolled out of a table), and no page scrolls sideways. Screenshots of
-every page go to /tmp/phone-shots/ for a person to look at."""
+screen horizontally (not clipped, not scrolled out of a table), and no page scrolls sideways. That includes
+a connected bot's card (its t.me link, details, pause/resume, new token, event log, disconnect with its
+confirmation) and an open conversation in the inbox (take over, reply delivered to Telegram, release), with
+the bot run by the separate bot runner against the fake Telegram server. Screenshots of every page go to
+/tmp/phone-shots/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -10,7 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from chatai.web.i18n import text
 from tests.e2e.conftest import create_assistant, open_page, sign_up
+from tests.fakes.telegram_server import make_token
 
 WIDTH, HEIGHT = 390, 844
 SHOTS = Path("/tmp/phone-shots")
@@ -66,6 +71,18 @@ def _offscreen_actions(page) -> list[str]:
     )
 
 
+def _sticking_out(page, boxes: str) -> list[str]:
+    """Descendants of the elements matching `boxes` that reach past their box's right edge."""
+    return page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)].flatMap((box) => {
+               const right = box.getBoundingClientRect().right;
+               return [...box.querySelectorAll('*')].filter((el) => el.getBoundingClientRect().right > right + 0.5)
+                   .map((el) => `${(el.innerText || el.tagName).slice(0, 40)} past ${Math.round(right)}`);
+           })""",
+        boxes,
+    )
+
+
 def _check_fits(page, name: str, required: list[str]) -> None:
     for selector in required:
         element = page.locator(f"{selector} >> visible=true").first  # the desktop sidebar is there, hidden
@@ -85,7 +102,7 @@ def _shot(page, locale: str, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{locale}-{name}.png"))
 
 
-def _walk_every_page(page, locale: str) -> None:
+def _walk_every_page(page, locale: str, bot: dict) -> None:
     for name, path in PAGES.items():
         open_page(page, path)
         page.locator("#menu").wait_for()  # the signed-in shell, past its loading spinner
@@ -98,6 +115,10 @@ def _walk_every_page(page, locale: str) -> None:
             continue
         _shot(page, locale, name)
         _check_fits(page, f"{locale} {name}", PRIMARY.get(name, []))
+        if name == "bots":
+            _check_bot_card(page, locale, bot)
+        if name == "inbox":
+            _check_conversation(page, locale, bot)
         if name == "assistants":
             # The edit dialog is long: its Save stays on screen without scrolling, and nothing in it is clipped.
             page.get_by_role("button", name="Edit" if locale == "en" else "Изменить").first.click()
@@ -105,6 +126,13 @@ def _walk_every_page(page, locale: str) -> None:
             _shot(page, locale, "assistant-dialog")
             _check_fits(page, f"{locale} assistant dialog", ["#save-assistant", "#delete-assistant",
                                                              "#assistant-advanced"])
+            # Under "Advanced", typing an own value turns the answer style to "Custom" (a preset would
+            # otherwise overwrite it on saving).
+            page.click("#assistant-advanced")
+            expect(page.locator("#assistant-style")).to_have_value("balanced")
+            page.fill("#assistant-temperature", "0.9")
+            expect(page.locator("#assistant-style")).to_have_value("custom")
+            _check_fits(page, f"{locale} assistant advanced", ["#assistant-temperature", "#assistant-model"])
             page.keyboard.press("Escape")
             expect(page.locator("#save-assistant")).to_have_count(0)
     # The navigation drawer itself.
@@ -113,6 +141,96 @@ def _walk_every_page(page, locale: str) -> None:
     _shot(page, locale, "menu")
     _check_fits(page, f"{locale} menu", ["#sign-out"])
     page.keyboard.press("Escape")
+
+
+def _check_bot_card(page, locale: str, bot: dict) -> None:
+    """Every action of a connected bot's card, on the phone."""
+    card = page.locator(".bot-card", has_text=f"@{bot['username']}")
+    status = card.locator(".bot-status")
+    expect(status).to_have_text(text(locale, "bot_running"), timeout=30_000)
+    expect(card.locator(".bot-link")).to_have_attribute("href", f"https://t.me/{bot['username']}")
+    expect(card.locator(".bot-mode")).to_be_hidden()  # "polling" is a detail behind "Details"
+    card.locator(".bot-details summary").click()
+    expect(card.locator(".bot-mode")).to_contain_text(text(locale, "first_hour_bot_mode_polling"))
+    _shot(page, locale, "bots-card")
+    _check_fits(page, f"{locale} bot card", [".bot-link", ".bot-details summary", ".pause-bot", ".replace-token",
+                                             ".bot-events", ".disconnect-bot"])
+    card.locator(".pause-bot").click()
+    expect(status).to_have_text(text(locale, "bot_paused"), timeout=15_000)
+    _check_fits(page, f"{locale} paused bot card", [".resume-bot"])
+    card.locator(".resume-bot").click()
+    expect(status).to_have_text(text(locale, "bot_running"), timeout=30_000)
+
+    card.locator(".replace-token").click()
+    _shot(page, locale, "bots-new-token")
+    _check_fits(page, f"{locale} new token form", [".bot-card input[name=token]", ".bot-card button[type=submit]"])
+    card.get_by_role("button", name=text(locale, "cancel")).click()
+    expect(card.locator(".replace-token")).to_be_visible()
+
+    card.locator(".bot-events").click()
+    events = page.locator("#bot-events")
+    expect(events).to_contain_text(text(locale, "bot_events_kind_paused"))  # what was just done is logged
+    expect(events).to_contain_text(text(locale, "first_hour_event_owner_paused"))  # in the owner's language
+    _shot(page, locale, "bots-event-log")
+    _check_fits(page, f"{locale} bot event log", ["#bot-events button"])
+    page.keyboard.press("Escape")
+    expect(events).to_have_count(0)
+
+    card.locator(".disconnect-bot").click()
+    confirm = page.get_by_role("alertdialog")
+    expect(confirm).to_contain_text(f"@{bot['username']}")
+    expect(confirm).to_contain_text(text(locale, "first_hour_loss_bot"))
+    _shot(page, locale, "bots-disconnect")
+    _check_fits(page, f"{locale} disconnect confirmation", [".confirm-action"])
+    confirm.get_by_role("button", name=text(locale, "cancel")).click()
+    expect(confirm).to_have_count(0)
+    expect(status).to_have_text(text(locale, "bot_running"))
+
+
+def _check_conversation(page, locale: str, bot: dict) -> None:
+    """Open the customer's conversation, take it over, reply (delivered to Telegram), release."""
+    telegram, token = bot["telegram"], bot["token"]
+    item = page.locator(".dialog-item", has_text="Mallory")
+    item.click()
+    transcript = page.locator("#transcript")
+    expect(transcript).to_contain_text("When do you open?")
+    # The answer's sources carry an icon of the UI's set (an emoji showed as an empty box).
+    expect(transcript.locator(".message-sources svg").first).to_be_visible()
+    expect(transcript).not_to_contain_text("📎")
+    expect(page.locator("#take-over")).to_be_in_viewport()
+    _shot(page, locale, "inbox-conversation")
+    _check_fits(page, f"{locale} conversation", ["#close-dialog", "#take-over"])
+
+    page.click("#take-over")
+    expect(page.locator("#release")).to_be_visible()
+    sent_before = len(telegram.sent_messages(token))
+    reply = f"A person here ({locale})"
+    page.fill("#reply-text", reply)
+    _shot(page, locale, "inbox-reply")
+    _check_fits(page, f"{locale} reply", ["#reply-text", "#reply-send", "#release"])
+    page.click("#reply-send")
+    expect(transcript.locator(".message[data-role=operator]").last).to_contain_text(reply)
+    sent = telegram.wait_sent(token, sent_before + 1, timeout=15)
+    assert any(reply in str(m.get("text")) for m in sent[sent_before:]), sent[sent_before:]
+    expect(transcript.locator(".delivery-pending")).to_have_count(0, timeout=10_000)
+    # Nothing in a message sticks out of its bubble (an operator's email pushed the time out of it).
+    assert _sticking_out(page, "#transcript .message > div") == [], locale
+    page.click("#release")
+    expect(page.locator("#take-over")).to_be_visible()
+    page.click("#close-dialog")
+    expect(item).to_be_in_viewport()
+
+
+def _connect_bot(page, telegram) -> dict:
+    number = 9_000_000 + uuid.uuid4().int % 1_000_000
+    token, username = make_token(number), f"phone{number}_bot"
+    telegram.add_bot(token, username)
+    open_page(page, "/dashboard/bots")
+    page.fill("#bot-token", token)
+    page.click("#connect-bot")
+    expect(page.locator(".bot-card", has_text=f"@{username}").locator(".bot-status")).to_have_text(
+        "Running", timeout=30_000)
+    return {"telegram": telegram, "token": token, "username": username}
 
 
 def _wait_for_drawer(page) -> None:
@@ -135,7 +253,7 @@ def _switch_to_russian(page) -> None:
     page.keyboard.press("Escape")
 
 
-def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path):
+def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path, telegram):
     page = phone
     sign_up(page, f"phone-{uuid.uuid4().hex[:8]}@example.com")
     create_assistant(page, "Phone helper")
@@ -149,7 +267,17 @@ def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path):
     page.fill("#qa-answer", "Yes, within the city.")
     page.click("#qa-submit")
     page.locator(".qa-row").wait_for()
+    # A connected bot and a customer's conversation with it (the bot runner answers from the document).
+    bot = _connect_bot(page, telegram)
+    telegram.push_text(bot["token"], "When do you open?", chat_id=5151, first_name="Mallory")
+    telegram.wait_sent(bot["token"], 1, timeout=30)
 
-    _walk_every_page(page, "en")
+    _walk_every_page(page, "en", bot)
     _switch_to_russian(page)
-    _walk_every_page(page, "ru")
+    _walk_every_page(page, "ru", bot)
+
+    # Disconnecting, confirmed: the card goes.
+    open_page(page, "/dashboard/bots")
+    page.locator(".bot-card .disconnect-bot").click()
+    page.get_by_role("alertdialog").locator(".confirm-action").click()
+    expect(page.locator(".bot-card")).to_have_count(0)

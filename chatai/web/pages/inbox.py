@@ -380,14 +380,19 @@ def _bubble(m: dict) -> rx.Component:
         rx.hstack(
             rx.text(rx.match(m["role"], ("user", t("inbox_role_user")), ("assistant", t("inbox_role_assistant")),
                              ("operator", t("inbox_role_operator")), m["role"]), size="1", weight="bold"),
-            rx.cond(is_operator & (m["operator"] != ""), rx.text(m["operator"], size="1"), rx.fragment()),
-            rx.text(m["time"], size="1", color=rx.color("gray", 10)),
-            spacing="2", align="center",
+            rx.cond(is_operator & (m["operator"] != ""), rx.text(m["operator"], size="1", word_break="break-all"),
+                    rx.fragment()),
+            rx.text(m["time"], size="1", color=rx.color("gray", 10), white_space="nowrap"),
+            # Wraps: an operator's email and the time overflowed a phone-wide bubble.
+            spacing="2", align="center", wrap="wrap", row_gap="0",
         ),
         # Plain text, never HTML: whatever a customer typed shows as typed.
         rx.text(m["text"], white_space="pre-wrap", size="2", class_name="message-text"),
-        rx.cond(m["sources"] != "", rx.text("📎 ", m["sources"], size="1", color=rx.color("gray", 10),
-                                            margin_top="4px", class_name="message-sources"), rx.fragment()),
+        # An icon of the UI's set: an emoji showed as an empty box where no emoji font is installed.
+        rx.cond(m["sources"] != "", rx.hstack(
+            rx.icon("paperclip", size=12, flex_shrink="0", margin_top="3px", aria_label=t("sources")),
+            rx.text(m["sources"], size="1"), spacing="1", align="start", color=rx.color("gray", 10),
+            margin_top="4px", class_name="message-sources"), rx.fragment()),
         rx.cond(m["role"] == "assistant", answered_by_badge(m["answered_by"]), rx.fragment()),
         rx.cond(m["delivery"] == "pending", rx.text(t("inbox_sending"), size="1", color=rx.color("gray", 10),
                                                     class_name="delivery-pending"), rx.fragment()),
@@ -447,7 +452,7 @@ def _transcript() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost", on_click=InboxState.close_dialog,
-                               aria_label=t("bot_events_close"), title=t("bot_events_close")),
+                               aria_label=t("bot_events_close"), title=t("bot_events_close"), id="close-dialog"),
                 rx.vstack(rx.text(rx.cond(InboxState.header["user_name"] != "", InboxState.header["user_name"],
                                           t("inbox_unknown_user")), weight="bold", id="transcript-user"),
                           rx.text(InboxState.header["bot"], " ", InboxState.header["assistant"], size="1",
@@ -469,14 +474,22 @@ def _transcript() -> rx.Component:
     )
 
 
+def _list_side(*children: rx.Component, **props) -> rx.Component:
+    """On a phone (one column, below Radix's md breakpoint of 1024 px) an open conversation takes the place
+    of the filters and the list, as in a messaging app, instead of opening below the fold; the back arrow
+    brings them back."""
+    hidden = {"display": rx.cond(InboxState.open_id != "", "none", "block")}
+    return rx.box(*children, style={"@media (max-width: 1023.98px)": hidden}, width="100%", **props)
+
+
 @dashboard_page
 def inbox_page() -> rx.Component:
     return rx.vstack(
         page_header("inbox_title", "inbox_subtitle"),
-        _filters(),
+        _list_side(_filters()),
         error_callout(InboxState.error, id="inbox-error"),
         rx.grid(
-            card(_dialog_list(), max_height="75vh", overflow_y="auto"),
+            _list_side(card(_dialog_list(), max_height="75vh", overflow_y="auto")),
             card(_transcript()),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
