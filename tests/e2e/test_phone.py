@@ -140,6 +140,10 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
     _wait_for_drawer(page)
     _shot(page, locale, "menu")
     _check_fits(page, f"{locale} menu", ["#sign-out"])
+    # The signed-in address is whole: the bottoms of its letters were cut off.
+    email = page.locator(".user-email >> visible=true")
+    expect(email).to_contain_text("@example.com")
+    assert email.evaluate("(el) => el.scrollHeight <= el.clientHeight"), "the email is clipped"
     page.keyboard.press("Escape")
 
 
@@ -213,6 +217,9 @@ def _check_conversation(page, locale: str, bot: dict) -> None:
     sent = telegram.wait_sent(token, sent_before + 1, timeout=15)
     assert any(reply in str(m.get("text")) for m in sent[sent_before:]), sent[sent_before:]
     expect(transcript.locator(".delivery-pending")).to_have_count(0, timeout=10_000)
+    # The newest message (the reply just sent) is in view, not below the transcript's fold.
+    gap = transcript.evaluate("(el) => el.scrollHeight - el.scrollTop - el.clientHeight")
+    assert gap < 60, f"{locale}: the transcript is {gap}px above its newest message"
     # Nothing in a message sticks out of its bubble (an operator's email pushed the time out of it).
     assert _sticking_out(page, "#transcript .message > div") == [], locale
     page.click("#release")
