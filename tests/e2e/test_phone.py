@@ -41,7 +41,7 @@ PRIMARY = {
     "settings": ["#sign-out-everywhere"],
 }
 KNOWLEDGE_TABS = {
-    "documents": [".reindex-document", ".delete-document"],
+    "documents": [".reindex-document", ".delete-document", ".document-status"],
     "qa": ["#qa-question", "#qa-submit", ".qa-row [title]"],
     "test": ["#search-query", "#search-submit"],
     "playground": ["#playground-input", "#playground-send", "#playground-clear"],
@@ -112,6 +112,9 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
                 page.click(f"#tab-{tab}")
                 _shot(page, locale, f"knowledge-{tab}")
                 _check_fits(page, f"{locale} knowledge/{tab}", PRIMARY["knowledge"] + required)
+                if tab == "documents":  # nothing of a row (its status was cut at "Обрабо") is scrolled away
+                    overflow = page.locator("#documents-table").evaluate("(el) => el.scrollWidth - el.clientWidth")
+                    assert overflow <= 0, f"{locale}: the documents table scrolls sideways by {overflow}px"
             continue
         _shot(page, locale, name)
         _check_fits(page, f"{locale} {name}", PRIMARY.get(name, []))

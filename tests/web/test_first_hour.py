@@ -155,3 +155,18 @@ async def test_a_drop_with_every_file_refused_keeps_the_refusal_on_screen(owner)
     async for _ in KnowledgeState.handle_upload.fn(state, []):
         pass
     assert len(state.upload_errors) == 1 and "big.pdf" in state.upload_errors[0]
+
+
+def test_the_search_console_names_pages_and_qa_pairs_in_russian():
+    import uuid
+
+    from chatai.rag.retrieval import SearchHit
+    from chatai.web.pages.kb_search import hit_row
+
+    page = SearchHit(kind="chunk", id=uuid.uuid4(), document="hours.pdf", section="Page 3", text="We open at 9.",
+                     score=0.8, similarity=0.8, vector_rank=1, fts_rank=None)
+    pair = SearchHit(kind="qa", id=uuid.uuid4(), document="Q&A", section="Do you deliver?", text="Yes.",
+                     score=0.8, similarity=0.8, vector_rank=1, fts_rank=None)
+    assert (hit_row(page, 0.3, "ru")["section"], hit_row(page, 0.3, "en")["section"]) == ("Стр. 3", "Page 3")
+    assert hit_row(pair, 0.3, "ru")["document"] == "Вопрос-ответ"
+    assert hit_row(pair, 0.3, "ru")["section"] == "Do you deliver?"  # the owner's own words stay as typed

@@ -121,6 +121,7 @@ EN: dict[str, str] = {
     "first_hour_debug_fts": "words #{rank} ({matched}/{total} words)",
     "first_hour_debug_score": "score {score}",
     "first_hour_qa_document": "Q&A",
+    "first_hour_page": "Page {n}",
     "first_hour_menu": "Menu",
     # tab titles
     "first_hour_title_signin": "Sign in",
@@ -245,6 +246,7 @@ RU: dict[str, str] = {
     "first_hour_debug_fts": "по словам №{rank} (совпало слов: {matched} из {total})",
     "first_hour_debug_score": "оценка {score}",
     "first_hour_qa_document": "Вопрос-ответ",
+    "first_hour_page": "Стр. {n}",
     "first_hour_menu": "Меню",
     "first_hour_title_signin": "Вход",
     "first_hour_title_signup": "Регистрация",
@@ -357,6 +359,13 @@ def assistant_error(locale: str, exc: ValueError) -> str:
         if message.startswith(prefix):
             return _t(locale, key)
     return _t(locale, "first_hour_err_number")
+
+
+def section_label(locale: str, section: str) -> str:
+    """A passage's section as an owner reads it: a PDF's "Page 3" (rag/parsing.py stores it in English, and
+    the same words go to customers in answers) in the owner's language; headings are the document's own."""
+    found = re.fullmatch(r"Page (\d+)", section)
+    return _t(locale, "first_hour_page").format(n=found.group(1)) if found else section
 
 
 def qa_error(locale: str, exc: ValueError) -> str:
