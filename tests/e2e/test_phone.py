@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatai.web.i18n import text
+from chatai.web.pages.billing import KINDS as LEDGER_KINDS
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.fakes.telegram_server import make_token
 
@@ -118,6 +119,15 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
             continue
         _shot(page, locale, name)
         _check_fits(page, f"{locale} {name}", PRIMARY.get(name, []))
+        if name == "billing":  # the ledger speaks words, not its codes ("welcome", "commit", "30")
+            kinds = {text(locale, f"billing_kind_{k}") for k in LEDGER_KINDS}
+            expect(page.locator(".ledger-kind").first).to_be_visible()
+            assert set(page.locator(".ledger-kind").all_inner_texts()) <= kinds
+            expect(page.locator("#ledger-period")).to_have_text(text(locale, "billing_period_days", n=30))
+        if name == "settings":  # no rating of an empty field; the hint is not squeezed beside its button
+            expect(page.locator("#password-strength")).to_have_count(0)
+            hint = page.locator("#sign-out-everywhere-hint").bounding_box()
+            assert hint is not None and hint["width"] > 250, f"{locale}: the sign-out hint is squeezed: {hint}"
         if name == "bots":
             _check_bot_card(page, locale, bot)
         if name == "inbox":
@@ -198,6 +208,11 @@ def _check_conversation(page, locale: str, bot: dict) -> None:
     """Open the customer's conversation, take it over, reply (delivered to Telegram), release."""
     telegram, token = bot["telegram"], bot["token"]
     item = page.locator(".dialog-item", has_text="Mallory")
+    # One side at a time: no empty "pick a conversation" card under the list; the list's time on one line.
+    expect(page.locator("#transcript-side")).to_be_hidden()
+    assert item.locator(".dialog-time").evaluate(
+        "(el) => { const r = document.createRange(); r.selectNodeContents(el); return r.getClientRects().length; }"
+    ) == 1, "the conversation's time wraps"
     item.click()
     transcript = page.locator("#transcript")
     expect(transcript).to_contain_text("When do you open?")
@@ -205,6 +220,7 @@ def _check_conversation(page, locale: str, bot: dict) -> None:
     expect(transcript.locator(".message-sources svg").first).to_be_visible()
     expect(transcript).not_to_contain_text("📎")
     expect(page.locator("#take-over")).to_be_in_viewport()
+    expect(page.locator("#inbox-search")).to_be_hidden()
     _shot(page, locale, "inbox-conversation")
     _check_fits(page, f"{locale} conversation", ["#close-dialog", "#take-over"])
 

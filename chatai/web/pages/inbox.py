@@ -345,8 +345,8 @@ def _dialog_item(d: dict) -> rx.Component:
         ),
         _preview(d),
         rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
-                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10)), align="center",
-                  width="100%"),
+                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
+                                       class_name="dialog-time"), align="center", width="100%"),
         on_click=InboxState.open_dialog(d["id"]),
         padding="10px 12px",
         border_radius="10px",
@@ -475,23 +475,24 @@ def _transcript() -> rx.Component:
     )
 
 
-def _list_side(*children: rx.Component, **props) -> rx.Component:
-    """On a phone (one column, below Radix's md breakpoint of 1024 px) an open conversation takes the place
-    of the filters and the list, as in a messaging app, instead of opening below the fold; the back arrow
-    brings them back."""
-    hidden = {"display": rx.cond(InboxState.open_id != "", "none", "block")}
-    return rx.box(*children, style={"@media (max-width: 1023.98px)": hidden}, width="100%", **props)
+def _narrow_side(*children: rx.Component, shown_while_open: bool, **props) -> rx.Component:
+    """On a phone (one column, below Radix's md breakpoint of 1024 px) the inbox shows one side at a time, as
+    a messaging app does: the filters and the list, or the open conversation (it opened below the fold), with
+    the back arrow between them; no "pick a conversation" card under the list."""
+    shown = (InboxState.open_id != "") if shown_while_open else (InboxState.open_id == "")
+    return rx.box(*children, style={"@media (max-width: 1023.98px)": {"display": rx.cond(shown, "block", "none")}},
+                  width="100%", **props)
 
 
 @dashboard_page
 def inbox_page() -> rx.Component:
     return rx.vstack(
         page_header("inbox_title", "inbox_subtitle"),
-        _list_side(_filters()),
+        _narrow_side(_filters(), shown_while_open=False),
         error_callout(InboxState.error, id="inbox-error"),
         rx.grid(
-            _list_side(card(_dialog_list(), max_height="75vh", overflow_y="auto")),
-            card(_transcript()),
+            _narrow_side(card(_dialog_list(), max_height="75vh", overflow_y="auto"), shown_while_open=False),
+            _narrow_side(card(_transcript()), shown_while_open=True, id="transcript-side"),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",
