@@ -170,3 +170,10 @@ def test_the_search_console_names_pages_and_qa_pairs_in_russian():
     assert (hit_row(page, 0.3, "ru")["section"], hit_row(page, 0.3, "en")["section"]) == ("Стр. 3", "Page 3")
     assert hit_row(pair, 0.3, "ru")["document"] == "Вопрос-ответ"
     assert hit_row(pair, 0.3, "ru")["section"] == "Do you deliver?"  # the owner's own words stay as typed
+
+
+def test_the_overview_says_durations_in_the_owners_language():
+    from chatai.web.pages.overview import _duration
+
+    assert (_duration(12.34, "en"), _duration(12.34, "ru")) == ("12.3 s", "12,3 с")
+    assert (_duration(150, "ru"), _duration(7200, "ru"), _duration(None, "ru")) == ("2,5 мин", "2,0 ч", "—")
