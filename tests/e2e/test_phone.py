@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chatai.web.i18n import text
+from chatai.web.pages.assistants import STYLE_PRESETS
 from chatai.web.pages.billing import KINDS as LEDGER_KINDS
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.fakes.telegram_server import make_token
@@ -138,16 +139,34 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
             expect(page.locator("#save-assistant")).to_be_in_viewport()
             _shot(page, locale, "assistant-dialog")
             _check_fits(page, f"{locale} assistant dialog", ["#save-assistant", "#delete-assistant",
-                                                             "#assistant-advanced"])
+                                                             "#assistant-advanced", "#assistant-style"])
+            # Every answer style is readable whole (the chosen one was cut off in a select).
+            assert _sticking_out(page, "#assistant-style") == [], locale
             # Under "Advanced", typing an own value turns the answer style to "Custom" (a preset would
             # otherwise overwrite it on saving).
             page.click("#assistant-advanced")
-            expect(page.locator("#assistant-style")).to_have_value("balanced")
+            saved, chosen = ("balanced", "creative") if locale == "en" else ("creative", "balanced")
+            expect(page.locator(f"#assistant-style-{saved}")).to_have_attribute("aria-checked", "true")
             page.fill("#assistant-temperature", "0.9")
-            expect(page.locator("#assistant-style")).to_have_value("custom")
+            expect(page.locator("#assistant-style-custom")).to_have_attribute("aria-checked", "true")
             _check_fits(page, f"{locale} assistant advanced", ["#assistant-temperature", "#assistant-model"])
+            # Choosing a style shows its values under "Advanced"; saved, it is the style the dialog reopens with.
+            page.click(f"#assistant-style-{chosen}")
+            expect(page.locator("#assistant-temperature")).to_have_value(str(STYLE_PRESETS[chosen]["temperature"]))
+            page.click("#save-assistant")
+            expect(page.locator("#save-assistant")).to_have_count(0)
+            page.get_by_role("button", name=text(locale, "edit")).first.click()
+            expect(page.locator(f"#assistant-style-{chosen}")).to_have_attribute("aria-checked", "true")
             page.keyboard.press("Escape")
             expect(page.locator("#save-assistant")).to_have_count(0)
+            # The new-assistant dialog, with its answer styles whole.
+            page.click("#new-assistant")
+            expect(page.locator("#create-assistant")).to_be_visible()
+            _shot(page, locale, "assistant-new")
+            _check_fits(page, f"{locale} new assistant", ["#assistant-name", "#assistant-style", "#create-assistant"])
+            assert _sticking_out(page, "#assistant-style") == [], locale
+            page.keyboard.press("Escape")
+            expect(page.locator("#create-assistant")).to_have_count(0)
     # The navigation drawer itself.
     page.click("#menu")
     _wait_for_drawer(page)

@@ -174,16 +174,21 @@ def _labeled(key: str, control: rx.Component, help_key: str = "") -> rx.Componen
     return rx.vstack(rx.text(t(key), size="2", weight="medium"), control, *help_line, spacing="1", width="100%")
 
 
-def _style_select(with_custom: bool) -> rx.Component:
-    options = [rx.el.option(t(f"first_hour_style_{name}"), value=name) for name in STYLE_PRESETS]
+def _style_choice(with_custom: bool) -> rx.Component:
+    """The answer style as radio choices: as a select, its chosen label ("Сбалансированный (рекомендуем)") was
+    cut off at a phone's width; here every choice wraps and is on screen."""
+    names = [*STYLE_PRESETS, *([CUSTOM] if with_custom else [])]
     if with_custom:  # editing: follows the state, so typing an advanced value shows "Custom" at once
-        options.append(rx.el.option(t("first_hour_style_custom"), value=CUSTOM))
         bound = {"value": AssistantsState.editing["style"], "on_change": AssistantsState.choose_style}
     else:
         bound = {"default_value": "balanced"}
-    # Sized to the form, not to its longest option (in Russian, wider than a phone).
-    return _labeled("first_hour_style", rx.el.select(*options, name="style", id="assistant-style", width="100%",
-                                                     **bound), "first_hour_style_help")
+    choices = [rx.el.label(rx.radio_group.item(value=name, id=f"assistant-style-{name}", flex_shrink="0"),
+                           rx.text(t(f"first_hour_style_{name}"), size="2"),
+                           display="flex", gap="8px", align_items="start", cursor="pointer")
+               for name in names]
+    return _labeled("first_hour_style", rx.radio_group.root(rx.vstack(*choices, spacing="2"), name="style",
+                                                            id="assistant-style", **bound),
+                    "first_hour_style_help")
 
 
 # (label and help key, form field, input props) of the expert knobs under "Advanced".
@@ -217,7 +222,7 @@ def _create_dialog() -> rx.Component:
                              "first_hour_help_system_prompt"),
                     _labeled("greeting", rx.text_area(name="greeting", rows="2", width="100%",
                                                       id="assistant-greeting"), "first_hour_help_greeting"),
-                    _style_select(with_custom=False),
+                    _style_choice(with_custom=False),
                     rx.hstack(rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray",
                                                         type="button")),
                               rx.button(t("create"), type="submit", id="create-assistant"), justify="end",
@@ -250,7 +255,7 @@ def _edit_dialog() -> rx.Component:
                         rx.el.option(t("lang_auto"), value="auto"), rx.el.option("English", value="en"),
                         rx.el.option("Русский", value="ru"), name="language", default_value=e["language"]),
                         "first_hour_help_language"),
-                    _style_select(with_custom=True),
+                    _style_choice(with_custom=True),
                     # Expert knobs stay in the form (a closed <details> still submits its fields).
                     rx.el.details(
                         rx.el.summary(t("first_hour_advanced"), cursor="pointer", id="assistant-advanced"),
@@ -294,6 +299,10 @@ def _edit_dialog() -> rx.Component:
                 key=e["id"],
             ),
             max_width="640px",
+            # Its own scroll container, no taller than the screen: else (in Russian on a phone) it grew past
+            # the screen and the sticky Save row scrolled away with it.
+            max_height="calc(100dvh - 32px)",
+            overflow_y="auto",
             # A flex item: without min_width 0 its widest content stretched it past a phone's screen.
             min_width="0",
             padding=rx.breakpoints(initial="16px", sm="24px"),
