@@ -301,6 +301,13 @@ def _switch_to_russian(page) -> None:
 def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path, telegram):
     page = phone
     sign_up(page, f"phone-{uuid.uuid4().hex[:8]}@example.com")
+    # A new owner's empty pages say what to do next and link to where it is done.
+    open_page(page, "/dashboard/knowledge")
+    expect(page.locator("#knowledge-go-create >> visible=true")).to_have_attribute("href", "/dashboard/assistants")
+    open_page(page, "/dashboard/inbox")
+    expect(page.locator("#inbox-empty")).to_contain_text(text("en", "inbox_none_yet"))
+    expect(page.locator("#inbox-connect-bot")).to_have_attribute("href", "/dashboard/bots")
+    _shot(page, "en", "inbox-none-yet")
     create_assistant(page, "Phone helper")
     # A document and a Q&A pair, so their row actions are on screen to be checked.
     open_page(page, "/dashboard/knowledge")

@@ -359,11 +359,29 @@ def _dialog_item(d: dict) -> rx.Component:
     )
 
 
+def _unfiltered() -> rx.Var:
+    return ((InboxState.f_assistant == ALL) & (InboxState.f_bot == ALL) & (InboxState.f_status == ALL)
+            & (InboxState.f_period == ALL) & (InboxState.search == ""))
+
+
+def _no_dialogs_yet() -> rx.Component:
+    """A new owner's empty inbox says why it is empty and what to do ("no match for these filters" with no
+    filter set said neither)."""
+    return rx.vstack(
+        empty_state("inbox", "inbox_none_yet"),
+        rx.cond(InboxState.bot_options.length() == 0,
+                rx.center(rx.link(rx.button(rx.icon("plug", size=16), t("connect_bot")), href=routes.BOTS,
+                                  id="inbox-connect-bot"), width="100%"),
+                rx.fragment()),
+        width="100%", id="inbox-empty",
+    )
+
+
 def _dialog_list() -> rx.Component:
     return rx.vstack(
         rx.cond(InboxState.dialogs.length() > 0,
                 rx.vstack(rx.foreach(InboxState.dialogs, _dialog_item), spacing="1", width="100%", id="dialog-list"),
-                empty_state("inbox", "inbox_no_match")),
+                rx.cond(_unfiltered(), _no_dialogs_yet(), empty_state("inbox", "inbox_no_match"))),
         rx.cond(InboxState.next_cursor != "",
                 rx.button(t("inbox_load_more"), variant="soft", width="100%", on_click=InboxState.load_more,
                           id="load-more"),

@@ -548,7 +548,10 @@ def knowledge_page() -> rx.Component:
                        padding_top="16px"),
                 default_value="documents",
             )),
-            card(empty_state("bot", "need_assistant_first")),
+            # With the way to do it: the sentence alone left a new owner to find the assistants page.
+            card(empty_state("bot", "need_assistant_first"),
+                 rx.center(rx.link(rx.button(rx.icon("plus", size=16), t("first_hour_bots_go_create")),
+                                   href=routes.ASSISTANTS, id="knowledge-go-create"), width="100%")),
         ),
         width="100%",
     )
