@@ -114,6 +114,10 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
                 page.click(f"#tab-{tab}")
                 _shot(page, locale, f"knowledge-{tab}")
                 _check_fits(page, f"{locale} knowledge/{tab}", PRIMARY["knowledge"] + required)
+                if tab == "playground":  # the input and the buttons under it do not touch
+                    field, send = (page.locator(f"{s} >> visible=true").bounding_box()
+                                   for s in ("#playground-input", "#playground-send"))
+                    assert send["y"] - (field["y"] + field["height"]) >= 6, f"{locale}: {field} touches {send}"
                 if tab == "documents":  # nothing of a row (its status was cut at "Обрабо") is scrolled away
                     overflow = page.locator("#documents-table").evaluate("(el) => el.scrollWidth - el.clientWidth")
                     assert overflow <= 0, f"{locale}: the documents table scrolls sideways by {overflow}px"

@@ -502,7 +502,8 @@ def _playground_tab() -> rx.Component:
                                         id="playground-send", flex="1"),
                               rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
                                         on_click=KnowledgeState.clear_chat, id="playground-clear", flex="1")),
-                    direction=rx.breakpoints(initial="column", sm="row"), gap="2", width="100%"),
+                    # A CSS gap: "2" (a Radix step) was no gap at all and the input touched Send.
+                    direction=rx.breakpoints(initial="column", sm="row"), gap="8px", width="100%"),
             on_submit=KnowledgeState.handle_chat_submit,
             reset_on_submit=True,
             width="100%",
