@@ -123,6 +123,20 @@ def test_a_bots_last_error_is_shown_in_russian():
     assert bot_last_error("en", TELEGRAM_UNREACHABLE) == TELEGRAM_UNREACHABLE
 
 
+def test_every_bot_event_log_sentence_is_shown_in_russian():
+    from chatai.bots import supervisor
+    from chatai.services import admin, bots
+
+    sentences = [sentence for _, sentence in bots._EVENTS.values()]
+    sentences += [row[-1] for row in admin._BOT_ACTIONS.values()] + [supervisor.RECOVERED]
+    for sentence in sentences:
+        assert bot_last_error("ru", sentence) != sentence, sentence
+        assert bot_last_error("en", sentence) == sentence
+    assert bot_last_error("ru", "Paused by the owner.") == "Приостановлен владельцем."
+    skipped = supervisor.ANSWER_SKIPPED.format(update_id=42, n=3)
+    assert bot_last_error("ru", skipped) == "Сообщение 42 пропущено: на него не удалось ответить (попыток: 3)."
+
+
 def test_tab_titles_follow_the_language():
     assert page_title("ru", "/dashboard/knowledge") == "База знаний · ChatAI"
     assert page_title("en", "/dashboard/knowledge") == "Knowledge base · ChatAI"
@@ -141,3 +155,25 @@ async def test_a_drop_with_every_file_refused_keeps_the_refusal_on_screen(owner)
     async for _ in KnowledgeState.handle_upload.fn(state, []):
         pass
     assert len(state.upload_errors) == 1 and "big.pdf" in state.upload_errors[0]
+
+
+def test_the_search_console_names_pages_and_qa_pairs_in_russian():
+    import uuid
+
+    from chatai.rag.retrieval import SearchHit
+    from chatai.web.pages.kb_search import hit_row
+
+    page = SearchHit(kind="chunk", id=uuid.uuid4(), document="hours.pdf", section="Page 3", text="We open at 9.",
+                     score=0.8, similarity=0.8, vector_rank=1, fts_rank=None)
+    pair = SearchHit(kind="qa", id=uuid.uuid4(), document="Q&A", section="Do you deliver?", text="Yes.",
+                     score=0.8, similarity=0.8, vector_rank=1, fts_rank=None)
+    assert (hit_row(page, 0.3, "ru")["section"], hit_row(page, 0.3, "en")["section"]) == ("Стр. 3", "Page 3")
+    assert hit_row(pair, 0.3, "ru")["document"] == "Вопрос-ответ"
+    assert hit_row(pair, 0.3, "ru")["section"] == "Do you deliver?"  # the owner's own words stay as typed
+
+
+def test_the_overview_says_durations_in_the_owners_language():
+    from chatai.web.pages.overview import _duration
+
+    assert (_duration(12.34, "en"), _duration(12.34, "ru")) == ("12.3 s", "12,3 с")
+    assert (_duration(150, "ru"), _duration(7200, "ru"), _duration(None, "ru")) == ("2,5 мин", "2,0 ч", "—")

@@ -133,3 +133,13 @@ async def test_revoke_uses_a_real_uuid_not_a_guess(two_browsers):
     state = await _settings(here)
     await SettingsState.revoke_session.fn(state, str(uuid.uuid4()))
     assert await _alive(there)
+
+
+async def test_the_settings_page_does_not_rate_the_password_typed_at_sign_up(two_browsers):
+    """The hint is shared with the sign-up page: it must not say "strong" under the empty new-password field."""
+    here, _, _ = two_browsers
+    root = await signed_in_root(here)
+    strength = await root.get_state(PasswordStrengthState)
+    PasswordStrengthState.handle_password_typed.fn(strength, "Tulips in May 2031")  # typed while signing up
+    await SettingsState.load_settings.fn(await root.get_state(SettingsState))
+    assert strength.strength == ""

@@ -86,7 +86,8 @@ def _nav(items: list[tuple[str, str, str]], admin_link: bool) -> rx.Component:
 def _user_box() -> rx.Component:
     return rx.vstack(
         rx.divider(),
-        rx.text(AuthState.user_email, size="1", color=rx.color("gray", 10), trim="both",
+        # No leading trim here: with overflow hidden it cut the bottom off the letters.
+        rx.text(AuthState.user_email, size="1", color=rx.color("gray", 10), class_name="user-email",
                 style={"overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"}, width="100%"),
         rx.hstack(
             language_switch(),

@@ -37,6 +37,24 @@ def style_of(score_threshold: float, temperature: float) -> str:
     return CUSTOM
 
 
+def _preset_to_apply(style: str, submitted: dict, saved: dict[str, str]) -> dict[str, float]:
+    """The chosen preset's values, unless the submitted advanced fields hold numbers that are neither the
+    preset's nor the saved ones: the owner typed them (a change that reached the server after the form was
+    read, so the select still named the preset) and they win over the preset."""
+    preset = STYLE_PRESETS.get(style, {})
+    for key, value in preset.items():
+        if submitted.get(key) not in (value, _number(saved.get(key, ""))):
+            return {}
+    return preset
+
+
+def _number(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
 def _row(a) -> dict[str, str]:
     return {
         "id": str(a.id), "name": a.name, "system_prompt": a.system_prompt, "greeting": a.greeting,
@@ -103,6 +121,18 @@ class AssistantsState(rx.State):
             self.edit_open = True
 
     @rx.event
+    def choose_style(self, style: str):
+        """A preset shows its values in the advanced fields, so what is saved is what the owner sees."""
+        preset = {key: str(value) for key, value in STYLE_PRESETS.get(style, {}).items()}
+        self.editing = {**self.editing, "style": style if style in STYLE_PRESETS else CUSTOM, **preset}
+
+    @rx.event
+    def edit_advanced(self, field: str, value: str):
+        """An owner's own advanced value makes the style "Custom": a preset would otherwise overwrite it."""
+        if field in _FORM_FIELDS:
+            self.editing = {**self.editing, field: str(value), "style": CUSTOM}
+
+    @rx.event
     async def handle_edit_submit(self, form: dict):
         user = await require_user(self)
         if user is None:
@@ -111,7 +141,8 @@ class AssistantsState(rx.State):
         try:
             values = {key: cast(form.get(key, "")) for key, cast in _FORM_FIELDS.items()}
             values.update({key: bool(form.get(key)) for key in _CHECKBOXES})
-            values.update(STYLE_PRESETS.get(str(form.get("style", "")), {}))  # "custom" keeps the advanced fields
+            saved = next((a for a in self.assistants if a["id"] == self.editing.get("id")), {})
+            values.update(_preset_to_apply(str(form.get("style", "")), values, saved))
             async with async_session() as session:
                 await svc.update_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(self.editing["id"]),
                                            **values)
@@ -143,13 +174,37 @@ def _labeled(key: str, control: rx.Component, help_key: str = "") -> rx.Componen
     return rx.vstack(rx.text(t(key), size="2", weight="medium"), control, *help_line, spacing="1", width="100%")
 
 
-def _style_select(default: rx.Var | str, with_custom: bool) -> rx.Component:
-    options = [rx.el.option(t(f"first_hour_style_{name}"), value=name) for name in STYLE_PRESETS]
-    if with_custom:
-        options.append(rx.el.option(t("first_hour_style_custom"), value=CUSTOM))
-    # Sized to the form, not to its longest option (in Russian, wider than a phone).
-    return _labeled("first_hour_style", rx.el.select(*options, name="style", default_value=default,
-                                                     id="assistant-style", width="100%"), "first_hour_style_help")
+def _style_choice(with_custom: bool) -> rx.Component:
+    """The answer style as radio choices: as a select, its chosen label ("Сбалансированный (рекомендуем)") was
+    cut off at a phone's width; here every choice wraps and is on screen."""
+    names = [*STYLE_PRESETS, *([CUSTOM] if with_custom else [])]
+    if with_custom:  # editing: follows the state, so typing an advanced value shows "Custom" at once
+        bound = {"value": AssistantsState.editing["style"], "on_change": AssistantsState.choose_style}
+    else:
+        bound = {"default_value": "balanced"}
+    choices = [rx.el.label(rx.radio_group.item(value=name, id=f"assistant-style-{name}", flex_shrink="0"),
+                           rx.text(t(f"first_hour_style_{name}"), size="2"),
+                           display="flex", gap="8px", align_items="start", cursor="pointer")
+               for name in names]
+    return _labeled("first_hour_style", rx.radio_group.root(rx.vstack(*choices, spacing="2"), name="style",
+                                                            id="assistant-style", **bound),
+                    "first_hour_style_help")
+
+
+# (label and help key, form field, input props) of the expert knobs under "Advanced".
+_ADVANCED_FIELDS = (
+    ("temperature", "temperature", {"type": "number", "step": "0.1", "min": "0", "max": "2"}),
+    ("score_threshold", "score_threshold", {"type": "number", "step": "0.05", "min": "0", "max": "1"}),
+    ("top_k", "top_k", {"type": "number", "min": "1", "max": "50"}),
+    ("qa_threshold", "qa_direct_threshold", {"type": "number", "step": "0.05", "min": "0", "max": "1"}),
+    ("handoff_timeout", "handoff_timeout_minutes", {"type": "number", "min": "1", "max": "1440"}),
+    ("model", "model", {}),
+)
+
+
+def _advanced_input(field: str, **props) -> rx.Component:
+    return rx.input(name=field, value=AssistantsState.editing[field], id=f"assistant-{field.replace('_', '-')}",
+                    on_change=lambda value: AssistantsState.edit_advanced(field, value), **props)
 
 
 def _create_dialog() -> rx.Component:
@@ -167,7 +222,7 @@ def _create_dialog() -> rx.Component:
                              "first_hour_help_system_prompt"),
                     _labeled("greeting", rx.text_area(name="greeting", rows="2", width="100%",
                                                       id="assistant-greeting"), "first_hour_help_greeting"),
-                    _style_select("balanced", with_custom=False),
+                    _style_choice(with_custom=False),
                     rx.hstack(rx.dialog.close(rx.button(t("cancel"), variant="soft", color_scheme="gray",
                                                         type="button")),
                               rx.button(t("create"), type="submit", id="create-assistant"), justify="end",
@@ -200,30 +255,13 @@ def _edit_dialog() -> rx.Component:
                         rx.el.option(t("lang_auto"), value="auto"), rx.el.option("English", value="en"),
                         rx.el.option("Русский", value="ru"), name="language", default_value=e["language"]),
                         "first_hour_help_language"),
-                    _style_select(e["style"], with_custom=True),
+                    _style_choice(with_custom=True),
                     # Expert knobs stay in the form (a closed <details> still submits its fields).
                     rx.el.details(
                         rx.el.summary(t("first_hour_advanced"), cursor="pointer", id="assistant-advanced"),
                         rx.grid(
-                            _labeled("temperature", rx.input(name="temperature", type="number", step="0.1", min="0",
-                                                             max="2", default_value=e["temperature"]),
-                                     "first_hour_help_temperature"),
-                            _labeled("score_threshold", rx.input(name="score_threshold", type="number",
-                                                                 step="0.05", min="0", max="1",
-                                                                 default_value=e["score_threshold"]),
-                                     "first_hour_help_score_threshold"),
-                            _labeled("top_k", rx.input(name="top_k", type="number", min="1", max="50",
-                                                       default_value=e["top_k"]), "first_hour_help_top_k"),
-                            _labeled("qa_threshold", rx.input(name="qa_direct_threshold", type="number",
-                                                              step="0.05", min="0", max="1",
-                                                              default_value=e["qa_direct_threshold"]),
-                                     "first_hour_help_qa_threshold"),
-                            _labeled("handoff_timeout", rx.input(name="handoff_timeout_minutes", type="number",
-                                                                 min="1", max="1440",
-                                                                 default_value=e["handoff_timeout_minutes"]),
-                                     "first_hour_help_handoff_timeout"),
-                            _labeled("model", rx.input(name="model", default_value=e["model"]),
-                                     "first_hour_help_model"),
+                            *[_labeled(label, _advanced_input(field, **props), f"first_hour_help_{label}")
+                              for label, field, props in _ADVANCED_FIELDS],
                             columns=rx.breakpoints(initial="1", sm="2"),
                             spacing="3",
                             width="100%",
@@ -261,6 +299,10 @@ def _edit_dialog() -> rx.Component:
                 key=e["id"],
             ),
             max_width="640px",
+            # Its own scroll container, no taller than the screen: else (in Russian on a phone) it grew past
+            # the screen and the sticky Save row scrolled away with it.
+            max_height="calc(100dvh - 32px)",
+            overflow_y="auto",
             # A flex item: without min_width 0 its widest content stretched it past a phone's screen.
             min_width="0",
             padding=rx.breakpoints(initial="16px", sm="24px"),

@@ -176,9 +176,15 @@ class BillingState(rx.State):
         return rx.download(data=out.getvalue(), filename="chatai-ledger.csv")
 
 
+def _kind_label(kind: rx.Var) -> rx.Var:
+    return rx.match(kind, *[(k, t(f"billing_kind_{k}")) for k in KINDS], kind)
+
+
 def _entry_row(e: dict) -> rx.Component:
-    return rx.table.row(rx.table.cell(e["date"]), rx.table.cell(rx.badge(e["kind"])), rx.table.cell(e["amount"]),
-                        rx.table.cell(e["balance"]), rx.table.cell(e["reason"]))
+    # The kind in words (the ledger's own codes, "commit" or "reserve", showed in the Russian page too).
+    return rx.table.row(rx.table.cell(e["date"]), rx.table.cell(rx.badge(_kind_label(e["kind"]),
+                                                                         class_name="ledger-kind")),
+                        rx.table.cell(e["amount"]), rx.table.cell(e["balance"]), rx.table.cell(e["reason"]))
 
 
 def _topup_card() -> rx.Component:
@@ -204,8 +210,13 @@ def _ledger_card() -> rx.Component:
     return card(
         rx.hstack(
             rx.heading(t("billing_ledger"), size="4"), rx.spacer(),
-            rx.select(["all", *KINDS], value=s.kind, on_change=BillingState.set_kind, size="1"),
-            rx.select(list(PERIODS), value=s.period, on_change=BillingState.set_period, size="1"),
+            rx.select.root(rx.select.trigger(id="ledger-kind"), rx.select.content(
+                rx.select.item(t("billing_kind_all"), value="all"),
+                *[rx.select.item(t(f"billing_kind_{k}"), value=k) for k in KINDS]),
+                value=s.kind, on_change=BillingState.set_kind, size="1"),
+            rx.select.root(rx.select.trigger(id="ledger-period"), rx.select.content(
+                *[rx.select.item(t("billing_period_days").replace("{n}", p), value=p) for p in PERIODS]),
+                value=s.period, on_change=BillingState.set_period, size="1"),
             rx.button(rx.icon("download", size=14), t("billing_export_csv"), size="1", variant="soft",
                       on_click=BillingState.export_csv, id="export-csv"),
             width="100%", align="center", wrap="wrap", margin_bottom="8px",

@@ -345,8 +345,8 @@ def _dialog_item(d: dict) -> rx.Component:
         ),
         _preview(d),
         rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
-                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10)), align="center",
-                  width="100%"),
+                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
+                                       class_name="dialog-time"), align="center", width="100%"),
         on_click=InboxState.open_dialog(d["id"]),
         padding="10px 12px",
         border_radius="10px",
@@ -359,11 +359,29 @@ def _dialog_item(d: dict) -> rx.Component:
     )
 
 
+def _unfiltered() -> rx.Var:
+    return ((InboxState.f_assistant == ALL) & (InboxState.f_bot == ALL) & (InboxState.f_status == ALL)
+            & (InboxState.f_period == ALL) & (InboxState.search == ""))
+
+
+def _no_dialogs_yet() -> rx.Component:
+    """A new owner's empty inbox says why it is empty and what to do ("no match for these filters" with no
+    filter set said neither)."""
+    return rx.vstack(
+        empty_state("inbox", "inbox_none_yet"),
+        rx.cond(InboxState.bot_options.length() == 0,
+                rx.center(rx.link(rx.button(rx.icon("plug", size=16), t("connect_bot")), href=routes.BOTS,
+                                  id="inbox-connect-bot"), width="100%"),
+                rx.fragment()),
+        width="100%", id="inbox-empty",
+    )
+
+
 def _dialog_list() -> rx.Component:
     return rx.vstack(
         rx.cond(InboxState.dialogs.length() > 0,
                 rx.vstack(rx.foreach(InboxState.dialogs, _dialog_item), spacing="1", width="100%", id="dialog-list"),
-                empty_state("inbox", "inbox_no_match")),
+                rx.cond(_unfiltered(), _no_dialogs_yet(), empty_state("inbox", "inbox_no_match"))),
         rx.cond(InboxState.next_cursor != "",
                 rx.button(t("inbox_load_more"), variant="soft", width="100%", on_click=InboxState.load_more,
                           id="load-more"),
@@ -380,14 +398,19 @@ def _bubble(m: dict) -> rx.Component:
         rx.hstack(
             rx.text(rx.match(m["role"], ("user", t("inbox_role_user")), ("assistant", t("inbox_role_assistant")),
                              ("operator", t("inbox_role_operator")), m["role"]), size="1", weight="bold"),
-            rx.cond(is_operator & (m["operator"] != ""), rx.text(m["operator"], size="1"), rx.fragment()),
-            rx.text(m["time"], size="1", color=rx.color("gray", 10)),
-            spacing="2", align="center",
+            rx.cond(is_operator & (m["operator"] != ""), rx.text(m["operator"], size="1", word_break="break-all"),
+                    rx.fragment()),
+            rx.text(m["time"], size="1", color=rx.color("gray", 10), white_space="nowrap"),
+            # Wraps: an operator's email and the time overflowed a phone-wide bubble.
+            spacing="2", align="center", wrap="wrap", row_gap="0",
         ),
         # Plain text, never HTML: whatever a customer typed shows as typed.
         rx.text(m["text"], white_space="pre-wrap", size="2", class_name="message-text"),
-        rx.cond(m["sources"] != "", rx.text("📎 ", m["sources"], size="1", color=rx.color("gray", 10),
-                                            margin_top="4px", class_name="message-sources"), rx.fragment()),
+        # An icon of the UI's set: an emoji showed as an empty box where no emoji font is installed.
+        rx.cond(m["sources"] != "", rx.hstack(
+            rx.icon("paperclip", size=12, flex_shrink="0", margin_top="3px", aria_label=t("sources")),
+            rx.text(m["sources"], size="1"), spacing="1", align="start", color=rx.color("gray", 10),
+            margin_top="4px", class_name="message-sources"), rx.fragment()),
         rx.cond(m["role"] == "assistant", answered_by_badge(m["answered_by"]), rx.fragment()),
         rx.cond(m["delivery"] == "pending", rx.text(t("inbox_sending"), size="1", color=rx.color("gray", 10),
                                                     class_name="delivery-pending"), rx.fragment()),
@@ -447,7 +470,7 @@ def _transcript() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost", on_click=InboxState.close_dialog,
-                               aria_label=t("bot_events_close"), title=t("bot_events_close")),
+                               aria_label=t("bot_events_close"), title=t("bot_events_close"), id="close-dialog"),
                 rx.vstack(rx.text(rx.cond(InboxState.header["user_name"] != "", InboxState.header["user_name"],
                                           t("inbox_unknown_user")), weight="bold", id="transcript-user"),
                           rx.text(InboxState.header["bot"], " ", InboxState.header["assistant"], size="1",
@@ -459,8 +482,9 @@ def _transcript() -> rx.Component:
             ),
             rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
                                                     color=rx.color("gray", 10)), rx.fragment()),
-            rx.vstack(rx.foreach(InboxState.transcript, _bubble), spacing="2", width="100%", id="transcript",
-                      max_height="60vh", overflow_y="auto", padding="4px"),
+            # auto_scroll keeps the newest message in view (an operator's own reply landed out of sight).
+            rx.auto_scroll(rx.vstack(rx.foreach(InboxState.transcript, _bubble), spacing="2", width="100%"),
+                           width="100%", id="transcript", max_height="60vh", overflow_y="auto", padding="4px"),
             _handoff_bar(),
             spacing="3",
             width="100%",
@@ -469,15 +493,24 @@ def _transcript() -> rx.Component:
     )
 
 
+def _narrow_side(*children: rx.Component, shown_while_open: bool, **props) -> rx.Component:
+    """On a phone (one column, below Radix's md breakpoint of 1024 px) the inbox shows one side at a time, as
+    a messaging app does: the filters and the list, or the open conversation (it opened below the fold), with
+    the back arrow between them; no "pick a conversation" card under the list."""
+    shown = (InboxState.open_id != "") if shown_while_open else (InboxState.open_id == "")
+    return rx.box(*children, style={"@media (max-width: 1023.98px)": {"display": rx.cond(shown, "block", "none")}},
+                  width="100%", **props)
+
+
 @dashboard_page
 def inbox_page() -> rx.Component:
     return rx.vstack(
         page_header("inbox_title", "inbox_subtitle"),
-        _filters(),
+        _narrow_side(_filters(), shown_while_open=False),
         error_callout(InboxState.error, id="inbox-error"),
         rx.grid(
-            card(_dialog_list(), max_height="75vh", overflow_y="auto"),
-            card(_transcript()),
+            _narrow_side(card(_dialog_list(), max_height="75vh", overflow_y="auto"), shown_while_open=False),
+            _narrow_side(card(_transcript()), shown_while_open=True, id="transcript-side"),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",

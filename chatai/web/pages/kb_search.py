@@ -15,6 +15,7 @@ from chatai.web import routes
 from chatai.web.components.layout import t
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
+from chatai.web.texts.first_hour import section_label
 
 MIN_SHOWN_SCORE = 0.005  # "0.000" is no match at all
 
@@ -29,7 +30,8 @@ def hit_row(hit, threshold: float, locale: str = "en") -> dict[str, str]:
         text(locale, "first_hour_debug_score", score=f"{hit.score:.3f}"),
     ) if part)
     return {
-        "document": hit.document, "section": hit.section, "text": hit.text[:1200],
+        "document": text(locale, "first_hour_qa_document") if hit.kind == "qa" else hit.document,
+        "section": section_label(locale, hit.section), "text": hit.text[:1200],
         "percent": str(round(hit.score * 100)), "qa": "1" if hit.kind == "qa" else "",
         "words": "1" if hit.matched_terms else "", "meaning": "1" if hit.extra.get("similar", 0) > 0 else "",
         "below": "1" if hit.score < threshold else "", "details": details,

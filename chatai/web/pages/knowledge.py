@@ -334,26 +334,37 @@ def _document_actions(d: dict) -> rx.Component:
     )
 
 
+# On a phone the status, size and passages columns went off the right edge (the status read "Обрабо"): there
+# they are hidden and the status shows under the file name instead.
+_WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
+_NARROW_ONLY = rx.breakpoints(initial="flex", sm="none")
+
+
+def _document_status(d: dict, **props) -> rx.Component:
+    return rx.vstack(
+        _status_badge(d["status"]),
+        rx.cond((d["status"] == "processing") | (d["status"] == "queued"),
+                rx.box(rx.box(width=d["progress"] + "%", height="100%", bg=rx.color("indigo", 9),
+                              border_radius="3px", transition="width 0.4s"),
+                       width="120px", height="6px", bg=rx.color("gray", 4), border_radius="3px",
+                       class_name="progress"),
+                rx.fragment()),
+        spacing="1", class_name="document-status", **props)
+
+
 def _document_row(d: dict) -> rx.Component:
     # The actions come first: on a phone the table scrolls sideways and the last column was off-screen.
     return rx.table.row(
         rx.table.cell(_document_actions(d)),
         rx.table.cell(rx.vstack(
-            rx.hstack(rx.icon("file-text", size=16, flex_shrink="0"), rx.text(d["filename"], weight="medium"),
-                      align="center"),
+            rx.hstack(rx.icon("file-text", size=16, flex_shrink="0"),
+                      rx.text(d["filename"], weight="medium", word_break="break-word"), align="center"),
             rx.cond(d["error"] != "", rx.text(d["error"], size="1", color=rx.color("red", 11)), rx.fragment()),
+            _document_status(d, display=_NARROW_ONLY),
             spacing="1")),
-        rx.table.cell(rx.vstack(
-            _status_badge(d["status"]),
-            rx.cond((d["status"] == "processing") | (d["status"] == "queued"),
-                    rx.box(rx.box(width=d["progress"] + "%", height="100%", bg=rx.color("indigo", 9),
-                                  border_radius="3px", transition="width 0.4s"),
-                           width="120px", height="6px", bg=rx.color("gray", 4), border_radius="3px",
-                           class_name="progress"),
-                    rx.fragment()),
-            spacing="1")),
-        rx.table.cell(d["size"]),
-        rx.table.cell(rx.cond(d["qa"] != "", t("first_hour_qa_document"), d["chunks"])),
+        rx.table.cell(_document_status(d), display=_WIDE_ONLY),
+        rx.table.cell(d["size"], display=_WIDE_ONLY),
+        rx.table.cell(rx.cond(d["qa"] != "", t("first_hour_qa_document"), d["chunks"]), display=_WIDE_ONLY),
         data_status=d["status"],
         class_name="document-row",
     )
@@ -399,10 +410,11 @@ def _documents_tab() -> rx.Component:
             rx.box(rx.table.root(
                 rx.table.header(rx.table.row(
                     rx.table.column_header_cell(t("actions")), rx.table.column_header_cell(t("document")),
-                    rx.table.column_header_cell(t("status")),
-                    rx.table.column_header_cell(t("size")), rx.table.column_header_cell(t("chunks")))),
+                    rx.table.column_header_cell(t("status"), display=_WIDE_ONLY),
+                    rx.table.column_header_cell(t("size"), display=_WIDE_ONLY),
+                    rx.table.column_header_cell(t("chunks"), display=_WIDE_ONLY))),
                 rx.table.body(rx.foreach(KnowledgeState.documents, _document_row)),
-                width="100%"), overflow_x="auto", width="100%"),
+                width="100%"), overflow_x="auto", width="100%", id="documents-table"),
             empty_state("file-text", "no_documents"),
         ),
         spacing="4",
@@ -506,7 +518,8 @@ def _playground_tab() -> rx.Component:
                                         id="playground-send", flex="1"),
                               rx.button(t("clear"), type="button", variant="soft", color_scheme="gray", size="3",
                                         on_click=KnowledgeState.clear_chat, id="playground-clear", flex="1")),
-                    direction=rx.breakpoints(initial="column", sm="row"), gap="2", width="100%"),
+                    # A CSS gap: "2" (a Radix step) was no gap at all and the input touched Send.
+                    direction=rx.breakpoints(initial="column", sm="row"), gap="8px", width="100%"),
             on_submit=KnowledgeState.handle_chat_submit,
             reset_on_submit=True,
             width="100%",
@@ -552,7 +565,10 @@ def knowledge_page() -> rx.Component:
                        padding_top="16px"),
                 default_value="documents",
             )),
-            card(empty_state("bot", "need_assistant_first")),
+            # With the way to do it: the sentence alone left a new owner to find the assistants page.
+            card(empty_state("bot", "need_assistant_first"),
+                 rx.center(rx.link(rx.button(rx.icon("plus", size=16), t("first_hour_bots_go_create")),
+                                   href=routes.ASSISTANTS, id="knowledge-go-create"), width="100%")),
         ),
         width="100%",
     )

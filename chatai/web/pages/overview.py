@@ -18,7 +18,8 @@ from chatai.services import bots as bots_svc
 from chatai.services.overview import owner_overview
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
-from chatai.web.state.auth import require_user
+from chatai.web.i18n import text
+from chatai.web.state.auth import AuthState, require_user
 
 ALL = "all"
 PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -26,14 +27,14 @@ SHARE_KEYS = ("qa", "llm", "extractive", "fallback", "person")
 MAX_PREFILL_CHARS = 1000
 
 
-def _duration(seconds: float | None) -> str:
+def _duration(seconds: float | None, locale: str = "en") -> str:
+    """A duration in the owner's language ("12.3 s", "12,3 с"): the units were English on the Russian page."""
     if seconds is None:
         return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    if seconds < 3600:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    value, unit = ((seconds, "s") if seconds < 60 else (seconds / 60, "min") if seconds < 3600
+                   else (seconds / 3600, "h"))
+    number = f"{value:.1f}"
+    return text(locale, f"analytics_unit_{unit}", n=number.replace(".", ",") if locale == "ru" else number)
 
 
 def qa_prefill_href(assistant_id: uuid.UUID, question: str) -> str:
@@ -70,7 +71,8 @@ class OverviewState(rx.State):
             days = await analytics.per_day(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
             groups = await analytics.unanswered(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
         self.figures = {"messages": str(s.messages), "dialogs": str(s.dialogs), "end_users": str(s.end_users),
-                        "handoffs": str(s.handoffs), "first_response": _duration(s.median_first_response_s)}
+                        "handoffs": str(s.handoffs), "first_response": _duration(s.median_first_response_s,
+                                                                      (await self.get_state(AuthState)).locale)}
         counts = {"qa": s.by_qa, "llm": s.by_llm, "extractive": s.by_extractive, "fallback": s.by_fallback,
                   "person": s.by_person}
         self.shares = [{"key": k, "count": str(counts[k]), "pct": f"{s.share(counts[k]) * 100:.0f}"}

@@ -53,6 +53,9 @@ class SettingsState(rx.State):
         self.error = self.sessions_message = ""
         changed = self.router.url.query_parameters.get(PASSWORD_CHANGED_FLAG)
         self.message = text(auth.locale, "password_changed") if changed else ""
+        # The strength hint is shared with sign-up: it said "strong" under an empty field, rating the
+        # password typed there.
+        (await self.get_state(PasswordStrengthState)).strength = ""
         await self._load_sessions()
 
     async def _load_sessions(self) -> None:
@@ -160,11 +163,14 @@ def _sessions_card() -> rx.Component:
             rx.table.body(rx.foreach(SettingsState.sessions, _session_item)),
             width="100%", id="sessions-table",
         ),
-        rx.hstack(
+        rx.flex(
             rx.button(t("accounts_sign_out_everywhere"), color_scheme="red", variant="outline",
                       on_click=SettingsState.sign_out_everywhere, id="sign-out-everywhere"),
-            rx.text(t("accounts_sign_out_everywhere_hint"), size="1", color=rx.color("gray", 10)),
-            spacing="3", align="center",
+            # Under the button on a phone: beside it, the hint was squeezed into a column a word wide.
+            rx.text(t("accounts_sign_out_everywhere_hint"), size="1", color=rx.color("gray", 10),
+                    id="sign-out-everywhere-hint"),
+            direction=rx.breakpoints(initial="column", sm="row"), align=rx.breakpoints(initial="start", sm="center"),
+            gap="8px 12px",
         ),
         spacing="3", width="100%",
     ))

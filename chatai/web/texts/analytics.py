@@ -7,6 +7,9 @@ EN: dict[str, str] = {
     "analytics_assistant": "Assistant",
     "analytics_all_assistants": "All assistants",
     "analytics_period": "Period",
+    "analytics_unit_s": "{n} s",
+    "analytics_unit_min": "{n} min",
+    "analytics_unit_h": "{n} h",
     "analytics_period_7d": "Last 7 days",
     "analytics_period_30d": "Last 30 days",
     "analytics_period_90d": "Last 90 days",
@@ -32,6 +35,9 @@ EN: dict[str, str] = {
 }
 
 RU: dict[str, str] = {
+    "analytics_unit_s": "{n} с",
+    "analytics_unit_min": "{n} мин",
+    "analytics_unit_h": "{n} ч",
     "analytics_title": "Что решают ваши ассистенты",
     "analytics_assistant": "Ассистент",
     "analytics_all_assistants": "Все ассистенты",
