@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from chatai.web.i18n import text
 from chatai.web.pages.assistants import STYLE_PRESETS
 from chatai.web.pages.billing import KINDS as LEDGER_KINDS
+from chatai.web.texts.bot_events import bot_event_text
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.fakes.telegram_server import make_token
 
@@ -210,7 +211,7 @@ def _check_bot_card(page, locale: str, bot: dict) -> None:
     card.locator(".bot-events").click()
     events = page.locator("#bot-events")
     expect(events).to_contain_text(text(locale, "bot_events_kind_paused"))  # what was just done is logged
-    expect(events).to_contain_text(text(locale, "first_hour_event_owner_paused"))  # in the owner's language
+    expect(events).to_contain_text(bot_event_text(locale, "Paused by the owner."))  # in the owner's language
     _shot(page, locale, "bots-event-log")
     _check_fits(page, f"{locale} bot event log", ["#bot-events button"])
     page.keyboard.press("Escape")

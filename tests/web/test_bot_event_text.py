@@ -28,5 +28,11 @@ def test_every_stored_bot_sentence_reads_in_russian_with_its_values():
         assert bot_event_text("en", english) == english
 
 
+def test_skipped_message_reads_naturally():
+    skipped = supervisor.ANSWER_SKIPPED.format(update_id=42, n=3)
+    assert bot_event_text("ru", skipped) == "Сообщение 42 пропущено: на него не удалось ответить (попыток: 3)."
+    assert bot_event_text("ru", "Paused by the owner.") == "Приостановлен владельцем."
+
+
 def test_an_unknown_sentence_is_shown_as_stored():
     assert bot_event_text("ru", "Something new happened.") == "Something new happened."

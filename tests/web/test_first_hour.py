@@ -123,20 +123,6 @@ def test_a_bots_last_error_is_shown_in_russian():
     assert bot_last_error("en", TELEGRAM_UNREACHABLE) == TELEGRAM_UNREACHABLE
 
 
-def test_every_bot_event_log_sentence_is_shown_in_russian():
-    from chatai.bots import supervisor
-    from chatai.services import admin, bots
-
-    sentences = [sentence for _, sentence in bots._EVENTS.values()]
-    sentences += [row[-1] for row in admin._BOT_ACTIONS.values()] + [supervisor.RECOVERED]
-    for sentence in sentences:
-        assert bot_last_error("ru", sentence) != sentence, sentence
-        assert bot_last_error("en", sentence) == sentence
-    assert bot_last_error("ru", "Paused by the owner.") == "Приостановлен владельцем."
-    skipped = supervisor.ANSWER_SKIPPED.format(update_id=42, n=3)
-    assert bot_last_error("ru", skipped) == "Сообщение 42 пропущено: на него не удалось ответить (попыток: 3)."
-
-
 def test_tab_titles_follow_the_language():
     assert page_title("ru", "/dashboard/knowledge") == "База знаний · ChatAI"
     assert page_title("en", "/dashboard/knowledge") == "Knowledge base · ChatAI"

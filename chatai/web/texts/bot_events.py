@@ -29,12 +29,12 @@ RU_SENTENCES: dict[str, str] = {
         "Сообщение не удалось сохранить (попытка {n} из {limit}); пробуем снова, затем оно будет пропущено.",
     "The bot is running again.": "Бот снова работает.",
     "Message {update_id} could not be stored after {n} attempts and was skipped.":
-        "Сообщение {update_id} не удалось сохранить за {n} попыток, и оно пропущено.",
+        "Сообщение {update_id} пропущено: его не удалось сохранить (попыток: {n}).",
     "Message {update_id} could not be answered after {n} attempts and was skipped.":
-        "На сообщение {update_id} не удалось ответить за {n} попыток, и оно пропущено.",
+        "Сообщение {update_id} пропущено: на него не удалось ответить (попыток: {n}).",
     "Paused by the owner.": "Приостановлен владельцем.",
     "Resumed by the owner.": "Возобновлён владельцем.",
-    "The bot token was replaced; the bot restarts with it.": "Токен бота заменён; бот перезапускается с ним.",
+    "The bot token was replaced; the bot restarts with it.": "Токен бота заменён; бот перезапускается с новым токеном.",
     "Paused by a platform administrator.": "Приостановлен администратором платформы.",
     "Resumed by a platform administrator.": "Возобновлён администратором платформы.",
     "Restarted by a platform administrator.": "Перезапущен администратором платформы.",

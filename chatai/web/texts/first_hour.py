@@ -52,17 +52,6 @@ EN: dict[str, str] = {
     "first_hour_bot_database": "The database cannot be reached; retrying.",
     "first_hour_bot_internal": "An internal error interrupted the bot; retrying.",
     "first_hour_bot_details": "Details",
-    # sentences of a bot's event log (written in English by services/bots.py, services/admin.py, the runner)
-    "first_hour_event_owner_paused": "Paused by the owner.",
-    "first_hour_event_owner_resumed": "Resumed by the owner.",
-    "first_hour_event_owner_token_replaced": "The bot token was replaced; the bot restarts with it.",
-    "first_hour_event_admin_pause": "Paused by a platform administrator.",
-    "first_hour_event_admin_resume": "Resumed by a platform administrator.",
-    "first_hour_event_admin_restart": "Restarted by a platform administrator.",
-    "first_hour_event_recovered": "The bot is running again.",
-    "first_hour_event_store_skipped": "Message {update_id} could not be stored after {n} attempts and was skipped.",
-    "first_hour_event_answer_skipped": "Message {update_id} could not be answered after {n} attempts and was "
-                                       "skipped.",
     "first_hour_bot_mode": "Receives messages by",
     "first_hour_bot_mode_polling": "polling",
     "first_hour_bot_mode_webhook": "webhook",
@@ -183,16 +172,6 @@ RU: dict[str, str] = {
     "first_hour_bot_database": "База данных недоступна; повторяем.",
     "first_hour_bot_internal": "Внутренняя ошибка прервала работу бота; повторяем.",
     "first_hour_bot_details": "Подробности",
-    "first_hour_event_owner_paused": "Приостановлен владельцем.",
-    "first_hour_event_owner_resumed": "Возобновлён владельцем.",
-    "first_hour_event_owner_token_replaced": "Токен бота заменён; бот перезапускается с новым токеном.",
-    "first_hour_event_admin_pause": "Приостановлен администратором платформы.",
-    "first_hour_event_admin_resume": "Возобновлён администратором платформы.",
-    "first_hour_event_admin_restart": "Перезапущен администратором платформы.",
-    "first_hour_event_recovered": "Бот снова работает.",
-    "first_hour_event_store_skipped": "Сообщение {update_id} пропущено: его не удалось сохранить (попыток: {n}).",
-    "first_hour_event_answer_skipped": "Сообщение {update_id} пропущено: на него не удалось ответить "
-                                       "(попыток: {n}).",
     "first_hour_bot_mode": "Получает сообщения через",
     "first_hour_bot_mode_polling": "опрос (polling)",
     "first_hour_bot_mode_webhook": "вебхук",
@@ -308,40 +287,14 @@ def _last_error_keys() -> list[tuple[str, str]]:
             (supervisor.INTERNAL_ERROR, "first_hour_bot_internal")]
 
 
-def _event_keys() -> list[tuple[str, str]]:
-    """The fixed English sentences of a bot's event log, each with its key."""
-    from chatai.bots import supervisor
-    from chatai.services import admin, bots
-
-    # services/bots.py and services/admin.py keep their sentences in private tables; reading them here keeps
-    # one source (tests/web/test_first_hour.py checks that every one of them has a translation).
-    owner = [(sentence, f"first_hour_event_owner_{kind}") for kind, sentence in bots._EVENTS.values()]  # noqa: SLF001
-    by_admin = [(row[-1], f"first_hour_event_admin_{action}") for action, row in admin._BOT_ACTIONS.items()]  # noqa: SLF001
-    return [*owner, *by_admin, (supervisor.RECOVERED, "first_hour_event_recovered")]
-
-
-def _skipped_patterns() -> list[tuple[re.Pattern, str]]:
-    from chatai.bots import supervisor
-
-    def pattern(template: str) -> re.Pattern:
-        body = re.escape(template).replace(r"\{update_id\}", r"(?P<update_id>\d+)").replace(r"\{n\}", r"(?P<n>\d+)")
-        return re.compile(f"^{body}$")
-
-    return [(pattern(supervisor.STORE_SKIPPED), "first_hour_event_store_skipped"),
-            (pattern(supervisor.ANSWER_SKIPPED), "first_hour_event_answer_skipped")]
-
-
 def bot_last_error(locale: str, message: str) -> str:
-    """A bot's stored (English) last error or event log sentence in the owner's language; unknown sentences
-    stay as they are."""
+    """A bot's stored (English) last error in the owner's language; unknown sentences stay as they are.
+    Event log sentences: texts/bot_events.py `bot_event_text`, which starts here."""
     if locale == "en" or not message:
         return message
-    for english, key in [*_last_error_keys(), *_event_keys()]:
+    for english, key in _last_error_keys():
         if message == english:
             return _t(locale, key)
-    for pattern, key in _skipped_patterns():
-        if found := pattern.match(message):
-            return _t(locale, key).format(**found.groupdict())
     return message
 
 
