@@ -13,9 +13,9 @@ from chatai.services import accounts, assistants
 from chatai.web.components.document_language import page_title
 from chatai.web.pages.assistants import STYLE_PRESETS, AssistantsState
 from chatai.web.pages.bots import BotsState
-from chatai.web.pages.knowledge import KnowledgeState
 from chatai.web.pages.overview import OverviewState
 from chatai.web.state.auth import AuthState
+from chatai.web.state.knowledge import KnowledgeState
 from chatai.web.texts.first_hour import bot_last_error
 from tests.web.clients import signed_in_root
 

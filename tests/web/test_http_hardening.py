@@ -11,8 +11,8 @@ from chatai.db.session import async_session
 from chatai.services import accounts
 from chatai.web import http_guards
 from chatai.web.api import build_api, with_api_routes
-from chatai.web.pages.knowledge import KnowledgeState
 from chatai.web.session_cookie import COOKIE_NAME
+from chatai.web.state.knowledge import KnowledgeState
 
 UPLOAD_HANDLER = f"{KnowledgeState.get_full_name()}.handle_upload"
 

@@ -160,8 +160,8 @@ def _at(root, path_and_query: str) -> None:
 
 
 async def test_qa_prefill_opens_the_editor_only_for_my_assistant(world):
-    from chatai.web.pages.knowledge import KnowledgeState
     from chatai.web.pages.overview import QaPrefillState, qa_prefill_href
+    from chatai.web.state.knowledge import KnowledgeState
 
     question = 'Do you deliver on "Sunday"? </script><script>alert(1)</script>'
     href = qa_prefill_href(uuid.UUID(world["assistant"]), question)

@@ -145,7 +145,7 @@ async def test_an_upload_request_acts_as_its_own_cookie_whatever_tab_it_names(db
 
 async def test_upload_guard_hands_the_request_session_to_the_handler(db):
     from chatai.web import http_guards
-    from chatai.web.pages.knowledge import KnowledgeState
+    from chatai.web.state.knowledge import KnowledgeState
 
     async with async_session() as session:
         token = await accounts.sign_up(session, email="uploader@example.com", password="copper kettle 91 winds")

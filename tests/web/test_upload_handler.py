@@ -16,8 +16,8 @@ from chatai.db.models import Document
 from chatai.db.session import async_session
 from chatai.services import accounts, assistants
 from chatai.web import session_cookie
-from chatai.web.pages.knowledge import KnowledgeState
 from chatai.web.state.auth import AuthState
+from chatai.web.state.knowledge import KnowledgeState
 from tests.web.clients import signed_in_root
 
 

@@ -49,7 +49,7 @@ class KbSearchState(rx.State):
     async def handle_search_submit(self, form: dict):
         from chatai.rag.reembed import reembed_progress
         from chatai.rag.retrieval import plan_query, search_knowledge
-        from chatai.web.pages.knowledge import KnowledgeState
+        from chatai.web.state.knowledge import KnowledgeState
 
         user = await require_user(self)
         if user is None:

@@ -119,7 +119,7 @@ class QaPrefillState(rx.State):
 
     @rx.event
     async def prefill_qa(self):
-        from chatai.web.pages.knowledge import KnowledgeState
+        from chatai.web.state.knowledge import KnowledgeState
 
         params = self.router.url.query_parameters
         question = str(params.get("qa") or "").strip()[:MAX_PREFILL_CHARS]

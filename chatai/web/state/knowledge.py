@@ -1,0 +1,301 @@
+"""The knowledge base page's state: documents (upload, live progress, re-index, delete), Q&A pairs and the
+playground chat. Every handler re-checks the session and passes the owner to the service, which refuses
+another owner's assistant or document. The page is chatai/web/pages/knowledge.py."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.services import knowledge as kb
+from chatai.settings import get_settings
+from chatai.web import routes
+from chatai.web.i18n import text
+from chatai.web.pages.kb_search import KbSearchState
+from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.texts.first_hour import qa_error, upload_error
+from chatai.web.texts.ingest import document_error
+
+UPLOAD_ID = "kb_upload"
+POLL_SECONDS = 1.0
+PENDING = ("queued", "processing")
+
+
+def _size(n: int, locale: str = "en") -> str:
+    if n >= 1048576:
+        return text(locale, "first_hour_size_mb", n=f"{n / 1048576:.1f}")
+    return text(locale, "first_hour_size_kb", n=f"{max(n, 1) / 1024:.0f}")
+
+
+def _doc_row(d, locale: str) -> dict[str, str]:
+    return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": document_error(locale, d.error),
+            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes, locale), "chunks": str(d.chunk_count),
+            "qa": "1" if d.content_type.endswith("; qa") else ""}
+
+
+class KnowledgeState(rx.State):
+    assistant_options: list[dict[str, str]] = []
+    assistant_id: str = ""
+    documents: list[dict[str, str]] = []
+    qa_pairs: list[dict[str, str]] = []
+    upload_errors: list[str] = []
+    uploading: bool = False
+    # Bumped when an upload finished: remounts `_poll_after_upload`, whose on_mount starts polling from the
+    # tab's own socket. Not chained from handle_upload: the upload may run on a web worker that does not hold
+    # the tab's WebSocket, where an event of the tab cannot tell who is signed in.
+    uploads_done: int = 0
+    error: str = ""
+    polling: bool = False
+    # Playground.
+    chat: list[dict[str, str]] = []
+    chat_busy: bool = False
+    # Q&A editing.
+    qa_edit_id: str = ""
+
+    @rx.var
+    def max_upload_mb(self) -> int:
+        return get_settings().max_upload_mb
+
+    async def _owner(self) -> uuid.UUID | None:
+        user = await require_user(self)
+        return user.id if user else None
+
+    async def _reload(self, owner_id: uuid.UUID) -> None:
+        if not self.assistant_id:
+            self.documents, self.qa_pairs = [], []
+            return
+        try:
+            aid = uuid.UUID(self.assistant_id)
+            async with async_session() as session:
+                docs = await kb.list_documents(session, owner_id=owner_id, assistant_id=aid)
+                pairs = await kb.list_qa_pairs(session, owner_id=owner_id, assistant_id=aid)
+        except (assistants_svc.NotFound, ValueError):
+            # Deleted meanwhile, or not this owner's: show nothing of it.
+            self.assistant_id = ""
+            self.documents, self.qa_pairs = [], []
+            return
+        locale = (await self.get_state(AuthState)).locale
+        self.documents = [_doc_row(d, locale) for d in docs]
+        self.qa_pairs = [{"id": str(p.id), "question": p.question, "answer": p.answer} for p in pairs]
+
+    @rx.event
+    async def load_knowledge(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        async with async_session() as session:
+            mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        if self.assistant_id not in {a["id"] for a in self.assistant_options}:
+            self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
+        self.chat, self.upload_errors, self.error = [], [], ""
+        await self._reload(owner_id)
+        if any(d["status"] in PENDING for d in self.documents):
+            return KnowledgeState.poll_progress
+
+    @rx.event
+    async def select_assistant(self, assistant_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        self.assistant_id = assistant_id
+        self.chat, self.upload_errors = [], []
+        await self._reload(owner_id)
+        return KbSearchState.clear_results
+
+    @rx.event
+    async def handle_upload(self, files: list[rx.UploadFile]):
+        # react-dropzone calls on_drop for every drop, with no files when all were refused (over the limit):
+        # clearing the errors then wiped the refusal that handle_upload_rejected had just shown.
+        if not self.assistant_id or not files:
+            return
+        # The upload request's own session (it may run on a web worker without this tab's socket).
+        auth = await self.get_state(AuthState)
+        user = await auth.upload_user()
+        if user is None:
+            self.upload_errors = [text(auth.locale, "uploads_signed_out")]
+            return
+        owner_id = user.id
+        self.upload_errors = []
+        self.uploading = True
+        yield
+        errors: list[str] = []
+        for file in files:
+            data = await file.read()
+            try:
+                async with async_session() as session:
+                    await kb.upload_document(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
+                                             filename=file.name or "", data=data)
+            except kb.UploadError as exc:
+                locale = (await self.get_state(AuthState)).locale
+                errors.append(upload_error(locale, code=exc.code, filename=exc.filename, message=exc.message))
+            except assistants_svc.NotFound:
+                errors.append(f"{file.name}: {text((await self.get_state(AuthState)).locale, 'err_not_found')}")
+        self.upload_errors = [*self.upload_errors, *errors]  # keeps refusals of the same drop (other handler)
+        self.uploading = False
+        await self._reload(owner_id)
+        self.uploads_done += 1
+
+    @rx.event
+    async def handle_upload_rejected(self, rejections: list[dict]):
+        """Files the browser refused before uploading (over the size limit). The page sends only each
+        file's name and size (`_rejected_files`): the browser's File objects would be sent whole."""
+        locale = (await self.get_state(AuthState)).locale
+        limit = get_settings().max_upload_mb
+        self.upload_errors = [
+            text(locale, "first_hour_upload_too_large", name=str(r.get("name") or "?")[:200],
+                 size=_size(int(r.get("size") or 0), locale), limit=limit)
+            for r in rejections if isinstance(r, dict)
+        ][:20]
+
+    @rx.event(background=True)
+    async def poll_progress(self):
+        """Refresh statuses while documents are being processed (one poller per browser tab)."""
+        async with self:
+            if self.polling:
+                return
+            self.polling = True
+        try:
+            for _ in range(3600):
+                await asyncio.sleep(POLL_SECONDS)
+                async with self:
+                    owner_id = await self._owner()
+                    if owner_id is None or not self.assistant_id or not client_connected(self):
+                        return
+                    await self._reload(owner_id)
+                    if not any(d["status"] in PENDING for d in self.documents):
+                        return
+        finally:
+            async with self:
+                self.polling = False
+
+    async def _document_action(self, document_id: str, action) -> None:
+        owner_id = await self._owner()
+        if owner_id is None:
+            return
+        try:
+            async with async_session() as session:
+                await action(session, owner_id=owner_id, document_id=uuid.UUID(document_id))
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+        await self._reload(owner_id)
+
+    @rx.event
+    async def delete_document(self, document_id: str):
+        await self._document_action(document_id, kb.delete_document)
+
+    @rx.event
+    async def reindex_document(self, document_id: str):
+        await self._document_action(document_id, kb.reindex_document)
+        return KnowledgeState.poll_progress
+
+    # --- Q&A pairs ---
+
+    @rx.event
+    def start_qa_edit(self, qa_id: str):
+        pair = next((p for p in self.qa_pairs if p["id"] == qa_id), None)
+        if pair is None:
+            return
+        self.qa_edit_id = qa_id
+        self.error = ""
+        return [rx.set_value("qa-question", pair["question"]), rx.set_value("qa-answer", pair["answer"]),
+                rx.set_focus("qa-question")]
+
+    @rx.event
+    def cancel_qa_edit(self):
+        self.qa_edit_id = ""
+        return [rx.set_value("qa-question", ""), rx.set_value("qa-answer", "")]
+
+    @rx.event
+    async def handle_qa_submit(self, form: dict):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        question, answer = str(form.get("question", "")), str(form.get("answer", ""))
+        self.error = ""
+        try:
+            async with async_session() as session:
+                if self.qa_edit_id:
+                    await kb.update_qa_pair(session, owner_id=owner_id, qa_id=uuid.UUID(self.qa_edit_id),
+                                            question=question, answer=answer)
+                else:
+                    await kb.add_qa_pair(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
+                                         question=question, answer=answer)
+        except assistants_svc.NotFound:
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+            return
+        except ValueError as exc:
+            self.error = qa_error((await self.get_state(AuthState)).locale, exc)
+            return
+        self.qa_edit_id = ""
+        await self._reload(owner_id)
+
+    @rx.event
+    async def delete_qa_pair(self, qa_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        try:
+            async with async_session() as session:
+                await kb.delete_qa_pair(session, owner_id=owner_id, qa_id=uuid.UUID(qa_id))
+        except (assistants_svc.NotFound, ValueError):
+            self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
+        await self._reload(owner_id)
+
+    # --- playground ---
+
+    @rx.event
+    def clear_chat(self):
+        self.chat = []
+
+    @rx.event(background=True)
+    async def handle_chat_submit(self, form: dict):
+        from chatai.rag.answer import Answer, stream_answer
+
+        question = str(form.get("message", "")).strip()[:4000]
+        async with self:
+            owner_id = await self._owner()
+            if owner_id is None or not question or not self.assistant_id or self.chat_busy:
+                return
+            assistant_id = uuid.UUID(self.assistant_id)
+            try:
+                async with async_session() as session:
+                    await assistants_svc.get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
+            except assistants_svc.NotFound:
+                return
+            history = [(m["role"], m["text"]) for m in self.chat][-12:]
+            self.chat = [*self.chat, {"role": "user", "text": question, "meta": "", "sources": ""},
+                         {"role": "assistant", "text": "", "meta": "", "sources": ""}]
+            self.chat_busy = True
+        try:
+            async for item in stream_answer(assistant_id=assistant_id, question=question, history=history):
+                async with self:
+                    if not self.chat or self.chat[-1]["role"] != "assistant":
+                        break  # the page was loaded again meanwhile (a reconnect clears the playground)
+                    last = dict(self.chat[-1])
+                    if isinstance(item, Answer):
+                        last["text"] = item.text
+                        last["meta"] = item.answered_by
+                        last["sources"] = " · ".join(
+                            dict.fromkeys(f"{s.document}" + (f" — {s.section}" if s.section else "")
+                                          for s in item.sources))
+                    else:
+                        last["text"] += item
+                    self.chat = [*self.chat[:-1], last]
+        except Exception:  # noqa: BLE001 - the playground shows a failure instead of spinning forever
+            async with self:
+                if not self.chat:
+                    return
+                last = dict(self.chat[-1])
+                last["text"] = text((await self.get_state(AuthState)).locale, "err_generic")
+                self.chat = [*self.chat[:-1], last]
+        finally:
+            async with self:
+                self.chat_busy = False
+
+
+# --- components -------------------------------------------------------------------------------
