@@ -4,9 +4,11 @@
 
 /v1/chat/completions answers after a random 1-3 s (uniform, per request), streamed word by word when asked
 (`stream=True`, as the product asks): about a sixth of the time before the first word, the rest spread over
-the words. The answer ends with `(ref q-<hash> llm-<ms>ms)`: the hash of the question (the last user
-message, see `question_ref`) and the time this request was given, so the bench can check the reply went to
-the chat that asked and subtract the model's own time from each end-to-end latency exactly.
+the words. The answer ends with `(ref q-<hash> llm-<ms>ms t-<arrival>)`: the hash of the question (the last
+user message, see `question_ref`), the time this request was given, and when it arrived (time.monotonic(),
+CLOCK_MONOTONIC: one clock for every process of the machine), so the bench can check the reply went to the
+chat that asked, subtract the model's own time from each end-to-end latency exactly, and split the rest into
+before the model (update in -> request at the model) and after it.
 /v1/embeddings answers at once with the tests' hashed bag-of-words vectors (1536-d, base64 or float): in
 OpenAI mode the product embeds with the same server as it chats.
 GET /_stats returns what was served, and how late each stream ended compared with its given time (the
@@ -37,17 +39,18 @@ BODY_RU = ("Согласно документам компании, вот чт�
 BODY_EN = ("According to the company's documents, here is what applies to your question. The details are in "
            "the price list and the rules quoted in the source below. If you need more, just ask and I will "
            "help with the terms, the timing and the cost.")
-REF = re.compile(r"\(ref q-([0-9a-f]{8}) llm-(\d+)ms\)")
+REF = re.compile(r"\(ref q-([0-9a-f]{8}) llm-(\d+)ms t-([\d.]+)\)")
 
 
 def question_ref(question: str) -> str:
     return hashlib.sha1(question.encode()).hexdigest()[:8]  # noqa: S324 - a label, not security
 
 
-def parse_ref(text: str) -> tuple[str, int] | None:
-    """(question hash, model milliseconds) from a reply, or None for a reply the model did not write."""
+def parse_ref(text: str) -> tuple[str, int, float] | None:
+    """(question hash, model milliseconds, when the request arrived on the system-wide monotonic clock) from a
+    reply, or None for a reply the model did not write."""
     m = REF.search(text)
-    return (m.group(1), int(m.group(2))) if m else None
+    return (m.group(1), int(m.group(2)), float(m.group(3))) if m else None
 
 
 class StandIn:
@@ -115,7 +118,7 @@ class StandIn:
             messages = body.get("messages") or []
             question = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
             base_text = BODY_RU if re.search("[а-яё]", question.lower()) else BODY_EN
-            text = f"{base_text} (ref q-{question_ref(question)} llm-{round(given * 1000)}ms)"
+            text = f"{base_text} (ref q-{question_ref(question)} llm-{round(given * 1000)}ms t-{started:.4f})"
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                      "total_tokens": prompt_tokens + len(text.split())}

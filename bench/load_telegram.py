@@ -44,6 +44,7 @@ class Ask:
     replied: float = 0.0
     replied_wall: float = 0.0
     llm_ms: int = 0
+    llm_start: float = 0.0  # the request reached the stand-in LLM (monotonic, same clock)
     status: str = "waiting"  # ok | timeout | late | not_model | wrong
     detail: str = ""
     replies: int = 0
@@ -91,7 +92,7 @@ class LoadTelegram(FakeTelegram):
             if ref is None:
                 ask.status, ask.detail = "not_model", re.sub(r"<[^>]+>", "", text)[:120]
             elif ref[0] == ask.ref:
-                ask.status, ask.llm_ms = "ok", ref[1]
+                ask.status, ask.llm_ms, ask.llm_start = "ok", ref[1], ref[2]
             else:
                 earlier = [a for a in customer.asks if a.ref == ref[0]]
                 if earlier:  # the answer to an earlier, timed-out question: late, keep waiting for this one

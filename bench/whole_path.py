@@ -337,6 +337,8 @@ def summarize(args: argparse.Namespace, chats: int, results: dict[str, Any], eve
     e2e = [a["replied"] - a["pushed"] for a in measured]
     beyond = [a["replied"] - a["pushed"] - a["llm_ms"] / 1000 for a in measured]
     pickup = [a["picked_up"] - a["pushed"] for a in measured if a["picked_up"]]
+    before_llm = [a["llm_start"] - a["pushed"] for a in measured]
+    after_llm = [a["replied"] - a["llm_start"] - a["llm_ms"] / 1000 for a in measured]
     answered_in_window = sum(1 for a in asks if a["status"] == "ok" and measured_from <= a["replied"] <= measured_to)
     statuses: dict[str, int] = {}
     for a in asks:
@@ -354,6 +356,8 @@ def summarize(args: argparse.Namespace, chats: int, results: dict[str, Any], eve
         "beyond_p50": _pct(beyond, 50), "beyond_p95": _pct(beyond, 95), "beyond_p99": _pct(beyond, 99),
         "llm_mean": statistics.fmean([a["llm_ms"] / 1000 for a in measured]) if measured else float("nan"),
         "pickup_p50": _pct(pickup, 50), "pickup_p95": _pct(pickup, 95), "usage": usage,
+        "before_p50": _pct(before_llm, 50), "before_p95": _pct(before_llm, 95),
+        "after_p50": _pct(after_llm, 50), "after_p95": _pct(after_llm, 95),
     }
     if events:
         tabs = [arrivals(tab, [a for a in asks if a["pushed"] >= measured_from]) for tab in events]
@@ -380,6 +384,9 @@ def print_step(step: dict[str, Any]) -> None:
           f"{step['beyond_p99']:.2f} s (LLM mean {step['llm_mean']:.2f} s), pickup p95 {step['pickup_p95'] * 1000:.0f} "
           f"ms, asked {step['asked']}, ok {step['ok']}, errors {step['error_rate'] * 100:.1f}% {step['statuses']} "
           f"dup {step['duplicates']} unexpected {step['unexpected']}", flush=True)
+    print(f"    beyond the LLM, split: update in -> request at the LLM p50 {step['before_p50']:.2f} / p95 "
+          f"{step['before_p95']:.2f} s; LLM done -> reply at Telegram p50 {step['after_p50']:.2f} / p95 "
+          f"{step['after_p95']:.2f} s", flush=True)
     if step["error_samples"]:
         print(f"    e.g. {step['error_samples']}")
     if "tabs" in step:
