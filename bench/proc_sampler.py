@@ -39,6 +39,8 @@ class ProcessSampler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started = self.stopped = 0.0
+        self._machine = psutil.cpu_times()
+        self.machine: dict[str, float] = {}
 
     def start(self) -> ProcessSampler:
         self.figures.clear()
@@ -46,6 +48,7 @@ class ProcessSampler:
         self._stop.clear()
         self._sample(count=False)
         self.started = time.monotonic()
+        self._machine = psutil.cpu_times()
         self._thread = threading.Thread(target=self._run, name="proc-sampler", daemon=True)
         self._thread.start()
         return self
@@ -57,6 +60,13 @@ class ProcessSampler:
         self._sample(count=True)
         self.stopped = time.monotonic()
         wall = max(1e-6, self.stopped - self.started)
+        machine = psutil.cpu_times()
+        idle = _idle(machine) - _idle(self._machine)
+        total = sum(machine) - sum(self._machine)
+        # The whole machine, in % of one core (2 cores = 200%), and the load average at the end: other work on a
+        # shared machine competes for the same cores.
+        self.machine = {"busy_pct": 100 * psutil.cpu_count() * (1 - idle / total) if total > 0 else 0.0,
+                        "load1": psutil.getloadavg()[0]}
         return {label: {"cpu_pct": 100 * f.cpu_seconds / wall,
                         "mem_mb_mean": (sum(f.memory) / len(f.memory) / 1048576) if f.memory else 0.0,
                         "mem_mb_max": (max(f.memory) / 1048576) if f.memory else 0.0,
@@ -90,6 +100,10 @@ class ProcessSampler:
             if count:
                 figures.memory.append(memory)
                 figures.processes = max(figures.processes, alive)
+
+
+def _idle(times: object) -> float:
+    return times.idle + getattr(times, "iowait", 0.0)  # type: ignore[attr-defined]
 
 
 def descendants(pid: int) -> list[psutil.Process]:

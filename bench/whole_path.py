@@ -191,11 +191,11 @@ def _web_workers(tree: list[psutil.Process]) -> list[psutil.Process]:
     for proc in tree:
         try:
             parent = proc.parent()
-            if parent is not None and proc.cmdline() == parent.cmdline() and "granian" in " ".join(proc.cmdline()):
+            if parent is not None and proc.cmdline() == parent.cmdline():
                 workers.append(proc)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    if not workers:  # granian with one worker may run it in a child whose command line differs
+    if not workers:  # in case a worker's command line differs from its parent's
         workers = [p for p in tree if p.pid != tree[0].pid and _is_python(p)][-1:]
     return workers
 
@@ -220,6 +220,8 @@ async def _actl(url: str, action: str, body: dict[str, Any] | None = None) -> An
 
 @dataclass
 class Tenant:
+    owner_id: Any
+    bot_ids: list[Any]
     tokens: list[str]
     bot_sets: list[int]  # bot index -> question set index
     question_sets: list[list[str]]
@@ -260,13 +262,15 @@ async def set_up_tenant(telegram_url: str, bots: int) -> Tenant:
         chunks = int((await (await s.connection()).execute(sa.text("SELECT count(*) FROM chunks"))).scalar_one())
     tokens = [make_token(30_000_000 + i) for i in range(bots)]
     await _actl(telegram_url, "add_bots", {"bots": [[t, f"shop{i}_bot"] for i, t in enumerate(tokens)]})
-    bot_sets = []
+    bot_sets, bot_ids = [], []
     for i, token in enumerate(tokens):
         async with async_session() as s:
-            await bot_services.connect_bot(s, owner_id=owner_id, assistant_id=assistant_ids[i % len(BUSINESSES)],
-                                           token=token)
+            bot = await bot_services.connect_bot(s, owner_id=owner_id,
+                                                 assistant_id=assistant_ids[i % len(BUSINESSES)], token=token)
+            bot_ids.append(bot.id)
         bot_sets.append(i % len(BUSINESSES))
-    return Tenant(tokens=tokens, bot_sets=bot_sets, question_sets=[[q for q, _ in b.questions] for b in BUSINESSES],
+    return Tenant(owner_id=owner_id, bot_ids=bot_ids, tokens=tokens, bot_sets=bot_sets,
+                  question_sets=[[q for q, _ in b.questions] for b in BUSINESSES],
                   chunks=chunks)
 
 
@@ -277,6 +281,39 @@ async def _clear_runner_keys() -> None:
     keys = [k async for k in redis.scan_iter("chatai:bots:*")]
     if keys:
         await redis.delete(*keys)
+
+
+async def _set_bots_running(tenant: Tenant, running: bool) -> None:
+    """Pause or resume every bot through the owner's services (as the dashboard's buttons do)."""
+    from chatai.db.session import async_session
+    from chatai.services import bots as bot_services
+
+    for bot_id in tenant.bot_ids:
+        async with async_session() as s:
+            if running:
+                await bot_services.resume_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
+            else:
+                await bot_services.pause_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
+
+
+async def _start_runners_sharing(stack: Stack, tenant: Tenant, n: int) -> None:
+    """Start n runners so that they share the bots. A runner takes every free bot it prefers among the live
+    runners it knows; the first to start knows only itself and takes them all, and bots never move to a runner
+    that joins later. So with several runners the bots are paused first and resumed once every runner has seen
+    the others (their heartbeat, a third of the 15 s lease, refreshes the list)."""
+    from chatai.bots.ownership import RUNNERS_KEY
+    from chatai.cache import get_redis
+
+    if n > 1:
+        await _set_bots_running(tenant, False)
+    stack.start_runners(n)
+    if n > 1:
+        redis = get_redis()
+        deadline = time.monotonic() + 60
+        while await redis.zcard(RUNNERS_KEY) < n and time.monotonic() < deadline:  # noqa: ASYNC110 - Redis
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(6.0)
+        await _set_bots_running(tenant, True)
 
 
 async def _bots_per_runner() -> list[int]:
@@ -318,12 +355,18 @@ async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, watch
     await _actl(url, "stop_customers")
     stopped = time.monotonic()
     usage = sampler.stop()
+    machine = sampler.machine
     while (await _actl(url, "customers_done"))["running"]:  # noqa: ASYNC110 - another process
         await asyncio.sleep(0.5)
     await asyncio.sleep(2.0)  # a duplicate or late reply shows up
     results = await _actl(url, "results")
     events = await watchers.events() if watchers is not None else []
-    return summarize(args, chats, results, events, usage, window=stopped - started)
+    step = summarize(args, chats, results, events, usage, window=stopped - started)
+    ours = sum(u["cpu_pct"] for u in usage.values())
+    step["machine"] = {**machine, "ours_pct": ours, "others_pct": max(0.0, machine["busy_pct"] - ours)}
+    runner_cpu = sum(u["cpu_pct"] for label, u in usage.items() if label.startswith("runner"))
+    step["runner_ms_per_answer"] = 10 * runner_cpu / max(1e-6, step["throughput"])  # % of a core -> ms per answer
+    return step
 
 
 def summarize(args: argparse.Namespace, chats: int, results: dict[str, Any], events: list[Any],
@@ -393,6 +436,10 @@ def print_step(step: dict[str, Any]) -> None:
         print(f"    {step['tabs']} inbox tabs: saw {step['seen'] * 100:.0f}% of questions; question -> tab p50 "
               f"{step['live_q_p50'] * 1000:.0f} / p95 {step['live_q_p95'] * 1000:.0f} ms; reply sent -> tab p50 "
               f"{step['live_r_p50'] * 1000:.0f} / p95 {step['live_r_p95'] * 1000:.0f} ms", flush=True)
+    m = step["machine"]
+    print(f"    machine: {m['busy_pct']:.0f}% busy of {psutil.cpu_count() * 100}% (this bench's processes "
+          f"{m['ours_pct']:.0f}%, other work {m['others_pct']:.0f}%), load average {m['load1']:.1f}; runner CPU per "
+          f"answer {step['runner_ms_per_answer']:.0f} ms", flush=True)
     for label, u in step["usage"].items():
         if u["processes"]:
             print(f"    {label:32s} CPU {u['cpu_pct']:5.1f}%  mem mean {u['mem_mb_mean']:6.1f} / max "
@@ -410,7 +457,7 @@ async def run_config(args: argparse.Namespace, stack: Stack, tenant: Tenant, run
     t0 = time.monotonic()
     stack.start_app(workers)
     print(f"  app up in {time.monotonic() - t0:.0f} s at {stack.app_url}", flush=True)
-    stack.start_runners(runners)
+    await _start_runners_sharing(stack, tenant, runners)
     await _wait_polling(stack.telegram_url, len(tenant.tokens))
     print(f"  bots per runner: {await _bots_per_runner()}", flush=True)
     watchers = None
@@ -454,14 +501,15 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, list[dict[s
 
 def print_summary(all_results: dict[str, list[dict[str, Any]]]) -> None:
     print("\n| runners x workers | N chats | answers/s | e2e p50 / p95 | beyond LLM p50 / p95 | errors | "
-          "inbox: seen, question p95, reply p95 |")
-    print("|---|---|---|---|---|---|---|")
+          "inbox: seen, question p95, reply p95 | machine busy (others), load |")
+    print("|---|---|---|---|---|---|---|---|")
     for config, steps in all_results.items():
         for s in steps:
             live = (f"{s['seen'] * 100:.0f}%, {s['live_q_p95'] * 1000:.0f} ms, {s['live_r_p95'] * 1000:.0f} ms"
                     if "tabs" in s else "-")
             print(f"| {config} | {s['chats']} | {s['throughput']:.1f} | {s['e2e_p50']:.2f} / {s['e2e_p95']:.2f} s | "
-                  f"{s['beyond_p50']:.2f} / {s['beyond_p95']:.2f} s | {s['error_rate'] * 100:.1f}% | {live} |")
+                  f"{s['beyond_p50']:.2f} / {s['beyond_p95']:.2f} s | {s['error_rate'] * 100:.1f}% | {live} | "
+                  f"{s['machine']['busy_pct']:.0f}% ({s['machine']['others_pct']:.0f}%), {s['machine']['load1']:.1f} |")
         held = [s["chats"] for s in steps if passes(s)]
         print(f"largest N with p95 beyond the LLM < {TARGET_BEYOND_LLM:.0f} s and errors <= "
               f"{MAX_ERROR_RATE * 100:.0f}% ({config}): {max(held) if held else 'none'}")
