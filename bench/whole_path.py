@@ -314,15 +314,16 @@ async def _start_runners_sharing(stack: Stack, tenant: Tenant, n: int) -> None:
         await _set_bots_running(tenant, True)
 
 
-async def _bots_per_runner() -> list[int]:
-    import sqlalchemy as sa
+async def _bots_per_runner(tenant: Tenant) -> list[int]:
+    """Bots held per runner, from the leases in Redis (the bots table's runner_id can lag behind)."""
+    from chatai.bots.ownership import LEASE_PREFIX
+    from chatai.cache import get_redis
 
-    from chatai.db.session import async_session
-
-    async with async_session() as s:
-        conn = await s.connection()
-        rows = (await conn.execute(sa.text("SELECT runner_id, count(*) FROM bots GROUP BY runner_id"))).all()
-    return sorted((int(n) for _, n in rows), reverse=True)
+    holders = await get_redis().mget([f"{LEASE_PREFIX}{bot_id}" for bot_id in tenant.bot_ids])
+    counts: dict[str, int] = {}
+    for holder in holders:
+        counts[str(holder)] = counts.get(str(holder), 0) + 1
+    return sorted(counts.values(), reverse=True)
 
 
 async def _wait_polling(telegram_url: str, bots: int, timeout: float = 120) -> None:  # noqa: ASYNC109
@@ -375,7 +376,7 @@ async def run_config(args: argparse.Namespace, stack: Stack, tenant: Tenant, run
     print(f"  app up in {time.monotonic() - t0:.0f} s at {stack.app_url}", flush=True)
     await _start_runners_sharing(stack, tenant, runners)
     await _wait_polling(stack.telegram_url, len(tenant.tokens))
-    print(f"  bots per runner: {await _bots_per_runner()}", flush=True)
+    print(f"  bots per runner: {await _bots_per_runner(tenant)}", flush=True)
     watchers = None
     results = []
     try:
@@ -383,7 +384,7 @@ async def run_config(args: argparse.Namespace, stack: Stack, tenant: Tenant, run
             watchers = await InboxWatchers(stack.app_url).start(args.dashboards, OWNER_EMAIL, OWNER_PASSWORD)
         for n in steps:
             step = await run_step(args, stack, tenant, watchers, n, step_no=len(results) + 100 * (runners + workers))
-            step["bots_per_runner"] = await _bots_per_runner()
+            step["bots_per_runner"] = await _bots_per_runner(tenant)
             results.append(step)
             print_step(step)
             if args.step_up and not passes(step):
