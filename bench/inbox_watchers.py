@@ -18,6 +18,22 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync", "--disable-renderer-backgrounding",
         "--disable-background-timer-throttling", "--disable-backgrounding-occluded-windows"]
 
+# Before the page's scripts: note when each WebSocket message arrives (our listener runs before socket.io's
+# onmessage), so an arrival splits into the server's part (up to the message carrying it) and the browser's
+# (applying it to the page). The last message before a change is taken as the one that carried it.
+FRAME_CLOCK_JS = """(() => {
+  const Original = window.WebSocket;
+  window.__lastFrame = 0;
+  function Patched(...args) {
+    const ws = new Original(...args);
+    ws.addEventListener('message', () => { window.__lastFrame = Date.now(); });
+    return ws;
+  }
+  Patched.prototype = Original.prototype;
+  Object.assign(Patched, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  window.WebSocket = Patched;
+})();"""
+
 OBSERVER_JS = """() => {
   window.__events = [];
   window.__last = {};
@@ -28,7 +44,7 @@ OBSERVER_JS = """() => {
       const preview = item.querySelector('.dialog-preview')?.textContent || '';
       if (window.__last[user] !== preview) {
         window.__last[user] = preview;
-        window.__events.push([user, preview, now]);
+        window.__events.push([user, preview, now, window.__lastFrame || now]);
       }
     }
   };
@@ -76,6 +92,7 @@ class InboxWatchers:
         context = await self._browser.new_context(base_url=self.app_url, viewport={"width": 1280, "height": 900},
                                                   **kwargs)
         context.set_default_timeout(60_000)
+        await context.add_init_script(FRAME_CLOCK_JS)
         self.contexts.append(context)
         return context
 
@@ -84,15 +101,16 @@ class InboxWatchers:
         for page in self.pages:
             await page.evaluate(OBSERVER_JS)
 
-    async def events(self) -> list[list[tuple[str, str, float]]]:
-        """Per tab: (customer name, preview, browser time in seconds), in order."""
+    async def events(self) -> list[list[tuple[str, str, float, float]]]:
+        """Per tab: (customer name, preview, when the page changed, when the last WebSocket message before it
+        arrived), browser clock in seconds, in order."""
         out = []
         for page in self.pages:
             try:
                 raw = await page.evaluate("() => window.__events || []")
             except Exception:  # noqa: BLE001 - a crashed tab reports nothing; counted as no arrivals
                 raw = []
-            out.append([(u, p, t / 1000) for u, p, t in raw])
+            out.append([(u, p, t / 1000, f / 1000) for u, p, t, f in raw])
         return out
 
     async def close(self) -> None:
@@ -107,25 +125,29 @@ class InboxWatchers:
             await self._pw.stop()
 
 
-def arrivals(events: list[tuple[str, str, float]], asks: list[dict[str, Any]]) -> dict[str, list[float]]:
-    """For one tab: seconds from each question being sent to it showing in the list, and from each reply
-    reaching Telegram to it replacing the question there. Asks whose dialog never showed are left out
-    (counted by the caller as not seen)."""
-    by_user: dict[str, list[tuple[str, float]]] = {}
-    for user, preview, at in events:
-        by_user.setdefault(user, []).append((preview, at))
+def arrivals(events: list[tuple[str, str, float, float]], asks: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """For one tab: seconds from each question being sent to it showing in the list ("question"; of which
+    until the WebSocket message that carried it, "question_server"), and from each reply reaching Telegram to
+    it replacing the question there ("reply"). Asks whose dialog never showed are left out (counted by the
+    caller as not seen)."""
+    by_user: dict[str, list[tuple[str, float, float]]] = {}
+    for user, preview, at, frame in events:
+        by_user.setdefault(user, []).append((preview, at, frame))
     question_delays: list[float] = []
+    server_delays: list[float] = []
     reply_delays: list[float] = []
     for ask in asks:
         seen = by_user.get(f"Customer {ask['chat_id']}", [])
         start = ask["pushed_wall"]
-        shown = next(((p, at) for p, at in seen if at >= start - 0.05 and ask["question"].startswith(p.rstrip("…")[:40])
-                      and p), None)
+        shown = next(((p, at, frame) for p, at, frame in seen
+                      if at >= start - 0.05 and p and ask["question"].startswith(p.rstrip("…")[:40])), None)
         if shown is None:
             continue
         question_delays.append(shown[1] - start)
+        server_delays.append(max(0.0, min(shown[1], shown[2]) - start))
         if ask["status"] == "ok":
-            reply = next((at for p, at in seen if at >= shown[1] and not ask["question"].startswith(p[:40])), None)
+            reply = next((at for p, at, _ in seen if at >= shown[1] and not ask["question"].startswith(p[:40])),
+                         None)
             if reply is not None:
                 reply_delays.append(max(0.0, reply - ask["replied_wall"]))
-    return {"question": question_delays, "reply": reply_delays}
+    return {"question": question_delays, "question_server": server_delays, "reply": reply_delays}

@@ -93,10 +93,11 @@ def test_arrivals_match_questions_and_replies_per_customer():
             {"chat_id": 6, "question": "Есть доставка?", "pushed_wall": 100.0, "status": "timeout",
              "replied_wall": 0.0},
             {"chat_id": 7, "question": "Never shown", "pushed_wall": 100.0, "status": "ok", "replied_wall": 101.0}]
-    events = [("Customer 5", "Old preview", 90.0),
-              ("Customer 5", "Сколько стоит имплант?", 100.25),
-              ("Customer 6", "Есть доставка?", 100.5),
-              ("Customer 5", "Согласно документам компании, вот что", 102.1)]
+    events = [("Customer 5", "Old preview", 90.0, 90.0),
+              ("Customer 5", "Сколько стоит имплант?", 100.25, 100.2),
+              ("Customer 6", "Есть доставка?", 100.5, 100.1),
+              ("Customer 5", "Согласно документам компании, вот что", 102.1, 102.05)]
     found = arrivals(events, asks)
     assert [round(d, 2) for d in found["question"]] == [0.25, 0.5]
+    assert [round(d, 2) for d in found["question_server"]] == [0.2, 0.1]
     assert [round(d, 2) for d in found["reply"]] == [0.1]
