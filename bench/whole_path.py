@@ -20,8 +20,14 @@ Each customer asks its bot's business questions one after another (the next as s
 End-to-end = update queued at the fake Telegram -> the reply's sendMessage arriving there; "beyond the LLM" =
 that minus the time the stand-in was told to take for this answer (written into the answer). The first
 --warmup seconds of a step are left out of latencies and throughput, not out of error counts.
+The part beyond the LLM is split on one clock (the stand-in writes when the request reached it): before the
+model (persist, reserve, retrieval, prompt) and after it (save, send). Inbox arrivals are split likewise into
+the server's part (until the WebSocket message carrying the change) and the browser's (bench/inbox_watchers.py).
 --step-up runs N = --steps (default 10, 20, 40, ...) until p95 beyond the LLM passes 2 s or errors pass 1%,
 first with 1 runner + 1 worker, then with 2 + 2 (unless --runners/--workers pin one configuration).
+Several runners started together do not spread the bots by themselves (the first takes them all), so the bots
+are paused until every runner is up and resumed then (`_start_runners_sharing`). The machine's own load is
+printed beside each step: on shared cores the knee moves with other work. Figures: bench/README.md.
 """
 
 from __future__ import annotations
