@@ -4,6 +4,7 @@
                                                        # inbox, ingest fairness, crash duplicates, admin users
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
+    .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
            "ingest_fairness", "crash_duplicates", "admin_users"]
-OPT_IN = ["embedder_comparison"]
+OPT_IN = ["embedder_comparison", "whole_path"]
 
 
 def main(names: list[str]) -> int:

@@ -1,0 +1,465 @@
+"""Load test of the whole path: N Telegram customers over M bots, answered from a real knowledge base by a
+stand-in LLM that streams for 1-3 s, while K dashboard tabs watch the inbox.
+
+    .venv/bin/python -m bench.whole_path [--chats 40] [--bots 6] [--dashboards 3] [--runners 1] [--workers 1]
+                                         [--duration 60] [--step-up]
+
+Processes, as in production: the web app (`reflex run --env prod`, as tests/e2e start it, RUN_BOTS_IN_WEB
+=false; two workers share state through Redis with --workers 2) and 1 or 2 `python -m chatai bots run`
+runners, on the embedded PostgreSQL (a throwaway database `bench_whole_path`) and Redis (db 15; Reflex's
+state manager db 14). Stand-ins, each its own process so its CPU is reported apart: the fake Bot API with the
+simulated customers (bench/load_telegram.py) and an OpenAI-compatible LLM (bench/llm_standin.py).
+
+Set-up through the services: one owner with a large balance, one assistant per business of
+bench/russian_businesses.py (its files uploaded and ingested by the ingestion worker; OpenAI mode, so the
+stand-in also embeds: the product embeds with the LLM server whenever one is configured), M bots connected
+with connect_bot (getMe at the fake), spread over the assistants. Handoff is off and the score threshold 0,
+so every question goes through retrieval and the LLM (a dialog handed to a person would mute the AI).
+
+Each customer asks its bot's business questions one after another (the next as soon as the reply arrives).
+End-to-end = update queued at the fake Telegram -> the reply's sendMessage arriving there; "beyond the LLM" =
+that minus the time the stand-in was told to take for this answer (written into the answer). The first
+--warmup seconds of a step are left out of latencies and throughput, not out of error counts.
+The part beyond the LLM is split on one clock (the stand-in writes when the request reached it): before the
+model (persist, reserve, retrieval, prompt) and after it (save, send). Inbox arrivals are split likewise into
+the server's part (until the WebSocket message carrying the change) and the browser's (bench/inbox_watchers.py).
+--step-up runs N = --steps (default 10, 20, 40, ...) until p95 beyond the LLM passes 2 s or errors pass 1%,
+first with 1 runner + 1 worker, then with 2 + 2 (unless --runners/--workers pin one configuration).
+Several runners started together do not spread the bots by themselves (the first takes them all), so the bots
+are paused until every runner is up and resumed then (`_start_runners_sharing`). The machine's own load is
+printed beside each step: on shared cores the knee moves with other work. Figures: bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+from bench.common import bench_database
+from bench.inbox_watchers import InboxWatchers
+from bench.proc_sampler import ProcessSampler, descendants
+from bench.whole_path_report import passes, print_step, print_summary, summarize
+
+ROOT = Path(__file__).resolve().parent.parent
+OWNER_EMAIL = "loadowner@bench.example.com"
+OWNER_PASSWORD = "Quiet-lantern-4827-river"
+
+
+# --- processes ------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_printing_port(module: str, *extra: str) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen([sys.executable, "-m", module, "--port", "0", *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    return proc, int(proc.stdout.readline().strip())  # type: ignore[union-attr]
+
+
+def _stop(proc: subprocess.Popen | None, *, group: bool = True) -> None:
+    """SIGTERM (to the process group it leads), SIGKILL after 20 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+@dataclass
+class Stack:
+    logs: Path
+    telegram: subprocess.Popen | None = None
+    telegram_url: str = ""
+    llm: subprocess.Popen | None = None
+    llm_url: str = ""
+    app: subprocess.Popen | None = None
+    app_url: str = ""
+    runners: list[subprocess.Popen] = field(default_factory=list)
+
+    def start_standins(self, llm_min: float, llm_max: float) -> None:
+        self.telegram, port = _start_printing_port("bench.load_telegram")
+        self.telegram_url = f"http://127.0.0.1:{port}"
+        self.llm, port = _start_printing_port("bench.llm_standin", "--min", str(llm_min), "--max", str(llm_max))
+        self.llm_url = f"http://127.0.0.1:{port}/v1"
+
+    def product_env(self) -> dict[str, str]:
+        from chatai.cli.app import reflex_environment
+
+        env = reflex_environment()  # os.environ (the bench database, stand-in URLs) + the project's bun
+        env.update({"TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "false", "LOG_LEVEL": "WARNING"})
+        return env
+
+    def start_app(self, workers: int) -> None:
+        from chatai.embedded import redis_url
+        from chatai.settings import get_settings
+
+        port = _free_port()
+        self.app_url = f"http://127.0.0.1:{port}"
+        env = self.product_env()
+        env.update({"PORT": str(port), "PUBLIC_URL": self.app_url, "HOST": "127.0.0.1",
+                    "GRANIAN_WORKERS": str(workers)})
+        if workers > 1:  # Reflex's state manager goes to Redis only through REFLEX_REDIS_URL
+            env["REFLEX_REDIS_URL"] = redis_url(get_settings().redis_socket) + "?db=14"
+        log = self.logs / f"app-{workers}w.log"
+        with log.open("w") as out:
+            self.app = subprocess.Popen([sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel",
+                                         "warning", "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 400
+        while time.monotonic() < deadline:
+            if self.app.poll() is not None:
+                raise RuntimeError(f"app exited with {self.app.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.app_url}/ping", timeout=2) as response:  # noqa: S310 - loopback
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"app did not answer in time:\n{log.read_text()[-3000:]}")
+
+    def start_runners(self, n: int) -> None:
+        env = self.product_env()
+        for i in range(n):
+            log = (self.logs / f"runner-{i + 1}.log").open("w")
+            self.runners.append(subprocess.Popen([sys.executable, "-m", "chatai", "bots", "run"], cwd=ROOT, env=env,
+                                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def stop_product(self) -> None:
+        for proc in self.runners:
+            _stop(proc)
+        self.runners.clear()
+        _stop(self.app)
+        self.app = None
+
+    def stop_all(self) -> None:
+        self.stop_product()
+        _stop(self.telegram)
+        _stop(self.llm)
+
+    def groups(self) -> dict[str, list[psutil.Process]]:
+        """Process groups to sample: the product's processes one by one, the rest together."""
+        from chatai.embedded import postgres_pid, redis_pid
+        from chatai.settings import get_settings
+
+        settings = get_settings()
+        out: dict[str, list[psutil.Process]] = {}
+        if self.app is not None:
+            tree = descendants(self.app.pid)
+            workers = _web_workers(tree)
+            for n, proc in enumerate(workers, 1):
+                out[f"web worker {n}"] = [proc]
+            out["web main (reflex, granian)"] = [p for p in tree if p not in workers]
+        for n, proc in enumerate(self.runners, 1):
+            out[f"runner {n}"] = descendants(proc.pid)
+        pg = postgres_pid(settings.pg_data_dir)
+        out["postgres"] = descendants(pg) if pg else []
+        rd = redis_pid(settings.redis_dir)
+        out["redis"] = descendants(rd) if rd else []
+        out["stand-in: telegram + customers"] = descendants(self.telegram.pid) if self.telegram else []
+        out["stand-in: LLM"] = descendants(self.llm.pid) if self.llm else []
+        known = {p.pid for procs in out.values() for p in procs}
+        me = psutil.Process()
+        out["browser (playwright, chromium)"] = [p for p in me.children(recursive=True) if p.pid not in known]
+        out["bench process"] = [me]
+        return out
+
+
+def _web_workers(tree: list[psutil.Process]) -> list[psutil.Process]:
+    """Granian's workers: children of a process with the same command line (tests/e2e/test_scale_out.py)."""
+    workers = []
+    for proc in tree:
+        try:
+            parent = proc.parent()
+            if parent is not None and proc.cmdline() == parent.cmdline():
+                workers.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    if not workers:  # in case a worker's command line differs from its parent's
+        workers = [p for p in tree if p.pid != tree[0].pid and _is_python(p)][-1:]
+    return workers
+
+
+def _is_python(proc: psutil.Process) -> bool:
+    try:
+        return "python" in proc.name()
+    except psutil.NoSuchProcess:
+        return False
+
+
+# --- set-up through the services -----------------------------------------------------------------------
+
+
+def _ctl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
+    return httpx.post(f"{url}/_ctl/{action}", json=body or {}, timeout=120).json()
+
+
+async def _actl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
+    return await asyncio.to_thread(_ctl, url, action, body)
+
+
+@dataclass
+class Tenant:
+    owner_id: Any
+    bot_ids: list[Any]
+    tokens: list[str]
+    bot_sets: list[int]  # bot index -> question set index
+    question_sets: list[list[str]]
+    chunks: int
+
+
+async def set_up_tenant(telegram_url: str, bots: int) -> Tenant:
+    import sqlalchemy as sa
+
+    from bench.knowledge_files import render
+    from bench.russian_businesses import BUSINESSES
+    from chatai.db.models import MICRO
+    from chatai.db.session import async_session
+    from chatai.rag.worker import process_pending
+    from chatai.services import accounts, assistants, billing, knowledge
+    from chatai.services import bots as bot_services
+    from tests.fakes.telegram_server import make_token
+
+    async with async_session() as s:
+        owner = await accounts.create_user(s, email=OWNER_EMAIL, password=OWNER_PASSWORD)
+        await billing.open_account(s, user_id=owner.id, welcome=False)
+        await billing.credit(s, account_id=owner.id, amount_micros=10_000_000 * MICRO, kind="adjustment",
+                             key=f"bench:{owner.id}", reason="bench balance")
+        await s.commit()
+        owner_id = owner.id
+    assistant_ids = []
+    for business in BUSINESSES:
+        async with async_session() as s:
+            assistant = await assistants.create_assistant(
+                s, owner_id=owner_id, name=business.name.capitalize(), score_threshold=0.0, handoff_enabled=False,
+                handoff_on_low_confidence=False)
+            assistant_ids.append(assistant.id)
+            for file in business.files:
+                await knowledge.upload_document(s, owner_id=owner_id, assistant_id=assistant.id,
+                                                filename=file.filename, data=render(file))
+    await process_pending()
+    async with async_session() as s:
+        chunks = int((await (await s.connection()).execute(sa.text("SELECT count(*) FROM chunks"))).scalar_one())
+    tokens = [make_token(30_000_000 + i) for i in range(bots)]
+    await _actl(telegram_url, "add_bots", {"bots": [[t, f"shop{i}_bot"] for i, t in enumerate(tokens)]})
+    bot_sets, bot_ids = [], []
+    for i, token in enumerate(tokens):
+        async with async_session() as s:
+            bot = await bot_services.connect_bot(s, owner_id=owner_id,
+                                                 assistant_id=assistant_ids[i % len(BUSINESSES)], token=token)
+            bot_ids.append(bot.id)
+        bot_sets.append(i % len(BUSINESSES))
+    return Tenant(owner_id=owner_id, bot_ids=bot_ids, tokens=tokens, bot_sets=bot_sets,
+                  question_sets=[[q for q, _ in b.questions] for b in BUSINESSES],
+                  chunks=chunks)
+
+
+async def _clear_runner_keys() -> None:
+    from chatai.cache import get_redis
+
+    redis = get_redis()
+    keys = [k async for k in redis.scan_iter("chatai:bots:*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def _set_bots_running(tenant: Tenant, running: bool) -> None:
+    """Pause or resume every bot through the owner's services (as the dashboard's buttons do)."""
+    from chatai.db.session import async_session
+    from chatai.services import bots as bot_services
+
+    for bot_id in tenant.bot_ids:
+        async with async_session() as s:
+            if running:
+                await bot_services.resume_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
+            else:
+                await bot_services.pause_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
+
+
+async def _start_runners_sharing(stack: Stack, tenant: Tenant, n: int) -> None:
+    """Start n runners so that they share the bots. A runner takes every free bot it prefers among the live
+    runners it knows; the first to start knows only itself and takes them all, and bots never move to a runner
+    that joins later. So with several runners the bots are paused first and resumed once every runner has seen
+    the others (their heartbeat, a third of the 15 s lease, refreshes the list)."""
+    from chatai.bots.ownership import RUNNERS_KEY
+    from chatai.cache import get_redis
+
+    if n > 1:
+        await _set_bots_running(tenant, False)
+    stack.start_runners(n)
+    if n > 1:
+        redis = get_redis()
+        deadline = time.monotonic() + 60
+        while await redis.zcard(RUNNERS_KEY) < n and time.monotonic() < deadline:  # noqa: ASYNC110 - Redis
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(6.0)
+        await _set_bots_running(tenant, True)
+
+
+async def _bots_per_runner(tenant: Tenant) -> list[int]:
+    """Bots held per runner, from the leases in Redis (the bots table's runner_id can lag behind)."""
+    from chatai.bots.ownership import LEASE_PREFIX
+    from chatai.cache import get_redis
+
+    holders = await get_redis().mget([f"{LEASE_PREFIX}{bot_id}" for bot_id in tenant.bot_ids])
+    counts: dict[str, int] = {}
+    for holder in holders:
+        counts[str(holder)] = counts.get(str(holder), 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
+async def _wait_polling(telegram_url: str, bots: int, timeout: float = 120) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = await _actl(telegram_url, "polling")
+        if state["polling"] >= bots:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"only {state['polling']}/{bots} bots polling after {timeout} s")
+
+
+# --- one step --------------------------------------------------------------------------------------------
+
+
+async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, watchers: InboxWatchers | None,
+                   chats: int, step_no: int) -> dict[str, Any]:
+    url = stack.telegram_url
+    plan = [[1_000_000 + step_no * 10_000 + i, tenant.tokens[i % len(tenant.tokens)], i % len(tenant.tokens),
+             tenant.bot_sets[i % len(tenant.tokens)]] for i in range(chats)]
+    if watchers is not None:
+        await watchers.reset()
+    sampler = ProcessSampler(stack.groups).start()
+    started = time.monotonic()
+    await _actl(url, "start_customers", {"chats": plan, "question_sets": tenant.question_sets,
+                                         "timeout": args.timeout, "ramp": args.ramp})
+    await asyncio.sleep(args.duration)
+    await _actl(url, "stop_customers")
+    stopped = time.monotonic()
+    usage = sampler.stop()
+    machine = sampler.machine
+    while (await _actl(url, "customers_done"))["running"]:  # noqa: ASYNC110 - another process
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(2.0)  # a duplicate or late reply shows up
+    results = await _actl(url, "results")
+    events = await watchers.events() if watchers is not None else []
+    return summarize(chats, results, events, usage, machine, window=stopped - started, warmup=args.warmup)
+
+
+# --- the bench -------------------------------------------------------------------------------------------
+
+
+async def run_config(args: argparse.Namespace, stack: Stack, tenant: Tenant, runners: int, workers: int,
+                     steps: list[int]) -> list[dict[str, Any]]:
+    print(f"\n== {runners} runner(s) + {workers} web worker(s), {len(tenant.tokens)} bots, "
+          f"{args.dashboards} inbox tab(s) ==", flush=True)
+    await _clear_runner_keys()
+    t0 = time.monotonic()
+    stack.start_app(workers)
+    print(f"  app up in {time.monotonic() - t0:.0f} s at {stack.app_url}", flush=True)
+    await _start_runners_sharing(stack, tenant, runners)
+    await _wait_polling(stack.telegram_url, len(tenant.tokens))
+    print(f"  bots per runner: {await _bots_per_runner(tenant)}", flush=True)
+    watchers = None
+    results = []
+    try:
+        if args.dashboards:
+            watchers = await InboxWatchers(stack.app_url).start(args.dashboards, OWNER_EMAIL, OWNER_PASSWORD)
+        for n in steps:
+            step = await run_step(args, stack, tenant, watchers, n, step_no=len(results) + 100 * (runners + workers))
+            step["bots_per_runner"] = await _bots_per_runner(tenant)
+            results.append(step)
+            print_step(step)
+            if args.step_up and not passes(step):
+                break
+    finally:
+        if watchers is not None:
+            await watchers.close()
+        stack.stop_product()
+    return results
+
+
+async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, list[dict[str, Any]]]:
+    from chatai.llm.client import reset_openai_client
+    from chatai.settings import get_settings
+
+    os.environ.update({"TELEGRAM_API_URL": stack.telegram_url, "OPENAI_BASE_URL": stack.llm_url,
+                       "OPENAI_API_KEY": "sk-bench", "TELEGRAM_MODE": "polling"})
+    get_settings.cache_clear()
+    reset_openai_client()
+    t0 = time.monotonic()
+    tenant = await set_up_tenant(stack.telegram_url, args.bots)
+    print(f"set-up: {len(tenant.tokens)} bots, 3 assistants, {tenant.chunks} chunks ingested in "
+          f"{time.monotonic() - t0:.1f} s", flush=True)
+    if args.runners is None and args.workers is None and args.step_up:
+        configs = [(1, 1), (2, 2)]
+    else:
+        configs = [(args.runners or 1, args.workers or 1)]
+    steps = args.steps if args.step_up else args.chats
+    return {f"{r}x{w}": await run_config(args, stack, tenant, r, w, steps) for r, w in configs}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chats", type=lambda v: [int(x) for x in v.split(",")], default=[40],
+                        help="concurrent customers (comma-separated: one step each)")
+    parser.add_argument("--bots", type=int, default=6)
+    parser.add_argument("--dashboards", type=int, default=3, help="signed-in inbox tabs (0: none)")
+    parser.add_argument("--runners", type=int, choices=(1, 2), default=None)
+    parser.add_argument("--workers", type=int, choices=(1, 2), default=None)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds per step")
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds left out of latencies and throughput")
+    parser.add_argument("--ramp", type=float, default=3.0, help="seconds over which the customers start")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a customer waits for a reply")
+    parser.add_argument("--step-up", action="store_true", help="grow N until p95 beyond the LLM passes 2 s")
+    parser.add_argument("--steps", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[10, 20, 40, 60, 80, 120, 160, 240, 320])
+    parser.add_argument("--llm-min", type=float, default=1.0)
+    parser.add_argument("--llm-max", type=float, default=3.0)
+    parser.add_argument("--keep-logs", action="store_true", help="print the tail of the app's and runners' logs")
+    args = parser.parse_args()
+
+    os.environ["LOG_LEVEL"] = "WARNING"
+    with tempfile.TemporaryDirectory(prefix="whole-path-") as logs:
+        stack = Stack(Path(logs))
+        try:
+            stack.start_standins(args.llm_min, args.llm_max)
+            with bench_database("whole_path"):
+                results = asyncio.run(bench(args, stack))
+                llm_stats = httpx.get(stack.llm_url.removesuffix("/v1") + "/_stats", timeout=10).json()
+        finally:
+            stack.stop_all()
+            if args.keep_logs:
+                for path in sorted(Path(logs).iterdir()):
+                    print(f"--- {path.name}\n{path.read_text()[-3000:]}")
+    print_summary(results)
+    print(f"stand-in LLM: {llm_stats['chats']} answers, {llm_stats['embeddings']} embeddings, at most "
+          f"{llm_stats['max_active']} streams at once; streams ended late by p50 {llm_stats['late_p50_ms']} / p95 "
+          f"{llm_stats['late_p95_ms']} ms (counted as overhead)")
+
+
+if __name__ == "__main__":
+    main()
