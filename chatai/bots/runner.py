@@ -43,6 +43,7 @@ from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
 from chatai.bots.pacing import BotLocks, in_slices, slices
+from chatai.bots.rebalance import Rebalancer
 from chatai.bots.status_writer import StatusWriter
 from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
@@ -50,7 +51,7 @@ from chatai.cache import get_redis
 from chatai.db.models import Assistant, utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
-from chatai.services.bots import COMMANDS_CHANNEL
+from chatai.services.bots import COMMANDS_CHANNEL, publish_command
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,8 @@ class BotRunner:
         self._loops: list[asyncio.Task] = []
         self._free_since: dict[uuid.UUID, float] = {}
         self._locks = BotLocks()
+        # Two lease periods of an unchanged set of live runners before bots move to one that joined.
+        self._rebalancer = Rebalancer(self.runner_id, stable_for=2 * lease_ttl)
         self._digest: str | None = None  # of the bots table as last compared (queries.digest)
         self._wanted: set[uuid.UUID] = set()  # bots that should run somewhere, as last read
         self.statuses = StatusWriter(runner_id=self.runner_id, mode=self.mode, lease_ttl=lease_ttl,
@@ -293,8 +296,24 @@ class BotRunner:
             try:
                 await self.reconcile()
                 await self._sweep_pending()
+                await self._hand_over()
             except Exception:  # noqa: BLE001 - next round
                 log.warning("bot reconcile failed", exc_info=True)
+
+    async def _hand_over(self) -> None:
+        """Release the bots another live runner should hold (rebalance.py); it takes them at once."""
+        for bot_id in self._rebalancer.to_hand_over(list(self.workers), self._live, time.monotonic()):
+            if self._stopping:
+                return
+            async with self._locks.hold(bot_id):
+                worker = self.workers.pop(bot_id, None)
+                if worker is None:
+                    continue
+                await worker.stop(grace=self.stop_grace)
+                if self._leases is not None:
+                    await self._leases.release([bot_id])
+            await publish_command("start", bot_id)  # the preferred runner takes it now, not next round
+            log.info("bot %s handed over to its preferred runner", bot_id)
 
     async def _listen_loop(self) -> None:
         while True:
