@@ -35,14 +35,17 @@ class LiveBadgeState(rx.State):
     notice_name: str = ""
     notice_dialog: str = ""
 
-    async def refresh(self, owner_id: uuid.UUID | None = None, *, announce: bool = False) -> bool:
-        """Re-read the counts; False when this tab is no longer signed in as `owner_id`."""
+    async def refresh(self, owner_id: uuid.UUID | None = None, *, announce: bool = False,
+                      summary: inbox_svc.UnreadSummary | None = None) -> bool:
+        """Re-read the counts (or take the owner's `summary`, read once for all their tabs); False when this
+        tab is no longer signed in as `owner_id`."""
         user = await require_user(self)
         if user is None or (owner_id is not None and user.id != owner_id):
             self.unread, self.waiting, self.notice_name, self.notice_dialog = 0, 0, "", ""
             return False
-        async with async_session() as session:
-            summary = await inbox_svc.unread_summary(session, owner_id=user.id)
+        if summary is None or owner_id is None:
+            async with async_session() as session:
+                summary = await inbox_svc.unread_summary(session, owner_id=user.id)
         if announce and summary.waiting > self.waiting and summary.latest_waiting_id is not None:
             self.notice_dialog = str(summary.latest_waiting_id)
             self.notice_name = summary.latest_waiting_name or "—"
@@ -113,14 +116,15 @@ def _connected(token: str) -> bool:
     return namespace is not None and token in namespace.token_to_sid
 
 
-async def push_to_client(token: str, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
+async def push_to_client(token: str, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID],
+                         summary: inbox_svc.UnreadSummary | None = None) -> None:
     """Refresh one tab's badge, and its inbox when the inbox is the page it shows."""
     from chatai.chatai import app
     from chatai.web.pages.inbox import InboxState
 
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=LiveBadgeState)) as root:
         badge = await root.get_state(LiveBadgeState)
-        if not await badge.refresh(owner_id, announce=True):
+        if not await badge.refresh(owner_id, announce=True, summary=summary):
             REGISTRY.unregister(token)
             return
         if root.router.url.path.rstrip("/") == routes.INBOX:
@@ -132,11 +136,19 @@ async def dispatch(events: list[DialogEvent]) -> None:
     pushes = []
     for owner_id, owner_events in group_by_owner(events).items():
         dialog_ids = {e.dialog_id for e in owner_events}
+        tokens = []
         for token, _ in REGISTRY.clients_of(owner_id):
             if not _connected(token):
                 REGISTRY.unregister(token)
                 continue
-            pushes.append(push_to_client(token, owner_id, dialog_ids))
+            tokens.append(token)
+        if not tokens:
+            continue
+        # The same counts for every tab of this owner: one query, not one per tab (each tab still checks
+        # its own session before it is shown anything).
+        async with async_session() as session:
+            summary = await inbox_svc.unread_summary(session, owner_id=owner_id)
+        pushes.extend(push_to_client(token, owner_id, dialog_ids, summary) for token in tokens)
     for result in await asyncio.gather(*pushes, return_exceptions=True):
         if isinstance(result, Exception):
             log.warning("live push failed: %r", result)

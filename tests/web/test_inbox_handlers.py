@@ -16,6 +16,7 @@ import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.db.models import Dialog, Message
 from chatai.db.session import async_session
 from chatai.services import accounts, assistants
+from chatai.services import inbox as inbox_svc
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
 from chatai.services.live import LiveRegistry, parse_event, run_dialog_subscriber
 from chatai.web.live import LiveBadgeState
@@ -108,6 +109,11 @@ async def test_live_refresh_updates_only_the_owners_tab(world):
     assert [m["text"] for m in tab_a.transcript] == ["A's secret question", "live answer"]
     badge_b = await (await signed_in_root(world["token_b"])).get_state(LiveBadgeState)
     assert not await badge_b.refresh(world["owner_a"]) and badge_b.unread == 0
+    # The push reads A's counts once for all of A's tabs: a tab of B given them still shows nothing.
+    summary_a = inbox_svc.UnreadSummary(unread=5, waiting=0, latest_waiting_id=None, latest_waiting_name="")
+    assert not await badge_b.refresh(world["owner_a"], summary=summary_a) and badge_b.unread == 0
+    badge_a = await (await signed_in_root(world["token_a"])).get_state(LiveBadgeState)
+    assert await badge_a.refresh(world["owner_a"], summary=summary_a) and badge_a.unread == 5
 
 
 def test_registry_keeps_tabs_per_owner_and_forgets_closed_ones():
