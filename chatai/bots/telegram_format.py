@@ -234,15 +234,27 @@ def source_label(document: str, section: str, limit: int = SOURCE_LABEL_CHARS) -
     return " › ".join(p if p == "…" else _shorten_word_safe(p, share) for p in parts)
 
 
-def source_labels(sources: Sequence[Any]) -> list[str]:
+# A PDF passage's section is "Page 3" (rag/parsing.py stores it in English); customers read it in the answer's
+# language.
+_PDF_PAGE = re.compile(r"Page (\d+)")
+_PAGE_WORD = {"ru": "Стр. {n}"}
+
+
+def _section_in(language: str, section: str) -> str:
+    found = _PDF_PAGE.fullmatch(section.strip())
+    return _PAGE_WORD[language].format(n=found.group(1)) if found and language in _PAGE_WORD else section
+
+
+def source_labels(sources: Sequence[Any], *, language: str = "en") -> list[str]:
     """Every source once, in the answer's order (an extractive answer numbers its quotes the same way)."""
     return list(dict.fromkeys(
-        source_label(_field(s, "document"), _field(s, "section")) for s in sources if _field(s, "document")))
+        source_label(_field(s, "document"), _section_in(language, _field(s, "section") or ""))
+        for s in sources if _field(s, "document")))
 
 
 def sources_line(sources: Sequence[Any], *, language: str = "en") -> str:
     """'Sources: faq.pdf › Delivery; terms.md', numbered when there are several (quotes refer to [n])."""
-    labels = source_labels(sources)
+    labels = source_labels(sources, language=language)
     if not labels:
         return ""
     if len(labels) == 1:

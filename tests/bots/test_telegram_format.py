@@ -51,6 +51,14 @@ def test_sources_listed_once_numbered_and_deduplicated():
     assert html.endswith("<i>📄 Source: faq.pdf › Delivery</i>") and html.count("faq.pdf") == 1
 
 
+def test_a_pdf_page_source_reads_in_the_answers_language():
+    sources = [{"document": "hours.pdf", "section": "Page 1"}, {"document": "Page 2.md", "section": "Page 2 notes"}]
+    [html] = format_answer("Вот что я нашёл.", sources, language="en")
+    assert html.endswith("<i>📄 Источники: [1] hours.pdf › Стр. 1; [2] Page 2.md › Page 2 notes</i>")
+    [html] = format_answer("Here is what I found.", sources[:1], language="ru")
+    assert html.endswith("<i>📄 Source: hours.pdf › Page 1</i>")
+
+
 def test_source_paths_are_shortened_by_whole_parts_never_mid_word():
     label = source_label("Company handbook.pdf", "Part one: general terms > Chapter 3: delivery and shipping "
                          "conditions > Shipping abroad", limit=60)
