@@ -130,6 +130,8 @@ async def push_to_client(token: str, owner_id: uuid.UUID, dialog_ids: set[uuid.U
         if root.router.url.path.rstrip("/") == routes.INBOX:
             inbox = await root.get_state(InboxState)
             await inbox.refresh_live(owner_id, dialog_ids)
+            if inbox.open_id and inbox.open_id == badge.notice_dialog:  # already open on this tab
+                badge.notice_name, badge.notice_dialog = "", ""
 
 
 async def dispatch(events: list[DialogEvent]) -> None:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
-from chatai.db.models import Dialog, Message
+from chatai.db.models import Dialog, Message, utcnow
 from chatai.db.session import async_session
 from chatai.services import accounts, assistants
 from chatai.services import inbox as inbox_svc
@@ -79,6 +79,19 @@ async def test_owner_reads_the_transcript_as_plain_text_and_it_becomes_read(worl
     assert inbox.dialogs[0]["unread"] == "0"
     badge = await root.get_state(LiveBadgeState)
     assert badge.unread == 0
+
+    # A "waiting for a person" notice pointing at the conversation being opened goes away; another stays.
+    async with async_session() as s:
+        dialog = await s.get(Dialog, uuid.UUID(world["dialog"]))
+        dialog.status, dialog.handoff_at = "waiting", utcnow()
+        s.add(dialog)
+        await s.commit()
+    badge.notice_dialog, badge.notice_name = str(uuid.uuid4()), "Someone else"
+    await InboxState.open_dialog.fn(inbox, world["dialog"])
+    assert badge.notice_name == "Someone else"
+    badge.notice_dialog, badge.notice_name = world["dialog"], "The same customer"
+    await InboxState.open_dialog.fn(inbox, world["dialog"])
+    assert badge.notice_dialog == "" and badge.notice_name == ""
 
 
 async def test_overview_analytics_ignore_another_owners_assistant(world):

@@ -202,7 +202,10 @@ class InboxState(rx.State):
         self.open_id, self.error = dialog_id, ""
         if not await self._load_transcript(owner_id):
             self.error = await self._tr("inbox_err_not_found")
-        await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+        badge = await self.get_state(LiveBadgeState)
+        await badge.refresh(owner_id)
+        if badge.notice_dialog == dialog_id:  # the owner is looking at it: no need to point at it
+            badge.notice_name, badge.notice_dialog = "", ""
 
     @rx.event
     def close_dialog(self):
