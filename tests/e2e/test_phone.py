@@ -130,6 +130,9 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
             expect(page.locator(".ledger-kind").first).to_be_visible()
             assert set(page.locator(".ledger-kind").all_inner_texts()) <= kinds
             expect(page.locator("#ledger-period")).to_have_text(text(locale, "billing_period_days", n=30))
+            overflow = page.locator("#ledger-table").evaluate("(el) => el.scrollWidth - el.clientWidth")
+            assert overflow <= 0, f"{locale}: the ledger scrolls sideways by {overflow}px"
+            expect(page.locator(".ledger-reason-narrow >> visible=true").first).to_be_visible()  # details kept
         if name == "settings":  # no rating of an empty field; the hint is not squeezed beside its button
             expect(page.locator("#password-strength")).to_have_count(0)
             hint = page.locator("#sign-out-everywhere-hint").bounding_box()

@@ -180,11 +180,19 @@ def _kind_label(kind: rx.Var) -> rx.Var:
     return rx.match(kind, *[(k, t(f"billing_kind_{k}")) for k in KINDS], kind)
 
 
+# On a phone the ledger keeps date, kind and amount as columns; the details go under the date and the balance
+# after each entry is left to the wide table and the CSV (five columns scrolled sideways out of view).
+_WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
+_NARROW_ONLY = rx.breakpoints(initial="block", sm="none")
+
+
 def _entry_row(e: dict) -> rx.Component:
     # The kind in words (the ledger's own codes, "commit" or "reserve", showed in the Russian page too).
-    return rx.table.row(rx.table.cell(e["date"]), rx.table.cell(rx.badge(_kind_label(e["kind"]),
-                                                                         class_name="ledger-kind")),
-                        rx.table.cell(e["amount"]), rx.table.cell(e["balance"]), rx.table.cell(e["reason"]))
+    return rx.table.row(rx.table.cell(e["date"], rx.text(e["reason"], size="1", color=rx.color("gray", 10),
+                                                         display=_NARROW_ONLY, class_name="ledger-reason-narrow")),
+                        rx.table.cell(rx.badge(_kind_label(e["kind"]), class_name="ledger-kind")),
+                        rx.table.cell(e["amount"]), rx.table.cell(e["balance"], display=_WIDE_ONLY),
+                        rx.table.cell(e["reason"], display=_WIDE_ONLY))
 
 
 def _topup_card() -> rx.Component:
@@ -223,10 +231,13 @@ def _ledger_card() -> rx.Component:
         ),
         rx.cond(s.entries.length() > 0,
                 rx.box(rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(t(k)) for k in (
-                        "billing_col_date", "billing_col_kind", "billing_col_amount", "billing_col_balance",
-                        "billing_col_reason")])),
-                    rx.table.body(rx.foreach(s.entries, _entry_row)), width="100%"), overflow_x="auto"),
+                    rx.table.header(rx.table.row(
+                        *[rx.table.column_header_cell(t(k)) for k in (
+                            "billing_col_date", "billing_col_kind", "billing_col_amount")],
+                        *[rx.table.column_header_cell(t(k), display=_WIDE_ONLY)
+                          for k in ("billing_col_balance", "billing_col_reason")])),
+                    rx.table.body(rx.foreach(s.entries, _entry_row)), width="100%"), overflow_x="auto",
+                    id="ledger-table"),
                 rx.text(t("billing_no_entries"), color=rx.color("gray", 11))),
     )
 
