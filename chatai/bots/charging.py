@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from chatai.services import billing, handoff
+from chatai.services import billing, handoff, notifications
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Worker
@@ -36,6 +36,7 @@ PRICE_TTL = 10.0
 SETTLE_INTERVAL = 60.0
 SETTLE_MIN_AGE = timedelta(seconds=10)  # younger open charges are still being answered by their runner
 _prices: dict[str, tuple[float, int]] = {}  # channel -> (loaded at, micros to reserve per answer)
+_answer_prices: dict[str, tuple[float, int]] = {}  # channel -> (loaded at, price of an AI answer)
 
 ZERO_BALANCE_TEXT = {
     "en": "Sorry, the assistant is temporarily unavailable. A person has been notified and will reply to you "
@@ -62,18 +63,28 @@ async def _reserve_price(worker: Worker, channel: str = "telegram") -> int:
     return price
 
 
+async def _answer_price(worker: Worker, channel: str = "telegram") -> int:
+    """The AI-answer price (the low-balance threshold counts answers at it), cached like the reservation."""
+    cached = _answer_prices.get(channel)
+    if cached is not None and time.monotonic() - cached[0] < PRICE_TTL:
+        return cached[1]
+    async with worker.runner.session() as session:
+        price = await billing.price_at(session, item="answer", channel=channel)
+    _answer_prices[channel] = (time.monotonic(), price)
+    return price
+
+
 async def reserve(worker: Worker, pending: Pending) -> bool:
     """True: answer (reserved, free, or this message already has its charge). False: out of money."""
     try:
         price = await _reserve_price(worker)
         if price <= 0:
             return True
-        async with worker.runner.session() as session:
-            status = await billing.reserve(session, account_id=pending.owner_id,
+        async with worker.runner.db() as conn:  # one autocommit statement (billing.reserve)
+            status = await billing.reserve(conn, account_id=pending.owner_id,
                                            key=charge_key(pending.bot_id, pending.update_id), amount_micros=price,
                                            bot_id=pending.bot_id, update_id=pending.update_id,
                                            dialog_id=pending.dialog_id)
-            await session.commit()
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - billing trouble must not silence the bot
@@ -100,10 +111,17 @@ async def refuse(worker: Worker, pending: Pending, language: str) -> str:
 async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
     item = billing.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
-        async with worker.runner.session() as session:
-            await billing.settle_charge(session, key=charge_key(pending.bot_id, pending.update_id),
+        async with worker.runner.db() as conn:  # one autocommit statement (billing.settle)
+            done = await billing.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
                                         commit=item is not None, item=item, message_id=saved.message_id)
-            await session.commit()
+        if done is not None and notifications.crosses_low_balance(
+                balance_micros=done.balance_micros, reserved_micros=done.reserved_micros,
+                charged_micros=done.charged, price_micros=await _answer_price(worker)):
+            async with worker.runner.session() as session:  # the rare crossing: the owner's mail
+                await notifications.after_charge(session, account_id=done.account_id, charged_micros=done.charged,
+                                                 balance_micros=done.balance_micros,
+                                                 reserved_micros=done.reserved_micros)
+                await session.commit()
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - the settle sweep finishes it

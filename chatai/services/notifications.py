@@ -98,23 +98,36 @@ async def balance_zero(session: AsyncSession, *, owner_id: uuid.UUID) -> bool:
     return await notify(session, user_id=owner_id, kind="balance_zero")
 
 
-async def after_charge(session: AsyncSession, *, account_id: uuid.UUID, charged_micros: int) -> bool:
+def crosses_low_balance(*, balance_micros: int, reserved_micros: int, charged_micros: int, price_micros: int) -> bool:
+    """Whether this charge took the available money below the low threshold (it was at or above it before),
+    without going straight to (nearly) zero, which has its own alert."""
+    if charged_micros <= 0 or price_micros <= 0:
+        return False
+    threshold = get_settings().low_balance_answers * price_micros
+    after = balance_micros - reserved_micros
+    return after + charged_micros >= threshold > after >= price_micros
+
+
+async def after_charge(session: AsyncSession, *, account_id: uuid.UUID, charged_micros: int,
+                       balance_micros: int | None = None, reserved_micros: int | None = None,
+                       price_micros: int | None = None) -> bool:
     """Mail 'low balance' when this charge took the available money below the low threshold (it was at or
-    above it before): once per crossing, not once per answer."""
+    above it before): once per crossing, not once per answer. The account after the charge and the answer
+    price are read here unless the caller has them."""
     if charged_micros <= 0 or not mail.mail_enabled():
         return False
     from chatai.services import billing
 
-    # Columns, not the ORM row: the charge moved the balance with plain SQL, an identity-map row may be stale.
-    balance, reserved = (await session.execute(sa.select(BillingAccount.balance_micros, BillingAccount.reserved_micros)
-                                               .where(BillingAccount.user_id == account_id))).one()
-    price = await billing.price_at(session, item="answer")
-    if price <= 0:
+    if balance_micros is None or reserved_micros is None:
+        # Columns, not the ORM row: the charge moved the balance with plain SQL; an identity-map row may be stale.
+        balance_micros, reserved_micros = (await session.execute(
+            sa.select(BillingAccount.balance_micros, BillingAccount.reserved_micros)
+            .where(BillingAccount.user_id == account_id))).one()
+    price = await billing.price_at(session, item="answer") if price_micros is None else price_micros
+    if not crosses_low_balance(balance_micros=balance_micros, reserved_micros=reserved_micros,
+                               charged_micros=charged_micros, price_micros=price):
         return False
-    threshold = get_settings().low_balance_answers * price
-    after = balance - reserved
-    if not (after < threshold <= after + charged_micros) or after < price:
-        return False  # no crossing; or straight to (nearly) zero, which has its own alert
+    balance, after = balance_micros, balance_micros - reserved_micros
     return await notify(session, user_id=account_id, kind="balance_low",
                         values={"balance": f"{billing.format_amount(balance)} {get_settings().billing_currency}",
                                 "answers": str(after // price)})

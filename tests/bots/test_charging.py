@@ -25,6 +25,7 @@ PRICE = 5 * MICRO
 async def priced(tenant, monkeypatch):
     """Prices as seeded by the migration (5 per answer), a fresh price cache, an immediate settle sweep."""
     monkeypatch.setattr(charging, "_prices", {})
+    monkeypatch.setattr(charging, "_answer_prices", {})
     monkeypatch.setattr(charging, "SETTLE_MIN_AGE", __import__("datetime").timedelta(0))
     async with async_session() as s:
         s.add_all([Price(item="answer", price_micros=PRICE), Price(item="qa_answer", price_micros=PRICE)])
@@ -194,3 +195,22 @@ async def test_answer_produced_while_a_person_took_over_is_not_sent_nor_charged(
     assert balance == 100 * MICRO
     await asyncio.sleep(0.3)
     assert fake_telegram.sent_messages(token) == []
+
+
+async def test_the_answer_that_crosses_the_low_balance_threshold_mails_the_owner_once(priced, fake_telegram, runners,
+                                                                                     monkeypatch):
+    from chatai.db.models import OutboxMail
+    from chatai.settings import get_settings
+
+    bot, token = await connect(fake_telegram, priced)
+    monkeypatch.setattr(get_settings(), "smtp_host", "127.0.0.1")  # mail on: alerts are queued in the outbox
+    threshold = get_settings().low_balance_answers * PRICE
+    await _fund(priced.owner_id, threshold + PRICE // 2)  # one answer takes it under the threshold
+    await runners(answer_fn=FakeBrain())
+    for n, question in enumerate(("When do you deliver?", "And on Sunday?", "Do you ship abroad?"), 1):
+        fake_telegram.push_text(token, question, chat_id=8)
+        await fake_telegram.await_sent(token, n)
+    await wait_for(lambda: _settled(priced.owner_id, ["committed", "committed", "committed"]))
+    async with async_session() as s:
+        kinds = (await s.execute(sa.select(OutboxMail.kind).where(OutboxMail.user_id == priced.owner_id))).scalars()
+        assert [k for k in kinds if k == "balance_low"] == ["balance_low"]
