@@ -9,21 +9,26 @@ import secrets
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
-from passlib.context import CryptContext
 
 from chatai.settings import get_settings
 
-# argon2 only: passlib's bcrypt backend breaks on bcrypt 5.
-_passwords = CryptContext(schemes=["argon2"], deprecated="auto")
+
+@lru_cache(maxsize=1)
+def _passwords():  # noqa: ANN202 - passlib's CryptContext
+    """argon2 only: passlib's bcrypt backend breaks on bcrypt 5. Imported on first use: passlib costs ~7 MB
+    of memory, and the bot runner (which imports this module for bot tokens) never hashes a password."""
+    from passlib.context import CryptContext
+
+    return CryptContext(schemes=["argon2"], deprecated="auto")
 
 
 def hash_password(password: str) -> str:
-    return _passwords.hash(password)
+    return _passwords().hash(password)
 
 
 def verify_password(password: str, password_hash: str) -> bool:
     try:
-        return _passwords.verify(password, password_hash)
+        return _passwords().verify(password, password_hash)
     except (ValueError, TypeError):
         return False
 
