@@ -58,10 +58,11 @@ BM25_COMMON_SHARE = 0.5
 BM25_MAX_CANDIDATES = 1500
 # HNSW ef_search grows with the assistant's chunk count (kb_corpus_stats): measured recall@10 vs exact is
 # 1.000 at 100k chunks with 80, and at 1M (m 16, ef_construction 64) 0.83 at 80, 0.90 at 150, 0.94 at 250,
-# 0.95 at 400 for +1-2 ms (bench/README.md). A high ef_search on a small table makes the planner choose an
-# exact sequential scan (36 ms at 10k instead of 4 ms), hence the scaling rather than a fixed 400.
+# 0.95 at 400 for +1-2 ms (bench/README.md); measured again on 2026-11-30: 0.949 at 500, 0.950 at 650,
+# 0.951 at 800 (vector p95 10.2 / 13.8 / 16.1 ms). A high ef_search on a small table makes the planner choose
+# an exact sequential scan (36 ms at 10k instead of 4 ms), hence the scaling rather than a fixed value.
 VECTOR_EF_SEARCH = 80
-VECTOR_EF_CHUNKS_PER_UNIT = 2000  # ef_search >= chunks / 2000: 450 at 900k chunks, 500 at 1M
+VECTOR_EF_CHUNKS_PER_UNIT = 1500  # ef_search >= chunks / 1500: 600 at 900k chunks, 666 at 1M
 FTS_RANK = "ts_rank(c.tsv, tq.query, 1)"  # Q&A pairs (few per assistant): plain ranking
 _WORD = re.compile(r"[^\W_]+")
 _CYRILLIC_WORD = re.compile(r"[\u0400-\u04FF]")

@@ -165,5 +165,5 @@ async def test_ef_search_grows_with_the_knowledge_base(tenant):
         await s.execute(text("INSERT INTO kb_corpus_stats (assistant_id, chunks, lexemes) VALUES (:a, 1000000, 1)"),
                         {"a": tenant.assistant_id})
         await _prepare_vector_scan(s, 40, assistant_id=tenant.assistant_id)
-        assert (await s.execute(text("SHOW hnsw.ef_search"))).scalar() == "500"
+        assert (await s.execute(text("SHOW hnsw.ef_search"))).scalar() == "666"
         await s.rollback()
