@@ -19,16 +19,15 @@ Control API (loopback, JSON): /_ctl/add_bots, /_ctl/polling, /_ctl/start_custome
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.llm_standin import parse_ref, question_ref
 from tests.fakes.telegram_server import FakeBot, FakeTelegram, text_update
+from tests.fakes.telegram_server import main as fake_telegram_main
 
 
 @dataclass
@@ -168,21 +167,7 @@ class LoadTelegram(FakeTelegram):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=0)
-    args = parser.parse_args()
-
-    async def serve() -> None:
-        server = LoadTelegram(port=args.port)
-        server._loop = None  # single-threaded: _call runs inline
-        await server._serve()
-        print(server.port, flush=True)
-        await asyncio.Event().wait()
-
-    try:
-        asyncio.run(serve())
-    except KeyboardInterrupt:
-        sys.exit(0)
+    fake_telegram_main(LoadTelegram)
 
 
 if __name__ == "__main__":

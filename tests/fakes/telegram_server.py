@@ -526,14 +526,15 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def main() -> None:
-    """Separate-process mode: prints the port on stdout, serves until killed."""
+def main(server_cls: type[FakeTelegram] | None = None) -> None:
+    """Separate-process mode (this fake, or a subclass such as the load bench's): prints the port on stdout,
+    serves until killed."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
 
     async def serve() -> None:
-        server = FakeTelegram(port=args.port)
+        server = (server_cls or FakeTelegram)(port=args.port)
         server._loop = None  # single-threaded: _call runs inline
         await server._serve()
         print(server.port, flush=True)
