@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from bench.common import bench_database
 from bench.inbox_watchers import InboxWatchers
 from bench.proc_sampler import ProcessSampler, descendants
 from bench.whole_path_report import passes, print_step, print_summary, summarize
+from tests.e2e.conftest import wait_for_app
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER_EMAIL = "loadowner@bench.example.com"
@@ -129,18 +129,7 @@ class Stack:
             self.app = subprocess.Popen([sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel",
                                          "warning", "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 400
-        while time.monotonic() < deadline:
-            if self.app.poll() is not None:
-                raise RuntimeError(f"app exited with {self.app.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.app_url}/ping", timeout=2) as response:  # noqa: S310 - loopback
-                    if response.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise RuntimeError(f"app did not answer in time:\n{log.read_text()[-3000:]}")
+        wait_for_app(f"{self.app_url}/ping", self.app, log, timeout=400)
 
     def start_runners(self, n: int) -> None:
         env = self.product_env()

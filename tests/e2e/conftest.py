@@ -26,7 +26,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+def wait_for_app(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240) -> None:
+    """Until `url` answers 200; the app's log tail in the error when it exits or never answers (the load
+    bench starts its app with this too)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -124,7 +126,7 @@ def app_url(app_env: dict[str, str], bot_runner, tmp_path_factory: pytest.TempPa
                                  "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_for(f"{url}/ping", proc, log)
+        wait_for_app(f"{url}/ping", proc, log)
         yield url
     finally:
         _stop_group(proc)
