@@ -16,7 +16,7 @@ from chatai.web.pages.bots import BotsState
 from chatai.web.pages.overview import OverviewState
 from chatai.web.state.auth import AuthState
 from chatai.web.state.knowledge import KnowledgeState
-from chatai.web.texts.first_hour import bot_last_error
+from chatai.web.texts.bot_events import bot_event_text
 from tests.web.clients import signed_in_root
 
 
@@ -119,8 +119,8 @@ async def test_a_bad_bot_token_is_refused_in_russian(owner):
 def test_a_bots_last_error_is_shown_in_russian():
     from chatai.bots.supervisor import TELEGRAM_UNREACHABLE
 
-    assert bot_last_error("ru", TELEGRAM_UNREACHABLE) == "Нет связи с Telegram; повторяем."
-    assert bot_last_error("en", TELEGRAM_UNREACHABLE) == TELEGRAM_UNREACHABLE
+    assert bot_event_text("ru", TELEGRAM_UNREACHABLE) == "Нет связи с Telegram; повторяем."
+    assert bot_event_text("en", TELEGRAM_UNREACHABLE) == TELEGRAM_UNREACHABLE
 
 
 def test_tab_titles_follow_the_language():

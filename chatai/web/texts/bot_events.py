@@ -57,14 +57,20 @@ RU: dict[str, str] = {
 
 @lru_cache
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    return [(template_pattern(english), russian) for english, russian in RU_SENTENCES.items()]
+    from chatai.bots import supervisor
+    from chatai.web.texts import first_hour
+
+    # The runner's error sentences (a bot card's last error) have their Russian among the bot card's texts.
+    errors = {supervisor.REVOKED: "first_hour_bot_revoked", supervisor.CONFLICT: "first_hour_bot_conflict",
+              supervisor.TELEGRAM_UNREACHABLE: "first_hour_bot_unreachable",
+              supervisor.DATABASE_UNREACHABLE: "first_hour_bot_database",
+              supervisor.INTERNAL_ERROR: "first_hour_bot_internal"}
+    sentences = {**{english: first_hour.RU[key] for english, key in errors.items()}, **RU_SENTENCES}
+    return [(template_pattern(english), russian) for english, russian in sentences.items()]
 
 
 def bot_event_text(locale: str, message: str) -> str:
     """A bot's stored (English) last error or event sentence in the owner's language."""
-    from chatai.web.texts.first_hour import bot_last_error
-
     if locale == "en" or not message:
         return message
-    translated = bot_last_error(locale, message)
-    return translated if translated != message else translate(message, _patterns())
+    return translate(message, _patterns())

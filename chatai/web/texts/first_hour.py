@@ -278,26 +278,6 @@ def bot_error(locale: str, *, code: str, message: str) -> str:
     return _t(locale, f"first_hour_bot_{code}")
 
 
-def _last_error_keys() -> list[tuple[str, str]]:
-    from chatai.bots import supervisor
-
-    return [(supervisor.REVOKED, "first_hour_bot_revoked"), (supervisor.CONFLICT, "first_hour_bot_conflict"),
-            (supervisor.TELEGRAM_UNREACHABLE, "first_hour_bot_unreachable"),
-            (supervisor.DATABASE_UNREACHABLE, "first_hour_bot_database"),
-            (supervisor.INTERNAL_ERROR, "first_hour_bot_internal")]
-
-
-def bot_last_error(locale: str, message: str) -> str:
-    """A bot's stored (English) last error in the owner's language; unknown sentences stay as they are.
-    Event log sentences: texts/bot_events.py `bot_event_text`, which starts here."""
-    if locale == "en" or not message:
-        return message
-    for english, key in _last_error_keys():
-        if message == english:
-            return _t(locale, key)
-    return message
-
-
 _ASSISTANT_ERRORS = (("name ", "first_hour_err_name"), ("temperature", "first_hour_err_temperature"),
                      ("top_k", "first_hour_err_top_k"), ("score_threshold", "first_hour_err_threshold"),
                      ("qa_direct_threshold", "first_hour_err_threshold"), ("language", "first_hour_err_language"),
