@@ -35,8 +35,7 @@ log = logging.getLogger(__name__)
 PRICE_TTL = 10.0
 SETTLE_INTERVAL = 60.0
 SETTLE_MIN_AGE = timedelta(seconds=10)  # younger open charges are still being answered by their runner
-_prices: dict[str, tuple[float, int]] = {}  # channel -> (loaded at, micros to reserve per answer)
-_answer_prices: dict[str, tuple[float, int]] = {}  # channel -> (loaded at, price of an AI answer)
+_prices: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}  # (channel, items) -> (loaded at, micros)
 
 ZERO_BALANCE_TEXT = {
     "en": "Sorry, the assistant is temporarily unavailable. A person has been notified and will reply to you "
@@ -50,28 +49,27 @@ def charge_key(bot_id: uuid.UUID, update_id: int) -> str:
     return f"tg:{bot_id}:{update_id}"
 
 
-async def _reserve_price(worker: Worker, channel: str = "telegram") -> int:
+async def _price(worker: Worker, items: tuple[str, ...], channel: str = "telegram") -> int:
+    """The highest current price of `items`, cached for PRICE_TTL (one lookup per answer would cost a round
+    trip on the hot path)."""
+    cached = _prices.get((channel, items))
+    if cached is not None and time.monotonic() - cached[0] < PRICE_TTL:
+        return cached[1]
+    async with worker.runner.session() as session:
+        price = max([await billing.price_at(session, item=item, channel=channel) for item in items])
+    _prices[(channel, items)] = (time.monotonic(), price)
+    return price
+
+
+async def _reserve_price(worker: Worker) -> int:
     """What one answer reserves: the higher of the AI-answer and Q&A-answer prices (which one it becomes is
     known only after generating; the commit charges the actual item and returns the difference)."""
-    cached = _prices.get(channel)
-    if cached is not None and time.monotonic() - cached[0] < PRICE_TTL:
-        return cached[1]
-    async with worker.runner.session() as session:
-        price = max(await billing.price_at(session, item="answer", channel=channel),
-                    await billing.price_at(session, item="qa_answer", channel=channel))
-    _prices[channel] = (time.monotonic(), price)
-    return price
+    return await _price(worker, ("answer", "qa_answer"))
 
 
-async def _answer_price(worker: Worker, channel: str = "telegram") -> int:
-    """The AI-answer price (the low-balance threshold counts answers at it), cached like the reservation."""
-    cached = _answer_prices.get(channel)
-    if cached is not None and time.monotonic() - cached[0] < PRICE_TTL:
-        return cached[1]
-    async with worker.runner.session() as session:
-        price = await billing.price_at(session, item="answer", channel=channel)
-    _answer_prices[channel] = (time.monotonic(), price)
-    return price
+async def _answer_price(worker: Worker) -> int:
+    """The AI-answer price: the low-balance threshold counts answers at it."""
+    return await _price(worker, ("answer",))
 
 
 async def reserve(worker: Worker, pending: Pending) -> bool:

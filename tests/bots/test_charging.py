@@ -25,7 +25,6 @@ PRICE = 5 * MICRO
 async def priced(tenant, monkeypatch):
     """Prices as seeded by the migration (5 per answer), a fresh price cache, an immediate settle sweep."""
     monkeypatch.setattr(charging, "_prices", {})
-    monkeypatch.setattr(charging, "_answer_prices", {})
     monkeypatch.setattr(charging, "SETTLE_MIN_AGE", __import__("datetime").timedelta(0))
     async with async_session() as s:
         s.add_all([Price(item="answer", price_micros=PRICE), Price(item="qa_answer", price_micros=PRICE)])
