@@ -1,4 +1,4 @@
-"""Charging answers, runner side: thin calls from handlers.respond() into services/billing.
+"""Charging answers, runner side: thin calls from handlers.respond() into services/charges.py.
 
 Per answer (key = the incoming update: bot id + update id, so a re-delivered or recovered message reuses
 its reservation and is never charged twice):
@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from chatai.services import billing, handoff, notifications
+from chatai.services import billing, charges, handoff, notifications
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Worker
@@ -78,8 +78,8 @@ async def reserve(worker: Worker, pending: Pending) -> bool:
         price = await _reserve_price(worker)
         if price <= 0:
             return True
-        async with worker.runner.db() as conn:  # one autocommit statement (billing.reserve)
-            status = await billing.reserve(conn, account_id=pending.owner_id,
+        async with worker.runner.db() as conn:  # one autocommit statement (charges.reserve)
+            status = await charges.reserve(conn, account_id=pending.owner_id,
                                            key=charge_key(pending.bot_id, pending.update_id), amount_micros=price,
                                            bot_id=pending.bot_id, update_id=pending.update_id,
                                            dialog_id=pending.dialog_id)
@@ -107,10 +107,10 @@ async def refuse(worker: Worker, pending: Pending, language: str) -> str:
 
 
 async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
-    item = billing.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
+    item = charges.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
-        async with worker.runner.db() as conn:  # one autocommit statement (billing.settle)
-            done = await billing.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
+        async with worker.runner.db() as conn:  # one autocommit statement (charges.settle)
+            done = await charges.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
                                         commit=item is not None, item=item, message_id=saved.message_id)
         if done is not None and notifications.crosses_low_balance(
                 balance_micros=done.balance_micros, reserved_micros=done.reserved_micros,
@@ -136,13 +136,13 @@ async def _may_have_charge(worker: Worker) -> bool:
 
 async def before_send(worker: Worker, pending: Pending, saved: SavedReply) -> None:
     """A reply that is not billable releases its reservation before it is sent."""
-    if saved.answered_by not in billing.CHARGED_REPLIES and await _may_have_charge(worker):
+    if saved.answered_by not in charges.CHARGED_REPLIES and await _may_have_charge(worker):
         await _settle(worker, pending, saved, delivered=False)
 
 
 async def after_send(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
     """Delivered: commit (cost on the message and dialog). Not delivered: release."""
-    if delivered and saved.answered_by not in billing.CHARGED_REPLIES:
+    if delivered and saved.answered_by not in charges.CHARGED_REPLIES:
         return  # released before sending
     if await _may_have_charge(worker):
         await _settle(worker, pending, saved, delivered=delivered)
@@ -155,7 +155,7 @@ def settle_loop(runner: Any) -> Callable[[], Awaitable[None]]:
         while True:
             try:
                 async with runner.session() as session:
-                    done = await billing.settle_stale(session, min_age=SETTLE_MIN_AGE)
+                    done = await charges.settle_stale(session, min_age=SETTLE_MIN_AGE)
                 if any(done.values()):
                     log.info("settled open charges: %s", done)
             except asyncio.CancelledError:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from chatai.db.models import MICRO, AuditLog, Bot, BotEvent, User, UserActivity
 from chatai.db.session import async_session
 from chatai.security import encrypt_secret
-from chatai.services import accounts, admin, billing, bots
+from chatai.services import accounts, admin, billing, bots, charges
 from chatai.services.accounts import AccountError, CurrentUser
 from chatai.services.billing import BillingError, format_amount
 
@@ -51,10 +51,10 @@ async def test_spend_and_last_activity_are_kept_by_triggers(db):
     async with async_session() as s:
         before = await s.get(UserActivity, owner)
         assert before is not None and before.spent_micros == 0
-        assert await billing.reserve(s, account_id=owner, key="k1", amount_micros=3 * MICRO) == "reserved"
-        await billing.settle_charge(s, key="k1", commit=True)
-        assert await billing.reserve(s, account_id=owner, key="k2", amount_micros=2 * MICRO) == "reserved"
-        await billing.settle_charge(s, key="k2", commit=False)  # released: not spend
+        assert await charges.reserve(s, account_id=owner, key="k1", amount_micros=3 * MICRO) == "reserved"
+        await charges.settle_charge(s, key="k1", commit=True)
+        assert await charges.reserve(s, account_id=owner, key="k2", amount_micros=2 * MICRO) == "reserved"
+        await charges.settle_charge(s, key="k2", commit=False)  # released: not spend
         await s.commit()
         await accounts.sign_in(s, email="shop@example.com", password=PASSWORD)
     async with async_session() as s:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import MICRO, AuditLog, BillingAccount, Charge, LedgerEntry, PromoCode, User, utcnow
 from chatai.db.session import async_session
-from chatai.services import accounts, billing, promo
+from chatai.services import accounts, billing, charges, promo
 from chatai.services.billing import BillingError
 
 PRICE = 5 * MICRO
@@ -71,14 +71,14 @@ async def test_hundred_concurrent_answers_on_one_account_keep_the_ledger_exact(d
     async def answer(i: int) -> None:
         key = f"tg:test:{i}"
         async with async_session() as s:
-            status = await billing.reserve(s, account_id=owner, key=key, amount_micros=PRICE)
+            status = await charges.reserve(s, account_id=owner, key=key, amount_micros=PRICE)
             await s.commit()
         outcome[i] = status
         if status != "reserved":
             return
         await asyncio.sleep(rng.random() / 50)  # "generating"
         async with async_session() as s:
-            await billing.settle_charge(s, key=key, commit=plan[i])
+            await charges.settle_charge(s, key=key, commit=plan[i])
             await s.commit()
 
     await asyncio.gather(*(answer(i) for i in range(100)))
@@ -99,12 +99,12 @@ async def test_hundred_concurrent_answers_on_one_account_keep_the_ledger_exact(d
 async def test_one_message_is_never_charged_twice(db):
     owner = await _owner(credit=100 * MICRO)
     async with async_session() as s:
-        assert await billing.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "reserved"
-        assert await billing.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "open"
-        assert await billing.settle_charge(s, key="tg:b:1", commit=True) == PRICE
-        assert await billing.settle_charge(s, key="tg:b:1", commit=True) == 0  # a retry
-        assert await billing.settle_charge(s, key="tg:b:1", commit=False) == 0  # the sweep, too late
-        assert await billing.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "committed"
+        assert await charges.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "reserved"
+        assert await charges.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "open"
+        assert await charges.settle_charge(s, key="tg:b:1", commit=True) == PRICE
+        assert await charges.settle_charge(s, key="tg:b:1", commit=True) == 0  # a retry
+        assert await charges.settle_charge(s, key="tg:b:1", commit=False) == 0  # the sweep, too late
+        assert await charges.reserve(s, account_id=owner, key="tg:b:1", amount_micros=PRICE) == "committed"
         await s.commit()
     assert (await _account(owner)).balance_micros == 95 * MICRO
     await _assert_consistent()
@@ -113,8 +113,8 @@ async def test_one_message_is_never_charged_twice(db):
 async def test_available_balance_never_goes_below_zero(db):
     owner = await _owner(credit=7 * MICRO)
     async with async_session() as s:
-        assert await billing.reserve(s, account_id=owner, key="k1", amount_micros=PRICE) == "reserved"
-        assert await billing.reserve(s, account_id=owner, key="k2", amount_micros=PRICE) == "refused"
+        assert await charges.reserve(s, account_id=owner, key="k1", amount_micros=PRICE) == "reserved"
+        assert await charges.reserve(s, account_id=owner, key="k2", amount_micros=PRICE) == "refused"
         with pytest.raises(BillingError, match="insufficient"):
             await billing.adjust(s, account_id=owner, amount_micros=-3 * MICRO, reason="too much", actor_id=None)
         await s.commit()
@@ -149,18 +149,18 @@ async def test_price_change_applies_to_new_charges_only(db):
         await billing.set_price(s, item="answer", channel="telegram", price_micros=PRICE, actor_id=admin.id)
         await billing.set_price(s, item="qa_answer", channel="telegram", price_micros=2 * MICRO, actor_id=admin.id)
         await s.commit()
-        await billing.reserve(s, account_id=owner, key="old", amount_micros=PRICE)
+        await charges.reserve(s, account_id=owner, key="old", amount_micros=PRICE)
         await s.commit()
         await asyncio.sleep(0.01)
         await billing.set_price(s, item="answer", channel="telegram", price_micros=9 * MICRO, actor_id=admin.id)
         await s.commit()
         assert await billing.price_at(s, item="answer") == 9 * MICRO
         # Delivered as an AI answer: the price at reservation time, not the new one.
-        assert await billing.settle_charge(s, key="old", commit=True, item="answer") == PRICE
-        await billing.reserve(s, account_id=owner, key="qa", amount_micros=9 * MICRO)
+        assert await charges.settle_charge(s, key="old", commit=True, item="answer") == PRICE
+        await charges.reserve(s, account_id=owner, key="qa", amount_micros=9 * MICRO)
         await s.commit()
         # Delivered as a Q&A answer: its own (lower) price; the rest of the reservation goes back.
-        assert await billing.settle_charge(s, key="qa", commit=True, item="qa_answer") == 2 * MICRO
+        assert await charges.settle_charge(s, key="qa", commit=True, item="qa_answer") == 2 * MICRO
         await s.commit()
         actions = (await s.execute(sa.select(sa.func.count()).select_from(AuditLog)
                                    .where(AuditLog.action == "billing.price"))).scalar()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import MICRO, Bot, EmailToken, OutboxMail, User, UserSession, utcnow
 from chatai.db.session import async_session
-from chatai.services import accounts, billing, bot_events, bots, mail, notifications
+from chatai.services import accounts, billing, bot_events, bots, charges, mail, notifications
 from chatai.services.accounts import AccountError
 from chatai.services.mail_templates import render
 from chatai.settings import get_settings
@@ -314,8 +314,8 @@ async def test_low_balance_mails_once_when_a_charge_crosses_the_threshold(mail_o
         await s.commit()
     for i in range(3):  # above -> at threshold (no mail), -> below (mail), -> further below (no mail)
         async with async_session() as s:
-            assert await billing.reserve(s, account_id=tenant.owner_id, key=f"k{i}", amount_micros=price) == "reserved"
-            await billing.settle_charge(s, key=f"k{i}", commit=True)
+            assert await charges.reserve(s, account_id=tenant.owner_id, key=f"k{i}", amount_micros=price) == "reserved"
+            await charges.settle_charge(s, key=f"k{i}", commit=True)
             await s.commit()
     await _send()
     assert [m.subject for m in mail_on.to("low@example.com")] == ["Your ChatAI balance is running low"]
