@@ -31,12 +31,13 @@ from chatai.web.pages.auth import (
 )
 from chatai.web.pages.billing import BILLING_RETURN, BillingState, billing_page, billing_return_page
 from chatai.web.pages.bots import BotsState, bots_page
-from chatai.web.pages.inbox import InboxState, inbox_page
+from chatai.web.pages.inbox import inbox_page
 from chatai.web.pages.knowledge import knowledge_page
 from chatai.web.pages.not_found import not_found_page
 from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_page
 from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.state.auth import AuthState
+from chatai.web.state.inbox import InboxState
 from chatai.web.state.knowledge import KnowledgeState
 
 restrict_new_files()  # state files, uploads, logs of this process: owner-only (fsperms.py)

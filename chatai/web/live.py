@@ -120,7 +120,7 @@ async def push_to_client(token: str, owner_id: uuid.UUID, dialog_ids: set[uuid.U
                          summary: inbox_svc.UnreadSummary | None = None) -> None:
     """Refresh one tab's badge, and its inbox when the inbox is the page it shows."""
     from chatai.chatai import app
-    from chatai.web.pages.inbox import InboxState
+    from chatai.web.state.inbox import InboxState
 
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=LiveBadgeState)) as root:
         badge = await root.get_state(LiveBadgeState)

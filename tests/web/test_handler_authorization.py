@@ -22,9 +22,9 @@ from chatai.web.pages.admin_users import AdminUsersState
 from chatai.web.pages.assistants import AssistantsState
 from chatai.web.pages.billing import BillingState
 from chatai.web.pages.bots import BotsState
-from chatai.web.pages.inbox import InboxState
 from chatai.web.pages.kb_search import KbSearchState
 from chatai.web.pages.overview import OverviewState
+from chatai.web.state.inbox import InboxState
 from chatai.web.state.knowledge import KnowledgeState
 from tests.web.clients import signed_in_root
 

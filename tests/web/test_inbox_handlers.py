@@ -20,8 +20,8 @@ from chatai.services import inbox as inbox_svc
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
 from chatai.services.live import LiveRegistry, parse_event, run_dialog_subscriber
 from chatai.web.live import LiveBadgeState
-from chatai.web.pages.inbox import InboxState
 from chatai.web.pages.overview import OverviewState
+from chatai.web.state.inbox import InboxState
 from tests.web.clients import signed_in_root
 
 

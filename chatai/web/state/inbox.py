@@ -1,0 +1,254 @@
+"""The inbox page's state: every conversation of the owner's bots (and the playground) with filters,
+full-text search and keyset paging; the transcript of the open one; take over / reply / release.
+
+Every handler re-checks the session and passes the owner to the services, which return only that
+owner's rows (services/inbox.py) or refuse with a code (services/handoff.py). Live refreshes arrive
+from chatai/web/live.py through `refresh_live`. The page is chatai/web/pages/inbox.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import reflex as rx
+
+from chatai.db.session import async_session
+from chatai.services import assistants as assistants_svc
+from chatai.services import bots as bots_svc
+from chatai.services import inbox as inbox_svc
+from chatai.web import routes
+from chatai.web.i18n import text
+from chatai.web.live import REGISTRY, LiveBadgeState
+from chatai.web.state.auth import AuthState, require_user
+
+ALL = "all"  # select items cannot have an empty value
+PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+EVENT_CODES = ("handoff_requested", "handoff_low_confidence", "taken_over", "released", "timed_out", "balance_zero")
+ANSWERED_BY = ("llm", "qa", "extractive", "fallback", "operator", "greeting", "notice")
+MAX_LIVE_ROWS = 200
+MAX_REPLY_CHARS = 4096
+
+
+def _when(stamp: datetime) -> str:
+    return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
+def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
+    return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
+            "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
+            "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
+            "time": _when(row.last_message_at), "messages": str(row.messages)}
+
+
+def _sources(sources: list[dict]) -> str:
+    names = [str(s.get("document") or "") + (f" — {s['section']}" if s.get("section") else "") for s in sources]
+    return " · ".join(dict.fromkeys(n for n in names if n))
+
+
+def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
+    return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
+            "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
+            "delivery": m.delivery_status, "delivery_error": m.delivery_error}
+
+
+def _handoff_code(exc: Exception) -> str:
+    code = getattr(exc, "code", None) or (exc.args[0] if exc.args else "")
+    return str(code) if str(code) in {"not_found", "held_by_other", "not_held", "empty_text", "too_long",
+                                      "bot_unavailable"} else "not_found"
+
+
+class InboxState(rx.State):
+    assistant_options: list[dict[str, str]] = []
+    bot_options: list[dict[str, str]] = []
+    f_assistant: str = ALL
+    f_bot: str = ALL
+    f_status: str = ALL
+    f_period: str = ALL
+    search: str = ""
+    dialogs: list[dict[str, str]] = []
+    next_cursor: str = ""
+    # The open conversation.
+    open_id: str = ""
+    header: dict[str, str] = {}
+    transcript: list[dict[str, str]] = []
+    earlier: int = 0
+    error: str = ""
+
+    async def _tr(self, key: str) -> str:
+        return text((await self.get_state(AuthState)).locale, key)
+
+    def _filters(self) -> inbox_svc.InboxFilter:
+        def as_id(value: str) -> uuid.UUID | None:
+            try:
+                return uuid.UUID(value) if value != ALL else None
+            except ValueError:
+                return None
+
+        period = PERIODS.get(self.f_period)
+        return inbox_svc.InboxFilter(
+            assistant_id=as_id(self.f_assistant), bot_id=as_id(self.f_bot),
+            status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
+            since=datetime.now(UTC) - period if period else None, search=self.search)
+
+    async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+        async with async_session() as session:
+            page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
+        self.dialogs = [_dialog_dict(r) for r in page.rows]
+        self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+
+    async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
+        try:
+            dialog_id = uuid.UUID(self.open_id)
+            async with async_session() as session:
+                tr = await inbox_svc.get_transcript(session, owner_id=owner_id, dialog_id=dialog_id)
+                newest = tr.messages[-1].created_at if tr.messages else None
+                await inbox_svc.mark_read(session, owner_id=owner_id, dialog_id=dialog_id, until=newest)
+        except (ValueError, inbox_svc.InboxNotFound):
+            self.open_id, self.header, self.transcript, self.earlier = "", {}, [], 0
+            return False
+        d = tr.dialog
+        self.header = {**_dialog_dict(d), "unread": "0",
+                       "held_by": "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")}
+        self.transcript = [_message_dict(m) for m in tr.messages]
+        self.earlier = tr.earlier
+        self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
+        return True
+
+    async def _owner(self) -> uuid.UUID | None:
+        user = await require_user(self)
+        return user.id if user else None
+
+    @rx.event
+    async def load_inbox(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        REGISTRY.register(self.router.session.client_token, owner_id=owner_id)
+        async with async_session() as session:
+            mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
+            bots = await bots_svc.list_bots(session, owner_id=owner_id)
+        self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
+        self.bot_options = [{"id": str(b.id), "name": f"@{b.username}"} for b in bots]
+        self.error = ""
+        await self._load_list(owner_id)
+        requested = str(self.router.url.query_parameters.get("dialog", "") or "")
+        if requested:
+            self.open_id = requested
+        if self.open_id:
+            await self._load_transcript(owner_id)
+        await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
+        """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""
+        if await self._owner() != owner_id:
+            return
+        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        if self.open_id and uuid.UUID(self.open_id) in dialog_ids:
+            await self._load_transcript(owner_id)
+            await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def _refilter(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        await self._load_list(owner_id)
+
+    @rx.event
+    async def set_filter_assistant(self, value: str):
+        self.f_assistant = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_bot(self, value: str):
+        self.f_bot = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_status(self, value: str):
+        self.f_status = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_period(self, value: str):
+        self.f_period = value
+        return await self._refilter()
+
+    @rx.event
+    async def handle_search_submit(self, form: dict):
+        self.search = str(form.get("search", "")).strip()[:inbox_svc.MAX_SEARCH_CHARS]
+        return await self._refilter()
+
+    @rx.event
+    async def load_more(self):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        cursor = inbox_svc.Cursor.decode(self.next_cursor)
+        if cursor is None:
+            return
+        async with async_session() as session:
+            page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
+        seen = {row["id"] for row in self.dialogs}
+        self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
+        self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+
+    @rx.event
+    async def open_dialog(self, dialog_id: str):
+        owner_id = await self._owner()
+        if owner_id is None:
+            return rx.redirect(routes.SIGNIN)
+        self.open_id, self.error = dialog_id, ""
+        if not await self._load_transcript(owner_id):
+            self.error = await self._tr("inbox_err_not_found")
+        badge = await self.get_state(LiveBadgeState)
+        await badge.refresh(owner_id)
+        if badge.notice_dialog == dialog_id:  # the owner is looking at it: no need to point at it
+            badge.notice_name, badge.notice_dialog = "", ""
+
+    @rx.event
+    def close_dialog(self):
+        self.open_id, self.header, self.transcript, self.earlier, self.error = "", {}, [], 0, ""
+
+    # --- handoff (services/handoff.py) ---
+
+    async def _handoff(self, action: str, **kwargs) -> None:
+        owner_id = await self._owner()
+        if owner_id is None:
+            return
+        self.error = ""
+        try:
+            from chatai.services import handoff
+        except ModuleNotFoundError:
+            self.error = await self._tr("inbox_handoff_unavailable")
+            return
+        try:
+            dialog_id = uuid.UUID(self.open_id)
+            async with async_session() as session:
+                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
+                                               **kwargs)
+        except ValueError:
+            self.error = await self._tr("inbox_err_not_found")
+        except handoff.HandoffError as exc:
+            self.error = await self._tr(f"inbox_err_{_handoff_code(exc)}")
+        await self._load_transcript(owner_id)
+        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+
+    @rx.event
+    async def take_over(self):
+        await self._handoff("take_over")
+
+    @rx.event
+    async def release(self):
+        await self._handoff("release")
+
+    @rx.event
+    async def handle_reply_submit(self, form: dict):
+        reply = str(form.get("reply", "")).strip()
+        if not reply:
+            self.error = await self._tr("inbox_err_empty_text")
+            return
+        if len(reply) > MAX_REPLY_CHARS:
+            self.error = await self._tr("inbox_err_too_long")
+            return
+        await self._handoff("send_operator_message", text=reply)
