@@ -7,6 +7,7 @@ import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
 from chatai.settings import PROJECT_ROOT, get_settings
+from chatai.web.origin_guard import dashboard_origins
 from chatai.web.worker_respawn import respawn_failed_workers
 
 _settings = get_settings()
@@ -42,6 +43,8 @@ config = rx.Config(
     api_url=_settings.public_url,
     backend_host=_settings.host,
     deploy_url=_settings.public_url,
+    # CORS (and socket.io's own origin check) for the app's own origin only, never "*" (origin_guard.py).
+    cors_allowed_origins=dashboard_origins(_settings),
     # The client address (sign-in limits, session list) comes from X-Forwarded-For only through this
     # many trusted proxies; 0 uses the socket's peer and ignores a header any client could send.
     trusted_proxy_hops=_settings.trusted_proxy_hops,

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatai.health import check_health, public_report
 from chatai.settings import get_settings
 from chatai.web.http_guards import guard_uploads, with_security_headers
+from chatai.web.origin_guard import guard_websocket_origin
 from chatai.web.payments_api import PAYMENTS_PREFIX, payment_routes
 from chatai.web.session_cookie import AUTH_PREFIX, auth_routes
 
@@ -91,4 +92,4 @@ def with_api_routes(reflex_app: ASGIApp) -> ASGIApp:
         else:
             await guarded_reflex(scope, receive, send)
 
-    return with_security_headers(app)
+    return with_security_headers(guard_websocket_origin(app))  # CORS itself: rxconfig (origin_guard.py)
