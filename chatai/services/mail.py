@@ -18,6 +18,7 @@ import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
@@ -81,10 +82,18 @@ def _sender_address() -> str:
     return settings.smtp_from.strip() or formataddr(("ChatAI", f"noreply@{settings.smtp_host.strip()}"))
 
 
+def recipient(address: str) -> Address:
+    """The stored address as one mailbox, its local part quoted when it must be: written raw,
+    `victim+https://evil.example/x@example.com` parses as a group "victim+https:" whose one member
+    `//evil.example/x@example.com` is someone else, and smtplib would send to that member."""
+    local, _, domain = address.rpartition("@")
+    return Address(username=local, domain=domain)
+
+
 def build_message(*, to: str, subject: str, text: str, html: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = _sender_address()
-    message["To"] = to
+    message["To"] = recipient(to)  # send_message takes the envelope recipient from this header
     message["Subject"] = subject
     message["Message-ID"] = make_msgid(domain=get_settings().smtp_host.strip() or None)
     message.set_content(text)
