@@ -42,6 +42,7 @@ def _ip_allowed(host: str) -> bool:
 async def yookassa_webhook(request: Request) -> JSONResponse:
     from chatai.db.session import async_session
     from chatai.services.payments import ProviderError, confirm_payment, get_provider
+    from chatai.services.payments.yookassa import is_payment_id
 
     if not _ip_allowed(request_client(request.scope)):
         return JSONResponse({"error": "forbidden"}, status_code=403)
@@ -55,12 +56,15 @@ async def yookassa_webhook(request: Request) -> JSONResponse:
         return JSONResponse({"error": "bad request"}, status_code=400)
     if event not in HANDLED_EVENTS or not payment_id:
         return JSONResponse({"ok": True, "ignored": True})
+    if not is_payment_id(payment_id):  # before the provider is asked: it goes into the provider's URL
+        log.warning("payment notification refused: the payment id is not of YooKassa's shape")
+        return JSONResponse({"error": "bad payment id"}, status_code=400)
     provider = get_provider()
     if provider is None:
         return JSONResponse({"error": "payments not set up"}, status_code=404)
     try:
         async with async_session() as session:
-            outcome = await confirm_payment(session, payment_id=payment_id[:64], provider=provider)
+            outcome = await confirm_payment(session, payment_id=payment_id, provider=provider)
     except ProviderError as exc:
         log.warning("payment notification: payment not re-read: %s", exc)
         return JSONResponse({"error": "try again"}, status_code=503)

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 SHOP_ID = "123456"
 SECRET_KEY = "test_secret_key_not_real"
@@ -163,8 +164,9 @@ class _Handler(BaseHTTPRequestHandler):
         fake.requests.append({"method": "GET", "path": self.path, "headers": dict(self.headers)})
         if not self._authorized():
             return self._send(401, {"type": "error", "code": "invalid_credentials"})
-        if self.path.startswith("/v3/payments/"):
-            payment = fake.payments.get(self.path.rsplit("/", 1)[1])
+        path = urlsplit(self.path).path  # as YooKassa reads it: `?x=1` is a query, not part of the id
+        if path.startswith("/v3/payments/"):
+            payment = fake.payments.get(unquote(path.rsplit("/", 1)[1]))
             if payment is None:
                 return self._send(404, {"type": "error", "code": "not_found"})
             return self._send(200, payment)

@@ -121,12 +121,45 @@ async def test_canceled_payment_credits_nothing(owner, fake_yookassa):
 
 async def test_unknown_payment_and_junk_are_refused_quietly(owner, fake_yookassa):
     async with _client() as client:
-        unknown = await client.post("/payments/yookassa/webhook",
-                                    json={"event": "payment.succeeded", "object": {"id": "not-ours"}})
+        unknown = await client.post("/payments/yookassa/webhook", json={
+            "event": "payment.succeeded", "object": {"id": "2f000000-000f-5000-9000-000000000000"}})
         junk = await client.post("/payments/yookassa/webhook", content=b"{not json")
     assert unknown.status_code == 503  # the API does not know it either (404): never credited
     assert junk.status_code == 400
     assert await _balance(owner) == 0
+
+
+MALFORMED_IDS = ["abc?x=1", "not-ours", "../me", "%2e%2e%2fme", "{id}?x=1", "{id}#x", "{id}/..", "{id} ", " {id}",
+                 "{id}\n", "{id}0", "{id/}", "x" * 5000, "2F000000-000F-5000-9000-00000000000G"]
+
+
+@pytest.mark.parametrize("shape", MALFORMED_IDS)
+async def test_notification_with_a_malformed_payment_id_is_refused_before_asking_the_provider(owner, fake_yookassa,
+                                                                                            shape):
+    _url, payment_id = await _topup(owner)
+    fake_yookassa.set_status(payment_id, "succeeded")
+    asked_before = len(fake_yookassa.requests)
+    async with _client() as client:
+        response = await client.post("/payments/yookassa/webhook", json={
+            "event": "payment.succeeded",
+            "object": {"id": shape.replace("{id}", payment_id).replace("{id/}", payment_id.replace("-", "/"))}})
+    assert response.status_code == 400 and response.json() == {"error": "bad payment id"}
+    assert fake_yookassa.requests[asked_before:] == []  # no request made to the provider
+    assert await _balance(owner) == 0
+
+
+async def test_the_provider_client_refuses_a_malformed_id_and_quotes_a_good_one(owner, fake_yookassa):
+    from chatai.services.payments import MalformedPaymentId
+
+    _url, payment_id = await _topup(owner)
+    provider = get_provider()
+    asked_before = len(fake_yookassa.requests)
+    for malformed in (f"{payment_id}?x=1", f"{payment_id}/../../me", ""):
+        with pytest.raises(MalformedPaymentId):
+            await provider.get_payment(malformed)
+    assert fake_yookassa.requests[asked_before:] == []
+    assert (await provider.get_payment(payment_id)).id == payment_id
+    assert [r["path"] for r in fake_yookassa.requests[asked_before:]] == [f"/v3/payments/{payment_id}"]
 
 
 async def test_webhook_ip_allow_list(owner, fake_yookassa, monkeypatch):

@@ -49,6 +49,10 @@ class ProviderError(Exception):
     """The provider could not be reached or refused the request (message safe to log)."""
 
 
+class MalformedPaymentId(ProviderError):
+    """A payment id not of the provider's shape: refused before any request is made."""
+
+
 def get_provider() -> PaymentProvider | None:
     """The configured provider, or None when payments are not set up."""
     settings = get_settings()

@@ -4,19 +4,31 @@ POST {api}/payments with HTTP Basic shopId:secretKey and an Idempotence-Key head
 retried request never creates a second payment); amounts are decimal strings ("500.00"); capture=true
 (one-stage payment); confirmation type redirect with our return_url; a 54-FZ receipt with one item;
 metadata carries our top-up id. GET {api}/payments/{id} is the only source of truth about a payment.
+
+A payment id comes from outside (a notification body) and goes into that URL: it must have YooKassa's
+shape (36 characters, hex groups 8-4-4-4-12, like "22d6d597-000f-5000-9000-145f6df21d6f") or nothing is
+asked, and it is percent-quoted all the same, so `abc?x=1` or `../me` can never become a query or a path.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from chatai.db.models import MICRO
 from chatai.services.billing import format_amount
-from chatai.services.payments import Payment, ProviderError
+from chatai.services.payments import MalformedPaymentId, Payment, ProviderError
+
+PAYMENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def is_payment_id(value: str) -> bool:
+    return isinstance(value, str) and PAYMENT_ID.fullmatch(value) is not None
 
 
 def _micros(amount: dict[str, Any]) -> int:
@@ -75,6 +87,6 @@ class YooKassa:
         return _payment(data)
 
     async def get_payment(self, payment_id: str) -> Payment:
-        if not payment_id or len(payment_id) > 64 or "/" in payment_id:
-            raise ProviderError("bad payment id")
-        return _payment(await self._request("GET", f"/payments/{payment_id}"))
+        if not is_payment_id(payment_id):
+            raise MalformedPaymentId("not a YooKassa payment id")
+        return _payment(await self._request("GET", f"/payments/{quote(payment_id, safe='')}"))
