@@ -58,6 +58,7 @@ class AssistantInfo:
     greeting: str
     enabled: bool
     loaded: float
+    answer_in_groups: bool = False
 
 
 class Runner(Protocol):

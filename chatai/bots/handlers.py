@@ -16,7 +16,8 @@ from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from chatai import metrics
-from chatai.bots import charging, operator
+from chatai.bots import charging, group_chats, operator
+from chatai.bots.group_chats import BotIdentity
 from chatai.bots.logsafe import describe
 from chatai.bots.telegram_format import format_answer, plain
 from chatai.services import dialogs
@@ -67,19 +68,26 @@ def _full_name(user: dict[str, Any]) -> str:
     return f"{first} {last}" if last else first
 
 
-def classify(update: dict[str, Any]) -> Incoming:
-    """A Bot API update dict -> Incoming. Raises KeyError/TypeError/ValueError on a malformed update."""
+def classify(update: dict[str, Any], *, bot: BotIdentity | None = None, answer_in_groups: bool = False) -> Incoming:
+    """A Bot API update dict -> Incoming. Raises KeyError/TypeError/ValueError on a malformed update.
+    A group message is answered only when the assistant allows groups and it addresses `bot`
+    (bots/group_chats.py); otherwise it is recorded and ignored like an edit."""
     update_id = int(update["update_id"])
     message = update.get("message")
     if not isinstance(message, dict):  # edited messages, member updates...: recorded, never answered
         return Incoming(update_id=update_id, kind="none")
     user = message.get("from") or None
     chat = message["chat"]
+    group = group_chats.in_group(update)
+    if group and not (answer_in_groups and bot is not None and group_chats.addressed(message, bot)):
+        return Incoming(update_id=update_id, kind="none")
     base = dict(update_id=update_id, chat_id=int(chat["id"]), user_id=int(user["id"]) if user else None,
                 user_name=(_full_name(user) if user else str(chat.get("title") or ""))[:255],
                 language=str(user.get("language_code") or "") if user else "",
                 message_id=message.get("message_id"))
     text = message.get("text")
+    if text and group and bot is not None:
+        text = group_chats.question(str(text), bot)
     if text:
         text = str(text)[:MAX_QUESTION_CHARS]
         return Incoming(kind="start" if text.startswith("/start") else "text", text=text, **base)

@@ -219,10 +219,12 @@ class BotRunner:
         if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
             return cached
         async with self.db() as conn:
-            row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled)
+            row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled,
+                                                Assistant.answer_in_groups)
                                       .where(Assistant.id == assistant_id))).first()
         info = AssistantInfo(name=row.name if row else "", greeting=row.greeting if row else "",
-                             enabled=bool(row and row.enabled), loaded=time.monotonic())
+                             enabled=bool(row and row.enabled), loaded=time.monotonic(),
+                             answer_in_groups=bool(row and row.answer_in_groups))
         self._assistants[assistant_id] = info
         return info
 

@@ -25,10 +25,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
 from chatai.bots.supervisor import STORE_SKIPPED, database_unreachable
-from chatai.db.models import Bot
+from chatai.db.models import Assistant, Bot
 from chatai.db.session import async_session, get_async_engine
 from chatai.security import constant_time_equal, decrypt_secret
 from chatai.services import bot_events, dialogs
@@ -60,7 +61,9 @@ async def handle_webhook(request: Request) -> Response:
         return Response(status_code=403)
     async with async_session() as session:
         row = (await session.execute(
-            sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.webhook_secret, Bot.mode).where(Bot.id == bot_id)
+            sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.webhook_secret, Bot.mode, Bot.username,
+                      Bot.telegram_bot_id, Assistant.answer_in_groups)
+            .join(Assistant, Assistant.id == Bot.assistant_id).where(Bot.id == bot_id)
         )).one_or_none()
     supplied = request.headers.get(SECRET_HEADER, "")
     # Unknown bot, polling bot and wrong secret look the same from outside, and cost the same comparison.
@@ -71,7 +74,8 @@ async def handle_webhook(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return Response(status_code=413)
     try:
-        incoming = classify(json.loads(body))
+        incoming = classify(json.loads(body), bot=BotIdentity(row.username, row.telegram_bot_id),
+                            answer_in_groups=row.answer_in_groups)
     except (ValueError, TypeError, KeyError, AttributeError):
         return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
     try:

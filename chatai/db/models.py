@@ -162,6 +162,8 @@ class Assistant(SQLModel, table=True):
     handoff_on_low_confidence: bool = True
     handoff_timeout_minutes: int = Field(default=10, sa_column_kwargs={"server_default": "10"})  # waiting or silent
     enabled: bool = True
+    # Telegram groups: off = private chats only; on = answer in a group only when addressed (bots/group_chats.py).
+    answer_in_groups: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

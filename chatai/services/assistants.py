@@ -14,6 +14,7 @@ from chatai.services import audit
 EDITABLE_FIELDS = (
     "name", "system_prompt", "model", "temperature", "greeting", "language", "top_k", "score_threshold",
     "qa_direct_threshold", "handoff_enabled", "handoff_on_low_confidence", "handoff_timeout_minutes", "enabled",
+    "answer_in_groups",
 )
 
 

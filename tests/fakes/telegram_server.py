@@ -498,6 +498,24 @@ def text_update(text: str, *, chat_id: int = 1001, language: str = "en", first_n
     return update
 
 
+def group_update(text: str | None, *, chat_id: int = -100500, user_id: int = 42, first_name: str = "Bob",
+                 language: str = "en", reply_to: dict[str, Any] | None = None, kind: str = "supergroup",
+                 update_id: int | None = None) -> dict[str, Any]:
+    """A message in a group chat (negative chat id, `type` group/supergroup), as Telegram sends it; `reply_to`
+    is the message it answers (e.g. one the bot sent: {"message_id", "from": {"id": bot id, "is_bot": True}})."""
+    update = text_update(text or "x", chat_id=chat_id, language=language, first_name=first_name,
+                         update_id=update_id)
+    message = update["message"]
+    message["chat"] = {"id": chat_id, "type": kind, "title": "Shop fans"}
+    message["from"] = {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language}
+    if text is None:
+        del message["text"]
+        message["photo"] = [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}]
+    if reply_to is not None:
+        message["reply_to_message"] = {"date": message["date"], "chat": message["chat"], **reply_to}
+    return update
+
+
 def photo_update(*, chat_id: int = 1001, language: str = "en") -> dict[str, Any]:
     update = text_update("x", chat_id=chat_id, language=language)
     del update["message"]["text"]
