@@ -70,3 +70,19 @@ async def test_a_preset_chosen_just_before_saving_applies_over_untouched_fields(
     row = await _stored(editing)
     assert row["style"] == "creative"
     assert float(row["temperature"]) == STYLE_PRESETS["creative"]["temperature"]
+
+
+async def test_the_group_chats_switch_is_saved_off_by_default_and_on_when_checked(editing):
+    from chatai.web.i18n import text
+
+    assert editing.editing["answer_in_groups"] == ""  # a new assistant: private chats only
+    form = {key: editing.editing[key] for key in ("name", "system_prompt", "greeting", "language", "model",
+                                                   "temperature", "top_k", "score_threshold", "qa_direct_threshold",
+                                                   "handoff_timeout_minutes")}
+    await AssistantsState.handle_edit_submit.fn(editing, {**form, "enabled": "on", "answer_in_groups": "on"})
+    assert editing.error == "" and (await _stored(editing))["answer_in_groups"] == "1"
+    AssistantsState.start_edit.fn(editing, editing.assistants[0]["id"])
+    await AssistantsState.handle_edit_submit.fn(editing, {**form, "enabled": "on"})  # unchecked: not submitted
+    assert (await _stored(editing))["answer_in_groups"] == ""
+    assert text("ru", "group_chats_answer") == "Отвечать в групповых чатах Telegram"
+    assert text("en", "group_chats_help").startswith("Off: the bot answers private chats only.")

@@ -20,7 +20,7 @@ _FORM_FIELDS = {
     "temperature": float, "top_k": int, "score_threshold": float, "qa_direct_threshold": float,
     "handoff_timeout_minutes": int,
 }
-_CHECKBOXES = ("handoff_enabled", "handoff_on_low_confidence", "enabled")
+_CHECKBOXES = ("handoff_enabled", "handoff_on_low_confidence", "enabled", "answer_in_groups")
 # "Answer style" in words an owner understands; each sets the two expert knobs behind it.
 STYLE_PRESETS: dict[str, dict[str, float]] = {
     "strict": {"score_threshold": 0.45, "temperature": 0.0},
@@ -63,6 +63,7 @@ def _row(a) -> dict[str, str]:
         "handoff_timeout_minutes": str(a.handoff_timeout_minutes),
         "handoff_enabled": "1" if a.handoff_enabled else "", "enabled": "1" if a.enabled else "",
         "handoff_on_low_confidence": "1" if a.handoff_on_low_confidence else "",
+        "answer_in_groups": "1" if a.answer_in_groups else "",
         "style": style_of(a.score_threshold, a.temperature),
     }
 
@@ -274,6 +275,10 @@ def _edit_dialog() -> rx.Component:
                     rx.checkbox(t("handoff_low_conf"), name="handoff_on_low_confidence",
                                 default_checked=e["handoff_on_low_confidence"] != ""),
                     rx.checkbox(t("assistant_enabled"), name="enabled", default_checked=e["enabled"] != ""),
+                    rx.vstack(rx.checkbox(t("group_chats_answer"), name="answer_in_groups",
+                                          id="assistant-answer-in-groups",
+                                          default_checked=e["answer_in_groups"] != ""),
+                              rx.text(t("group_chats_help"), size="1", color=rx.color("gray", 10)), spacing="1"),
                     # Kept in view at the bottom while the long form scrolls (a phone shows a third of it).
                     rx.hstack(
                         confirm_action(
