@@ -95,6 +95,14 @@ def classify(update: dict[str, Any], *, bot: BotIdentity | None = None, answer_i
     return Incoming(kind="unsupported", text=f"[{kind}]", **base)
 
 
+async def classify_for(worker: Worker, update: dict[str, Any]) -> Incoming:
+    """classify() for this worker's bot; the assistant's group switch is looked up (cached by the runner)
+    only for a group message."""
+    groups = group_chats.in_group(update) and (await worker.assistant()).answer_in_groups
+    return classify(update, bot=BotIdentity.from_token(worker.record.username, worker.record.token),
+                    answer_in_groups=groups)
+
+
 def _source_dict(source: Any) -> dict[str, Any]:
     data = asdict(source) if is_dataclass(source) else dict(source)
     if isinstance(data.get("text"), str):

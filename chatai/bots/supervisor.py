@@ -38,9 +38,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import group_chats, handlers
+from chatai.bots import handlers
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
-from chatai.bots.group_chats import BotIdentity
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
@@ -297,9 +296,7 @@ class BotWorker:
         update_id = update["update_id"]
         self.inflight.add(update_id)
         try:
-            groups = group_chats.in_group(update) and (await self.assistant()).answer_in_groups
-            incoming = handlers.classify(update, answer_in_groups=groups,
-                                         bot=BotIdentity.from_token(self.record.username, self.record.token))
+            incoming = await handlers.classify_for(self, update)
             pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
                                                     assistant_id=self.record.assistant_id, incoming=[incoming])
         except BaseException:
