@@ -100,8 +100,10 @@ def guard_websocket_origin(app: ASGIApp) -> ASGIApp:
         if scope["type"] == "websocket":
             origin = _origin_header(scope)
             if not origin_allowed(origin, scope.get("path", "")):
-                # The origin is a site's address, not user data: logged so an operator can see who tried.
-                log.warning("WebSocket refused: origin %r is not allowed", origin[:200] if origin else origin)
+                # The origin is a site's address, not user data: logged so an operator can see who tried, and
+                # see it when PUBLIC_URL is not the address people really open (their dashboard would not load).
+                log.warning("WebSocket refused: origin %r is not the app's (PUBLIC_URL %s)",
+                            origin[:200] if origin else origin, get_settings().public_url)
                 await send({"type": "websocket.close", "code": 1008})
                 return
         await app(scope, receive, send)

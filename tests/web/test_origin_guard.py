@@ -145,6 +145,8 @@ def test_origin_allowed_compares_normalised_origins_and_consults_the_public_rout
     monkeypatch.setattr(get_settings(), "public_url", "https://support.example.com")
     assert origin_guard.origin_allowed("HTTPS://support.example.com:443", "/_event/")
     assert not origin_guard.origin_allowed("https://support.example.com.evil.example", "/_event/")
+    assert not origin_guard.origin_allowed("https://support.example.com@evil.example", "/_event/")
+    assert not origin_guard.origin_allowed("https://support.example.com:8443", "/_event/")  # another port
     assert not origin_guard.origin_allowed("http://support.example.com", "/_event/")  # another scheme
     assert not origin_guard.origin_allowed("null", "/_event/")
     assert origin_guard.origin_allowed(None, "/_event/")
