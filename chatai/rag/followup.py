@@ -36,11 +36,12 @@ REWRITE_MAX_TOKENS = 120
 REWRITE_TIMEOUT_SECONDS = 15.0
 MAX_REWRITE_CHARS = 500
 
-# Words that point back into the conversation (pronouns, "too", "then", "there").
+# Words that point back into the conversation (pronouns, "too", "then"). Not "one" (a number: "one day") nor
+# "there" ("is there parking?" stands alone).
 REFERRING_WORDS = frozenset("""
     это этого этому этим этом эта эту этой этот эти этих он она оно они его её ее их ему ей им ним нему неё нее
     них нём нем там туда тогда тоже также ещё еще такой такое такая такие такого такую
-    it its that this these those them they there then also too same one ones else
+    it its that this these those them they then also too same else
 """.split())
 # Words that, first in a short question, continue the previous one ("а если...", "and on weekends?").
 CONTINUING_FIRST_WORDS = frozenset("а и но and but or so".split())
