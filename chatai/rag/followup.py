@@ -103,7 +103,7 @@ def cache_key(model: str, recent: Sequence[tuple[str, str]], question: str) -> s
     return CACHE_PREFIX + hashlib.sha256(context.encode()).hexdigest()
 
 
-def _parse_rewrite(content: str) -> str | None:
+def parse_rewrite(content: str) -> str | None:
     """{"question": "..."} as asked; a bare question from a server that ignores response_format."""
     text = content.strip()
     if text.startswith("{"):
@@ -131,7 +131,7 @@ async def _rewrite(model: str, recent: Sequence[tuple[str, str]], question: str)
         response_format=REWRITE_FORMAT, timeout=httpx.Timeout(REWRITE_TIMEOUT_SECONDS),
     )
     choice = response.choices[0] if response.choices else None
-    return _parse_rewrite(choice.message.content or "") if choice is not None else None
+    return parse_rewrite(choice.message.content or "") if choice is not None else None
 
 
 async def standalone_question(question: str, history: Sequence[tuple[str, str]], *, model: str,
