@@ -11,10 +11,12 @@ the JSON grammar at the top level, or ends before the object closes, is reported
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 _SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 _WHITESPACE = " \t\r\n"
+_FIELD_SPECIAL = re.compile(r'["\\]')  # what ends a run of plain text inside the field's string
 
 
 class JsonFieldStream:
@@ -43,10 +45,17 @@ class JsonFieldStream:
     def feed(self, piece: str) -> str:
         """Consume the next piece of the stream; return the field's newly decoded text ("" if none)."""
         out: list[str] = []
-        for char in piece:
-            if self.closed or self.broken:
-                break
-            self._step(char, out)
+        i, end = 0, len(piece)
+        while i < end and not (self.closed or self.broken):
+            if self._state == "field_text" and self._escape is None:  # plain text runs go out in one slice
+                special = _FIELD_SPECIAL.search(piece, i)
+                stop = special.start() if special else end
+                if stop > i:
+                    self._emit(piece[i:stop], out)
+                    i = stop
+                    continue
+            self._step(piece[i], out)
+            i += 1
         if out:
             self._text.extend(out)
         return "".join(out)
