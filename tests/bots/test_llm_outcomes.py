@@ -1,16 +1,18 @@
 """The LLM's verdict through the whole Telegram path: the real runner, the real answer pipeline, the fake
 Bot API and the fake OpenAI-compatible server. A cited answer is charged; "not in the passages" is the
-don't-know notice, a handoff and no charge."""
+don't-know notice, a handoff, no charge and a line in the owner's unanswered list."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, Dialog, Message
+from chatai.db.models import MICRO, Dialog, Message, utcnow
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS
 from chatai.rag.worker import process_pending
-from chatai.services import handoff, knowledge
+from chatai.services import analytics, handoff, knowledge
 from tests.bots import test_charging
 from tests.bots.conftest import connect, wait_for
 from tests.bots.test_charging import PRICE, _fund, _settled
@@ -66,3 +68,7 @@ async def test_dont_know_hands_off_and_is_not_charged_while_a_cited_answer_is(fa
     assert [tuple(r) for r in rows] == [(7, "ai"), (8, "waiting")]
     assert [tuple(r) for r in replies] == [("llm", False, PRICE), ("fallback", True, 0)]
     assert len(fake_openai.chat_requests("grounded_answer")) == 2
+    async with async_session() as s:  # the owner's unanswered list shows the don't-know question only
+        period = analytics.Period(since=utcnow() - timedelta(hours=1), until=utcnow() + timedelta(seconds=1))
+        groups = await analytics.unanswered(s, owner_id=priced.owner_id, period=period)
+    assert [(g.question, g.count) for g in groups] == [("Can I return opened items after a month?", 1)]
