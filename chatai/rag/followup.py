@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import httpx
 
 from chatai.cache import get_redis
-from chatai.llm.client import get_openai_client, load_prompt
+from chatai.llm.client import create_chat, load_prompt
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ async def _rewrite(model: str, recent: Sequence[tuple[str, str]], question: str)
     messages = [{"role": "system", "content": load_prompt("followup_rewrite")},
                 {"role": "user", "content": load_prompt("followup_conversation").format(
                     conversation=conversation, question=question.strip())}]
-    response = await get_openai_client().chat.completions.create(
+    response = await create_chat(
         model=model, messages=messages, temperature=0, max_tokens=REWRITE_MAX_TOKENS,
         response_format=REWRITE_FORMAT, timeout=httpx.Timeout(REWRITE_TIMEOUT_SECONDS),
     )

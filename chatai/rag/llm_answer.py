@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from chatai.llm.client import get_openai_client
+from chatai.llm.client import create_chat
 from chatai.rag.chunking import estimate_tokens
 from chatai.rag.json_field_stream import JsonFieldStream
 
@@ -101,7 +101,7 @@ async def generate(*, messages: list[dict[str, str]], model: str, temperature: f
     streamed = False
     prompt_tokens = completion_tokens = 0
     try:
-        stream = await get_openai_client().chat.completions.create(
+        stream = await create_chat(
             model=model, messages=messages, temperature=temperature, max_tokens=max_tokens,
             response_format=RESPONSE_FORMAT, stream=True, stream_options={"include_usage": True},
             timeout=httpx.Timeout(60.0, read=READ_TIMEOUT_SECONDS),

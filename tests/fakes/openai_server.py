@@ -84,6 +84,7 @@ class FakeOpenAI:
         self.release = threading.Event()  # ends a scripted stall
         self.holding = threading.Event()  # set while a scripted stall is under way
         self.fail_chat = False
+        self.refuse_response_format = False  # an older server: 400 for any request with a response_format
         self.send_usage = True
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -141,6 +142,9 @@ class FakeOpenAI:
                 elif self.path.endswith("/chat/completions"):
                     if fake.fail_chat:
                         self._json(500, {"error": {"message": "fake outage", "type": "server_error"}})
+                    elif fake.refuse_response_format and "response_format" in body:
+                        self._json(400, {"error": {"message": "unknown field response_format",
+                                                   "type": "invalid_request_error"}})
                     else:
                         self._chat(body)
                 else:

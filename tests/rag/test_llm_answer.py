@@ -146,3 +146,13 @@ async def test_an_outage_falls_back_to_quotes(shop, fake_openai):
     fake_openai.fail_chat = True
     _deltas, answer = await ask(shop, "When is the shop open?")
     assert answer.answered_by == "extractive" and "9:00 to 19:00" in answer.text
+
+
+async def test_a_server_refusing_response_format_is_asked_again_without_it(shop, fake_openai):
+    fake_openai.refuse_response_format = True  # the prompt still asks for the JSON object, and gets it
+    fake_openai.reply = lambda body: structured("Delivery takes three to five working days.", passages=[1])
+    for _ in range(2):
+        _deltas, answer = await ask(shop, "How long does delivery take?")
+        assert (answer.answered_by, answer.outcome) == ("llm", "answer")
+    asked = [("response_format" in r["body"]) for r in fake_openai.chat_requests()]
+    assert asked == [True, False, False]  # refused once, then remembered for the model
