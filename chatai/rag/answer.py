@@ -127,6 +127,8 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
             help_ = help_answer(assistant, language)
             return _Prepared(assistant, help_.language, help_, [])
         lang = answer_language(assistant, question, language)
+        session.expunge(assistant)  # keep its loaded fields usable after the session ends
+        await session.rollback()  # no connection held while a model rewrites a follow-up or embeds the query
         settings = get_settings()
         # A follow-up ("and on weekends?") is searched as the standalone question it stands for (followup.py).
         search_question = await standalone_question(question, history, use_llm=settings.llm_configured,
@@ -138,7 +140,6 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
         if best is not None and best.score >= assistant.qa_direct_threshold:
             return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
                                                      needs_handoff=False, language=lang, hits=[best]), [best])
-        session.expunge(assistant)  # keep its loaded fields usable after the session ends
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
         return _Prepared(assistant, lang, dont_know_answer(lang), [], plan)
