@@ -28,6 +28,7 @@ from chatai.llm.client import create_chat, load_prompt
 log = logging.getLogger(__name__)
 
 FOLLOW_UP_MAX_WORDS = 6  # offline: longer questions are taken as standalone
+FOLLOW_UP_CHAIN = 3  # offline: at most this many earlier questions are added to a follow-up
 LLM_REWRITE_MAX_WORDS = 12  # with an LLM: longer questions are not sent for rewriting
 CONTEXT_MESSAGES = 6  # the recent conversation the rewrite sees
 CACHE_TTL_SECONDS = 24 * 3600
@@ -83,19 +84,28 @@ def may_lean_on_context(question: str) -> bool:
     return 0 < len(tokens) <= LLM_REWRITE_MAX_WORDS and (len(tokens) <= 3 or _leans_on_context(tokens))
 
 
+def _user_questions(history: Sequence[tuple[str, str]]) -> list[str]:
+    """The dialog's user messages before this one, latest first (history excludes the current question)."""
+    return [content.strip() for role, content in reversed(list(history))
+            if role == "user" and content.strip() and not content.strip().startswith("/")]
+
+
 def previous_user_question(history: Sequence[tuple[str, str]]) -> str | None:
-    """The dialog's last user message before this one (history excludes the current question)."""
-    for role, content in reversed(list(history)):
-        if role == "user" and content.strip() and not content.strip().startswith("/"):
-            return content.strip()
-    return None
+    questions = _user_questions(history)
+    return questions[0] if questions else None
 
 
 def offline_search_question(question: str, history: Sequence[tuple[str, str]]) -> str:
-    previous = previous_user_question(history)
-    if previous is None or not is_follow_up(question):
+    """A follow-up searched with the questions it follows: back to the last one that stood alone, at most
+    FOLLOW_UP_CHAIN of them ("Есть доставка?" -> "а сколько стоит?" -> "а в выходные?")."""
+    if not is_follow_up(question):
         return question
-    return f"{previous} {question}"
+    context: list[str] = []
+    for previous in _user_questions(history)[:FOLLOW_UP_CHAIN]:
+        context.insert(0, previous)
+        if not is_follow_up(previous):
+            break
+    return " ".join([*context, question])
 
 
 def cache_key(model: str, recent: Sequence[tuple[str, str]], question: str) -> str:

@@ -57,6 +57,15 @@ def test_offline_rule_adds_the_previous_user_question_only():
     assert followup.offline_search_question("а сколько это стоит?", []) == "а сколько это стоит?"
 
 
+def test_offline_rule_follows_a_chain_of_follow_ups_back_to_the_question_that_stood_alone():
+    history = [("user", "Какие часы работы?"), ("assistant", "С 9 до 18."), ("user", "Есть доставка?"),
+               ("assistant", "Да."), ("user", "а сколько стоит?"), ("assistant", "300 рублей.")]
+    assert followup.offline_search_question("а в выходные?", history) == (
+        "Есть доставка? а сколько стоит? а в выходные?")
+    chain = [("user", "а это?"), ("user", "а то?"), ("user", "а там?"), ("user", "а тут?")]
+    assert followup.offline_search_question("и это?", chain) == "а то? а там? а тут? и это?"  # at most 3 back
+
+
 async def _setup(tenant) -> None:
     async with async_session() as s:
         await knowledge.upload_document(s, owner_id=tenant.owner_id, assistant_id=tenant.assistant_id,
