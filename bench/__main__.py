@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
-           "ingest_fairness", "crash_duplicates", "admin_users"]
+           "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality", "structured_answer"]
 OPT_IN = ["embedder_comparison", "whole_path"]
 
 

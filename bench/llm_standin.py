@@ -11,6 +11,11 @@ chat that asked, subtract the model's own time from each end-to-end latency exac
 before the model (update in -> request at the model) and after it.
 /v1/embeddings answers at once with the tests' hashed bag-of-words vectors (1536-d, base64 or float): in
 OpenAI mode the product embeds with the same server as it chats.
+It speaks the product's structured format (chatai/rag/llm_answer.py): a request asking for the
+"grounded_answer" JSON schema gets that object, streamed word by word the same way, its "answer" holding the
+text above and citing passage 1; a "standalone_question" request (the follow-up rewrite of
+chatai/rag/followup.py) gets the question back unchanged after --rewrite seconds (0.3 by default), counted
+apart as `rewrites`. A request with no response_format gets the prose answer.
 GET /_stats returns what was served, and how late each stream ended compared with its given time (the
 stand-in's own lag on a busy machine, which the bench counts as overhead, not as the model's time).
 
@@ -39,7 +44,12 @@ BODY_RU = ("Согласно документам компании, вот чт�
 BODY_EN = ("According to the company's documents, here is what applies to your question. The details are in "
            "the price list and the rules quoted in the source below. If you need more, just ask and I will "
            "help with the terms, the timing and the cost.")
+REWRITE_MARKER = "Customer's last message:"  # chatai/llm/prompts/followup_conversation.txt
 REF = re.compile(r"\(ref q-([0-9a-f]{8}) llm-(\d+)ms t-([\d.]+)\)")
+
+
+def _asked_schema(body: dict[str, Any]) -> str:
+    return ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
 
 
 def question_ref(question: str) -> str:
@@ -54,10 +64,12 @@ def parse_ref(text: str) -> tuple[str, int, float] | None:
 
 
 class StandIn:
-    def __init__(self, low: float, high: float, seed: int) -> None:
+    def __init__(self, low: float, high: float, seed: int, rewrite: float = 0.3) -> None:
         self.low, self.high = low, high
+        self.rewrite = rewrite
         self.rng = random.Random(seed)  # noqa: S311 - latencies, not secrets
         self.chats = 0
+        self.rewrites = 0
         self.embeddings = 0
         self.active = 0
         self.max_active = 0
@@ -109,6 +121,9 @@ class StandIn:
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
     async def chat(self, writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
+        if _asked_schema(body) == "standalone_question":
+            await self.rewrite_question(writer, body)
+            return
         started = time.monotonic()
         given = self.rng.uniform(self.low, self.high)
         self.chats += 1
@@ -119,6 +134,9 @@ class StandIn:
             question = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
             base_text = BODY_RU if re.search("[а-яё]", question.lower()) else BODY_EN
             text = f"{base_text} (ref q-{question_ref(question)} llm-{round(given * 1000)}ms t-{started:.4f})"
+            if _asked_schema(body) == "grounded_answer":
+                text = json.dumps({"answer_in_passages": True, "passages_used": [1], "answer": text},
+                                  ensure_ascii=False)
             prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
             usage = {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
                      "total_tokens": prompt_tokens + len(text.split())}
@@ -152,6 +170,20 @@ class StandIn:
         finally:
             self.active -= 1
 
+    async def rewrite_question(self, writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
+        """The follow-up rewrite: the customer's last message back as the standalone question."""
+        self.rewrites += 1
+        await asyncio.sleep(self.rewrite)
+        last = str((body.get("messages") or [{}])[-1].get("content", ""))
+        question = last.rsplit(REWRITE_MARKER, 1)[-1].strip()
+        content = json.dumps({"question": question}, ensure_ascii=False)
+        usage = {"prompt_tokens": len(last.split()), "completion_tokens": len(content.split()),
+                 "total_tokens": len(last.split()) + len(content.split())}
+        await self._json(writer, 200, {
+            "id": "chatcmpl-standin", "created": int(time.time()), "model": body.get("model", ""),
+            "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}]})
+
     @staticmethod
     def _chunk(writer: asyncio.StreamWriter, event: dict[str, Any]) -> None:
         data = f"data: {json.dumps(event)}\n\n".encode()
@@ -159,7 +191,8 @@ class StandIn:
 
     def stats(self) -> dict[str, Any]:
         late = sorted(self.lateness)
-        return {"chats": self.chats, "embeddings": self.embeddings, "max_active": self.max_active,
+        return {"chats": self.chats, "rewrites": self.rewrites, "embeddings": self.embeddings,
+                "max_active": self.max_active,
                 "late_p50_ms": round(late[len(late) // 2] * 1000, 1) if late else 0.0,
                 "late_p95_ms": round(late[int(0.95 * (len(late) - 1))] * 1000, 1) if late else 0.0}
 
@@ -170,10 +203,11 @@ def main() -> None:
     parser.add_argument("--min", type=float, default=1.0, help="shortest answer, seconds")
     parser.add_argument("--max", type=float, default=3.0, help="longest answer, seconds")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rewrite", type=float, default=0.3, help="follow-up rewrite time, seconds")
     args = parser.parse_args()
 
     async def serve() -> None:
-        standin = StandIn(args.min, args.max, args.seed)
+        standin = StandIn(args.min, args.max, args.seed, args.rewrite)
         server = await asyncio.start_server(standin.connection, "127.0.0.1", args.port, backlog=4096)
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Event().wait()

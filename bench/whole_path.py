@@ -445,7 +445,8 @@ def main() -> None:
                 for path in sorted(Path(logs).iterdir()):
                     print(f"--- {path.name}\n{path.read_text()[-3000:]}")
     print_summary(results)
-    print(f"stand-in LLM: {llm_stats['chats']} answers, {llm_stats['embeddings']} embeddings, at most "
+    print(f"stand-in LLM: {llm_stats['chats']} answers, {llm_stats['rewrites']} follow-up rewrites, "
+          f"{llm_stats['embeddings']} embeddings, at most "
           f"{llm_stats['max_active']} streams at once; streams ended late by p50 {llm_stats['late_p50_ms']} / p95 "
           f"{llm_stats['late_p95_ms']} ms (counted as overhead)")
 

@@ -1,6 +1,9 @@
 """Grounded answers: a strong Q&A match answers directly; otherwise retrieved passages feed the LLM
-(streamed) or, with no LLM configured, the sentences that answer are quoted (extractive.py). Nothing
-relevant retrieved means an honest "I don't know" with needs_handoff=True, never an invented answer.
+(streamed, as a structured result checked in llm_answer.py) or, with no LLM configured, the sentences that
+answer are quoted (extractive.py). Nothing relevant retrieved, or an LLM that finds no answer in the passages
+or cites none it was given, means an honest "I don't know" (outcome "dont_know", answered_by "fallback": free)
+with needs_handoff=True, never an invented answer. Follow-up questions are searched as standalone questions
+(followup.py).
 The framing ("Here is what I found", "I don't know") is in the language the question is written in: a
 Telegram app set to Russian says nothing about the language of one English question. `/help` describes the
 assistant (its name and greeting) instead of searching the knowledge base for the word "help".
@@ -11,21 +14,20 @@ and handoff_on_low_confidence).
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from chatai.db.models import Assistant
 from chatai.db.session import async_session
-from chatai.llm.client import get_openai_client, load_prompt
+from chatai.llm.client import load_prompt
 from chatai.rag.chunking import estimate_tokens
 from chatai.rag.extractive import select_quotes
+from chatai.rag.followup import standalone_question
 from chatai.rag.language import detect_language
+from chatai.rag.llm_answer import LLMResult, generate
 from chatai.rag.retrieval import QueryPlan, SearchHit, plan_query, search_knowledge
 from chatai.settings import get_settings
-
-log = logging.getLogger(__name__)
 
 CONTEXT_TOKEN_BUDGET = 3000
 HISTORY_TOKEN_BUDGET = 1200
@@ -75,6 +77,8 @@ class Answer:
     model: str = ""
     language: str = "en"
     hits: list[SearchHit] = field(default_factory=list, repr=False)
+    outcome: str = "answer"  # "answer" | "dont_know" (never charged; hands off when the assistant allows)
+    confidence: float = 1.0  # 0-1
 
 
 def _source(hit: SearchHit) -> Source:
@@ -113,7 +117,8 @@ class _Prepared:
     plan: QueryPlan | None = None
 
 
-async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None) -> _Prepared:
+async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
+                   history: Sequence[tuple[str, str]] = ()) -> _Prepared:
     async with async_session() as session:
         assistant = await session.get(Assistant, assistant_id)
         if assistant is None:
@@ -122,19 +127,29 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None)
             help_ = help_answer(assistant, language)
             return _Prepared(assistant, help_.language, help_, [])
         lang = answer_language(assistant, question, language)
-        plan = await plan_query(assistant, question)
+        session.expunge(assistant)  # keep its loaded fields usable after the session ends
+        await session.rollback()  # no connection held while a model rewrites a follow-up or embeds the query
+        settings = get_settings()
+        # A follow-up ("and on weekends?") is searched as the standalone question it stands for (followup.py).
+        search_question = await standalone_question(question, history, use_llm=settings.llm_configured,
+                                                    model=assistant.model or settings.openai_chat_model)
+        plan = await plan_query(assistant, search_question)
         # Chunks and Q&A pairs in one order on one score scale; a strong Q&A match answers directly.
         hits = await search_knowledge(session, assistant=assistant, plan=plan)
         best = next((h for h in hits if h.kind == "qa"), None)
         if best is not None and best.score >= assistant.qa_direct_threshold:
             return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
                                                      needs_handoff=False, language=lang, hits=[best]), [best])
-        session.expunge(assistant)  # keep its loaded fields usable after the session ends
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
-        return _Prepared(assistant, lang, Answer(text=TEXTS[lang]["dont_know"], sources=[], answered_by="fallback",
-                                                 needs_handoff=True, language=lang), [], plan)
+        return _Prepared(assistant, lang, dont_know_answer(lang), [], plan)
     return _Prepared(assistant, lang, None, hits, plan)
+
+
+def dont_know_answer(language: str, **tokens: int | str) -> Answer:
+    """The honest "I don't know": free, and a handoff when the assistant's settings allow."""
+    return Answer(text=TEXTS[language]["dont_know"], sources=[], answered_by="fallback", needs_handoff=True,
+                  language=language, outcome="dont_know", confidence=0.0, **tokens)
 
 
 async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan) -> Answer:
@@ -197,7 +212,7 @@ def build_messages(assistant: Assistant, question: str, history: Sequence[tuple[
 async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequence[tuple[str, str]] = (),
                         language: str | None = None) -> AsyncIterator[str | Answer]:
     """Text deltas as they are generated, then the final Answer (always last, always exactly once)."""
-    prepared = await _prepare(assistant_id, question, language)
+    prepared = await _prepare(assistant_id, question, language, history)
     if prepared.direct is not None:
         yield prepared.direct.text
         yield prepared.direct
@@ -211,40 +226,28 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
     assistant = prepared.assistant
     messages, used = build_messages(assistant, question, history, prepared.hits, prepared.language)
     model = assistant.model or settings.openai_chat_model
-    pieces: list[str] = []
-    prompt_tokens = completion_tokens = 0
-    try:
-        stream = await get_openai_client().chat.completions.create(
-            model=model, messages=messages, temperature=assistant.temperature, max_tokens=MAX_ANSWER_TOKENS,
-            stream=True, stream_options={"include_usage": True},
-        )
-        async for chunk in stream:
-            if chunk.usage is not None:
-                prompt_tokens, completion_tokens = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
-            for choice in chunk.choices:
-                delta = choice.delta.content if choice.delta else None
-                if delta:
-                    pieces.append(delta)
-                    yield delta
-    except Exception as exc:  # noqa: BLE001 - an LLM outage must still give the user something grounded
-        log.warning("LLM call failed (%s); answering extractively", exc)
-        if not pieces:
-            answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
-            yield answer.text
-            yield answer
-            return
-    text = "".join(pieces).strip()
-    if not text:
+    result: LLMResult | None = None
+    async for item in generate(messages=messages, model=model, temperature=assistant.temperature,
+                               max_tokens=MAX_ANSWER_TOKENS, passages=len(used)):
+        if isinstance(item, LLMResult):
+            result = item
+        else:
+            yield item
+    assert result is not None  # noqa: S101 - generate always ends with its result
+    if result.outcome == "failed":  # outage, stall, malformed reply: quotes instead (replacing any streamed text)
         answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
         yield answer.text
         yield answer
         return
-    if not completion_tokens:  # servers that send no usage: estimate rather than record zero
-        prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
-        completion_tokens = estimate_tokens(text)
-    yield Answer(text=text, sources=[_source(h) for h in used], answered_by="llm", needs_handoff=False,
-                 prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, model=model,
-                 language=prepared.language, hits=used)
+    tokens = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens, "model": model}
+    if result.outcome == "dont_know":  # not in the passages, or not sure of its citations: a person answers
+        answer = dont_know_answer(prepared.language, **tokens)
+        yield answer.text
+        yield answer
+        return
+    cited = [used[n - 1] for n in result.cited]
+    yield Answer(text=result.text, sources=[_source(h) for h in cited], answered_by="llm", needs_handoff=False,
+                 language=prepared.language, hits=cited, **tokens)
 
 
 async def answer_question(*, assistant_id: uuid.UUID, question: str, history: Sequence[tuple[str, str]] = (),

@@ -5,6 +5,7 @@ from chatai.db.session import async_session
 from chatai.rag.answer import Answer, answer_question, stream_answer
 from chatai.rag.worker import process_pending
 from chatai.services import knowledge
+from tests.fakes.openai_server import structured
 
 FAQ = """# Shipping
 
@@ -73,7 +74,8 @@ async def test_strong_qa_match_is_answered_directly(tenant, fake_openai):
 
 async def test_llm_answer_streams_with_sources_and_tokens(tenant, fake_openai):
     await _setup(tenant)
-    fake_openai.reply = lambda body: "Delivery takes three to five working days."
+    reply = structured("Delivery takes three to five working days.", passages=[1])
+    fake_openai.script(reply)
     history = [("user", "Hi"), ("assistant", "Hello! How can I help?"), ("operator", "I am Anna from support.")]
     items = [i async for i in stream_answer(assistant_id=tenant.assistant_id, question="How long is delivery?",
                                             history=history)]
@@ -81,9 +83,11 @@ async def test_llm_answer_streams_with_sources_and_tokens(tenant, fake_openai):
     assert len(deltas) > 2 and all(isinstance(d, str) for d in deltas)
     assert isinstance(final, Answer) and final.answered_by == "llm"
     assert "".join(deltas) == final.text == "Delivery takes three to five working days."
-    assert final.prompt_tokens > 0 and final.completion_tokens == 7 and final.model == "gpt-4o-mini"
-    assert final.sources and final.sources[0].section == "Shipping"
+    assert final.prompt_tokens > 0 and final.completion_tokens == len(reply.split()) and final.model == "gpt-4o-mini"
+    assert [s.section for s in final.sources] == ["Shipping"]  # the passage it cited, not every passage given
+    assert len(fake_openai.chat_requests()) == 1  # "How long is delivery?" stands alone: no rewrite call
     body = fake_openai.chat_requests()[0]["body"]
+    assert body["response_format"]["json_schema"]["name"] == "grounded_answer"
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     system = body["messages"][0]["content"]
     assert "We ship orders worldwide with DHL" in system and "Answer in English" in system
