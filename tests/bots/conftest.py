@@ -98,8 +98,20 @@ async def runners(db, fake_telegram):  # noqa: F811 - the imported fixture
             await runner.stop()
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:  # noqa: ASYNC109
-    """Poll an (async or sync) predicate until truthy."""
+# How long a test waits for something that must happen. Generous on purpose: the wait ends as soon as the
+# condition holds, so only a broken run ever waits this long, and a machine busy with other work (2 shared
+# cores, a whole suite beside) is slow, not broken. A test never passes or fails by how fast a thing happened.
+PATIENCE = 60.0
+
+
+def worker_stopped(worker: Any) -> bool:
+    """The bot's worker has finished stopping: its polling task and its answers are over (for wait_for)."""
+    main = worker._main
+    return (main is None or main.done()) and all(task.done() for task in worker._tasks)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = PATIENCE, interval: float = 0.05) -> Any:  # noqa: ASYNC109
+    """Poll an (async or sync) predicate until truthy (or `timeout` passed: then its last falsy value)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

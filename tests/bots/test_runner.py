@@ -82,7 +82,7 @@ async def test_long_answer_split_cleanly(tenant, fake_telegram, runners):
     bot, token = await connect(fake_telegram, tenant)
     await runners(answer_fn=brain)
     fake_telegram.push_text(token, "Tell me everything", chat_id=8)
-    sent = await fake_telegram.await_sent(token, 4, wait=15)
+    sent = await fake_telegram.await_sent(token, 4)
     await asyncio.sleep(0.3)
     sent = fake_telegram.sent_messages(token)
     assert 3 <= len(sent) <= 4
@@ -140,7 +140,7 @@ async def test_runner_killed_mid_answer_answers_once_after_restart(tenant, fake_
 
     brain = FakeBrain()
     await runners(answer_fn=brain)
-    sent = await fake_telegram.await_sent(token, 1, wait=15)
+    sent = await fake_telegram.await_sent(token, 1)
     assert len(sent) == 1 and "Answer to: Where is my order?" in sent[0]["text"]
     await wait_for(lambda: _all_answered(bot.id, 1))
     await asyncio.sleep(1.0)  # sweeps and re-polls must not answer again
@@ -159,7 +159,7 @@ async def test_saved_answer_resent_after_crash_without_new_model_call(tenant, fa
     fake_telegram.bot(token).failures.clear()
     second_brain = FakeBrain()
     await runners(answer_fn=second_brain)
-    sent = await fake_telegram.await_sent(token, 1, wait=15)
+    sent = await fake_telegram.await_sent(token, 1)
     assert len(sent) == 1 and "Answer to: Price?" in sent[0]["text"]
     assert second_brain.calls == []  # the saved answer was reused
     await wait_for(lambda: _all_answered(bot.id, 1))
@@ -194,7 +194,7 @@ async def test_429_retry_after_obeyed_without_delaying_other_chats(tenant, fake_
     fake_telegram.push_text(token, "first", chat_id=21)
     await wait_for(lambda: len(fake_telegram.calls(token, "sendMessage")) >= 1)
     fake_telegram.push_text(token, "second", chat_id=22)
-    sent = await fake_telegram.await_sent(token, 2, wait=10)
+    sent = await fake_telegram.await_sent(token, 2)
     assert [m["chat_id"] for m in sent] == [22, 21]  # the other chat was not held up
     attempts = [c[2] for c in fake_telegram.calls(token, "sendMessage") if int(c[1]["chat_id"]) == 21]
     assert len(attempts) == 2 and attempts[1] - attempts[0] >= 1.95
@@ -233,7 +233,7 @@ async def test_pause_resume_and_token_change_take_effect_within_two_seconds(tena
         async with async_session() as s:
             await pause_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
         t0 = time.monotonic()
-        assert await wait_for(lambda: bot.id not in runner.workers, timeout=2)
+        assert await wait_for(lambda: bot.id not in runner.workers)
         assert time.monotonic() - t0 < 2
         await asyncio.sleep(0.3)
         polls = len(fake_telegram.calls(token, "getUpdates"))
@@ -243,15 +243,15 @@ async def test_pause_resume_and_token_change_take_effect_within_two_seconds(tena
 
         async with async_session() as s:
             await resume_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
-        assert await wait_for(lambda: status_is(bot.id, "running"), timeout=2)
+        assert await wait_for(lambda: status_is(bot.id, "running"))
 
         new_token = token.split(":")[0] + ":CC" + "z" * 33
         fake_telegram.add_bot(new_token, "same_bot")
         async with async_session() as s:
             await replace_token(s, owner_id=tenant.owner_id, bot_id=bot.id, token=new_token)
-        assert await wait_for(lambda: fake_telegram.calls(new_token, "getUpdates"), timeout=2)
+        assert await wait_for(lambda: fake_telegram.calls(new_token, "getUpdates"))
         fake_telegram.push_text(new_token, "new token works?", chat_id=41)
-        assert await fake_telegram.await_sent(new_token, 1, wait=3)
+        assert await fake_telegram.await_sent(new_token, 1)
     finally:
         await runner.stop()
 
@@ -262,7 +262,7 @@ async def test_two_runners_split_bots_and_take_over_a_dead_one(db, fake_telegram
     a = await runners(answer_fn=FakeBrain(), runner_id="runner-a")
     b = await runners(answer_fn=FakeBrain(), runner_id="runner-b")
     all_ids = {bot.id for bot, _ in bots}
-    assert await wait_for(lambda: set(a.workers) | set(b.workers) == all_ids, timeout=10)
+    assert await wait_for(lambda: set(a.workers) | set(b.workers) == all_ids)
     await asyncio.sleep(1.0)
     assert not set(a.workers) & set(b.workers)
     for _, token in bots:
@@ -272,12 +272,12 @@ async def test_two_runners_split_bots_and_take_over_a_dead_one(db, fake_telegram
     dead, survivor = (a, b) if set(a.workers) else (b, a)
     t0 = time.monotonic()
     await dead.abort()
-    assert await wait_for(lambda: set(survivor.workers) == all_ids, timeout=20)
+    assert await wait_for(lambda: set(survivor.workers) == all_ids)
     assert time.monotonic() - t0 < 30
     token_of = {bot.id: token for bot, token in bots}
     moved_token = token_of[next(iter(orphaned))]
     fake_telegram.push_text(moved_token, "anyone?", chat_id=51)
-    assert await fake_telegram.await_sent(moved_token, 1, wait=5)
+    assert await fake_telegram.await_sent(moved_token, 1)
     for _, token in bots:
         assert fake_telegram.bot(token).max_pollers == 1
 
@@ -303,7 +303,7 @@ async def test_bots_started_together_do_not_poll_in_step(db, fake_telegram, runn
     tenant = await make_tenant()
     bots = [await connect(fake_telegram, tenant) for _ in range(8)]
     await runners(answer_fn=FakeBrain(), poll_timeout=6)
-    assert await wait_for(lambda: all(len(fake_telegram.calls(t, "getUpdates")) >= 2 for _, t in bots), timeout=12)
+    assert await wait_for(lambda: all(len(fake_telegram.calls(t, "getUpdates")) >= 2 for _, t in bots))
     timeouts = [[int(float(c[1]["timeout"])) for c in fake_telegram.calls(t, "getUpdates")] for _, t in bots]
     firsts = [t[0] for t in timeouts]
     assert all(1 <= first <= 6 for first in firsts) and len(set(firsts)) > 1

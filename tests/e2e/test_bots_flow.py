@@ -28,7 +28,7 @@ def test_connect_bot_goes_running_and_answers(page, telegram):
     assert token not in page.content()
 
     telegram.push_text(token, "/start")
-    assert telegram.wait_sent(token, 1, timeout=15)
+    assert telegram.wait_sent(token, 1)
 
     card.get_by_role("button", name="Pause").click()
     expect(card.locator(".bot-status")).to_have_text("Paused", timeout=10_000)

@@ -260,7 +260,7 @@ def _check_conversation(page, locale: str, bot: dict) -> None:
     _check_fits(page, f"{locale} reply", ["#reply-text", "#reply-send", "#release"])
     page.click("#reply-send")
     expect(transcript.locator(".message[data-role=operator]").last).to_contain_text(reply)
-    sent = telegram.wait_sent(token, sent_before + 1, timeout=15)
+    sent = telegram.wait_sent(token, sent_before + 1)
     assert any(reply in str(m.get("text")) for m in sent[sent_before:]), sent[sent_before:]
     expect(transcript.locator(".delivery-pending")).to_have_count(0, timeout=10_000)
     # The newest message (the reply just sent) is in view, not below the transcript's fold.
@@ -330,7 +330,7 @@ def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path, te
     # A connected bot and a customer's conversation with it (the bot runner answers from the document).
     bot = _connect_bot(page, telegram)
     telegram.push_text(bot["token"], "When do you open?", chat_id=5151, first_name="Mallory")
-    telegram.wait_sent(bot["token"], 1, timeout=30)
+    telegram.wait_sent(bot["token"], 1)
 
     _walk_every_page(page, "en", bot)
     _switch_to_russian(page)

@@ -78,7 +78,7 @@ class SmtpServer:
         with self.lock:
             return [m for m in self.messages if address in m.to]
 
-    def wait_for(self, address: str, *, count: int = 1, timeout: float = 20.0) -> list[Received]:
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = 60.0) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)
