@@ -146,7 +146,18 @@ async def test_periodic_work_in_slices_keeps_every_bot(db, fake_telegram, runner
     runner = await runners(answer_fn=FakeBrain())
     ids = {b.id for b, _ in bots}
     assert await wait_for(lambda: set(runner.workers) == ids)
-    await asyncio.sleep(runner.lease_ttl * 2.5)  # leases live only if every slice was renewed
+    renewed: list[list] = []
+    real_renew = runner._leases.renew
+
+    async def counted_renew(part):
+        renewed.append(list(part))
+        return await real_renew(part)
+
+    monkeypatch.setattr(runner._leases, "renew", counted_renew)
+    # Three renewal rounds (counted, not slept for), each in slices of 2 that together cover every bot.
+    assert await wait_for(lambda: sum(1 for part in renewed if part) >= 3 * 3)
+    assert all(len(part) <= 2 for part in renewed)
+    assert all(sum(bot_id in part for part in renewed) >= 3 for bot_id in ids)
     assert set(runner.workers) == ids
     for bot, token in bots:
         row = await bot_row(bot.id)
