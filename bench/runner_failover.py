@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -278,6 +279,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # sqlmodel's advice on session.execute
 
     from bench.common import bench_database
     from tests.fakes.telegram_server import FakeTelegram

@@ -13,6 +13,7 @@ import pytest
 
 from tests.factories import Tenant, make_tenant
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram, make_token  # noqa: F401 - fixture
+from tests.waits import PATIENCE  # noqa: F401 - re-exported: the bots tests import it from here
 
 
 @dataclass
@@ -96,12 +97,6 @@ async def runners(db, fake_telegram):  # noqa: F811 - the imported fixture
     for runner in started:
         if not runner._stopping:
             await runner.stop()
-
-
-# How long a test waits for something that must happen. Generous on purpose: the wait ends as soon as the
-# condition holds, so only a broken run ever waits this long, and a machine busy with other work (2 shared
-# cores, a whole suite beside) is slow, not broken. A test never passes or fails by how fast a thing happened.
-PATIENCE = 60.0
 
 
 def worker_stopped(worker: Any) -> bool:

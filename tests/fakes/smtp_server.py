@@ -14,6 +14,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from tests.waits import PATIENCE
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -78,7 +80,7 @@ class SmtpServer:
         with self.lock:
             return [m for m in self.messages if address in m.to]
 
-    def wait_for(self, address: str, *, count: int = 1, timeout: float = 60.0) -> list[Received]:
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = PATIENCE) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)

@@ -18,8 +18,8 @@ from chatai.db.session import async_session
 from chatai.rag import worker
 from chatai.rag.embeddings import get_embedder
 from chatai.services import knowledge
-from tests.bots.conftest import PATIENCE
 from tests.factories import make_tenant
+from tests.waits import PATIENCE
 
 WORDS = ("delivery order payment refund warranty customer account invoice shipping return store product price "
          "discount support hours manager contract service quality package tracking address courier").split()

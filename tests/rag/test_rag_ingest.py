@@ -198,7 +198,8 @@ async def test_progress_is_reported_while_embedding(tenant, monkeypatch):
 
 async def test_running_worker_wakes_on_upload(tenant, monkeypatch):
     from chatai.cache import get_redis
-    from tests.bots.conftest import PATIENCE, wait_for
+    from tests.bots.conftest import wait_for
+    from tests.waits import PATIENCE
 
     # No poll during the test: a document that gets ready was started by the upload's notification.
     monkeypatch.setattr(worker, "POLL_SECONDS", 3600.0)

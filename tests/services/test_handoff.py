@@ -14,8 +14,8 @@ from chatai.db.models import Assistant, Bot, Dialog, Message, User, utcnow
 from chatai.db.session import async_session
 from chatai.services import handoff
 from chatai.services.handoff import HandoffError
-from tests.bots.conftest import PATIENCE
 from tests.factories import Tenant, make_tenant
+from tests.waits import PATIENCE
 
 _tg_ids = iter(range(880001, 889999))
 _chats = iter(range(555, 9999))

@@ -17,9 +17,9 @@ from chatai.services import accounts, billing, bot_events, bots, charges, mail, 
 from chatai.services.accounts import AccountError
 from chatai.services.mail_templates import render
 from chatai.settings import get_settings
-from tests.bots.conftest import PATIENCE
 from tests.factories import make_tenant
 from tests.fakes.smtp_server import SilentServer, SmtpServer, free_port
+from tests.waits import PATIENCE
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "violet tangerine orbit"

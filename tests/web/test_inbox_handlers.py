@@ -23,7 +23,7 @@ from chatai.services.live import LiveRegistry, parse_event, run_dialog_subscribe
 from chatai.web.live import LiveBadgeState
 from chatai.web.pages.overview import OverviewState
 from chatai.web.state.inbox import InboxState
-from tests.bots.conftest import PATIENCE
+from tests.waits import PATIENCE
 from tests.web.clients import signed_in_root
 
 
