@@ -63,7 +63,8 @@ class SmtpServer:
         self.port = free_port()
         self.messages: list[Received] = []
         self.lock = threading.Lock()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        # aiosmtpd gives up on its own start after 5 s by default: too tight beside a whole suite.
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=PATIENCE)
 
     def start(self) -> SmtpServer:
         self.controller.start()

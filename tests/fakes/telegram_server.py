@@ -132,7 +132,7 @@ class FakeTelegram:
 
         self._thread = threading.Thread(target=run, name="fake-telegram", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        assert ready.wait(PATIENCE), "the fake Bot API did not start"
         return self
 
     def stop(self) -> None:
