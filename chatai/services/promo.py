@@ -63,7 +63,7 @@ def generate_code() -> str:
 
 
 def is_strong_enough(code: str) -> bool:
-    """Whether a typed (normalized) code is long and varied enough to be worth guessing-proofing."""
+    """Whether a code an admin typed (normalized) is long and varied enough to resist guessing."""
     symbols = code.replace("-", "").replace("_", "")
     return len(code) >= MIN_CODE_LENGTH and len(set(symbols)) >= MIN_DISTINCT_CHARACTERS
 
