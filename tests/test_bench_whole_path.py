@@ -25,8 +25,9 @@ async def test_standin_streams_for_the_time_it_reports():
         stream = await client.chat.completions.create(
             model="m", messages=[{"role": "system", "content": "ctx"}, {"role": "user", "content": "Сколько стоит?"}],
             stream=True, stream_options={"include_usage": True})
-        pieces, usage = [], None
+        pieces, usage, first_at = [], None, None
         async for chunk in stream:
+            first_at = first_at or time.monotonic()
             usage = chunk.usage or usage
             pieces += [c.delta.content for c in chunk.choices if c.delta and c.delta.content]
         elapsed = time.monotonic() - started
@@ -38,8 +39,10 @@ async def test_standin_streams_for_the_time_it_reports():
     assert len(pieces) > 10  # streamed word by word, not in one piece
     ref = parse_ref(text)
     assert ref is not None and ref[:2] == (question_ref("Сколько стоит?"), 300)
-    assert started <= ref[2] <= started + 0.3  # when the request arrived, on this process's monotonic clock
-    assert 0.3 <= elapsed < 1.5
+    # When the request arrived, on this process's monotonic clock: after it was sent, before the first piece.
+    assert started <= ref[2] <= first_at
+    # At least the time it reports (a lower bound: a busy machine only makes a stream longer).
+    assert elapsed >= 0.3
     assert usage is not None and usage.completion_tokens > 0
     assert [len(e.embedding) for e in embedded.data] == [1536, 1536]
 

@@ -46,7 +46,7 @@ async def test_runner_run_logs_no_token_and_no_message_text(tenant, fake_telegra
     fake_telegram.push_text(token, "/start", chat_id=78, first_name=CUSTOMER)
     assert len(await fake_telegram.await_sent(token, 2)) == 2
     fake_telegram.revoke(token)  # the token is rejected: logged, with the bot's id
-    await wait_for(lambda: "token rejected" in buffer.getvalue(), timeout=10)
+    await wait_for(lambda: "token rejected" in buffer.getvalue())
     await runner.stop()
 
     logs = buffer.getvalue()

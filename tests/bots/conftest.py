@@ -13,6 +13,7 @@ import pytest
 
 from tests.factories import Tenant, make_tenant
 from tests.fakes.telegram_server import FakeTelegram, fake_telegram, make_token  # noqa: F401 - fixture
+from tests.waits import PATIENCE  # noqa: F401 - re-exported: the bots tests import it from here
 
 
 @dataclass
@@ -98,8 +99,14 @@ async def runners(db, fake_telegram):  # noqa: F811 - the imported fixture
             await runner.stop()
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:  # noqa: ASYNC109
-    """Poll an (async or sync) predicate until truthy."""
+def worker_stopped(worker: Any) -> bool:
+    """The bot's worker has finished stopping: its polling task and its answers are over (for wait_for)."""
+    main = worker._main
+    return (main is None or main.done()) and all(task.done() for task in worker._tasks)
+
+
+async def wait_for(predicate: Callable[[], Any], timeout: float = PATIENCE, interval: float = 0.05) -> Any:  # noqa: ASYNC109
+    """Poll an (async or sync) predicate until truthy (or `timeout` passed: then its last falsy value)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

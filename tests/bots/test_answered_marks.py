@@ -10,7 +10,7 @@ from chatai.bots.writeback import WriteBehind
 from chatai.db.session import get_async_engine
 from chatai.services import dialogs
 from chatai.services.dialogs import AnsweredMark, Incoming
-from tests.bots.conftest import connect, wait_for
+from tests.bots.conftest import PATIENCE, connect, wait_for
 from tests.bots.test_exactly_once import _rows
 
 
@@ -41,17 +41,17 @@ async def test_marks_start_at_once_and_coalesce_while_a_write_is_in_flight(tenan
         async with autocommit() as conn:
             yield conn
 
-    wb = WriteBehind(connect_db, interval=30.0)  # nudges every 30 s: marks must not wait for any timer
+    wb = WriteBehind(connect_db, interval=3600.0)  # no timer fires during the test: only the mark starts a write
     runner = asyncio.create_task(wb.run())
     try:
         wb.mark_answered(marks[0])
-        await asyncio.wait_for(first_write_started.wait(), 0.5)  # started at once
+        await asyncio.wait_for(first_write_started.wait(), PATIENCE)  # started by the mark itself
         for mark in marks[1:]:  # sent while the first mark is being written
             wb.mark_answered(mark)
         await asyncio.sleep(0.1)
         assert wb.writes == 0 and all(wb.owes(bot.id, m.update_id) for m in marks)
         release_first.set()
-        assert await wait_for(lambda: not any(wb.owes(bot.id, m.update_id) for m in marks), timeout=5)
+        assert await wait_for(lambda: not any(wb.owes(bot.id, m.update_id) for m in marks))
         assert wb.writes == 2  # the first mark, then the three queued meanwhile in one statement
         assert (await _rows(bot.id))[0] == {1: "answered", 2: "answered", 3: "answered", 4: "answered"}
     finally:

@@ -106,7 +106,7 @@ async def test_runner_killed_between_reserve_and_commit_is_settled_on_restart(pr
     await doomed.abort()  # reserved, never committed
     assert (await _money(priced.owner_id))[1:] == (PRICE, ["open"])
     await runners(answer_fn=FakeBrain())  # recovery answers with the same reservation and commits it
-    await fake_telegram.await_sent(token, 1, wait=15)
+    await fake_telegram.await_sent(token, 1)
     balance, _r, _c = await wait_for(lambda: _settled(priced.owner_id, ["committed"]))
     assert balance == 95 * MICRO and len(fake_telegram.sent_messages(token)) == 1
 

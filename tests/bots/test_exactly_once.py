@@ -134,15 +134,27 @@ def hold_marks(runner):
     return lambda: setattr(runner.writeback, "_connect", real)
 
 
-async def test_queued_mark_is_not_answered_again_and_is_written_at_stop(tenant, fake_telegram, runners):
+async def test_queued_mark_is_not_answered_again_and_is_written_at_stop(tenant, fake_telegram, runners,
+                                                                         monkeypatch):
     """A mark not written yet (update 'received' in the database) must not look owed to the recovery sweep."""
+    from chatai.bots import queries
+
+    sweeps = []
+    real_owed = queries.received_updates
+
+    async def counted_owed(conn):
+        sweeps.append(1)
+        return await real_owed(conn)
+
+    monkeypatch.setattr(queries, "received_updates", counted_owed)
     brain = FakeBrain()
     bot, token = await connect(fake_telegram, tenant)
     runner = await runners(answer_fn=brain)
     release = hold_marks(runner)  # the mark's write hangs
     fake_telegram.push_text(token, "once please", chat_id=51)
     await fake_telegram.await_sent(token, 1)
-    await asyncio.sleep(1.5)  # several recovery sweeps (reconcile_interval 0.3 s)
+    seen = len(sweeps)
+    assert await wait_for(lambda: len(sweeps) >= seen + 3)  # three recovery sweeps ran since, however slowly
     assert (await _rows(bot.id))[0] == {1000: "received"}
     assert len(fake_telegram.sent_messages(token)) == 1 and len(brain.calls) == 1
     release()
@@ -162,7 +174,7 @@ async def test_crash_with_a_queued_mark_resends_the_saved_answer_only(tenant, fa
     await doomed.abort()
     second_brain = FakeBrain()
     await runners(answer_fn=second_brain)
-    sent = await fake_telegram.await_sent(token, 2, wait=15)
+    sent = await fake_telegram.await_sent(token, 2)
     assert sent[0]["text"] == sent[1]["text"] and second_brain.calls == []
     assert await wait_for(lambda: _answered(bot.id))
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from chatai.db.models import Dialog, Message, utcnow
 from chatai.db.session import async_session
 from chatai.services import handoff
-from tests.bots.conftest import FakeAnswer, FakeBrain, connect, make_tenant, wait_for
+from tests.bots.conftest import PATIENCE, FakeAnswer, FakeBrain, connect, make_tenant, wait_for
 
 
 async def _dialog(bot_id: uuid.UUID, chat_id: int) -> Dialog | None:
@@ -57,8 +57,8 @@ async def test_take_over_reply_and_release_round_trip(tenant, fake_telegram, run
 
     brain = FakeBrain()
     bot, token = await connect(fake_telegram, tenant)
-    # A long sweep interval: what follows is delivered by the Redis nudge, not by the safety-net sweep.
-    await runners(answer_fn=brain, reconcile_interval=30)
+    # No safety-net sweep during the test: whatever is delivered below came by the Redis nudge.
+    await runners(answer_fn=brain, reconcile_interval=3600)
     owner = tenant.owner_id
     events = get_redis().pubsub()
     await events.subscribe(DIALOG_EVENTS_CHANNEL)
@@ -78,14 +78,11 @@ async def test_take_over_reply_and_release_round_trip(tenant, fake_telegram, run
     await asyncio.sleep(0.5)
     assert len(fake_telegram.sent_messages(token)) == 1 and brain.calls == []
 
-    started = time.monotonic()
     message_id = await _act(handoff.send_operator_message, owner_id=owner, dialog_id=dialog.id, operator_id=owner,
                             text="Здравствуйте, это Анна <из поддержки> & co")
     sent = await fake_telegram.await_sent(token, 2)
-    delivery_seconds = time.monotonic() - started
     assert sent[1]["chat_id"] == 601
     assert sent[1]["text"] == "Здравствуйте, это Анна &lt;из поддержки&gt; &amp; co"  # as text, never markup
-    assert delivery_seconds < 2.0, delivery_seconds
     message = await wait_for(lambda: _sent(message_id))
     assert message.telegram_message_id == sent[1]["message_id"] and message.operator_id == owner
     assert await _event_seen(events, message_id=str(message_id), delivery_status="sent")
@@ -103,7 +100,6 @@ async def test_take_over_reply_and_release_round_trip(tenant, fake_telegram, run
     assert [m.text for m in await _messages(dialog.id) if m.role == "system"] == [
         "handoff_requested", "taken_over", "released"]
     await events.aclose()
-    print(f"operator reply delivered in {delivery_seconds * 1000:.0f} ms")
 
 
 async def _count(dialog_id: uuid.UUID, role: str, n: int) -> bool:
@@ -116,7 +112,7 @@ async def _sent(message_id: uuid.UUID) -> Message | None:
 
 
 async def _event_seen(pubsub, **wanted: str) -> bool:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + PATIENCE
     while time.monotonic() < deadline:
         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
         if message and all(json.loads(message["data"]).get(k) == v for k, v in wanted.items()):
@@ -167,7 +163,7 @@ async def test_handoff_times_out_back_to_the_ai_also_across_a_restart(tenant, fa
     await first.stop()
     await _backdate(two.id, 11)
     await runners(answer_fn=brain)
-    sent = await fake_telegram.await_sent(token, 4, wait=15)
+    sent = await fake_telegram.await_sent(token, 4)
     assert sent[3]["chat_id"] == 702
     assert await wait_for(lambda: _status(bot.id, 702)) == "ai"
     assert brain.calls == []
@@ -221,7 +217,7 @@ async def test_reply_written_while_no_runner_ran_is_sent_by_the_sweep(tenant, fa
     await asyncio.sleep(0.3)
     assert len(fake_telegram.sent_messages(token)) == 1
     await runners(answer_fn=FakeBrain())
-    sent = await fake_telegram.await_sent(token, 2, wait=15)
+    sent = await fake_telegram.await_sent(token, 2)
     assert sent[1]["text"] == "Sorry for the wait, how can I help?"
     assert await wait_for(lambda: _sent(message_id))
 
@@ -248,5 +244,5 @@ async def test_handoff_notice_saved_before_a_crash_is_still_sent(tenant, fake_te
         await s.commit()
     await _act(handoff.request_handoff, dialog_id=dialog.id, reason="user")
     await runners(answer_fn=brain)
-    sent = await fake_telegram.await_sent(token, 2, wait=15)
+    sent = await fake_telegram.await_sent(token, 2)
     assert sent[1]["text"] == notice and len(brain.calls) == 1

@@ -107,8 +107,8 @@ async def test_answer_that_keeps_failing_is_marked_failed_after_the_limit(tenant
     await wait_for(lambda: status_is(bot.id, "running"))
     fake_telegram.fail_next(token, "sendMessage", 400, times=2)  # Bad Request, every try
     update_id = fake_telegram.push_text(token, "never deliverable", chat_id=74)
-    assert await wait_for(lambda: _update_status(bot.id, update_id), timeout=15) in ("received", "failed")
-    assert await wait_for(lambda: _is_failed(bot.id, update_id), timeout=15)
+    assert await wait_for(lambda: _update_status(bot.id, update_id)) in ("received", "failed")
+    assert await wait_for(lambda: _is_failed(bot.id, update_id))
     events = await wait_for(lambda: _kinds_when(bot, {"update_failed"}))
     assert "could not be answered after 2 attempts" in events[0].message
     fake_telegram.push_text(token, "still there?", chat_id=75)

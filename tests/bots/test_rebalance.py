@@ -33,12 +33,12 @@ async def test_a_runner_started_later_takes_its_share_without_double_polling(db,
     bots = [await connect(fake_telegram, tenant) for _ in range(6)]
     all_ids = {bot.id for bot, _ in bots}
     a = await runners(answer_fn=FakeBrain(), runner_id="runner-a")
-    assert await wait_for(lambda: set(a.workers) == all_ids, timeout=10)  # alone: it holds every bot
+    assert await wait_for(lambda: set(a.workers) == all_ids)  # alone: it holds every bot
 
     b = await runners(answer_fn=FakeBrain(), runner_id="runner-b")
     wanted_b = {bot_id for bot_id in all_ids if preferred_runner(bot_id, ["runner-a", "runner-b"]) == "runner-b"}
     assert wanted_b and wanted_b != all_ids  # this split of 6 bots gives each runner some
-    assert await wait_for(lambda: set(b.workers) == wanted_b and set(a.workers) == all_ids - wanted_b, timeout=30)
+    assert await wait_for(lambda: set(b.workers) == wanted_b and set(a.workers) == all_ids - wanted_b)
     await asyncio.sleep(1.0)
     assert set(b.workers) == wanted_b and not set(a.workers) & set(b.workers)  # settled: no bot moves back
     for _, token in bots:
@@ -47,6 +47,6 @@ async def test_a_runner_started_later_takes_its_share_without_double_polling(db,
     token_of = {bot.id: token for bot, token in bots}
     moved = token_of[next(iter(wanted_b))]
     fake_telegram.push_text(moved, "still there?", chat_id=77)
-    assert await fake_telegram.await_sent(moved, 1, wait=5)
+    assert await fake_telegram.await_sent(moved, 1)
     await asyncio.sleep(0.5)
     assert len(fake_telegram.sent_messages(moved)) == 1

@@ -13,7 +13,7 @@ from chatai.db.models import Bot
 from chatai.db.session import async_session
 from chatai.services import bots as bots_service
 from chatai.services.bots import pause_bot, replace_token, resume_bot
-from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, wait_for
+from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, wait_for, worker_stopped
 
 
 @pytest.fixture
@@ -40,11 +40,15 @@ class Spy:
         monkeypatch.setattr(queries, name, spy)
 
 
-async def _settled(runner, bot_ids):
-    """Every bot running here and its status written (a status write changes the digest once)."""
+async def _settled(runner, bot_ids, monkeypatch):
+    """Every bot running here and its status written (a status write changes the digest once), then rounds
+    enough that one began after the write and compared (counted, not timed: a busy machine runs fewer)."""
     await wait_for(lambda: all(runner.workers.get(b) and runner.workers[b].status == "running" for b in bot_ids))
     assert await wait_for(lambda: _all_status(bot_ids, "running"))
-    await asyncio.sleep(runner.reconcile_interval * 3)  # a round that saw the written statuses
+    rounds = Spy(monkeypatch, "digest")
+    # Round 1 may have read the digest before the write, round 2 read it after and compared; round 3 began
+    # after round 2 had finished.
+    assert await wait_for(lambda: len(rounds.calls) >= 3)
 
 
 async def _all_status(bot_ids, status):
@@ -54,10 +58,9 @@ async def _all_status(bot_ids, status):
 async def test_nothing_changed_costs_a_digest_only(tenant, fake_telegram, runners, monkeypatch):
     bots = [await connect(fake_telegram, tenant) for _ in range(3)]
     runner = await runners(answer_fn=FakeBrain())
-    await _settled(runner, [b.id for b, _ in bots])
+    await _settled(runner, [b.id for b, _ in bots], monkeypatch)
     digests, states, records = Spy(monkeypatch, "digest"), Spy(monkeypatch, "states"), Spy(monkeypatch, "records")
-    await asyncio.sleep(runner.reconcile_interval * 5)
-    assert len(digests.calls) >= 3
+    assert await wait_for(lambda: len(digests.calls) >= 3)  # three rounds, however long they took
     assert states.calls == [] and records.calls == []
 
     # One bot paused behind the runner's back: compared once, and only that bot loaded in full.
@@ -65,19 +68,22 @@ async def test_nothing_changed_costs_a_digest_only(tenant, fake_telegram, runner
     async with async_session() as s:
         await s.execute(sa.update(Bot).where(Bot.id == changed).values(desired_state="paused", status="paused"))
         await s.commit()
-    assert await wait_for(lambda: changed not in runner.workers, timeout=3)
+    assert await wait_for(lambda: changed not in runner.workers)
     assert len(states.calls) >= 1 and records.calls and all(ids == [changed] for ids in records.calls)
     assert set(runner.workers) == {bots[0][0].id, bots[2][0].id}
 
 
-async def test_lost_pause_resume_and_token_change_still_applied(tenant, fake_telegram, runners, lost_commands):
+async def test_lost_pause_resume_and_token_change_still_applied(tenant, fake_telegram, runners, lost_commands,
+                                                                monkeypatch):
     bot, token = await connect(fake_telegram, tenant)
     runner = await runners(answer_fn=FakeBrain())
-    await _settled(runner, [bot.id])
+    await _settled(runner, [bot.id], monkeypatch)
+    worker = runner.workers[bot.id]
 
     async with async_session() as s:
         await pause_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
-    assert await wait_for(lambda: bot.id not in runner.workers, timeout=3)
+    assert await wait_for(lambda: bot.id not in runner.workers)
+    assert await wait_for(lambda: worker_stopped(worker))  # its last poll is over, however slowly it went
     await asyncio.sleep(0.3)
     polls = len(fake_telegram.calls(token, "getUpdates"))
     await asyncio.sleep(1.2)
@@ -85,15 +91,15 @@ async def test_lost_pause_resume_and_token_change_still_applied(tenant, fake_tel
 
     async with async_session() as s:
         await resume_bot(s, owner_id=tenant.owner_id, bot_id=bot.id)
-    assert await wait_for(lambda: _all_status([bot.id], "running"), timeout=3)
+    assert await wait_for(lambda: _all_status([bot.id], "running"))
 
     new_token = token.split(":")[0] + ":DD" + "q" * 33
     fake_telegram.add_bot(new_token, "same_bot")
     async with async_session() as s:
         await replace_token(s, owner_id=tenant.owner_id, bot_id=bot.id, token=new_token)
-    assert await wait_for(lambda: fake_telegram.calls(new_token, "getUpdates"), timeout=3)
+    assert await wait_for(lambda: fake_telegram.calls(new_token, "getUpdates"))
     fake_telegram.push_text(new_token, "still answered?", chat_id=61)
-    assert await fake_telegram.await_sent(new_token, 1, wait=3)
+    assert await fake_telegram.await_sent(new_token, 1)
 
 
 async def test_change_made_during_a_comparison_is_caught_next_round(tenant, fake_telegram, runners, monkeypatch):
@@ -101,12 +107,15 @@ async def test_change_made_during_a_comparison_is_caught_next_round(tenant, fake
     that no longer matches, so the next round compares again."""
     bot, _token = await connect(fake_telegram, tenant)
     runner = await runners(answer_fn=FakeBrain())
-    await _settled(runner, [bot.id])
+    await _settled(runner, [bot.id], monkeypatch)
     original = queries.states
     armed = True
+    kept_by_that_round: list[bool] = []
 
     async def states_then_pause(conn):
         nonlocal armed
+        if not armed and not kept_by_that_round:  # the next comparison starts: what did the last one do?
+            kept_by_that_round.append(bot.id in runner.workers)
         rows = await original(conn)
         if armed:
             armed = False
@@ -119,9 +128,10 @@ async def test_change_made_during_a_comparison_is_caught_next_round(tenant, fake
     async with async_session() as s:  # something else changes, so the next round compares
         await s.execute(sa.update(Bot).where(Bot.id == bot.id).values(status="starting"))
         await s.commit()
-    assert await wait_for(lambda: not armed, timeout=3)
-    assert bot.id in runner.workers  # that comparison saw the bot still wanted
-    assert await wait_for(lambda: bot.id not in runner.workers, timeout=3)
+    assert await wait_for(lambda: not armed)
+    assert await wait_for(lambda: kept_by_that_round)
+    assert kept_by_that_round == [True]  # that comparison saw the bot still wanted...
+    assert await wait_for(lambda: bot.id not in runner.workers)  # ...and the next one caught the change
 
 
 async def test_periodic_work_in_slices_keeps_every_bot(db, fake_telegram, runners, monkeypatch):
@@ -136,7 +146,18 @@ async def test_periodic_work_in_slices_keeps_every_bot(db, fake_telegram, runner
     runner = await runners(answer_fn=FakeBrain())
     ids = {b.id for b, _ in bots}
     assert await wait_for(lambda: set(runner.workers) == ids)
-    await asyncio.sleep(runner.lease_ttl * 2.5)  # leases live only if every slice was renewed
+    renewed: list[list] = []
+    real_renew = runner._leases.renew
+
+    async def counted_renew(part):
+        renewed.append(list(part))
+        return await real_renew(part)
+
+    monkeypatch.setattr(runner._leases, "renew", counted_renew)
+    # Three renewal rounds (counted, not slept for), each in slices of 2 that together cover every bot.
+    assert await wait_for(lambda: sum(1 for part in renewed if part) >= 3 * 3)
+    assert all(len(part) <= 2 for part in renewed)
+    assert all(sum(bot_id in part for part in renewed) >= 3 for bot_id in ids)
     assert set(runner.workers) == ids
     for bot, token in bots:
         row = await bot_row(bot.id)

@@ -95,14 +95,27 @@ def test_plain_text_never_interpreted():
     assert plain("**not bold** <tag>") == ["**not bold** &lt;tag&gt;"]
 
 
-async def test_throttle_blocks_one_chat_only():
+async def test_throttle_blocks_one_chat_only(monkeypatch):
+    """On the throttle's own clock: what it makes each chat wait, not how long the machine took."""
     import time
+    import types
 
+    from chatai.bots import throttle as throttle_module
+
+    now = [time.monotonic() + 1000.0]  # ahead of the buckets' creation time: they start full
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr(throttle_module, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(throttle_module, "asyncio", types.SimpleNamespace(sleep=sleep))
     throttle = Throttle(per_chat=1.0, chat_burst=1.0)
     await throttle.wait(1)
     throttle.block(1, 0.5)
-    t0 = time.monotonic()
     await throttle.wait(2)
-    assert time.monotonic() - t0 < 0.05
+    assert slept == []  # the other chat is not held up
     await throttle.wait(1)
-    assert time.monotonic() - t0 >= 0.45
+    # Chat 1 waits out its block and its empty bucket (1 message/s): one second, in one sleep.
+    assert slept == [1.0]

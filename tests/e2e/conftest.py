@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# Every browser wait (actions, locators, and expect(), which gives up after 5 s by default) is this generous:
+# on a machine busy with other work the app answers late, not wrongly.
+from tests.waits import PATIENCE_MS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -136,8 +140,9 @@ def app_url(app_env: dict[str, str], bot_runner, tmp_path_factory: pytest.TempPa
 def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (make test installs it when run as root)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=PATIENCE_MS)
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -151,7 +156,7 @@ def browser():
 @pytest.fixture
 def page(browser, app_url):
     context = browser.new_context(base_url=app_url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(PATIENCE_MS)
     page = context.new_page()
     yield page
     context.close()

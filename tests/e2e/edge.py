@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.waits import PATIENCE_MS
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS = 2
 # Inside the project (embedded PostgreSQL as root must reach its data dir), short for the redis socket.
@@ -211,7 +213,7 @@ def front(app_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fr
                             stderr=subprocess.PIPE)
     front = Front(ORIGIN, cert, folder)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE_MS / 1000  # a start-up bound, generous for a busy machine
         while True:
             assert proc.poll() is None, f"nginx exited: {proc.stderr.read().decode() if proc.stderr else ''}"
             try:
@@ -235,6 +237,6 @@ def front_context(front: Front, browser):
     """A browser context whose relative URLs go to nginx (HTTPS, the test's self-signed certificate)."""
     context = browser.new_context(base_url=front.origin, ignore_https_errors=True,
                                   viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(PATIENCE_MS)
     yield context
     context.close()

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.fakes.telegram_server import make_token
+from tests.waits import PATIENCE_MS
 
 ADMIN_PASSWORD = "granite falcon 88 meadow"
 
@@ -40,8 +41,8 @@ def _sign_in(page, email: str, password: str) -> None:
 def test_admin_finds_an_owner_and_credits_the_balance_then_pauses_the_bot(browser, app_url, telegram):
     owner_ctx = browser.new_context(base_url=app_url)
     admin_ctx = browser.new_context(base_url=app_url)
-    owner_ctx.set_default_timeout(20_000)
-    admin_ctx.set_default_timeout(20_000)
+    owner_ctx.set_default_timeout(PATIENCE_MS)
+    admin_ctx.set_default_timeout(PATIENCE_MS)
     try:
         owner = owner_ctx.new_page()
         owner_email = f"shop-{uuid.uuid4().hex[:8]}@example.com"
@@ -54,7 +55,7 @@ def test_admin_finds_an_owner_and_credits_the_balance_then_pauses_the_bot(browse
         owner.fill("#bot-token", token)
         owner.click("#connect-bot")
         card = owner.locator(".bot-card", has_text=f"@adm{number}_bot")
-        expect(card.locator(".bot-status")).to_have_text("Running", timeout=30_000)
+        expect(card.locator(".bot-status")).to_have_text("Running")
 
         admin = admin_ctx.new_page()
         _sign_in(admin, _make_admin(), ADMIN_PASSWORD)
@@ -74,8 +75,8 @@ def test_admin_finds_an_owner_and_credits_the_balance_then_pauses_the_bot(browse
         row = admin.locator("tr", has_text=f"adm{number}_bot")
         row.get_by_role("button", name="Pause").click()
         open_page(owner, "/dashboard/bots")
-        expect(card.locator(".admin-paused")).to_be_visible(timeout=15_000)
-        expect(card.locator(".bot-status")).to_have_text("Paused", timeout=15_000)
+        expect(card.locator(".admin-paused")).to_be_visible()
+        expect(card.locator(".bot-status")).to_have_text("Paused")
     finally:
         owner_ctx.close()
         admin_ctx.close()

@@ -41,7 +41,7 @@ def test_sign_up_verify_by_mail_then_connect_a_bot(page, telegram, smtp_server):
     page.fill("#bot-token", token)
     page.click("#connect-bot")
     card = page.locator(".bot-card", has_text=f"@mail{bot_number}_bot")
-    expect(card.locator(".bot-status")).to_have_text("Running", timeout=20_000)
+    expect(card.locator(".bot-status")).to_have_text("Running")
 
 
 def test_forgot_password_reset_by_mail_then_sign_in(page, smtp_server):

@@ -111,7 +111,7 @@ def test_browser_through_nginx_signs_in_and_gets_live_updates_over_wss(front, fr
     assert (status, json.loads(body)) == (200, {"ok": True})
 
     # Pushed to the open tab over the proxied websocket: no reload.
-    expect(page.locator(".dialog-item", has_text="Nadia")).to_be_visible(timeout=10_000)
+    expect(page.locator(".dialog-item", has_text="Nadia")).to_be_visible()
     page.locator(".dialog-item", has_text="Nadia").click()
     expect(page.locator("#transcript")).to_contain_text("Hello through nginx")
     log = front.access_log()
@@ -157,8 +157,7 @@ def test_upload_just_under_the_limit_goes_through_nginx_and_is_ingested(front, f
         small = tmp_path / f"small-{n}.txt"
         small.write_text(f"Opening hours of shop {n}: nine to five.")
         page.locator("#kb_upload input[type=file]").set_input_files(str(small))
-        expect(page.locator(".document-row", has_text=small.name)).to_have_attribute("data-status", "ready",
-                                                                                  timeout=60_000)
+        expect(page.locator(".document-row", has_text=small.name)).to_have_attribute("data-status", "ready")
     expect(page.locator(".upload-error")).to_have_count(0)
     assert "/dashboard/knowledge" in page.url  # never sent to sign in
     assert re.search(r'"POST /_upload HTTP/\S+" 200 ', front.access_log()), "the upload did not go through nginx"

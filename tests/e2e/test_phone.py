@@ -19,6 +19,7 @@ from chatai.web.pages.billing import KINDS as LEDGER_KINDS
 from chatai.web.texts.bot_events import bot_event_text
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.fakes.telegram_server import make_token
+from tests.waits import PATIENCE_MS
 
 WIDTH, HEIGHT = 390, 844
 SHOTS = Path("/tmp/phone-shots")
@@ -55,7 +56,7 @@ KNOWLEDGE_TABS = {
 def phone(browser, app_url):
     context = browser.new_context(base_url=app_url, viewport={"width": WIDTH, "height": HEIGHT}, is_mobile=True,
                                   has_touch=True, device_scale_factor=2)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(PATIENCE_MS)
     page = context.new_page()
     yield page
     context.close()
@@ -110,7 +111,7 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
         open_page(page, path)
         page.locator("#menu").wait_for()  # the signed-in shell, past its loading spinner
         if name == "knowledge":
-            page.locator(".document-row[data-status=ready]").wait_for(timeout=60_000)
+            page.locator(".document-row[data-status=ready]").wait_for()
             for tab, required in KNOWLEDGE_TABS.items():
                 page.click(f"#tab-{tab}")
                 _shot(page, locale, f"knowledge-{tab}")
@@ -191,7 +192,7 @@ def _check_bot_card(page, locale: str, bot: dict) -> None:
     """Every action of a connected bot's card, on the phone."""
     card = page.locator(".bot-card", has_text=f"@{bot['username']}")
     status = card.locator(".bot-status")
-    expect(status).to_have_text(text(locale, "bot_running"), timeout=30_000)
+    expect(status).to_have_text(text(locale, "bot_running"))
     expect(card.locator(".bot-link")).to_have_attribute("href", f"https://t.me/{bot['username']}")
     expect(card.locator(".bot-mode")).to_be_hidden()  # "polling" is a detail behind "Details"
     card.locator(".bot-details summary").click()
@@ -200,10 +201,10 @@ def _check_bot_card(page, locale: str, bot: dict) -> None:
     _check_fits(page, f"{locale} bot card", [".bot-link", ".bot-details summary", ".pause-bot", ".replace-token",
                                              ".bot-events", ".disconnect-bot"])
     card.locator(".pause-bot").click()
-    expect(status).to_have_text(text(locale, "bot_paused"), timeout=15_000)
+    expect(status).to_have_text(text(locale, "bot_paused"))
     _check_fits(page, f"{locale} paused bot card", [".resume-bot"])
     card.locator(".resume-bot").click()
-    expect(status).to_have_text(text(locale, "bot_running"), timeout=30_000)
+    expect(status).to_have_text(text(locale, "bot_running"))
 
     card.locator(".replace-token").click()
     _shot(page, locale, "bots-new-token")
@@ -260,9 +261,9 @@ def _check_conversation(page, locale: str, bot: dict) -> None:
     _check_fits(page, f"{locale} reply", ["#reply-text", "#reply-send", "#release"])
     page.click("#reply-send")
     expect(transcript.locator(".message[data-role=operator]").last).to_contain_text(reply)
-    sent = telegram.wait_sent(token, sent_before + 1, timeout=15)
+    sent = telegram.wait_sent(token, sent_before + 1)
     assert any(reply in str(m.get("text")) for m in sent[sent_before:]), sent[sent_before:]
-    expect(transcript.locator(".delivery-pending")).to_have_count(0, timeout=10_000)
+    expect(transcript.locator(".delivery-pending")).to_have_count(0)
     # The newest message (the reply just sent) is in view, not below the transcript's fold.
     gap = transcript.evaluate("(el) => el.scrollHeight - el.scrollTop - el.clientHeight")
     assert gap < 60, f"{locale}: the transcript is {gap}px above its newest message"
@@ -282,7 +283,7 @@ def _connect_bot(page, telegram) -> dict:
     page.fill("#bot-token", token)
     page.click("#connect-bot")
     expect(page.locator(".bot-card", has_text=f"@{username}").locator(".bot-status")).to_have_text(
-        "Running", timeout=30_000)
+        "Running")
     return {"telegram": telegram, "token": token, "username": username}
 
 
@@ -330,7 +331,7 @@ def test_every_page_usable_on_a_phone_in_english_and_russian(phone, tmp_path, te
     # A connected bot and a customer's conversation with it (the bot runner answers from the document).
     bot = _connect_bot(page, telegram)
     telegram.push_text(bot["token"], "When do you open?", chat_id=5151, first_name="Mallory")
-    telegram.wait_sent(bot["token"], 1, timeout=30)
+    telegram.wait_sent(bot["token"], 1)
 
     _walk_every_page(page, "en", bot)
     _switch_to_russian(page)

@@ -45,7 +45,7 @@ def _add_qa(page, question: str, answer: str) -> None:
     page.fill("#qa-question", question)
     page.fill("#qa-answer", answer)
     page.click("#qa-submit")
-    expect(page.get_by_text(question)).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(question)).to_be_visible()
 
 
 def test_session_survives_killing_its_worker(front, front_context, app_url):
@@ -85,7 +85,7 @@ def test_session_survives_killing_its_worker(front, front_context, app_url):
             continue
         os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
-        deadline = killed_at + 5
+        deadline = killed_at + 30  # a killed worker's sockets close at once; a starved browser notices late
         while not live[0].is_closed() and time.monotonic() < deadline:
             page.wait_for_timeout(50)
         if live[0].is_closed():

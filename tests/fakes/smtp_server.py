@@ -14,6 +14,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from tests.waits import PATIENCE
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -61,7 +63,8 @@ class SmtpServer:
         self.port = free_port()
         self.messages: list[Received] = []
         self.lock = threading.Lock()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        # aiosmtpd gives up on its own start after 5 s by default: too tight beside a whole suite.
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=PATIENCE)
 
     def start(self) -> SmtpServer:
         self.controller.start()
@@ -78,7 +81,7 @@ class SmtpServer:
         with self.lock:
             return [m for m in self.messages if address in m.to]
 
-    def wait_for(self, address: str, *, count: int = 1, timeout: float = 20.0) -> list[Received]:
+    def wait_for(self, address: str, *, count: int = 1, timeout: float = PATIENCE) -> list[Received]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = self.to(address)

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from tests.waits import PATIENCE
+
 STRING_FIELDS = {"text", "parse_mode", "url", "secret_token", "action", "caption", "ip_address"}
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "tg-spoiler",
                 "span", "blockquote", "tg-emoji"}
@@ -130,7 +132,7 @@ class FakeTelegram:
 
         self._thread = threading.Thread(target=run, name="fake-telegram", daemon=True)
         self._thread.start()
-        ready.wait(10)
+        assert ready.wait(PATIENCE), "the fake Bot API did not start"
         return self
 
     def stop(self) -> None:
@@ -213,7 +215,7 @@ class FakeTelegram:
     def bot(self, token: str) -> FakeBot:
         return self.bots[token]
 
-    def wait_sent(self, token: str, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    def wait_sent(self, token: str, count: int, timeout: float = PATIENCE) -> list[dict[str, Any]]:
         """Block (sync callers) until `count` messages were sent with this token."""
         deadline = time.monotonic() + timeout
         while True:
@@ -222,7 +224,7 @@ class FakeTelegram:
                 return sent
             time.sleep(0.05)
 
-    async def await_sent(self, token: str, count: int, wait: float = 10.0) -> list[dict[str, Any]]:
+    async def await_sent(self, token: str, count: int, wait: float = PATIENCE) -> list[dict[str, Any]]:
         """Async callers: wait without blocking their loop (the runner may be on it)."""
         deadline = time.monotonic() + wait
         while True:

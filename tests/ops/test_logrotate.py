@@ -25,6 +25,7 @@ import pytest
 
 from chatai.settings import PROJECT_ROOT
 from tests.ops.debian import debian_binary
+from tests.waits import PATIENCE
 
 CONFIG = PROJECT_ROOT / "deploy" / "logrotate"
 LOG_DIR = "/var/log/chatai/"
@@ -96,7 +97,7 @@ http {{
 """)
     proc = subprocess.Popen([binary, "-p", str(tmp_path), "-c", str(config)], stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + PATIENCE  # a start-up bound, generous for a busy machine
         while not (tmp_path / "nginx.pid").exists() or not _answers(port):
             assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "nginx exited"
             assert time.monotonic() < deadline, "nginx did not start"
@@ -121,7 +122,7 @@ def _answers(port: int) -> bool:
 def _request(port: int, path: str) -> None:
     """A request for a missing file: one access log line and one error log line naming the path."""
     try:
-        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5)  # noqa: S310 - loopback
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=PATIENCE)  # noqa: S310 - loopback
     except urllib.error.HTTPError as error:
         assert error.code in (403, 404)  # a missing file; "/" is a directory without an index
 
@@ -130,7 +131,7 @@ def _contents(path: Path) -> str:
     return (gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()).decode()
 
 
-def _wait_for_line(path: Path, marker: str, timeout: float = 10) -> None:
+def _wait_for_line(path: Path, marker: str, timeout: float = PATIENCE) -> None:
     deadline = time.monotonic() + timeout
     while marker not in (content := path.read_text() if path.exists() else ""):
         assert time.monotonic() < deadline, f"{marker!r} never reached {path}: {content[-500:]!r}"

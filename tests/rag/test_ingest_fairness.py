@@ -19,6 +19,7 @@ from chatai.rag import worker
 from chatai.rag.embeddings import get_embedder
 from chatai.services import knowledge
 from tests.factories import make_tenant
+from tests.waits import PATIENCE
 
 WORDS = ("delivery order payment refund warranty customer account invoice shipping return store product price "
          "discount support hours manager contract service quality package tracking address courier").split()
@@ -80,7 +81,10 @@ async def test_claims_go_round_robin_by_owner_under_the_per_owner_cap(db):
     assert (await _statuses([a3.id]))[a3.id] == "queued"
 
 
-async def test_small_file_is_ready_in_seconds_while_another_owner_indexes_big_files(db):
+async def test_small_file_is_ready_while_another_owner_still_indexes_big_files(db):
+    """Fairness as order, not as seconds: the small file is ready while the big owner's files are still
+    queued or being indexed, and the big owner never held more than one lane. How many seconds the small file
+    waited is `python -m bench ingest_fairness`'s figure."""
     big_owner, small_owner = await make_tenant("big@example.com"), await make_tenant("small@example.com")
     await get_embedder().embed(["warm up"])  # loading the model is not waiting
     big = [await _upload(big_owner, f"manual-{i}.md", big_markdown(i)) for i in range(3)]
@@ -88,25 +92,23 @@ async def test_small_file_is_ready_in_seconds_while_another_owner_indexes_big_fi
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run_ingest_worker(stop))
     try:
-        for _ in range(200):  # the big owner's first file is being indexed
-            if "processing" in (await _statuses(big_ids)).values():
-                break
+        deadline = time.monotonic() + PATIENCE  # the big owner's first file is being indexed
+        while "processing" not in (await _statuses(big_ids)).values():
+            assert time.monotonic() < deadline, "the worker never started on the big files"
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # ...and the worker has settled with it
         small = await _upload(small_owner, "hours.txt", b"We are open from 9 to 18 on weekdays, 10-16 Sat.")
         assert len(b"We are open from 9 to 18 on weekdays, 10-16 Sat.") == 48
-        uploaded = time.monotonic()
+        deadline = time.monotonic() + 5 * PATIENCE  # a hang guard only: the order below is the test
         most_big_processing = 0
         while (await _statuses([small.id]))[small.id] != "ready":
             big_now = await _statuses(big_ids)
             most_big_processing = max(most_big_processing, list(big_now.values()).count("processing"))
-            assert time.monotonic() - uploaded < 20, f"the small file still waits; big files: {big_now}"
+            assert time.monotonic() < deadline, f"the small file never became ready; big files: {big_now}"
             await asyncio.sleep(0.05)
-        waited = time.monotonic() - uploaded
         big_now = await _statuses(big_ids)
-        print(f"small file ready {waited:.2f} s after upload; big files then: {sorted(big_now.values())}")
-        assert waited < 10  # ~1-2 s on a quiet machine; the single queue made it wait for all big files
-        assert "queued" in big_now.values() or "processing" in big_now.values()  # the big upload goes on
+        # The single queue of before made the small file wait for every big file: here it overtook them.
+        assert "queued" in big_now.values() or "processing" in big_now.values(), big_now
         assert most_big_processing == 1  # one owner never holds every lane
     finally:
         stop.set()

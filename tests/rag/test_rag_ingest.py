@@ -196,18 +196,30 @@ async def test_progress_is_reported_while_embedding(tenant, monkeypatch):
     assert len(seen) >= 3 and seen == sorted(seen) and seen[-1] == pytest.approx(0.95)
 
 
-async def test_running_worker_wakes_on_upload(tenant):
+async def test_running_worker_wakes_on_upload(tenant, monkeypatch):
+    from chatai.cache import get_redis
+    from tests.bots.conftest import wait_for
+    from tests.waits import PATIENCE
+
+    # No poll during the test: a document that gets ready was started by the upload's notification.
+    monkeypatch.setattr(worker, "POLL_SECONDS", 3600.0)
     stop = asyncio.Event()
     task = asyncio.create_task(run_ingest_worker(stop))
-    await asyncio.sleep(0.3)  # idle, subscribed
+    # Subscribed (counted by Redis, not assumed after a sleep): the notification cannot be missed.
+    assert await wait_for(lambda: _subscribers(get_redis()))
+    await asyncio.sleep(0.3)  # and most likely idle, past its first round
     doc = await _upload(tenant, "note.txt", b"Wake up quickly please.")
-    for _ in range(60):
-        if (await _doc(doc.id)).status == "ready":
-            break
-        await asyncio.sleep(0.05)
-    assert (await _doc(doc.id)).status == "ready"  # well before the 5 s poll
+    assert await wait_for(lambda: _ready(doc.id))
     stop.set()
-    await asyncio.wait_for(task, 10)
+    await asyncio.wait_for(task, PATIENCE)
+
+
+async def _subscribers(redis) -> bool:
+    return dict(await redis.pubsub_numsub(worker.CHANNEL)).get(worker.CHANNEL, 0) > 0
+
+
+async def _ready(doc_id) -> bool:
+    return (await _doc(doc_id)).status == "ready"
 
 
 async def test_qa_csv_import_and_crud(tenant):

@@ -201,7 +201,7 @@ async def test_each_admin_action_writes_exactly_one_audit_row(db):
                                        client=client),
         lambda s: _commit_after(s, billing.set_price(s, item="answer", channel="telegram", price_micros=MICRO,
                                                      actor_id=me.id, client=client)),
-        lambda s: _commit_after(s, promo.create_promo(s, code="SPRING", bonus_micros=MICRO, max_redemptions=1,
+        lambda s: _commit_after(s, promo.create_promo(s, code="SPRING-2030", bonus_micros=MICRO, max_redemptions=1,
                                                       expires_at=None, actor_id=me.id, client=client)),
         lambda s: admin.bot_action(s, admin=me, bot_id=bot_id, action="pause", client=client),
     ]

@@ -169,7 +169,7 @@ async def test_price_change_applies_to_new_charges_only(db):
     await _assert_consistent()
 
 
-async def _promo(code: str = "WELCOME50", *, max_redemptions: int = 1, expires_in: timedelta | None = None) -> None:
+async def _promo(code: str = "WELCOME-2030", *, max_redemptions: int = 1, expires_in: timedelta | None = None) -> None:
     async with async_session() as s:
         admin = User(email=f"admin-{code.lower()}@example.com", password_hash="-", role="admin")
         s.add(admin)
@@ -192,30 +192,30 @@ async def _redeem(owner: uuid.UUID, code: str) -> str:
 async def test_promo_code_is_redeemed_once_per_account(db):
     await _promo(max_redemptions=10)
     owner = await _owner()
-    assert await _redeem(owner, " welcome50 ") == "ok"
-    assert await _redeem(owner, "WELCOME50") == "promo_used"
+    assert await _redeem(owner, " welcome-2030 ") == "ok"
+    assert await _redeem(owner, "WELCOME-2030") == "promo_used"
     assert await _redeem(owner, "NOPE") == "promo_invalid"
     assert (await _account(owner)).balance_micros == 50 * MICRO
     await _assert_consistent()
 
 
 async def test_expired_promo_code_credits_nothing(db):
-    await _promo("LATE", expires_in=timedelta(seconds=-1))
+    await _promo("LATE-SPRING-26", expires_in=timedelta(seconds=-1))
     owner = await _owner()
-    assert await _redeem(owner, "LATE") == "promo_expired"
+    assert await _redeem(owner, "LATE-SPRING-26") == "promo_expired"
     assert (await _account(owner)).balance_micros == 0
 
 
 async def test_concurrent_redemptions_never_exceed_the_limit(db):
-    await _promo("RACE", max_redemptions=3)
+    await _promo("RACE-FOR-BONUS", max_redemptions=3)
     owners = [await _owner(f"o{i}@example.com") for i in range(10)]
     # Ten accounts at once, and one account five times at once.
-    results = await asyncio.gather(*(_redeem(o, "RACE") for o in owners))
-    again = await asyncio.gather(*(_redeem(owners[0], "RACE") for _ in range(5)))
+    results = await asyncio.gather(*(_redeem(o, "RACE-FOR-BONUS") for o in owners))
+    again = await asyncio.gather(*(_redeem(owners[0], "RACE-FOR-BONUS") for _ in range(5)))
     assert results.count("ok") == 3 and set(results) == {"ok", "promo_exhausted"}
     assert "ok" not in again
     async with async_session() as s:
-        code = (await s.execute(sa.select(PromoCode).where(PromoCode.code == "RACE"))).scalar_one()
+        code = (await s.execute(sa.select(PromoCode).where(PromoCode.code == "RACE-FOR-BONUS"))).scalar_one()
         credited = (await s.execute(sa.select(sa.func.sum(LedgerEntry.amount_micros))
                                     .where(LedgerEntry.kind == "promo"))).scalar()
     assert code.redemptions == 3 and credited == 150 * MICRO

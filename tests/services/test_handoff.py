@@ -15,6 +15,7 @@ from chatai.db.session import async_session
 from chatai.services import handoff
 from chatai.services.handoff import HandoffError
 from tests.factories import Tenant, make_tenant
+from tests.waits import PATIENCE
 
 _tg_ids = iter(range(880001, 889999))
 _chats = iter(range(555, 9999))
@@ -106,11 +107,11 @@ async def test_request_publishes_live_status_and_message_events(shop):
     dialog_id = await _dialog(tenant, bot_id)
     pubsub = get_redis().pubsub()
     await pubsub.subscribe(DIALOG_EVENTS_CHANNEL)
-    await pubsub.get_message(timeout=1)  # the subscribe confirmation
+    await pubsub.get_message(timeout=PATIENCE)  # the subscribe confirmation
     await _call(handoff.request_handoff, dialog_id=dialog_id, reason="user")
     events = []
     while len(events) < 2:
-        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=2)
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=PATIENCE)  # published already
         assert message is not None, events
         events.append(json.loads(message["data"]))
     await pubsub.aclose()

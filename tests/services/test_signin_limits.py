@@ -40,8 +40,9 @@ async def test_strangers_failures_from_many_clients_do_not_lock_the_owner(db, sm
     t0 = time.monotonic()
     async with async_session() as s:
         assert await accounts.sign_in(s, email=OWNER, password=GOOD, client="198.51.100.7")
-    # Slowed down (a growing delay), not refused.
-    assert 0.5 <= time.monotonic() - t0 < 3
+    # Slowed down (a growing delay), not refused. Only a lower bound: a busy machine adds time, and "not
+    # refused" is the successful sign-in above, not a stopwatch.
+    assert time.monotonic() - t0 >= 0.5
 
 
 def test_delay_grows_and_is_capped():

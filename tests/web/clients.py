@@ -12,10 +12,10 @@ from chatai.web import session_cookie
 from chatai.web.state.auth import AuthState
 
 
-async def signed_in_root(token: str = "") -> State:
+async def signed_in_root(token: str = "", *, client_ip: str = "") -> State:
     root = State(_reflex_internal_init=True)
     auth = await root.get_state(AuthState)
     sid = uuid.uuid4().hex
-    auth.rx_router_session = SessionData(session_id=sid)
+    auth.rx_router_session = SessionData(session_id=sid, client_ip=client_ip)
     session_cookie.bind(sid, token)
     return root

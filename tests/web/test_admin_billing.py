@@ -31,10 +31,10 @@ async def test_admin_sets_a_price_and_creates_and_disables_a_promo(db):
     assert next(p for p in state.prices if p["item"] == "answer")["price"] == "7.50"
     await AdminBillingState.handle_price_submit.fn(state, {"item": "answer", "price": "-1"})
     assert state.error == "Enter a price of 0 or more, like 5 or 4.50."
-    await AdminBillingState.handle_promo_submit.fn(state, {"code": "spring-25", "bonus": "100", "max_redemptions": "3",
-                                                           "expires": "2030-01-31"})
-    assert not state.error and state.promos[0]["code"] == "SPRING-25" and state.promos[0]["active"]
-    await AdminBillingState.handle_promo_submit.fn(state, {"code": "spring-25", "bonus": "100"})
+    await AdminBillingState.handle_promo_submit.fn(state, {"code": "spring-2030", "bonus": "100",
+                                                           "max_redemptions": "3", "expires": "2030-01-31"})
+    assert not state.error and state.promos[0]["code"] == "SPRING-2030" and state.promos[0]["active"]
+    await AdminBillingState.handle_promo_submit.fn(state, {"code": "spring-2030", "bonus": "100"})
     assert state.error == "A promo code with this name already exists."
     await AdminBillingState.handle_promo_submit.fn(state, {"code": "x1y", "bonus": "5", "expires": "31.01.2030"})
     assert "YYYY-MM-DD" in state.error
@@ -59,3 +59,18 @@ async def test_an_owner_cannot_touch_prices_or_promos(db):
         assert (await session.execute(sa.select(sa.func.count()).select_from(PromoCode))).scalar() == 0
         assert (await session.execute(sa.select(sa.func.count()).select_from(AuditLog)
                                       .where(AuditLog.action.like("billing.%")))).scalar() == 0
+
+
+async def test_admin_gets_a_generated_code_when_the_field_is_empty_and_a_sentence_for_a_weak_one(db):
+    from chatai.services import promo
+
+    admin, _ = await _tokens()
+    state = await (await signed_in_root(admin)).get_state(AdminBillingState)
+    await AdminBillingState.handle_promo_submit.fn(state, {"code": "", "bonus": "100"})
+    generated = state.promos[0]["code"]
+    assert not state.error and state.message == f"Promo code {generated} created."
+    assert len(generated) == promo.GENERATED_GROUPS * (promo.GENERATED_GROUP_LENGTH + 1) - 1
+    await AdminBillingState.handle_promo_submit.fn(state, {"code": "SPRING", "bonus": "100"})
+    assert state.error.startswith("A code you type needs at least 10 characters, 6 of them different")
+    async with async_session() as session:
+        assert (await session.execute(sa.select(sa.func.count()).select_from(PromoCode))).scalar() == 1

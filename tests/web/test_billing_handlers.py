@@ -3,8 +3,10 @@ credits a balance without the payment provider's word."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
-from chatai.db.models import BillingAccount, User
+from chatai.db.models import AuditLog, BillingAccount, User
 from chatai.db.session import async_session
 from chatai.services import accounts
 from chatai.web.pages.billing import BillingState
@@ -65,3 +67,27 @@ async def test_balance_banner_warns_when_few_answers_are_left_and_at_zero(db):
     assert shown[1] == ("", False)
     assert "5" in shown[50][0] and not shown[50][1]
     assert shown[300][0] and shown[300][1]
+
+
+async def test_promo_guessing_is_refused_with_a_sentence_saying_when_to_retry(db):
+    from chatai.services import promo
+
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="g@example.com", password="password g")
+    root = await signed_in_root(token, client_ip="203.0.113.50")
+    state = await root.get_state(BillingState)
+    errors = []
+    for n in range(promo.OWNER_ATTEMPTS.max_hits + 1):
+        await BillingState.handle_promo_submit.fn(state, {"code": f"GUESS-{n:05d}-AB"})
+        errors.append(state.error)
+    assert all("does not exist" in e for e in errors[:-1])
+    assert errors[-1].startswith("Too many promo code attempts") and errors[-1].endswith(" min.")
+    assert int(errors[-1].split(" in ")[-1].split()[0]) == promo.OWNER_ATTEMPTS.window_seconds // 60
+    async with async_session() as s:  # the signed-in user's language is what handlers speak
+        await s.execute(sa.update(User).where(User.email == "g@example.com").values(locale="ru"))
+        await s.commit()
+    await BillingState.handle_promo_submit.fn(state, {"code": "ANY-CODE-2030"})
+    assert state.error.startswith("Слишком много попыток") and state.error.endswith(" мин.")
+    async with async_session() as s:
+        clients = (await s.execute(sa.select(AuditLog.client).where(AuditLog.action == "billing.promo_refused")))
+        assert set(clients.scalars()) == {"203.0.113.50"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import time
 import urllib.parse
 import uuid
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from chatai.services.live import LiveRegistry, parse_event, run_dialog_subscribe
 from chatai.web.live import LiveBadgeState
 from chatai.web.pages.overview import OverviewState
 from chatai.web.state.inbox import InboxState
+from tests.waits import PATIENCE
 from tests.web.clients import signed_in_root
 
 
@@ -155,13 +157,13 @@ async def test_subscriber_delivers_events_published_by_another_client(db):
     task = asyncio.create_task(run_dialog_subscriber(handle))
     try:
         owner, dialog = uuid.uuid4(), uuid.uuid4()
-        for _ in range(50):  # until the subscription is live
-            if await get_redis().publish(DIALOG_EVENTS_CHANNEL, "garbage") > 0:
-                break
+        deadline = time.monotonic() + PATIENCE
+        while await get_redis().publish(DIALOG_EVENTS_CHANNEL, "garbage") == 0:  # until the subscription is live
+            assert time.monotonic() < deadline, "the subscriber never subscribed"
             await asyncio.sleep(0.05)
         await get_redis().publish(DIALOG_EVENTS_CHANNEL, json.dumps(
             {"type": "message", "dialog_id": str(dialog), "owner_id": str(owner), "role": "user"}))
-        await asyncio.wait_for(got.wait(), 5)
+        await asyncio.wait_for(got.wait(), PATIENCE)
     finally:
         task.cancel()
     assert [(e.dialog_id, e.owner_id, e.role) for e in received] == [(dialog, owner, "user")]

@@ -86,18 +86,23 @@ class AdminBillingState(rx.State):
             bonus = billing.to_micros(str(form.get("bonus", "")))
             max_redemptions = int(str(form.get("max_redemptions", "1")).strip() or "1")
             async with async_session() as session:
-                await promo.create_promo(session, code=str(form.get("code", "")), bonus_micros=bonus,
-                                         max_redemptions=max_redemptions, expires_at=expires, actor_id=admin.id,
-                                         client=(await self.get_state(AuthState)).client())
+                created = await promo.create_promo(session, code=str(form.get("code", "")), bonus_micros=bonus,
+                                                   max_redemptions=max_redemptions, expires_at=expires,
+                                                   actor_id=admin.id, client=(await self.get_state(AuthState)).client())
+                code = created.code
                 await session.commit()
         except ValueError:
             self.error = text(locale, "admin_err_promo_invalid")
             return
         except BillingError as exc:
-            self.error = text(locale, "admin_err_promo_exists" if str(exc) == "promo_exists"
-                              else "admin_err_promo_invalid")
+            if exc.code == "promo_weak":
+                self.error = text(locale, "admin_err_promo_weak", length=promo.MIN_CODE_LENGTH,
+                                  distinct=promo.MIN_DISTINCT_CHARACTERS)
+            else:
+                self.error = text(locale, "admin_err_promo_exists" if exc.code == "promo_exists"
+                                  else "admin_err_promo_invalid")
             return
-        self.message = text(locale, "admin_promo_created")
+        self.message = text(locale, "admin_promo_created", code=code)
         await self._reload()
 
     @rx.event
@@ -158,7 +163,7 @@ def _promo_form() -> rx.Component:
 
     return rx.form(
         rx.flex(
-            field("admin_promo_code", "code", required=True, max_length=32),
+            field("admin_promo_code", "code", max_length=32, placeholder=t("admin_promo_code_hint")),
             field("admin_promo_bonus", "bonus", required=True, width="110px"),
             field("admin_promo_max", "max_redemptions", default_value="100", width="110px"),
             field("admin_promo_expires", "expires", placeholder="2027-01-31", width="150px"),

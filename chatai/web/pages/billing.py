@@ -133,10 +133,14 @@ class BillingState(rx.State):
             return rx.redirect(routes.SIGNIN)
         locale = await self._locale()
         self.error = self.notice = ""
+        client = (await self.get_state(AuthState)).client()
         try:
             async with async_session() as session:
-                credited = await promo.redeem(session, user_id=user.id, code=str(form.get("code", ""))[:40])
+                credited = await promo.redeem(session, user_id=user.id, code=str(form.get("code", ""))[:40],
+                                              client=client)
                 await session.commit()
+        except promo.PromoThrottled as exc:
+            self.error = text(locale, "billing_err_promo_throttled", minutes=exc.retry_minutes)
         except BillingError as exc:
             self.error = self._error_text(locale, exc.code)
         else:

@@ -19,14 +19,17 @@ EN = {
     "admin_promo_expires": "Expires (YYYY-MM-DD, optional)",
     "admin_promo_used": "Used",
     "admin_promo_create": "Create code",
-    "admin_promo_created": "Promo code created.",
+    "admin_promo_created": "Promo code {code} created.",
+    "admin_promo_code_hint": "Empty: a generated code",
     "admin_promo_disable": "Disable",
     "admin_promo_enable": "Enable",
     "admin_promo_off": "Off",
     "admin_promo_on": "Active",
-    "admin_err_promo_invalid": "A code is 3-32 letters, digits, '-' or '_', with a bonus above 0 and at least one "
-                               "redemption.",
+    "admin_err_promo_invalid": "A code is up to 32 letters, digits, '-' or '_' (or empty, to get a generated one), "
+                               "with a bonus above 0 and at least one redemption.",
     "admin_err_promo_exists": "A promo code with this name already exists.",
+    "admin_err_promo_weak": "A code you type needs at least {length} characters, {distinct} of them different "
+                            "(like SPRING-2027-BONUS); leave the field empty to get a generated code.",
     "admin_err_promo_date": "Write the expiry date as YYYY-MM-DD, or leave it empty.",
 }
 RU = {
@@ -49,12 +52,17 @@ RU = {
     "admin_promo_expires": "Действует до (ГГГГ-ММ-ДД, необязательно)",
     "admin_promo_used": "Использован",
     "admin_promo_create": "Создать код",
-    "admin_promo_created": "Промокод создан.",
+    "admin_promo_created": "Промокод {code} создан.",
+    "admin_promo_code_hint": "Пусто: код будет создан сам",
     "admin_promo_disable": "Отключить",
     "admin_promo_enable": "Включить",
     "admin_promo_off": "Отключён",
     "admin_promo_on": "Активен",
-    "admin_err_promo_invalid": "Код — от 3 до 32 букв, цифр, «-» или «_», бонус больше 0 и хотя бы одна активация.",
+    "admin_err_promo_invalid": "Код — до 32 букв, цифр, «-» или «_» (или пусто, чтобы код создался сам), бонус "
+                               "больше 0 и хотя бы одна активация.",
     "admin_err_promo_exists": "Промокод с таким названием уже есть.",
+    "admin_err_promo_weak": "Код, введённый вручную, должен быть не короче {length} символов, из них не меньше "
+                            "{distinct} разных (например, SPRING-2027-BONUS); оставьте поле пустым, и код будет "
+                            "создан автоматически.",
     "admin_err_promo_date": "Укажите дату окончания в виде ГГГГ-ММ-ДД или оставьте поле пустым.",
 }

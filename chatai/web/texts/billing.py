@@ -46,6 +46,8 @@ EN: dict[str, str] = {
     "billing_err_promo_expired": "This promo code has expired.",
     "billing_err_promo_exhausted": "This promo code has been used up.",
     "billing_err_promo_used": "You have already used this promo code.",
+    "billing_err_promo_throttled": "Too many promo code attempts from your account or network. Please try again in "
+                                   "{minutes} min.",
     "billing_err_generic": "Something went wrong. Please try again.",
 }
 
@@ -96,5 +98,7 @@ RU: dict[str, str] = {
     "billing_err_promo_expired": "Срок действия промокода истёк.",
     "billing_err_promo_exhausted": "Промокод уже использован максимальное число раз.",
     "billing_err_promo_used": "Вы уже использовали этот промокод.",
+    "billing_err_promo_throttled": "Слишком много попыток ввести промокод с вашего аккаунта или из вашей сети. "
+                                   "Повторите через {minutes} мин.",
     "billing_err_generic": "Что-то пошло не так. Попробуйте ещё раз.",
 }
