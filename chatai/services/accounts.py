@@ -28,6 +28,7 @@ from chatai.services.password_attempts import (
     check,
     hash_new,
     password_limit,
+    pool_seat,
     signin_delay_seconds,
     signup_limit,
 )
@@ -180,13 +181,15 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
         delay = signin_delay_seconds(await limits.email.count(email_key))
         if delay:
             await asyncio.sleep(delay)
-        user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
-            if _EMAIL.match(email_key) else None
-        if user is None:
-            await burn(password)
-            ok = False
-        else:
-            ok = await check(password, user.password_hash)
+        async with pool_seat() as seat:  # beyond the pool's room: refused before any database work
+            user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
+                if _EMAIL.match(email_key) else None
+            await session.commit()  # the connection goes back to the pool while the check runs
+            if user is None:
+                await burn(password, seat)
+                ok = False
+            else:
+                ok = await check(password, user.password_hash, seat)
     if not ok:
         await limits.email.hit(email_key)  # the pair and client slots stay taken: they were failures
         # A security event for the audit log; an unknown address is not written down (it may be a typo'd
@@ -276,6 +279,7 @@ async def change_password(session: AsyncSession, *, user_id: uuid.UUID, current_
         raise AccountError("not_found")
     limit = password_limit("password-change")
     # Counted before the check, like sign-in: a stolen session cannot guess the current password at will.
+    await session.commit()  # no connection held during the check
     async with attempt((limit, str(user_id)), refused="password_rate_limited"):
         right = await check(current_password, user.password_hash)
     if not right:

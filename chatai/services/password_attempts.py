@@ -64,6 +64,10 @@ def password_limit(purpose: str) -> Limit:
 async def attempt(*slots: tuple[Limit, str], refused: str) -> AsyncIterator[None]:
     """Take a slot in every limit before the body runs, or raise AccountError(refused) with the seconds to
     wait. A body refused for a busy pool gives its slots back: nothing was checked, nothing is counted."""
+    try:
+        password_work.pool().refuse_if_full()  # a flood beyond the pool costs no Redis round trip either
+    except password_work.PasswordChecksBusy as exc:
+        raise AccountError(BUSY) from exc
     full = await reserve(*slots)
     if full:
         raise AccountError(refused, retry_after=full.retry_after)
@@ -75,23 +79,34 @@ async def attempt(*slots: tuple[Limit, str], refused: str) -> AsyncIterator[None
         raise
 
 
-async def hash_new(password: str) -> str:
+@asynccontextmanager
+async def pool_seat() -> AsyncIterator[password_work.Seat]:
+    """A place in the password pool taken before the lookup that precedes a check, so that a flood beyond
+    the pool is refused before it holds a database connection; AccountError(BUSY) when there is none."""
     try:
-        return await password_work.hash_password(password)
+        async with password_work.seat() as seat:
+            yield seat
     except password_work.PasswordChecksBusy as exc:
         raise AccountError(BUSY) from exc
 
 
-async def check(password: str, password_hash: str) -> bool:
+async def hash_new(password: str, seat: password_work.Seat | None = None) -> str:
     try:
-        return await password_work.verify_password(password, password_hash)
+        return await password_work.hash_password(password, seat)
     except password_work.PasswordChecksBusy as exc:
         raise AccountError(BUSY) from exc
 
 
-async def burn(password: str) -> None:
+async def check(password: str, password_hash: str, seat: password_work.Seat | None = None) -> bool:
+    try:
+        return await password_work.verify_password(password, password_hash, seat)
+    except password_work.PasswordChecksBusy as exc:
+        raise AccountError(BUSY) from exc
+
+
+async def burn(password: str, seat: password_work.Seat | None = None) -> None:
     """The cost of a check against no account, so timing does not reveal which addresses have one."""
     try:
-        await password_work.burn_password_check(password)
+        await password_work.burn_password_check(password, seat)
     except password_work.PasswordChecksBusy as exc:
         raise AccountError(BUSY) from exc

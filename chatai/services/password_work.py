@@ -13,9 +13,12 @@ so this pool only ever sees attempts a limit allowed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -23,6 +26,10 @@ from chatai import security
 from chatai.settings import get_settings
 
 T = TypeVar("T")
+# Checks run at a lower CPU priority than the event loop (Linux nice values are per thread): on a machine
+# whose cores are all busy, the loop's short steps (a bot's answer, a page's event) still go first, and a
+# sign-in, which a person waits on for half a second anyway, waits a little longer.
+CHECK_NICENESS = 10
 
 
 class PasswordChecksBusy(Exception):
@@ -45,33 +52,46 @@ class PasswordPool:
     def __init__(self, *, workers: int, queue: int) -> None:
         self.workers = max(1, workers)
         self.capacity = self.workers + max(0, queue)
-        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="password-check")
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="password-check",
+                                            initializer=_lower_priority)
         self._lock = threading.Lock()
         self._admitted = 0  # running + waiting for a thread
         self._running = 0
         self._counts = {"checks": 0, "hashes": 0, "refused": 0}
+
+    def refuse_if_full(self) -> None:
+        """PasswordChecksBusy (counted) when no seat is free right now, before a caller does any work for a
+        seat it would not get; a seat taken later may still be refused."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                self._counts["refused"] += 1
+                raise PasswordChecksBusy
 
     def stats(self) -> PoolStats:
         with self._lock:
             return PoolStats(checks=self._counts["checks"], hashes=self._counts["hashes"], running=self._running,
                              admitted=self._admitted, refused=self._counts["refused"])
 
-    async def run(self, kind: str, fn: Callable[..., T], *args: object) -> T:
-        """Run fn(*args) in a thread; kind ("checks" or "hashes") is what it counts as once it starts."""
+    @asynccontextmanager
+    async def seat(self) -> AsyncIterator[Seat]:
+        """A place in the pool (a thread or the waiting line) for one job, taken before the caller does any
+        other work for it (a database lookup): a flood is turned away before it costs anything else."""
         with self._lock:
             if self._admitted >= self.capacity:
                 self._counts["refused"] += 1
                 raise PasswordChecksBusy
             self._admitted += 1
+        seat = Seat(self)
         try:
-            future = self._executor.submit(self._job, kind, fn, *args)
-        except BaseException:
-            self._leave()
-            raise
-        # Released when the job ends or is cancelled before it starts, not when the caller stops waiting: a
-        # caller that went away must not make room while its check still holds a thread.
-        future.add_done_callback(self._leave)
-        return await asyncio.wrap_future(future)
+            yield seat
+        finally:
+            if seat.future is None:
+                self._leave()
+
+    async def run(self, kind: str, fn: Callable[..., T], *args: object) -> T:
+        """Run fn(*args) in a thread; kind ("checks" or "hashes") is what it counts as once it starts."""
+        async with self.seat() as seat:
+            return await seat.run(kind, fn, *args)
 
     def _job(self, kind: str, fn: Callable[..., T], *args: object) -> T:
         with self._lock:
@@ -91,8 +111,35 @@ class PasswordPool:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not permitted or not Linux: run at normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), CHECK_NICENESS)
+
+
+class Seat:
+    """One admitted job's place; `run` once."""
+
+    def __init__(self, pool: PasswordPool) -> None:
+        self.pool = pool
+        self.future: Future | None = None
+
+    async def run(self, kind: str, fn: Callable[..., T], *args: object) -> T:
+        if self.future is not None:
+            raise RuntimeError("a seat runs one job")
+        self.future = self.pool._executor.submit(self.pool._job, kind, fn, *args)
+        # The seat is given up when the job ends or is cancelled before it starts, not when the caller stops
+        # waiting: a caller that went away must not make room while its check still holds a thread.
+        self.future.add_done_callback(self.pool._leave)
+        return await asyncio.wrap_future(self.future)
+
+
 _pool: PasswordPool | None = None
 _pool_lock = threading.Lock()
+
+
+def default_concurrency() -> int:
+    """Half the cores, at least one: the other half stays with the event loop (and the rest of the machine)."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def pool() -> PasswordPool:
@@ -100,7 +147,8 @@ def pool() -> PasswordPool:
     with _pool_lock:
         if _pool is None:
             settings = get_settings()
-            _pool = PasswordPool(workers=settings.password_check_concurrency, queue=settings.password_check_queue)
+            _pool = PasswordPool(workers=settings.password_check_concurrency or default_concurrency(),
+                                 queue=settings.password_check_queue)
         return _pool
 
 
@@ -117,14 +165,25 @@ def stats() -> PoolStats:
     return pool().stats()
 
 
-async def hash_password(password: str) -> str:
+def seat():  # noqa: ANN201 - PasswordPool.seat's context manager
+    return pool().seat()
+
+
+async def hash_password(password: str, seat: Seat | None = None) -> str:
+    if seat is not None:
+        return await seat.run("hashes", security.hash_password, password)
     return await pool().run("hashes", security.hash_password, password)
 
 
-async def verify_password(password: str, password_hash: str) -> bool:
+async def verify_password(password: str, password_hash: str, seat: Seat | None = None) -> bool:
+    if seat is not None:
+        return await seat.run("checks", security.verify_password, password, password_hash)
     return await pool().run("checks", security.verify_password, password, password_hash)
 
 
-async def burn_password_check(password: str) -> None:
+async def burn_password_check(password: str, seat: Seat | None = None) -> None:
     """The work of a check against an unknown account, so timing does not reveal which accounts exist."""
-    await pool().run("checks", security.burn_password_check, password)
+    if seat is not None:
+        await seat.run("checks", security.burn_password_check, password)
+    else:
+        await pool().run("checks", security.burn_password_check, password)
