@@ -177,19 +177,20 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
     email_key = email.strip().lower()
     client_key = client or "unknown"
     slots = ((limits.pair, f"{email_key}|{client_key}"), (limits.client, client_key))
-    async with attempt(*slots, refused="rate_limited"):
-        delay = signin_delay_seconds(await limits.email.count(email_key))
-        if delay:
-            await asyncio.sleep(delay)
-        async with pool_seat() as seat:  # beyond the pool's room: refused before any database work
-            user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
-                if _EMAIL.match(email_key) else None
-            await session.commit()  # the connection goes back to the pool while the check runs
-            if user is None:
-                await burn(password, seat)
-                ok = False
-            else:
-                ok = await check(password, user.password_hash, seat)
+    delay = signin_delay_seconds(await limits.email.count(email_key))
+    if delay:
+        await asyncio.sleep(delay)
+    # A seat in the password pool first (taken without waiting: a flood beyond the pool's room is refused
+    # here, before any more Redis or database work), then the slot in the limits, then the check.
+    async with pool_seat() as seat, attempt(*slots, refused="rate_limited"):
+        user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
+            if _EMAIL.match(email_key) else None
+        await session.commit()  # the connection goes back to the pool while the check runs
+        if user is None:
+            await burn(password, seat)
+            ok = False
+        else:
+            ok = await check(password, user.password_hash, seat)
     if not ok:
         await limits.email.hit(email_key)  # the pair and client slots stay taken: they were failures
         # A security event for the audit log; an unknown address is not written down (it may be a typo'd

@@ -64,10 +64,6 @@ def password_limit(purpose: str) -> Limit:
 async def attempt(*slots: tuple[Limit, str], refused: str) -> AsyncIterator[None]:
     """Take a slot in every limit before the body runs, or raise AccountError(refused) with the seconds to
     wait. A body refused for a busy pool gives its slots back: nothing was checked, nothing is counted."""
-    try:
-        password_work.pool().refuse_if_full()  # a flood beyond the pool costs no Redis round trip either
-    except password_work.PasswordChecksBusy as exc:
-        raise AccountError(BUSY) from exc
     full = await reserve(*slots)
     if full:
         raise AccountError(refused, retry_after=full.retry_after)

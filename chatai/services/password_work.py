@@ -59,14 +59,6 @@ class PasswordPool:
         self._running = 0
         self._counts = {"checks": 0, "hashes": 0, "refused": 0}
 
-    def refuse_if_full(self) -> None:
-        """PasswordChecksBusy (counted) when no seat is free right now, before a caller does any work for a
-        seat it would not get; a seat taken later may still be refused."""
-        with self._lock:
-            if self._admitted >= self.capacity:
-                self._counts["refused"] += 1
-                raise PasswordChecksBusy
-
     def stats(self) -> PoolStats:
         with self._lock:
             return PoolStats(checks=self._counts["checks"], hashes=self._counts["hashes"], running=self._running,
