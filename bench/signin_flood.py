@@ -17,7 +17,8 @@ Phases, each `--seconds` long, in one run:
 Printed: answer p50/p95 per phase, the flood's p95 as a ratio of idle's, the sign-in attempts, how many
 password checks ran and how many were refused (busy pool, limits). Then the limits under concurrency: 100
 concurrent bad sign-ins at one account from one client, and from one client across 100 emails, with the
-number of checks each caused (at most the limit).
+number of checks each caused (at most the limit; the pool's waiting line is made long enough for all 100
+there, so that only the limits refuse).
 """
 
 from __future__ import annotations
@@ -101,8 +102,12 @@ class _ChecksOnTheLoop:
 
 
 async def _limits_under_concurrency() -> list[tuple[str, Counter, int]]:
+    """With a waiting line long enough for all 100, so that the limits, not the pool, do the refusing."""
     from chatai.services import password_work
+    from chatai.settings import get_settings
 
+    get_settings().password_check_queue = 200
+    password_work.reset_pool()
     rows = []
     for label, calls in (
         ("100 at one account, one client", [_attempt(OWNER, f"guess {i}", "192.0.2.1") for i in range(100)]),
@@ -140,10 +145,10 @@ async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
         await get_redis().flushdb()
         with _ChecksOnTheLoop():
             phases["before"] = await _phase(fake_url, tokens, args, args.wave)
+    pool = password_work.pool()
     await get_redis().flushdb()
     limits = await _limits_under_concurrency()
     await runner.stop()
-    pool = password_work.pool()
     return {"phases": phases, "limits": limits, "load": (load0, os.getloadavg()[0]),
             "pool": (pool.workers, pool.capacity - pool.workers)}
 
