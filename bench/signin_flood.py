@@ -1,6 +1,6 @@
 """Sign-in floods against a bot's answers in the same process (issue 19): idle vs flood, in one run.
 
-    .venv/bin/python -m bench.signin_flood [--bots 5] [--rate 10] [--seconds 20] [--wave 100] [--before]
+    .venv/bin/python -m bench.signin_flood [--bots 5] [--rate 10] [--seconds 8] [--rounds 3] [--wave 100] [--before]
 
 One process holds a bot runner (as the web worker does with RUN_BOTS_IN_WEB) and takes sign-ins through
 services/accounts.sign_in, on a throwaway database `bench_signin_flood` and Redis db 15. The fake Bot API
@@ -8,7 +8,7 @@ runs in its own process (tests/fakes/telegram_server.py) and pushes `--rate` cus
 the answer function is instant (bench.bots_scale), so what is measured is the worker's own latency: update
 handed out by the fake -> its sendMessage arriving back (both on the fake's clock).
 
-Phases, each `--seconds` long, in one run:
+Phases, each `--seconds` long, in one run (idle and flood alternate `--rounds` times, their answers pooled):
 - idle: the messages only;
 - flood: the same messages while waves of `--wave` concurrent bad sign-ins (each wave from new client
   addresses, unknown emails: every attempt passes the limits and wants a check) follow one another;
@@ -74,9 +74,16 @@ async def _phase(fake_url: str, tokens: list[str], args: argparse.Namespace, wav
     if flood is not None:
         await flood
     overheads = [o * 1000 for o in (await _actl(fake_url, "stats"))["overheads"]]
+    return {"overheads": overheads, "tally": tally, "checks": password_work.stats().checks - checks0,
+            "busy": password_work.stats().refused - refused0}
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    overheads = [o for part in parts for o in part["overheads"]]
     return {"answers": len(overheads), "p50": percentile(overheads, 50) if overheads else float("nan"),
-            "p95": percentile(overheads, 95) if overheads else float("nan"), "tally": tally,
-            "checks": password_work.stats().checks - checks0, "busy": password_work.stats().refused - refused0}
+            "p95": percentile(overheads, 95) if overheads else float("nan"),
+            "tally": sum((part["tally"] for part in parts), Counter()),
+            "checks": sum(part["checks"] for part in parts), "busy": sum(part["busy"] for part in parts)}
 
 
 class _ChecksOnTheLoop:
@@ -138,13 +145,18 @@ async def run(args: argparse.Namespace, fake_url: str) -> dict[str, Any]:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1)
     load0 = os.getloadavg()[0]
-    phases = {"idle": await _phase(fake_url, tokens, args, 0)}
-    await get_redis().flushdb()
-    phases["flood"] = await _phase(fake_url, tokens, args, args.wave)
+    # Idle and flood alternate, `--rounds` times: a burst of other work on a shared machine then falls on
+    # both sides of the ratio, not on one phase.
+    parts: dict[str, list[dict[str, Any]]] = {"idle": [], "flood": []}
+    for _ in range(args.rounds):
+        for name, wave in (("idle", 0), ("flood", args.wave)):
+            await get_redis().flushdb()
+            parts[name].append(await _phase(fake_url, tokens, args, wave))
     if args.before:
         await get_redis().flushdb()
         with _ChecksOnTheLoop():
-            phases["before"] = await _phase(fake_url, tokens, args, args.wave)
+            parts["before"] = [await _phase(fake_url, tokens, args, args.wave)]
+    phases = {name: _merge(runs) for name, runs in parts.items()}
     pool = password_work.pool()
     await get_redis().flushdb()
     limits = await _limits_under_concurrency()
@@ -157,7 +169,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bots", type=int, default=5)
     parser.add_argument("--rate", type=float, default=10.0, help="customer messages per second, all phases")
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each phase")
+    parser.add_argument("--rounds", type=int, default=3, help="idle and flood phases, alternating")
     parser.add_argument("--wave", type=int, default=100, help="concurrent bad sign-ins per wave")
     parser.add_argument("--before", action="store_true", help="also run the flood with checks on the loop")
     args = parser.parse_args()
@@ -176,7 +189,8 @@ def main() -> None:
     finally:
         fake.terminate()
     workers, queue = result["pool"]
-    print(f"signin_flood: {args.bots} bots, {args.rate:.0f} msg/s, {args.seconds:.0f} s per phase, waves of "
+    print(f"signin_flood: {args.bots} bots, {args.rate:.0f} msg/s, {args.rounds} x {args.seconds:.0f} s idle and "
+          f"flood, waves of "
           f"{args.wave} bad sign-ins; password pool {workers} threads + {queue} waiting; load average "
           f"{result['load'][0]:.1f} -> {result['load'][1]:.1f}; {time.perf_counter() - started:.0f} s in all")
     idle = result["phases"]["idle"]

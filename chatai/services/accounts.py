@@ -278,9 +278,9 @@ async def change_password(session: AsyncSession, *, user_id: uuid.UUID, current_
     user = await session.get(User, user_id)
     if user is None:
         raise AccountError("not_found")
+    await session.commit()  # no database connection held during the check
     limit = password_limit("password-change")
     # Counted before the check, like sign-in: a stolen session cannot guess the current password at will.
-    await session.commit()  # no connection held during the check
     async with attempt((limit, str(user_id)), refused="password_rate_limited"):
         right = await check(current_password, user.password_hash)
     if not right:
