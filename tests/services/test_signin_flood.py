@@ -191,3 +191,35 @@ async def test_concurrent_wrong_current_passwords_check_exactly_the_limit(db, po
     assert Counter(results) == {"wrong_password": limit, "password_rate_limited": 12 - limit}
     assert pool.stats().checks - checks_before == limit
     assert await change(GOOD) == "password_rate_limited"  # a stolen session cannot keep guessing
+
+
+async def test_a_reset_link_refused_for_a_busy_pool_still_works_afterwards(db, monkeypatch):
+    """The new password is hashed before the link is used up: "try again in a few seconds" must not
+    cost the owner their link."""
+    from chatai.services import email_tokens
+
+    settings = get_settings()
+    monkeypatch.setattr(settings, "password_check_concurrency", 1)
+    monkeypatch.setattr(settings, "password_check_queue", 0)
+    password_work.reset_pool()
+    user = await _owner()
+    async with async_session() as s:
+        token = await email_tokens.issue(s, user_id=user.id, purpose="reset")
+        await s.commit()
+    gate = threading.Event()
+    blocker = asyncio.create_task(password_work.pool().run("hashes", gate.wait))
+    try:
+        await _wait_until(lambda: password_work.stats().running == 1)
+        async with async_session() as s:
+            with pytest.raises(AccountError) as err:
+                await accounts.reset_password_with_token(s, token=token, new_password="a fresh new secret")
+        assert err.value.code == "password_checks_busy"
+    finally:
+        gate.set()
+        await blocker
+        password_work.reset_pool()
+    async with async_session() as s:
+        assert await accounts.reset_link_usable(s, token=token)
+        await accounts.reset_password_with_token(s, token=token, new_password="a fresh new secret")
+    assert len(await _sign_in(OWNER, "a fresh new secret", "192.0.2.77")) > 30  # a session token
+    assert await _sessions() == 1
