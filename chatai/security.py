@@ -1,4 +1,7 @@
-"""Passwords, session tokens, secret encryption and masking. No I/O beyond the key file."""
+"""Passwords, session tokens, secret encryption and masking. No I/O beyond the key file.
+
+The password functions here are blocking (argon2): services call them through services/password_work.py,
+which runs them off the event loop in a bounded pool."""
 
 from __future__ import annotations
 
@@ -33,12 +36,15 @@ def verify_password(password: str, password_hash: str) -> bool:
         return False
 
 
-# A real hash to verify against when the email is unknown, so timing does not reveal accounts.
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A real hash to verify against when the email is unknown, so timing does not reveal accounts. Made on
+    first use, not at import: a hash costs half a second of CPU, and most importers never check a password."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 def burn_password_check(password: str) -> None:
-    verify_password(password, _DUMMY_HASH)
+    verify_password(password, _dummy_hash())
 
 
 def new_token() -> str:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     signin_email_max_delay_seconds: float = 5.0
     signup_max_per_client: int = 5
     signup_window_seconds: int = 60 * 60
+    # Password hashing and checks (argon2, 64 MiB, ~0.5 s) run off the event loop in a pool of this many
+    # threads per process (0: half the cores, at least 1); this many more wait their turn; beyond that an
+    # attempt is refused politely.
+    password_check_concurrency: int = 0
+    password_check_queue: int = 8
     # Reverse proxies in front of the app whose X-Forwarded-For is trusted (nginx deploy: 1). 0 = ignore it.
     trusted_proxy_hops: int = 0
 

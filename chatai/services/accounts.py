@@ -1,7 +1,8 @@
 """Accounts: sign-up, sign-in with server-side sessions, sign-out, passwords, roles, blocking.
 
-Errors are raised as AccountError with a stable `code` that the UI translates; messages never
-reveal whether an email is registered.
+Errors are raised as AccountError (services/account_errors.py) with a stable `code` that the UI translates;
+messages never reveal whether an email is registered. Every password hash and check goes through
+services/password_attempts.py: counted against its limits first, then run off the event loop.
 """
 
 from __future__ import annotations
@@ -17,32 +18,26 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import User, UserSession, utcnow
-from chatai.security import (
-    burn_password_check,
-    hash_password,
-    new_token,
-    token_hash,
-    verify_password,
-)
+from chatai.security import new_token, token_hash
 from chatai.services import audit, billing, bots, email_tokens, mail, passwords
-from chatai.services.ratelimit import Limit
+from chatai.services.account_errors import AccountError
+from chatai.services.password_attempts import (
+    SignInLimits,
+    attempt,
+    burn,
+    check,
+    hash_new,
+    password_limit,
+    pool_seat,
+    signin_delay_seconds,
+    signup_limit,
+)
+from chatai.services.ratelimit import Limit, release
 from chatai.settings import get_settings
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 ROLES = ("owner", "admin")
 LOCALES = ("en", "ru")
-
-
-class AccountError(Exception):
-    """code: invalid_email | password_too_short | password_too_long | password_too_common |
-    password_contains_email | email_taken | bad_credentials | rate_limited | signup_rate_limited |
-    blocked | wrong_password | not_found | session_expired | mail_off | mail_resend_rate_limited |
-    mail_reset_link_invalid"""
-
-    def __init__(self, code: str, retry_after: int = 0):
-        super().__init__(code)
-        self.code = code
-        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -99,38 +94,6 @@ def check_password_strength(password: str, *, email: str = "") -> None:
         raise AccountError(problem)
 
 
-@dataclass(frozen=True)
-class SignInLimits:
-    """Failed sign-ins are counted three ways (README "Sign-in limits"). Only the first two refuse,
-    and both only the client that failed: a stranger's failures never refuse the owner's own browser.
-    The per-email count, which anyone can raise, only slows every attempt on that email down."""
-
-    pair: Limit  # (email, client): a guesser at one account from one address
-    client: Limit  # one address across many emails: credential stuffing
-    email: Limit  # one email from everywhere: distributed guessing; a growing delay, never a refusal
-
-    @classmethod
-    def from_settings(cls) -> SignInLimits:
-        s = get_settings()
-        return cls(pair=Limit("signin-pair", s.signin_max_attempts, s.signin_window_seconds),
-                   client=Limit("signin-client", s.signin_client_max_failures, s.signin_window_seconds),
-                   email=Limit("signin-email", s.signin_email_slowdown_after, s.signin_email_window_seconds))
-
-
-def signin_delay_seconds(email_failures: int) -> float:
-    """0 up to the slowdown threshold, then 0.25 s doubling every 5 further failures, capped."""
-    s = get_settings()
-    over = email_failures - s.signin_email_slowdown_after
-    if over < 0:
-        return 0.0
-    return min(0.25 * 2 ** (over / 5), s.signin_email_max_delay_seconds)
-
-
-def _signup_limit() -> Limit:
-    s = get_settings()
-    return Limit("signup-client", s.signup_max_per_client, s.signup_window_seconds)
-
-
 async def create_user(
     session: AsyncSession, *, email: str, password: str, role: str = "owner", locale: str = "en",
     email_verified: bool = True,
@@ -140,7 +103,7 @@ async def create_user(
     check_password_strength(password, email=email)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    user = User(email=email, password_hash=hash_password(password), role=role,
+    user = User(email=email, password_hash=await hash_new(password), role=role,
                 locale=locale if locale in LOCALES else "en", email_verified_at=utcnow() if email_verified else None)
     session.add(user)
     try:
@@ -171,10 +134,11 @@ async def sign_up(session: AsyncSession, *, email: str, password: str, locale: s
     Returns a session token; or, with email verification on, None ("check your inbox") for a new address
     and a taken one alike: the new owner gets a verification link, the existing owner a notice that someone
     tried, so the answer never tells whether the address has an account."""
-    limit, client_key = _signup_limit(), client or "unknown"
-    if await limit.exceeded(client_key):
-        raise AccountError("signup_rate_limited", retry_after=await limit.retry_after(client_key))
-    await limit.hit(client_key)
+    async with attempt((signup_limit(), client or "unknown"), refused="signup_rate_limited"):
+        return await _sign_up(session, email=email, password=password, locale=locale, client=client)
+
+
+async def _sign_up(session: AsyncSession, *, email: str, password: str, locale: str, client: str) -> str | None:
     if not mail.verification_required():
         user = await create_user(session, email=email, password=password, locale=locale)
         return await _start_session(session, user, client)
@@ -193,7 +157,7 @@ async def sign_up(session: AsyncSession, *, email: str, password: str, locale: s
             await session.commit()
             return None
     if existing is not None:
-        burn_password_check(password)  # the work a new account's hash would have cost
+        await burn(password)  # the work a new account's hash would have cost
         await mail.enqueue(session, to=existing.email, kind="signup_existing", locale=existing.locale,
                            user_id=existing.id, values={"email": existing.email,
                                                         "signin_link": mail.link("/signin"),
@@ -204,39 +168,45 @@ async def sign_up(session: AsyncSession, *, email: str, password: str, locale: s
 
 async def sign_in(session: AsyncSession, *, email: str, password: str, client: str = "") -> str:
     """Returns a new session token. Refusals and delays depend only on the email as typed and the
-    client, never on whether the account exists (SignInLimits)."""
+    client, never on whether the account exists (SignInLimits).
+
+    The attempt takes its slot in the pair and client limits atomically BEFORE the password is checked
+    (counted as a failure until it proves right), so however many attempts arrive at once, no more than
+    a limit allows are ever checked; the check itself runs off the event loop (services/password_work)."""
     limits = SignInLimits.from_settings()
     email_key = email.strip().lower()
     client_key = client or "unknown"
-    pair_key = f"{email_key}|{client_key}"
-    for limit, key in ((limits.pair, pair_key), (limits.client, client_key)):
-        if await limit.exceeded(key):
-            raise AccountError("rate_limited", retry_after=await limit.retry_after(key))
+    slots = ((limits.pair, f"{email_key}|{client_key}"), (limits.client, client_key))
     delay = signin_delay_seconds(await limits.email.count(email_key))
     if delay:
         await asyncio.sleep(delay)
-
-    user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
-        if _EMAIL.match(email_key) else None
-    if user is None:
-        burn_password_check(password)
-        ok = False
-    else:
-        ok = verify_password(password, user.password_hash)
+    # A seat in the password pool first (taken without waiting: a flood beyond the pool's room is refused
+    # here, before any more Redis or database work), then the slot in the limits, then the check.
+    async with pool_seat() as seat, attempt(*slots, refused="rate_limited"):
+        user = (await session.execute(select(User).where(User.email == email_key))).scalars().first() \
+            if _EMAIL.match(email_key) else None
+        await session.commit()  # the connection goes back to the pool while the check runs
+        if user is None:
+            await burn(password, seat)
+            ok = False
+        else:
+            ok = await check(password, user.password_hash, seat)
     if not ok:
-        for limit, key in ((limits.pair, pair_key), (limits.client, client_key), (limits.email, email_key)):
-            await limit.hit(key)
+        await limits.email.hit(email_key)  # the pair and client slots stay taken: they were failures
         # A security event for the audit log; an unknown address is not written down (it may be a typo'd
         # password), only that an attempt failed.
         audit.record(session, actor_id=None, action="user.sign_in_failed", target_type="user" if user else "",
                      target_id=user.id if user else "", client=client)
         await session.commit()
         raise AccountError("bad_credentials")
+    # A right password is no failure: the client's slot goes back, the pair's count starts again. The
+    # per-email count stays: others may still be guessing, and it only slows, never refuses.
+    await release(slots[1])
     if user.blocked:
         # Only said after a correct password: a blocked account is not enumerable either.
+        await release(slots[0])
         raise AccountError("blocked")
-    # The per-email count stays: others may still be guessing, and it only slows, never refuses.
-    await limits.pair.reset(pair_key)
+    await limits.pair.reset(slots[0][1])
     audit.record(session, actor_id=user.id, action="user.sign_in", target_type="user", target_id=user.id,
                  client=client)
     return await _start_session(session, user, client)
@@ -308,10 +278,16 @@ async def change_password(session: AsyncSession, *, user_id: uuid.UUID, current_
     user = await session.get(User, user_id)
     if user is None:
         raise AccountError("not_found")
-    if not verify_password(current_password, user.password_hash):
+    await session.commit()  # no database connection held during the check
+    limit = password_limit("password-change")
+    # Counted before the check, like sign-in: a stolen session cannot guess the current password at will.
+    async with attempt((limit, str(user_id)), refused="password_rate_limited"):
+        right = await check(current_password, user.password_hash)
+    if not right:
         raise AccountError("wrong_password")
+    await limit.reset(str(user_id))
     check_password_strength(new_password, email=user.email)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_new(new_password)
     user.password_changed_at = utcnow()
     session.add(user)
     await session.execute(delete(UserSession).where(UserSession.user_id == user_id))
@@ -358,7 +334,7 @@ async def reset_password(session: AsyncSession, *, email: str, new_password: str
     if user is None:
         raise AccountError("not_found")
     check_password_strength(new_password, email=user.email)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_new(new_password)
     user.password_changed_at = utcnow()
     session.add(user)
     await session.execute(delete(UserSession).where(UserSession.user_id == user.id))
@@ -467,10 +443,13 @@ async def reset_password_with_token(session: AsyncSession, *, token: str, new_pa
     if user is None or user.blocked:
         raise AccountError("mail_reset_link_invalid")
     check_password_strength(new_password, email=user.email)
+    # Hashed before the link is used up (a busy pool leaves it working), at most so often per account.
+    async with attempt((password_limit("password-reset"), str(user.id)), refused="password_rate_limited"):
+        new_hash = await hash_new(new_password)
     if await email_tokens.consume(session, token=token, purpose="reset") != user.id:
         await session.rollback()
         raise AccountError("mail_reset_link_invalid")
-    user.password_hash = hash_password(new_password)
+    user.password_hash = new_hash
     user.password_changed_at = utcnow()
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()

@@ -10,12 +10,15 @@ process, so `token_for_sid(state.router.session.session_id)` is all a handler ne
 the browser reconnects and the handshake brings the cookie again.
 
 The cookie is set and cleared by two small HTTP routes (`/auth/session`, `/auth/signout`), because a
-WebSocket event cannot set an HttpOnly cookie (see services/signin_handover.py).
+WebSocket event cannot set an HttpOnly cookie (see services/signin_handover.py). `/auth/session` sets it
+only for the browser that asked: its one-time ticket opens with the handover cookie that the asking tab set
+just before (`handover_script`), never with the address alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import quote
@@ -32,6 +35,10 @@ COOKIE_NAME = "chatai_session"
 RESET_COOKIE = "chatai_reset"
 RESET_PAGE = "/reset-password"
 RESET_TTL_SECONDS = 3600
+# The asking browser's half of a sign-in ticket (services/signin_handover.py). Over https the __Host- prefix
+# makes browsers refuse the cookie from a sibling subdomain or without Secure, so no other site can plant it.
+HANDOVER_COOKIE = "chatai_handover"
+HANDOVER_COOKIE_HTTPS = "__Host-chatai_handover"
 AUTH_PREFIX = "/auth/"
 _tokens_by_sid: dict[str, str] = {}
 _reset_tokens_by_sid: dict[str, str] = {}
@@ -149,16 +156,39 @@ def session_url(ticket: str, next_path: str) -> str:
     return f"{AUTH_PREFIX}session?ticket={quote(ticket)}&next={quote(next_path)}"
 
 
+def handover_script(ticket: str, browser_key: str, next_path: str) -> str:
+    """What the asking tab runs: keep the browser key in a 60-second SameSite=Strict cookie of this site (a
+    script may set it: it is worth nothing without the ticket, and this tab holds both anyway), then load
+    /auth/session (a full page load: Reflex's redirect would navigate client-side and never reach the route).
+    """
+    from chatai.services.signin_handover import TICKET_TTL_SECONDS
+
+    key, url = json.dumps(browser_key), json.dumps(session_url(ticket, next_path))
+    return ("(function(){var s=window.location.protocol==='https:';"
+            f"document.cookie=(s?{json.dumps(HANDOVER_COOKIE_HTTPS)}:{json.dumps(HANDOVER_COOKIE)})+'='+{key}"
+            f"+'; Path=/; Max-Age={TICKET_TTL_SECONDS}; SameSite=Strict'+(s?'; Secure':'');"
+            f"window.location.replace({url});}})()")
+
+
+def _handover_cookie(request: Request) -> str:
+    """Over https only the __Host- cookie counts: a plain one could come from a sibling subdomain."""
+    return HANDOVER_COOKIE_HTTPS if _secure(request) else HANDOVER_COOKIE
+
+
 async def start_session_route(request: Request) -> Response:
     from chatai.services.signin_handover import redeem_ticket
 
-    token = await redeem_ticket(request.query_params.get("ticket", ""))
+    handover_cookie = _handover_cookie(request)
+    token = await redeem_ticket(request.query_params.get("ticket", ""), request.cookies.get(handover_cookie, ""))
     if token is None:
-        return RedirectResponse("/signin", status_code=303, headers={"Cache-Control": "no-store"})
-    response = RedirectResponse(_safe_next(request.query_params.get("next"), "/"), status_code=303,
-                                headers={"Cache-Control": "no-store"})
-    response.set_cookie(COOKIE_NAME, token, max_age=get_settings().session_ttl_hours * 3600, path="/",
-                        httponly=True, samesite="strict", secure=_secure(request))
+        response = RedirectResponse("/signin", status_code=303, headers={"Cache-Control": "no-store"})
+    else:
+        response = RedirectResponse(_safe_next(request.query_params.get("next"), "/"), status_code=303,
+                                    headers={"Cache-Control": "no-store"})
+        response.set_cookie(COOKIE_NAME, token, max_age=get_settings().session_ttl_hours * 3600, path="/",
+                            httponly=True, samesite="strict", secure=_secure(request))
+    if handover_cookie in request.cookies:  # used or useless: either way it goes
+        response.delete_cookie(handover_cookie, path="/", samesite="strict", secure=_secure(request))
     return response
 
 

@@ -76,3 +76,42 @@ def test_session_cookie_is_httponly_and_the_token_is_never_persisted(page):
         value = client.dump(key) if kind != b"none" else b""
         assert token not in (value or b""), key
     client.close()
+
+
+def test_a_sign_in_ticket_works_only_in_the_browser_that_signed_in(page, browser, app_url):
+    """Login CSRF (issue 19): the ticket's address, opened in another browser, signs nobody in; in the
+    browser that signed in it does (its tab set the handover cookie), and the cookie goes once used."""
+    email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+    _sign_up(page, email, "a good password")
+    page.click("#sign-out")
+    page.wait_for_url("**/signin**")
+    tickets = []
+
+    def hold_the_ticket(route):  # the first load of /auth/session is stopped, so the ticket stays unused
+        tickets.append(route.request.url)
+        route.abort()
+
+    page.route("**/auth/session?**", hold_the_ticket)
+    open_page(page, "/signin")
+    page.wait_for_selector("#hydrated", state="attached")
+    page.fill("#email", email)
+    page.fill("#password", "a good password")
+    page.click("#submit")
+    for _ in range(100):
+        if tickets:
+            break
+        page.wait_for_timeout(100)
+    assert tickets, "the sign-in never went to /auth/session"
+    page.unroute("**/auth/session?**")
+
+    other = browser.new_context(base_url=app_url)
+    stranger = other.new_page()
+    stranger.goto(tickets[0])
+    stranger.wait_for_url("**/signin**")
+    assert not [c for c in other.cookies() if c["name"] == "chatai_session"]
+    other.close()
+
+    page.goto(tickets[0])
+    page.wait_for_url("**/dashboard**")
+    names = {c["name"] for c in page.context.cookies()}
+    assert "chatai_session" in names and "chatai_handover" not in names

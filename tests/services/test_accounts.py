@@ -40,6 +40,8 @@ async def _stored_user(email):
     ("a@b.io", "qwertyuiop", "password_too_common"),
     ("a@b.io", "password2024!", "password_too_common"),
     ("maria.ivanova@b.io", "Maria.Ivanova-2024", "password_contains_email"),
+    ("a@b.io", "aaaaaaaaaaaa", "password_too_simple"),
+    ("a@b.io", "abcdefghijklmn", "password_too_simple"),
 ])
 async def test_sign_up_rejects_bad_input(db, email, password, code):
     with pytest.raises(AccountError) as err:

@@ -49,48 +49,100 @@ async def test_a_signed_in_state_tree_pickles_without_the_token(db):
 
 
 async def test_handover_ticket_works_once_and_redis_holds_nothing_replayable(db):
-    ticket = await issue_ticket("the-session-token")
+    handover = await issue_ticket("the-session-token")
     stored = [await get_redis().get(k) async for k in get_redis().scan_iter("auth:handover:*")]
-    assert stored and all("the-session-token" not in v and ticket not in v for v in stored)
-    assert await redeem_ticket(ticket) == "the-session-token"
-    assert await redeem_ticket(ticket) is None
-    assert await redeem_ticket("forged") is None
+    assert stored and all("the-session-token" not in v and handover.ticket not in v and handover.browser_key not in v
+                          for v in stored)
+    assert await redeem_ticket(handover.ticket, handover.browser_key) == "the-session-token"
+    assert await redeem_ticket(handover.ticket, handover.browser_key) is None
+    assert await redeem_ticket("forged", handover.browser_key) is None
 
 
-def _http() -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_api()), base_url="http://test")
+async def test_a_ticket_opens_only_with_the_asking_browsers_key(db):
+    handover = await issue_ticket("the-session-token")
+    assert await redeem_ticket(handover.ticket, "") is None
+    assert await redeem_ticket(handover.ticket, "another-browsers-key") is None
+    # Tried elsewhere, the ticket is not used up: its own browser still gets its session.
+    assert await redeem_ticket(handover.ticket, handover.browser_key) == "the-session-token"
+
+
+def _http(base_url: str = "http://test") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_api()), base_url=base_url)
+
+
+def _browser(handover, cookie: str = session_cookie.HANDOVER_COOKIE) -> dict[str, str]:
+    """The cookies of the browser that asked for the ticket (handover_script set this one)."""
+    return {cookie: handover.browser_key}
 
 
 async def test_session_route_sets_an_httponly_strict_cookie_and_redirects_on_site(db):
-    ticket = await issue_ticket("tok-abc")
+    handover = await issue_ticket("tok-abc")
     async with _http() as client:
-        response = await client.get(session_cookie.session_url(ticket, "/dashboard/bots"))
+        client.cookies.update(_browser(handover))
+        response = await client.get(session_cookie.session_url(handover.ticket, "/dashboard/bots"))
     assert response.status_code == 303 and response.headers["location"] == "/dashboard/bots"
-    cookie = response.headers["set-cookie"]
-    assert "chatai_session=tok-abc" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    cookies = response.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("chatai_session="))
+    assert "chatai_session=tok-abc" in session and "HttpOnly" in session and "SameSite=strict" in session
+    assert any(c.startswith("chatai_handover=") and "Max-Age=0" in c for c in cookies)  # used: cleared
+
+
+async def test_a_ticket_replayed_from_another_client_is_refused(db):
+    """Login CSRF (issue 19): a stranger signs in to their own account and sends the ticket's address to a
+    victim. The victim's browser has no handover cookie, or another one: no session is set."""
+    handover = await issue_ticket("the-strangers-session")
+    async with _http() as victim:
+        bare = await victim.get(session_cookie.session_url(handover.ticket, "/dashboard"))
+        victim.cookies.set(session_cookie.HANDOVER_COOKIE, "the-victims-own-key")
+        keyed = await victim.get(session_cookie.session_url(handover.ticket, "/dashboard"))
+    for response in (bare, keyed):
+        assert response.headers["location"] == "/signin"
+        assert not any(c.startswith("chatai_session=") for c in response.headers.get_list("set-cookie"))
+
+
+async def test_over_https_only_the_host_prefixed_handover_cookie_counts(db):
+    """Over https a plain `chatai_handover` cookie could have been planted from a sibling subdomain."""
+    handover = await issue_ticket("tok-abc")
+    async with _http("https://test") as client:
+        client.cookies.update(_browser(handover))
+        planted = await client.get(session_cookie.session_url(handover.ticket, "/"))
+        client.cookies.clear()
+        client.cookies.update(_browser(handover, session_cookie.HANDOVER_COOKIE_HTTPS))
+        own = await client.get(session_cookie.session_url(handover.ticket, "/"))
+    assert planted.headers["location"] == "/signin"
+    session = next(c for c in own.headers.get_list("set-cookie") if c.startswith("chatai_session="))
+    assert "Secure" in session
+
+
+async def test_the_sign_in_answer_gives_the_key_to_the_tab_never_to_the_address(db):
+    import re
+
+    from chatai.web.state.auth import start_browser_session
+
+    script = (await start_browser_session("tok-xyz", "/dashboard")).args[0][1]._var_value
+    url = re.search(r'window\.location\.replace\("([^"]+)"\)', script).group(1)
+    key = re.search(r"\+'='\+\"([^\"]+)\"", script).group(1)
+    ticket = re.search(r"ticket=([^&]+)", url).group(1)
+    assert key not in url and "SameSite=Strict" in script and "Max-Age=60" in script
+    assert await redeem_ticket(ticket, "") is None
+    assert await redeem_ticket(ticket, key) == "tok-xyz"
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 async def test_session_route_never_redirects_off_site(db, target):
-    ticket = await issue_ticket("tok-abc")
+    handover = await issue_ticket("tok-abc")
     async with _http() as client:
-        response = await client.get(session_cookie.session_url(ticket, target))
+        client.cookies.update(_browser(handover))
+        response = await client.get(session_cookie.session_url(handover.ticket, target))
     assert response.headers["location"] == "/"
 
 
 async def test_session_route_with_a_used_ticket_sets_nothing(db):
-    ticket = await issue_ticket("tok-abc")
-    await redeem_ticket(ticket)
+    handover = await issue_ticket("tok-abc")
+    await redeem_ticket(handover.ticket, handover.browser_key)
     async with _http() as client:
-        response = await client.get(session_cookie.session_url(ticket, "/dashboard"))
+        response = await client.get(session_cookie.session_url(handover.ticket, "/dashboard"))
     assert response.headers["location"] == "/signin" and "set-cookie" not in response.headers
-
-
-async def test_cookie_is_secure_when_served_over_https(db):
-    ticket = await issue_ticket("tok-abc")
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=build_api()), base_url="https://test") as client:
-        response = await client.get(session_cookie.session_url(ticket, "/"))
-    assert "Secure" in response.headers["set-cookie"]
 
 
 async def test_signout_route_ends_the_session_and_clears_the_cookie(db):

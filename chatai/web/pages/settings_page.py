@@ -114,7 +114,7 @@ class SettingsState(rx.State):
                     session, user_id=user.id, current_password=str(form.get("current_password", "")),
                     new_password=str(form.get("new_password", "")))
         except AccountError as exc:
-            self.error = text(auth.locale, f"err_{exc.code}")
+            self.error = text(auth.locale, f"err_{exc.code}", n=exc.retry_after)
             return
         # Every session ended, this one too: the new token reaches the browser as an HttpOnly cookie.
         return await start_browser_session(token, f"{routes.SETTINGS}?{PASSWORD_CHANGED_FLAG}=1")

@@ -15,10 +15,10 @@ from chatai.web.i18n import EN, TEXTS
 
 
 async def start_browser_session(token: str, next_path: str):
-    """Send the browser through the route that sets the HttpOnly session cookie (a full page load:
-    Reflex's redirect would navigate client-side and never reach the HTTP route)."""
-    ticket = await issue_ticket(token)
-    return rx.call_script(f"window.location.replace({json.dumps(session_cookie.session_url(ticket, next_path))})")
+    """Send this tab's browser through the route that sets the HttpOnly session cookie, with the ticket
+    bound to this browser (services/signin_handover.py: a ticket sent to another browser is refused)."""
+    handover = await issue_ticket(token)
+    return rx.call_script(session_cookie.handover_script(handover.ticket, handover.browser_key, next_path))
 
 
 class AuthState(rx.State):

@@ -1,4 +1,5 @@
-"""Texts of account protection: password policy and strength hint, sign-up limit, sessions list."""
+"""Texts of account protection: password policy and strength hint, sign-up and password-attempt limits,
+sessions list."""
 
 EN = {
     "accounts_password_hint": "At least 10 characters; not a common password and not your email name.",
@@ -11,6 +12,10 @@ EN = {
     "err_password_too_common": "This password is too common and easy to guess. Choose another one.",
     "err_password_contains_email": "The password must not contain the name part of your email.",
     "err_signup_rate_limited": "Too many sign-up attempts from your network. Try again in {n} seconds.",
+    "err_password_too_simple": "This password is too simple: it repeats a few characters or follows a run like "
+                               "abcdef or 123456. Mix more different characters or words.",
+    "err_password_rate_limited": "Too many password attempts on this account. Try again in {n} seconds.",
+    "err_password_checks_busy": "Many sign-ins are being checked right now. Please try again in a few seconds.",
     "accounts_sessions_title": "Active sessions",
     "accounts_sessions_subtitle": "Browsers signed in to your account. End any you do not recognise.",
     "accounts_session_client": "Client",
@@ -34,6 +39,11 @@ RU = {
     "err_password_too_common": "Этот пароль слишком распространён, его легко подобрать. Выберите другой.",
     "err_password_contains_email": "Пароль не должен содержать имя из адреса вашей почты.",
     "err_signup_rate_limited": "Слишком много регистраций из вашей сети. Повторите через {n} с.",
+    "err_password_too_simple": "Пароль слишком простой: в нём повторяются несколько символов или идёт ряд "
+                               "вроде abcdef или 123456. Добавьте больше разных символов или слов.",
+    "err_password_rate_limited": "Слишком много попыток ввести пароль этой учётной записи. Повторите через {n} с.",
+    "err_password_checks_busy": "Сейчас проверяется слишком много входов. Пожалуйста, повторите через несколько "
+                                "секунд.",
     "accounts_sessions_title": "Активные сеансы",
     "accounts_sessions_subtitle": "Браузеры, в которых выполнен вход. Завершите те, которых вы не узнаёте.",
     "accounts_session_client": "Клиент",
