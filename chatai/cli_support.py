@@ -91,6 +91,9 @@ def explain_failure(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, sqlalchemy.exc.ProgrammingError) and "does not exist" in str(exc.orig):
         return f"The database is missing tables this version needs ({_first_line(exc.orig)}): {UPGRADE_HINT}."
+    if isinstance(exc, sqlalchemy.exc.ProgrammingError) and "permission denied" in str(exc.orig):
+        return (f"The app's database role may not do this ({_first_line(exc.orig)}): {UPGRADE_HINT} with "
+                "DATABASE_OWNER_URL set, so that the schema's owner grants it (README \"Database roles\").")
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         return f"Cannot reach the database: {_first_line(exc.orig)}"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):

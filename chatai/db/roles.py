@@ -93,6 +93,9 @@ def app_role_problems(conn: Connection, role: str) -> list[str]:
         "WHERE n.nspname = 'public' AND c.relowner = :oid"), {"oid": row.oid}).scalar()
     if owned:
         problems.append(f"The app's database role {role} owns {owned} tables or other objects of the schema.")
+    if conn.execute(sa.text("SELECT has_schema_privilege(:r, 'public', 'CREATE')"), {"r": role}).scalar():
+        problems.append(f"The app's database role {role} may create tables in the schema public (a database from "
+                        "before PostgreSQL 15 lets everyone: REVOKE CREATE ON SCHEMA public FROM PUBLIC).")
     owner = conn.execute(sa.text("SELECT current_user")).scalar()
     if owner != role and conn.execute(sa.text("SELECT pg_has_role(:r, :o, 'MEMBER')"),
                                       {"r": role, "o": owner}).scalar():

@@ -187,15 +187,19 @@ def test_a_missing_grant_is_put_back_and_a_powerful_role_is_named(db):
     with get_owner_engine().begin() as conn:
         conn.exec_driver_sql(f"CREATE ROLE {risky} NOLOGIN")
         conn.exec_driver_sql(f"GRANT UPDATE, TRUNCATE ON ledger_entries TO {risky}")
+        conn.exec_driver_sql(f"GRANT CREATE ON SCHEMA public TO {risky}")
         conn.exec_driver_sql(f"CREATE TABLE {risky}_own (id int)")
         conn.exec_driver_sql(f"ALTER TABLE {risky}_own OWNER TO {risky}")
         try:
             assert app_role_problems(conn, risky) == [
                 f"The app's database role {risky} owns 1 tables or other objects of the schema.",
+                f"The app's database role {risky} may create tables in the schema public (a database from before "
+                "PostgreSQL 15 lets everyone: REVOKE CREATE ON SCHEMA public FROM PUBLIC).",
                 f"The app's database role {risky} may UPDATE ledger_entries.",
                 f"The app's database role {risky} may TRUNCATE ledger_entries.",
             ]
         finally:
             conn.exec_driver_sql(f"DROP TABLE {risky}_own")
             conn.exec_driver_sql(f"REVOKE ALL ON ledger_entries FROM {risky}")
+            conn.exec_driver_sql(f"REVOKE CREATE ON SCHEMA public FROM {risky}")
             conn.exec_driver_sql(f"DROP ROLE {risky}")

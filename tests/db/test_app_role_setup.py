@@ -122,6 +122,19 @@ def test_external_database_with_an_owner_role_and_an_app_role(external_database,
     _ok(_cli(env, "billing", "check"))
     _assert_books_safe(app_url, owner_url, app)
 
+    # A grant taken away by hand: the command says so in one line, and the owner's `db upgrade` puts it back.
+    engine = sa.create_engine(owner_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"REVOKE ALL ON users FROM {app}")
+    engine.dispose()
+    result = _cli(env, "users", "create", "--email", "b@example.com", "--password", PASSWORD)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: The app's database role may not do this (permission denied for table users): run `python -m chatai "
+        "db upgrade` with DATABASE_OWNER_URL set, so that the schema's owner grants it (README \"Database roles\").")
+    _ok(_cli(env, "db", "upgrade"))
+    _ok(_cli(env, "users", "create", "--email", "b@example.com", "--password", PASSWORD))
+
     # An app role the DBA has not created yet is named, in one line.
     missing = {**env, "DATABASE_URL": app_url.replace(f"{app}:@", "ext_nobody:@")}
     result = _cli(missing, "db", "upgrade")
