@@ -102,6 +102,10 @@ def test_each_rewrite_of_the_books_is_refused_to_the_app(db, attack, table):
     (["CREATE TABLE ledger_copy (id int)"], "permission denied for schema public"),
     (["UPDATE alembic_version SET version_num = '0001'"], "permission denied for table alembic_version"),
     (["SET ROLE postgres"], 'permission denied to set role "postgres"'),
+    (["SET SESSION AUTHORIZATION postgres"], 'permission denied to set session authorization "postgres"'),
+    ([f"ALTER ROLE {EMBEDDED_APP_ROLE} SUPERUSER"], "permission denied to alter role"),
+    ([f"ALTER ROLE {EMBEDDED_APP_ROLE} SET session_replication_role = replica"],
+     'permission denied to set parameter "session_replication_role"'),
     ([f"ALTER TABLE ledger_entries OWNER TO {EMBEDDED_APP_ROLE}"], "must be owner of table ledger_entries"),
 ])
 def test_other_ways_round_are_refused_too(db, statements, refusal):
