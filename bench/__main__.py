@@ -5,6 +5,7 @@
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
+    .venv/bin/python -m bench db_roles                  # opt-in (~10 s): the app's role against the owner
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
            "ingest_fairness", "crash_duplicates", "admin_users"]
-OPT_IN = ["embedder_comparison", "whole_path"]
+OPT_IN = ["embedder_comparison", "whole_path", "db_roles"]
 
 
 def main(names: list[str]) -> int:
