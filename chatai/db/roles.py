@@ -92,7 +92,7 @@ def app_role_problems(conn: Connection, role: str) -> list[str]:
         "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = 'public' AND c.relowner = :oid"), {"oid": row.oid}).scalar()
     if owned:
-        problems.append(f"The app's database role {role} owns {owned} tables or other objects of the schema.")
+        problems.append(f"The app's database role {role} owns {owned} of the schema's tables or other objects.")
     if conn.execute(sa.text("SELECT has_schema_privilege(:r, 'public', 'CREATE')"), {"r": role}).scalar():
         problems.append(f"The app's database role {role} may create tables in the schema public (a database from "
                         "before PostgreSQL 15 lets everyone: REVOKE CREATE ON SCHEMA public FROM PUBLIC).")

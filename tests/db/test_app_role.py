@@ -196,7 +196,7 @@ def test_a_missing_grant_is_put_back_and_a_powerful_role_is_named(db):
         conn.exec_driver_sql(f"ALTER TABLE {risky}_own OWNER TO {risky}")
         try:
             assert app_role_problems(conn, risky) == [
-                f"The app's database role {risky} owns 1 tables or other objects of the schema.",
+                f"The app's database role {risky} owns 1 of the schema's tables or other objects.",
                 f"The app's database role {risky} may create tables in the schema public (a database from before "
                 "PostgreSQL 15 lets everyone: REVOKE CREATE ON SCHEMA public FROM PUBLIC).",
                 f"The app's database role {risky} may UPDATE ledger_entries.",

@@ -135,6 +135,25 @@ def test_external_database_with_an_owner_role_and_an_app_role(external_database,
     _ok(_cli(env, "db", "upgrade"))
     _ok(_cli(env, "users", "create", "--email", "b@example.com", "--password", PASSWORD))
 
+    # An app role that could act as the owner (the DBA made it a member) is refused, the reason named.
+    from chatai.embedded import postgres_url
+
+    owner = external_database["owner"]
+    engine = sa.create_engine(postgres_url(get_settings().pg_data_dir), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"GRANT {owner} TO {app}")
+    result = _cli(env, "db", "upgrade")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"REVOKE {owner} FROM {app}")
+    engine.dispose()
+    assert result.returncode == 1, result.stdout + result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    # Membership brings the owner's powers, each named.
+    for reason in (f"is a member of the owner role {owner}.", "may TRUNCATE ledger_entries.", "may UPDATE audit_log.",
+                   "may create tables in the schema public"):
+        assert f"The app's database role {app} {reason}" in line, line
+    assert line.endswith("The app must connect as a role that owns nothing (README \"Database roles\").")
+
     # An app role the DBA has not created yet is named, in one line.
     missing = {**env, "DATABASE_URL": app_url.replace(f"{app}:@", "ext_nobody:@")}
     result = _cli(missing, "db", "upgrade")
