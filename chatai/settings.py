@@ -20,7 +20,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # Storage. Empty URLs mean "run the embedded servers under data_dir".
+    # DATABASE_URL is the app's role (web, bot runners, CLI): it owns nothing and may only read and append to
+    # the audit log and ledger. DATABASE_OWNER_URL is the role that owns the schema: migrations, backup and
+    # restore use it, and grant the app's role what it needs (chatai/db/roles.py). Empty owner URL with a
+    # DATABASE_URL = one role does both (the books are then only as safe as that role's password).
     database_url: str = ""
+    database_owner_url: str = ""
     redis_url: str = ""
     data_dir: Path = Field(default=PROJECT_ROOT / ".data", validation_alias="CHATAI_DATA_DIR")
 

@@ -2,7 +2,9 @@
 
 One PostgreSQL per machine under .data/test-servers (warm start ~0.1 s) with a fresh database per
 run, stopped by the last run that ends; a Redis per run; every table truncated before each test
-that asks for `db`.
+that asks for `db`. The code under test connects as the app's role (`chatai_app`: owns nothing, may only
+read and append to the books), as in production; migrations and the truncation between tests run as the
+superuser `postgres`, which owns the schema (DATABASE_OWNER_URL).
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def _servers_lock() -> Iterator[None]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from chatai.db.roles import create_app_role
+    from chatai.db.session import EMBEDDED_APP_ROLE
     from chatai.embedded import postgres_url, redis_url, start_postgres, start_redis
     from chatai.settings import get_settings
 
@@ -73,9 +77,12 @@ def pytest_configure(config: pytest.Config) -> None:
                 if not _pid_alive(name):
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{RUN_DB}"'))
+            # What README "Database roles" has a DBA do once per server; `upgrade` below grants it.
+            create_app_role(conn, EMBEDDED_APP_ROLE)
         admin.dispose()
 
-    os.environ["DATABASE_URL"] = postgres_url(settings.pg_data_dir, RUN_DB)
+    os.environ["DATABASE_URL"] = postgres_url(settings.pg_data_dir, RUN_DB, user=EMBEDDED_APP_ROLE)
+    os.environ["DATABASE_OWNER_URL"] = postgres_url(settings.pg_data_dir, RUN_DB)
     os.environ["REDIS_URL"] = redis_url(RUN_REDIS_DIR / "redis.sock")
     get_settings.cache_clear()
 
@@ -118,13 +125,15 @@ def db():
     from sqlmodel import SQLModel
 
     from chatai.cache import redis_url, reset_redis
-    from chatai.db.session import get_engine, reset_engines, session_scope
+    from chatai.db.session import get_owner_engine, reset_engines, session_scope
 
     reset_engines()
     reset_redis()
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with get_engine().begin() as conn:
-        # TRUNCATE fires no row triggers, so the append-only ledger can still be reset here.
+    with get_owner_engine().begin() as conn:
+        # Only the owner (a superuser here) can reset the books: the app's role may not TRUNCATE them, and
+        # their BEFORE TRUNCATE triggers stay quiet only for a session replaying as a replica.
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
         conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
     client = sync_redis.Redis.from_url(redis_url())
     client.flushdb()

@@ -69,7 +69,7 @@ def _bootstrap(args: argparse.Namespace) -> None:
     if getattr(args, "wait", 0) > 0:
         from chatai.cli.wait import wait_for_servers
 
-        wait_for_servers(timeout=args.wait)
+        wait_for_servers(timeout=args.wait, as_owner=True)  # it migrates next, as the owner
     upgrade()
     purge_sessions()
     generated = ensure_admin()

@@ -22,17 +22,18 @@ def _first_line(value: object) -> str:
     return lines[0][:300] if lines else type(value).__name__
 
 
-def database_problem(*, connect_timeout: int) -> str | None:
-    """Why the database cannot be used now, or None when it answers a query."""
+def database_problem(*, connect_timeout: int, as_owner: bool = False) -> str | None:
+    """Why the database cannot be used now, or None when it answers a query: as the app's role, or as the
+    schema's owner for a process about to migrate (the app's role may only exist after that)."""
     import sqlalchemy as sa
     import sqlalchemy.exc
     from sqlalchemy.pool import NullPool
 
-    from chatai.db.session import DatabaseUnavailable, database_url
+    from chatai.db.session import DatabaseUnavailable, database_url, owner_database_url
 
     try:
         # A throwaway engine: the process's shared one would keep a connection from before a restart.
-        engine = sa.create_engine(database_url(), poolclass=NullPool,
+        engine = sa.create_engine(owner_database_url() if as_owner else database_url(), poolclass=NullPool,
                                   connect_args={"connect_timeout": connect_timeout})
         try:
             with engine.connect() as conn:
@@ -80,9 +81,9 @@ def schema_problem() -> str | None:
     return f"the database is at revision {', '.join(sorted(current))}, this release needs {', '.join(sorted(heads))}"
 
 
-def _first_problem(*, connect_timeout: int, schema: bool) -> tuple[str, str] | None:
+def _first_problem(*, connect_timeout: int, schema: bool, as_owner: bool) -> tuple[str, str] | None:
     """(what, why) for the first server not ready, in the order they are needed."""
-    reason = database_problem(connect_timeout=connect_timeout)
+    reason = database_problem(connect_timeout=connect_timeout, as_owner=as_owner)
     if reason is not None:
         return "the database", reason
     reason = redis_problem(connect_timeout=connect_timeout)
@@ -92,9 +93,10 @@ def _first_problem(*, connect_timeout: int, schema: bool) -> tuple[str, str] | N
     return ("the schema", reason) if reason is not None else None
 
 
-def wait_for_servers(*, timeout: float, schema: bool = False) -> float:
+def wait_for_servers(*, timeout: float, schema: bool = False, as_owner: bool = False) -> float:
     """Block until the database (and Redis, when REDIS_URL is set) answer, and with `schema` until the
-    schema is current. Returns the seconds waited; fails with one line after `timeout` seconds."""
+    schema is current. Returns the seconds waited; fails with one line after `timeout` seconds. `as_owner`:
+    connect as the schema's owner (a migration comes next) instead of the app's role."""
     started = time.monotonic()
     deadline = started + timeout
     attempt = 0
@@ -103,7 +105,7 @@ def wait_for_servers(*, timeout: float, schema: bool = False) -> float:
         left = deadline - time.monotonic()
         # libpq treats a connect timeout under 2 s as 2 s; never wait past the deadline by much more.
         connect_timeout = int(max(2, min(5, left)))
-        problem = _first_problem(connect_timeout=connect_timeout, schema=schema)
+        problem = _first_problem(connect_timeout=connect_timeout, schema=schema, as_owner=as_owner)
         if problem is None:
             return time.monotonic() - started
         what, reason = problem

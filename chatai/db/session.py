@@ -6,28 +6,37 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from chatai.embedded import postgres_url
 from chatai.settings import get_settings
+
+# The role the app connects as to the embedded server; the server's superuser `postgres` owns the schema.
+EMBEDDED_APP_ROLE = "chatai_app"
 
 
 class DatabaseUnavailable(RuntimeError):
     pass
 
 
-def database_url() -> str:
+class DatabaseMisconfigured(DatabaseUnavailable):
+    """The database settings or roles contradict each other; the message says what to change."""
+
+
+def _psycopg(url: str) -> str:
+    # Accept the plain libpq form users paste; the driver is always psycopg 3.
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _embedded_url(user: str) -> str:
     settings = get_settings()
-    if settings.database_url:
-        url = settings.database_url
-        # Accept the plain libpq form users paste; the driver is always psycopg 3.
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                url = "postgresql+psycopg://" + url[len(prefix):]
-        return url
-    url = postgres_url(settings.pg_data_dir)
+    url = postgres_url(settings.pg_data_dir, user=user)
     if url is None:
         raise DatabaseUnavailable(
             f"The embedded PostgreSQL under {settings.pg_data_dir} is not running. "
@@ -36,9 +45,51 @@ def database_url() -> str:
     return url
 
 
+def database_url() -> str:
+    """Where the app (web, bot runners, CLI commands) connects: as a role that owns nothing."""
+    settings = get_settings()
+    if settings.database_url:
+        return _psycopg(settings.database_url)
+    return _embedded_url(EMBEDDED_APP_ROLE)
+
+
+def _place(url: str) -> tuple:
+    parsed = make_url(url)
+    return parsed.host, parsed.port or 5432, parsed.query.get("host"), parsed.database
+
+
+def owner_database_url() -> str:
+    """Where migrations, backups and restores connect: as the role that owns the schema."""
+    settings = get_settings()
+    if settings.database_owner_url:
+        if not settings.database_url:
+            raise DatabaseMisconfigured("DATABASE_OWNER_URL is set but DATABASE_URL is not: set both for an "
+                                        "external database, or neither for the embedded one.")
+        url = _psycopg(settings.database_owner_url)
+        if _place(url) != _place(database_url()):
+            raise DatabaseMisconfigured("DATABASE_OWNER_URL and DATABASE_URL name different databases: they must "
+                                        "differ only in the user and password.")
+        return url
+    if settings.database_url:
+        return database_url()  # one role does both
+    return _embedded_url("postgres")
+
+
+def app_role_name() -> str | None:
+    """The app's own role, or None when the app connects as the owner (no DATABASE_OWNER_URL)."""
+    app_user = make_url(database_url()).username
+    return app_user if app_user != make_url(owner_database_url()).username else None
+
+
 @lru_cache
 def get_engine() -> Engine:
     return create_engine(database_url(), pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+@lru_cache
+def get_owner_engine() -> Engine:
+    """The owner's engine, for schema and role work only; no pool: it is used now and then."""
+    return create_engine(owner_database_url(), poolclass=NullPool)
 
 
 @lru_cache
@@ -67,5 +118,5 @@ async def async_session() -> AsyncIterator[AsyncSession]:
 
 def reset_engines() -> None:
     """Forget cached engines (tests switch databases; settings changed)."""
-    for cached in (get_engine, get_async_engine, _async_sessionmaker):
+    for cached in (get_engine, get_owner_engine, get_async_engine, _async_sessionmaker):
         cached.cache_clear()

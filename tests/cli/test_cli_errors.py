@@ -63,7 +63,8 @@ def test_bad_ids_unknown_emails_and_missing_files_are_one_line(db, tmp_path):
 
 
 def test_database_down_is_one_line_naming_it():
-    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/chatai"}
+    env = {**os.environ, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{_free_port()}/chatai",
+           "DATABASE_OWNER_URL": ""}
     line = one_line_error(cli("users", "create", "--email", "a@example.com", "--password", "copper kettle 91", env=env))
     assert "Cannot reach the database" in line
     line = one_line_error(cli("db", "upgrade", env=env))
@@ -79,7 +80,7 @@ def test_external_database_without_schema_names_db_upgrade():
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
-        env = {**os.environ, "DATABASE_URL": postgres_url(get_settings().pg_data_dir, name)}
+        env = {**os.environ, "DATABASE_URL": postgres_url(get_settings().pg_data_dir, name), "DATABASE_OWNER_URL": ""}
         line = one_line_error(cli("users", "create", "--email", "a@example.com", "--password",
                                   "correct horse battery", env=env))
         assert "has no ChatAI tables yet" in line and "python -m chatai db upgrade" in line

@@ -43,7 +43,8 @@ def stand_in() -> Iterator[tuple[Path, dict[str, str]]]:
     folder = PROJECT_ROOT / ".data" / f"wait-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     pgdata = folder / "pg"
     # The socket of the embedded server lives in its data folder: the URL is known before it starts.
-    env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres:@/postgres?host={pgdata}"}
+    env = {**os.environ, "DATABASE_URL": f"postgresql+psycopg://postgres:@/postgres?host={pgdata}",
+           "DATABASE_OWNER_URL": ""}  # one role: the superuser
     try:
         yield pgdata, env
     finally:

@@ -21,7 +21,7 @@ def fresh_env():
     from chatai.embedded import stop_postgres, stop_redis, wipe
 
     data = PROJECT_ROOT / ".data" / f"cli-{uuid.uuid4().hex[:8]}"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL")}
     env["CHATAI_DATA_DIR"] = str(data)
     yield env
     stop_redis(data / "redis")

@@ -24,7 +24,8 @@ def servers_dir():
 
 def run_pytest_session(servers_dir) -> subprocess.CompletedProcess:
     """A whole pytest session (configure and unconfigure run even when only collecting)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CHATAI_DATA_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_OWNER_URL", "REDIS_URL",
+                                                              "CHATAI_DATA_DIR")}
     env["CHATAI_TEST_SERVERS_DIR"] = str(servers_dir)
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
                            "tests/test_settings.py"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,

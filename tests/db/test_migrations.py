@@ -30,11 +30,13 @@ def test_migrations_downgrade_to_empty_and_upgrade_back(db):
 
 
 def test_ledger_rows_cannot_be_rewritten(db):
+    """As the app: no privilege to (tests/db/test_app_role.py). As the owner: the triggers refuse."""
     import uuid
 
     import pytest
 
     from chatai.db.models import LedgerEntry, User
+    from chatai.db.session import get_owner_engine
 
     user = User(email="a@x.io", password_hash="x")
     db.add(user)
@@ -42,8 +44,10 @@ def test_ledger_rows_cannot_be_rewritten(db):
     db.add(LedgerEntry(account_id=user.id, amount_micros=5, kind="topup", idempotency_key=str(uuid.uuid4()),
                        balance_after_micros=5))
     db.commit()
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+    with pytest.raises(sa.exc.DBAPIError, match="permission denied for table ledger_entries"):
         db.exec(sa.text("UPDATE ledger_entries SET amount_micros = 500"))
     db.rollback()
-    with pytest.raises(sa.exc.DBAPIError, match="append-only"):
-        db.exec(sa.text("DELETE FROM ledger_entries"))
+    for statement in ("UPDATE ledger_entries SET amount_micros = 500", "DELETE FROM ledger_entries",
+                      "TRUNCATE ledger_entries"):
+        with get_owner_engine().connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            conn.exec_driver_sql(statement)

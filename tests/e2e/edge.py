@@ -53,14 +53,26 @@ ORIGIN = f"https://127.0.0.1:{HTTPS_PORT}"
 
 @pytest.fixture(scope="session")
 def external_servers() -> Iterator[dict[str, str]]:
-    """A second PostgreSQL and Redis, migrated with `python -m chatai db upgrade`: the app sees only URLs."""
+    """A second PostgreSQL and Redis, migrated with `python -m chatai db upgrade`: the app sees only URLs. The
+    roles are split as README "Database roles" has it: the DBA creates the app's role, migrations run as the
+    owner (DATABASE_OWNER_URL), the app connects as its role (DATABASE_URL)."""
+    import sqlalchemy as sa
+
+    from chatai.db.roles import create_app_role
+    from chatai.db.session import EMBEDDED_APP_ROLE
     from chatai.embedded import postgres_url, redis_url, start_postgres, start_redis, stop_postgres, stop_redis, wipe
 
     pgdata, redis_dir = STAND_IN / "pg", STAND_IN / "redis"
     start_postgres(pgdata)
     start_redis(redis_dir, redis_dir / "r.sock")
     try:
-        urls = {"DATABASE_URL": postgres_url(pgdata), "REDIS_URL": redis_url(redis_dir / "r.sock")}
+        dba = sa.create_engine(postgres_url(pgdata), isolation_level="AUTOCOMMIT")
+        with dba.connect() as conn:
+            create_app_role(conn, EMBEDDED_APP_ROLE)
+        dba.dispose()
+        urls = {"DATABASE_OWNER_URL": postgres_url(pgdata),
+                "DATABASE_URL": postgres_url(pgdata, user=EMBEDDED_APP_ROLE),
+                "REDIS_URL": redis_url(redis_dir / "r.sock")}
         migrated = subprocess.run([sys.executable, "-m", "chatai", "db", "upgrade"], cwd=ROOT,
                                   env={**os.environ, **urls}, capture_output=True, text=True, timeout=300)
         assert migrated.returncode == 0, migrated.stdout + migrated.stderr
@@ -82,7 +94,7 @@ def app_env(app_env: dict[str, str], external_servers: dict[str, str]) -> dict[s
 
 @pytest.fixture(scope="session")
 def app_db(external_servers: dict[str, str]):
-    """An engine on the app's database (the stand-in, not the test run's own)."""
+    """An engine on the app's database (the stand-in, not the test run's own), as the app's role."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(external_servers["DATABASE_URL"])

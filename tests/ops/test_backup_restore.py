@@ -53,10 +53,10 @@ def _search(assistant_id: str) -> list[dict]:
 
 def _wipe_database() -> None:
     """What a lost server leaves: the database gone, then created again empty (no extension, no tables)."""
-    from chatai.db.session import database_url, reset_engines
+    from chatai.db.session import owner_database_url, reset_engines
 
     reset_engines()
-    url = sa.engine.make_url(database_url())
+    url = sa.engine.make_url(owner_database_url())
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE "{url.database}" WITH (FORCE)')
