@@ -174,7 +174,7 @@ def _ask(args: argparse.Namespace) -> None:
             await _owner_of(session, assistant_id)
         answer = await answer_question(assistant_id=assistant_id, question=question)
         if args.json:
-            payload = {k: v for k, v in asdict(answer).items() if k != "hits"}
+            payload = {k: v for k, v in asdict(answer).items() if k not in ("hits", "evidence")}
             print(json.dumps(payload, ensure_ascii=False))
             return
         print(answer.text)

@@ -20,6 +20,7 @@ from chatai.db.models import Assistant
 from chatai.db.session import async_session
 from chatai.llm.client import get_openai_client, load_prompt
 from chatai.rag.chunking import estimate_tokens
+from chatai.rag.confidence import Evidence, confidence, evidence, qa_question_matches, threshold_for
 from chatai.rag.extractive import select_quotes
 from chatai.rag.language import detect_language
 from chatai.rag.retrieval import QueryPlan, SearchHit, plan_query, search_knowledge
@@ -75,6 +76,11 @@ class Answer:
     model: str = ""
     language: str = "en"
     hits: list[SearchHit] = field(default_factory=list, repr=False)
+    # "answer" | "dont_know": a don't-know is never charged (answered_by "fallback") and hands the dialog to a
+    # person when the assistant's handoff is on (needs_handoff). confidence: rag/confidence.py's 0-1 scale.
+    outcome: str = "answer"
+    confidence: float = 0.0
+    evidence: Evidence | None = field(default=None, repr=False)  # what the confidence was computed from
 
 
 def _source(hit: SearchHit) -> Source:
@@ -95,13 +101,27 @@ def is_help_command(question: str) -> bool:
     return bool(words) and words[0].split("@")[0].lower() == "/help"
 
 
+def dont_know(language: str, confidence: float = 0.0) -> Answer:
+    """The honest outcome when nothing sure enough was found: a person will answer (never charged)."""
+    return Answer(text=TEXTS[language]["dont_know"], sources=[], answered_by="fallback", needs_handoff=True,
+                  language=language, outcome="dont_know", confidence=confidence)
+
+
+def decide(answer: Answer, certainty: str) -> Answer:
+    """The candidate answer if it is sure enough under the assistant's setting, else "don't know"."""
+    if answer.outcome == "dont_know" or answer.confidence >= threshold_for(certainty):
+        return answer
+    return dont_know(answer.language, answer.confidence)
+
+
 def help_answer(assistant: Assistant, language: str | None) -> Answer:
     """What the bot can do, from the owner's greeting (or the assistant's name): not a knowledge-base search."""
     lang = assistant.language if assistant.language in TEXTS else (language if language in TEXTS else "en")
     t = TEXTS[lang]
     intro = assistant.greeting.strip() or t["help_intro"].format(name=assistant.name)
     parts = [intro, t["help_body"]] + ([t["help_person"]] if assistant.handoff_enabled else [])
-    return Answer(text="\n\n".join(parts), sources=[], answered_by="help", needs_handoff=False, language=lang)
+    return Answer(text="\n\n".join(parts), sources=[], answered_by="help", needs_handoff=False, language=lang,
+                  confidence=1.0)
 
 
 @dataclass
@@ -109,8 +129,9 @@ class _Prepared:
     assistant: Assistant
     language: str
     direct: Answer | None  # qa / fallback / help answers need no generation
-    hits: list[SearchHit]
+    hits: list[SearchHit]  # what may be answered from
     plan: QueryPlan | None = None
+    found: list[SearchHit] = field(default_factory=list)  # everything retrieved (the margin's runner-up)
 
 
 async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None) -> _Prepared:
@@ -124,20 +145,24 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None)
         lang = answer_language(assistant, question, language)
         plan = await plan_query(assistant, question)
         # Chunks and Q&A pairs in one order on one score scale; a strong Q&A match answers directly.
-        hits = await search_knowledge(session, assistant=assistant, plan=plan)
+        found = await search_knowledge(session, assistant=assistant, plan=plan)
+        # A Q&A pair whose question is not about this one (one shared word) is neither answered nor quoted.
+        hits = [h for h in found if h.kind != "qa" or qa_question_matches(question, h)]
         best = next((h for h in hits if h.kind == "qa"), None)
         if best is not None and best.score >= assistant.qa_direct_threshold:
+            why = evidence(question, found, [best], best.text)
             return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
-                                                     needs_handoff=False, language=lang, hits=[best]), [best])
+                                                     needs_handoff=False, language=lang, hits=[best],
+                                                     confidence=confidence(why), evidence=why), [best])
         session.expunge(assistant)  # keep its loaded fields usable after the session ends
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
-        return _Prepared(assistant, lang, Answer(text=TEXTS[lang]["dont_know"], sources=[], answered_by="fallback",
-                                                 needs_handoff=True, language=lang), [], plan)
-    return _Prepared(assistant, lang, None, hits, plan)
+        return _Prepared(assistant, lang, dont_know(lang), [], plan, found)
+    return _Prepared(assistant, lang, None, hits, plan, found)
 
 
-async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan) -> Answer:
+async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan,
+                            found: list[SearchHit] | None = None) -> Answer:
     """No LLM: quote the sentences that answer, verbatim, marked as quotes ("> "); each quote's source is in
     `sources` (numbered "[n]" in the text when there are several), listed once by the channel."""
     t = TEXTS[language]
@@ -156,8 +181,11 @@ async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPla
         quoted = "\n".join(f"> {line}" for line in quote.text.splitlines())
         parts.append(f"{quoted} [{number}]" if several else quoted)
     used = [h for h in hits if any(h.document == s.document for s in sources)]
+    quoted = [h for h in hits if any(q.document == h.document and q.section == h.section and q.kind == h.kind
+                                     for q in quotes)] or used
+    why = evidence(plan.question, found or hits, quoted, "\n".join(q.text for q in quotes))
     return Answer(text="\n\n".join(parts), sources=sources, answered_by="extractive", needs_handoff=False,
-                  language=language, hits=used)
+                  language=language, hits=used, confidence=confidence(why), evidence=why)
 
 
 def build_messages(assistant: Assistant, question: str, history: Sequence[tuple[str, str]], hits: list[SearchHit],
@@ -198,13 +226,16 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
                         language: str | None = None) -> AsyncIterator[str | Answer]:
     """Text deltas as they are generated, then the final Answer (always last, always exactly once)."""
     prepared = await _prepare(assistant_id, question, language)
+    certainty = prepared.assistant.answer_certainty
     if prepared.direct is not None:
-        yield prepared.direct.text
-        yield prepared.direct
+        answer = decide(prepared.direct, certainty)
+        yield answer.text
+        yield answer
         return
     settings = get_settings()
     if not settings.llm_configured:
-        answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
+        answer = decide(await extractive_answer(prepared.hits, prepared.language, prepared.plan, prepared.found),
+                        certainty)
         yield answer.text
         yield answer
         return
@@ -245,6 +276,15 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
     yield Answer(text=text, sources=[_source(h) for h in used], answered_by="llm", needs_handoff=False,
                  prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, model=model,
                  language=prepared.language, hits=used)
+
+
+async def offline_candidate(*, assistant_id: uuid.UUID, question: str, language: str | None = None) -> Answer:
+    """What the offline path would say before the decision (a Q&A pair or quotes, with its confidence):
+    bench.answer_precision measures every setting's threshold on one run of this."""
+    prepared = await _prepare(assistant_id, question, language)
+    if prepared.direct is not None:
+        return prepared.direct
+    return await extractive_answer(prepared.hits, prepared.language, prepared.plan, prepared.found)
 
 
 async def answer_question(*, assistant_id: uuid.UUID, question: str, history: Sequence[tuple[str, str]] = (),

@@ -24,6 +24,7 @@ MAX_SENTENCES = 4
 NEAR_BEST = 0.12  # sentences scoring within this of the best one are quoted too
 LEXICAL_WEIGHT = 0.8  # as for chunks: word coverage alone never counts as a sure match
 MIN_SENTENCE_SCORE = 0.1
+MIN_STANDALONE_WORDS = 4  # "Да, конечно." / "Yes, we do." say nothing without what they answer
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"«(\[]?[A-ZА-ЯЁ0-9])")
 _WORD = re.compile(r"[^\W_]+")
@@ -43,16 +44,31 @@ class Quote:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Lines first (lists, tables, price rows are one fact per line), then sentences inside a line."""
+    """Lines first (lists, tables, price rows are one fact per line), then sentences inside a line; a
+    sentence that cannot stand alone stays with its neighbour (see `stands_alone`)."""
     sentences: list[str] = []
     for line in text.splitlines():
-        line = line.strip()
-        if line:
-            sentences.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+        parts = [s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip()]
+        merged: list[str] = []
+        for part in parts:
+            if merged and (not stands_alone(part) or not stands_alone(merged[-1])):
+                merged[-1] = f"{merged[-1]} {part}"  # "Да." + what it says yes to; "250 г — 890 руб." + the coffee
+            else:
+                merged.append(part)
+        sentences.extend(merged)
     return sentences
 
 
-def _stems(text: str) -> set[str]:
+def stands_alone(sentence: str) -> bool:
+    """A bare "Yes."/"Да.", a short fragment, or a sentence opening with a number ("250 г — 890 руб.",
+    "1 day: 40 EUR") or in lower case means nothing without what comes before it."""
+    words = _WORD.findall(sentence)
+    if len(words) < MIN_STANDALONE_WORDS:
+        return False
+    return not (words[0][0].isdigit() or words[0][0].islower())
+
+
+def stems(text: str) -> set[str]:
     """Crude stems (first 5 letters) shared by English and Russian word forms: "доставки"/"доставка"."""
     return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
 
@@ -60,7 +76,7 @@ def _stems(text: str) -> set[str]:
 def _coverage(question_stems: set[str], sentence: str) -> float:
     if not question_stems:
         return 0.0
-    return len(question_stems & _stems(sentence)) / len(question_stems)
+    return len(question_stems & stems(sentence)) / len(question_stems)
 
 
 async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
@@ -77,7 +93,7 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
                 candidates.append((h, position, sentence))
     if not candidates:
         return []
-    question_stems = _stems(plan.question)
+    question_stems = stems(plan.question)
     scores = np.array([LEXICAL_WEIGHT * _coverage(question_stems, s) for _, _, s in candidates])
     if plan.vectors_trusted and plan.vector is not None:
         texts = [embedding_text(hits[h].section if hits[h].kind == "chunk" else "", s) for h, _, s in candidates]
@@ -104,9 +120,19 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
         picked = sorted((candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen if candidates[i][0] == h)
         hit = hits[h]
         body = _cap(" ".join(s for _, s, _ in picked) if len(picked) > 1 and _is_prose(picked)
-                    else "\n".join(s for _, s, _ in picked))
+                    else "\n".join(_in_context(hit, s) for _, s, _ in picked))
+        if hit.kind == "qa":  # a quoted answer carries the question it answers
+            body = f"{hit.section.strip()}\n{body}"
         quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked)))
     return quotes
+
+
+def _in_context(hit: SearchHit, sentence: str) -> str:
+    """A line that cannot stand alone ("Да.", "1 day: 40 EUR") is prefixed with the heading it belongs to."""
+    heading = hit.section.split(" > ")[-1].strip() if hit.kind == "chunk" else ""
+    if stands_alone(sentence) or not heading or sentence.startswith(heading):
+        return sentence
+    return f"{heading}: {sentence}"
 
 
 def _is_prose(picked: list[tuple[int, str, float]]) -> bool:

@@ -1,0 +1,109 @@
+"""The decision before answering: is what would be said sure enough to say, or is "don't know" + a person
+the better outcome? A wrong price or wrong hours is worse for a customer than "a person will answer you".
+
+The evidence for one candidate answer (a Q&A pair answered directly, or the quotes of an extractive answer):
+
+    score      the best hit's calibrated relevance (retrieval.py: one scale for chunks and Q&A pairs)
+    margin     how far it stands above the next candidate (a close runner-up means retrieval hesitated)
+    key terms  the share of the question's significant words (crude stems, stop words dropped) present in
+               what would be quoted, with its heading; a number asked about ("from 3000?", "R17") that is not
+               there is a strong sign of a wrong answer
+    Q&A pairs  the similarity of the customer's question to the pair's QUESTION (the pair's vector is its
+               question's) and the words they share: one shared word ("работаете") is never enough
+
+combined by a logistic model fitted on the tune half of the bench sets (`python -m bench answer_precision
+--fit`), so `confidence` reads as the probability that the answer is right on those sets (0-1). Each setting
+"How sure before answering" is a threshold on that scale, chosen on the tune half and reported on the held-out
+half (bench/README.md, "Answer precision"). The LLM path uses the same scale through `threshold_for`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chatai.rag.extractive import stems
+from chatai.rag.retrieval import SearchHit
+
+CERTAINTY_LEVELS = ("careful", "balanced", "bold")
+DEFAULT_CERTAINTY = "balanced"
+# Operating points on the calibrated scale, chosen on the tune half (bench/README.md, "Answer precision").
+THRESHOLDS = {"careful": 0.7, "balanced": 0.5, "bold": 0.3}
+
+# A Q&A pair whose question shares at most this many significant words with the customer's question needs
+# its question's vector similarity to reach QA_QUESTION_MIN (calibrated) to count at all.
+QA_ONE_WORD = 1
+QA_QUESTION_MIN = 0.5
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+def threshold_for(certainty: str) -> float:
+    """The confidence an answer needs under an assistant's setting (unknown values: the default)."""
+    return THRESHOLDS.get(certainty, THRESHOLDS[DEFAULT_CERTAINTY])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    score: float
+    margin: float
+    key_terms: float
+    missing_number: bool
+    qa: bool = False
+    qa_question: float = 0.0  # calibrated similarity of the question to the Q&A pair's question
+    qa_shared: float = 0.0  # share of significant words shared with the pair's question
+
+    def features(self) -> list[float]:
+        """The model's inputs, in WEIGHTS order."""
+        qa = 1.0 if self.qa else 0.0
+        return [1.0, self.score, self.margin, self.key_terms, 1.0 if self.missing_number else 0.0, qa,
+                qa * self.qa_question, qa * self.qa_shared]
+
+
+FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_question", "qa_shared")
+# Fitted by `python -m bench answer_precision --fit` on the tune half (see the module docstring).
+WEIGHTS = (-3.0, 3.0, 3.0, 3.0, -2.5, 0.0, 1.5, 1.5)
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", ".") for n in _NUMBER.findall(text)}
+
+
+def shared_words(question: str, other: str) -> tuple[int, float]:
+    """Significant words (stems) the two texts share: the count, and the share of the longer side's."""
+    a, b = stems(question), stems(other)
+    common = len(a & b)
+    return common, common / max(len(a), len(b), 1)
+
+
+def qa_question_matches(question: str, hit: SearchHit) -> bool:
+    """Is this Q&A pair about the customer's question at all? Its question must be similar in meaning, or
+    share more than one significant word: "Какие часы работы?" is not "Вы работаете с оптом?"."""
+    common, _ = shared_words(question, hit.section)
+    return hit.extra.get("similar", 0.0) >= QA_QUESTION_MIN or common > QA_ONE_WORD
+
+
+def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[SearchHit], quoted: str) -> Evidence:
+    """The evidence for answering `question` with `quoted`, taken from `answered` (a subset of `hits`,
+    which are in the answer's order: best first)."""
+    if not hits or not answered:
+        return Evidence(0.0, 0.0, 0.0, False)
+    best = answered[0]
+    runner_up = next((h.score for h in hits if h.id not in {a.id for a in answered}), 0.0)
+    context = " ".join([quoted, *{h.section for h in answered}])
+    asked = stems(question)
+    key_terms = len(asked & stems(context)) / len(asked) if asked else 0.0
+    missing_number = bool(numbers(question) - numbers(context))
+    if best.kind == "qa":
+        _, share = shared_words(question, best.section)
+        return Evidence(best.score, max(0.0, best.score - runner_up), key_terms, missing_number, True,
+                        float(best.extra.get("similar", 0.0)), share)
+    return Evidence(best.score, max(0.0, best.score - runner_up), key_terms, missing_number)
+
+
+def confidence(ev: Evidence) -> float:
+    """Probability-like confidence in [0, 1] (logistic over the evidence)."""
+    z = sum(w * x for w, x in zip(WEIGHTS, ev.features(), strict=True))
+    return round(1.0 / (1.0 + math.exp(-z)), 4)
