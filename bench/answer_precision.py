@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 from bench.answer_sets import ALL_SETS, AnswerSet, Case, half_of
 from bench.common import bench_database, percentile
@@ -128,7 +130,7 @@ def _row(label: str, results: list[Result], threshold: float) -> str:
     return f"{label:44s} n={len(results):3d}  right {right:6.1%}  wrong {wrong:6.1%}  don't know {dont_know:6.1%}"
 
 
-def fit(results: list[Result], l2: float = 0.1) -> list[float]:
+def fit(results: list[Result], l2: float = 0.3) -> list[float]:
     """Logistic regression (Newton's method) of "the candidate is right" on the evidence, tune half only."""
     import numpy as np
 
@@ -181,7 +183,7 @@ def report(results: list[Result]) -> None:
           f"p50 {percentile(seconds, 50) * 1000:.1f} ms, p95 {percentile(seconds, 95) * 1000:.1f} ms")
 
 
-async def main(do_fit: bool, verbose: bool) -> None:
+async def main(do_fit: bool, verbose: bool) -> list[Result]:
     from chatai.rag.confidence import FEATURES
     from chatai.rag.embeddings import get_embedder
 
@@ -197,13 +199,24 @@ async def main(do_fit: bool, verbose: bool) -> None:
     report(results)
     if do_fit:
         print("\nfitted weights (tune half):", dict(zip(FEATURES, fit(results), strict=True)))
+    return results
+
+
+def dump(results: list[Result], path: str) -> None:
+    Path(path).write_text(json.dumps([
+        {"set": r.set_name, "language": r.language, "half": r.half, "question": r.case.question,
+         "expect": r.case.expect, "kind": r.kind, "correct": r.correct, "features": r.features,
+         "confidence": r.confidence} for r in results], ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fit", action="store_true", help="fit the confidence weights on the tune half")
     parser.add_argument("--verbose", action="store_true", help="one line per question")
+    parser.add_argument("--dump", metavar="PATH", help="write every candidate's evidence as JSON (for tuning)")
     args = parser.parse_args()
     with bench_database(f"precision_{uuid.uuid4().hex[:6]}"):
-        asyncio.run(main(args.fit, args.verbose))
+        everything = asyncio.run(main(args.fit, args.verbose))
+    if args.dump:
+        dump(everything, args.dump)
     sys.exit(0)

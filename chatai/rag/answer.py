@@ -183,7 +183,9 @@ async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPla
     used = [h for h in hits if any(h.document == s.document for s in sources)]
     quoted = [h for h in hits if any(q.document == h.document and q.section == h.section and q.kind == h.kind
                                      for q in quotes)] or used
-    why = evidence(plan.question, found or hits, quoted, "\n".join(q.text for q in quotes))
+    why = evidence(plan.question, found or hits, quoted, "\n".join(q.text for q in quotes),
+                   quote_score=max((q.score for q in quotes), default=0.0),
+                   quote_margin=quotes[0].margin if quotes else 0.0)
     return Answer(text="\n\n".join(parts), sources=sources, answered_by="extractive", needs_handoff=False,
                   language=language, hits=used, confidence=confidence(why), evidence=why)
 

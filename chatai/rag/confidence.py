@@ -24,18 +24,20 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from chatai.rag.extractive import stems
+from chatai.rag.extractive import asked_kind, has_kind, stems
 from chatai.rag.retrieval import SearchHit
 
 CERTAINTY_LEVELS = ("careful", "balanced", "bold")
 DEFAULT_CERTAINTY = "balanced"
 # Operating points on the calibrated scale, chosen on the tune half (bench/README.md, "Answer precision").
-THRESHOLDS = {"careful": 0.7, "balanced": 0.5, "bold": 0.3}
+THRESHOLDS = {"careful": 0.8, "balanced": 0.7, "bold": 0.5}
 
-# A Q&A pair whose question shares at most this many significant words with the customer's question needs
-# its question's vector similarity to reach QA_QUESTION_MIN (calibrated) to count at all.
+# A Q&A pair whose question shares only this many significant words with the customer's question is not
+# about it, unless that is half the words of the longer question or more ("Есть парковка?"); sharing no word,
+# it needs a near-certain vector match of the two questions (calibrated).
 QA_ONE_WORD = 1
-QA_QUESTION_MIN = 0.5
+QA_SAME_WORDS = 0.5
+QA_PARAPHRASE_MIN = 0.85
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -54,17 +56,22 @@ class Evidence:
     qa: bool = False
     qa_question: float = 0.0  # calibrated similarity of the question to the Q&A pair's question
     qa_shared: float = 0.0  # share of significant words shared with the pair's question
+    quote_score: float = 0.0  # the best quoted sentence's relevance (a Q&A pair: its score)
+    quote_margin: float = 0.0  # over the second best sentence of the top hits
+    kind_missing: bool = False  # a price or a time of day was asked for and is not in the quote
 
     def features(self) -> list[float]:
         """The model's inputs, in WEIGHTS order."""
         qa = 1.0 if self.qa else 0.0
         return [1.0, self.score, self.margin, self.key_terms, 1.0 if self.missing_number else 0.0, qa,
-                qa * self.qa_question, qa * self.qa_shared]
+                qa * self.qa_question, qa * self.qa_shared, self.quote_score, self.quote_margin,
+                1.0 if self.kind_missing else 0.0]
 
 
-FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_question", "qa_shared")
+FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_question", "qa_shared",
+            "quote_score", "quote_margin", "kind_missing")
 # Fitted by `python -m bench answer_precision --fit` on the tune half (see the module docstring).
-WEIGHTS = (-3.0, 3.0, 3.0, 3.0, -2.5, 0.0, 1.5, 1.5)
+WEIGHTS = (-1.141, -0.368, 1.414, 2.297, -0.127, 0.481, 0.453, 0.014, 0.941, 1.746, -2.093)
 
 
 def numbers(text: str) -> set[str]:
@@ -79,15 +86,20 @@ def shared_words(question: str, other: str) -> tuple[int, float]:
 
 
 def qa_question_matches(question: str, hit: SearchHit) -> bool:
-    """Is this Q&A pair about the customer's question at all? Its question must be similar in meaning, or
-    share more than one significant word: "Какие часы работы?" is not "Вы работаете с оптом?"."""
-    common, _ = shared_words(question, hit.section)
-    return hit.extra.get("similar", 0.0) >= QA_QUESTION_MIN or common > QA_ONE_WORD
+    """Is this Q&A pair about the customer's question at all? One shared word is never enough ("Какие часы
+    работы?" is not "Вы работаете с оптовыми покупателями?"), however close the vectors: e5-small puts
+    "можно отдать нераспечатанный кофе обратно?" at 0.98 (calibrated) of "Можете смолоть купленный кофе?"."""
+    common, share = shared_words(question, hit.section)
+    if common > QA_ONE_WORD or share >= QA_SAME_WORDS:
+        return True
+    return common == 0 and hit.extra.get("similar", 0.0) >= QA_PARAPHRASE_MIN
 
 
-def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[SearchHit], quoted: str) -> Evidence:
+def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[SearchHit], quoted: str, *,
+             quote_score: float | None = None, quote_margin: float | None = None) -> Evidence:
     """The evidence for answering `question` with `quoted`, taken from `answered` (a subset of `hits`,
-    which are in the answer's order: best first)."""
+    which are in the answer's order: best first); the quote's own figures when sentences were chosen
+    (rag/extractive.py), else the hit's."""
     if not hits or not answered:
         return Evidence(0.0, 0.0, 0.0, False)
     best = answered[0]
@@ -96,11 +108,14 @@ def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[Search
     asked = stems(question)
     key_terms = len(asked & stems(context)) / len(asked) if asked else 0.0
     missing_number = bool(numbers(question) - numbers(context))
+    kind_missing = not has_kind(quoted, asked_kind(question))
+    margin = max(0.0, best.score - runner_up)
+    quote = (best.score if quote_score is None else quote_score, margin if quote_margin is None else quote_margin)
     if best.kind == "qa":
         _, share = shared_words(question, best.section)
-        return Evidence(best.score, max(0.0, best.score - runner_up), key_terms, missing_number, True,
-                        float(best.extra.get("similar", 0.0)), share)
-    return Evidence(best.score, max(0.0, best.score - runner_up), key_terms, missing_number)
+        return Evidence(best.score, margin, key_terms, missing_number, True, float(best.extra.get("similar", 0.0)),
+                        share, *quote, kind_missing)
+    return Evidence(best.score, margin, key_terms, missing_number, False, 0.0, 0.0, *quote, kind_missing)
 
 
 def confidence(ev: Evidence) -> float:

@@ -22,6 +22,7 @@ TOP_HITS = 3  # sentences come from the best few hits only
 MAX_QUOTE_CHARS = 700  # the whole quoted part; Telegram shows ~15 lines without scrolling
 MAX_SENTENCES = 4
 NEAR_BEST = 0.12  # sentences scoring within this of the best one are quoted too
+NEAR_ROW = 0.03  # ... and other table rows only within this (the e-bike price is not the city bike's)
 LEXICAL_WEIGHT = 0.8  # as for chunks: word coverage alone never counts as a sure match
 MIN_SENTENCE_SCORE = 0.1
 MIN_STANDALONE_WORDS = 4  # "Да, конечно." / "Yes, we do." say nothing without what they answer
@@ -34,6 +35,35 @@ what when where how which who can could there this that it with from by about an
 вы вас ваш ваша ваши мы нас наш я мне меня ли же бы это есть можно сколько""".split())
 
 
+# What kind of fact a question asks for: a price or a time of day. A sentence that has that kind of fact is
+# preferred when quoting, and an answer without it is a sign of a wrong answer (rag/confidence.py):
+# "What time do you close?" is not answered by the holiday closures, "сколько стоит" not by a description.
+_ASKS_PRICE = re.compile(r"сколько стои|стоимост|\bцен[аыу]|поч[её]м|во сколько обойд|дешев|дешёв|дорог|how much|"
+                         r"\bprice|\bcosts?\b|cheap|\bfee", re.IGNORECASE)
+_ASKS_TIME = re.compile(r"во сколько|до скольки|со скольки|часы работы|режим работы|график работы|what time|"
+                        r"opening hours|how late|until when|when do you (?:open|close)|открываетесь|закрываетесь|"
+                        r"закрывается|открывается", re.IGNORECASE)
+_HAS_PRICE = re.compile(r"\d[\d\s]*(?:[.,]\d+)?\s?(?:руб|₽|eur|gbp|usd|\$|€|£|p\b)|бесплатн|\bfree\b",
+                        re.IGNORECASE)
+_HAS_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b|\d{1,2} (?:утра|вечера|часов)|"
+                       r"круглосуточно|24/7|\bс \d{1,2} до \d{1,2}", re.IGNORECASE)
+KIND_BONUS = 0.15  # a sentence with the kind of fact asked for, over one without
+
+
+def asked_kind(question: str) -> str | None:
+    """"price" or "time" when the question asks for one (a price question may name a time: "во сколько
+    обойдётся"), else None."""
+    if _ASKS_PRICE.search(question):
+        return "price"
+    return "time" if _ASKS_TIME.search(question) else None
+
+
+def has_kind(text: str, kind: str | None) -> bool:
+    if kind is None:
+        return True
+    return bool((_HAS_PRICE if kind == "price" else _HAS_TIME).search(text))
+
+
 @dataclass
 class Quote:
     text: str
@@ -41,6 +71,7 @@ class Quote:
     section: str
     kind: str
     score: float
+    margin: float = 0.0  # the best sentence's score over the second best's: did the choice hesitate?
 
 
 def split_sentences(text: str) -> list[str]:
@@ -101,14 +132,20 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
         cosines = vectors @ np.asarray(plan.vector, dtype=np.float32)
         similar = np.array([plan.calibration.relevance(float(c)) for c in cosines])
         scores = np.maximum(scores, similar)
+    kind = asked_kind(plan.question)
+    if kind is not None:
+        scores = scores + np.array([KIND_BONUS if has_kind(s, kind) else 0.0 for _, _, s in candidates])
     best = float(scores.max())
+    margin = best - (float(np.sort(scores)[-2]) if len(scores) > 1 else 0.0)
     if best < MIN_SENTENCE_SCORE:  # no sentence is about the question: quote the best hit's opening
         chosen = [0]
     else:
         ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
         chosen, used = [], 0
+        # Table rows are alternatives (one price per row): another row is quoted only when nearly as good.
+        near = NEAR_ROW if _is_row(candidates[ranked[0]][2]) else NEAR_BEST
         for i in ranked:
-            if scores[i] < best - NEAR_BEST or len(chosen) >= MAX_SENTENCES:
+            if scores[i] < best - near or len(chosen) >= MAX_SENTENCES:
                 break
             if chosen and used + len(candidates[i][2]) > MAX_QUOTE_CHARS:
                 continue
@@ -123,8 +160,13 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
                     else "\n".join(_in_context(hit, s) for _, s, _ in picked))
         if hit.kind == "qa":  # a quoted answer carries the question it answers
             body = f"{hit.section.strip()}\n{body}"
-        quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked)))
+        quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked), margin))
     return quotes
+
+
+def _is_row(sentence: str) -> bool:
+    """A table row as the parsers write it: "Header: value; Header: value"."""
+    return sentence.count(": ") >= 2 and "; " in sentence
 
 
 def _in_context(hit: SearchHit, sentence: str) -> str:
