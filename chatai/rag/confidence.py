@@ -122,3 +122,8 @@ def confidence(ev: Evidence) -> float:
     """Probability-like confidence in [0, 1] (logistic over the evidence)."""
     z = sum(w * x for w, x in zip(WEIGHTS, ev.features(), strict=True))
     return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+
+def top_confidence(question: str, hits: Sequence[SearchHit]) -> float:
+    """The confidence of answering with the first of these hits alone (the test console, `kb search`)."""
+    return confidence(evidence(question, hits, list(hits[:1]), hits[0].text)) if hits else 0.0

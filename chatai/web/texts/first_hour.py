@@ -281,7 +281,7 @@ def bot_error(locale: str, *, code: str, message: str) -> str:
 _ASSISTANT_ERRORS = (("name ", "first_hour_err_name"), ("temperature", "first_hour_err_temperature"),
                      ("top_k", "first_hour_err_top_k"), ("score_threshold", "first_hour_err_threshold"),
                      ("qa_direct_threshold", "first_hour_err_threshold"), ("language", "first_hour_err_language"),
-                     ("handoff timeout", "first_hour_err_handoff_timeout"))
+                     ("handoff timeout", "first_hour_err_handoff_timeout"), ("answer_certainty", "certainty_err"))
 
 
 def assistant_error(locale: str, exc: ValueError) -> str:
