@@ -21,7 +21,7 @@ from chatai.db.session import async_session
 from chatai.llm.client import get_openai_client, load_prompt
 from chatai.rag.chunking import estimate_tokens
 from chatai.rag.confidence import Evidence, confidence, evidence, qa_question_matches, threshold_for
-from chatai.rag.extractive import select_quotes
+from chatai.rag.extractive import select_quotes, stands_alone
 from chatai.rag.language import detect_language
 from chatai.rag.retrieval import QueryPlan, SearchHit, plan_query, search_knowledge
 from chatai.settings import get_settings
@@ -151,7 +151,9 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None)
         best = next((h for h in hits if h.kind == "qa"), None)
         if best is not None and best.score >= assistant.qa_direct_threshold:
             why = evidence(question, found, [best], best.text)
-            return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
+            # A bare "Yes." carries the question it answers (the customer may have asked something else).
+            said = best.text if stands_alone(best.text) else f"{best.section.strip()}\n{best.text}"
+            return _Prepared(assistant, lang, Answer(text=said, sources=[_source(best)], answered_by="qa",
                                                      needs_handoff=False, language=lang, hits=[best],
                                                      confidence=confidence(why), evidence=why), [best])
         session.expunge(assistant)  # keep its loaded fields usable after the session ends
@@ -185,7 +187,7 @@ async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPla
                                      for q in quotes)] or used
     why = evidence(plan.question, found or hits, quoted, "\n".join(q.text for q in quotes),
                    quote_score=max((q.score for q in quotes), default=0.0),
-                   quote_margin=quotes[0].margin if quotes else 0.0)
+                   quote_margin=quotes[0].margin if quotes else 0.0, guess=any(q.guess for q in quotes))
     return Answer(text="\n\n".join(parts), sources=sources, answered_by="extractive", needs_handoff=False,
                   language=language, hits=used, confidence=confidence(why), evidence=why)
 

@@ -59,6 +59,7 @@ class Evidence:
     quote_score: float = 0.0  # the best quoted sentence's relevance (a Q&A pair: its score)
     quote_margin: float = 0.0  # over the second best sentence of the top hits
     kind_missing: bool = False  # a price or a time of day was asked for and is not in the quote
+    guess: bool = False  # the quote is one of near-equal table rows the question cannot tell apart
 
     def features(self) -> list[float]:
         """The model's inputs, in WEIGHTS order."""
@@ -72,6 +73,9 @@ FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_
             "quote_score", "quote_margin", "kind_missing")
 # Fitted by `python -m bench answer_precision --fit` on the tune half (see the module docstring).
 WEIGHTS = (-1.141, -0.368, 1.414, 2.297, -0.127, 0.481, 0.453, 0.014, 0.941, 1.746, -2.093)
+
+
+GUESS_CAP = 0.3  # below every setting's threshold
 
 
 def numbers(text: str) -> set[str]:
@@ -96,7 +100,7 @@ def qa_question_matches(question: str, hit: SearchHit) -> bool:
 
 
 def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[SearchHit], quoted: str, *,
-             quote_score: float | None = None, quote_margin: float | None = None) -> Evidence:
+             quote_score: float | None = None, quote_margin: float | None = None, guess: bool = False) -> Evidence:
     """The evidence for answering `question` with `quoted`, taken from `answered` (a subset of `hits`,
     which are in the answer's order: best first); the quote's own figures when sentences were chosen
     (rag/extractive.py), else the hit's."""
@@ -114,14 +118,17 @@ def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[Search
     if best.kind == "qa":
         _, share = shared_words(question, best.section)
         return Evidence(best.score, margin, key_terms, missing_number, True, float(best.extra.get("similar", 0.0)),
-                        share, *quote, kind_missing)
-    return Evidence(best.score, margin, key_terms, missing_number, False, 0.0, 0.0, *quote, kind_missing)
+                        share, *quote, kind_missing, guess)
+    return Evidence(best.score, margin, key_terms, missing_number, False, 0.0, 0.0, *quote, kind_missing, guess)
 
 
 def confidence(ev: Evidence) -> float:
-    """Probability-like confidence in [0, 1] (logistic over the evidence)."""
+    """Probability-like confidence in [0, 1] (logistic over the evidence); a guess between table rows is
+    never above GUESS_CAP, whatever else speaks for it (it is rare on the tune half, so the fit cannot learn
+    it, and a wrong price is the worst answer there is)."""
     z = sum(w * x for w, x in zip(WEIGHTS, ev.features(), strict=True))
-    return round(1.0 / (1.0 + math.exp(-z)), 4)
+    sure = round(1.0 / (1.0 + math.exp(-z)), 4)
+    return min(sure, GUESS_CAP) if ev.guess else sure
 
 
 def top_confidence(question: str, hits: Sequence[SearchHit]) -> float:

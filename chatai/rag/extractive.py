@@ -23,6 +23,7 @@ MAX_QUOTE_CHARS = 700  # the whole quoted part; Telegram shows ~15 lines without
 MAX_SENTENCES = 4
 NEAR_BEST = 0.12  # sentences scoring within this of the best one are quoted too
 NEAR_ROW = 0.03  # ... and other table rows only within this (the e-bike price is not the city bike's)
+ROW_GUESS_MARGIN = 0.1  # two rows closer than this that the question's words do not tell apart: a guess
 LEXICAL_WEIGHT = 0.8  # as for chunks: word coverage alone never counts as a sure match
 MIN_SENTENCE_SCORE = 0.1
 MIN_STANDALONE_WORDS = 4  # "Да, конечно." / "Yes, we do." say nothing without what they answer
@@ -72,6 +73,7 @@ class Quote:
     kind: str
     score: float
     margin: float = 0.0  # the best sentence's score over the second best's: did the choice hesitate?
+    guess: bool = False  # the best of near-equal table rows the question's words cannot tell apart
 
 
 def split_sentences(text: str) -> list[str]:
@@ -137,6 +139,7 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
         scores = scores + np.array([KIND_BONUS if has_kind(s, kind) else 0.0 for _, _, s in candidates])
     best = float(scores.max())
     margin = best - (float(np.sort(scores)[-2]) if len(scores) > 1 else 0.0)
+    guess = _row_guess(question_stems, [candidates[i][2] for i in np.argsort(-scores)[:2]], margin)
     if best < MIN_SENTENCE_SCORE:  # no sentence is about the question: quote the best hit's opening
         chosen = [0]
     else:
@@ -160,8 +163,18 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
                     else "\n".join(_in_context(hit, s) for _, s, _ in picked))
         if hit.kind == "qa":  # a quoted answer carries the question it answers
             body = f"{hit.section.strip()}\n{body}"
-        quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked), margin))
+        quotes.append(Quote(body, hit.document, hit.section, hit.kind, max(score for *_, score in picked), margin,
+                            guess))
     return quotes
+
+
+def _row_guess(question_stems: set[str], top_two: list[str], margin: float) -> bool:
+    """The best two sentences are table rows (alternatives: "City bike", "E-bike"), close in score, and the
+    question shares the same words with both ("a regular bike for one day"): picking one is a guess."""
+    if len(top_two) < 2 or margin > ROW_GUESS_MARGIN or not all(_is_row(s) for s in top_two):
+        return False
+    first, second = (question_stems & stems(s) for s in top_two)
+    return first <= second
 
 
 def _is_row(sentence: str) -> bool:

@@ -66,6 +66,7 @@ async def test_cli_ingest_search_ask(tenant, tmp_path):
     assert unsure["sources"] == [] and unsure["confidence"] < threshold_for("balanced")
 
     run = _cli("ask", "--assistant", aid, "Do you sell gift cards?")
-    assert run.returncode == 0 and run.stdout.startswith("Yes we do.") and "Q&A" in run.stdout
+    # A short answer carries the question it answers.
+    assert run.returncode == 0 and run.stdout.startswith("Do you sell gift cards?\nYes we do.") and "Q&A" in run.stdout
 
     assert _cli("kb", "search", "--assistant", "not-a-uuid", "x").returncode == 1
