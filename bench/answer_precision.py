@@ -25,12 +25,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.answer_sets import ALL_SETS, AnswerSet, Case, half_of
+from bench.answer_sets import ALL_SETS, NEW_SETS, RETRIEVAL_SETS, AnswerSet, Case, half_of
 from bench.common import bench_database, percentile
 from bench.knowledge_files import render
 from bench.retrieval_quality import _check_passages, _index
 
 SETTINGS = ("careful", "balanced", "bold")
+NEW_NAMES = {s.business.name for s in NEW_SETS}
+RETRIEVAL_NAMES = {s.business.name for s in RETRIEVAL_SETS}
 CURVE = [round(0.05 * i, 2) for i in range(0, 20)]
 
 
@@ -157,6 +159,11 @@ def report(results: list[Result]) -> None:
             print(f"-- {setting} (confidence >= {t})")
             for language in ("ru", "en"):
                 print(_row(f"  all {language}", [r for r in part if r.language == language], t))
+            for group, sets in (("new sets", NEW_NAMES), ("retrieval sets (paraphrases)", RETRIEVAL_NAMES)):
+                for language in ("ru", "en"):
+                    rows = [r for r in part if r.language == language and r.set_name in sets]
+                    if rows:
+                        print(_row(f"  {group} {language}", rows, t))
             for name in dict.fromkeys(r.set_name for r in part):
                 print(_row(f"  {name}", [r for r in part if r.set_name == name], t))
             for kind in ("qa", "extractive"):
