@@ -8,7 +8,6 @@ EN: dict[str, str] = {
     "certainty_bold": "Bold: answer more often; now and then an answer may miss the point",
     "certainty_help": "When the assistant is not sure enough, it says it does not know and passes the conversation "
                       "to a person (when handoff is on). Such replies are never charged.",
-    "certainty_err": "Choose how sure the assistant must be from the list.",
 }
 
 RU: dict[str, str] = {
@@ -20,5 +19,4 @@ RU: dict[str, str] = {
     "certainty_bold": "Смело: отвечать чаще; иногда ответ может оказаться не по делу",
     "certainty_help": "Если помощник не уверен в ответе, он говорит, что не знает, и передаёт разговор сотруднику "
                       "(когда передача включена). Такие ответы никогда не оплачиваются.",
-    "certainty_err": "Выберите из списка, насколько уверенно должен отвечать помощник.",
 }
