@@ -24,13 +24,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from chatai.rag.certainty import CERTAINTY_LEVELS, DEFAULT_CERTAINTY, THRESHOLDS, threshold_for
 from chatai.rag.extractive import asked_kind, has_kind, stems
 from chatai.rag.retrieval import SearchHit
 
-CERTAINTY_LEVELS = ("careful", "balanced", "bold")
-DEFAULT_CERTAINTY = "balanced"
-# Operating points on the calibrated scale, chosen on the tune half (bench/README.md, "Answer precision").
-THRESHOLDS = {"careful": 0.8, "balanced": 0.7, "bold": 0.5}
+__all__ = ["CERTAINTY_LEVELS", "DEFAULT_CERTAINTY", "THRESHOLDS", "Evidence", "confidence", "evidence",
+           "qa_question_matches", "threshold_for", "top_confidence"]
 
 # A Q&A pair whose question shares only this many significant words with the customer's question is not
 # about it, unless that is half the words of the longer question or more ("Есть парковка?"); sharing no word,
@@ -40,11 +39,6 @@ QA_SAME_WORDS = 0.5
 QA_PARAPHRASE_MIN = 0.85
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-
-
-def threshold_for(certainty: str) -> float:
-    """The confidence an answer needs under an assistant's setting (unknown values: the default)."""
-    return THRESHOLDS.get(certainty, THRESHOLDS[DEFAULT_CERTAINTY])
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, utcnow
-from chatai.rag.confidence import CERTAINTY_LEVELS
+from chatai.rag.certainty import CERTAINTY_LEVELS
 from chatai.services import audit
 
 EDITABLE_FIELDS = (

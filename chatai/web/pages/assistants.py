@@ -7,7 +7,7 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
-from chatai.rag.confidence import CERTAINTY_LEVELS, DEFAULT_CERTAINTY
+from chatai.rag.certainty import CERTAINTY_LEVELS, DEFAULT_CERTAINTY
 from chatai.services import assistants as svc
 from chatai.web import routes
 from chatai.web.components.confirm import confirm_action
