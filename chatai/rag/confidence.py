@@ -3,18 +3,23 @@ the better outcome? A wrong price or wrong hours is worse for a customer than "a
 
 The evidence for one candidate answer (a Q&A pair answered directly, or the quotes of an extractive answer):
 
-    score      the best hit's calibrated relevance (retrieval.py: one scale for chunks and Q&A pairs)
-    margin     how far it stands above the next candidate (a close runner-up means retrieval hesitated)
-    key terms  the share of the question's significant words (crude stems, stop words dropped) present in
-               what would be quoted, with its heading; a number asked about ("from 3000?", "R17") that is not
-               there is a strong sign of a wrong answer
-    Q&A pairs  the similarity of the customer's question to the pair's QUESTION (the pair's vector is its
-               question's) and the words they share: one shared word ("работаете") is never enough
+    score, margin    the best hit's calibrated relevance (retrieval.py) and how far it stands above the next
+                     hit (a close runner-up means retrieval hesitated)
+    key terms        the share of the question's significant words (crude stems, stop words dropped) present
+                     in what would be quoted, with its heading; a number of the question missing from it
+    kind missing     a price or a time of day was asked for ("What time do you close?") and the quote has none
+                     (the holiday closures are not the closing time)
+    quote            the best quoted sentence's score and its margin over the second best sentence
+    Q&A pairs        the similarity of the customer's question to the pair's QUESTION (the pair's vector is its
+                     question's) and the share of words they share
 
 combined by a logistic model fitted on the tune half of the bench sets (`python -m bench answer_precision
---fit`), so `confidence` reads as the probability that the answer is right on those sets (0-1). Each setting
-"How sure before answering" is a threshold on that scale, chosen on the tune half and reported on the held-out
-half (bench/README.md, "Answer precision"). The LLM path uses the same scale through `threshold_for`.
+--fit`), so `confidence` reads as the probability that the answer is right on those sets (0-1). Two rules are
+not left to the fit: a Q&A pair sharing one word with the question is no candidate at all
+(`qa_question_matches`), and a quote that is one of near-equal table rows the question cannot tell apart is a
+guess (capped below every threshold). Each setting "How sure before answering" is a threshold on that scale
+(rag/certainty.py), chosen on the tune half and reported on the held-out half (bench/README.md, "Answer
+precision"). The LLM path uses the same scale through `threshold_for`.
 """
 
 from __future__ import annotations

@@ -5,13 +5,22 @@ right, the per-assistant setting moves the bar, a Q&A pair sharing one word with
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from bench.answer_sets import BIKES_SET, COFFEE_SHOP_SET, AnswerSet
 from bench.knowledge_files import render
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, Answer, answer_question, decide, offline_candidate
-from chatai.rag.confidence import THRESHOLDS, qa_question_matches, threshold_for
+from chatai.rag.confidence import (
+    GUESS_CAP,
+    THRESHOLDS,
+    confidence,
+    evidence,
+    qa_question_matches,
+    threshold_for,
+)
 from chatai.rag.retrieval import SearchHit
 from chatai.rag.worker import process_pending
 from chatai.services import assistants, knowledge
@@ -110,7 +119,7 @@ async def test_one_shared_word_with_a_qa_question_never_answers(tenant):
 
 
 def _qa_hit(question: str, similar: float) -> SearchHit:
-    return SearchHit(kind="qa", id=None, document="Q&A", section=question, text="Да.", score=similar,
+    return SearchHit(kind="qa", id=uuid.uuid4(), document="Q&A", section=question, text="Да.", score=similar,
                      similarity=None, vector_rank=1, fts_rank=None, extra={"similar": similar})
 
 
@@ -124,3 +133,19 @@ def _qa_hit(question: str, similar: float) -> SearchHit:
 ])
 def test_qa_question_matches(question, pair, similar, matches):
     assert qa_question_matches(question, _qa_hit(pair, similar)) is matches
+
+
+def test_a_missing_price_or_time_and_a_row_guess_lower_the_confidence():
+    def hit(text: str, score: float) -> SearchHit:
+        return SearchHit(kind="chunk", id=uuid.uuid4(), document="info.md", section="Opening hours", text=text,
+                         score=score, similarity=None, vector_rank=1, fts_rank=1)
+
+    closures = hit("The shop is closed on 25 December and 1 January.", 0.6)
+    hours = hit("We are open every day from 9 am to 7 pm.", 0.6)
+    question = "What time do you close?"
+    without_time = evidence(question, [closures], [closures], closures.text)
+    with_time = evidence(question, [hours], [hours], hours.text)
+    assert without_time.kind_missing and not with_time.kind_missing
+    assert confidence(without_time) < confidence(with_time)
+    guess = evidence(question, [hours], [hours], hours.text, guess=True)
+    assert confidence(guess) == min(confidence(with_time), GUESS_CAP) < threshold_for("bold")
