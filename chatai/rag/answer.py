@@ -7,6 +7,10 @@ assistant (its name and greeting) instead of searching the knowledge base for th
 
 needs_handoff is a signal: the conversation layer decides whether to hand off (Assistant.handoff_enabled
 and handoff_on_low_confidence).
+
+Before a Q&A pair or quotes are said, the decision (rag/confidence.py) weighs how sure they are; below the
+assistant's "How sure before answering" setting the answer is the "don't know" outcome instead (`decide`):
+answered_by "fallback" (never charged) and needs_handoff, as when nothing was retrieved.
 """
 
 from __future__ import annotations
