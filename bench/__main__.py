@@ -1,8 +1,8 @@
 """Run the benchmarks one after another, each in its own process (each sets up its own database).
 
-    .venv/bin/python -m bench                          # the issue benchmarks: quality, latency, ingest, bots,
-                                                       # inbox, ingest fairness, crash duplicates, admin users,
-                                                       # sign-in flood
+    .venv/bin/python -m bench                          # the issue benchmarks: quality, answer precision, latency,
+                                                       # ingest, bots, inbox, ingest fairness, crash duplicates,
+                                                       # admin users, follow-ups, structured answers, sign-in flood
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
@@ -15,9 +15,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
-           "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality", "structured_answer",
-           "signin_flood"]
+DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_throughput", "bots_scale",
+           "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
+           "structured_answer", "signin_flood"]
 OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles"]
 
 

@@ -106,6 +106,7 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> None:
     from chatai.db.session import async_session
+    from chatai.rag.confidence import top_confidence
     from chatai.services.knowledge import search
 
     assistant_id = _assistant_id(args.assistant)
@@ -119,8 +120,8 @@ def _search(args: argparse.Namespace) -> None:
                 hits = await search(session, owner_id=owner_id, assistant_id=assistant_id, query=query,
                                     top_k=args.top_k)
                 await session.rollback()
-                if args.json:
-                    print(json.dumps({"query": query, "results": [
+                if args.json:  # confidence: of answering with the top result (rag/confidence.py)
+                    print(json.dumps({"query": query, "confidence": top_confidence(query, hits), "results": [
                         {"document": h.document, "text": h.text, "score": h.score, "section": h.section,
                          "vector_rank": h.vector_rank, "fts_rank": h.fts_rank, "similarity": h.similarity}
                         for h in hits]}, ensure_ascii=False), flush=True)
@@ -174,7 +175,7 @@ def _ask(args: argparse.Namespace) -> None:
             await _owner_of(session, assistant_id)
         answer = await answer_question(assistant_id=assistant_id, question=question)
         if args.json:
-            payload = {k: v for k, v in asdict(answer).items() if k != "hits"}
+            payload = {k: v for k, v in asdict(answer).items() if k not in ("hits", "evidence")}
             print(json.dumps(payload, ensure_ascii=False))
             return
         print(answer.text)

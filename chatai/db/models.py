@@ -157,6 +157,8 @@ class Assistant(SQLModel, table=True):
     score_threshold: float = 0.3
     qa_direct_threshold: float = 0.85
     embedding_provider: str = Field(default="", max_length=80)  # what the chunks are embedded with
+    # "How sure before answering": careful | balanced | bold (rag/confidence.py threshold_for).
+    answer_certainty: str = Field(default="balanced", max_length=16, sa_column_kwargs={"server_default": "balanced"})
     # Handoff to a person.
     handoff_enabled: bool = True
     handoff_on_low_confidence: bool = True

@@ -10,6 +10,10 @@ assistant (its name and greeting) instead of searching the knowledge base for th
 
 needs_handoff is a signal: the conversation layer decides whether to hand off (Assistant.handoff_enabled
 and handoff_on_low_confidence).
+
+Before a Q&A pair or quotes are said, the decision (rag/confidence.py) weighs how sure they are; below the
+assistant's "How sure before answering" setting the answer is the "don't know" outcome instead (`decide`):
+answered_by "fallback" (never charged) and needs_handoff, as when nothing was retrieved.
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ from dataclasses import dataclass, field
 from chatai.db.models import Assistant
 from chatai.db.session import async_session
 from chatai.llm.client import load_prompt
+from chatai.rag.certainty import threshold_for
 from chatai.rag.chunking import estimate_tokens
-from chatai.rag.extractive import select_quotes
+from chatai.rag.confidence import Evidence, confidence, evidence, qa_question_matches, top_confidence
+from chatai.rag.extractive import select_quotes, stands_alone
 from chatai.rag.followup import standalone_question
 from chatai.rag.language import detect_language
 from chatai.rag.llm_answer import LLMResult, generate
@@ -77,8 +83,11 @@ class Answer:
     model: str = ""
     language: str = "en"
     hits: list[SearchHit] = field(default_factory=list, repr=False)
-    outcome: str = "answer"  # "answer" | "dont_know" (never charged; hands off when the assistant allows)
-    confidence: float = 1.0  # 0-1
+    # "answer" | "dont_know": a don't-know is never charged (answered_by "fallback") and hands the dialog to a
+    # person when the assistant's handoff is on (needs_handoff). confidence: rag/confidence.py's 0-1 scale.
+    outcome: str = "answer"
+    confidence: float = 0.0
+    evidence: Evidence | None = field(default=None, repr=False)  # what the confidence was computed from
 
 
 def _source(hit: SearchHit) -> Source:
@@ -99,13 +108,28 @@ def is_help_command(question: str) -> bool:
     return bool(words) and words[0].split("@")[0].lower() == "/help"
 
 
+def dont_know(language: str, confidence: float = 0.0, **tokens: int | str) -> Answer:
+    """The honest outcome when nothing sure enough was found: a person will answer (never charged; an LLM's
+    tokens are still recorded for the platform's cost)."""
+    return Answer(text=TEXTS[language]["dont_know"], sources=[], answered_by="fallback", needs_handoff=True,
+                  language=language, outcome="dont_know", confidence=confidence, **tokens)
+
+
+def decide(answer: Answer, certainty: str) -> Answer:
+    """The candidate answer if it is sure enough under the assistant's setting, else "don't know"."""
+    if answer.outcome == "dont_know" or answer.confidence >= threshold_for(certainty):
+        return answer
+    return dont_know(answer.language, answer.confidence)
+
+
 def help_answer(assistant: Assistant, language: str | None) -> Answer:
     """What the bot can do, from the owner's greeting (or the assistant's name): not a knowledge-base search."""
     lang = assistant.language if assistant.language in TEXTS else (language if language in TEXTS else "en")
     t = TEXTS[lang]
     intro = assistant.greeting.strip() or t["help_intro"].format(name=assistant.name)
     parts = [intro, t["help_body"]] + ([t["help_person"]] if assistant.handoff_enabled else [])
-    return Answer(text="\n\n".join(parts), sources=[], answered_by="help", needs_handoff=False, language=lang)
+    return Answer(text="\n\n".join(parts), sources=[], answered_by="help", needs_handoff=False, language=lang,
+                  confidence=1.0)
 
 
 @dataclass
@@ -113,8 +137,9 @@ class _Prepared:
     assistant: Assistant
     language: str
     direct: Answer | None  # qa / fallback / help answers need no generation
-    hits: list[SearchHit]
+    hits: list[SearchHit]  # what may be answered from
     plan: QueryPlan | None = None
+    found: list[SearchHit] = field(default_factory=list)  # everything retrieved (the margin's runner-up)
 
 
 async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
@@ -135,24 +160,25 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
                                                     model=assistant.model or settings.openai_chat_model)
         plan = await plan_query(assistant, search_question)
         # Chunks and Q&A pairs in one order on one score scale; a strong Q&A match answers directly.
-        hits = await search_knowledge(session, assistant=assistant, plan=plan)
+        found = await search_knowledge(session, assistant=assistant, plan=plan)
+        # A Q&A pair whose question is not about this one (one shared word) is neither answered nor quoted.
+        hits = [h for h in found if h.kind != "qa" or qa_question_matches(search_question, h)]
         best = next((h for h in hits if h.kind == "qa"), None)
         if best is not None and best.score >= assistant.qa_direct_threshold:
-            return _Prepared(assistant, lang, Answer(text=best.text, sources=[_source(best)], answered_by="qa",
-                                                     needs_handoff=False, language=lang, hits=[best]), [best])
+            why = evidence(search_question, found, [best], best.text)
+            # A bare "Yes." carries the question it answers (the customer may have asked something else).
+            said = best.text if stands_alone(best.text) else f"{best.section.strip()}\n{best.text}"
+            return _Prepared(assistant, lang, Answer(text=said, sources=[_source(best)], answered_by="qa",
+                                                     needs_handoff=False, language=lang, hits=[best],
+                                                     confidence=confidence(why), evidence=why), [best])
         await session.rollback()  # read-only; ends the SET LOCAL scope
     if not hits:
-        return _Prepared(assistant, lang, dont_know_answer(lang), [], plan)
-    return _Prepared(assistant, lang, None, hits, plan)
+        return _Prepared(assistant, lang, dont_know(lang), [], plan, found)
+    return _Prepared(assistant, lang, None, hits, plan, found)
 
 
-def dont_know_answer(language: str, **tokens: int | str) -> Answer:
-    """The honest "I don't know": free, and a handoff when the assistant's settings allow."""
-    return Answer(text=TEXTS[language]["dont_know"], sources=[], answered_by="fallback", needs_handoff=True,
-                  language=language, outcome="dont_know", confidence=0.0, **tokens)
-
-
-async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan) -> Answer:
+async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPlan,
+                            found: list[SearchHit] | None = None) -> Answer:
     """No LLM: quote the sentences that answer, verbatim, marked as quotes ("> "); each quote's source is in
     `sources` (numbered "[n]" in the text when there are several), listed once by the channel."""
     t = TEXTS[language]
@@ -171,8 +197,13 @@ async def extractive_answer(hits: list[SearchHit], language: str, plan: QueryPla
         quoted = "\n".join(f"> {line}" for line in quote.text.splitlines())
         parts.append(f"{quoted} [{number}]" if several else quoted)
     used = [h for h in hits if any(h.document == s.document for s in sources)]
+    quoted = [h for h in hits if any(q.document == h.document and q.section == h.section and q.kind == h.kind
+                                     for q in quotes)] or used
+    why = evidence(plan.question, found or hits, quoted, "\n".join(q.text for q in quotes),
+                   quote_score=max((q.score for q in quotes), default=0.0),
+                   quote_margin=quotes[0].margin if quotes else 0.0, guess=any(q.guess for q in quotes))
     return Answer(text="\n\n".join(parts), sources=sources, answered_by="extractive", needs_handoff=False,
-                  language=language, hits=used)
+                  language=language, hits=used, confidence=confidence(why), evidence=why)
 
 
 def build_messages(assistant: Assistant, question: str, history: Sequence[tuple[str, str]], hits: list[SearchHit],
@@ -213,13 +244,16 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
                         language: str | None = None) -> AsyncIterator[str | Answer]:
     """Text deltas as they are generated, then the final Answer (always last, always exactly once)."""
     prepared = await _prepare(assistant_id, question, language, history)
+    certainty = prepared.assistant.answer_certainty
     if prepared.direct is not None:
-        yield prepared.direct.text
-        yield prepared.direct
+        answer = decide(prepared.direct, certainty)
+        yield answer.text
+        yield answer
         return
     settings = get_settings()
     if not settings.llm_configured:
-        answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
+        answer = decide(await extractive_answer(prepared.hits, prepared.language, prepared.plan, prepared.found),
+                        certainty)
         yield answer.text
         yield answer
         return
@@ -235,19 +269,31 @@ async def stream_answer(*, assistant_id: uuid.UUID, question: str, history: Sequ
             yield item
     assert result is not None  # noqa: S101 - generate always ends with its result
     if result.outcome == "failed":  # outage, stall, malformed reply: quotes instead (replacing any streamed text)
-        answer = await extractive_answer(prepared.hits, prepared.language, prepared.plan)
+        answer = decide(await extractive_answer(prepared.hits, prepared.language, prepared.plan, prepared.found),
+                        certainty)
         yield answer.text
         yield answer
         return
     tokens = {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens, "model": model}
     if result.outcome == "dont_know":  # not in the passages, or not sure of its citations: a person answers
-        answer = dont_know_answer(prepared.language, **tokens)
+        answer = dont_know(prepared.language, **tokens)
         yield answer.text
         yield answer
         return
     cited = [used[n - 1] for n in result.cited]
+    # The model judged the passages; the confidence reported is retrieval's for what it cited (same scale).
     yield Answer(text=result.text, sources=[_source(h) for h in cited], answered_by="llm", needs_handoff=False,
-                 language=prepared.language, hits=cited, **tokens)
+                 language=prepared.language, hits=cited,
+                 confidence=top_confidence(prepared.plan.question if prepared.plan else question, cited), **tokens)
+
+
+async def offline_candidate(*, assistant_id: uuid.UUID, question: str, language: str | None = None) -> Answer:
+    """What the offline path would say before the decision (a Q&A pair or quotes, with its confidence):
+    bench.answer_precision measures every setting's threshold on one run of this."""
+    prepared = await _prepare(assistant_id, question, language)
+    if prepared.direct is not None:
+        return prepared.direct
+    return await extractive_answer(prepared.hits, prepared.language, prepared.plan, prepared.found)
 
 
 async def answer_question(*, assistant_id: uuid.UUID, question: str, history: Sequence[tuple[str, str]] = (),

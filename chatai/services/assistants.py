@@ -9,12 +9,14 @@ from sqlalchemy import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, utcnow
+from chatai.rag.certainty import CERTAINTY_LEVELS
 from chatai.services import audit
 
 EDITABLE_FIELDS = (
     "name", "system_prompt", "model", "temperature", "greeting", "language", "top_k", "score_threshold",
     "qa_direct_threshold", "handoff_enabled", "handoff_on_low_confidence", "handoff_timeout_minutes", "enabled",
     "answer_in_groups",
+    "answer_certainty",
 )
 
 
@@ -39,6 +41,8 @@ def _validate(values: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{key} must be between 0 and 1")
     if "language" in values and values["language"] not in ("auto", "en", "ru"):
         raise ValueError("language must be auto, en or ru")
+    if "answer_certainty" in values and values["answer_certainty"] not in CERTAINTY_LEVELS:
+        raise ValueError("answer_certainty must be careful, balanced or bold")
     if "handoff_timeout_minutes" in values and not 1 <= int(values["handoff_timeout_minutes"]) <= 24 * 60:
         raise ValueError("handoff timeout must be 1-1440 minutes")
     return values

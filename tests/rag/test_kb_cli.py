@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from chatai.rag.confidence import threshold_for
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,6 +47,8 @@ async def test_cli_ingest_search_ask(tenant, tmp_path):
     first = lines[0]["results"]
     assert 1 <= len(first) <= 2 and first[0]["document"] == "hours.md" and "9 am" in first[0]["text"]
     assert isinstance(first[0]["score"], float)
+    # The confidence of answering with the top result, on the decision's scale (rag/confidence.py).
+    assert 0 < lines[0]["confidence"] <= 1 and isinstance(lines[1]["confidence"], float)
     assert lines[1]["results"][0]["document"] == "new.txt"
 
     run = _cli("ask", "--assistant", aid, "--json", "When", "is", "the", "shop", "open?")
@@ -52,8 +56,17 @@ async def test_cli_ingest_search_ask(tenant, tmp_path):
     answer = json.loads(run.stdout)
     assert answer["answered_by"] == "extractive" and "9 am to 6 pm" in answer["text"]
     assert answer["sources"][0]["document"] == "hours.md"
+    assert answer["outcome"] == "answer" and answer["confidence"] >= threshold_for("balanced")
+    assert "evidence" not in answer and "hits" not in answer
+
+    run = _cli("ask", "--assistant", aid, "--json", "Do", "you", "repair", "espresso", "machines?")
+    assert run.returncode == 0, run.stderr
+    unsure = json.loads(run.stdout)
+    assert (unsure["outcome"], unsure["answered_by"], unsure["needs_handoff"]) == ("dont_know", "fallback", True)
+    assert unsure["sources"] == [] and unsure["confidence"] < threshold_for("balanced")
 
     run = _cli("ask", "--assistant", aid, "Do you sell gift cards?")
-    assert run.returncode == 0 and run.stdout.startswith("Yes we do.") and "Q&A" in run.stdout
+    # A short answer carries the question it answers.
+    assert run.returncode == 0 and run.stdout.startswith("Do you sell gift cards?\nYes we do.") and "Q&A" in run.stdout
 
     assert _cli("kb", "search", "--assistant", "not-a-uuid", "x").returncode == 1

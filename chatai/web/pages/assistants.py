@@ -7,6 +7,7 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.rag.certainty import CERTAINTY_LEVELS, DEFAULT_CERTAINTY
 from chatai.services import assistants as svc
 from chatai.web import routes
 from chatai.web.components.confirm import confirm_action
@@ -64,7 +65,7 @@ def _row(a) -> dict[str, str]:
         "handoff_enabled": "1" if a.handoff_enabled else "", "enabled": "1" if a.enabled else "",
         "handoff_on_low_confidence": "1" if a.handoff_on_low_confidence else "",
         "answer_in_groups": "1" if a.answer_in_groups else "",
-        "style": style_of(a.score_threshold, a.temperature),
+        "style": style_of(a.score_threshold, a.temperature), "answer_certainty": a.answer_certainty,
     }
 
 
@@ -143,6 +144,8 @@ class AssistantsState(rx.State):
             values = {key: cast(form.get(key, "")) for key, cast in _FORM_FIELDS.items()}
             values.update({key: bool(form.get(key)) for key in _CHECKBOXES})
             saved = next((a for a in self.assistants if a["id"] == self.editing.get("id")), {})
+            values["answer_certainty"] = str(form.get("answer_certainty") or saved.get("answer_certainty")
+                                             or DEFAULT_CERTAINTY)
             values.update(_preset_to_apply(str(form.get("style", "")), values, saved))
             async with async_session() as session:
                 await svc.update_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(self.editing["id"]),
@@ -190,6 +193,17 @@ def _style_choice(with_custom: bool) -> rx.Component:
     return _labeled("first_hour_style", rx.radio_group.root(rx.vstack(*choices, spacing="2"), name="style",
                                                             id="assistant-style", **bound),
                     "first_hour_style_help")
+
+
+def _certainty_choice() -> rx.Component:
+    """"How sure before answering": below the bar the assistant says it does not know and hands over."""
+    choices = [rx.el.label(rx.radio_group.item(value=name, id=f"assistant-certainty-{name}", flex_shrink="0"),
+                           rx.text(t(f"certainty_{name}"), size="2"),
+                           display="flex", gap="8px", align_items="start", cursor="pointer")
+               for name in CERTAINTY_LEVELS]
+    return _labeled("certainty_label", rx.radio_group.root(
+        rx.vstack(*choices, spacing="2"), name="answer_certainty", id="assistant-certainty",
+        default_value=AssistantsState.editing["answer_certainty"]), "certainty_help")
 
 
 # (label and help key, form field, input props) of the expert knobs under "Advanced".
@@ -257,6 +271,7 @@ def _edit_dialog() -> rx.Component:
                         rx.el.option("Русский", value="ru"), name="language", default_value=e["language"]),
                         "first_hour_help_language"),
                     _style_choice(with_custom=True),
+                    _certainty_choice(),
                     # Expert knobs stay in the form (a closed <details> still submits its fields).
                     rx.el.details(
                         rx.el.summary(t("first_hour_advanced"), cursor="pointer", id="assistant-advanced"),

@@ -267,6 +267,7 @@ def billing_content() -> rx.Component:
             stat_card("billing_answers_left", rx.cond(s.answers_left == "", t("billing_answers_free"),
                                                       s.answers_left), "message-square"),
         ),
+        rx.text(t("billing_dont_know_free"), size="2", color=rx.color("gray", 11), id="billing-dont-know-free"),
         _topup_card(),
         _spend_card(),
         _ledger_card(),

@@ -5,6 +5,8 @@ EN: dict[str, str] = {
     "billing_reserved": "Reserved for answers in progress",
     "billing_answers_left": "Answers left at the current price",
     "billing_answers_free": "Answers are free",
+    "billing_dont_know_free": "Replies where the assistant says it does not know and passes the conversation to a "
+                              "person are never charged.",
     "billing_topup": "Top up",
     "billing_topup_custom": "Other amount",
     "billing_topup_pay": "Pay",
@@ -56,6 +58,8 @@ RU: dict[str, str] = {
     "billing_reserved": "Зарезервировано под ответы в работе",
     "billing_answers_left": "Осталось ответов по текущей цене",
     "billing_answers_free": "Ответы бесплатны",
+    "billing_dont_know_free": "Ответы, в которых помощник говорит, что не знает, и передаёт разговор сотруднику, "
+                              "никогда не оплачиваются.",
     "billing_topup": "Пополнить",
     "billing_topup_custom": "Другая сумма",
     "billing_topup_pay": "Оплатить",

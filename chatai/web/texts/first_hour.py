@@ -34,6 +34,7 @@ EN: dict[str, str] = {
     "first_hour_err_top_k": "Passages per answer must be between 1 and 50.",
     "first_hour_err_threshold": "Thresholds must be between 0 and 1.",
     "first_hour_err_language": "Choose a language from the list.",
+    "first_hour_err_certainty": "Choose how sure the assistant must be from the list.",
     "first_hour_err_handoff_timeout": "The hand-back time must be 1 to 1440 minutes.",
     "first_hour_err_number": "One of the numbers is not a number; check the advanced settings.",
     # bot errors (connect, replace token) and a bot's last error
@@ -155,6 +156,7 @@ RU: dict[str, str] = {
     "first_hour_err_top_k": "Фрагментов на ответ — от 1 до 50.",
     "first_hour_err_threshold": "Пороги должны быть от 0 до 1.",
     "first_hour_err_language": "Выберите язык из списка.",
+    "first_hour_err_certainty": "Выберите из списка, насколько уверенно должен отвечать помощник.",
     "first_hour_err_handoff_timeout": "Время возврата — от 1 до 1440 минут.",
     "first_hour_err_number": "Одно из значений — не число; проверьте дополнительные настройки.",
     "first_hour_bot_bad_format": "Это не похоже на токен бота. Скопируйте токен из @BotFather целиком.",
@@ -281,7 +283,8 @@ def bot_error(locale: str, *, code: str, message: str) -> str:
 _ASSISTANT_ERRORS = (("name ", "first_hour_err_name"), ("temperature", "first_hour_err_temperature"),
                      ("top_k", "first_hour_err_top_k"), ("score_threshold", "first_hour_err_threshold"),
                      ("qa_direct_threshold", "first_hour_err_threshold"), ("language", "first_hour_err_language"),
-                     ("handoff timeout", "first_hour_err_handoff_timeout"))
+                     ("handoff timeout", "first_hour_err_handoff_timeout"),
+                     ("answer_certainty", "first_hour_err_certainty"))
 
 
 def assistant_error(locale: str, exc: ValueError) -> str:
