@@ -42,13 +42,15 @@ MAX_QA_ANSWER = 10000
 
 class UploadError(Exception):
     """A rejected upload. `code`: unsupported_type | too_large | empty | corrupt | encrypted | no_text_layer |
-    over_limit | duplicate | bad_name. `message` is specific English for the owner."""
+    over_limit | duplicate | bad_name. `message` is specific English for the owner; `stats` says how far
+    reading got before a limit refused the file (see rag.limits.TextBudget)."""
 
-    def __init__(self, code: str, filename: str, message: str) -> None:
+    def __init__(self, code: str, filename: str, message: str, stats: dict[str, int] | None = None) -> None:
         super().__init__(f"{filename}: {message}")
         self.code = code
         self.filename = filename
         self.message = message
+        self.stats = dict(stats or {})
 
 
 def _clean_filename(filename: str) -> str:
@@ -69,11 +71,11 @@ async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assista
                           f"{limit / 1048576:.0f} MB.")
     try:
         kind = file_kind(name)
-        # Full parse now (in a child process with memory and CPU limits): damaged, encrypted, text-less
-        # and over-limit files are refused before anything is stored.
-        parsed = await parse_isolated(name, data, with_chunks=False)
+        # Full parse now (in a child process with memory and CPU limits, in this owner's share of the parse
+        # slots): damaged, encrypted, text-less and over-limit files are refused before anything is stored.
+        parsed = await parse_isolated(name, data, with_chunks=False, owner=str(owner_id))
     except ParseError as exc:
-        raise UploadError(exc.code, name, exc.message) from exc
+        raise UploadError(exc.code, name, exc.message, exc.stats) from exc
     digest = hashlib.sha256(data).hexdigest()
     existing = (await session.execute(
         select(Document.filename).where(Document.assistant_id == assistant.id, Document.content_hash == digest)
