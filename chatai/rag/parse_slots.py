@@ -4,9 +4,9 @@ Why: parse children (parse_process.py) were one pool of 4 per process for everyo
 hostile DOCX files held all four for minutes, and another owner's one-line .txt waited 206 s. Now an
 owner holds at most its share of the slots and always leaves one to the others, so a file of an owner
 with nothing running starts at once; when a slot frees up it goes to the waiting owner with the fewest
-parses running, and among those to the one that asked first (so a queue of one owner's files never
-starves a newcomer). The number of slots also bounds the memory of all children together: each may use
-PARSE_MEMORY_MB, and no more start than fit in PARSE_MEMORY_TOTAL_MB.
+parses running, then to the one served least recently, then to the earliest request (so a queue of one
+owner's files never starves a newcomer). The number of slots also bounds the memory of all children
+together: each may use PARSE_MEMORY_MB, and no more start than fit in PARSE_MEMORY_TOTAL_MB.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+
+MAX_REMEMBERED_OWNERS = 10_000
 
 
 @dataclass
@@ -52,6 +54,7 @@ class FairSlots:
         self.running: dict[str, int] = {}
         self._waiting: list[_Waiter] = []
         self._order = itertools.count()
+        self._served: dict[str, int] = {}  # owner -> sequence number of its latest grant
         self.grants: list[Grant] = []  # the most recent grants, for tests and the bench
         self._history = history
 
@@ -70,6 +73,7 @@ class FairSlots:
 
     def _take(self, owner: str, *, queued: bool) -> None:
         self.running[owner] = self.running.get(owner, 0) + 1
+        self._served[owner] = next(self._order)
         self.grants.append(Grant(owner, queued, dict(self.running), self.waiting()))
         del self.grants[:-self._history]
 
@@ -77,15 +81,20 @@ class FairSlots:
         self.running[owner] -= 1
         if not self.running[owner]:
             del self.running[owner]
+        if len(self._served) > MAX_REMEMBERED_OWNERS:  # forget idle owners, keep the active ones' turns
+            active = set(self.running) | {w.owner for w in self._waiting}
+            self._served = {o: n for o, n in self._served.items() if o in active}
         self._wake()
 
     def _wake(self) -> None:
-        """Hand free slots to waiters: fewest running first, then the earliest request."""
+        """Hand free slots to waiters: fewest running first, then least recently served, then the earliest
+        request."""
         while self.busy < self.slots:
             eligible = [w for w in self._waiting if self.running.get(w.owner, 0) < self.share]
             if not eligible:
                 return
-            chosen = min(eligible, key=lambda w: (self.running.get(w.owner, 0), w.order))
+            chosen = min(eligible, key=lambda w: (self.running.get(w.owner, 0), self._served.get(w.owner, -1),
+                                                  w.order))
             self._waiting.remove(chosen)
             self._take(chosen.owner, queued=True)
             chosen.future.set_result(None)
