@@ -32,7 +32,7 @@ from chatai.services.assistants import NotFound, get_owned_assistant
 from chatai.settings import get_settings
 
 __all__ = [
-    "NotFound", "SearchHit", "UploadError", "add_qa_pair", "delete_document", "delete_qa_pair",
+    "NotFound", "SearchHit", "UploadError", "add_qa_pair", "check_upload_size", "delete_document", "delete_qa_pair",
     "list_documents", "list_qa_pairs", "reindex_document", "search", "update_qa_pair", "upload_document",
 ]
 
@@ -58,6 +58,14 @@ def _clean_filename(filename: str) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:255]
 
 
+def check_upload_size(filename: str, size: int) -> None:
+    """UploadError("too_large") for a file over MAX_UPLOAD_MB (callers check before reading it whole)."""
+    limit = get_settings().max_upload_bytes
+    if size > limit:
+        raise UploadError("too_large", filename, f"The file is {size / 1048576:.1f} MB; the limit is "
+                          f"{limit / 1048576:.0f} MB.")
+
+
 async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assistant_id: uuid.UUID, filename: str,
                           data: bytes) -> Document:
     """Validate and queue a file (see module docstring for the Q&A CSV case). Raises UploadError."""
@@ -65,10 +73,7 @@ async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assista
     name = _clean_filename(filename)
     if not name:
         raise UploadError("bad_name", filename, "The file has no name.")
-    limit = get_settings().max_upload_bytes
-    if len(data) > limit:
-        raise UploadError("too_large", name, f"The file is {len(data) / 1048576:.1f} MB; the limit is "
-                          f"{limit / 1048576:.0f} MB.")
+    check_upload_size(name, len(data))
     try:
         kind = file_kind(name)
         # Full parse now (in a child process with memory and CPU limits, in this owner's share of the parse
