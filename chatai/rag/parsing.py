@@ -146,10 +146,16 @@ def _parse_docx(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocume
         raise ParseError("corrupt", f"The DOCX file cannot be opened ({type(exc).__name__}).") from exc
     sections = _Sections()
     blocks = _Blocks(limits)
+    # Style names by style id: python-docx looks each paragraph's style up by scanning every style (~5 ms
+    # a paragraph with a stock template: 18,000 paragraphs took 116 s of CPU), once per id is enough.
+    style_names: dict[str | None, str] = {}
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             text = _clean(item.text)
-            style = (item.style.name if item.style is not None else "") or ""
+            style_id = item._p.style  # the paragraph's w:pStyle value, None for the default style
+            if style_id not in style_names:
+                style_names[style_id] = (item.style.name if item.style is not None else "") or ""
+            style = style_names[style_id]
             match = re.match(r"(?:Heading|Заголовок)\s*(\d)", style)
             if style == "Title":
                 sections.heading(0, text)

@@ -344,6 +344,20 @@ def test_html_with_many_siblings_parses_in_linear_time():
     assert len(parse_document("flat.html", page(50_000)).blocks) == 50_000
 
 
+def test_docx_paragraphs_cost_a_bounded_number_of_operations_each():
+    """python-docx looked every paragraph's style up by scanning all styles (~5 ms a paragraph: 18,000
+    paragraphs took 116 s of CPU, a small file could reach the CPU limit). Counted in lines executed."""
+    data = dense_text_docx(xml_mib=3)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        paragraphs = z.read("word/document.xml").count(b"<w:p>")
+    assert paragraphs > 15_000
+    parsed = []
+    limits = Limits(max_text_chars_per_mb=10**9)
+    lines = _lines_executed(lambda: parsed.append(parse_document("many.docx", data, limits)), budget=300 * paragraphs)
+    assert parsed and len(parsed[0].blocks) >= paragraphs - 10  # headings and table cells are not blocks
+    assert lines / paragraphs < 150, lines / paragraphs
+
+
 def test_small_zip_parts_are_never_called_bombs():
     """Tiny XML compresses very well (ratios over 100 are normal below 1 MB): only big parts count."""
     assert parse_document("manual.docx", make_docx(), Limits(max_zip_ratio=2)).blocks
