@@ -1,7 +1,8 @@
 """Run the benchmarks one after another, each in its own process (each sets up its own database).
 
     .venv/bin/python -m bench                          # the issue benchmarks: quality, latency, ingest, bots,
-                                                       # inbox, ingest fairness, crash duplicates, admin users
+                                                       # inbox, ingest fairness, crash duplicates, admin users,
+                                                       # parse fairness
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
@@ -13,7 +14,7 @@ import subprocess
 import sys
 
 DEFAULT = ["retrieval_quality", "search_latency", "ingest_throughput", "bots_scale", "inbox_queries",
-           "ingest_fairness", "crash_duplicates", "admin_users"]
+           "ingest_fairness", "crash_duplicates", "admin_users", "parse_fairness"]
 OPT_IN = ["embedder_comparison", "whole_path"]
 
 
