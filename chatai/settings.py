@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     parse_concurrency: int = 4
     parse_memory_total_mb: int = 2048
     parse_per_owner: int = 1
+    parse_queue_per_owner: int = 10  # an owner's files waiting for a slot (each held in memory meanwhile)
     # Ingestion: documents processed at once per app process, and per owner across all processes (so
     # one owner's big uploads never hold every slot while another owner's small file waits).
     ingest_concurrency: int = 3

@@ -83,6 +83,8 @@ MESSAGES: dict[str, str] = {
                       "split it into smaller files."),
     "text_too_dense": ("The file unpacks to more than {limit} characters of text, more than {per_mb} per MB "
                        "of the file (limit {per_mb} characters per MB); it may be a zip bomb."),
+    "too_many_waiting": ("{limit} of your files are already waiting to be read (limit {limit}); "
+                         "upload this one again when they are done."),
     "out_of_memory": ("Reading the file needed more than {limit} MB of memory (limit {limit} MB); "
                       "split it or save it in a simpler format."),
     "out_of_time": ("Reading the file took more than {limit} s of processor time (limit {limit} s); "
@@ -135,6 +137,10 @@ def text_too_long(limit: int) -> str:
 
 def text_too_dense(limit: int, per_mb: int) -> str:
     return MESSAGES["text_too_dense"].format(limit=_n(limit), per_mb=_n(per_mb))
+
+
+def too_many_waiting(limit: int) -> str:
+    return MESSAGES["too_many_waiting"].format(limit=_n(limit))
 
 
 def out_of_memory(limit_mb: int) -> str:

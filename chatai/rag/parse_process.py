@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatai.rag.chunking import ChunkDraft
-from chatai.rag.limits import READER_CRASHED, LimitExceeded, Limits, out_of_memory, out_of_time
-from chatai.rag.parse_slots import FairSlots, slot_counts
+from chatai.rag.limits import READER_CRASHED, LimitExceeded, Limits, out_of_memory, out_of_time, too_many_waiting
+from chatai.rag.parse_slots import FairSlots, QueueFull, slot_counts
 from chatai.rag.parsing import ParseError
 from chatai.textsafe import db_safe
 
@@ -61,8 +61,9 @@ def parse_slots() -> FairSlots:
                                per_owner=s.parse_per_owner)
     loop = asyncio.get_running_loop()
     current = _slots.get(loop)
-    if current is None or ((current.slots, current.share) != (slots, share) and not current.busy):
-        current = _slots[loop] = FairSlots(slots, share)
+    wanted = (slots, share, s.parse_queue_per_owner)
+    if current is None or ((current.slots, current.share, current.max_waiting) != wanted and not current.busy):
+        current = _slots[loop] = FairSlots(slots, share, max_waiting=s.parse_queue_per_owner)
     return current
 
 
@@ -73,8 +74,12 @@ async def parse_isolated(filename: str, data: bytes, *, limits: Limits | None = 
     or dying."""
     limits = limits or Limits.from_settings()
     header = json.dumps({"filename": filename, "limits": limits.to_dict(), "with_chunks": with_chunks})
-    async with parse_slots().hold(owner or INGEST_OWNER):
-        returncode, out, err = await _run_child(header.encode() + b"\n" + data, limits)
+    try:
+        # The ingestion worker's lanes bound its own queue; an owner's uploads are bounded here.
+        async with parse_slots().hold(owner or INGEST_OWNER, bounded=owner is not None):
+            returncode, out, err = await _run_child(header.encode() + b"\n" + data, limits)
+    except QueueFull as exc:
+        raise ParseError("over_limit", too_many_waiting(exc.limit)) from exc
     if returncode == 0:
         try:
             answer = json.loads(out)

@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 MAX_REMEMBERED_OWNERS = 10_000
 
 
+class QueueFull(Exception):
+    """The owner already has `limit` parses waiting: each holds its file in memory, so the queue is bounded."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"{limit} parses waiting")
+        self.limit = limit
+
+
 @dataclass
 class Grant:
     """One parse that got a slot: whose, whether it had to queue, and the slots' state at that moment."""
@@ -46,11 +54,14 @@ def slot_counts(*, concurrency: int, memory_total_mb: int, memory_mb: int, per_o
 
 
 class FairSlots:
-    """`async with slots.hold(owner):` around a parse. Not thread-safe: one per event loop."""
+    """`async with slots.hold(owner):` around a parse; QueueFull when the owner already has `max_waiting`
+    parses waiting (unless bounded=False: a caller whose own queue is bounded). Not thread-safe: one per
+    event loop."""
 
-    def __init__(self, slots: int, share: int, *, history: int = 1000) -> None:
+    def __init__(self, slots: int, share: int, *, max_waiting: int = 1000, history: int = 1000) -> None:
         self.slots = max(1, slots)
         self.share = max(1, min(share, self.slots))
+        self.max_waiting = max_waiting  # per owner
         self.running: dict[str, int] = {}
         self._waiting: list[_Waiter] = []
         self._order = itertools.count()
@@ -100,10 +111,12 @@ class FairSlots:
             chosen.future.set_result(None)
 
     @contextlib.asynccontextmanager
-    async def hold(self, owner: str) -> AsyncIterator[None]:
+    async def hold(self, owner: str, *, bounded: bool = True) -> AsyncIterator[None]:
         if self._may_start(owner) and not any(w.owner == owner for w in self._waiting):
             self._take(owner, queued=False)
         else:
+            if bounded and self.waiting().get(owner, 0) >= self.max_waiting:
+                raise QueueFull(self.max_waiting)
             waiter = _Waiter(owner, next(self._order), asyncio.get_running_loop().create_future())
             self._waiting.append(waiter)
             try:

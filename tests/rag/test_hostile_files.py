@@ -408,6 +408,7 @@ def test_limit_errors_read_in_russian_on_the_russian_page():
                  limits.too_many_elements(200_000),
                  limits.too_deep(256), limits.too_many_columns(200_000, 1000), limits.too_many_chunks(5000),
                  limits.text_too_long(10_000_000), limits.text_too_dense(4_000_000, 4_000_000),
+                 limits.too_many_waiting(10),
                  limits.out_of_memory(1024), limits.out_of_time(60), limits.READER_CRASHED]
     for sentence in sentences:
         assert document_error("en", sentence) == sentence

@@ -118,6 +118,30 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_no_slot_leaks():
     await parses.done("c0")
 
 
+async def test_an_owners_queue_is_bounded_and_the_refusal_names_the_limit(monkeypatch):
+    from chatai.rag.parse_process import parse_isolated
+    from chatai.rag.parsing import ParseError
+
+    monkeypatch.setenv("PARSE_QUEUE_PER_OWNER", "1")
+    get_settings.cache_clear()
+    try:
+        outcomes = await asyncio.gather(*(parse_isolated(f"n{i}.txt", b"Some text.", owner="a") for i in range(3)),
+                                        parse_isolated("b.txt", b"Other text.", owner="b"),
+                                        return_exceptions=True)
+        # a's first runs, its second waits, its third would be a second waiting file: refused. b is not held up.
+        assert [type(o).__name__ for o in outcomes] == ["ParseOutcome", "ParseOutcome", "ParseError", "ParseOutcome"]
+        refusal = outcomes[2]
+        assert isinstance(refusal, ParseError) and refusal.code == "over_limit"
+        assert refusal.message == ("1 of your files are already waiting to be read (limit 1); upload this one again "
+                                   "when they are done.")
+        # The ingestion worker (no owner) is never refused: its lanes bound its queue.
+        ingest = await asyncio.gather(*(parse_isolated(f"i{i}.txt", b"Some text.") for i in range(3)))
+        assert len(ingest) == 3
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+
+
 def test_slots_are_bounded_by_the_children_memory_and_leave_one_to_the_others(monkeypatch):
     # The defaults: 4 at most, but 2048 MB of children at 1024 MB each fit 2; one owner holds 1 of them.
     s = get_settings()
