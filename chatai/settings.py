@@ -57,9 +57,10 @@ class Settings(BaseSettings):
     max_csv_columns: int = 1000
     max_chunks_per_doc: int = 5000
     # Characters of text a file may expand to, counted while it is read (DOCX: while its XML streams, before
-    # a parser builds anything): in all (about what max_chunks_per_doc passages hold), and per MB of the file.
+    # a parser builds anything): in all (about what max_chunks_per_doc passages hold), and per MB of the file
+    # (files under 1 MB count as 1 MB; a dense all-text DOCX holds ~2.5-3.5 million characters per MB).
     max_text_chars: int = 10_000_000
-    max_text_chars_per_mb: int = 4_000_000
+    max_text_chars_per_mb: int = 6_000_000
     parse_memory_mb: int = 1024  # one parse child's address space
     parse_cpu_seconds: int = 60
     # Parse children at once per app process: at most parse_concurrency, and no more than fit in

@@ -42,7 +42,7 @@ class Limits:
     max_csv_columns: int = 1000
     max_chunks: int = 5000
     max_text_chars: int = 10_000_000
-    max_text_chars_per_mb: int = 4_000_000
+    max_text_chars_per_mb: int = 6_000_000
     memory_mb: int = 1024
     cpu_seconds: int = 60
 
