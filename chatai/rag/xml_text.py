@@ -24,7 +24,10 @@ _WHITESPACE = b" \t\r\n"
 # UTF-8 continuation bytes: deleting them leaves one byte per character.
 _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 # Word's paragraph start tag, with or without attributes (not <w:pPr>, <w:pStyle> ...).
-_PARAGRAPHS = (b"<w:p>", b"<w:p ")
+_PARAGRAPHS = (b"<w:p>", b"<w:p ", b"<w:p/>")
+# Tags of any kind per allowed element: a real paragraph has ~5-30 (runs, properties, text). Millions of
+# empty runs hold no text and no paragraph, yet python-docx walks each of them in Python.
+TAGS_PER_ELEMENT = 50
 
 
 class XmlTextCounter:
@@ -35,6 +38,7 @@ class XmlTextCounter:
         self.budget = budget
         self.max_paragraphs = limits.max_elements
         self.paragraphs = 0
+        self.tags = 0
         self._carry = b""  # an unfinished tag from the end of the last piece
         self._skipping_tag = False  # inside a tag longer than MAX_CARRY
 
@@ -53,7 +57,8 @@ class XmlTextCounter:
             if len(self._carry) > MAX_CARRY:
                 self._carry, self._skipping_tag = b"", True
         self.paragraphs += sum(data.count(tag) for tag in _PARAGRAPHS)
-        if self.paragraphs > self.max_paragraphs:
+        self.tags += data.count(b"<")
+        if self.paragraphs > self.max_paragraphs or self.tags > self.max_paragraphs * TAGS_PER_ELEMENT:
             raise LimitExceeded(too_many_elements(self.max_paragraphs), self.budget.stats())
         text = _TAG.sub(b"", data).translate(None, _WHITESPACE)
         self.budget.add(len(text.translate(None, _CONTINUATION_BYTES)))

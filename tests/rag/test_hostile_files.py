@@ -189,6 +189,30 @@ def test_small_docx_expanding_far_beyond_its_size_is_refused_per_mb():
     assert parse_document("dense-small.docx", data, Limits(max_text_chars_per_mb=20_000_000)).blocks
 
 
+def test_docx_of_paragraphs_or_runs_without_text_is_refused_while_streaming():
+    """No text, so no text cap: but millions of empty paragraphs or runs still cost python-docx minutes."""
+    body = zipfile.ZipFile(io.BytesIO(make_docx())).read("word/document.xml").decode()
+    start = body.index("<w:body>") + len("<w:body>")
+    fillers = {"empty paragraphs": "<w:p/>", "empty runs": "<w:p><w:r/></w:p>",
+               "runs in one paragraph": "<w:p>" + "<w:r/>" * 2_000 + "</w:p>"}
+    for label, filler in fillers.items():
+        xml = body[:start] + filler * (900_000 // len(filler)) + body[start:]  # under the 1 MB ratio floor
+        with pytest.raises(ParseError) as err:
+            parse_document("empty.docx", _docx_with_part("word/document.xml", xml.encode()), Limits(max_elements=1_000))
+        assert err.value.message == ("The file has more than 1,000 paragraphs, rows or other elements (limit 1,000); "
+                                     "split it into smaller files."), label
+        assert err.value.stats["chars_seen"] < 10_000, label  # refused though it has next to no text
+
+
+def _docx_with_part(name: str, data: bytes) -> bytes:
+    source = zipfile.ZipFile(io.BytesIO(make_docx()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in source.infolist():
+            archive.writestr(item.filename, data if item.filename == name else source.read(item.filename))
+    return out.getvalue()
+
+
 def test_text_cap_counts_text_in_every_format():
     small = Limits(max_text_chars=1000)
     for name, data in [("a.txt", b"word " * 300), ("a.md", b"word " * 300), ("a.csv", b"a,b\n" + b"x,y\n" * 300),
