@@ -82,7 +82,7 @@ MESSAGES: dict[str, str] = {
     "text_too_long": ("The file holds more than {limit} characters of text (limit {limit} characters); "
                       "split it into smaller files."),
     "text_too_dense": ("The file unpacks to more than {limit} characters of text, more than {per_mb} per MB "
-                       "of the file (limit {per_mb} characters per MB); it may be a zip bomb."),
+                       "of the file (limit {per_mb} characters per MB); it may be a compression bomb."),
     "too_many_waiting": ("{limit} of your files are already waiting to be read (limit {limit}); "
                          "upload this one again when they are done."),
     "out_of_memory": ("Reading the file needed more than {limit} MB of memory (limit {limit} MB); "
@@ -175,8 +175,16 @@ class TextBudget:
     def add(self, chars: int) -> None:
         self.chars_seen += chars
         if self.chars_seen > self.limit:
-            message = text_too_dense(self.limit, self.per_mb) if self.dense else text_too_long(self.limit)
-            raise LimitExceeded(message, self.stats())
+            raise LimitExceeded(self._message(), self.stats())
+
+    def ahead(self, chars: int) -> None:
+        """Refuse before reading what is about to add about `chars` (an estimate, erring high) over the
+        limit; nothing is counted."""
+        if self.chars_seen + chars > self.limit:
+            raise LimitExceeded(self._message(), {**self.stats(), "chars_expected": chars})
+
+    def _message(self) -> str:
+        return text_too_dense(self.limit, self.per_mb) if self.dense else text_too_long(self.limit)
 
 
 # --- cheap checks before parsing -------------------------------------------------------------------

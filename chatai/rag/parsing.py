@@ -25,6 +25,7 @@ from chatai.rag.limits import (
     too_many_elements,
     too_many_pages,
 )
+from chatai.rag.pdf_content import check_page_text
 from chatai.rag.text_blocks import Block, ParsedDocument, ParseError, decode_text
 from chatai.rag.text_blocks import BlockList as _Blocks
 from chatai.rag.text_blocks import Sections as _Sections
@@ -106,6 +107,7 @@ def _parse_pdf(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocumen
             raise LimitExceeded(too_many_pages(len(pages), limits.max_pages))
         blocks = _Blocks(limits)
         for number, page in enumerate(pages, start=1):
+            check_page_text(page, budget)  # before pypdf builds every operator of the page
             text = page.extract_text() or ""
             budget.add(len(text))  # page by page: a page's streams can unpack far beyond the file's size
             blocks.extend(_paragraphs(text, f"Page {number}", number))

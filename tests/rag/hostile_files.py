@@ -122,6 +122,33 @@ def wide_csv(columns: int = 200_000) -> bytes:
     return f"{header}\n{row}\n".encode()
 
 
+def text_bomb_pdf(operators: int = 500_000) -> bytes:
+    """A ~35 KB PDF of one page whose content stream unpacks to 14 MB of "(text) Tj" operators
+    (11 million characters at the default)."""
+    content = b"BT /F1 12 Tf 72 740 Td " + b"(Same page text, again.) Tj " * operators + b"ET"
+    packed = zlib.compress(content, 9)
+    return _pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                 b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                 b"/Resources << /Font << /F1 5 0 R >> >> >>",
+                 b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream",
+                 b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"])
+
+
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF of these objects (numbered from 1), with its cross-reference table."""
+    out = io.BytesIO()
+    out.write(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    xref = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
 def many_page_pdf(pages: int = 50_000) -> bytes:
     """A valid PDF of `pages` pages sharing one content stream and one font (~120 bytes a page)."""
     content = b"BT /F1 12 Tf 72 740 Td (Same page text.) Tj ET"
@@ -137,14 +164,4 @@ def many_page_pdf(pages: int = 50_000) -> bytes:
     objects.extend(page for _ in range(pages))
     kids = b" ".join(b"%d 0 R" % n for n in range(first_page, first_page + pages))
     objects[1] = b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+    return _pdf(objects)

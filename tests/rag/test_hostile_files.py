@@ -33,6 +33,7 @@ from tests.rag.hostile_files import (
     dense_text_docx,
     huge_xml_docx,
     many_page_pdf,
+    text_bomb_pdf,
     wide_csv,
     zip_bomb_docx,
 )
@@ -183,8 +184,8 @@ def test_small_docx_expanding_far_beyond_its_size_is_refused_per_mb():
     limits = Limits(max_text_chars_per_mb=2_000_000)
     with pytest.raises(ParseError) as err:
         parse_document("dense-small.docx", data, limits)
-    assert err.value.message == ("The file unpacks to more than 2,000,000 characters of text, more than 2,000,000 "
-                                 "per MB of the file (limit 2,000,000 characters per MB); it may be a zip bomb.")
+    assert err.value.message == ("The file unpacks to more than 2,000,000 characters of text, more than 2,000,000 per "
+                                 "MB of the file (limit 2,000,000 characters per MB); it may be a compression bomb.")
     assert err.value.stats["bytes_read"] < 12 * 1048576 / 2
     assert parse_document("dense-small.docx", data, Limits(max_text_chars_per_mb=20_000_000)).blocks
 
@@ -211,6 +212,26 @@ def _docx_with_part(name: str, data: bytes) -> bytes:
         for item in source.infolist():
             archive.writestr(item.filename, data if item.filename == name else source.read(item.filename))
     return out.getvalue()
+
+
+def test_pdf_page_showing_too_much_text_is_refused_before_extraction(monkeypatch):
+    """A 35 KB PDF whose one page unpacks to 14 MB of text operators took pypdf 192 s of CPU to extract
+    (then the text cap refused it): the page's strings are counted first, and extraction never starts."""
+    import pypdf
+
+    data = text_bomb_pdf()
+    assert len(data) < 100 * 1024
+    calls = _Calls(monkeypatch)
+    calls.spy(pypdf.PageObject, "extract_text")
+    with pytest.raises(ParseError) as err:
+        parse_document("bomb.pdf", data)
+    assert err.value.message.startswith("The file unpacks to more than 6,000,000 characters of text")
+    assert calls.counts == {"PageObject.extract_text": 0}
+    assert err.value.stats["chars_expected"] >= 11_000_000 and err.value.stats["chars_seen"] == 0
+    # An ordinary PDF's pages are estimated at about what they show.
+    assert parse_document("guide.pdf", make_pdf([["Opening hours", "We open at 9."]] * 3), Limits(max_text_chars=90))
+    with pytest.raises(ParseError):
+        parse_document("guide.pdf", make_pdf([["Opening hours", "We open at 9."]] * 4), Limits(max_text_chars=90))
 
 
 def test_text_cap_counts_text_in_every_format():
