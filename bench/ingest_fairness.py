@@ -72,7 +72,8 @@ async def refusals() -> None:
                             ("DOCX, 100 MB of text, ratio 17", "docx", hostile.dense_text_docx),
                             ("HTML 100,000 deep", "html", hostile.deep_html),
                             ("CSV 200,000 columns", "csv", hostile.wide_csv),
-                            ("PDF 50,000 pages", "pdf", hostile.many_page_pdf)]:
+                            ("PDF 50,000 pages", "pdf", hostile.many_page_pdf),
+                            ("PDF page of 14 MB text operators", "pdf", hostile.text_bomb_pdf)]:
         data = make()
         before = rss_mb()
         started = time.monotonic()
