@@ -69,9 +69,11 @@ async def refusals() -> None:
     print("refusing hostile uploads (time from upload call to the error; app RSS before -> after):")
     for name, ext, make in [("zip bomb DOCX (1 GiB zero part)", "docx", hostile.zip_bomb_docx),
                             ("DOCX with 100 MB document.xml", "docx", hostile.huge_xml_docx),
+                            ("DOCX, 100 MB of text, ratio 17", "docx", hostile.dense_text_docx),
                             ("HTML 100,000 deep", "html", hostile.deep_html),
                             ("CSV 200,000 columns", "csv", hostile.wide_csv),
-                            ("PDF 50,000 pages", "pdf", hostile.many_page_pdf)]:
+                            ("PDF 50,000 pages", "pdf", hostile.many_page_pdf),
+                            ("PDF page of 14 MB text operators", "pdf", hostile.text_bomb_pdf)]:
         data = make()
         before = rss_mb()
         started = time.monotonic()

@@ -61,8 +61,20 @@ class Settings(BaseSettings):
     max_depth: int = 256  # HTML nesting
     max_csv_columns: int = 1000
     max_chunks_per_doc: int = 5000
-    parse_memory_mb: int = 1024
+    # Characters of text a file may expand to, counted while it is read (DOCX: while its XML streams, before
+    # a parser builds anything): in all (about what max_chunks_per_doc passages hold), and per MB of the file
+    # (files under 1 MB count as 1 MB; a dense all-text DOCX holds ~2.5-3.5 million characters per MB).
+    max_text_chars: int = 10_000_000
+    max_text_chars_per_mb: int = 6_000_000
+    parse_memory_mb: int = 1024  # one parse child's address space
     parse_cpu_seconds: int = 60
+    # Parse children at once per app process: at most parse_concurrency, and no more than fit in
+    # parse_memory_total_mb at parse_memory_mb each; one owner holds at most parse_per_owner of them (and
+    # always leaves one free for the others), so another owner's file starts at once.
+    parse_concurrency: int = 4
+    parse_memory_total_mb: int = 2048
+    parse_per_owner: int = 1
+    parse_queue_per_owner: int = 10  # an owner's files waiting for a slot (each held in memory meanwhile)
     # Ingestion: documents processed at once per app process, and per owner across all processes (so
     # one owner's big uploads never hold every slot while another owner's small file waits).
     ingest_concurrency: int = 3

@@ -21,7 +21,13 @@ MAX_ZIP_MEMBERS = 10_000
 
 
 class LimitExceeded(Exception):
-    """A file over one of the limits; parse_document turns it into ParseError("over_limit", message)."""
+    """A file over one of the limits; parse_document turns it into ParseError("over_limit", message).
+    `stats`: how far reading got before the refusal (bytes of XML read, characters of text seen), so a
+    refusal can be shown to have come early."""
+
+    def __init__(self, message: str, stats: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.stats = dict(stats or {})
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,8 @@ class Limits:
     max_depth: int = 256
     max_csv_columns: int = 1000
     max_chunks: int = 5000
+    max_text_chars: int = 10_000_000
+    max_text_chars_per_mb: int = 6_000_000
     memory_mb: int = 1024
     cpu_seconds: int = 60
 
@@ -45,7 +53,9 @@ class Limits:
         s = get_settings()
         return cls(max_unzipped_mb=s.max_unzipped_mb, max_zip_ratio=s.max_zip_ratio, max_pages=s.max_pages,
                    max_elements=s.max_elements, max_depth=s.max_depth, max_csv_columns=s.max_csv_columns,
-                   max_chunks=s.max_chunks_per_doc, memory_mb=s.parse_memory_mb, cpu_seconds=s.parse_cpu_seconds)
+                   max_chunks=s.max_chunks_per_doc, max_text_chars=s.max_text_chars,
+                   max_text_chars_per_mb=s.max_text_chars_per_mb,
+                   memory_mb=min(s.parse_memory_mb, s.parse_memory_total_mb), cpu_seconds=s.parse_cpu_seconds)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -69,6 +79,12 @@ MESSAGES: dict[str, str] = {
                          "remove the columns that are not needed."),
     "too_many_chunks": ("The file would make more than {limit} passages (limit {limit} passages); "
                         "split it into smaller files."),
+    "text_too_long": ("The file holds more than {limit} characters of text (limit {limit} characters); "
+                      "split it into smaller files."),
+    "text_too_dense": ("The file unpacks to more than {limit} characters of text, more than {per_mb} per MB "
+                       "of the file (limit {per_mb} characters per MB); it may be a compression bomb."),
+    "too_many_waiting": ("{limit} of your files are already waiting to be read (limit {limit}); "
+                         "upload this one again when they are done."),
     "out_of_memory": ("Reading the file needed more than {limit} MB of memory (limit {limit} MB); "
                       "split it or save it in a simpler format."),
     "out_of_time": ("Reading the file took more than {limit} s of processor time (limit {limit} s); "
@@ -115,12 +131,60 @@ def too_many_chunks(limit: int) -> str:
     return MESSAGES["too_many_chunks"].format(limit=_n(limit))
 
 
+def text_too_long(limit: int) -> str:
+    return MESSAGES["text_too_long"].format(limit=_n(limit))
+
+
+def text_too_dense(limit: int, per_mb: int) -> str:
+    return MESSAGES["text_too_dense"].format(limit=_n(limit), per_mb=_n(per_mb))
+
+
+def too_many_waiting(limit: int) -> str:
+    return MESSAGES["too_many_waiting"].format(limit=_n(limit))
+
+
 def out_of_memory(limit_mb: int) -> str:
     return MESSAGES["out_of_memory"].format(limit=_n(limit_mb))
 
 
 def out_of_time(limit_seconds: int) -> str:
     return MESSAGES["out_of_time"].format(limit=_n(limit_seconds))
+
+
+# --- the text a file may expand to --------------------------------------------------------------------
+
+
+class TextBudget:
+    """Characters of extracted text one file may expand to: at most `max_text_chars` in all, and at most
+    `max_text_chars_per_mb` per MB of the uploaded file (files under 1 MB count as 1 MB). A ~7 MB DOCX whose
+    document.xml unpacked to 100 MB (ratio 16, under the zip checks) once ran each parse child to its CPU
+    limit; counted while the XML streams, it is refused after a fraction of it. `chars_seen` and
+    `bytes_read` (unpacked XML) say how far reading got."""
+
+    def __init__(self, limits: Limits, file_bytes: int) -> None:
+        self.per_mb = limits.max_text_chars_per_mb
+        dense_limit = self.per_mb * max(file_bytes, RATIO_FLOOR_BYTES) // MIB
+        self.dense = dense_limit < limits.max_text_chars
+        self.limit = min(limits.max_text_chars, dense_limit)
+        self.chars_seen = 0
+        self.bytes_read = 0
+
+    def stats(self) -> dict[str, int]:
+        return {"chars_seen": self.chars_seen, "bytes_read": self.bytes_read}
+
+    def add(self, chars: int) -> None:
+        self.chars_seen += chars
+        if self.chars_seen > self.limit:
+            raise LimitExceeded(self._message(), self.stats())
+
+    def ahead(self, chars: int) -> None:
+        """Refuse before reading what is about to add about `chars` (an estimate, erring high) over the
+        limit; nothing is counted."""
+        if self.chars_seen + chars > self.limit:
+            raise LimitExceeded(self._message(), {**self.stats(), "chars_expected": chars})
+
+    def _message(self) -> str:
+        return text_too_dense(self.limit, self.per_mb) if self.dense else text_too_long(self.limit)
 
 
 # --- cheap checks before parsing -------------------------------------------------------------------

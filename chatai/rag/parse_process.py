@@ -25,20 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chatai.rag.chunking import ChunkDraft
-from chatai.rag.limits import READER_CRASHED, LimitExceeded, Limits, out_of_memory, out_of_time
+from chatai.rag.limits import READER_CRASHED, LimitExceeded, Limits, out_of_memory, out_of_time, too_many_waiting
+from chatai.rag.parse_slots import FairSlots, QueueFull, slot_counts
 from chatai.rag.parsing import ParseError
 from chatai.textsafe import db_safe
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# Children at once per app process (uploads being validated + documents being ingested): each may use
-# up to parse_memory_mb, so this bounds the worst case too.
-MAX_CHILDREN = 4
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024  # chunks are capped, so a real answer is far smaller
 STDERR_TAIL = 4096
+# The owner key of parses with no owner given: the ingestion worker's, which is fair across owners itself
+# (worker.py); its parses share one owner's share here so that uploads always find a slot.
+INGEST_OWNER = "ingest-worker"
 
-_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, FairSlots] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -50,21 +51,35 @@ class ParseOutcome:
     chunks: list[ChunkDraft] = field(default_factory=list)  # empty unless asked for
 
 
-def _slot() -> asyncio.Semaphore:
+def parse_slots() -> FairSlots:
+    """This event loop's parse slots, sized from the settings (rebuilt when they change while idle)."""
+    from chatai.settings import get_settings
+
+    s = get_settings()
+    slots, share = slot_counts(concurrency=s.parse_concurrency, memory_total_mb=s.parse_memory_total_mb,
+                               memory_mb=min(s.parse_memory_mb, s.parse_memory_total_mb),
+                               per_owner=s.parse_per_owner)
     loop = asyncio.get_running_loop()
-    if loop not in _slots:
-        _slots[loop] = asyncio.Semaphore(MAX_CHILDREN)
-    return _slots[loop]
+    current = _slots.get(loop)
+    wanted = (slots, share, s.parse_queue_per_owner)
+    if current is None or ((current.slots, current.share, current.max_waiting) != wanted and not current.busy):
+        current = _slots[loop] = FairSlots(slots, share, max_waiting=s.parse_queue_per_owner)
+    return current
 
 
-async def parse_isolated(filename: str, data: bytes, *, limits: Limits | None = None,
-                         with_chunks: bool = True) -> ParseOutcome:
-    """Parse and chunk in a limited child. Raises ParseError (with a sentence) for every failure,
-    including the child running out of memory or CPU time or dying."""
+async def parse_isolated(filename: str, data: bytes, *, limits: Limits | None = None, with_chunks: bool = True,
+                         owner: str | None = None) -> ParseOutcome:
+    """Parse and chunk in a limited child, in one of `owner`'s fair share of the parse slots. Raises
+    ParseError (with a sentence) for every failure, including the child running out of memory or CPU time
+    or dying."""
     limits = limits or Limits.from_settings()
     header = json.dumps({"filename": filename, "limits": limits.to_dict(), "with_chunks": with_chunks})
-    async with _slot():
-        returncode, out, err = await _run_child(header.encode() + b"\n" + data, limits)
+    try:
+        # The ingestion worker's lanes bound its own queue; an owner's uploads are bounded here.
+        async with parse_slots().hold(owner or INGEST_OWNER, bounded=owner is not None):
+            returncode, out, err = await _run_child(header.encode() + b"\n" + data, limits)
+    except QueueFull as exc:
+        raise ParseError("over_limit", too_many_waiting(exc.limit)) from exc
     if returncode == 0:
         try:
             answer = json.loads(out)
@@ -127,7 +142,9 @@ async def _exchange(proc: asyncio.subprocess.Process, request: bytes) -> tuple[b
 
 def _outcome(answer: dict) -> ParseOutcome:
     if not answer.get("ok"):
-        raise ParseError(str(answer.get("code") or "corrupt"), db_safe(str(answer.get("message") or READER_CRASHED)))
+        stats = answer.get("stats") if isinstance(answer.get("stats"), dict) else {}
+        raise ParseError(str(answer.get("code") or "corrupt"), db_safe(str(answer.get("message") or READER_CRASHED)),
+                         {str(k): int(v) for k, v in stats.items() if isinstance(v, int)})
     pairs = answer.get("qa_pairs")
     return ParseOutcome(
         kind=str(answer["kind"]), page_count=int(answer["page_count"]),
@@ -170,9 +187,9 @@ def _answer(filename: str, data: bytes, limits: Limits, with_chunks: bool) -> di
         parsed = parse_document(filename, data, limits)
         chunks = [] if parsed.qa_pairs is not None else chunk_blocks(parsed.blocks, max_chunks=limits.max_chunks)
     except ParseError as exc:
-        return {"ok": False, "code": exc.code, "message": exc.message}
+        return {"ok": False, "code": exc.code, "message": exc.message, "stats": exc.stats}
     except LimitExceeded as exc:
-        return {"ok": False, "code": "over_limit", "message": str(exc)}
+        return {"ok": False, "code": "over_limit", "message": str(exc), "stats": exc.stats}
     return {"ok": True, "kind": parsed.kind, "page_count": parsed.page_count, "qa_pairs": parsed.qa_pairs,
             "chunk_count": len(chunks),
             "chunks": [[c.position, c.section, c.text, c.token_count] for c in chunks] if with_chunks else []}

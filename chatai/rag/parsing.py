@@ -13,20 +13,29 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from chatai.rag.limits import (
     LimitExceeded,
     Limits,
+    TextBudget,
     check_html,
     check_zip,
     too_many_columns,
     too_many_elements,
     too_many_pages,
 )
+from chatai.rag.pdf_content import check_page_text
+from chatai.rag.text_blocks import Block, ParsedDocument, ParseError, decode_text
+from chatai.rag.text_blocks import BlockList as _Blocks
+from chatai.rag.text_blocks import Sections as _Sections
+from chatai.rag.text_blocks import clean as _clean
+from chatai.rag.text_blocks import paragraphs as _paragraphs
+from chatai.rag.text_blocks import table_rows as _table_rows
+from chatai.rag.xml_text import check_docx_text
 from chatai.textsafe import db_safe
+
+__all__ = ["Block", "ParseError", "ParsedDocument", "decode_text", "file_kind", "parse_document"]
 
 SUPPORTED_EXTENSIONS = {
     ".pdf": "pdf", ".docx": "docx", ".txt": "txt", ".text": "txt", ".md": "md", ".markdown": "md",
@@ -39,58 +48,6 @@ CONTENT_TYPES = {
 }
 QUESTION_COLUMNS = ("question", "questions", "q", "вопрос", "вопросы")
 ANSWER_COLUMNS = ("answer", "answers", "a", "ответ", "ответы")
-
-
-class ParseError(Exception):
-    """Why a file cannot be used. `code` is stable (for UIs and tests), `message` is for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class Block:
-    """One structural unit: a paragraph, a table row or a list item, under its section (heading path)."""
-
-    text: str
-    section: str = ""
-    kind: str = "paragraph"  # paragraph | row | item
-    page: int | None = None
-
-
-class _Blocks(list[Block]):
-    """The blocks of one document, failing as soon as there are more than the limit allows (so a
-    file of millions of one-word lines stops early instead of after filling memory)."""
-
-    def __init__(self, limits: Limits) -> None:
-        super().__init__()
-        self._max = limits.max_elements
-
-    def _check(self) -> None:
-        if len(self) > self._max:
-            raise LimitExceeded(too_many_elements(self._max))
-
-    def append(self, block: Block) -> None:
-        super().append(block)
-        self._check()
-
-    def extend(self, blocks: Iterable[Block]) -> None:
-        super().extend(blocks)
-        self._check()
-
-
-@dataclass
-class ParsedDocument:
-    kind: str
-    blocks: list[Block] = field(default_factory=list)
-    page_count: int = 1
-    qa_pairs: list[tuple[str, str]] | None = None  # set for a question/answer CSV
-
-    @property
-    def char_count(self) -> int:
-        return sum(len(b.text) for b in self.blocks)
 
 
 def file_kind(filename: str) -> str:
@@ -108,10 +65,11 @@ def parse_document(filename: str, data: bytes, limits: Limits | None = None) -> 
     kind = file_kind(filename)
     if not data:
         raise ParseError("empty", "The file is empty.")
+    limits = limits or Limits()
     try:
-        parsed = _PARSERS[kind](data, limits or Limits())
+        parsed = _PARSERS[kind](data, limits, TextBudget(limits, len(data)))
     except LimitExceeded as exc:
-        raise ParseError("over_limit", str(exc)) from exc
+        raise ParseError("over_limit", str(exc), exc.stats) from exc
     # PostgreSQL stores neither U+0000 nor lone surrogates (a PDF's text layer can hold both).
     parsed.blocks = [Block(db_safe(b.text), db_safe(b.section), b.kind, b.page) for b in parsed.blocks
                      if b.text.strip()]
@@ -126,62 +84,10 @@ def parse_document(filename: str, data: bytes, limits: Limits | None = None) -> 
     return parsed
 
 
-# --- text helpers ------------------------------------------------------------------------------
-
-_WS = re.compile(r"[ \t\u00a0\u200b]+")
-
-
-def _clean(text: str) -> str:
-    return _WS.sub(" ", text).strip()
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1251 (common for Russian files)."""
-    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ParseError("corrupt", "The file looks binary, not text; is the extension right?")
-    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            return data.decode(enc, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1251")
-        except UnicodeDecodeError as exc:
-            raise ParseError("corrupt", "The text encoding is not recognised; save the file as UTF-8.") from exc
-
-
-def _paragraphs(text: str, section: str, page: int | None = None) -> list[Block]:
-    blocks = []
-    for para in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n")):
-        # A line break inside a paragraph is layout, not meaning.
-        joined = _clean(" ".join(line.strip() for line in para.split("\n")))
-        if joined:
-            blocks.append(Block(joined, section, "paragraph", page))
-    return blocks
-
-
-class _Sections:
-    """Tracks the heading path ("Guide > Install > Linux") as headings of each level arrive."""
-
-    def __init__(self) -> None:
-        self.path: list[tuple[int, str]] = []
-
-    def heading(self, level: int, title: str) -> None:
-        title = _clean(title)
-        if not title:
-            return
-        self.path = [(lvl, t) for lvl, t in self.path if lvl < level] + [(level, title)]
-
-    @property
-    def current(self) -> str:
-        return " > ".join(t for _, t in self.path)
-
-
 # --- formats -------------------------------------------------------------------------------------
 
 
-def _parse_pdf(data: bytes, limits: Limits) -> ParsedDocument:
+def _parse_pdf(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -201,7 +107,9 @@ def _parse_pdf(data: bytes, limits: Limits) -> ParsedDocument:
             raise LimitExceeded(too_many_pages(len(pages), limits.max_pages))
         blocks = _Blocks(limits)
         for number, page in enumerate(pages, start=1):
+            check_page_text(page, budget)  # before pypdf builds every operator of the page
             text = page.extract_text() or ""
+            budget.add(len(text))  # page by page: a page's streams can unpack far beyond the file's size
             blocks.extend(_paragraphs(text, f"Page {number}", number))
     except (ParseError, LimitExceeded):
         raise
@@ -222,12 +130,13 @@ def _check_page_count(reader: object, limits: Limits) -> None:
         raise LimitExceeded(too_many_pages(declared, limits.max_pages))
 
 
-def _parse_docx(data: bytes, limits: Limits) -> ParsedDocument:
+def _parse_docx(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
 
     check_zip(data, limits)  # before python-docx unpacks anything
+    check_docx_text(data, limits, budget)  # streams the XML: refused after a fraction of an oversized one
     try:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -239,10 +148,16 @@ def _parse_docx(data: bytes, limits: Limits) -> ParsedDocument:
         raise ParseError("corrupt", f"The DOCX file cannot be opened ({type(exc).__name__}).") from exc
     sections = _Sections()
     blocks = _Blocks(limits)
+    # Style names by style id: python-docx looks each paragraph's style up by scanning every style (~5 ms
+    # a paragraph with a stock template: 18,000 paragraphs took 116 s of CPU), once per id is enough.
+    style_names: dict[str | None, str] = {}
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             text = _clean(item.text)
-            style = (item.style.name if item.style is not None else "") or ""
+            style_id = item._p.style  # the paragraph's w:pStyle value, None for the default style
+            if style_id not in style_names:
+                style_names[style_id] = (item.style.name if item.style is not None else "") or ""
+            style = style_names[style_id]
             match = re.match(r"(?:Heading|Заголовок)\s*(\d)", style)
             if style == "Title":
                 sections.heading(0, text)
@@ -261,29 +176,9 @@ def _docx_pages(document: object, blocks: list[Block]) -> int:
     return -(-sum(len(b.text) for b in blocks) // 3000)
 
 
-def _table_rows(rows: list[list[str]], section: str) -> list[Block]:
-    """A table row becomes 'Header: value; Header: value' so every row chunk stands on its own."""
-    cleaned = [[_clean(c) for c in row] for row in rows if any(_clean(c) for c in row)]
-    if not cleaned:
-        return []
-    header, body = cleaned[0], cleaned[1:]
-    blocks = []
-    if not body:
-        return [Block(" | ".join(dict.fromkeys(header)), section, "row")]
-    for row in body:
-        parts = []
-        for i, cell in enumerate(row):
-            if not cell:
-                continue
-            name = header[i] if i < len(header) else ""
-            parts.append(f"{name}: {cell}" if name and name != cell else cell)
-        # Merged cells repeat their text in python-docx; dict.fromkeys keeps one copy in order.
-        blocks.append(Block("; ".join(dict.fromkeys(parts)), section, "row"))
-    return blocks
-
-
-def _parse_txt(data: bytes, limits: Limits) -> ParsedDocument:
+def _parse_txt(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
     text = decode_text(data)
+    budget.add(len(text))
     blocks = _Blocks(limits)
     blocks.extend(_paragraphs(text, ""))
     return ParsedDocument("txt", blocks, page_count=max(1, -(-len(text) // 3000)))
@@ -293,8 +188,9 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_FENCE = re.compile(r"^\s*(```|~~~)")
 
 
-def _parse_md(data: bytes, limits: Limits) -> ParsedDocument:
+def _parse_md(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
     text = decode_text(data)
+    budget.add(len(text))
     sections = _Sections()
     blocks = _Blocks(limits)
     buffer: list[str] = []
@@ -379,12 +275,13 @@ def _html_text(root: object, *, structure: bool = True, joiner: str = "") -> str
     return joiner.join(out)
 
 
-def _parse_html(data: bytes, limits: Limits) -> ParsedDocument:
+def _parse_html(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
     from bs4 import BeautifulSoup
 
     check_html(data, limits)  # before BeautifulSoup builds a tree
     soup = BeautifulSoup(decode_text(data), "html.parser")
     text = _html_text(soup)
+    budget.add(len(text))  # the text, not the markup: an HTML file never holds more text than bytes
     sections = _Sections()
     blocks = _Blocks(limits)
     for part in re.split(r"\n\s*\n", text):
@@ -429,8 +326,9 @@ def _csv_dialect(sample: str) -> type[csv.Dialect] | csv.Dialect:
     return best
 
 
-def _read_csv(data: bytes, limits: Limits) -> list[list[str]]:
+def _read_csv(data: bytes, limits: Limits, budget: TextBudget) -> list[list[str]]:
     text = decode_text(data)
+    budget.add(len(text))
     dialect = _csv_dialect(text[:8192])
     rows: list[list[str]] = []
     try:
@@ -453,8 +351,8 @@ def qa_columns(header: list[str]) -> tuple[int, int] | None:
     return (q, a) if q is not None and a is not None else None
 
 
-def _parse_csv(data: bytes, limits: Limits) -> ParsedDocument:
-    rows = _read_csv(data, limits)
+def _parse_csv(data: bytes, limits: Limits, budget: TextBudget) -> ParsedDocument:
+    rows = _read_csv(data, limits, budget)
     if not rows:
         raise ParseError("empty", "The CSV file has no rows.")
     columns = qa_columns(rows[0])

@@ -32,7 +32,7 @@ from chatai.services.assistants import NotFound, get_owned_assistant
 from chatai.settings import get_settings
 
 __all__ = [
-    "NotFound", "SearchHit", "UploadError", "add_qa_pair", "delete_document", "delete_qa_pair",
+    "NotFound", "SearchHit", "UploadError", "add_qa_pair", "check_upload_size", "delete_document", "delete_qa_pair",
     "list_documents", "list_qa_pairs", "reindex_document", "search", "update_qa_pair", "upload_document",
 ]
 
@@ -42,18 +42,28 @@ MAX_QA_ANSWER = 10000
 
 class UploadError(Exception):
     """A rejected upload. `code`: unsupported_type | too_large | empty | corrupt | encrypted | no_text_layer |
-    over_limit | duplicate | bad_name. `message` is specific English for the owner."""
+    over_limit | duplicate | bad_name. `message` is specific English for the owner; `stats` says how far
+    reading got before a limit refused the file (see rag.limits.TextBudget)."""
 
-    def __init__(self, code: str, filename: str, message: str) -> None:
+    def __init__(self, code: str, filename: str, message: str, stats: dict[str, int] | None = None) -> None:
         super().__init__(f"{filename}: {message}")
         self.code = code
         self.filename = filename
         self.message = message
+        self.stats = dict(stats or {})
 
 
 def _clean_filename(filename: str) -> str:
     name = PurePath(filename.replace("\\", "/")).name.strip()
     return "".join(ch for ch in name if ch.isprintable())[:255]
+
+
+def check_upload_size(filename: str, size: int) -> None:
+    """UploadError("too_large") for a file over MAX_UPLOAD_MB (callers check before reading it whole)."""
+    limit = get_settings().max_upload_bytes
+    if size > limit:
+        raise UploadError("too_large", filename, f"The file is {size / 1048576:.1f} MB; the limit is "
+                          f"{limit / 1048576:.0f} MB.")
 
 
 async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assistant_id: uuid.UUID, filename: str,
@@ -63,17 +73,14 @@ async def upload_document(session: AsyncSession, *, owner_id: uuid.UUID, assista
     name = _clean_filename(filename)
     if not name:
         raise UploadError("bad_name", filename, "The file has no name.")
-    limit = get_settings().max_upload_bytes
-    if len(data) > limit:
-        raise UploadError("too_large", name, f"The file is {len(data) / 1048576:.1f} MB; the limit is "
-                          f"{limit / 1048576:.0f} MB.")
+    check_upload_size(name, len(data))
     try:
         kind = file_kind(name)
-        # Full parse now (in a child process with memory and CPU limits): damaged, encrypted, text-less
-        # and over-limit files are refused before anything is stored.
-        parsed = await parse_isolated(name, data, with_chunks=False)
+        # Full parse now (in a child process with memory and CPU limits, in this owner's share of the parse
+        # slots): damaged, encrypted, text-less and over-limit files are refused before anything is stored.
+        parsed = await parse_isolated(name, data, with_chunks=False, owner=str(owner_id))
     except ParseError as exc:
-        raise UploadError(exc.code, name, exc.message) from exc
+        raise UploadError(exc.code, name, exc.message, exc.stats) from exc
     digest = hashlib.sha256(data).hexdigest()
     existing = (await session.execute(
         select(Document.filename).where(Document.assistant_id == assistant.id, Document.content_hash == digest)

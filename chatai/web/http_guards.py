@@ -5,8 +5,8 @@ Upload (`/_upload`, Reflex's file endpoint): Reflex reads the whole multipart bo
 can check its size, and accepts it from anyone. Here, before a byte of the body is read: the request
 must carry a valid session cookie and name an upload handler that exists; a declared Content-Length
 over the limit is refused; then the body is counted while it streams and cut off (413) as soon as it
-passes the limit (at most MAX_FILES_PER_UPLOAD files of the per-file limit), so an oversized upload
-is never read to its end.
+passes the limit (at most MAX_FILES_PER_UPLOAD files of the per-file limit) or one file passes the
+per-file limit, so an oversized upload is never read to its end.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatai.settings import get_settings
+from chatai.web.upload_parts import PartSizes, multipart_boundary, part_too_large
 
 UPLOAD_PATH = "/_upload"
 # Multipart framing (boundaries, part headers, the event's JSON) around the files themselves.
@@ -129,9 +130,12 @@ def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) ->
             await _respond(send, 413, f"The upload is larger than {limit // (1024 * 1024)} MB.")
             return
         # Count the body as the app reads it; past the limit, answer 413 and tell the app the client
-        # left, so it stops reading (and whatever it answers after that is dropped).
+        # left, so it stops reading (and whatever it answers after that is dropped). Each file is also
+        # measured on its own (upload_parts.py): one over the per-file limit stops the upload there.
         size = 0
         refused = False
+        boundary = multipart_boundary(headers.get("content-type", ""))
+        parts = PartSizes(boundary, get_settings().max_upload_bytes) if boundary else None
 
         async def counted_receive() -> Message:
             nonlocal size, refused
@@ -139,10 +143,17 @@ def guard_uploads(app: ASGIApp, *, session_ok: SessionCheck = _valid_session) ->
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                size += len(message.get("body", b""))
+                body = message.get("body", b"")
+                size += len(body)
                 if size > limit:
                     refused = True
                     await _respond(send, 413, f"The upload is larger than {limit // (1024 * 1024)} MB.")
+                    return {"type": "http.disconnect"}
+                over = parts.feed(body) if parts is not None else None
+                if over is not None:
+                    refused = True
+                    await _respond(send, 413, part_too_large(headers.get("accept-language", ""), over,
+                                                             get_settings().max_upload_bytes))
                     return {"type": "http.disconnect"}
             return message
 

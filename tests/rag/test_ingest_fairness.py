@@ -8,9 +8,9 @@ one queue and one document at a time. Now each worker runs several lanes, an own
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from chatai.db.models import Document, utcnow

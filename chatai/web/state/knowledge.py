@@ -125,8 +125,10 @@ class KnowledgeState(rx.State):
         yield
         errors: list[str] = []
         for file in files:
-            data = await file.read()
             try:
+                # Its declared size first: a file over the limit is refused without being read into memory.
+                kb.check_upload_size(file.name or "", file.size or 0)
+                data = await file.read()
                 async with async_session() as session:
                     await kb.upload_document(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
                                              filename=file.name or "", data=data)
