@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from chatai.db.models import Document, utcnow
