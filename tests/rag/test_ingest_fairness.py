@@ -8,6 +8,7 @@ one queue and one document at a time. Now each worker runs several lanes, an own
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from sqlalchemy import select, update
