@@ -15,7 +15,7 @@ from chatai.db.models import MICRO, Assistant, BillingAccount, Charge, Dialog, M
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, dont_know
 from chatai.services import billing, topup_resume
-from tests.bots.conftest import FakeBrain, connect, wait_for
+from tests.bots.conftest import PATIENCE, FakeBrain, connect, wait_for
 
 PRICE = 5 * MICRO
 QUESTION = "How much is delivery to Ethiopia?"
@@ -170,3 +170,28 @@ async def test_when_the_assistant_still_cannot_answer_a_person_is_owed_and_the_o
         told = (await s.execute(sa.select(Notification.text).where(Notification.kind == "handoff_waiting"))
                 ).scalars().all()
     assert told == [topup_resume.OWNER_TEXT["en"]]
+
+
+async def test_the_redis_nudge_alone_brings_the_answer(broke, fake_telegram, runners):
+    """The runner's next sweep is far beyond the test's patience: only the nudge published after the top-up's
+    commit can bring the answer, as for a runner in another process."""
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, broke)
+    await runners(answer_fn=brain, reconcile_interval=PATIENCE * 10)
+    await _refused(fake_telegram, token, runners, brain)
+    await _top_up(broke.owner_id, 100 * MICRO, "pay:5")
+    sent = await fake_telegram.await_sent(token, 2)
+    assert sent[1]["text"].startswith(f"Answer to: {QUESTION}")
+
+
+async def test_a_rolled_back_top_up_hands_nothing_back(broke, fake_telegram, runners):
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, broke)
+    await runners(answer_fn=brain)
+    await _refused(fake_telegram, token, runners, brain)
+    async with async_session() as s:
+        await billing.credit(s, account_id=broke.owner_id, amount_micros=100 * MICRO, kind="topup", key="pay:6")
+        await s.rollback()
+    await asyncio.sleep(0.5)
+    status, notices, balance, _charges = await _state(broke.owner_id)
+    assert (status, notices, balance, len(fake_telegram.sent_messages(token))) == ("waiting", ["balance_zero"], 0, 1)
