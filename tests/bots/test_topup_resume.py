@@ -138,6 +138,23 @@ async def test_an_admin_credit_resumes_too_and_a_debit_does_not(broke, fake_tele
     assert sent[1]["text"].startswith(f"Answer to: {QUESTION}")
 
 
+async def test_a_promo_code_resumes_too(broke, fake_telegram, runners):
+    from chatai.services import promo
+
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, broke)
+    await runners(answer_fn=brain)
+    await _refused(fake_telegram, token, runners, brain)
+    async with async_session() as s:
+        code = await promo.create_promo(s, code="", bonus_micros=30 * MICRO, max_redemptions=5, expires_at=None,
+                                        actor_id=broke.owner_id)
+        await s.commit()
+        assert await promo.redeem(s, user_id=broke.owner_id, code=code.code) == 30 * MICRO
+        await s.commit()
+    sent = await fake_telegram.await_sent(token, 2)
+    assert sent[1]["text"].startswith(f"Answer to: {QUESTION}")
+
+
 async def test_when_the_assistant_still_cannot_answer_a_person_is_owed_and_the_owner_told(broke, fake_telegram,
                                                                                         runners):
     """Handoff on low confidence is switched off, yet the customer was promised a person at zero balance."""
