@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 RESUME_CHANNEL = "chatai:billing:resume"  # {"bot_id"}: the runner owning the bot claims its resumed questions
 RESUMING = "resuming"  # telegram_updates.status of a question handed back after a top-up, not claimed yet
+SETTLED = ("answered", "ignored")  # updates done with (the refusal notice sent, or muted while waiting)
 ANSWERED_BY = ("llm", "qa", "extractive", "fallback")  # an assistant reply that answered (or said it cannot)
 _published: set[asyncio.Task] = set()  # strong references to after-commit publishes in flight
 
@@ -105,10 +106,13 @@ async def after_credit(session: AsyncSession, *, account_id: uuid.UUID) -> list[
             # Its refusal notice is still being sent: resuming now would race that mark. A person answers
             # (the customer was told so); the zero-balance alert stays unread for the owner.
             continue
+        if update_status not in SETTLED:
+            update_id = None  # 'failed': a message that broke the answer path repeatedly is not tried again
         if update_id is not None:
             await session.execute(sa.text(
-                "UPDATE telegram_updates SET status = :resuming WHERE bot_id = :bot AND update_id = :upd"),
-                {"resuming": RESUMING, "bot": bot_id, "upd": update_id})
+                "UPDATE telegram_updates SET status = :resuming WHERE bot_id = :bot AND update_id = :upd"
+                " AND status = ANY(:settled)"),
+                {"resuming": RESUMING, "bot": bot_id, "upd": update_id, "settled": list(SETTLED)})
             # The refusal notice was this update's reply: detached, so the runner answers instead of re-sending it.
             await session.execute(sa.text(
                 "UPDATE messages SET telegram_update_id = NULL WHERE dialog_id = :dialog AND role = 'assistant' "

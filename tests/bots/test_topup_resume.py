@@ -212,3 +212,21 @@ async def test_a_rolled_back_top_up_hands_nothing_back(broke, fake_telegram, run
     await asyncio.sleep(0.5)
     status, notices, balance, _charges = await _state(broke.owner_id)
     assert (status, notices, balance, len(fake_telegram.sent_messages(token))) == ("waiting", ["balance_zero"], 0, 1)
+
+
+async def test_two_runners_claiming_at_once_get_a_question_once(broke, fake_telegram):
+    from chatai.db.session import get_async_engine
+
+    bot, _token = await connect(fake_telegram, broke)
+    async with async_session() as s:
+        await s.execute(sa.text("INSERT INTO telegram_updates (bot_id, update_id, status, received_at) "
+                                "VALUES (:b, 77, :s, now())"), {"b": bot.id, "s": topup_resume.RESUMING})
+        await s.commit()
+
+    async def claim():
+        async with get_async_engine().connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            return await topup_resume.claim(conn, bot_ids=[bot.id])
+
+    first, second = await asyncio.gather(claim(), claim())
+    assert sorted([first, second], key=len) == [{}, {bot.id: [77]}]
