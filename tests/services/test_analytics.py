@@ -144,3 +144,20 @@ async def test_a_qa_pair_missing_a_word_of_the_question_does_not_clear_it(db):
         await s.commit()
         groups = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
     assert [(g.question, g.count) for g in groups] == [("Sunday delivery, do you?", 2)]
+
+
+async def test_the_pair_added_with_one_click_from_the_list_clears_its_question(db):
+    """The list's "add as Q&A pair" link prefills the editor with the question; saving it clears the group."""
+    import urllib.parse
+
+    from chatai.services import knowledge
+    from chatai.web.pages.overview import qa_prefill_href
+
+    a, _second = await _seed()
+    async with async_session() as s:
+        (group,) = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(qa_prefill_href(group.assistant_id, group.question)).query)
+        assert query["assistant"] == [str(a.assistant_id)]
+        await knowledge.add_qa_pair(s, owner_id=a.owner_id, assistant_id=group.assistant_id, question=query["qa"][0],
+                                    answer="Yes, on Sundays from 10 to 16.")
+        assert await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD) == []
