@@ -20,6 +20,7 @@ from chatai.bots import charging, group_chats, operator
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.logsafe import describe
 from chatai.bots.telegram_format import format_answer, plain
+from chatai.rag.answer import dont_know_text
 from chatai.services import dialogs
 from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
 from chatai.services.handoff import is_handoff_request
@@ -146,9 +147,14 @@ async def _produce(worker: Worker, pending: Pending, language: str) -> tuple[str
     metrics.events.llm_tokens(prompt=extra["prompt_tokens"], completion=extra["completion_tokens"])
     text = answer.text or text_for("fallback", language)
     if answer.needs_handoff:  # "I don't know": a person takes over when the assistant's handoff settings allow
-        notice = await operator.handoff_notice(worker, pending, reason="low_confidence",
-                                               language=getattr(answer, "language", None) or language)
-        text = f"{text}\n\n{notice}" if notice else text
+        answer_lang = getattr(answer, "language", None) or language
+        # A question left waiting by a zero balance was promised a person: it keeps that promise (topup_resume).
+        notice = await operator.handoff_notice(worker, pending, reason="low_confidence", language=answer_lang,
+                                               force=pending.resumed)
+        if getattr(answer, "outcome", "") == "dont_know":  # one message: it says a person comes only if one does
+            text = dont_know_text(answer_lang, person=notice is not None)
+        elif notice:
+            text = f"{text}\n\n{notice}"
     return text, answer.answered_by or "llm", sources, extra
 
 

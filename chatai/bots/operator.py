@@ -6,6 +6,8 @@
   sends at once; a sweep of 'pending' rows every few seconds is the safety net (a lost nudge, a restart).
 - Times out handoffs: dialogs of this runner's bots waiting (or held by a silent operator) past their
   assistant's handoff timeout go back to the AI. The clock is in the database, so a restart loses nothing.
+- Answers the questions a top-up handed back (services/topup_resume.py): claimed on a nudge
+  (RESUME_CHANNEL) and by the sweep, then answered by the bot's worker like any owed update.
 - The handlers' hook: `handoff_notice` moves a dialog to 'waiting' when the end user asked for a person or
   the assistant did not know, and returns what to tell the end user.
 
@@ -26,7 +28,7 @@ from telegram.error import InvalidToken
 from chatai.bots.contracts import LeaseLost
 from chatai.bots.telegram_format import plain
 from chatai.cache import get_redis
-from chatai.services import handoff
+from chatai.services import handoff, topup_resume
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Runner, Worker
@@ -37,12 +39,16 @@ log = logging.getLogger(__name__)
 MIN_SWEEP_INTERVAL = 0.2
 
 
-async def handoff_notice(worker: Worker, pending: Pending, *, reason: str, language: str | None = None
-                         ) -> str | None:
+async def handoff_notice(worker: Worker, pending: Pending, *, reason: str, language: str | None = None,
+                         force: bool = False) -> str | None:
     """Ask for a person on the pending update's dialog; the notice for the end user when the dialog now
-    waits for one (or already did), None when the assistant's settings keep the AI answering."""
+    waits for one (or already did), None when the assistant's settings keep the AI answering (unless
+    `force`: a person was already promised)."""
     async with worker.runner.session() as session:
-        outcome = await handoff.start_handoff(session, dialog_id=pending.dialog_id, reason=reason)
+        outcome = await handoff.start_handoff(session, dialog_id=pending.dialog_id, reason=reason, force=force)
+        if force and outcome == "started":  # the promised person is owed after all: the owner's dashboard says so
+            await topup_resume.tell_owner_unanswered(session, owner_id=pending.owner_id)
+            await session.commit()
     if outcome not in ("started", "already"):
         return None
     language = language or handoff.end_user_language(telegram_code=pending.language, texts=[pending.text])
@@ -101,21 +107,46 @@ class OperatorDesk:
             owed = await handoff.pending_outgoing(session, bot_ids=bots)
         for dialog_id, bot_id in dict.fromkeys((o.dialog_id, o.bot_id) for o in owed):
             self.deliver_soon(bot_id, dialog_id)
+        await self.answer_resumed(bots)
+
+    async def answer_resumed(self, bot_ids: list[uuid.UUID]) -> None:
+        """Claim the questions a top-up handed back to these bots and answer them (services/topup_resume.py);
+        a claimed question is an ordinary owed update, so a failure here is retried by the recovery sweep."""
+        async with self.runner.db() as conn:
+            claimed = await topup_resume.claim(conn, bot_ids=bot_ids)
+        for bot_id, update_ids in claimed.items():
+            worker = self.runner.workers.get(bot_id)
+            if worker is not None:
+                log.info("bot %s: answering %d question(s) left waiting by a zero balance", bot_id, len(update_ids))
+                await worker.answer_again(update_ids)
+
+    def _answer_resumed_soon(self, bot_id: uuid.UUID) -> None:
+        task = asyncio.create_task(self.answer_resumed([bot_id]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _listen(self) -> None:
         while True:
             pubsub = get_redis().pubsub()
             try:
-                await pubsub.subscribe(handoff.DELIVERY_CHANNEL)
+                await pubsub.subscribe(handoff.DELIVERY_CHANNEL, topup_resume.RESUME_CHANNEL)
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
                         continue
+                    channel = message.get("channel")
+                    channel = channel.decode() if isinstance(channel, bytes) else channel
+                    resume = channel == topup_resume.RESUME_CHANNEL
                     try:
                         data = json.loads(message["data"])
-                        bot_id, dialog_id = uuid.UUID(data["bot_id"]), uuid.UUID(data["dialog_id"])
+                        bot_id = uuid.UUID(data["bot_id"])
+                        dialog_id = None if resume else uuid.UUID(data["dialog_id"])
                     except (ValueError, KeyError, TypeError):
                         continue
-                    if bot_id in self.runner.workers:
+                    if bot_id not in self.runner.workers:
+                        continue
+                    if dialog_id is None:
+                        self._answer_resumed_soon(bot_id)
+                    else:
                         self.deliver_soon(bot_id, dialog_id)
             except asyncio.CancelledError:
                 raise

@@ -365,6 +365,13 @@ class BotWorker:
             self.inflight.add(p.update_id)
             self._spawn_answer(p)
 
+    async def answer_again(self, update_ids: list[int]) -> None:
+        """Updates the database handed back to be answered after they were handled here (a question a zero
+        balance left waiting, claimed after a top-up: services/topup_resume.py): forget them, then answer."""
+        for update_id in update_ids:
+            self._done.pop(update_id, None)
+        await self.recover(update_ids)
+
     def _spawn_background(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)

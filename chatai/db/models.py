@@ -326,7 +326,7 @@ class TelegramUpdate(SQLModel, table=True):
 
     bot_id: uuid.UUID = Field(foreign_key="bots.id", ondelete="CASCADE", primary_key=True)
     update_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
-    status: str = Field(default="received", max_length=16)  # received | answered | ignored | failed
+    status: str = Field(default="received", max_length=16)  # received | answered | ignored | failed | resuming
     received_at: datetime = _ts()
     answered_at: datetime | None = _opt_ts()
 

@@ -42,7 +42,11 @@ MAX_ANSWER_TOKENS = 700
 
 TEXTS = {
     "en": {
-        "dont_know": "I'm sorry, I don't know the answer to that. I can connect you with a person who can help.",
+        # Said when handoff is off (or the assistant may not call a person): no promise of a person.
+        "dont_know": "I'm sorry, I don't know the answer to that.",
+        # Said instead when the dialog now waits for a person: the one message the customer gets.
+        "dont_know_person": "I'm sorry, I don't know the answer to that. I've asked a person to join this chat: "
+                            "they will answer you here soon.",
         "quote_header": "Here is what I found in the knowledge base (quoted as is):",
         "source": "Source",
         "language": "English",
@@ -52,7 +56,9 @@ TEXTS = {
         "help_person": "If I can't help, just ask for a person and I will connect you.",
     },
     "ru": {
-        "dont_know": "Извините, я не знаю ответа на этот вопрос. Я могу соединить вас с сотрудником, который поможет.",
+        "dont_know": "Извините, я не знаю ответа на этот вопрос.",
+        "dont_know_person": "Извините, я не знаю ответа на этот вопрос. Я позвал сотрудника: он ответит вам здесь "
+                            "в ближайшее время.",
         "quote_header": "Вот что я нашёл в базе знаний (цитата без изменений):",
         "source": "Источник",
         "language": "Russian",
@@ -113,6 +119,12 @@ def dont_know(language: str, confidence: float = 0.0, **tokens: int | str) -> An
     tokens are still recorded for the platform's cost)."""
     return Answer(text=TEXTS[language]["dont_know"], sources=[], answered_by="fallback", needs_handoff=True,
                   language=language, outcome="dont_know", confidence=confidence, **tokens)
+
+
+def dont_know_text(language: str, *, person: bool) -> str:
+    """The "don't know" sentence, saying a person will answer only when the dialog now waits for one."""
+    texts = TEXTS[language if language in TEXTS else "en"]
+    return texts["dont_know_person" if person else "dont_know"]
 
 
 def decide(answer: Answer, certainty: str) -> Answer:

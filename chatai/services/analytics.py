@@ -9,9 +9,12 @@ Definitions (so the numbers can be checked):
 - dialogs / end users: dialogs with activity in the period, and the distinct Telegram users among them.
 - first response: median time from receiving a customer's message to the assistant's answer being sent
   (measured by the bot runner for every reply, messages.latency_ms).
-- unanswered questions: the customer message before a "don't know" answer or a handoff (for a
-  request for a person, the message before that request), grouped by their stemmed words (English and
-  Russian), so word order, case, punctuation and word forms do not split a group.
+- unanswered questions: the customer message a "don't know" answered (answered_by 'fallback'), or the one a
+  handoff followed before anything answered it (for a request for a person, the message before that
+  request; a question answered and then followed by a request for a person is not listed), grouped by their
+  stemmed words (English and Russian), so word order, case, punctuation and word forms do not split a
+  group. A question is cleared once a Q&A pair of its assistant covers it: the pair's question holds every
+  stemmed word of it (as the pair added with "add as Q&A pair" from the list does).
 """
 
 from __future__ import annotations
@@ -136,14 +139,16 @@ async def per_day(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
 
 async def unanswered(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
                      assistant_id: uuid.UUID | None = None, limit: int = UNANSWERED_LIMIT) -> list[UnansweredGroup]:
+    """What the knowledge base is missing (see the module docstring): questions answered "don't know", and
+    questions a handoff followed before anything answered them; minus those a Q&A pair now covers."""
     dialogs, params = _dialogs(owner_id, assistant_id, period)
     params.update(limit=limit, max_misses=MAX_MISSES)
     rows = (await session.execute(sa.text(f"""
         WITH misses AS (
-            SELECT m.dialog_id, m.created_at, false AS asked_person
+            SELECT m.dialog_id, m.created_at, 'dont_know' AS kind
             FROM {_messages(dialogs)} AND m.role = 'assistant' AND m.answered_by = 'fallback'
             UNION ALL
-            SELECT m.dialog_id, m.created_at, m.text = 'handoff_requested' AS asked_person
+            SELECT m.dialog_id, m.created_at, m.text AS kind
             FROM {_notices(dialogs)} AND m.text IN ('handoff_requested', 'handoff_low_confidence')
             ORDER BY created_at DESC LIMIT :max_misses
         ), questions AS (
@@ -153,22 +158,36 @@ async def unanswered(session: AsyncSession, *, owner_id: uuid.UUID, period: Peri
             JOIN LATERAL (SELECT u.created_at FROM messages u
                           WHERE u.dialog_id = x.dialog_id AND u.role = 'user' AND u.created_at <= x.created_at
                           ORDER BY u.created_at DESC LIMIT 1) last_user ON true
+            -- A request for a person is not a question: the customer's message before it is.
             JOIN LATERAL (SELECT u.id, u.text, u.created_at FROM messages u
                           WHERE u.dialog_id = x.dialog_id AND u.role = 'user'
                             AND (u.created_at < last_user.created_at
-                                 OR (NOT x.asked_person AND u.created_at = last_user.created_at))
+                                 OR (x.kind <> 'handoff_requested' AND u.created_at = last_user.created_at))
                           ORDER BY u.created_at DESC LIMIT 1) q ON true
-            WHERE q.text NOT LIKE '/%'
+            WHERE q.text NOT LIKE '/%' AND q.text NOT LIKE '[%'
+              -- After a handoff only when it came right after the question: an answer in between means the
+              -- question was answered and the customer wanted a person for something else.
+              AND (x.kind = 'dont_know' OR NOT EXISTS (
+                  SELECT 1 FROM messages r WHERE r.dialog_id = x.dialog_id AND r.role IN ('assistant', 'operator')
+                    AND r.created_at > q.created_at AND r.created_at < x.created_at))
         ), keyed AS (
             SELECT text, created_at, assistant_id,
-                   coalesce(nullif(array_to_string(tsvector_to_array(
-                                to_tsvector('english', text) || to_tsvector('russian', text)), ' '), ''),
-                            lower(trim(text))) AS key
+                   tsvector_to_array(to_tsvector('english', text) || to_tsvector('russian', text)) AS words
             FROM questions
+        ), qa AS (
+            SELECT p.assistant_id,
+                   tsvector_to_array(to_tsvector('english', p.question) || to_tsvector('russian', p.question)) AS words
+            FROM qa_pairs p WHERE p.assistant_id IN (SELECT DISTINCT assistant_id FROM questions)
+        ), open AS (
+            -- Covered (cleared): a Q&A pair of the assistant whose question holds every word of this one
+            -- (the pair added from this list item keeps its wording; a reworded one still names the same things).
+            SELECT k.*, coalesce(nullif(array_to_string(k.words, ' '), ''), lower(trim(k.text))) AS key FROM keyed k
+            WHERE NOT EXISTS (SELECT 1 FROM qa WHERE qa.assistant_id = k.assistant_id
+                                AND cardinality(k.words) > 0 AND k.words <@ qa.words)
         )
         SELECT (array_agg(text ORDER BY created_at DESC))[1] AS question, count(*) AS n,
                max(created_at) AS last_asked, (array_agg(assistant_id ORDER BY created_at DESC))[1] AS assistant_id
-        FROM keyed GROUP BY key, assistant_id
+        FROM open GROUP BY key, assistant_id
         ORDER BY n DESC, last_asked DESC
         LIMIT :limit
     """), params)).all()

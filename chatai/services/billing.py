@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import MICRO, BillingAccount, LedgerEntry, Notification, Price, User, utcnow
-from chatai.services import audit, handoff, notifications
+from chatai.services import audit, notifications, topup_resume
 from chatai.settings import get_settings
 
 PRICE_ITEMS = ("answer", "qa_answer", "operator_message", "document_page")
@@ -124,6 +124,8 @@ async def credit(session: AsyncSession, *, account_id: uuid.UUID, amount_micros:
                           reason=reason, reference=reference, actor_id=actor_id)
     if credited and kind == "topup":  # the owner's mail, in the payment's transaction
         await notifications.payment_received(session, account_id=account_id, amount_micros=amount_micros, key=key)
+    if credited:  # questions a zero balance left waiting are answered now (services/topup_resume.py)
+        await topup_resume.after_credit(session, account_id=account_id)
     return credited
 
 
@@ -148,6 +150,8 @@ async def adjust(session: AsyncSession, *, account_id: uuid.UUID, amount_micros:
         raise BillingError("not_found")
     await move(session, account_id=account_id, amount=amount_micros, hold=0, kind="adjustment",
                key=f"adjust:{uuid.uuid4()}", reason=reason, actor_id=actor_id)
+    if amount_micros > 0:  # as credit(): waiting questions are answered now
+        await topup_resume.after_credit(session, account_id=account_id)
     # Read under the row lock the movement took: no other movement of this account comes in between.
     after = (await session.execute(sa.select(BillingAccount.balance_micros)
                                    .where(BillingAccount.user_id == account_id))).scalar_one()
@@ -308,25 +312,3 @@ async def notify_balance_zero(session: AsyncSession, *, owner_id: uuid.UUID) -> 
     session.add(Notification(user_id=owner_id, kind="balance_zero", text=_ZERO_NOTIFICATION[locale]))
     await notifications.balance_zero(session, owner_id=owner_id)  # the mail, with the dashboard alert
     return True
-
-
-async def resume_after_topup(session: AsyncSession, *, owner_id: uuid.UUID) -> list[uuid.UUID]:
-    """Dialogs that went to 'waiting' only because the balance ran out (nobody took them) go back to the AI,
-    and the zero-balance alert is marked read. Returns the dialogs resumed (the caller publishes events)."""
-    rows = (await session.execute(sa.text("""
-        UPDATE dialogs d SET status = 'ai', handoff_at = NULL
-        WHERE d.owner_id = :owner AND d.status = 'waiting' AND d.operator_id IS NULL
-          AND (SELECT m.text FROM messages m WHERE m.dialog_id = d.id AND m.role = 'system'
-               ORDER BY m.created_at DESC LIMIT 1) = 'balance_zero'
-        RETURNING d.id
-    """), {"owner": owner_id})).scalars().all()
-    await session.execute(sa.update(Notification).where(
-        Notification.user_id == owner_id, Notification.kind == "balance_zero", Notification.read_at.is_(None))
-        .values(read_at=utcnow()))
-    return list(rows)
-
-
-async def publish_status(*, dialog_ids: list[uuid.UUID], owner_id: uuid.UUID, status: str) -> None:
-    """Best-effort live-view events for status changes, through the handoff module's one publisher."""
-    await handoff.publish_events([{"type": "status", "dialog_id": str(d), "owner_id": str(owner_id), "status": status}
-                          for d in dialog_ids])

@@ -95,6 +95,7 @@ class Pending:
     history: list[tuple[str, str]] = field(default_factory=list)
     ai_muted: bool = False
     saved_reply: SavedReply | None = None
+    resumed: bool = False  # a question a zero balance left waiting, handed back after a top-up (topup_resume.py)
 
 
 def kind_of_text(text: str) -> str:
@@ -198,6 +199,16 @@ def _set_status(bot_id: uuid.UUID, update_id: int, status: str, answered: bool =
             .values(**values))
 
 
+RESUMED_EVENT = "balance_resumed"  # the system notice of a dialog handed back to the AI after a top-up
+
+
+def _resumed_after(user_msg: Any) -> Any:
+    """Whether the dialog was handed back after a top-up since this message arrived (rare: recovery only)."""
+    notice = aliased(Message)
+    return sa.exists().where(notice.dialog_id == user_msg.dialog_id, notice.role == "system",
+                             notice.text == RESUMED_EVENT, notice.created_at > user_msg.created_at)
+
+
 async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: Sequence[int] | None = None,
                        history_limit: int = HISTORY_LIMIT) -> list[Pending]:
     """Updates persisted but not answered (a runner died mid-answer, or a webhook delivered them)."""
@@ -207,7 +218,7 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
         sa.select(TelegramUpdate.update_id, TelegramUpdate.received_at, user_msg.id, user_msg.text,
                   user_msg.telegram_message_id, user_msg.created_at, Dialog.id, Dialog.owner_id,
                   Dialog.telegram_chat_id, Dialog.user_language, Dialog.status,
-                  reply.id, reply.text, reply.answered_by, reply.sources)
+                  reply.id, reply.text, reply.answered_by, reply.sources, _resumed_after(user_msg))
         .join(Dialog, Dialog.bot_id == TelegramUpdate.bot_id)
         .join(user_msg, sa.and_(user_msg.dialog_id == Dialog.id, user_msg.role == "user",
                                 user_msg.telegram_update_id == TelegramUpdate.update_id))
@@ -221,7 +232,7 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
     result: list[Pending] = []
     for row in (await session.execute(query)).all():
         (update_id, received_at, _msg_id, text, tg_msg_id, created_at, dialog_id, owner_id, chat_id, language,
-         status, reply_id, reply_text, reply_by, reply_sources) = row
+         status, reply_id, reply_text, reply_by, reply_sources, resumed) = row
         # A reply saved before the dialog went to a person (the handoff notice itself) is still sent.
         muted = status in HUMAN_STATUSES and reply_id is None
         if muted:
@@ -231,7 +242,7 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
             bot_id=bot_id, update_id=update_id, dialog_id=dialog_id, owner_id=owner_id, chat_id=chat_id or 0,
             kind=kind_of_text(text), text=text, language=language or "", telegram_message_id=tg_msg_id,
             received_at=received_at, history=await _history(session, dialog_id, created_at, history_limit),
-            ai_muted=muted, saved_reply=saved,
+            ai_muted=muted, saved_reply=saved, resumed=bool(resumed),
         ))
     await session.commit()
     return result

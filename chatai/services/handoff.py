@@ -180,8 +180,10 @@ async def request_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason
     return await start_handoff(session, dialog_id=dialog_id, reason=reason) == "started"
 
 
-async def start_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: str) -> str:
-    """request_handoff with the outcome: started | already (waiting or held) | off (settings) | missing."""
+async def start_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: str, force: bool = False) -> str:
+    """request_handoff with the outcome: started | already (waiting or held) | off (settings) | missing.
+    `force` ignores the settings: the end user was already promised a person (a question a zero balance left
+    waiting that the assistant still cannot answer after the top-up, services/topup_resume.py)."""
     if reason not in REASON_EVENTS:
         raise ValueError(f"unknown handoff reason {reason!r}")
     row = (await session.execute(
@@ -195,7 +197,9 @@ async def start_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: 
     if dialog.status != "ai":
         await session.rollback()
         return "already"
-    if (reason == "user" and not enabled) or (reason == "low_confidence" and not (enabled and on_low_confidence)):
+    turned_off = ((reason == "user" and not enabled)
+                  or (reason == "low_confidence" and not (enabled and on_low_confidence)))
+    if turned_off and not force:
         await session.rollback()
         return "off"
     now = utcnow()

@@ -161,7 +161,8 @@ async def test_zero_balance_end_to_end(priced, fake_telegram, runners, fake_yook
     await asyncio.sleep(0.5)
     assert len(fake_telegram.sent_messages(token)) == 1
 
-    # The owner tops up through YooKassa: the dialog goes back to the AI and answers resume.
+    # The owner tops up through YooKassa: the dialog goes back to the AI, which answers the customer's last
+    # question by itself (issue 23: never silence), with the earlier one in the history it is given.
     async with async_session() as s:
         url = await start_topup(s, user_id=priced.owner_id, amount_micros=500 * MICRO, return_url="http://app/ok",
                                 provider=get_provider())
@@ -170,9 +171,10 @@ async def test_zero_balance_end_to_end(priced, fake_telegram, runners, fake_yook
         dialog = await s.get(Dialog, dialog.id)
         assert dialog.status == "ai"
         assert (await s.execute(sa.select(Notification.read_at))).scalar() is not None
-    fake_telegram.push_text(token, "Сколько стоит доставка?", chat_id=21, language="ru")
     sent = await fake_telegram.await_sent(token, 2)
-    assert "Answer to:" in sent[1]["text"]
+    assert sent[1]["text"].startswith("Answer to: Алло?")
+    assert [c["question"] for c in brain.calls] == ["Алло?"]
+    assert ("user", "Сколько стоит доставка?") in brain.calls[0]["history"]
     balance, _r, _c = await wait_for(lambda: _settled(priced.owner_id, ["committed"]))
     assert balance == 495 * MICRO
 

@@ -4,13 +4,14 @@ unanswered list; a sure answer from the same knowledge base is charged as before
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from chatai.bots import charging
-from chatai.db.models import MICRO, BillingAccount, Charge, Dialog, Message, Price
+from chatai.db.models import MICRO, Assistant, BillingAccount, Charge, Dialog, Message, Price
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, answer_question
 from chatai.services import analytics, billing, knowledge
@@ -51,8 +52,11 @@ async def test_dont_know_is_free_hands_off_and_is_listed_as_unanswered(shop, fak
     # One shared word ("кофе") with the grinding pair: it must not answer, and there is nothing else.
     fake_telegram.push_text(token, "можно отдать нераспечатанный кофе обратно?", chat_id=31, language="ru")
     (reply,) = await fake_telegram.await_sent(token, 1)
-    assert reply["text"].startswith(TEXTS["ru"]["dont_know"]) and "смелем" not in reply["text"]
+    # Issue 23: one message that itself says a person will answer, not "don't know" then "I called a person".
+    assert reply["text"] == TEXTS["ru"]["dont_know_person"]
     assert await wait_for(lambda: _released(shop.owner_id))
+    await asyncio.sleep(0.3)
+    assert len(fake_telegram.sent_messages(token)) == 1
     async with async_session() as s:
         dialog = (await s.execute(sa.select(Dialog))).scalar_one()
         saved = (await s.execute(sa.select(Message).where(Message.role == "assistant"))).scalar_one()
@@ -63,6 +67,23 @@ async def test_dont_know_is_free_hands_off_and_is_listed_as_unanswered(shop, fak
     assert (saved.answered_by, saved.needs_handoff, saved.cost_micros) == ("fallback", True, 0)
     assert dialog.status == "waiting" and notices == ["handoff_low_confidence"]
     assert [(g.question, g.count) for g in missed] == [("можно отдать нераспечатанный кофе обратно?", 1)]
+
+
+@pytest.mark.parametrize("setting", ["handoff_enabled", "handoff_on_low_confidence"])
+async def test_with_handoff_off_dont_know_promises_no_person(shop, fake_telegram, runners, setting):
+    async with async_session() as s:
+        assistant = await s.get(Assistant, shop.assistant_id)
+        setattr(assistant, setting, False)
+        await s.commit()
+    bot, token = await connect(fake_telegram, shop)
+    await runners(answer_fn=answer_question)
+    fake_telegram.push_text(token, "Do you sell gift cards for the bike rental?", chat_id=33, language="en")
+    (reply,) = await fake_telegram.await_sent(token, 1)
+    assert reply["text"] == TEXTS["en"]["dont_know"] and "person" not in reply["text"]
+    async with async_session() as s:
+        dialog = (await s.execute(sa.select(Dialog))).scalar_one()
+        notices = (await s.execute(sa.select(Message.text).where(Message.role == "system"))).scalars().all()
+    assert (dialog.status, notices) == ("ai", [])
 
 
 async def test_a_sure_answer_is_still_charged(shop, fake_telegram, runners):

@@ -12,7 +12,7 @@ from chatai.db.models import MICRO, Dialog, Message, utcnow
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS
 from chatai.rag.worker import process_pending
-from chatai.services import analytics, handoff, knowledge
+from chatai.services import analytics, knowledge
 from tests.bots import test_charging
 from tests.bots.conftest import connect, wait_for
 from tests.bots.test_charging import PRICE, _fund, _settled
@@ -57,7 +57,7 @@ async def test_dont_know_hands_off_and_is_not_charged_while_a_cited_answer_is(fa
 
     fake_telegram.push_text(token, "Can I return opened items after a month?", chat_id=8)
     sent = await fake_telegram.await_sent(token, 2)
-    assert sent[1]["text"] == f"{TEXTS['en']['dont_know']}\n\n{handoff.end_user_text('waiting', 'en')}"
+    assert sent[1]["text"] == TEXTS["en"]["dont_know_person"]  # one message, not "don't know" + "I called a person"
     balance, _reserved, charges = await wait_for(lambda: _settled(priced.owner_id, ["committed", "released"]))
     assert balance == 100 * MICRO - PRICE  # the cited answer only
     async with async_session() as s:

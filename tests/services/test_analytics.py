@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from chatai.db.models import Assistant, Dialog, Message
+from chatai.db.models import Assistant, Dialog, Message, QAPair
 from chatai.db.session import async_session
 from chatai.services import analytics
 from tests.factories import make_tenant
@@ -92,3 +92,72 @@ async def test_unanswered_questions_grouped_by_their_words(db):
     # person is not a question, the message before it is (already counted once).
     assert [(g.count, g.assistant_id) for g in groups] == [(2, a.assistant_id)]
     assert groups[0].question == "Sunday delivery, do you?"
+
+
+async def test_a_question_answered_before_a_request_for_a_person_is_not_unanswered(db):
+    """Issue 23: the walk's Ethiopia question was answered (1150 ₽), then the customer asked for a person."""
+    a = await make_tenant("walk@example.com")
+    at = NOW - timedelta(hours=3)
+    await _dialog(a.owner_id, a.assistant_id, 5, [
+        ("user", "Сколько стоит Эфиопия?"),
+        ("assistant", "Эфиопия — 1150 ₽ за 250 г.", {"answered_by": "llm"}),
+        ("user", "позовите оператора"),
+        ("system", "handoff_requested"),
+        ("assistant", "Я позвал сотрудника.", {"answered_by": "notice"}),
+    ], at)
+    # Handed off right after the question, nothing answered it in between: listed.
+    await _dialog(a.owner_id, a.assistant_id, 6, [
+        ("user", "Можно оплатить криптовалютой?"),
+        ("user", "позовите оператора"),
+        ("system", "handoff_requested"),
+    ], at)
+    # "Don't know" and the low-confidence handoff that comes with it: listed once.
+    await _dialog(a.owner_id, a.assistant_id, 7, [
+        ("user", "Do you roast decaf?"),
+        ("system", "handoff_low_confidence"),
+        ("assistant", "I'm sorry, I don't know the answer to that.", {"answered_by": "fallback"}),
+    ], at)
+    async with async_session() as s:
+        groups = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+    assert sorted((g.question, g.count) for g in groups) == [
+        ("Do you roast decaf?", 1), ("Можно оплатить криптовалютой?", 1)]
+
+
+async def test_a_question_a_qa_pair_covers_is_cleared(db):
+    a, second = await _seed()
+    async with async_session() as s:
+        before = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+        # Reworded, but naming every word of the question ("sunday", "delivery"): it covers the group...
+        s.add(QAPair(assistant_id=a.assistant_id, question="Is there delivery on Sundays and holidays?",
+                     answer="Yes, from 10 to 16."))
+        # ...which a pair of another assistant, or one missing a word, would not.
+        s.add(QAPair(assistant_id=second.id, question="Sunday delivery?", answer="No."))
+        await s.commit()
+        after = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+    assert [g.question for g in before] == ["Sunday delivery, do you?"] and after == []
+
+
+async def test_a_qa_pair_missing_a_word_of_the_question_does_not_clear_it(db):
+    a, _second = await _seed()
+    async with async_session() as s:
+        s.add(QAPair(assistant_id=a.assistant_id, question="How much is delivery?", answer="5 EUR"))
+        await s.commit()
+        groups = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+    assert [(g.question, g.count) for g in groups] == [("Sunday delivery, do you?", 2)]
+
+
+async def test_the_pair_added_with_one_click_from_the_list_clears_its_question(db):
+    """The list's "add as Q&A pair" link prefills the editor with the question; saving it clears the group."""
+    import urllib.parse
+
+    from chatai.services import knowledge
+    from chatai.web.pages.overview import qa_prefill_href
+
+    a, _second = await _seed()
+    async with async_session() as s:
+        (group,) = await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD)
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(qa_prefill_href(group.assistant_id, group.question)).query)
+        assert query["assistant"] == [str(a.assistant_id)]
+        await knowledge.add_qa_pair(s, owner_id=a.owner_id, assistant_id=group.assistant_id, question=query["qa"][0],
+                                    answer="Yes, on Sundays from 10 to 16.")
+        assert await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD) == []

@@ -135,9 +135,7 @@ async def confirm_payment(session: AsyncSession, *, payment_id: str, provider: P
         return "already"
     await billing.credit(session, account_id=topup.account_id, amount_micros=topup.amount_micros, kind="topup",
                          key=f"topup:{topup.id}", reference=payment.id, reason=f"{provider.name} payment")
-    resumed = await billing.resume_after_topup(session, owner_id=topup.account_id)
-    await session.commit()
-    await billing.publish_status(dialog_ids=resumed, owner_id=topup.account_id, status="ai")
+    await session.commit()  # the credit handed waiting questions back to the AI (services/topup_resume.py)
     return "credited"
 
 

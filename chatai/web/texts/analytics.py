@@ -26,8 +26,8 @@ EN: dict[str, str] = {
     "analytics_by_person": "A person",
     "analytics_per_day": "Messages and handoffs per day",
     "analytics_unanswered": "Unanswered questions",
-    "analytics_unanswered_hint": "Questions that got \"don't know\" or were handed to a person, grouped by "
-                                 "their words.",
+    "analytics_unanswered_hint": "Questions that got \"don't know\" or were handed to a person right away, "
+                                 "grouped by their words. A question leaves the list once a Q&A pair covers it.",
     "analytics_no_unanswered": "No unanswered questions in this period.",
     "analytics_times": "times",
     "analytics_add_qa": "Add as Q&A pair",
@@ -58,8 +58,9 @@ RU: dict[str, str] = {
     "analytics_by_person": "Человек",
     "analytics_per_day": "Сообщения и передачи человеку по дням",
     "analytics_unanswered": "Вопросы без ответа",
-    "analytics_unanswered_hint": "Вопросы, на которые ассистент ответил «не знаю» или передал человеку, "
-                                 "сгруппированные по словам.",
+    "analytics_unanswered_hint": "Вопросы, на которые ассистент ответил «не знаю» или сразу передал человеку, "
+                                 "сгруппированные по словам. Вопрос уходит из списка, когда его покрывает пара "
+                                 "«вопрос-ответ».",
     "analytics_no_unanswered": "В этом периоде вопросов без ответа нет.",
     "analytics_times": "раз",
     "analytics_add_qa": "Добавить как пару вопрос-ответ",
