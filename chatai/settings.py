@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     max_chunks_per_doc: int = 5000
     # Characters of text a file may expand to, counted while it is read (DOCX: while its XML streams, before
     # a parser builds anything): in all (about what max_chunks_per_doc passages hold), and per MB of the file
-    # (files under 1 MB count as 1 MB; a dense all-text DOCX holds ~2.5-3.5 million characters per MB).
-    max_text_chars: int = 10_000_000
+    # (files under 1 MB count as 1 MB; a dense all-text DOCX holds ~2.5-3.5 million characters per MB). The total
+    # is never below MAX_UPLOAD_MB in bytes (a plain text file at the upload limit always fits).
+    max_text_chars: int = 12_000_000
     max_text_chars_per_mb: int = 6_000_000
     parse_memory_mb: int = 1024  # one parse child's address space
     parse_cpu_seconds: int = 60

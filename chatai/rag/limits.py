@@ -41,7 +41,7 @@ class Limits:
     max_depth: int = 256
     max_csv_columns: int = 1000
     max_chunks: int = 5000
-    max_text_chars: int = 10_000_000
+    max_text_chars: int = 12_000_000
     max_text_chars_per_mb: int = 6_000_000
     memory_mb: int = 1024
     cpu_seconds: int = 60
@@ -53,7 +53,10 @@ class Limits:
         s = get_settings()
         return cls(max_unzipped_mb=s.max_unzipped_mb, max_zip_ratio=s.max_zip_ratio, max_pages=s.max_pages,
                    max_elements=s.max_elements, max_depth=s.max_depth, max_csv_columns=s.max_csv_columns,
-                   max_chunks=s.max_chunks_per_doc, max_text_chars=s.max_text_chars,
+                   max_chunks=s.max_chunks_per_doc,
+                   # Never below the upload limit: plain text is at most one character per byte, so a text file
+                   # the upload limit accepts is never refused for its length; only files that expand are.
+                   max_text_chars=max(s.max_text_chars, s.max_upload_bytes),
                    max_text_chars_per_mb=s.max_text_chars_per_mb,
                    memory_mb=min(s.parse_memory_mb, s.parse_memory_total_mb), cpu_seconds=s.parse_cpu_seconds)
 

@@ -225,8 +225,8 @@ async def test_another_owners_txt_is_parsed_while_one_owners_hostile_files_hold_
     assert max(sum(g.running.values()) for g in grants) <= 2
     # Every hostile file refused by the text cap (not the CPU or memory limit), early; the .txt stored.
     assert all(isinstance(o, UploadError) for o in outcomes), outcomes
-    assert {o.message for o in outcomes} == {"The file holds more than 10,000,000 characters of text (limit "
-                                             "10,000,000 characters); split it into smaller files."}
+    assert {o.message for o in outcomes} == {"The file holds more than 12,000,000 characters of text (limit "
+                                             "12,000,000 characters); split it into smaller files."}
     assert all(o.stats["bytes_read"] < 25 * 1048576 for o in outcomes)
     async with async_session() as s:
         stored = (await s.execute(select(Document.filename))).scalars().all()
