@@ -142,8 +142,9 @@ async def settle_charge(session: AsyncSession, *, key: str, commit: bool, item: 
     if done is None:
         return 0
     if done.charged:
-        await notifications.after_charge(session, account_id=done.account_id, charged_micros=done.charged,
-                                         balance_micros=done.balance_micros, reserved_micros=done.reserved_micros)
+        await notifications.balance_moved(session, account_id=done.account_id, key=key,
+                                          balance_before=done.balance_micros + done.charged,
+                                          balance_after=done.balance_micros)
     return done.charged
 
 
