@@ -16,14 +16,17 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-# Ledger kinds an owner sees; 'reserve' and 'release' only move money set aside for an answer in progress.
+from chatai.services.charges import charged_answer_sql
+
+# Ledger kinds an owner sees; 'reserve' and 'release' only move money set aside for an answer in progress,
+# and a commit is shown when it is an answer charged (charges.charged_answer_sql: the admin counts the same).
 OWNER_KINDS = ("commit", "topup", "welcome", "promo", "refund", "adjustment")
 QUESTION_WORDS = 8
 QUESTION_CHARS = 80
 
 # Each answer's commit row carries its charge key in `reference`. The question is the customer's message the
 # answer replied to: the one of the same Telegram update, else the customer's last message before the charge.
-_HISTORY = sa.text("""
+_HISTORY = sa.text(f"""
     SELECT l.created_at, l.kind, l.amount_micros, l.balance_after_micros, l.reason, l.reference,
            c.dialog_id, q.text AS question
     FROM ledger_entries l
@@ -34,6 +37,7 @@ _HISTORY = sa.text("""
         ORDER BY (m.telegram_update_id IS NOT DISTINCT FROM c.update_id) DESC, m.created_at DESC
         LIMIT 1) q ON c.dialog_id IS NOT NULL
     WHERE l.account_id = :account AND l.kind = ANY(CAST(:kinds AS text[]))
+      AND (l.kind <> 'commit' OR {charged_answer_sql("l")})
       AND (CAST(:since AS timestamptz) IS NULL OR l.created_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR l.created_at < :until)
     ORDER BY l.created_at DESC, l.id
