@@ -72,8 +72,7 @@ async def _debit(owner_id, admin_id, micros: int) -> None:
 async def _alerts(server, email: str) -> list[str]:
     async with async_session() as s:
         await mail.send_pending(s)
-    return [m.subject for m in server.to(email)
-            if m.subject == LOW or m.subject.startswith("Your ChatAI balance has run out")]
+    return [m.subject for m in server.to(email) if m.subject in (LOW, ZERO)]
 
 
 async def test_an_admin_debit_across_the_threshold_then_answers_mails_low_once(mail_on):
@@ -133,3 +132,12 @@ async def test_a_retried_settlement_does_not_mail_twice(mail_on):
         assert await charges.settle_charge(s, key="once", commit=True, item="answer") == 0
         await s.commit()
     assert await _alerts(mail_on, "retry@example.com") == [LOW]
+
+
+async def test_answers_and_admin_debits_racing_across_the_threshold_mail_exactly_once(mail_on):
+    owner_id, admin_id = await _owner("race@example.com", _threshold() + 4 * PRICE)
+    await asyncio.gather(*[_answer(owner_id, f"race{i}") for i in range(6)],
+                         *[_debit(owner_id, admin_id, PRICE) for _ in range(4)])
+    async with async_session() as s:
+        assert (await billing.get_balance(s, user_id=owner_id)).balance_micros == _threshold() - 6 * PRICE
+    assert await _alerts(mail_on, "race@example.com") == [LOW]
