@@ -5,8 +5,11 @@ Answers are answers charged (charges.charged_answer_sql, the same rows the owner
 on the day they were charged. Their money is split by where it came from, first in first out over the
 account's whole ledger: money from top-ups is revenue ("paid"); money from welcome credit, promo codes and
 administrator credits is "bonus", spent by the platform on the owner's answers and never revenue. The
-split needs no stored state: the ledger is append-only and the balance never goes below zero, so every
-debit falls inside the credits received before it.
+split needs no stored state: on the account's running total of credits each credit covers an interval, on
+its running total of debits each debit (an answer, an admin debit) covers one; the balance never goes below
+zero, so every debit's interval lies within the credits received before it, and the credits it overlaps
+say where its money came from. The two running totals are independent, so only the credits (few) and the
+period's debits are sorted; debits before the period count as one sum.
 
 LLM cost = the token counts stored on each reply that called the model (answered_by 'llm', and 'fallback':
 a "don't know" the model decided, free to the owner but not to the platform) x the price of the reply's
@@ -208,28 +211,34 @@ llm AS (
     LEFT JOIN prices p ON p.model = coalesce(nullif(a.model, ''), :default_model)
     WHERE {_MODEL_REPLY} AND m.created_at >= :since AND m.created_at < :until
 ),
-flows AS (
-    -- Money movements (holds move none) of the accounts charged in the period, each with where it starts
-    -- on its account's running total of credits (credit_lo) or of debits (debit_lo). At equal times credits
-    -- come first: a debit never spends money that arrives after it.
-    SELECT id, account_id, created_at, kind, amount_micros,
-           sum(greatest(amount_micros, 0)) OVER w - greatest(amount_micros, 0) AS credit_lo,
-           sum(greatest(-amount_micros, 0)) OVER w - greatest(-amount_micros, 0) AS debit_lo
-    FROM ledger_entries
-    WHERE amount_micros <> 0 AND created_at < :until
-      AND account_id IN (SELECT l.account_id FROM ledger_entries l
-                         WHERE {charged_answer_sql("l")} AND l.created_at >= :since AND l.created_at < :until)
-    WINDOW w AS (PARTITION BY account_id ORDER BY created_at, amount_micros < 0, id
-                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+credits AS (
+    -- Every credit up to the period's end, with where it starts on its account's running total of credits.
+    SELECT account_id, kind, amount_micros,
+           sum(amount_micros) OVER (PARTITION BY account_id ORDER BY created_at, id) - amount_micros AS lo
+    FROM ledger_entries WHERE amount_micros > 0 AND created_at < :until
+),
+spent_before AS (
+    SELECT account_id, -sum(amount_micros) AS spent
+    FROM ledger_entries WHERE amount_micros < 0 AND created_at < :since GROUP BY account_id
+),
+debits AS (
+    -- The period's debits (answers and admin debits), with where each starts on the running total of debits:
+    -- what was spent before the period, then the period's debits in order. Only the period's rows are sorted.
+    SELECT d.id, d.account_id, d.created_at, d.kind, d.amount_micros,
+           coalesce(b.spent, 0) + sum(-d.amount_micros) OVER (PARTITION BY d.account_id ORDER BY d.created_at, d.id)
+           + d.amount_micros AS lo
+    FROM ledger_entries d LEFT JOIN spent_before b ON b.account_id = d.account_id
+    WHERE d.amount_micros < 0 AND d.created_at >= :since AND d.created_at < :until
 ),
 answers AS (
+    -- Each answer charged, with the part of its debit interval [lo, lo + charged) that top-up credits cover.
     SELECT f.account_id, (f.created_at AT TIME ZONE 'UTC')::date AS day, -f.amount_micros AS charged,
-           coalesce(sum(least(c.credit_lo + c.amount_micros, f.debit_lo - f.amount_micros)
-                        - greatest(c.credit_lo, f.debit_lo)) FILTER (WHERE c.kind = 'topup'), 0) AS paid
-    FROM flows f
-    LEFT JOIN flows c ON c.account_id = f.account_id AND c.amount_micros > 0
-         AND c.credit_lo < f.debit_lo - f.amount_micros AND c.credit_lo + c.amount_micros > f.debit_lo
-    WHERE {charged_answer_sql("f")} AND f.created_at >= :since
+           coalesce(sum(least(c.lo + c.amount_micros, f.lo - f.amount_micros) - greatest(c.lo, f.lo))
+                    FILTER (WHERE c.kind = 'topup'), 0) AS paid
+    FROM debits f
+    LEFT JOIN credits c ON c.account_id = f.account_id AND c.lo < f.lo - f.amount_micros
+         AND c.lo + c.amount_micros > f.lo
+    WHERE {charged_answer_sql("f")}
     GROUP BY f.id, f.account_id, f.created_at, f.amount_micros
 ),
 topups AS (
