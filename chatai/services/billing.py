@@ -92,8 +92,7 @@ async def _move(session: AsyncSession, *, account_id: uuid.UUID, amount: int, ho
                 reason: str = "", reference: str = "", actor_id: uuid.UUID | None = None) -> int:
     """Apply one movement and its ledger row (inside the caller's transaction); the balance after it.
     _Duplicate when the key was used before; BillingError('insufficient') when available money would go below
-    zero. The account row lock taken
-    by the UPDATE serializes concurrent movements of one account."""
+    zero. The account row lock taken by the UPDATE serializes concurrent movements of one account."""
     await ensure_account(session, user_id=account_id)
     after = (await session.execute(_MOVE, {"amount": amount, "hold": hold, "account": account_id})).scalar()
     if after is None:
