@@ -113,12 +113,13 @@ async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delive
             done = await charges.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
                                         commit=item is not None, item=item, message_id=saved.message_id)
         if done is not None and notifications.crosses_low_balance(
-                balance_micros=done.balance_micros, reserved_micros=done.reserved_micros,
-                charged_micros=done.charged, price_micros=await _answer_price(worker)):
+                balance_before=done.balance_micros + done.charged, balance_after=done.balance_micros,
+                price_micros=await _answer_price(worker)):
             async with worker.runner.session() as session:  # the rare crossing: the owner's mail
-                await notifications.after_charge(session, account_id=done.account_id, charged_micros=done.charged,
-                                                 balance_micros=done.balance_micros,
-                                                 reserved_micros=done.reserved_micros)
+                await notifications.balance_moved(session, account_id=done.account_id,
+                                                  key=charge_key(pending.bot_id, pending.update_id),
+                                                  balance_before=done.balance_micros + done.charged,
+                                                  balance_after=done.balance_micros)
                 await session.commit()
     except asyncio.CancelledError:
         raise

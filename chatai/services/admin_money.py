@@ -1,11 +1,22 @@
-"""Admin money figures: per day and per account for a period, sign-ups, active accounts, answers, revenue
-(ledger commits), top-ups, LLM cost and margin; and the LLM price table they are computed with.
+"""Admin money figures: per day and per account for a period, sign-ups, active accounts, answers, revenue,
+bonus money spent, top-ups, LLM cost and margin; and the LLM price table they are computed with.
 
-LLM cost = the token counts stored on each answer (messages.prompt_tokens / completion_tokens, answered_by
-'llm') x the price of the answer's model (the assistant's model, else settings.openai_chat_model), per 1M
-tokens in USD, converted with settings.llm_usd_rate. Local answers (qa, extractive, fallback) cost zero.
-Every figure is computed in SQL; cost is summed exactly (numeric) and rounded to micros once per row, and
-margin = revenue - that rounded cost, so a day's or an account's figures add up as shown.
+Answers are answers charged (charges.charged_answer_sql, the same rows the owner's history lists), counted
+on the day they were charged. Their money is split by where it came from, first in first out over the
+account's whole ledger: money from top-ups is revenue ("paid"); money from welcome credit, promo codes and
+administrator credits is "bonus", spent by the platform on the owner's answers and never revenue. The
+split needs no stored state: on the account's running total of credits each credit covers an interval, on
+its running total of debits each debit (an answer, an admin debit) covers one; the balance never goes below
+zero, so every debit's interval lies within the credits received before it, and the credits it overlaps
+say where its money came from. The two running totals are independent, so only the credits (few) and the
+period's debits are sorted; debits before the period count as one sum.
+
+LLM cost = the token counts stored on each reply that called the model (answered_by 'llm', and 'fallback':
+a "don't know" the model decided, free to the owner but not to the platform) x the price of the reply's
+model (the assistant's model, else settings.openai_chat_model), per 1M tokens in USD, converted with
+settings.llm_usd_rate. Every figure is computed in SQL; cost is summed exactly (numeric) and rounded to
+micros once per row, and margin = revenue - that rounded cost, so a day's or an account's figures add up as
+shown.
 
 Every function takes the acting admin and refuses anyone else; the caller owns the session.
 """
@@ -23,6 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatai.db.models import MICRO, ModelPrice, utcnow
 from chatai.services import audit
 from chatai.services.accounts import CurrentUser
+from chatai.services.charges import charged_answer_sql
 from chatai.settings import get_settings
 
 # USD per 1M prompt / completion tokens (providers' list prices); an admin's row in model_prices wins.
@@ -121,10 +133,11 @@ async def set_model_price(session: AsyncSession, *, admin: CurrentUser, model: s
 class DayFigures:
     day: date
     signups: int
-    active_accounts: int
-    answers: int
-    llm_answers: int
-    revenue_micros: int
+    active_accounts: int  # with an answer charged or a model call that day
+    answers: int  # answers charged
+    llm_calls: int  # replies that called the model (answers and "don't know")
+    revenue_micros: int  # what answers charged took from top-up money
+    bonus_micros: int  # what they took from welcome, promo and administrator credit
     topups_micros: int
     cost_micros: int
 
@@ -138,8 +151,9 @@ class AccountFigures:
     account_id: uuid.UUID
     email: str
     answers: int
-    llm_answers: int
+    llm_calls: int
     revenue_micros: int
+    bonus_micros: int
     topups_micros: int
     cost_micros: int
 
@@ -174,32 +188,62 @@ def _check_period(period: Period) -> None:
         raise MoneyError("period")
 
 
-# Each answer of the period with its account, day and exact cost in USD micros x 1M tokens (numeric, no rounding
-# yet). Prices come in as arrays (the effective table: defaults merged with admin rows).
-_ANSWERS_CTE = """
+# A reply that called the model: an answer it wrote, or a "don't know" it decided (a canned "don't know"
+# without tokens never reached it).
+_MODEL_REPLY = ("m.role = 'assistant' AND (m.answered_by = 'llm' OR (m.answered_by = 'fallback' AND "
+                "m.prompt_tokens + m.completion_tokens > 0))")
+
+# The period's replies that called the model, with their account, day and exact cost in USD micros x 1M
+# tokens (numeric, no rounding yet); the answers charged in the period, each with the part of its money that
+# came from top-ups; the period's top-ups. Prices come in as arrays (defaults merged with admin rows).
+_FIGURES_CTE = f"""
 prices AS (
     SELECT * FROM unnest(CAST(:models AS text[]), CAST(:prompt AS bigint[]), CAST(:completion AS bigint[]))
         AS p(model, prompt_micros, completion_micros)
 ),
-answers AS (
+llm AS (
     SELECT d.owner_id AS account_id, (m.created_at AT TIME ZONE 'UTC')::date AS day,
-           (m.answered_by = 'llm') AS is_llm,
-           CASE WHEN m.answered_by = 'llm'
-                THEN m.prompt_tokens::numeric * coalesce(p.prompt_micros, 0)
-                     + m.completion_tokens::numeric * coalesce(p.completion_micros, 0)
-                ELSE 0 END AS cost_raw
+           m.prompt_tokens::numeric * coalesce(p.prompt_micros, 0)
+           + m.completion_tokens::numeric * coalesce(p.completion_micros, 0) AS cost_raw
     FROM messages m
     JOIN dialogs d ON d.id = m.dialog_id
     JOIN assistants a ON a.id = d.assistant_id
     LEFT JOIN prices p ON p.model = coalesce(nullif(a.model, ''), :default_model)
-    WHERE m.role = 'assistant' AND m.created_at >= :since AND m.created_at < :until
+    WHERE {_MODEL_REPLY} AND m.created_at >= :since AND m.created_at < :until
 ),
-money AS (
-    SELECT account_id, (created_at AT TIME ZONE 'UTC')::date AS day,
-           coalesce(-sum(amount_micros) FILTER (WHERE kind = 'commit'), 0) AS revenue,
-           coalesce(sum(amount_micros) FILTER (WHERE kind = 'topup'), 0) AS topups
-    FROM ledger_entries
-    WHERE kind IN ('commit', 'topup') AND created_at >= :since AND created_at < :until
+credits AS (
+    -- Every credit up to the period's end, with where it starts on its account's running total of credits.
+    SELECT account_id, kind, amount_micros,
+           sum(amount_micros) OVER (PARTITION BY account_id ORDER BY created_at, id) - amount_micros AS lo
+    FROM ledger_entries WHERE amount_micros > 0 AND created_at < :until
+),
+spent_before AS (
+    SELECT account_id, -sum(amount_micros) AS spent
+    FROM ledger_entries WHERE amount_micros < 0 AND created_at < :since GROUP BY account_id
+),
+debits AS (
+    -- The period's debits (answers and admin debits), with where each starts on the running total of debits:
+    -- what was spent before the period, then the period's debits in order. Only the period's rows are sorted.
+    SELECT d.id, d.account_id, d.created_at, d.kind, d.amount_micros,
+           coalesce(b.spent, 0) + sum(-d.amount_micros) OVER (PARTITION BY d.account_id ORDER BY d.created_at, d.id)
+           + d.amount_micros AS lo
+    FROM ledger_entries d LEFT JOIN spent_before b ON b.account_id = d.account_id
+    WHERE d.amount_micros < 0 AND d.created_at >= :since AND d.created_at < :until
+),
+answers AS (
+    -- Each answer charged, with the part of its debit interval [lo, lo + charged) that top-up credits cover.
+    SELECT f.account_id, (f.created_at AT TIME ZONE 'UTC')::date AS day, -f.amount_micros AS charged,
+           coalesce(sum(least(c.lo + c.amount_micros, f.lo - f.amount_micros) - greatest(c.lo, f.lo))
+                    FILTER (WHERE c.kind = 'topup'), 0) AS paid
+    FROM debits f
+    LEFT JOIN credits c ON c.account_id = f.account_id AND c.lo < f.lo - f.amount_micros
+         AND c.lo + c.amount_micros > f.lo
+    WHERE {charged_answer_sql("f")}
+    GROUP BY f.id, f.account_id, f.created_at, f.amount_micros
+),
+topups AS (
+    SELECT account_id, (created_at AT TIME ZONE 'UTC')::date AS day, sum(amount_micros) AS topups
+    FROM ledger_entries WHERE kind = 'topup' AND created_at >= :since AND created_at < :until
     GROUP BY 1, 2
 )
 """
@@ -208,54 +252,57 @@ money AS (
 _COST = "round(coalesce({raw}, 0) / 1000000 * CAST(:rate AS numeric))::bigint"
 
 _DAILY_SQL = f"""
-WITH {_ANSWERS_CTE},
+WITH {_FIGURES_CTE},
 days AS (SELECT generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day')::date AS day),
-answer_days AS (
-    SELECT day, count(*) AS answers, count(*) FILTER (WHERE is_llm) AS llm_answers,
-           count(DISTINCT account_id) AS active_accounts, sum(cost_raw) AS cost_raw
-    FROM answers GROUP BY day
+llm_days AS (SELECT day, count(*) AS calls, sum(cost_raw) AS cost_raw FROM llm GROUP BY day),
+answer_days AS (SELECT day, count(*) AS answers, sum(charged) AS charged, sum(paid) AS paid
+                FROM answers GROUP BY day),
+active_days AS (
+    SELECT day, count(DISTINCT account_id) AS accounts
+    FROM (SELECT day, account_id FROM llm UNION SELECT day, account_id FROM answers) x GROUP BY day
 ),
-money_days AS (SELECT day, sum(revenue) AS revenue, sum(topups) AS topups FROM money GROUP BY day),
+topup_days AS (SELECT day, sum(topups) AS topups FROM topups GROUP BY day),
 signup_days AS (
     SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS signups
     FROM users WHERE created_at >= :since AND created_at < :until GROUP BY 1
 )
-SELECT days.day, coalesce(s.signups, 0), coalesce(a.active_accounts, 0), coalesce(a.answers, 0),
-       coalesce(a.llm_answers, 0), coalesce(m.revenue, 0)::bigint, coalesce(m.topups, 0)::bigint,
-       {_COST.format(raw="a.cost_raw")}
+SELECT days.day, coalesce(s.signups, 0), coalesce(v.accounts, 0), coalesce(a.answers, 0), coalesce(l.calls, 0),
+       coalesce(a.paid, 0)::bigint, coalesce(a.charged - a.paid, 0)::bigint, coalesce(t.topups, 0)::bigint,
+       {_COST.format(raw="l.cost_raw")}
 FROM days
 LEFT JOIN answer_days a ON a.day = days.day
-LEFT JOIN money_days m ON m.day = days.day
+LEFT JOIN llm_days l ON l.day = days.day
+LEFT JOIN active_days v ON v.day = days.day
+LEFT JOIN topup_days t ON t.day = days.day
 LEFT JOIN signup_days s ON s.day = days.day
 ORDER BY days.day
 """
 
 _ACCOUNTS_SQL = f"""
-WITH {_ANSWERS_CTE},
-answer_accounts AS (
-    SELECT account_id, count(*) AS answers, count(*) FILTER (WHERE is_llm) AS llm_answers, sum(cost_raw) AS cost_raw
-    FROM answers GROUP BY account_id
-),
-money_accounts AS (
-    SELECT account_id, sum(revenue) AS revenue, sum(topups) AS topups FROM money GROUP BY account_id
-),
+WITH {_FIGURES_CTE},
+llm_accounts AS (SELECT account_id, count(*) AS calls, sum(cost_raw) AS cost_raw FROM llm GROUP BY account_id),
+answer_accounts AS (SELECT account_id, count(*) AS answers, sum(charged) AS charged, sum(paid) AS paid
+                    FROM answers GROUP BY account_id),
+topup_accounts AS (SELECT account_id, sum(topups) AS topups FROM topups GROUP BY account_id),
 figures AS (
-    SELECT coalesce(a.account_id, m.account_id) AS account_id, coalesce(a.answers, 0) AS answers,
-           coalesce(a.llm_answers, 0) AS llm_answers, coalesce(m.revenue, 0)::bigint AS revenue,
-           coalesce(m.topups, 0)::bigint AS topups, {_COST.format(raw="a.cost_raw")} AS cost
-    FROM answer_accounts a FULL JOIN money_accounts m ON m.account_id = a.account_id
+    SELECT ids.account_id, coalesce(a.answers, 0) AS answers, coalesce(l.calls, 0) AS calls,
+           coalesce(a.paid, 0)::bigint AS paid, coalesce(a.charged - a.paid, 0)::bigint AS bonus,
+           coalesce(t.topups, 0)::bigint AS topups, {_COST.format(raw="l.cost_raw")} AS cost
+    FROM (SELECT account_id FROM llm UNION SELECT account_id FROM answers) ids
+    LEFT JOIN answer_accounts a ON a.account_id = ids.account_id
+    LEFT JOIN llm_accounts l ON l.account_id = ids.account_id
+    LEFT JOIN topup_accounts t ON t.account_id = ids.account_id
 )
-SELECT f.account_id, u.email, f.answers, f.llm_answers, f.revenue, f.topups, f.cost
+SELECT f.account_id, u.email, f.answers, f.calls, f.paid, f.bonus, f.topups, f.cost
 FROM figures f JOIN users u ON u.id = f.account_id
-WHERE f.answers > 0 OR f.revenue <> 0
-ORDER BY f.revenue - f.cost, u.email
+ORDER BY f.paid - f.cost, u.email
 LIMIT :limit
 """
 
-_UNPRICED_SQL = """
+_UNPRICED_SQL = f"""
 SELECT DISTINCT coalesce(nullif(a.model, ''), :default_model) AS model
 FROM messages m JOIN dialogs d ON d.id = m.dialog_id JOIN assistants a ON a.id = d.assistant_id
-WHERE m.role = 'assistant' AND m.answered_by = 'llm' AND m.created_at >= :since AND m.created_at < :until
+WHERE {_MODEL_REPLY} AND m.created_at >= :since AND m.created_at < :until
   AND NOT (coalesce(nullif(a.model, ''), :default_model) = ANY(CAST(:models AS text[])))
 ORDER BY 1
 """
@@ -280,7 +327,7 @@ async def daily_figures(session: AsyncSession, *, admin: CurrentUser, period: Pe
 
 async def account_figures(session: AsyncSession, *, admin: CurrentUser, period: Period,
                           limit: int = LOWEST_MARGIN_LIMIT) -> list[AccountFigures]:
-    """The accounts with answers or revenue in the period, lowest margin first."""
+    """The accounts with answers charged or model calls in the period, lowest margin first."""
     _check(admin)
     _check_period(period)
     params = await _params(session, period) | {"limit": max(1, min(limit, 1000))}

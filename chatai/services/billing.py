@@ -89,10 +89,10 @@ _LEDGER = sa.text("""
 
 
 async def _move(session: AsyncSession, *, account_id: uuid.UUID, amount: int, hold: int, kind: str, key: str,
-                reason: str = "", reference: str = "", actor_id: uuid.UUID | None = None) -> bool:
-    """Apply one movement and its ledger row (inside the caller's transaction). False when the key was used
-    before; BillingError('insufficient') when available money would go below zero. The account row lock taken
-    by the UPDATE serializes concurrent movements of one account."""
+                reason: str = "", reference: str = "", actor_id: uuid.UUID | None = None) -> int:
+    """Apply one movement and its ledger row (inside the caller's transaction); the balance after it.
+    _Duplicate when the key was used before; BillingError('insufficient') when available money would go below
+    zero. The account row lock taken by the UPDATE serializes concurrent movements of one account."""
     await ensure_account(session, user_id=account_id)
     after = (await session.execute(_MOVE, {"amount": amount, "hold": hold, "account": account_id})).scalar()
     if after is None:
@@ -103,16 +103,21 @@ async def _move(session: AsyncSession, *, account_id: uuid.UUID, amount: int, ho
     })).scalar()
     if inserted is None:
         raise _Duplicate
-    return True
+    return int(after)
 
 
 async def move(session: AsyncSession, **kw: Any) -> bool:
-    """`_move` in a savepoint: a duplicate or refused movement leaves nothing behind in the transaction."""
+    """`_move` in a savepoint: a duplicate or refused movement leaves nothing behind in the transaction. A
+    movement down that crosses the low-balance threshold queues the owner's mail in the same transaction."""
     try:
         async with session.begin_nested():
-            return await _move(session, **kw)
+            after = await _move(session, **kw)
     except _Duplicate:
         return False
+    if kw["amount"] < 0:
+        await notifications.balance_moved(session, account_id=kw["account_id"], key=kw["key"],
+                                          balance_before=after - kw["amount"], balance_after=after)
+    return True
 
 
 async def credit(session: AsyncSession, *, account_id: uuid.UUID, amount_micros: int, kind: str, key: str,

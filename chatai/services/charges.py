@@ -25,6 +25,14 @@ from chatai.services.dialogs import ASYNC_COMMIT
 CHARGED_REPLIES = {"llm": "answer", "extractive": "answer", "qa": "qa_answer"}
 
 
+def charged_answer_sql(ledger: str) -> str:
+    """The one definition of "an answer" wherever answers and money are counted together (the owner's
+    history, the admin money page): a ledger commit row that took money. Holds, releases, free replies
+    ("don't know", greetings) and answers committed at a price of zero are not answers charged. `ledger` is
+    the SQL alias of ledger_entries."""
+    return f"({ledger}.kind = 'commit' AND {ledger}.amount_micros < 0)"
+
+
 # Why each of these is one statement: an answer reserves and settles on its owner's account row, and the
 # ORM session version (a dozen round trips, savepoints, two synchronously flushed commits) cost the bot
 # runner ~7 ms of CPU per answer and capped it near 85 answers/s (bench/README.md, "Billing in one
@@ -142,8 +150,9 @@ async def settle_charge(session: AsyncSession, *, key: str, commit: bool, item: 
     if done is None:
         return 0
     if done.charged:
-        await notifications.after_charge(session, account_id=done.account_id, charged_micros=done.charged,
-                                         balance_micros=done.balance_micros, reserved_micros=done.reserved_micros)
+        await notifications.balance_moved(session, account_id=done.account_id, key=key,
+                                          balance_before=done.balance_micros + done.charged,
+                                          balance_after=done.balance_micros)
     return done.charged
 
 

@@ -98,39 +98,38 @@ async def balance_zero(session: AsyncSession, *, owner_id: uuid.UUID) -> bool:
     return await notify(session, user_id=owner_id, kind="balance_zero")
 
 
-def crosses_low_balance(*, balance_micros: int, reserved_micros: int, charged_micros: int, price_micros: int) -> bool:
-    """Whether this charge took the available money below the low threshold (it was at or above it before),
-    without going straight to (nearly) zero, which has its own alert."""
-    if charged_micros <= 0 or price_micros <= 0:
+def low_balance_threshold(price_micros: int) -> int:
+    """The balance below which the owner is warned: LOW_BALANCE_ANSWERS answers at the AI-answer price."""
+    return get_settings().low_balance_answers * price_micros
+
+
+def crosses_low_balance(*, balance_before: int, balance_after: int, price_micros: int) -> bool:
+    """Whether one movement took the balance from at or above the low threshold to below it.
+
+    The balance, not the available money: holds come and go with every answer in progress (a released "don't
+    know" would re-arm and fire the alert again and again), while the balance moves only when money really
+    moves. Movements of one account are serialized by its row lock, so each has an exact before and after
+    and exactly one movement crosses per fall: the alert is once per crossing with no stored flag, and it
+    re-arms by itself when the balance goes back to the threshold or above."""
+    if price_micros <= 0:
         return False
-    threshold = get_settings().low_balance_answers * price_micros
-    after = balance_micros - reserved_micros
-    return after + charged_micros >= threshold > after >= price_micros
+    return balance_before >= low_balance_threshold(price_micros) > balance_after
 
 
-async def after_charge(session: AsyncSession, *, account_id: uuid.UUID, charged_micros: int,
-                       balance_micros: int | None = None, reserved_micros: int | None = None,
-                       price_micros: int | None = None) -> bool:
-    """Mail 'low balance' when this charge took the available money below the low threshold (it was at or
-    above it before): once per crossing, not once per answer. The account after the charge and the answer
-    price are read here unless the caller has them."""
-    if charged_micros <= 0 or not mail.mail_enabled():
+async def balance_moved(session: AsyncSession, *, account_id: uuid.UUID, balance_before: int, balance_after: int,
+                        key: str, price_micros: int | None = None) -> bool:
+    """Mail 'low balance' when this movement (an answer's charge, an admin debit, anything) crossed the
+    threshold downwards. `key` names the movement (its idempotency key): a retried movement mails once."""
+    if balance_after >= balance_before or not mail.mail_enabled():
         return False
     from chatai.services import billing
 
-    if balance_micros is None or reserved_micros is None:
-        # Columns, not the ORM row: the charge moved the balance with plain SQL; an identity-map row may be stale.
-        balance_micros, reserved_micros = (await session.execute(
-            sa.select(BillingAccount.balance_micros, BillingAccount.reserved_micros)
-            .where(BillingAccount.user_id == account_id))).one()
     price = await billing.price_at(session, item="answer") if price_micros is None else price_micros
-    if not crosses_low_balance(balance_micros=balance_micros, reserved_micros=reserved_micros,
-                               charged_micros=charged_micros, price_micros=price):
+    if not crosses_low_balance(balance_before=balance_before, balance_after=balance_after, price_micros=price):
         return False
-    balance, after = balance_micros, balance_micros - reserved_micros
-    return await notify(session, user_id=account_id, kind="balance_low",
-                        values={"balance": f"{billing.format_amount(balance)} {get_settings().billing_currency}",
-                                "answers": str(after // price)})
+    return await notify(session, user_id=account_id, kind="balance_low", dedupe_key=f"balance_low:{key}"[:160],
+                        values={"balance": f"{billing.format_amount(balance_after)} {get_settings().billing_currency}",
+                                "answers": str(max(0, balance_after) // price)})
 
 
 async def payment_received(session: AsyncSession, *, account_id: uuid.UUID, amount_micros: int,

@@ -1,5 +1,6 @@
-"""Admin panel: platform money for a period (revenue, top-ups, LLM cost, margin per day and per account) and
-the LLM price table the cost is computed with (services/admin_money.py)."""
+"""Admin panel: platform money for a period (answers charged, revenue from top-up money and bonus money apart,
+top-ups, LLM cost, margin per day and per account) and the LLM price table the cost is computed with
+(services/admin_money.py)."""
 
 from __future__ import annotations
 
@@ -48,19 +49,18 @@ class AdminMoneyState(rx.State):
         settings = get_settings()
         self.currency, self.usd_rate = settings.billing_currency, f"{settings.llm_usd_rate:g}"
         self.chart = [{"day": d.day.strftime("%m-%d"), "revenue": _units(d.revenue_micros),
-                       "cost": _units(d.cost_micros), "margin": _units(d.margin_micros)} for d in days]
+                       "bonus": _units(d.bonus_micros), "cost": _units(d.cost_micros),
+                       "margin": _units(d.margin_micros)} for d in days]
         self.days = [{"day": d.day.isoformat(), "signups": str(d.signups), "active": str(d.active_accounts),
                       "answers": str(d.answers), "revenue": format_amount(d.revenue_micros),
-                      "topups": format_amount(d.topups_micros), "cost": format_amount(d.cost_micros),
-                      "margin": format_amount(d.margin_micros)} for d in reversed(days)]
-        revenue, cost = sum(d.revenue_micros for d in days), sum(d.cost_micros for d in days)
-        self.totals = {"signups": str(sum(d.signups for d in days)), "answers": str(sum(d.answers for d in days)),
-                       "revenue": format_amount(revenue), "topups": format_amount(sum(d.topups_micros for d in days)),
-                       "cost": format_amount(cost), "margin": format_amount(revenue - cost),
-                       "margin_pct": f"{(revenue - cost) * 100 / revenue:.1f}%" if revenue else "—"}
+                      "bonus": format_amount(d.bonus_micros), "topups": format_amount(d.topups_micros),
+                      "cost": format_amount(d.cost_micros), "margin": format_amount(d.margin_micros)}
+                     for d in reversed(days)]
+        self.totals = totals(days)
         self.accounts = [{"id": str(a.account_id), "email": a.email, "answers": str(a.answers),
-                          "revenue": format_amount(a.revenue_micros), "cost": format_amount(a.cost_micros),
-                          "margin": format_amount(a.margin_micros), "negative": "1" if a.margin_micros < 0 else ""}
+                          "revenue": format_amount(a.revenue_micros), "bonus": format_amount(a.bonus_micros),
+                          "cost": format_amount(a.cost_micros), "margin": format_amount(a.margin_micros),
+                          "negative": "1" if a.margin_micros < 0 else ""}
                          for a in accounts]
         self.prices = [{"model": p.model, "prompt": format_usd(p.prompt_usd_micros),
                         "completion": format_usd(p.completion_usd_micros), "custom": "1" if p.custom else ""}
@@ -104,6 +104,18 @@ class AdminMoneyState(rx.State):
         await self._reload(admin)
 
 
+def totals(days: list[admin_money.DayFigures]) -> dict[str, str]:
+    """The period's totals. Margin is revenue (top-up money) less LLM cost, as a share of that revenue: bonus
+    money spent on answers is not revenue, so a month paid for by welcome credit shows no margin at all."""
+    revenue, cost = sum(d.revenue_micros for d in days), sum(d.cost_micros for d in days)
+    return {"signups": str(sum(d.signups for d in days)), "answers": str(sum(d.answers for d in days)),
+            "llm_calls": str(sum(d.llm_calls for d in days)), "revenue": format_amount(revenue),
+            "bonus": format_amount(sum(d.bonus_micros for d in days)),
+            "topups": format_amount(sum(d.topups_micros for d in days)), "cost": format_amount(cost),
+            "margin": format_amount(revenue - cost),
+            "margin_pct": f"{(revenue - cost) * 100 / revenue:.1f}%" if revenue else "—"}
+
+
 def format_usd(micros: int) -> str:
     """USD micros -> '0.15' (up to 6 decimals, trailing zeros dropped, at least 2)."""
     whole, frac = divmod(micros, 1_000_000)
@@ -114,6 +126,7 @@ def _money_chart() -> rx.Component:
     return rx.recharts.line_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
         rx.recharts.line(data_key="revenue", name=t("admin_money_revenue"), stroke=rx.color("green", 9), dot=False),
+        rx.recharts.line(data_key="bonus", name=t("admin_money_bonus"), stroke=rx.color("amber", 9), dot=False),
         rx.recharts.line(data_key="cost", name=t("admin_money_cost"), stroke=rx.color("red", 9), dot=False),
         rx.recharts.line(data_key="margin", name=t("admin_money_margin"), stroke=rx.color("blue", 9), dot=False),
         rx.recharts.x_axis(data_key="day"),
@@ -140,6 +153,7 @@ def _account_row(row: dict) -> rx.Component:
         rx.table.cell(rx.link(row["email"], href="/admin/users/" + row["id"])),
         rx.table.cell(row["answers"]),
         rx.table.cell(row["revenue"]),
+        rx.table.cell(row["bonus"]),
         rx.table.cell(row["cost"]),
         rx.table.cell(rx.text(row["margin"], color=rx.cond(row["negative"] != "", rx.color("red", 11), "inherit"),
                               weight="medium")),
@@ -148,7 +162,7 @@ def _account_row(row: dict) -> rx.Component:
 
 def _day_row(row: dict) -> rx.Component:
     return rx.table.row(*[rx.table.cell(row[key]) for key in
-                          ("day", "signups", "active", "answers", "revenue", "topups", "cost", "margin")])
+                          ("day", "signups", "active", "answers", "revenue", "bonus", "topups", "cost", "margin")])
 
 
 def _price_row(row: dict) -> rx.Component:
@@ -199,18 +213,21 @@ def admin_money_page() -> rx.Component:
                 rx.callout(t("admin_money_unpriced") + " " + s.unpriced.join(", "), icon="triangle-alert",
                            color_scheme="amber", width="100%"),
                 rx.fragment()),
-        card(rx.flex(_total("admin_money_revenue", s.totals["revenue"]), _total("admin_money_cost", s.totals["cost"]),
+        card(rx.flex(_total("admin_money_revenue", s.totals["revenue"]), _total("admin_money_bonus", s.totals["bonus"]),
+                     _total("admin_money_cost", s.totals["cost"]),
                      _total("admin_money_margin", s.totals["margin"]),
                      _total("admin_money_margin_pct", s.totals["margin_pct"]),
                      _total("admin_money_topups", s.totals["topups"]),
                      _total("admin_money_answers", s.totals["answers"]),
+                     _total("admin_money_llm_calls", s.totals["llm_calls"]),
                      _total("admin_money_signups", s.totals["signups"]), spacing="6", wrap="wrap"),
              rx.text(t("admin_money_in_currency"), " ", s.currency, size="1", color=rx.color("gray", 11),
-                     margin_top="8px")),
+                     margin_top="8px"),
+             rx.text(t("admin_money_definitions"), size="1", color=rx.color("gray", 11), id="admin-money-definitions")),
         card(rx.heading(t("admin_money_chart_title"), size="4", margin_bottom="8px"), _money_chart()),
         card(rx.heading(t("admin_money_lowest_title"), size="4", margin_bottom="8px"),
-             _table(_header("admin_money_account", "admin_money_answers", "admin_money_revenue", "admin_money_cost",
-                            "admin_money_margin"), s.accounts, _account_row)),
+             _table(_header("admin_money_account", "admin_money_answers", "admin_money_revenue", "admin_money_bonus",
+                            "admin_money_cost", "admin_money_margin"), s.accounts, _account_row)),
         card(rx.heading(t("admin_money_prices_title"), size="4"),
              rx.text(t("admin_money_prices_hint"), " ", s.usd_rate, " ", s.currency, size="2",
                      color=rx.color("gray", 11), margin_bottom="8px"),
@@ -219,7 +236,8 @@ def admin_money_page() -> rx.Component:
                     s.prices, _price_row)),
         card(rx.heading(t("admin_money_days_title"), size="4", margin_bottom="8px"),
              _table(_header("admin_money_day", "admin_money_signups", "admin_money_active", "admin_money_answers",
-                            "admin_money_revenue", "admin_money_topups", "admin_money_cost", "admin_money_margin"),
+                            "admin_money_revenue", "admin_money_bonus", "admin_money_topups", "admin_money_cost",
+                            "admin_money_margin"),
                     s.days, _day_row)),
         width="100%",
         spacing="4",

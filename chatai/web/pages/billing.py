@@ -12,7 +12,7 @@ import reflex as rx
 
 from chatai.db.models import utcnow
 from chatai.db.session import async_session
-from chatai.services import billing, promo
+from chatai.services import billing, billing_history, promo
 from chatai.services.billing import BillingError
 from chatai.services.payments import get_provider, refresh_pending, start_topup
 from chatai.settings import get_settings
@@ -30,7 +30,8 @@ from chatai.web.components.layout import (
 from chatai.web.i18n import EN, text
 from chatai.web.state.auth import AuthState, require_user
 
-KINDS = ("topup", "welcome", "promo", "commit", "reserve", "release", "refund", "adjustment")
+# The kinds an owner filters by (holds of answers in progress are not shown: services/billing_history.py).
+KINDS = billing_history.OWNER_KINDS
 PERIODS = ("7", "30", "90", "365")
 BILLING_RETURN = routes.BILLING + "/return"  # where the payment page sends the owner back
 
@@ -40,6 +41,7 @@ class BillingState(rx.State):
     reserved: str = ""
     answers_left: str = ""
     currency: str = ""
+    price_note: str = ""  # what one answer costs, in words
     presets: list[str] = []
     custom_amount: str = ""
     promo_code: str = ""
@@ -57,19 +59,18 @@ class BillingState(rx.State):
         since = utcnow() - timedelta(days=int(self.period if self.period in PERIODS else "30"))
         async with async_session() as session:
             view = await billing.get_balance(session, user_id=user_id)
-            rows = await billing.list_ledger(session, user_id=user_id, kind=self.kind if self.kind in KINDS else "",
-                                             since=since)
+            rows = await billing_history.history(session, user_id=user_id, kind=self.kind, since=since)
             spend = await billing.spend_per_day(session, user_id=user_id, days=30)
+            prices = await billing.current_prices(session)
+        locale = await self._locale()
         self.balance = billing.format_amount(view.balance_micros)
         self.reserved = billing.format_amount(view.reserved_micros)
         left = view.answers_left
         self.answers_left = "" if left is None else str(left)
         self.currency = view.currency
         self.presets = [str(p) for p in get_settings().topup_presets]
-        self.entries = [{"date": e.created_at.strftime("%Y-%m-%d %H:%M"), "kind": e.kind,
-                         "amount": billing.format_amount(e.amount_micros),
-                         "balance": billing.format_amount(e.balance_after_micros),
-                         "reason": (e.reason or e.reference)[:120]} for e in rows]
+        self.price_note = price_note(locale, answer=prices["answer"], qa=prices["qa_answer"], currency=view.currency)
+        self.entries = [entry_dict(locale, e) for e in rows]
         self.spend = [{"day": day[5:], "spent": float(billing.format_amount(micros))} for day, micros in spend]
 
     @rx.event
@@ -170,18 +171,64 @@ class BillingState(rx.State):
         if user is None:
             return rx.redirect(routes.SIGNIN)
         await self._reload(user.id)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["date", "kind", "amount", "balance_after", "details"])
-        for e in self.entries:
-            # Leading =,+,-,@ would make spreadsheets run formulas: details are quoted as text.
-            reason = "'" + e["reason"] if e["reason"][:1] in "=+-@" else e["reason"]
-            writer.writerow([e["date"], e["kind"], e["amount"], e["balance"], reason])
-        return rx.download(data=out.getvalue(), filename="chatai-ledger.csv")
+        return rx.download(data=ledger_csv(self.entries), filename="chatai-ledger.csv")
 
 
-def _kind_label(kind: rx.Var) -> rx.Var:
-    return rx.match(kind, *[(k, t(f"billing_kind_{k}")) for k in KINDS], kind)
+def ledger_csv(entries: list[dict[str, str]]) -> str:
+    """The history as shown (same words, same rows), the answer's conversation as a full inbox address."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["date", "kind", "amount", "balance_after", "details", "conversation"])
+    for e in entries:
+        # Leading =,+,-,@ would make spreadsheets run formulas: details are quoted as text.
+        details = "'" + e["details"] if e["details"][:1] in "=+-@" else e["details"]
+        link = get_settings().public_url.rstrip("/") + e["link"] if e["link"] else ""
+        writer.writerow([e["date"], e["kind_label"], e["amount"], e["balance"], details, link])
+    return out.getvalue()
+
+
+_PROVIDERS = {"yookassa": "billing_provider_yookassa"}
+
+
+def price_note(locale: str, *, answer: int, qa: int, currency: str) -> str:
+    """'One answer costs 5.00 RUB. An answer from your Q&A pairs costs 2.00 RUB.' ('' when answers are free)."""
+    if answer <= 0:
+        return ""
+    note = text(locale, "billing_price_answer", price=billing.format_amount(answer), currency=currency)
+    if qa != answer:
+        note += " " + (text(locale, "billing_price_qa", price=billing.format_amount(qa), currency=currency) if qa > 0
+                       else text(locale, "billing_price_qa_free"))
+    return note
+
+
+def _details(locale: str, row: billing_history.HistoryRow) -> str:
+    if row.detail == "answer":
+        return text(locale, "billing_detail_question", question=row.words) if row.words else \
+            text(locale, "billing_detail_answer")
+    if row.detail == "welcome":
+        return text(locale, "billing_detail_welcome")
+    if row.detail == "payment":
+        provider = text(locale, _PROVIDERS[row.words]) if row.words in _PROVIDERS else row.words
+        return text(locale, "billing_detail_payment", provider=provider) if provider else \
+            text(locale, "billing_detail_payment_card")
+    if row.detail == "promo":
+        return text(locale, "billing_detail_promo", code=row.words)
+    return row.words[:120]  # an administrator's reason, as typed
+
+
+def entry_dict(locale: str, row: billing_history.HistoryRow) -> dict[str, str]:
+    """One history row for the page and the CSV: every word in the owner's language (the ledger stores codes
+    and English reasons), the answer's conversation as an inbox link."""
+    return {"date": row.created_at.strftime("%Y-%m-%d %H:%M"), "kind": row.kind,
+            "kind_label": text(locale, f"billing_kind_{row.kind}"), "amount": billing.format_amount(row.amount_micros),
+            "balance": billing.format_amount(row.balance_after_micros), "details": _details(locale, row),
+            "link": f"{routes.INBOX}?dialog={row.dialog_id}" if row.dialog_id else ""}
+
+
+def _details_cell(e: dict, **props) -> rx.Component:
+    # Stored and typed words (a customer's question) are text children: escaped, never HTML.
+    return rx.cond(e["link"] != "", rx.link(e["details"], href=e["link"], class_name="ledger-dialog-link", **props),
+                   rx.text(e["details"], as_="span", **props))
 
 
 # On a phone the ledger keeps date, kind and amount as columns; the details go under the date and the balance
@@ -191,12 +238,12 @@ _NARROW_ONLY = rx.breakpoints(initial="block", sm="none")
 
 
 def _entry_row(e: dict) -> rx.Component:
-    # The kind in words (the ledger's own codes, "commit" or "reserve", showed in the Russian page too).
-    return rx.table.row(rx.table.cell(e["date"], rx.text(e["reason"], size="1", color=rx.color("gray", 10),
-                                                         display=_NARROW_ONLY, class_name="ledger-reason-narrow")),
-                        rx.table.cell(rx.badge(_kind_label(e["kind"]), class_name="ledger-kind")),
+    # The kind in words, translated with the row (the ledger's own codes showed in the Russian page too).
+    return rx.table.row(rx.table.cell(e["date"], rx.box(_details_cell(e, size="1"), display=_NARROW_ONLY,
+                                                        class_name="ledger-reason-narrow")),
+                        rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind")),
                         rx.table.cell(e["amount"]), rx.table.cell(e["balance"], display=_WIDE_ONLY),
-                        rx.table.cell(e["reason"], display=_WIDE_ONLY))
+                        rx.table.cell(_details_cell(e), display=_WIDE_ONLY))
 
 
 def _topup_card() -> rx.Component:
@@ -267,6 +314,7 @@ def billing_content() -> rx.Component:
             stat_card("billing_answers_left", rx.cond(s.answers_left == "", t("billing_answers_free"),
                                                       s.answers_left), "message-square"),
         ),
+        rx.cond(s.price_note != "", rx.text(s.price_note, size="2", id="billing-price")),
         rx.text(t("billing_dont_know_free"), size="2", color=rx.color("gray", 11), id="billing-dont-know-free"),
         _topup_card(),
         _spend_card(),

@@ -3,13 +3,21 @@
 EN = {
     "admin_money_nav": "Money",
     "admin_money_title": "Money",
-    "admin_money_subtitle": ("Revenue, top-ups, LLM cost and margin of the platform, per day and per account (UTC "
-                             "days)."),
+    "admin_money_subtitle": ("Answers charged, revenue, bonus money spent, top-ups, LLM cost and margin of the "
+                             "platform, per day and per account (UTC days)."),
     "admin_money_period": "Period",
     "admin_money_period_7": "Last 7 days",
     "admin_money_period_30": "Last 30 days",
     "admin_money_period_90": "Last 90 days",
-    "admin_money_revenue": "Revenue",
+    "admin_money_revenue": "Revenue (paid money)",
+    "admin_money_bonus": "Bonus money spent",
+    "admin_money_llm_calls": "Model replies",
+    "admin_money_definitions": ("Answers are answers charged to owners, the same ones their billing history lists. "
+                                "Revenue is what those answers took from money owners paid by top-up; bonus money "
+                                "is what they took from welcome credit, promo codes and administrator credits "
+                                "(spent in the order it arrived) and is not revenue. LLM cost includes the "
+                                "\"don't know\" replies the model decided, which owners do not pay for. Margin is "
+                                "revenue less LLM cost."),
     "admin_money_cost": "LLM cost",
     "admin_money_margin": "Margin",
     "admin_money_margin_pct": "Margin, %",
@@ -66,13 +74,21 @@ EN = {
 RU = {
     "admin_money_nav": "Деньги",
     "admin_money_title": "Деньги",
-    "admin_money_subtitle": ("Выручка, пополнения, расходы на LLM и маржа платформы по дням и по аккаунтам (дни по "
-                             "UTC)."),
+    "admin_money_subtitle": ("Оплаченные ответы, выручка, потраченные бонусы, пополнения, расходы на LLM и маржа "
+                             "платформы по дням и по аккаунтам (дни по UTC)."),
     "admin_money_period": "Период",
     "admin_money_period_7": "Последние 7 дней",
     "admin_money_period_30": "Последние 30 дней",
     "admin_money_period_90": "Последние 90 дней",
-    "admin_money_revenue": "Выручка",
+    "admin_money_revenue": "Выручка (оплаченные деньги)",
+    "admin_money_bonus": "Потрачено бонусов",
+    "admin_money_llm_calls": "Ответы модели",
+    "admin_money_definitions": ("Ответы — это ответы, списанные с владельцев, те же, что в их истории платежей. "
+                                "Выручка — то, что эти ответы списали с денег, внесённых пополнением; бонусы — то, "
+                                "что они списали с приветственного бонуса, промокодов и начислений администратора "
+                                "(расходуются в порядке поступления), это не выручка. Расходы на LLM включают "
+                                "ответы «не знаю», которые решила модель: владельцы за них не платят. Маржа — "
+                                "выручка за вычетом расходов на LLM."),
     "admin_money_cost": "Расходы на LLM",
     "admin_money_margin": "Маржа",
     "admin_money_margin_pct": "Маржа, %",
