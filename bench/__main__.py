@@ -9,6 +9,7 @@
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
     .venv/bin/python -m bench runner_failover           # opt-in (~2 min): seconds until a killed runner's bots move
     .venv/bin/python -m bench db_roles                  # opt-in (~10 s): the app's role against the owner
+    .venv/bin/python -m bench app_start                 # opt-in (~1 min): seconds to serve, build vs reuse
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_throughput", "bots_scale",
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
            "structured_answer", "signin_flood", "parse_fairness"]
-OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles"]
+OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "app_start"]
 
 
 def main(names: list[str]) -> int:

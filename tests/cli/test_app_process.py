@@ -3,6 +3,7 @@ frees the port; a start on a taken port refuses with a sentence; a restart of an
 the previous production build without compiling or building (chatai/web/serve_prod.py). Real starts (a
 production build takes a while), on the test run's database and Redis."""
 
+import base64
 import contextlib
 import os
 import signal
@@ -94,6 +95,23 @@ def test_app_run_stopped_by_sigterm_leaves_no_process_and_frees_the_port(db, tmp
                 leftover.kill()
 
 
+def _websocket_opening(port: int, origin: str) -> bytes:
+    """A browser's websocket handshake on the pages' event endpoint; returns what the server sends first."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall((f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"Origin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        received = b""
+        while b'"sid"' not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 101"), received[:200]
+    return received
+
+
 def _serve_once(env: dict[str, str], port: int, log) -> tuple[str, dict[str, bytes]]:
     """Start `app run`, fetch PAGES once it answers, stop it with SIGTERM: (what it printed, the pages)."""
     with log.open("w") as out:
@@ -114,6 +132,8 @@ def _serve_once(env: dict[str, str], port: int, log) -> tuple[str, dict[str, byt
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:  # noqa: S310
                 assert response.status == 200, path
                 pages[path] = response.read()
+        # The pages' websocket opens too: they can hydrate and talk to their state.
+        assert b'"sid"' in _websocket_opening(port, env["PUBLIC_URL"])
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
