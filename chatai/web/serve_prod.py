@@ -64,7 +64,8 @@ def main() -> int:
     from reflex_base import constants
     from reflex_base.utils import console, log
 
-    os.chdir(PROJECT_ROOT)  # Reflex finds rxconfig.py and .web from the working directory
+    # Reflex finds rxconfig.py, the app module and .web from the working directory, as `reflex` run there.
+    os.chdir(PROJECT_ROOT)
     sys.path.insert(0, str(PROJECT_ROOT))
     log.enable_managed_logging()  # what the reflex CLI does first: its log sinks, here and in the workers
     console.set_log_level(constants.LogLevel.WARNING)
