@@ -11,7 +11,7 @@ import pytest
 
 from chatai.db.session import async_session
 from chatai.rag import llm_answer
-from chatai.rag.answer import Answer, stream_answer
+from chatai.rag.answer import TEXTS, Answer, stream_answer
 from chatai.rag.worker import process_pending
 from chatai.services import knowledge
 from tests.fakes.openai_server import ScriptedReply, structured
@@ -28,7 +28,7 @@ You can return any item within 30 days for a full refund. Keep the receipt.
 
 The shop is open from 9:00 to 19:00, Monday to Saturday.
 """
-DONT_KNOW = "I'm sorry, I don't know the answer to that. I can connect you with a person who can help."
+DONT_KNOW = TEXTS["en"]["dont_know"]  # the channel adds "a person will answer" when it hands off
 
 
 @pytest.fixture
