@@ -54,7 +54,10 @@ def _restrict(path: Path, *, directory: bool, traverse_only: bool) -> None:
     mode = stat.S_IMODE(st.st_mode)
     wanted = (mode & 0o700) | (0o011 if directory and traverse_only else 0)
     if wanted != mode:
-        os.chmod(path, wanted)
+        try:
+            os.chmod(path, wanted)
+        except FileNotFoundError:  # removed since the lstat (a running PostgreSQL's files come and go)
+            return
 
 
 def insecure_paths(root: Path, *, traverse: tuple[Path, ...] = ()) -> list[str]:
@@ -63,7 +66,10 @@ def insecure_paths(root: Path, *, traverse: tuple[Path, ...] = ()) -> list[str]:
     found = []
     for dirpath, _dirnames, filenames in os.walk(root):
         for path in [Path(dirpath), *(Path(dirpath) / n for n in filenames)]:
-            st = path.lstat()
+            try:
+                st = path.lstat()
+            except FileNotFoundError:  # a running PostgreSQL removes files (pg_internal.init) as we walk
+                continue
             if stat.S_ISSOCK(st.st_mode) or stat.S_ISLNK(st.st_mode):
                 continue
             extra = stat.S_IMODE(st.st_mode) & 0o077
