@@ -13,18 +13,10 @@ from chatai.db.session import async_session
 from chatai.services import billing, charges, mail
 from chatai.settings import get_settings
 from tests.factories import make_tenant
-from tests.fakes.smtp_server import SmtpServer
 
 PRICE = 5 * MICRO
 LOW = "Your ChatAI balance is running low"
 ZERO = "Your ChatAI balance has run out"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

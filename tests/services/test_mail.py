@@ -25,13 +25,6 @@ PASSWORD = "correct horse battery"
 NEW_PASSWORD = "violet tangerine orbit"
 
 
-@pytest.fixture(scope="module")
-def smtp():
-    server = SmtpServer().start()
-    yield server
-    server.stop()
-
-
 def _point_at(monkeypatch, port: int, *, timeout: float = 5.0) -> None:
     settings = get_settings()
     monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
