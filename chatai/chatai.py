@@ -106,11 +106,13 @@ def _register_background_work() -> None:
     a single machine (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
     from chatai.rag.worker import run_ingest_worker
     from chatai.services.mail import run_mail_sender
+    from chatai.web.graceful_stop import close_websockets_on_stop
     from chatai.web.live import run_live_updates
 
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
     app.register_lifespan_task(run_mail_sender)  # the outbox; several workers share it (SKIP LOCKED)
+    app.register_lifespan_task(close_websockets_on_stop)  # open tabs must not hold a stopping worker
     if get_settings().run_bots_in_web:
         from chatai.bots.runner import run_in_web
 

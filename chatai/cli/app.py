@@ -114,6 +114,10 @@ def refuse_taken_port(host: str, port: int) -> None:
         probe.close()
 
 
+# How long a requested stop may take before what is left is killed (systemd's TimeoutStopSec is 30).
+STOP_GRACE_SECONDS = 20
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -124,7 +128,7 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_process_group(child: subprocess.Popen, *, grace: float = 20.0) -> None:
+def stop_process_group(child: subprocess.Popen, *, grace: float = STOP_GRACE_SECONDS) -> None:
     """SIGTERM the child's whole group (Reflex, its Granian workers, bun) and wait until every one is
     gone, so the port is free when this returns; what has not stopped after `grace` seconds is killed."""
     pgid = child.pid  # start_new_session: the child leads its own group
@@ -152,10 +156,13 @@ def _run(args: argparse.Namespace) -> int:
     else:  # builds only when the build's inputs changed, then serves it (chatai/web/serve_prod.py)
         command = [sys.executable, "-m", "chatai.web.serve_prod"]
     child: subprocess.Popen | None = None
+    stop_requested_at: list[float] = []
 
     def forward(signum: int, _frame: object) -> None:
         # Ctrl-C reaches the child's group from the terminal only when it shares ours; it does not
         # (start_new_session), so both signals are forwarded the same way.
+        if not stop_requested_at:
+            stop_requested_at.append(time.monotonic())
         if child is not None and child.poll() is None:
             os.killpg(child.pid, signal.SIGTERM)
 
@@ -164,9 +171,24 @@ def _run(args: argparse.Namespace) -> int:
     try:
         child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=reflex_environment(), start_new_session=True)
         print(f"ChatAI is starting at {settings.public_url} (Ctrl-C to stop)", flush=True)
-        code = child.wait()
+        code = _wait_for_server(child, stop_requested_at)
     finally:
         if child is not None:
             stop_process_group(child)
+    if code is None:  # asked to stop, and what it did not finish in time was killed: stopped all the same
+        print(f"warning: the server had not stopped {STOP_GRACE_SECONDS} s after the stop request; "
+              "it was killed.", file=sys.stderr, flush=True)
+        code = 0
     print("ChatAI stopped.", flush=True)
     return 0 if code in (0, -signal.SIGTERM, 128 + signal.SIGTERM) else code
+
+
+def _wait_for_server(child: subprocess.Popen, stop_requested_at: list[float]) -> int | None:
+    """The server's exit code; None when a stop was requested and it is still running STOP_GRACE_SECONDS
+    later (the caller kills its group): a stop asked for always ends, whatever holds the server."""
+    while True:
+        try:
+            return child.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            if stop_requested_at and time.monotonic() - stop_requested_at[0] > STOP_GRACE_SECONDS:
+                return None

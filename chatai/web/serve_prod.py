@@ -18,6 +18,10 @@ from chatai.logging_setup import quiet_framework_noise
 from chatai.settings import PROJECT_ROOT, get_settings
 from chatai.web import build_fingerprint
 
+# A worker that has not stopped this long after SIGTERM is killed (chatai/web/graceful_stop.py closes the
+# websockets that would otherwise hold it); below `app run`'s own grace, so it never has to kill the server.
+STOP_GRACE_SECONDS = 10
+
 BUILD_COMMAND = ["export", "--frontend-only", "--no-zip", "--env", "prod", "--loglevel", "warning"]
 
 
@@ -56,8 +60,24 @@ def serve() -> None:
     environment.REFLEX_COMPILE_CONTEXT.set(constants.CompileContext.RUN)
     environment.REFLEX_SKIP_COMPILE.set(True)  # the workers import the built app, they do not compile it
     reset_disk_state_manager()
+    _bound_worker_stop()
     reflex_exec.run_backend_prod(settings.host, settings.port, constants.LogLevel.WARNING,
                                  mount_frontend_compiled_app=True)
+
+
+def _bound_worker_stop() -> None:
+    """Reflex constructs Granian's server without a kill timeout, and Granian then waits for a worker forever.
+    Reflex looks the class up when it serves: give it one whose stop is bounded."""
+    import granian.server
+
+    base = granian.server.Server
+
+    class BoundedStopServer(base):
+        def __init__(self, *args, **kwargs):
+            kwargs.setdefault("workers_kill_timeout", STOP_GRACE_SECONDS)
+            super().__init__(*args, **kwargs)
+
+    granian.server.Server = BoundedStopServer
 
 
 def main() -> int:

@@ -81,34 +81,48 @@ def test_app_run_stopped_by_sigterm_leaves_no_process_and_frees_the_port(db, tmp
         browser = socket.create_connection(("127.0.0.1", port))
         browser.sendall(b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n")
         browser.recv(4096)
+        # An open dashboard tab holds a websocket for as long as it is open: it must not hold the stop.
+        tab, _opening = _open_websocket(port, f"http://127.0.0.1:{port}")
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
         _gone, alive = psutil.wait_procs(started, timeout=PATIENCE)  # gone at once; reaped when the machine can
         assert not alive, [p.cmdline() for p in alive]
         assert _port_free(port)
-        assert "ChatAI stopped." in log.read_text()
+        printed = log.read_text()
+        assert "ChatAI stopped." in printed
+        # Stopped gracefully, not killed: the tab was told to go (it reconnects to the next server).
+        assert "closing 1 open websocket(s)" in printed, printed[-3000:]
+        assert "it was killed" not in printed and "refused to gracefully stop" not in printed, printed[-3000:]
     finally:
         with contextlib.suppress(NameError):
             browser.close()
+            tab.close()
         for leftover in [psutil.Process(proc.pid), *started] if proc.poll() is None else started:
             with contextlib.suppress(psutil.Error):
                 leftover.kill()
 
 
-def _websocket_opening(port: int, origin: str) -> bytes:
-    """A browser's websocket handshake on the pages' event endpoint; returns what the server sends first."""
+def _open_websocket(port: int, origin: str) -> tuple[socket.socket, bytes]:
+    """A browser tab's websocket on the pages' event endpoint: (the open connection, what the server sent first)."""
     key = base64.b64encode(os.urandom(16)).decode()
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
-        conn.sendall((f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                      f"Origin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
-        received = b""
-        while b'"sid"' not in received:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            received += chunk
+    conn = socket.create_connection(("127.0.0.1", port), timeout=30)
+    conn.sendall((f"GET /_event/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                  f"Origin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    received = b""
+    while b'"sid"' not in received:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        received += chunk
     assert received.startswith(b"HTTP/1.1 101"), received[:200]
+    return conn, received
+
+
+def _websocket_opening(port: int, origin: str) -> bytes:
+    """Opens a tab's websocket and closes it again; returns what the server sent first."""
+    conn, received = _open_websocket(port, origin)
+    conn.close()
     return received
 
 
