@@ -39,6 +39,8 @@ def test_upload_reaches_ready_and_content_is_searchable(page, tmp_path):
     first = page.locator(".search-hit").first
     expect(first).to_contain_text("bakery.md")
     expect(first).to_contain_text("7 am")
+    # What the assistant would do with it, against its "How sure before answering" setting.
+    expect(page.locator(".search-verdict")).to_contain_text("The assistant would")
 
     page.click("#tab-playground")
     page.fill("#playground-input", "How much is delivery?")

@@ -1,7 +1,9 @@
 """The knowledge base's test-search console: what the assistant would retrieve for a question, in the
 order its answer uses (chunks and Q&A pairs on one relevance scale), explained in plain words: a relevance
 bar, "matched words" / "similar meaning", and the technical details (ranks, cosine) in a tooltip.
-Hits with no relevance at all are not shown as matches."""
+Hits with no relevance at all are not shown as matches. Above them, the verdict: would the assistant answer
+with the first result, how sure it would be (rag/confidence.py's scale, the same as `kb search --json`), and
+what its "How sure before answering" setting needs; below that it says it does not know and calls a person."""
 
 from __future__ import annotations
 
@@ -38,9 +40,27 @@ def hit_row(hit, threshold: float, locale: str = "en") -> dict[str, str]:
     }
 
 
+def verdict(question: str, hits: list, certainty: str, locale: str = "en") -> dict[str, str]:
+    """What the assistant would do with this question (strings only, for the console's callout)."""
+    from chatai.rag.certainty import CERTAINTY_LEVELS, DEFAULT_CERTAINTY
+    from chatai.rag.confidence import threshold_for, top_confidence
+
+    certainty = certainty if certainty in CERTAINTY_LEVELS else DEFAULT_CERTAINTY
+    needed = threshold_for(certainty)
+    if not hits:
+        return {"kind": "dont_know", "text": text(locale, "kb_search_verdict_nothing")}
+    sure = top_confidence(question, hits)
+    fmt = {"sure": str(round(sure * 100)), "needed": str(round(needed * 100)),
+           "setting": text(locale, f"certainty_name_{certainty}")}
+    if sure >= needed:
+        return {"kind": "answer", "text": text(locale, "kb_search_verdict_answer", **fmt)}
+    return {"kind": "dont_know", "text": text(locale, "kb_search_verdict_dont_know", **fmt)}
+
+
 class KbSearchState(rx.State):
     query: str = ""
     hits: list[dict[str, str]] = []
+    verdict: dict[str, str] = {}
     searched: bool = False
     reembed_notice: str = ""  # "" when no re-embedding is running
     error: str = ""
@@ -65,21 +85,23 @@ class KbSearchState(rx.State):
                 plan = await plan_query(assistant, self.query)
                 hits = await search_knowledge(session, assistant=assistant, plan=plan, threshold=MIN_SHOWN_SCORE)
                 progress = await reembed_progress(session, assistant_id=assistant.id)
-                threshold = assistant.score_threshold
+                threshold, certainty = assistant.score_threshold, assistant.answer_certainty
                 await session.rollback()
         except (assistants_svc.NotFound, ValueError):
-            self.hits, self.searched = [], False
+            self.hits, self.verdict, self.searched = [], {}, False
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
             return
         self.searched, self.error = True, ""
         locale = (await self.get_state(AuthState)).locale
         self.hits = [hit_row(h, threshold, locale) for h in hits]
+        self.verdict = verdict(self.query, [h for h in hits if h.score >= threshold], certainty, locale)
         self.reembed_notice = text(locale, "kb_search_reembedding").format(
             percent=round(100 * progress[0] / max(progress[1], 1))) if progress else ""
 
     @rx.event
     def clear_results(self):
         self.query, self.hits, self.searched, self.reembed_notice, self.error = "", [], False, "", ""
+        self.verdict = {}
 
 
 def _reason(flag: rx.Var, key: str, color: str) -> rx.Component:
@@ -126,6 +148,11 @@ def kb_search_tab() -> rx.Component:
                                                        width="100%"), rx.fragment()),
         rx.cond(KbSearchState.reembed_notice != "",
                 rx.callout(KbSearchState.reembed_notice, icon="refresh-cw", width="100%", class_name="reembed-notice"),
+                rx.fragment()),
+        rx.cond(KbSearchState.verdict.contains("kind"),
+                rx.callout(KbSearchState.verdict["text"], width="100%", class_name="search-verdict",
+                           icon=rx.cond(KbSearchState.verdict["kind"] == "answer", "circle-check", "user-round"),
+                           color_scheme=rx.cond(KbSearchState.verdict["kind"] == "answer", "green", "amber")),
                 rx.fragment()),
         rx.cond(KbSearchState.searched & (KbSearchState.hits.length() == 0),
                 rx.callout(t("no_results"), icon="info", width="100%"), rx.fragment()),

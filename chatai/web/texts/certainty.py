@@ -8,6 +8,9 @@ EN: dict[str, str] = {
     "certainty_bold": "Bold: answer more often; now and then an answer may miss the point",
     "certainty_help": "When the assistant is not sure enough, it says it does not know and passes the conversation "
                       "to a person (when handoff is on). Such replies are never charged.",
+    "certainty_name_careful": "Careful",
+    "certainty_name_balanced": "Balanced",
+    "certainty_name_bold": "Bold",
 }
 
 RU: dict[str, str] = {
@@ -19,4 +22,7 @@ RU: dict[str, str] = {
     "certainty_bold": "Смело: отвечать чаще; иногда ответ может оказаться не по делу",
     "certainty_help": "Если помощник не уверен в ответе, он говорит, что не знает, и передаёт разговор сотруднику "
                       "(когда передача включена). Такие ответы никогда не оплачиваются.",
+    "certainty_name_careful": "Осторожно",
+    "certainty_name_balanced": "Сбалансированно",
+    "certainty_name_bold": "Смело",
 }
