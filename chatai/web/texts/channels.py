@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 EN: dict[str, str] = {
-    "channel_telegram": "Telegram",
+    "channel_telegram": "Telegram bot",
     "channel_web": "Website",
     "channel_playground": "Playground",
     "channel_business": "Telegram Business",
@@ -18,10 +18,10 @@ EN: dict[str, str] = {
 }
 
 RU: dict[str, str] = {
-    "channel_telegram": "Telegram",
+    "channel_telegram": "Бот в Telegram",
     "channel_web": "Сайт",
     "channel_playground": "Песочница",
-    "channel_business": "Telegram Business",
+    "channel_business": "Аккаунт Telegram Business",
     "channel_filter": "Канал",
     "channel_all": "Все каналы",
     "playground_new": "Новый разговор",
