@@ -142,7 +142,7 @@ async def test_alert_take_over_forward_reply_and_release(tenant, fake_telegram, 
     # The customer's further messages reach the holder's chat as they arrive.
     fake_telegram.push_text(token, "Алло, вы тут?", chat_id=CUSTOMER, first_name="Alice")
     forwarded = (await _next_in_chat(fake_telegram, token, OLGA, 3))[2]
-    assert forwarded["text"] == "Alice: Алло, вы тут?"
+    assert forwarded["text"] == say("en", "opchat_forward", customer="Alice", text="Алло, вы тут?")
 
     # A reply to the forwarded message is the operator's reply to the customer, through the dialog's bot.
     before = len(_in_chat(fake_telegram, token, CUSTOMER))

@@ -50,7 +50,7 @@ EN: dict[str, str] = {
     "opchat_take": "Take over",
     "opchat_open": "Open in dashboard",
     "opchat_return": "Return to AI",
-    "opchat_forward": "{customer}: {text}",
+    "opchat_forward": "{customer} wrote: {text}",
     "opchat_customer": "A customer",
     # Telegram: actions
     "opchat_taken": "You are answering {customer} now. Reply to their messages here.",
@@ -113,7 +113,7 @@ RU: dict[str, str] = {
     "opchat_take": "Взять разговор",
     "opchat_open": "Открыть в панели",
     "opchat_return": "Вернуть ИИ",
-    "opchat_forward": "{customer}: {text}",
+    "opchat_forward": "{customer} пишет: {text}",
     "opchat_customer": "Клиент",
     "opchat_taken": "Теперь вы отвечаете клиенту {customer}. Отвечайте на его сообщения здесь.",
     "opchat_held_by_other": "Этому клиенту уже отвечает {holder}.",
