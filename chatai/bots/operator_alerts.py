@@ -79,7 +79,8 @@ class OperatorAlerts:
         while True:
             pubsub = get_redis().pubsub()
             try:
-                await pubsub.subscribe(DIALOG_EVENTS_CHANNEL, operator_links.OPERATORS_CHANNEL)
+                await pubsub.subscribe(DIALOG_EVENTS_CHANNEL, operator_links.OPERATORS_CHANNEL,
+                                       operator_chat.OPERATOR_UPDATES_CHANNEL)
                 await self._refresh_held()
                 async for message in pubsub.listen():
                     if message.get("type") != "message":
@@ -90,6 +91,10 @@ class OperatorAlerts:
                         channel = channel.decode() if isinstance(channel, bytes) else channel
                         if channel == operator_links.OPERATORS_CHANNEL:
                             operator_chat.forget_operators(uuid.UUID(event["bot_id"]))
+                        elif channel == operator_chat.OPERATOR_UPDATES_CHANNEL:  # webhook mode
+                            worker = self.runner.workers.get(uuid.UUID(event["bot_id"]))
+                            if worker is not None:
+                                self._spawn(operator_chat.handle(worker, event["update"]))
                         else:
                             await self._on_event(event)
                     except (ValueError, KeyError, TypeError):

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPERATOR_CACHE_TTL = 30.0
+# Webhook mode: the web process claims an operator's update and hands it to the runner owning the bot.
+OPERATOR_UPDATES_CHANNEL = "chatai:operators:updates"  # {"bot_id", "update"}
 CALLBACK_TAKE, CALLBACK_RELEASE = "op:t:", "op:r:"
 _cache: dict[uuid.UUID, tuple[float, dict[int, TelegramOperator]]] = {}
 
@@ -95,6 +97,34 @@ async def intercept(worker: Worker, conn: Any, update: dict[str, Any]) -> Corout
     if claimed.first() is None:
         return _nothing()
     return handle(worker, update)
+
+
+async def claim_from_webhook(conn: Any, *, bot_id: uuid.UUID, update: dict[str, Any]) -> bool:
+    """Webhook mode (bots/webhook.py, in the web process): True when the update is the operator chat's; then
+    it is claimed (a retried delivery is not handled twice) and published for the runner owning the bot,
+    which handles it as in polling mode. One indexed lookup for a private message of a linked account."""
+    if not isinstance(update.get("callback_query"), dict):
+        message = update.get("message")
+        if not isinstance(message, dict) or (message.get("chat") or {}).get("type", "private") != "private":
+            return False
+        sender = _sender_id(update)
+        if sender is None:
+            return False
+        if not operator_links.is_link_payload(str(message.get("text") or "")):
+            linked = await conn.scalar(sa.select(sa.literal(1)).where(TelegramOperator.bot_id == bot_id,
+                                                                      TelegramOperator.telegram_user_id == sender))
+            if linked is None:
+                return False
+    claimed = await conn.execute(insert(TelegramUpdate).values(bot_id=bot_id, update_id=int(update["update_id"]),
+                                                               status="ignored")
+                                 .on_conflict_do_nothing().returning(TelegramUpdate.update_id))
+    if claimed.first() is not None:
+        import json
+
+        from chatai.cache import get_redis
+
+        await get_redis().publish(OPERATOR_UPDATES_CHANNEL, json.dumps({"bot_id": str(bot_id), "update": update}))
+    return True
 
 
 async def _nothing() -> None:

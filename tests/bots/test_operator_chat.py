@@ -310,3 +310,39 @@ async def test_another_owners_operator_and_strangers_are_refused(tenant, fake_te
             else:
                 raise AssertionError("another owner's bot or operator was not refused")
         assert len(await operator_links.list_operators(s, owner_id=other.owner_id)) == 1
+
+
+async def test_webhook_mode_hands_operator_updates_to_the_runner(tenant, fake_telegram, runners, monkeypatch):
+    import httpx
+    from starlette.applications import Starlette
+
+    from chatai.bots.webhook import SECRET_HEADER, webhook_routes
+    from chatai.security import decrypt_secret
+    from chatai.settings import get_settings
+    from tests.bots.conftest import bot_row, status_is
+    from tests.fakes.telegram_server import text_update
+
+    monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
+    get_settings.cache_clear()
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=brain, mode="webhook")
+    assert await wait_for(lambda: status_is(bot.id, "running"))
+    assert "callback_query" in fake_telegram.calls(token, "setWebhook")[-1][1]["allowed_updates"]
+    secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
+    code = await _code(tenant.owner_id, bot.id)
+    app = Starlette(routes=webhook_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        async def deliver(update: dict) -> None:
+            for _ in range(2):  # Telegram retries a delivery it thinks failed: handled once
+                response = await client.post(f"/telegram/webhook/{bot.id}", json=update,
+                                             headers={SECRET_HEADER: secret})
+                assert response.status_code == 200
+
+        await deliver(text_update(f"/start {code}", chat_id=OLGA, first_name="Olga", update_id=901))
+        assert (await _next_in_chat(fake_telegram, token, OLGA, 1))[0]["text"] == say("en", "opchat_linked")
+        await deliver(text_update("Just checking", chat_id=OLGA, first_name="Olga", update_id=902))
+        assert (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]["text"] == say("en", "opchat_which_customer")
+    await asyncio.sleep(0.5)
+    assert len(_in_chat(fake_telegram, token, OLGA)) == 2
+    assert brain.calls == [] and await _operator_dialogs(OLGA) == 0
