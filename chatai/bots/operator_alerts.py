@@ -271,6 +271,7 @@ class OperatorAlerts:
                     .join(OperatorHold, OperatorHold.operator_id == TelegramOperator.id)
                     .join(Dialog, Dialog.id == OperatorHold.dialog_id)
                     .where(OperatorHold.dialog_id == dialog_id, Dialog.status != "human"))).first()
+                session.expunge_all()  # plain values from here on (a rollback would expire them)
                 await session.rollback()
             if row is None:
                 return

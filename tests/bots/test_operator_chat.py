@@ -346,3 +346,44 @@ async def test_webhook_mode_hands_operator_updates_to_the_runner(tenant, fake_te
     await asyncio.sleep(0.5)
     assert len(_in_chat(fake_telegram, token, OLGA)) == 2
     assert brain.calls == [] and await _operator_dialogs(OLGA) == 0
+
+
+async def test_telegram_actions_reach_the_inbox_live_and_dashboard_actions_reach_telegram(tenant, fake_telegram,
+                                                                                           runners):
+    import json
+
+    from chatai.cache import get_redis
+    from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
+
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
+    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
+    events = get_redis().pubsub()
+    await events.subscribe(DIALOG_EVENTS_CHANNEL)
+    fake_telegram.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
+    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
+    dialog = await _dialog(bot.id, CUSTOMER)
+
+    await _press(fake_telegram, token, alert, f"op:t:{dialog.id}", OLGA)
+    fake_telegram.push_update(token, reply_update("On it", alert, chat_id=OLGA))
+    seen: list[dict] = []
+
+    async def inbox_saw(**wanted: str) -> bool:
+        while True:
+            message = await events.get_message(ignore_subscribe_messages=True, timeout=0.2)
+            if message is None:
+                return any(all(e.get(k) == v for k, v in wanted.items()) for e in seen)
+            seen.append(json.loads(message["data"]))
+
+    assert await wait_for(lambda: inbox_saw(type="status", dialog_id=str(dialog.id), status="human"))
+    assert await wait_for(lambda: inbox_saw(type="message", dialog_id=str(dialog.id), role="operator",
+                                            delivery_status="sent"))
+    await events.aclose()
+
+    # The reverse: the owner hands the dialog back in the dashboard; its Telegram holder is told at once.
+    async with async_session() as s:
+        await handoff.release(s, owner_id=tenant.owner_id, dialog_id=dialog.id, operator_id=tenant.owner_id)
+    told = (await _next_in_chat(fake_telegram, token, OLGA, 3))[2]
+    assert told["text"] == say("en", "opchat_released_elsewhere", customer="Alice")
+    async with async_session() as s:
+        assert await s.get(OperatorHold, dialog.id) is None
