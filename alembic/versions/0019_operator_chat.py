@@ -3,7 +3,7 @@ from Telegram, the bot's messages in an operator's chat (replies to them reach t
 owner's quiet hours for alerts
 
 Revision ID: 0019
-Revises: 0016
+Revises: 0017 (0016 on the branch; after merging the pipeline branch's 0017)
 Create Date: 2026-12-05 21:10:00
 """
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = '0019'
-down_revision: str | None = '0016'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
