@@ -132,6 +132,16 @@ async def held_by(session: AsyncSession, *, operator: TelegramOperator) -> list[
     return list(rows.scalars())
 
 
+async def telegram_holder(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID) -> str | None:
+    """The name of the owner's Telegram operator holding the dialog, None when none does (the inbox refuses
+    to take over or reply then, and says who answers in Telegram)."""
+    row = (await session.execute(
+        sa.select(TelegramOperator.name).join(OperatorHold, OperatorHold.operator_id == TelegramOperator.id)
+        .join(Dialog, Dialog.id == OperatorHold.dialog_id)
+        .where(OperatorHold.dialog_id == dialog_id, Dialog.owner_id == owner_id, Dialog.status == "human"))).first()
+    return None if row is None else (row[0] or "Telegram")
+
+
 async def drop_stale_holds(session: AsyncSession, *, dialog_id: uuid.UUID | None = None) -> int:
     """Holds of dialogs no longer 'human' (released or timed out from elsewhere)."""
     query = sa.delete(OperatorHold).where(OperatorHold.dialog_id == Dialog.id, Dialog.status != "human")

@@ -8,6 +8,7 @@ import re
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.db.models import Bot
@@ -96,3 +97,37 @@ async def test_signed_out_client_gets_nothing(owners):
     assert state.bots == [] and state.operators == []
     await TelegramAlertsState.handle_get_link.fn(state)
     assert state.link == ""
+
+
+async def test_inbox_shows_a_telegram_holder_and_only_releases(owners):
+    """One holder: a dialog a Telegram operator holds is refused to the dashboard's take over and reply; the
+    owner sees who answers in Telegram and may hand it back to the AI."""
+    from chatai.db.models import Dialog, Message
+    from chatai.db.operator_models import OperatorHold
+    from chatai.web.state.inbox import InboxState
+
+    (token_a, bot_a, operator_a), _ = owners
+    async with async_session() as s:
+        owner_id = (await s.get(Bot, bot_a)).owner_id
+        assistant_id = (await s.get(Bot, bot_a)).assistant_id
+        dialog = Dialog(owner_id=owner_id, assistant_id=assistant_id, bot_id=bot_a, telegram_chat_id=5,
+                        user_name="Alice", status="human", operator_id=owner_id)
+        s.add(dialog)
+        await s.flush()
+        s.add_all([Message(dialog_id=dialog.id, role="user", text="hello"),
+                   OperatorHold(dialog_id=dialog.id, operator_id=operator_a)])
+        await s.commit()
+    root = await signed_in_root(token_a)
+    inbox = await root.get_state(InboxState)
+    await InboxState.load_inbox.fn(inbox)
+    await InboxState.open_dialog.fn(inbox, str(dialog.id))
+    assert inbox.header["held_by"] == "telegram" and inbox.header["telegram_holder"] == "<b>a_bot staff</b>"
+
+    for call in (InboxState.take_over.fn(inbox), InboxState.handle_reply_submit.fn(inbox, {"reply": "me too"})):
+        await call
+        assert inbox.error == text("en", "inbox_err_held_by_other")
+    async with async_session() as s:
+        assert (await s.scalar(sa.select(sa.func.count()).select_from(Message).where(
+            Message.dialog_id == dialog.id, Message.role == "operator"))) == 0
+    await InboxState.release.fn(inbox)
+    assert inbox.error == "" and inbox.header["status"] == "ai" and inbox.header["held_by"] == ""

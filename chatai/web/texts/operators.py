@@ -6,6 +6,7 @@ from __future__ import annotations
 
 EN: dict[str, str] = {
     # dashboard
+    "inbox_held_in_telegram": "Answering in Telegram now:",
     "operators_title": "Get alerts in Telegram",
     "operators_subtitle": "Link your Telegram account (or your staff's) to one of your bots: alerts about "
                           "customers waiting for a person arrive there, and a reply to an alert reaches the customer.",
@@ -69,6 +70,7 @@ EN: dict[str, str] = {
     "opchat_bot_unavailable": "The customer's bot is stopped or disconnected, so the reply was not sent.",
 }
 RU: dict[str, str] = {
+    "inbox_held_in_telegram": "Сейчас отвечает в Telegram:",
     "operators_title": "Оповещения в Telegram",
     "operators_subtitle": "Привяжите свой аккаунт Telegram (или аккаунты сотрудников) к одному из ботов: "
                           "туда придут оповещения о клиентах, которые ждут сотрудника, а ответ на оповещение "
