@@ -261,7 +261,7 @@ class OperatorAlerts:
         """A held dialog went back to the AI without its Telegram holder (dashboard, timeout): tell them."""
         import sqlalchemy as sa
 
-        from chatai.db.models import Dialog
+        from chatai.db.models import Dialog, Message
         from chatai.db.operator_models import OperatorHold, TelegramOperator
 
         try:
@@ -282,9 +282,13 @@ class OperatorAlerts:
             async with self.runner.session() as session:
                 if not await operator_holds.drop_stale_holds(session, dialog_id=dialog_id):
                     return  # another runner's listener got there first
+            async with self.runner.session() as session:  # why: the dashboard released it, or nobody answered
+                last = await session.scalar(sa.select(Message.text).where(Message.dialog_id == dialog_id,
+                                                                         Message.role == "system")
+                                            .order_by(Message.created_at.desc()).limit(1))
+            key = "opchat_timed_out" if last == "timed_out" else "opchat_released_elsewhere"
             locale = await operator_chat.owner_locale(worker, operator.owner_id)
-            await send(worker, operator.chat_id, say(locale, "opchat_released_elsewhere",
-                                                     customer=user_name or say(locale, "opchat_customer")))
+            await send(worker, operator.chat_id, say(locale, key, customer=user_name or say(locale, "opchat_customer")))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - informational

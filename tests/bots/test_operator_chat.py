@@ -387,3 +387,19 @@ async def test_telegram_actions_reach_the_inbox_live_and_dashboard_actions_reach
     assert told["text"] == say("en", "opchat_released_elsewhere", customer="Alice")
     async with async_session() as s:
         assert await s.get(OperatorHold, dialog.id) is None
+
+
+async def test_a_held_dialog_timing_out_tells_its_telegram_holder(tenant, fake_telegram, runners):
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
+    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
+    fake_telegram.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
+    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
+    dialog = await _dialog(bot.id, CUSTOMER)
+    await _press(fake_telegram, token, alert, f"op:t:{dialog.id}", OLGA)
+    assert await wait_for(lambda: _status(bot.id, CUSTOMER)) == "human"
+
+    async with async_session() as s:  # the operator stayed silent past the assistant's handoff timeout
+        assert await handoff.time_out(s, dialog_id=dialog.id, now=utcnow() + timedelta(hours=2))
+    told = (await _next_in_chat(fake_telegram, token, OLGA, 3))[2]
+    assert told["text"] == say("en", "opchat_timed_out", customer="Alice")

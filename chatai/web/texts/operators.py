@@ -61,6 +61,7 @@ EN: dict[str, str] = {
     "opchat_not_held": "The assistant is already answering this customer.",
     "opchat_released": "The conversation with {customer} went back to the AI.",
     "opchat_released_elsewhere": "The conversation with {customer} went back to the AI from the dashboard.",
+    "opchat_timed_out": "Nobody answered {customer} within the handoff time, so the AI answers them again.",
     "opchat_nothing_held": "You are not answering any customer right now.",
     "opchat_not_operator": "This button is for the owner's linked operators only.",
     "opchat_which_customer": "To answer a customer, reply to their alert or to one of their messages here.",
@@ -124,6 +125,8 @@ RU: dict[str, str] = {
     "opchat_not_held": "Этому клиенту и так отвечает ассистент.",
     "opchat_released": "Разговор с клиентом {customer} возвращён ИИ.",
     "opchat_released_elsewhere": "Разговор с клиентом {customer} возвращён ИИ из панели управления.",
+    "opchat_timed_out": "Клиенту {customer} никто не ответил за время ожидания сотрудника, поэтому ему снова "
+                        "отвечает ИИ.",
     "opchat_nothing_held": "Сейчас вы не отвечаете ни одному клиенту.",
     "opchat_not_operator": "Эта кнопка только для привязанных сотрудников владельца.",
     "opchat_which_customer": "Чтобы ответить клиенту, ответьте здесь на оповещение о нём или на одно из его "
