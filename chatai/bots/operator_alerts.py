@@ -27,12 +27,11 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from chatai.bots import operator_chat
-from chatai.bots.operator_chat import CALLBACK_RELEASE, CALLBACK_TAKE, say, send
+from chatai.bots.operator_chat import CALLBACK_RELEASE, CALLBACK_TAKE, inbox_link, say, send
 from chatai.cache import get_redis
 from chatai.db.models import utcnow
 from chatai.services import notifications, operator_holds, operator_links
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
-from chatai.settings import get_settings
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Runner, Worker
@@ -44,11 +43,6 @@ ALERT_GATHER = 1.0
 SUMMARY_OVER = 3
 MAX_ALERTS_PER_MINUTE = 6
 HELD_REFRESH = 30.0
-
-
-def inbox_link(dialog_id: uuid.UUID | None = None) -> str:
-    base = f"{get_settings().public_url.rstrip('/')}/dashboard/inbox"
-    return f"{base}?dialog={dialog_id}" if dialog_id else base
 
 
 class OperatorAlerts:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import RetryAfter
 
 from chatai.bots.logsafe import describe
@@ -178,6 +179,31 @@ async def send(worker: Worker, chat_id: int, text: str, keyboard: list[list[dict
     return None
 
 
+def inbox_link(dialog_id: uuid.UUID | None = None) -> str:
+    """The dashboard's inbox (opened on the dialog): the alerts' "Open in dashboard" button."""
+    from chatai.settings import get_settings
+
+    base = f"{get_settings().public_url.rstrip('/')}/dashboard/inbox"
+    return f"{base}?dialog={dialog_id}" if dialog_id else base
+
+
+async def _keyboard_after_take_over(worker: Worker, query: dict[str, Any], locale: str, dialog_id: uuid.UUID
+                                    ) -> None:
+    """The pressed alert loses its "Take over" button (editMessageReplyMarkup): what is left is what the
+    holder can still do. Best effort: the buttons keep working either way."""
+    message = query.get("message") or {}
+    if message.get("message_id") is None:
+        return
+    keyboard = InlineKeyboardMarkup([
+        [InlineKeyboardButton(say(locale, "opchat_return"), callback_data=f"{CALLBACK_RELEASE}{dialog_id}")],
+        [InlineKeyboardButton(say(locale, "opchat_open"), url=inbox_link(dialog_id))]])
+    try:
+        await worker.bot.edit_message_reply_markup(chat_id=int(message["chat"]["id"]),
+                                                   message_id=int(message["message_id"]), reply_markup=keyboard)
+    except Exception as exc:  # noqa: BLE001 - see above
+        log.warning("bot %s: alert buttons not updated: %s", worker.id, describe(exc))
+
+
 # --- messages ------------------------------------------------------------------------------------------------
 
 
@@ -292,6 +318,7 @@ async def _on_button(worker: Worker, query: dict[str, Any]) -> None:
         return
     await _answer_button(worker, query, say(locale, "opchat_taken", customer=await _customer(worker, locale,
                                                                                               dialog_id)))
+    await _keyboard_after_take_over(worker, query, locale, dialog_id)
 
 
 async def _answer_button(worker: Worker, query: dict[str, Any], text: str) -> None:

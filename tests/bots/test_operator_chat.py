@@ -138,6 +138,10 @@ async def test_alert_take_over_forward_reply_and_release(tenant, fake_telegram, 
     assert answer == say("en", "opchat_taken", customer="Alice")
     taken = await _dialog(bot.id, CUSTOMER)
     assert taken.status == "human" and taken.operator_id == tenant.owner_id
+    # The pressed alert keeps only what the holder can still do (editMessageReplyMarkup).
+    edited = await wait_for(lambda: [b["text"] for row in _in_chat(fake_telegram, token, OLGA)[1]["reply_markup"][
+        "inline_keyboard"] for b in row] == ["Return to AI", "Open in dashboard"])
+    assert edited, _in_chat(fake_telegram, token, OLGA)[1]["reply_markup"]
 
     # The customer's further messages reach the holder's chat as they arrive.
     fake_telegram.push_text(token, "Алло, вы тут?", chat_id=CUSTOMER, first_name="Alice")
