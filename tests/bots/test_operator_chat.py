@@ -407,3 +407,19 @@ async def test_a_held_dialog_timing_out_tells_its_telegram_holder(tenant, fake_t
         assert await handoff.time_out(s, dialog_id=dialog.id, now=utcnow() + timedelta(hours=2))
     told = (await _next_in_chat(fake_telegram, token, OLGA, 3))[2]
     assert told["text"] == say("en", "opchat_timed_out", customer="Alice")
+
+
+async def test_alerts_beyond_the_per_minute_limit_become_a_summary(tenant, fake_telegram, runners, monkeypatch):
+    from chatai.bots import operator_alerts
+
+    monkeypatch.setattr(operator_alerts, "MAX_ALERTS_PER_MINUTE", 1)
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
+    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
+
+    await _make_waiting(tenant, bot, 1)
+    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
+    assert alert["text"].startswith(say("en", "opchat_alert", customer="Customer 0", bot=bot.username))
+    await _make_waiting(tenant, bot, 1, first=1)  # within the minute: over the limit
+    summary = (await _next_in_chat(fake_telegram, token, OLGA, 3))[2]
+    assert summary["text"] == say("en", "opchat_summary", n=1)

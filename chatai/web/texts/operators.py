@@ -47,7 +47,7 @@ EN: dict[str, str] = {
     "opchat_role_user": "Customer",
     "opchat_role_assistant": "Assistant",
     "opchat_role_operator": "Operator",
-    "opchat_summary": "{n} customers are waiting for a person. Open the inbox to answer them.",
+    "opchat_summary": "Customers waiting for a person: {n}. Open the inbox to answer them.",
     "opchat_take": "Take over",
     "opchat_open": "Open in dashboard",
     "opchat_return": "Return to AI",
