@@ -54,6 +54,7 @@ class OperatorAlerts:
         self._held_loaded = 0.0
         self._forwarding: dict[uuid.UUID, bool] = {}  # dialog -> asked again while forwarding
         self._sent: dict[uuid.UUID, deque[float]] = {}  # operator -> when its last alerts went out
+        self._owner_locks: dict[uuid.UUID, asyncio.Lock] = {}  # one alert round per owner at a time
         self._tasks: set[asyncio.Task] = set()
 
     async def run(self) -> None:
@@ -145,10 +146,14 @@ class OperatorAlerts:
         finally:
             self._due.discard(owner_id)
         try:
-            await self.alert(owner_id)
+            lock = self._owner_locks.setdefault(owner_id, asyncio.Lock())
+            async with lock:  # a round still sending (paced per chat) must not be repeated by the next one
+                await self.alert(owner_id)
+            if not lock.locked():
+                self._owner_locks.pop(owner_id, None)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the next waiting dialog alerts again, from the same cursor
+        except Exception:  # noqa: BLE001 - alerts are at most once: the inbox (and its mail) still shows them
             log.warning("operator alerts for an owner failed", exc_info=True)
 
     async def alert(self, owner_id: uuid.UUID) -> int:
@@ -184,6 +189,8 @@ class OperatorAlerts:
         recent = self._sent.setdefault(operator.id, deque())
         while recent and time.monotonic() - recent[0] > 60:
             recent.popleft()
+        async with self.runner.session() as session:  # the cursor moves first: what follows is never sent twice
+            await operator_holds.set_alerted_until(session, operator_id=operator.id, until=waiting[-1].handoff_at)
         sent = 0
         if len(waiting) > SUMMARY_OVER or len(recent) + len(waiting) > MAX_ALERTS_PER_MINUTE:
             keyboard = [[{"text": say(locale, "opchat_open"), "url": inbox_link()}]]
@@ -200,9 +207,6 @@ class OperatorAlerts:
                     await operator_holds.remember_chat_message(session, operator_id=operator.id,
                                                                telegram_message_id=message_id, dialog_id=dialog.id)
         recent.extend([time.monotonic()] * sent)
-        async with self.runner.session() as session:
-            await operator_holds.set_alerted_until(session, operator_id=operator.id, until=waiting[-1].handoff_at)
-        operator.alerted_until = waiting[-1].handoff_at  # the cached row too (operators_of_owner reloads anyway)
         return sent
 
     # --- the customer's messages to the holder ------------------------------------------------------------------
