@@ -21,7 +21,8 @@ import sys
 DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_throughput", "bots_scale",
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
            "structured_answer", "signin_flood", "parse_fairness", "resume_claim"]
-OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start"]
+OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
+          "operator_chat"]
 
 
 def main(names: list[str]) -> int:

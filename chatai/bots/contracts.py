@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
     from telegram.request import HTTPXRequest
 
+    from chatai.bots.telegram_api import LeanBot
+    from chatai.bots.throttle import Throttle
     from chatai.bots.writeback import WriteBehind
 
 AnswerFn = Callable[..., Awaitable[Any]]
@@ -104,6 +106,8 @@ class Worker(Protocol):
     failed: bool
     answer_fn: AnswerFn
     answer_timeout: float
+    bot: LeanBot  # the operator chat (operator_chat.py) sends with inline keyboards and answers buttons
+    throttle: Throttle  # ... through the bot's per-chat pacing
 
     async def assistant(self) -> AssistantInfo: ...
 

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.bots import heap, logsafe, operator, queries
+from chatai.bots import heap, logsafe, operator, operator_alerts, queries
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
@@ -73,7 +73,8 @@ class BotRunner:
                  lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
                  backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 16,
-                 startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10) -> None:
+                 startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10,
+                 operator_alert_gather: float = operator_alerts.ALERT_GATHER) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -81,6 +82,7 @@ class BotRunner:
         self.poll_timeout = poll_timeout
         self.takeover_grace = lease_ttl if takeover_grace is None else takeover_grace
         self.answer_timeout = answer_timeout
+        self.operator_alert_gather = operator_alert_gather  # how long a burst of waiting dialogs is gathered
         self.stop_grace = stop_grace
         self.backoff_base = backoff_base
         self.mode = mode or get_settings().telegram_mode
@@ -152,6 +154,7 @@ class BotRunner:
                                   self._listen_loop, self.statuses.status_loop, self.writeback.run, self._heap.run,
                                   charging.settle_loop(self))]
         self._loops.append(asyncio.create_task(operator.run(self), name="runner-operator"))  # handoff (operator.py)
+        self._loops.append(asyncio.create_task(operator_alerts.run(self), name="runner-operator-chat"))  # issue 22
         await self.reconcile()
         heap.freeze()  # what start-up created; the bots' own objects once they are up (heap.py)
         log.info("bot runner %s started (%s mode), %d bots", self.runner_id, self.mode, len(self.workers))

@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import handlers
+from chatai.bots import handlers, operator_chat
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
@@ -66,7 +66,7 @@ ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts a
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-ALLOWED_UPDATES = ("message",)
+ALLOWED_UPDATES = ("message", "callback_query")  # buttons of the operator chat (operator_chat.py)
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -232,7 +232,7 @@ class BotWorker:
         if self.runner.mode == "webhook":
             url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
             await self.bot.set_webhook(url=url, secret_token=decrypt_secret(self.record.webhook_secret),
-                                       allowed_updates=["message"], max_connections=40)
+                                       allowed_updates=list(ALLOWED_UPDATES), max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
             self.runner.bot_up()
@@ -296,6 +296,12 @@ class BotWorker:
         update_id = update["update_id"]
         self.inflight.add(update_id)
         try:
+            operator_update = await operator_chat.intercept(self, conn, update)  # never a customer's question
+            if operator_update is not None:
+                self.inflight.discard(update_id)
+                self._store_failures.pop(update_id, None)
+                self._spawn_background(operator_update)
+                return
             incoming = await handlers.classify_for(self, update)
             pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
                                                     assistant_id=self.record.assistant_id, incoming=[incoming])

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatai.bots import operator_chat
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
@@ -74,13 +75,17 @@ async def handle_webhook(request: Request) -> Response:
     if len(body) > MAX_BODY:
         return Response(status_code=413)
     try:
-        incoming = classify(json.loads(body), bot=BotIdentity(row.username, row.telegram_bot_id),
+        update = json.loads(body)
+        incoming = classify(update, bot=BotIdentity(row.username, row.telegram_bot_id),
                             answer_in_groups=row.answer_in_groups)
     except (ValueError, TypeError, KeyError, AttributeError):
         return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
     try:
         async with get_async_engine().connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
+            # An operator's update (operator_chat.py) is never a customer's question: its runner handles it.
+            if await operator_chat.claim_from_webhook(conn, bot_id=row.id, update=update):
+                return JSONResponse({"ok": True})
             pending = await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id,
                                                     assistant_id=row.assistant_id, incoming=[incoming])
     except Exception as exc:  # noqa: BLE001 - Telegram retries on non-2xx

@@ -599,3 +599,8 @@ class ModelPrice(SQLModel, table=True):
     completion_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M completion tokens
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# The operator chat's tables (issue 22) live in their own module; imported here so that every importer of
+# the models (alembic's env, the app, the runner) registers them.
+from chatai.db import operator_models  # noqa: E402, F401

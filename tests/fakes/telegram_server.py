@@ -31,7 +31,7 @@ from typing import Any
 
 from tests.waits import PATIENCE
 
-STRING_FIELDS = {"text", "parse_mode", "url", "secret_token", "action", "caption", "ip_address"}
+STRING_FIELDS = {"text", "parse_mode", "url", "secret_token", "action", "caption", "ip_address", "callback_query_id"}
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "tg-spoiler",
                 "span", "blockquote", "tg-emoji"}
 
@@ -95,6 +95,8 @@ class FakeBot:
     waiter: asyncio.Event | None = None
     delivered_at: dict[int, float] = field(default_factory=dict)
     update_chat: dict[int, int] = field(default_factory=dict)
+    callback_answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery, in order
+    updates_seen: list[dict[str, Any]] = field(default_factory=list)  # every update pushed, kept
 
 
 class FakeTelegram:
@@ -188,6 +190,8 @@ class FakeTelegram:
         msg = update.get("message") or {}
         bot.update_chat[update["update_id"]] = (msg.get("chat") or {}).get("id", 0)
         bot.updates.append(update)
+        if "callback_query" in update:
+            bot.updates_seen.append(update)
         if bot.waiter is not None:
             bot.waiter.set()
         return update["update_id"]
@@ -205,6 +209,9 @@ class FakeTelegram:
         for _ in range(times):
             self._call(self.bots[token].failures.append,
                        {"method": method, "status": status, "retry_after": retry_after})
+
+    def callback_answers(self, token: str) -> list[dict[str, Any]]:
+        return self._call(lambda: [dict(a) for a in self.bots[token].callback_answers])
 
     def sent_messages(self, token: str) -> list[dict[str, Any]]:
         return self._call(lambda: [dict(m) for m in self.bots[token].sent])
@@ -378,11 +385,37 @@ class FakeTelegram:
         bot.next_message_id += 1
         now = time.monotonic()
         bot.sent.append({"chat_id": chat_id, "text": text, "parse_mode": params.get("parse_mode"),
-                         "message_id": message_id, "at": now})
+                         "message_id": message_id, "at": now, "reply_markup": params.get("reply_markup")})
         self.chat_sends[chat_id].append(now)
         return 200, {"ok": True, "result": {"message_id": message_id, "date": int(time.time()),
                                             "chat": {"id": chat_id, "type": "private"}, "text": text,
                                             "from": {"id": bot.bot_id, "is_bot": True, "first_name": bot.username}}}
+
+    async def _api_answerCallbackQuery(self, bot: FakeBot, params: dict[str, Any], reader: Any
+                                       ) -> tuple[int, Any]:
+        """As Telegram: the id of a query this bot received, answered once, text up to 200 characters."""
+        query_id = str(params.get("callback_query_id", ""))
+        if query_id not in _callback_ids_of(bot) or any(a["callback_query_id"] == query_id
+                                                        for a in bot.callback_answers):
+            return _error(400, description="Bad Request: query is too old and response timeout expired or "
+                                           "query ID is invalid")
+        if len(str(params.get("text", ""))) > 200:
+            return _error(400, description="Bad Request: MESSAGE_TOO_LONG")
+        bot.callback_answers.append({"callback_query_id": query_id, "text": str(params.get("text", "")),
+                                     "show_alert": bool(params.get("show_alert"))})
+        return 200, {"ok": True, "result": True}
+
+    async def _api_editMessageReplyMarkup(self, bot: FakeBot, params: dict[str, Any], reader: Any
+                                          ) -> tuple[int, Any]:
+        """Replace (or remove) the inline keyboard of a message this bot sent."""
+        for message in bot.sent:
+            if message["chat_id"] == int(params.get("chat_id", 0)) and message["message_id"] == int(
+                    params.get("message_id", 0)):
+                message["reply_markup"] = params.get("reply_markup")
+                return 200, {"ok": True, "result": {"message_id": message["message_id"], "date": int(time.time()),
+                                                    "chat": {"id": message["chat_id"], "type": "private"},
+                                                    "text": message["text"]}}
+        return _error(400, description="Bad Request: message to edit not found")
 
     async def _api_sendChatAction(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:
         return 200, {"ok": True, "result": True}
@@ -515,6 +548,45 @@ def group_update(text: str | None, *, chat_id: int = -100500, user_id: int = 42,
         message["photo"] = [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}]
     if reply_to is not None:
         message["reply_to_message"] = {"date": message["date"], "chat": message["chat"], **reply_to}
+    return update
+
+
+def _callback_ids_of(bot: FakeBot) -> set[str]:
+    return {str(u["callback_query"]["id"]) for u in bot.updates_seen if "callback_query" in u}
+
+
+_callback_ids = itertools.count(5_000_000_001)
+
+
+def callback_update(sent: dict[str, Any], data: str, *, user_id: int, first_name: str = "Olga",
+                    language: str = "en", update_id: int | None = None) -> dict[str, Any]:
+    """A press of an inline button (`data`) under a message the bot sent (`sent`, an entry of
+    FakeTelegram.sent_messages), by user `user_id`, as Telegram delivers it."""
+    update: dict[str, Any] = {"callback_query": {
+        "id": str(next(_callback_ids)), "chat_instance": "-1234567890", "data": data,
+        "from": {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language},
+        "message": {"message_id": sent["message_id"], "date": int(time.time()), "text": sent["text"],
+                    "chat": {"id": sent["chat_id"], "type": "private", "first_name": first_name},
+                    "reply_markup": sent.get("reply_markup")},
+    }}
+    if update_id is not None:
+        update["update_id"] = update_id
+    return update
+
+
+def reply_update(text: str | None, reply_to: dict[str, Any], *, chat_id: int, first_name: str = "Olga",
+                 language: str = "en", update_id: int | None = None) -> dict[str, Any]:
+    """A private message replying (Telegram's reply-to) to a message the bot sent (`reply_to`, an entry of
+    FakeTelegram.sent_messages); `text` None sends a photo instead."""
+    update = text_update(text or "x", chat_id=chat_id, first_name=first_name, language=language,
+                         update_id=update_id)
+    message = update["message"]
+    if text is None:
+        del message["text"]
+        message["photo"] = [{"file_id": "AgAD", "file_unique_id": "u1", "width": 90, "height": 90}]
+    message["reply_to_message"] = {"message_id": reply_to["message_id"], "date": int(time.time()),
+                                   "chat": message["chat"], "text": reply_to["text"],
+                                   "from": {"id": 1, "is_bot": True, "first_name": "bot"}}
     return update
 
 

@@ -22,6 +22,7 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.components.notification_prefs import notification_prefs_card
+from chatai.web.components.telegram_alerts import telegram_alerts_card
 from chatai.web.i18n import text
 from chatai.web.pages.auth import PasswordStrengthState, password_strength_hint
 from chatai.web.state.auth import AuthState, require_user, start_browser_session
@@ -201,6 +202,7 @@ def settings_page() -> rx.Component:
         ),
         _sessions_card(),
         notification_prefs_card(),
+        telegram_alerts_card(),  # issue 22: alerts and answers in the owner's own Telegram
         spacing="5",
         width="100%",
     )

@@ -18,6 +18,7 @@ from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
+from chatai.services import operator_holds
 from chatai.web import routes
 from chatai.web.i18n import text
 from chatai.web.live import REGISTRY, LiveBadgeState
@@ -112,8 +113,11 @@ class InboxState(rx.State):
             self.open_id, self.header, self.transcript, self.earlier = "", {}, [], 0
             return False
         d = tr.dialog
-        self.header = {**_dialog_dict(d), "unread": "0",
-                       "held_by": "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")}
+        async with async_session() as session:
+            in_telegram = await operator_holds.telegram_holder(session, owner_id=owner_id, dialog_id=dialog_id)
+        held_by = "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")
+        self.header = {**_dialog_dict(d), "unread": "0", "held_by": "telegram" if in_telegram else held_by,
+                       "telegram_holder": in_telegram or ""}
         self.transcript = [_message_dict(m) for m in tr.messages]
         self.earlier = tr.earlier
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
@@ -234,6 +238,10 @@ class InboxState(rx.State):
         try:
             dialog_id = uuid.UUID(self.open_id)
             async with async_session() as session:
+                # One holder: a dialog a Telegram operator holds is theirs here too; the owner may only release it.
+                if action != "release" and await operator_holds.telegram_holder(session, owner_id=owner_id,
+                                                                                dialog_id=dialog_id):
+                    raise handoff.HandoffError("held_by_other")
                 await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
                                                **kwargs)
         except ValueError:

@@ -1,0 +1,313 @@
+"""The runner's loop of the operator chat (issue 22 part 1): alerts and the customer's words, pushed to
+operators' Telegram chats as the dialogs change.
+
+It listens to the inbox's live events (services/dialogs.DIALOG_EVENTS_CHANNEL, the same Redis events the
+dashboard gets), so whatever moved a dialog (a customer asking for a person, the AI not knowing, a zero
+balance, the dashboard) reaches Telegram too:
+- a dialog starts 'waiting': after ALERT_GATHER seconds (to gather a burst) every operator of the owner
+  linked through a bot this runner runs gets the dialogs that started waiting since its last alert: one
+  alert each with the buttons, or one summary when there are more than SUMMARY_OVER, or when the operator
+  already got MAX_ALERTS_PER_MINUTE alerts. The owner's notification setting ("a dialog is waiting for a
+  person") and quiet hours are respected: what falls in them is skipped, not sent later;
+- a customer's message in a dialog a Telegram operator holds: forwarded to the holder's chat (a reply to it
+  answers the customer);
+- a held dialog going back to the AI from elsewhere (dashboard, timeout): the holder is told.
+Each runner sends only through the bots it runs, so exactly one runner alerts each operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING
+
+from chatai.bots import operator_chat
+from chatai.bots.operator_chat import CALLBACK_RELEASE, CALLBACK_TAKE, inbox_link, say, send
+from chatai.cache import get_redis
+from chatai.db.models import utcnow
+from chatai.services import notifications, operator_holds, operator_links
+from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
+
+if TYPE_CHECKING:
+    from chatai.bots.contracts import Runner, Worker
+    from chatai.db.operator_models import TelegramOperator
+
+log = logging.getLogger(__name__)
+
+ALERT_GATHER = 1.0
+SUMMARY_OVER = 3
+MAX_ALERTS_PER_MINUTE = 6
+HELD_REFRESH = 30.0
+
+
+class OperatorAlerts:
+    def __init__(self, runner: Runner, *, gather: float = ALERT_GATHER) -> None:
+        self.runner = runner
+        self.gather = gather
+        self._due: set[uuid.UUID] = set()  # owners whose alerts are being gathered
+        self._held: set[uuid.UUID] = set()  # dialogs a Telegram operator holds (refreshed; events keep it current)
+        self._held_loaded = 0.0
+        self._forwarding: dict[uuid.UUID, bool] = {}  # dialog -> asked again while forwarding
+        self._sent: dict[uuid.UUID, deque[float]] = {}  # operator -> when its last alerts went out
+        self._owner_locks: dict[uuid.UUID, asyncio.Lock] = {}  # one alert round per owner at a time
+        self._tasks: set[asyncio.Task] = set()
+
+    async def run(self) -> None:
+        try:
+            await self._listen()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _spawn(self, coro) -> None:  # noqa: ANN001
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = get_redis().pubsub()
+            try:
+                await pubsub.subscribe(DIALOG_EVENTS_CHANNEL, operator_links.OPERATORS_CHANNEL,
+                                       operator_chat.OPERATOR_UPDATES_CHANNEL)
+                await self._refresh_held()
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        event = json.loads(message["data"])
+                        channel = message.get("channel")
+                        channel = channel.decode() if isinstance(channel, bytes) else channel
+                        if channel == operator_links.OPERATORS_CHANNEL:
+                            operator_chat.forget_operators(uuid.UUID(event["bot_id"]))
+                        elif channel == operator_chat.OPERATOR_UPDATES_CHANNEL:  # webhook mode
+                            worker = self.runner.workers.get(uuid.UUID(event["bot_id"]))
+                            if worker is not None:
+                                self._spawn(operator_chat.handle(worker, event["update"]))
+                        else:
+                            await self._on_event(event)
+                    except (ValueError, KeyError, TypeError):
+                        continue
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - resubscribe; alerts in between are covered by the next one
+                log.warning("operator chat lost the live events; resubscribing", exc_info=True)
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _on_event(self, event: dict[str, str]) -> None:
+        dialog_id = uuid.UUID(event["dialog_id"])
+        if event.get("type") == "status":
+            status = event.get("status")
+            if status == "waiting":
+                self.alert_soon(uuid.UUID(event["owner_id"]))
+            elif status == "human":
+                self._held.add(dialog_id)  # maybe by Telegram: forwarding checks the hold itself
+            elif dialog_id in self._held:
+                self._held.discard(dialog_id)
+                self._spawn(self._released_elsewhere(dialog_id))
+        elif event.get("type") == "message" and event.get("role") == "user":
+            if time.monotonic() - self._held_loaded > HELD_REFRESH:
+                await self._refresh_held()
+            if dialog_id in self._held:
+                self.forward_soon(dialog_id)
+
+    async def _refresh_held(self) -> None:
+        import sqlalchemy as sa
+
+        from chatai.db.operator_models import OperatorHold
+
+        async with self.runner.session() as session:
+            self._held = set((await session.execute(sa.select(OperatorHold.dialog_id))).scalars())
+        self._held_loaded = time.monotonic()
+
+    def _my_workers(self) -> dict[uuid.UUID, Worker]:
+        return {bot_id: w for bot_id, w in self.runner.workers.items() if w.status == "running"}
+
+    # --- alerts ------------------------------------------------------------------------------------------
+
+    def alert_soon(self, owner_id: uuid.UUID) -> None:
+        if owner_id in self._due:
+            return  # already gathering this owner's burst
+        self._due.add(owner_id)
+        self._spawn(self._alert_later(owner_id))
+
+    async def _alert_later(self, owner_id: uuid.UUID) -> None:
+        try:
+            await asyncio.sleep(self.gather)
+        finally:
+            self._due.discard(owner_id)
+        try:
+            lock = self._owner_locks.setdefault(owner_id, asyncio.Lock())
+            async with lock:  # a round still sending (paced per chat) must not be repeated by the next one
+                await self.alert(owner_id)
+            if not lock.locked():
+                self._owner_locks.pop(owner_id, None)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - alerts are at most once: the inbox (and its mail) still shows them
+            log.warning("operator alerts for an owner failed", exc_info=True)
+
+    async def alert(self, owner_id: uuid.UUID) -> int:
+        """Alert this runner's operators of the owner about what started waiting since their last alert;
+        returns the number of messages sent."""
+        workers = self._my_workers()
+        if not workers:
+            return 0
+        async with self.runner.session() as session:
+            operators = await operator_holds.operators_of_owner(session, owner_id=owner_id, bot_ids=list(workers))
+            if not operators:
+                return 0
+            wanted = (await notifications.get_preferences(session, user_id=owner_id)).handoff_waiting
+            quiet = await operator_links.get_quiet_hours(session, owner_id=owner_id)
+        now = utcnow()
+        if not wanted or quiet.active(now):
+            async with self.runner.session() as session:
+                for operator in operators:  # skipped, not postponed: a pile at 7:00 helps nobody
+                    await operator_holds.set_alerted_until(session, operator_id=operator.id, until=now)
+            return 0
+        locale = await operator_chat.owner_locale(workers[operators[0].bot_id], owner_id)
+        sent = 0
+        for operator in operators:
+            sent += await self._alert_operator(workers[operator.bot_id], operator, locale)
+        return sent
+
+    async def _alert_operator(self, worker: Worker, operator: TelegramOperator, locale: str) -> int:
+        async with self.runner.session() as session:
+            waiting = await operator_holds.waiting_since(session, owner_id=operator.owner_id,
+                                                         since=operator.alerted_until)
+        if not waiting:
+            return 0
+        recent = self._sent.setdefault(operator.id, deque())
+        while recent and time.monotonic() - recent[0] > 60:
+            recent.popleft()
+        async with self.runner.session() as session:  # the cursor moves first: what follows is never sent twice
+            await operator_holds.set_alerted_until(session, operator_id=operator.id, until=waiting[-1].handoff_at)
+        sent = 0
+        if len(waiting) > SUMMARY_OVER or len(recent) + len(waiting) > MAX_ALERTS_PER_MINUTE:
+            keyboard = [[{"text": say(locale, "opchat_open"), "url": inbox_link()}]]
+            if await send(worker, operator.chat_id, say(locale, "opchat_summary", n=len(waiting)), keyboard):
+                sent = 1
+        else:
+            for dialog in waiting:
+                message_id = await send(worker, operator.chat_id, _alert_text(locale, dialog),
+                                        _buttons(locale, dialog.id))
+                if message_id is None:
+                    continue
+                sent += 1
+                async with self.runner.session() as session:
+                    await operator_holds.remember_chat_message(session, operator_id=operator.id,
+                                                               telegram_message_id=message_id, dialog_id=dialog.id)
+        recent.extend([time.monotonic()] * sent)
+        return sent
+
+    # --- the customer's messages to the holder ------------------------------------------------------------------
+
+    def forward_soon(self, dialog_id: uuid.UUID) -> None:
+        if dialog_id in self._forwarding:
+            self._forwarding[dialog_id] = True  # the running forward looks once more
+            return
+        self._forwarding[dialog_id] = False
+        self._spawn(self._forward(dialog_id))
+
+    async def _forward(self, dialog_id: uuid.UUID) -> None:
+        try:
+            while True:
+                self._forwarding[dialog_id] = False
+                await self.forward(dialog_id)
+                if not self._forwarding.get(dialog_id):
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the next message forwards what is left
+            log.warning("customer messages not forwarded to the operator", exc_info=True)
+        finally:
+            self._forwarding.pop(dialog_id, None)
+
+    async def forward(self, dialog_id: uuid.UUID) -> int:
+        """Send the holder the customer's messages it has not seen (only through a bot run here)."""
+        async with self.runner.session() as session:
+            pending = await operator_holds.to_forward(session, dialog_id=dialog_id)
+        if pending is None or not pending.messages:
+            return 0
+        worker = self._my_workers().get(pending.operator.bot_id)
+        if worker is None:
+            return 0
+        locale = await operator_chat.owner_locale(worker, pending.operator.owner_id)
+        customer = pending.user_name or say(locale, "opchat_customer")
+        sent = 0
+        for _message_id, text, created_at in pending.messages:
+            telegram_id = await send(worker, pending.operator.chat_id,
+                                     say(locale, "opchat_forward", customer=customer, text=text))
+            async with self.runner.session() as session:
+                if telegram_id is not None:
+                    sent += 1
+                    await operator_holds.remember_chat_message(session, operator_id=pending.operator.id,
+                                                               telegram_message_id=telegram_id, dialog_id=dialog_id)
+                await operator_holds.set_forwarded_until(session, dialog_id=dialog_id, until=created_at)
+        return sent
+
+    async def _released_elsewhere(self, dialog_id: uuid.UUID) -> None:
+        """A held dialog went back to the AI without its Telegram holder (dashboard, timeout): tell them."""
+        import sqlalchemy as sa
+
+        from chatai.db.models import Dialog, Message
+        from chatai.db.operator_models import OperatorHold, TelegramOperator
+
+        try:
+            async with self.runner.session() as session:
+                row = (await session.execute(
+                    sa.select(TelegramOperator, Dialog.user_name)
+                    .join(OperatorHold, OperatorHold.operator_id == TelegramOperator.id)
+                    .join(Dialog, Dialog.id == OperatorHold.dialog_id)
+                    .where(OperatorHold.dialog_id == dialog_id, Dialog.status != "human"))).first()
+                session.expunge_all()  # plain values from here on (a rollback would expire them)
+                await session.rollback()
+            if row is None:
+                return
+            operator, user_name = row
+            worker = self._my_workers().get(operator.bot_id)
+            if worker is None:
+                return
+            async with self.runner.session() as session:
+                if not await operator_holds.drop_stale_holds(session, dialog_id=dialog_id):
+                    return  # another runner's listener got there first
+            async with self.runner.session() as session:  # why: the dashboard released it, or nobody answered
+                last = await session.scalar(sa.select(Message.text).where(Message.dialog_id == dialog_id,
+                                                                         Message.role == "system")
+                                            .order_by(Message.created_at.desc()).limit(1))
+            key = "opchat_timed_out" if last == "timed_out" else "opchat_released_elsewhere"
+            locale = await operator_chat.owner_locale(worker, operator.owner_id)
+            await send(worker, operator.chat_id, say(locale, key, customer=user_name or say(locale, "opchat_customer")))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - informational
+            log.warning("operator not told about a release", exc_info=True)
+
+
+def _alert_text(locale: str, dialog: operator_holds.WaitingDialog) -> str:
+    customer = dialog.user_name or say(locale, "opchat_customer")
+    lines = [say(locale, "opchat_alert", customer=customer, bot=dialog.bot_username or "-")]
+    if dialog.recent:
+        lines += ["", say(locale, "opchat_recent")]
+        lines += [f"{say(locale, f'opchat_role_{role}')}: {text[:500]}" for role, text in dialog.recent]
+    return "\n".join(lines)
+
+
+def _buttons(locale: str, dialog_id: uuid.UUID) -> list[list[dict[str, str]]]:
+    return [[{"text": say(locale, "opchat_take"), "callback_data": f"{CALLBACK_TAKE}{dialog_id}"},
+             {"text": say(locale, "opchat_return"), "callback_data": f"{CALLBACK_RELEASE}{dialog_id}"}],
+            [{"text": say(locale, "opchat_open"), "url": inbox_link(dialog_id)}]]
+
+
+async def run(runner: Runner) -> None:
+    """Started by the runner with its other loops (see the module docstring)."""
+    await OperatorAlerts(runner, gather=getattr(runner, "operator_alert_gather", ALERT_GATHER)).run()

@@ -1,0 +1,138 @@
+"""Operator chat (issue 22 part 1): the dashboard's "Get alerts in Telegram" section and what the bot says
+in a linked operator's Telegram chat (in the owner's language). Customer text is inserted as plain text:
+the bot sends these messages without parse mode, so nothing a customer writes can become markup."""
+
+from __future__ import annotations
+
+EN: dict[str, str] = {
+    # dashboard
+    "inbox_held_in_telegram": "Answering in Telegram now:",
+    "operators_title": "Get alerts in Telegram",
+    "operators_subtitle": "Link your Telegram account (or your staff's) to one of your bots: alerts about "
+                          "customers waiting for a person arrive there, and a reply to an alert reaches the customer.",
+    "operators_bot": "Bot",
+    "operators_get_link": "Get a link",
+    "operators_link_hint": "Open this link in Telegram within 15 minutes. It works once.",
+    "operators_linked": "Linked accounts",
+    "operators_none": "No Telegram account is linked yet.",
+    "operators_col_name": "Telegram name",
+    "operators_col_bot": "Through bot",
+    "operators_col_linked": "Linked",
+    "operators_unlink": "Unlink",
+    "operators_unlinked": "The account was unlinked.",
+    "operators_quiet_title": "Quiet hours",
+    "operators_quiet_hint": "No Telegram alerts between these times (HH:MM). Leave both empty for none.",
+    "operators_quiet_from": "From",
+    "operators_quiet_to": "To",
+    "operators_timezone": "Time zone",
+    "operators_save": "Save",
+    "operators_saved": "Quiet hours saved.",
+    "operators_no_bots": "Connect a Telegram bot first: the link opens a chat with one of your bots.",
+    "operators_err_not_found": "That bot or account was not found in your account.",
+    "operators_err_bot_not_ready": "This bot has no username yet. Wait until it is running, then try again.",
+    "operators_err_bad_quiet_hours": "Enter both times as HH:MM (for example 22:00 and 07:00) and a valid "
+                                     "time zone such as Europe/Moscow, or leave both times empty.",
+    # Telegram: linking
+    "opchat_linked": "Done: this Telegram account now gets alerts about customers waiting for a person. Reply to "
+                     "an alert to answer the customer; /release hands a conversation back to the AI.",
+    "opchat_already": "This Telegram account was already linked. Nothing changed.",
+    "opchat_expired": "This link has expired (links work for 15 minutes). Get a new one in the dashboard.",
+    "opchat_used": "This link was already used. Get a new one in the dashboard.",
+    "opchat_other_bot": "This link belongs to another bot, so nothing was linked. Open the link you got in the "
+                        "dashboard for this bot.",
+    "opchat_invalid": "This link is not valid. Get a new one in the dashboard.",
+    # Telegram: alerts
+    "opchat_alert": "{customer} is waiting for a person (bot @{bot}).",
+    "opchat_recent": "Last messages:",
+    "opchat_role_user": "Customer",
+    "opchat_role_assistant": "Assistant",
+    "opchat_role_operator": "Operator",
+    "opchat_summary": "Customers waiting for a person: {n}. Open the inbox to answer them.",
+    "opchat_take": "Take over",
+    "opchat_open": "Open in dashboard",
+    "opchat_return": "Return to AI",
+    "opchat_forward": "{customer} wrote: {text}",
+    "opchat_customer": "A customer",
+    # Telegram: actions
+    "opchat_taken": "You are answering {customer} now. Reply to their messages here.",
+    "opchat_held_by_other": "{holder} is already answering this customer.",
+    "opchat_held_in_dashboard": "Someone is answering this customer in the dashboard.",
+    "opchat_not_found": "This conversation is not available.",
+    "opchat_not_held": "The assistant is already answering this customer.",
+    "opchat_released": "The conversation with {customer} went back to the AI.",
+    "opchat_released_elsewhere": "The conversation with {customer} went back to the AI from the dashboard.",
+    "opchat_timed_out": "Nobody answered {customer} within the handoff time, so the AI answers them again.",
+    "opchat_nothing_held": "You are not answering any customer right now.",
+    "opchat_not_operator": "This button is for the owner's linked operators only.",
+    "opchat_which_customer": "To answer a customer, reply to their alert or to one of their messages here.",
+    "opchat_text_only": "Only text can be sent to the customer. Please type your reply.",
+    "opchat_empty_text": "The reply is empty, so nothing was sent.",
+    "opchat_too_long": "The reply is longer than one Telegram message (4096 characters), so it was not sent.",
+    "opchat_bot_unavailable": "The customer's bot is stopped or disconnected, so the reply was not sent.",
+}
+RU: dict[str, str] = {
+    "inbox_held_in_telegram": "Сейчас отвечает в Telegram:",
+    "operators_title": "Оповещения в Telegram",
+    "operators_subtitle": "Привяжите свой аккаунт Telegram (или аккаунты сотрудников) к одному из ботов: "
+                          "туда придут оповещения о клиентах, которые ждут сотрудника, а ответ на оповещение "
+                          "получит клиент.",
+    "operators_bot": "Бот",
+    "operators_get_link": "Получить ссылку",
+    "operators_link_hint": "Откройте эту ссылку в Telegram в течение 15 минут. Она срабатывает один раз.",
+    "operators_linked": "Привязанные аккаунты",
+    "operators_none": "Пока ни один аккаунт Telegram не привязан.",
+    "operators_col_name": "Имя в Telegram",
+    "operators_col_bot": "Через бота",
+    "operators_col_linked": "Привязан",
+    "operators_unlink": "Отвязать",
+    "operators_unlinked": "Аккаунт отвязан.",
+    "operators_quiet_title": "Тихие часы",
+    "operators_quiet_hint": "В это время оповещения в Telegram не приходят (ЧЧ:ММ). Оставьте оба поля пустыми, "
+                            "чтобы их не было.",
+    "operators_quiet_from": "С",
+    "operators_quiet_to": "До",
+    "operators_timezone": "Часовой пояс",
+    "operators_save": "Сохранить",
+    "operators_saved": "Тихие часы сохранены.",
+    "operators_no_bots": "Сначала подключите бота Telegram: ссылка открывает чат с одним из ваших ботов.",
+    "operators_err_not_found": "Этот бот или аккаунт не найден в вашей учётной записи.",
+    "operators_err_bot_not_ready": "У этого бота ещё нет имени пользователя. Дождитесь его запуска и попробуйте снова.",
+    "operators_err_bad_quiet_hours": "Введите оба времени в виде ЧЧ:ММ (например, 22:00 и 07:00) и существующий "
+                                     "часовой пояс, например Europe/Moscow, или оставьте оба поля пустыми.",
+    "opchat_linked": "Готово: этот аккаунт Telegram теперь получает оповещения о клиентах, которые ждут "
+                     "сотрудника. Ответьте на оповещение, чтобы написать клиенту; /release возвращает разговор ИИ.",
+    "opchat_already": "Этот аккаунт Telegram уже был привязан. Ничего не изменилось.",
+    "opchat_expired": "Срок действия ссылки истёк (она действует 15 минут). Получите новую в панели управления.",
+    "opchat_used": "Эта ссылка уже использована. Получите новую в панели управления.",
+    "opchat_other_bot": "Эта ссылка относится к другому боту, поэтому ничего не привязано. Откройте ссылку, "
+                        "полученную в панели управления для этого бота.",
+    "opchat_invalid": "Эта ссылка недействительна. Получите новую в панели управления.",
+    "opchat_alert": "{customer} ждёт сотрудника (бот @{bot}).",
+    "opchat_recent": "Последние сообщения:",
+    "opchat_role_user": "Клиент",
+    "opchat_role_assistant": "Ассистент",
+    "opchat_role_operator": "Сотрудник",
+    "opchat_summary": "Сотрудника ждут клиентов: {n}. Откройте входящие, чтобы ответить им.",
+    "opchat_take": "Взять разговор",
+    "opchat_open": "Открыть в панели",
+    "opchat_return": "Вернуть ИИ",
+    "opchat_forward": "{customer} пишет: {text}",
+    "opchat_customer": "Клиент",
+    "opchat_taken": "Теперь вы отвечаете клиенту {customer}. Отвечайте на его сообщения здесь.",
+    "opchat_held_by_other": "Этому клиенту уже отвечает {holder}.",
+    "opchat_held_in_dashboard": "Этому клиенту уже отвечают в панели управления.",
+    "opchat_not_found": "Этот разговор недоступен.",
+    "opchat_not_held": "Этому клиенту и так отвечает ассистент.",
+    "opchat_released": "Разговор с клиентом {customer} возвращён ИИ.",
+    "opchat_released_elsewhere": "Разговор с клиентом {customer} возвращён ИИ из панели управления.",
+    "opchat_timed_out": "Клиенту {customer} никто не ответил за время ожидания сотрудника, поэтому ему снова "
+                        "отвечает ИИ.",
+    "opchat_nothing_held": "Сейчас вы не отвечаете ни одному клиенту.",
+    "opchat_not_operator": "Эта кнопка только для привязанных сотрудников владельца.",
+    "opchat_which_customer": "Чтобы ответить клиенту, ответьте здесь на оповещение о нём или на одно из его "
+                             "сообщений.",
+    "opchat_text_only": "Клиенту можно отправить только текст. Пожалуйста, напишите ответ текстом.",
+    "opchat_empty_text": "Ответ пустой, поэтому ничего не отправлено.",
+    "opchat_too_long": "Ответ длиннее одного сообщения Telegram (4096 символов), поэтому он не отправлен.",
+    "opchat_bot_unavailable": "Бот клиента остановлен или отключён, поэтому ответ не отправлен.",
+}
