@@ -2,8 +2,8 @@
 from Telegram, the bot's messages in an operator's chat (replies to them reach the customer), and the
 owner's quiet hours for alerts
 
-Revision ID: 0019
-Revises: 0017 (0016 on the branch; after merging the pipeline branch's 0017)
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-05 21:10:00
 """
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = '0019'
+revision: str = '0018'
 down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
