@@ -113,11 +113,13 @@ async def _status(dialog_id: uuid.UUID) -> str:
 
 
 async def _price_answers(owner_id: uuid.UUID, monkeypatch) -> None:
-    monkeypatch.setattr(charging, "_prices", {})
     async with async_session() as s:
         s.add_all([Price(item="answer", price_micros=5 * MICRO), Price(item="qa_answer", price_micros=5 * MICRO)])
         await billing.ensure_account(s, user_id=owner_id)  # and no money on it
         await s.commit()
+    # The price cache is emptied only now: the previous answer's settling may still be looking prices up,
+    # and a lookup between an earlier reset and the insert would cache "free" for the next question.
+    monkeypatch.setattr(charging, "_prices", {})
 
 
 async def test_one_script_through_every_channel(driver: Driver, tenant, monkeypatch):
