@@ -107,9 +107,11 @@ def _register_background_work() -> None:
     from chatai.rag.worker import run_ingest_worker
     from chatai.services.mail import run_mail_sender
     from chatai.web.live import run_live_updates
+    from chatai.web.state.inbox_tools_live import run_inbox_tools_live
 
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
+    app.register_lifespan_task(run_inbox_tools_live)  # typing, notes, labels: one subscriber per web worker
     app.register_lifespan_task(run_mail_sender)  # the outbox; several workers share it (SKIP LOCKED)
     if get_settings().run_bots_in_web:
         from chatai.bots.runner import run_in_web

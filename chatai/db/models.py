@@ -31,6 +31,7 @@ MIGRATION_ONLY_INDEXES = frozenset(
        "ix_messages_created_cover", "ix_messages_system"]
     + ["ix_users_email_trgm", "ix_users_created_id", "ix_billing_accounts_balance_user"]  # admin lists (0010)
     + ["ix_messages_delivery_failed", "ix_telegram_updates_failed"]  # admin system page, last errors (0011)
+    + ["ix_dialogs_owner_tg_user"]  # the customer card's other dialogs (0021)
 )
 
 # Full text: English and Russian stemming both, so either language matches its word forms.
@@ -365,6 +366,8 @@ class Dialog(SQLModel, table=True):
     telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     user_name: str = Field(default="", max_length=255)
     user_language: str = Field(default="", max_length=16)
+    # The Telegram @username (0021), for the inbox's customer card; "" when the customer has none.
+    user_username: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     status: str = Field(default="ai", max_length=16, index=True)  # ai | waiting | human
     handoff_at: datetime | None = _opt_ts()
     operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
@@ -594,3 +597,7 @@ class ModelPrice(SQLModel, table=True):
     completion_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M completion tokens
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# Tables of features kept in their own modules, registered on the same metadata (alembic, tests).
+import chatai.inbox_tools.models  # noqa: E402, F401
