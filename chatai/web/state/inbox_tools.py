@@ -182,7 +182,10 @@ class InboxToolsState(rx.State):
                 on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
                 self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
         inbox = await self.get_state(InboxState)
-        await self.load_for_list(owner_id, [d["id"] for d in inbox.dialogs])
+        if inbox.f_label != ALL:  # the dialog may have left (or joined) the filtered list
+            await inbox._load_list(owner_id, rows=max(len(inbox.dialogs), 1))
+        else:
+            await self.load_for_list(owner_id, [d["id"] for d in inbox.dialogs])
 
     async def _label_action(self, action, *, dialog: bool = False, **kwargs) -> None:
         user = await self._user()
