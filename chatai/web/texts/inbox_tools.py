@@ -44,7 +44,7 @@ EN: dict[str, str] = {
     "tools_customer_this": "this one",
     "tools_customer_notes": "Notes about the customer",
     "tools_customer_note_placeholder": "A note about this customer…",
-    "tools_customer_none": "—",
+    "tools_customer_none": "not given",
     # presence
     "tools_typing_one": "{who} is typing a reply…",
     "tools_typing_many": "{who} are typing replies…",
@@ -99,7 +99,7 @@ RU: dict[str, str] = {
     "tools_customer_this": "этот",
     "tools_customer_notes": "Заметки о клиенте",
     "tools_customer_note_placeholder": "Заметка об этом клиенте…",
-    "tools_customer_none": "—",
+    "tools_customer_none": "не указано",
     "tools_typing_one": "{who} печатает ответ…",
     "tools_typing_many": "{who} печатают ответы…",
     "tools_held_by": "Диалог ведёт",
