@@ -109,8 +109,16 @@ async def _measure(owner: uuid.UUID) -> None:
         await access.dialog_holder(s, owner_id=owner, dialog_id=dialog_ids[i])
 
     tools = await show("open a dialog: transcript + notes, labels, card, holder", with_tools)
+
+    async def live_refresh(s, i):  # the same dialog again: only notes and the holder are re-read
+        await inbox.get_transcript(s, owner_id=owner, dialog_id=dialog_ids[i])
+        await notes.list_dialog_notes(s, owner_id=owner, dialog_id=dialog_ids[i])
+        await access.dialog_holder(s, owner_id=owner, dialog_id=dialog_ids[i])
+
+    refresh = await show("live refresh of an open dialog: transcript + notes, holder", live_refresh)
     print(f"ratios (p50): label filter {by_common[0] / plain[0]:.2f}x / {by_rare[0] / plain[0]:.2f}x the plain list; "
-          f"opening with the tools {tools[0] / alone[0]:.2f}x the transcript alone")
+          f"opening with the tools {tools[0] / alone[0]:.2f}x the transcript alone, a live refresh "
+          f"{refresh[0] / alone[0]:.2f}x")
 
     from chatai.cache import get_redis
 

@@ -15,6 +15,7 @@ import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.cache import get_redis
 from chatai.db.session import async_session
 from chatai.inbox_tools import canned, customers, labels, notes, presence
+from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.state.inbox_canned import CannedRepliesState
 from chatai.web.state.inbox_tools import InboxToolsState
@@ -120,10 +121,16 @@ async def test_canned_manager_handlers(world):
 async def test_customer_card_in_the_state(world):
     _, _, tools, _ = await _open(world.token_a, world.dialog)
     assert tools.card["name"] == "Ivan Petrov" and tools.card["username"] == "@ivan_p"
-    assert tools.card["language"] == "ru" and tools.card["count"] == "2"
+    assert tools.card["language"] == "Russian" and tools.card["count"] == "2"  # the code's name, not "ru"
     assert [d["current"] for d in tools.card_dialogs] == ["1", ""]
     await InboxToolsState.handle_customer_note_submit.fn(tools, {"customer_note": "Prefers calls"})
     assert [(n["author"], n["text"]) for n in tools.card_notes] == [("anna@shop-a.example", "Prefers calls")]
+    root_ru, _, tools_ru, _ = await _open(world.token_a, world.dialog)
+    auth = await root_ru.get_state(AuthState)
+    auth.locale = "ru"
+    tools_ru.card = {}  # opened afresh in Russian
+    await tools_ru.load_for_dialog(world.owner_a, world.dialog, [], 0)
+    assert tools_ru.card["language"] == "русский"
 
 
 async def test_every_tools_handler_refuses_another_business(world):

@@ -17,7 +17,7 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.inbox_tools import ToolsError, access, customers, labels, notes, presence
-from chatai.web.i18n import text
+from chatai.web.i18n import TEXTS, text
 from chatai.web.state.auth import AuthState, require_user
 
 ALL = "all"
@@ -80,21 +80,25 @@ class InboxToolsState(rx.State):
         """The transcript with the dialog's notes merged in by time; loads labels, card and holder."""
         from chatai.web.state.inbox_tools_live import WATCHERS
 
-        if self.dialog_id != str(dialog_id):
+        # The same dialog again is a live refresh (a message, a status change, a note): its labels and card
+        # change only through this state's own handlers and events, so only notes and the holder are re-read
+        # (a refresh reaches every tab showing the dialog: it must stay cheap).
+        fresh = self.dialog_id != str(dialog_id) or not self.card
+        if fresh:
             self.typing = ""
         self.dialog_id = str(dialog_id)
         WATCHERS.watch(self.router.session.client_token, dialog_id)
         since = datetime.fromisoformat(transcript[0]["at"]) if earlier and transcript else None
         async with async_session() as session:
             found = await notes.list_dialog_notes(session, owner_id=owner_id, dialog_id=dialog_id, since=since)
-            self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
-            on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
-            card = await customers.customer_card(session, owner_id=owner_id, dialog_id=dialog_id)
             holder = await access.dialog_holder(session, owner_id=owner_id, dialog_id=dialog_id)
+            if fresh:
+                self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
+                on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
+                self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
+                await self._show_card(await customers.customer_card(session, owner_id=owner_id, dialog_id=dialog_id))
         user = await self._user()
         self.holder = holder[1] if holder and user is not None and holder[0] != user.id else ""
-        self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
-        self._show_card(card)
         merged = transcript + [note_row(n) for n in found]
         return sorted(merged, key=lambda row: row.get("at", ""))
 
@@ -113,9 +117,12 @@ class InboxToolsState(rx.State):
                 self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
         self.list_labels = {str(d): [_label_dict(x) for x in rows] for d, rows in found.items()}
 
-    def _show_card(self, card: customers.CustomerCard) -> None:
+    async def _show_card(self, card: customers.CustomerCard) -> None:
+        # Telegram sends "ru" or "pt-br": people read the language's name, in their own language.
+        key = f"tools_lang_{card.language.lower().split('-')[0]}"
+        language = await self._tr(key) if key in TEXTS["en"] else card.language
         self.card = {"name": card.name, "username": f"@{card.username}" if card.username else "",
-                     "language": card.language, "first_seen": when(card.first_seen), "count": str(card.dialog_count)}
+                     "language": language, "first_seen": when(card.first_seen), "count": str(card.dialog_count)}
         self.card_dialogs = [{"id": str(d.id), "status": d.status, "bot": f"@{d.bot_username}" if d.bot_username
                               else "", "channel": d.channel, "time": when(d.last_message_at),
                               "current": "1" if str(d.id) == self.dialog_id else ""} for d in card.dialogs]
@@ -164,7 +171,7 @@ class InboxToolsState(rx.State):
             async with async_session() as session:
                 await customers.add_customer_note(session, owner_id=user.id, dialog_id=dialog_id, author_id=user.id,
                                                   author_name=who_is(user), text=str(form.get("customer_note", "")))
-                self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=dialog_id))
+                await self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=dialog_id))
         except ToolsError as exc:
             await self._refuse(exc)
             return
@@ -282,7 +289,7 @@ class InboxToolsState(rx.State):
             await self._reload_labels(user.id)
         elif event.type == "customer":
             async with async_session() as session:
-                self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=self._open()))
+                await self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=self._open()))
         return True
 
 

@@ -45,6 +45,12 @@ EN: dict[str, str] = {
     "tools_customer_notes": "Notes about the customer",
     "tools_customer_note_placeholder": "A note about this customer…",
     "tools_customer_none": "not given",
+    # the customer's Telegram language, by its code (another code shows as the code)
+    "tools_lang_en": "English", "tools_lang_ru": "Russian", "tools_lang_uk": "Ukrainian",
+    "tools_lang_be": "Belarusian", "tools_lang_kk": "Kazakh", "tools_lang_uz": "Uzbek", "tools_lang_de": "German",
+    "tools_lang_fr": "French", "tools_lang_es": "Spanish", "tools_lang_it": "Italian", "tools_lang_pt": "Portuguese",
+    "tools_lang_tr": "Turkish", "tools_lang_pl": "Polish", "tools_lang_zh": "Chinese", "tools_lang_ar": "Arabic",
+    "tools_lang_hy": "Armenian", "tools_lang_ka": "Georgian", "tools_lang_az": "Azerbaijani",
     # presence
     "tools_typing_one": "{who} is typing a reply…",
     "tools_typing_many": "{who} are typing replies…",
@@ -100,6 +106,13 @@ RU: dict[str, str] = {
     "tools_customer_notes": "Заметки о клиенте",
     "tools_customer_note_placeholder": "Заметка об этом клиенте…",
     "tools_customer_none": "не указано",
+    # the customer's Telegram language, by its code (another code shows as the code)
+    "tools_lang_en": "английский", "tools_lang_ru": "русский", "tools_lang_uk": "украинский",
+    "tools_lang_be": "белорусский", "tools_lang_kk": "казахский", "tools_lang_uz": "узбекский",
+    "tools_lang_de": "немецкий", "tools_lang_fr": "французский", "tools_lang_es": "испанский",
+    "tools_lang_it": "итальянский", "tools_lang_pt": "португальский", "tools_lang_tr": "турецкий",
+    "tools_lang_pl": "польский", "tools_lang_zh": "китайский", "tools_lang_ar": "арабский",
+    "tools_lang_hy": "армянский", "tools_lang_ka": "грузинский", "tools_lang_az": "азербайджанский",
     "tools_typing_one": "{who} печатает ответ…",
     "tools_typing_many": "{who} печатают ответы…",
     "tools_held_by": "Диалог ведёт",
