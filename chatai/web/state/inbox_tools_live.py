@@ -62,11 +62,11 @@ async def push_to_tab(token: str, event: ToolsEvent) -> None:
             WATCHERS.unwatch(token)
 
 
-async def push_to_watchers(event: ToolsEvent, *, connected=_connected) -> int:
+async def push_to_watchers(event: ToolsEvent) -> int:
     """Push to every tab of this worker watching the event's dialog; returns how many were pushed."""
     tokens = []
     for token in WATCHERS.tokens_of(event.dialog_id):
-        if connected(token):
+        if _connected(token):
             tokens.append(token)
         else:
             WATCHERS.unwatch(token)
