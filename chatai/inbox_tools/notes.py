@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,6 +14,7 @@ from chatai.inbox_tools.access import clean_text, require_dialog
 from chatai.inbox_tools.models import DialogNote
 
 NOTES_LIMIT = 300
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,18 @@ async def add_dialog_note(session: AsyncSession, *, owner_id: uuid.UUID, dialog_
     return NoteRow(note.id, note.author_name, note.text, note.created_at)
 
 
+_NOTES = """
+    SELECT id, author_name, text, created_at FROM dialog_notes
+    WHERE dialog_id = :dialog AND owner_id = :owner AND created_at >= :since
+    ORDER BY created_at DESC LIMIT :limit
+"""
+
+
 async def list_dialog_notes(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID,
                             since: datetime | None = None) -> list[NoteRow]:
-    """The dialog's notes, oldest first (`since`: only those at or after it, to match a shortened transcript)."""
-    query = (sa.select(DialogNote.id, DialogNote.author_name, DialogNote.text, DialogNote.created_at)
-             .where(DialogNote.dialog_id == dialog_id, DialogNote.owner_id == owner_id))
-    if since is not None:
-        query = query.where(DialogNote.created_at >= since)
-    rows = (await session.execute(query.order_by(DialogNote.created_at.desc()).limit(NOTES_LIMIT))).all()
+    """The dialog's notes, oldest first (`since`: only those at or after it, to match a shortened transcript).
+    Plain SQL: it runs on every live refresh of every tab showing the dialog (bench.inbox_tools)."""
+    rows = (await session.execute(sa.text(_NOTES).bindparams(sa.bindparam("since", type_=sa.DateTime(timezone=True))),
+                                  {"dialog": dialog_id, "owner": owner_id, "limit": NOTES_LIMIT,
+                                   "since": since or _EPOCH})).all()
     return [NoteRow(*r) for r in reversed(rows)]

@@ -10,11 +10,14 @@ import time
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.cache import get_redis
+from chatai.db.models import Dialog
 from chatai.db.session import async_session
 from chatai.inbox_tools import canned, customers, labels, notes, presence
+from chatai.services import accounts
 from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.state.inbox_canned import CannedRepliesState
@@ -131,6 +134,22 @@ async def test_customer_card_in_the_state(world):
     tools_ru.card = {}  # opened afresh in Russian
     await tools_ru.load_for_dialog(world.owner_a, world.dialog, [], 0)
     assert tools_ru.card["language"] == "русский"
+
+
+async def test_who_holds_the_dialog_is_shown_to_the_others(world):
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="maria@shop-a.example", password="password m")
+        teammate = await accounts.user_for_token(s, token)
+        await s.execute(sa.update(Dialog).where(Dialog.id == world.dialog).values(status="human",
+                                                                                  operator_id=teammate.id))
+        await s.commit()
+    _, inbox, tools, _ = await _open(world.token_a, world.dialog)
+    assert inbox.header["held_by"] == "other" and tools.holder == "maria@shop-a.example"
+    async with async_session() as s:
+        await s.execute(sa.update(Dialog).where(Dialog.id == world.dialog).values(operator_id=world.owner_a))
+        await s.commit()
+    await inbox.refresh_live(world.owner_a, {world.dialog})  # they took it themselves: nobody else holds it
+    assert inbox.header["held_by"] == "me" and tools.holder == ""
 
 
 async def test_every_tools_handler_refuses_another_business(world):

@@ -76,7 +76,7 @@ class InboxToolsState(rx.State):
     # --- called by InboxState -------------------------------------------------------------------------
 
     async def load_for_dialog(self, owner_id: uuid.UUID, dialog_id: uuid.UUID, transcript: list[dict[str, str]],
-                              earlier: int) -> list[dict[str, str]]:
+                              earlier: int, *, held_by_other: bool = True) -> list[dict[str, str]]:
         """The transcript with the dialog's notes merged in by time; loads labels, card and holder."""
         from chatai.web.state.inbox_tools_live import WATCHERS
 
@@ -91,13 +91,14 @@ class InboxToolsState(rx.State):
         since = datetime.fromisoformat(transcript[0]["at"]) if earlier and transcript else None
         async with async_session() as session:
             found = await notes.list_dialog_notes(session, owner_id=owner_id, dialog_id=dialog_id, since=since)
-            holder = await access.dialog_holder(session, owner_id=owner_id, dialog_id=dialog_id)
+            holder = await access.dialog_holder(session, owner_id=owner_id, dialog_id=dialog_id) if held_by_other \
+                else None  # the inbox's header already says nobody else holds it: no query
             if fresh:
                 self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
                 on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
                 self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
                 await self._show_card(await customers.customer_card(session, owner_id=owner_id, dialog_id=dialog_id))
-        user = await self._user()
+        user = await self._user() if holder else None
         self.holder = holder[1] if holder and user is not None and holder[0] != user.id else ""
         merged = transcript + [note_row(n) for n in found]
         return sorted(merged, key=lambda row: row.get("at", ""))
@@ -309,7 +310,8 @@ async def after_transcript_loaded(inbox: rx.State, owner_id: uuid.UUID, loaded: 
         return
     try:
         inbox.transcript = await tools.load_for_dialog(owner_id, uuid.UUID(inbox.open_id), inbox.transcript,
-                                                       inbox.earlier)
+                                                       inbox.earlier,
+                                                       held_by_other=inbox.header.get("held_by") == "other")
     except ToolsError:
         tools.forget_dialog()
 
