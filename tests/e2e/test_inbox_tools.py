@@ -1,7 +1,8 @@
 """The inbox tools in a browser (issue 23), on the session's one built app: an internal note shows marked
 in the transcript and never reaches Telegram; a saved reply is chosen by typing "/" and the keyboard,
-edited in the reply box, and what was sent is the edited text. The rest of the tools (labels, the card,
-refusals across businesses, typing) is tested without a browser in tests/inbox_tools/."""
+edited in the reply box, and what was sent is the edited text; a label is made, put on the dialog and
+filters the list. The rest (the card's content, refusals across businesses, typing) is tested without a
+browser in tests/inbox_tools/."""
 
 from __future__ import annotations
 
@@ -52,6 +53,20 @@ def test_note_marked_and_slash_reply_inserted_edited_and_sent(browser, app_url, 
         expect(note).to_contain_text("Internal note")
         expect(note).to_contain_text("Refunded once already <b>check</b>")  # as typed, never markup
         expect(note.locator("b")).to_have_count(0)
+
+        # A label, made in the manager, put on the dialog, shown in the list, and filtering it.
+        page.click("#labels-manage")
+        page.fill("#label-name", "VIP")
+        page.click("#label-create")
+        expect(page.locator(".label-row")).to_have_count(1)
+        page.keyboard.press("Escape")
+        page.click("#label-add")
+        page.get_by_role("menuitem", name="VIP").click()
+        expect(page.locator("#dialog-labels .open-dialog-label")).to_have_text("VIP")
+        expect(page.locator(".dialog-item", has_text="Ivan").locator(".dialog-label")).to_have_text("VIP")
+        page.click("#filter-label")
+        page.get_by_role("option", name="VIP").click()
+        expect(page.locator(".dialog-item")).to_have_count(1)
 
         box = page.locator("#reply-text")
         box.click()
