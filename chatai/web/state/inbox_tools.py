@@ -60,6 +60,7 @@ class InboxToolsState(rx.State):
     holder: str = ""  # who holds the open dialog, when it is someone else
     typing: str = ""  # "Anna is typing a reply…", in this tab's language
     tools_error: str = ""
+    _labels_of: str = ""  # the business whose `labels` are loaded (backend only)
 
     async def _user(self):
         return await require_user(self)
@@ -94,7 +95,7 @@ class InboxToolsState(rx.State):
             holder = await access.dialog_holder(session, owner_id=owner_id, dialog_id=dialog_id) if held_by_other \
                 else None  # the inbox's header already says nobody else holds it: no query
             if fresh:
-                self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
+                await self._load_labels(session, owner_id)
                 on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
                 self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
                 await self._show_card(await customers.customer_card(session, owner_id=owner_id, dialog_id=dialog_id))
@@ -114,9 +115,13 @@ class InboxToolsState(rx.State):
         ids = [access.as_uuid(d) for d in dialog_ids]
         async with async_session() as session:
             found = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=ids)
-            if not self.labels:
-                self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
+            if self._labels_of != str(owner_id):  # once per tab (and after a label action), not per live refresh
+                await self._load_labels(session, owner_id)
         self.list_labels = {str(d): [_label_dict(x) for x in rows] for d, rows in found.items()}
+
+    async def _load_labels(self, session, owner_id: uuid.UUID) -> None:
+        self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
+        self._labels_of = str(owner_id)
 
     async def _show_card(self, card: customers.CustomerCard) -> None:
         # Telegram sends "ru" or "pt-br": people read the language's name, in their own language.
@@ -184,7 +189,7 @@ class InboxToolsState(rx.State):
         from chatai.web.state.inbox import InboxState
 
         async with async_session() as session:
-            self.labels = [_label_dict(x) for x in await labels.list_labels(session, owner_id=owner_id)]
+            await self._load_labels(session, owner_id)
             if self.dialog_id:
                 dialog_id = self._open()
                 on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
