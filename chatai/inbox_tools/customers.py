@@ -70,10 +70,10 @@ async def customer_card(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id
     else:
         same = "d.owner_id = :o AND d.id = :d"
         params = {"o": owner_id, "d": head.id}
-    summary = (await session.execute(sa.text(f"SELECT count(*) AS n, min(d.created_at) AS first FROM dialogs d "
-                                             f"WHERE {same}"), params)).one()
+    # One statement: the window aggregates count every dialog of the customer before LIMIT keeps the newest.
     rows = (await session.execute(sa.text(f"""
-        SELECT d.id, d.status, coalesce(b.username, '') AS bot_username, d.channel, d.last_message_at
+        SELECT d.id, d.status, coalesce(b.username, '') AS bot_username, d.channel, d.last_message_at,
+               count(*) OVER () AS n, min(d.created_at) OVER () AS first
         FROM dialogs d LEFT JOIN bots b ON b.id = d.bot_id
         WHERE {same} ORDER BY d.last_message_at DESC LIMIT :lim
     """), {**params, "lim": CARD_DIALOGS})).all()
@@ -82,8 +82,8 @@ async def customer_card(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id
         .where(CustomerNote.owner_id == owner_id, CustomerNote.customer_key == key)
         .order_by(CustomerNote.created_at.desc()).limit(CARD_NOTES))).all()
     return CustomerCard(customer_key=key, name=head.user_name, username=head.user_username,
-                        language=head.user_language, first_seen=summary.first or head.created_at,
-                        dialogs=[CustomerDialog(*r) for r in rows], dialog_count=int(summary.n),
+                        language=head.user_language, first_seen=rows[0].first if rows else head.created_at,
+                        dialogs=[CustomerDialog(*r[:5]) for r in rows], dialog_count=int(rows[0].n) if rows else 1,
                         notes=[NoteRow(*n) for n in notes])
 
 

@@ -161,3 +161,12 @@ async def test_customer_card_refuses_another_business(world):
     async with async_session() as s:
         playground = await customers.customer_card(s, owner_id=world.owner_b, dialog_id=world.b_dialog)
     assert playground.customer_key == f"dialog:{world.b_dialog}" and playground.dialog_count == 1
+
+
+async def test_customer_card_counts_every_dialog_beyond_those_listed(world, monkeypatch):
+    monkeypatch.setattr(customers, "CARD_DIALOGS", 1)
+    async with async_session() as s:
+        card = await customers.customer_card(s, owner_id=world.owner_a, dialog_id=world.dialog)
+        earliest = await s.get(Dialog, world.other_dialog)
+    assert [d.id for d in card.dialogs] == [world.dialog]  # the newest only
+    assert card.dialog_count == 2 and card.first_seen == earliest.created_at
