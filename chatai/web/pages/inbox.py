@@ -188,14 +188,14 @@ def _bubble(m: dict) -> rx.Component:
         border_radius="12px",
         max_width="85%",
     )
-    return rx.cond(
-        m["role"] == "note", note_bubble(m), rx.cond(
+    message = rx.cond(
         m["role"] == "system",
         rx.center(rx.text(event_text(m["text"]), " · ", m["time"], size="1", color=rx.color("gray", 10),
                           class_name="system-notice"), width="100%"),
         rx.hstack(body, justify=rx.cond(is_user, "start", "end"), width="100%", class_name="message",
                   data_role=m["role"]),
-    ))
+    )
+    return rx.cond(m["role"] == "note", note_bubble(m), message)  # an internal note (inbox_notes.py)
 
 
 def _handoff_bar() -> rx.Component:
