@@ -67,3 +67,17 @@ async def test_push_reaches_only_watchers_and_typing_fades(world, tabs_connected
     assert await wait_for(faded)  # waits up to PATIENCE
     live.WATCHERS.unwatch(watching)
     live.WATCHERS.unwatch(elsewhere)
+
+
+def test_watchers_follow_the_open_dialog_and_forget_closed_tabs():
+    watchers = live.DialogWatchers()
+    one, two = uuid.uuid4(), uuid.uuid4()
+    watchers.watch("tab-1", one)
+    watchers.watch("tab-2", one)
+    watchers.watch("", one)  # no client token: nothing to push to
+    watchers.watch("tab-1", two)  # the tab opened another dialog
+    assert watchers.tokens_of(one) == ["tab-2"] and watchers.tokens_of(two) == ["tab-1"]
+    assert watchers.prune(lambda token: token != "tab-2") == 1
+    assert watchers.tokens_of(one) == [] and len(watchers) == 1
+    watchers.unwatch("tab-1")
+    assert len(watchers) == 0

@@ -19,6 +19,8 @@ from chatai.inbox_tools.presence import ToolsEvent, TypingBoard, run_tools_subsc
 
 log = logging.getLogger(__name__)
 
+PRUNE_SECONDS = 30.0
+
 
 class DialogWatchers:
     """Client token -> the dialog its inbox shows (this process only)."""
@@ -32,6 +34,13 @@ class DialogWatchers:
 
     def unwatch(self, token: str) -> None:
         self._dialog_of.pop(token, None)
+
+    def prune(self, connected) -> int:
+        """Forget tabs whose websocket is gone (a closed tab sends no "leave"); returns how many."""
+        gone = [t for t in self._dialog_of if not connected(t)]
+        for token in gone:
+            del self._dialog_of[token]
+        return len(gone)
 
     def tokens_of(self, dialog_id: uuid.UUID) -> list[str]:
         return [t for t, d in self._dialog_of.items() if d == dialog_id]
@@ -93,11 +102,19 @@ async def handle_tools_event(event: ToolsEvent) -> None:
     await push_to_watchers(event)
 
 
+async def _prune_forever() -> None:
+    while True:
+        await asyncio.sleep(PRUNE_SECONDS)
+        WATCHERS.prune(_connected)
+
+
 async def run_inbox_tools_live() -> None:
     """Lifespan task of each web worker."""
+    pruner = asyncio.create_task(_prune_forever())
     try:
         await run_tools_subscriber(handle_tools_event)
     finally:
+        pruner.cancel()
         for timer in _fade_timers.values():
             timer.cancel()
         _fade_timers.clear()
