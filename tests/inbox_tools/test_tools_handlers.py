@@ -103,6 +103,11 @@ async def test_slash_picker_keyboard_enter_and_click_insert_for_editing(world):
     assert box.picker_open and box.picker == []
     await CannedRepliesState.handle_reply_key.fn(box, "Escape")
     assert not box.picker_open
+    # Opening another customer's dialog never carries the draft over to them.
+    await CannedRepliesState.set_draft.fn(box, "For Ivan only")
+    inbox = await box.get_state(InboxState)
+    await InboxState.open_dialog.fn(inbox, str(world.stranger_dialog))
+    assert box.draft == ""
 
 
 async def test_canned_manager_handlers(world):

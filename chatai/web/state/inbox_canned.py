@@ -174,6 +174,10 @@ class CannedRepliesState(rx.State):
             self._insert(self.draft, chosen)
         return rx.set_focus(REPLY_BOX_ID)
 
+    def reset_draft(self) -> None:
+        self.draft, self.picker, self.picker_open, self.picker_index = "", [], False, 0
+
     @rx.event
     def clear_draft(self):
-        self.draft, self.picker, self.picker_open, self.picker_index = "", [], False, 0
+        """After sending (chained after InboxState.handle_reply_submit)."""
+        self.reset_draft()

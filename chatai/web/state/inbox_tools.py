@@ -87,6 +87,10 @@ class InboxToolsState(rx.State):
         fresh = self.dialog_id != str(dialog_id) or not self.card
         if fresh:
             self.typing = ""
+        if self.dialog_id and self.dialog_id != str(dialog_id):  # a draft never follows to another customer
+            from chatai.web.state.inbox_canned import CannedRepliesState
+
+            (await self.get_state(CannedRepliesState)).reset_draft()
         self.dialog_id = str(dialog_id)
         WATCHERS.watch(self.router.session.client_token, dialog_id)
         since = datetime.fromisoformat(transcript[0]["at"]) if earlier and transcript else None
