@@ -53,7 +53,7 @@ def upgrade() -> None:
         sa.Column('dialog_id', sa.Uuid(), sa.ForeignKey('dialogs.id', ondelete='CASCADE'), primary_key=True),
         sa.Column('label_id', sa.Uuid(), sa.ForeignKey('inbox_labels.id', ondelete='CASCADE'), primary_key=True),
         _ts('created_at'))
-    op.create_index('ix_dialog_labels_label_id', 'dialog_labels', ['label_id'])
+    op.create_index('ix_dialog_labels_label_dialog', 'dialog_labels', ['label_id', 'dialog_id'])
     op.create_table(
         'canned_replies',
         sa.Column('id', sa.Uuid(), primary_key=True), _owner(),

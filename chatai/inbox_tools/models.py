@@ -59,9 +59,11 @@ class InboxLabel(SQLModel, table=True):
 
 class DialogLabel(SQLModel, table=True):
     __tablename__ = "dialog_labels"
+    # The inbox's label filter reads (label -> dialogs) from the index alone.
+    __table_args__ = (sa.Index("ix_dialog_labels_label_dialog", "label_id", "dialog_id"),)
 
     dialog_id: uuid.UUID = Field(foreign_key="dialogs.id", ondelete="CASCADE", primary_key=True)
-    label_id: uuid.UUID = Field(foreign_key="inbox_labels.id", ondelete="CASCADE", primary_key=True, index=True)
+    label_id: uuid.UUID = Field(foreign_key="inbox_labels.id", ondelete="CASCADE", primary_key=True)
     created_at: datetime = _ts()
 
 
