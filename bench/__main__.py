@@ -3,7 +3,7 @@
     .venv/bin/python -m bench                          # the issue benchmarks: quality, answer precision, latency,
                                                        # ingest, bots, inbox, ingest fairness, crash duplicates,
                                                        # admin users, follow-ups, structured answers, sign-in flood,
-                                                       # parse fairness
+                                                       # parse fairness, inbox tools
     .venv/bin/python -m bench search_latency bots_scale  # some of them
     .venv/bin/python -m bench embedder_comparison       # opt-in (~10 min): other local embedders
     .venv/bin/python -m bench whole_path                # opt-in (~3 min; --step-up ~30 min): the whole path under load
@@ -20,7 +20,7 @@ import sys
 
 DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_throughput", "bots_scale",
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
-           "structured_answer", "signin_flood", "parse_fairness", "resume_claim"]
+           "structured_answer", "signin_flood", "parse_fairness", "resume_claim", "inbox_tools"]
 OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
           "operator_chat"]
 

@@ -108,9 +108,11 @@ def _register_background_work() -> None:
     from chatai.services.mail import run_mail_sender
     from chatai.web.graceful_stop import close_websockets_on_stop
     from chatai.web.live import run_live_updates
+    from chatai.web.state.inbox_tools_live import run_inbox_tools_live
 
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
+    app.register_lifespan_task(run_inbox_tools_live)  # typing, notes, labels: one subscriber per web worker
     app.register_lifespan_task(run_mail_sender)  # the outbox; several workers share it (SKIP LOCKED)
     app.register_lifespan_task(close_websockets_on_stop)  # open tabs must not hold a stopping worker
     if get_settings().run_bots_in_web:

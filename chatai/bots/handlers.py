@@ -54,6 +54,7 @@ def classify(update: dict[str, Any], *, bot: BotIdentity | None = None, answer_i
         return Incoming(update_id=update_id, kind="none")
     base = dict(update_id=update_id, chat_id=int(chat["id"]), user_id=int(user["id"]) if user else None,
                 user_name=(_full_name(user) if user else str(chat.get("title") or ""))[:255],
+                username=str(user.get("username") or "")[:64] if user else "",
                 language=str(user.get("language_code") or "") if user else "",
                 message_id=message.get("message_id"))
     text = message.get("text")

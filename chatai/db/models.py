@@ -31,6 +31,7 @@ MIGRATION_ONLY_INDEXES = frozenset(
        "ix_messages_created_cover", "ix_messages_system"]
     + ["ix_users_email_trgm", "ix_users_created_id", "ix_billing_accounts_balance_user"]  # admin lists (0010)
     + ["ix_messages_delivery_failed", "ix_telegram_updates_failed"]  # admin system page, last errors (0011)
+    + ["ix_dialogs_owner_tg_user"]  # the customer card's other dialogs (0021)
 )
 
 # Full text: English and Russian stemming both, so either language matches its word forms.
@@ -370,6 +371,8 @@ class Dialog(SQLModel, table=True):
     telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     user_name: str = Field(default="", max_length=255)
     user_language: str = Field(default="", max_length=16)
+    # The Telegram @username (0021), for the inbox's customer card; "" when the customer has none.
+    user_username: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""})
     status: str = Field(default="ai", max_length=16, index=True)  # ai | waiting | human
     handoff_at: datetime | None = _opt_ts()
     operator_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
@@ -601,6 +604,7 @@ class ModelPrice(SQLModel, table=True):
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
-# The operator chat's tables (issue 22) live in their own module; imported here so that every importer of
-# the models (alembic's env, the app, the runner) registers them.
+# Tables of features kept in their own modules (the operator chat, issue 22; the inbox tools, issue 23),
+# imported here so that every importer of the models (alembic's env, the app, the runner) registers them.
+import chatai.inbox_tools.models  # noqa: E402, F401
 from chatai.db import operator_models  # noqa: E402, F401

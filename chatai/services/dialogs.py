@@ -65,6 +65,7 @@ class Incoming:
     chat_id: int = 0
     user_id: int | None = None
     user_name: str = ""
+    username: str = ""  # Telegram @username, without the @ (the inbox's customer card)
     language: str = ""
     message_id: int | None = None
     text: str = ""
@@ -131,13 +132,15 @@ _RECORD_INCOMING = sa.text("""
         RETURNING update_id
     ), d AS (
         INSERT INTO dialogs AS dl (id, bot_id, assistant_id, owner_id, channel, telegram_chat_id, telegram_user_id,
-                                   user_name, user_language, status, cost_micros, last_message_at, created_at)
+                                   user_name, user_username, user_language, status, cost_micros, last_message_at,
+                                   created_at)
         SELECT :did, :bot, :aid, :owner, 'telegram', CAST(:chat AS bigint), CAST(:uid AS bigint),
-               :uname, :lang, 'ai', 0, :now, :now
+               :uname, :handle, :lang, 'ai', 0, :now, :now
         FROM u
         ON CONFLICT ON CONSTRAINT uq_dialogs_bot_chat DO UPDATE
             SET last_message_at = EXCLUDED.last_message_at,
                 user_name = COALESCE(NULLIF(EXCLUDED.user_name, ''), dl.user_name),
+                user_username = EXCLUDED.user_username,
                 user_language = COALESCE(NULLIF(EXCLUDED.user_language, ''), dl.user_language)
         RETURNING dl.id, dl.status
     ), m AS (
@@ -174,6 +177,7 @@ async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id:
         row = (await conn.execute(_RECORD_INCOMING, {
             "bot": bot_id, "upd": item.update_id, "now": now, "did": uuid.uuid4(), "aid": assistant_id,
             "owner": owner_id, "chat": item.chat_id, "uid": item.user_id, "uname": db_safe(item.user_name)[:255],
+            "handle": db_safe(item.username)[:64],
             "lang": language, "mid": uuid.uuid4(), "text": text, "tmid": item.message_id, "hl": history_limit,
         })).first()
         if row is None:  # a re-delivery: already stored (and answered or being answered)

@@ -45,6 +45,7 @@ class InboxFilter:
     since: datetime | None = None  # last activity at or after
     until: datetime | None = None  # last activity before
     search: str = ""  # words in any message of the dialog (English and Russian stemming)
+    label_id: uuid.UUID | None = None  # dialogs carrying this label (chatai/inbox_tools/labels.py)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,9 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
     if filters.until is not None:
         where.append("d.last_message_at < :until")
         params["until"] = filters.until
+    if filters.label_id is not None:
+        where.append("d.id IN (SELECT dl.dialog_id FROM dialog_labels dl WHERE dl.label_id = :label)")
+        params["label"] = filters.label_id
     if cursor is not None:
         where.append("(d.last_message_at, d.id) < (:cursor_at, :cursor_id)")
         params.update(cursor_at=cursor.last_message_at, cursor_id=cursor.dialog_id)

@@ -11,8 +11,13 @@ from chatai.conversation.channel import CHANNELS
 from chatai.services import inbox as inbox_svc
 from chatai.web import routes
 from chatai.web.components.channels import channel_badge
+from chatai.web.components.inbox_canned import canned_manager, reply_form
+from chatai.web.components.inbox_customer import customer_card
+from chatai.web.components.inbox_labels import dialog_labels_bar, label_filter, labels_manager, list_chips
+from chatai.web.components.inbox_notes import note_bubble, note_form, presence_line, tools_error
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
-from chatai.web.state.inbox import ALL, EVENT_CODES, MAX_REPLY_CHARS, PERIODS, InboxState
+from chatai.web.state.inbox import ALL, EVENT_CODES, PERIODS, InboxState
+from chatai.web.state.inbox_tools import InboxToolsState
 
 _STATUS_COLOR = {"ai": "indigo", "waiting": "orange", "human": "green"}
 
@@ -69,6 +74,7 @@ def _filters() -> rx.Component:
                 rx.select.content(rx.select.item(t("inbox_period_all"), value=ALL),
                                   *[rx.select.item(t(f"inbox_period_{p}"), value=p) for p in PERIODS]),
                 "filter-period"),
+        label_filter(),
         rx.form(
             rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
                                min_width="220px"),
@@ -77,6 +83,7 @@ def _filters() -> rx.Component:
             on_submit=InboxState.handle_search_submit,
             align_self="end",
         ),
+        rx.hstack(labels_manager(), canned_manager(), spacing="2", align_self="end"),  # inbox tools (issue 23)
         gap="12px",
         wrap="wrap",
         align="end",
@@ -110,6 +117,7 @@ def _dialog_item(d: dict) -> rx.Component:
         rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
                   rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
                                        class_name="dialog-time"), align="center", width="100%"),
+        list_chips(d["id"]),
         on_click=InboxState.open_dialog(d["id"]),
         padding="10px 12px",
         border_radius="10px",
@@ -124,7 +132,7 @@ def _dialog_item(d: dict) -> rx.Component:
 
 def _unfiltered() -> rx.Var:
     return ((InboxState.f_assistant == ALL) & (InboxState.f_bot == ALL) & (InboxState.f_status == ALL)
-            & (InboxState.f_period == ALL) & (InboxState.search == ""))
+            & (InboxState.f_period == ALL) & (InboxState.search == "") & (InboxState.f_label == ALL))
 
 
 def _no_dialogs_yet() -> rx.Component:
@@ -185,13 +193,14 @@ def _bubble(m: dict) -> rx.Component:
         border_radius="12px",
         max_width="85%",
     )
-    return rx.cond(
+    message = rx.cond(
         m["role"] == "system",
         rx.center(rx.text(event_text(m["text"]), " · ", m["time"], size="1", color=rx.color("gray", 10),
                           class_name="system-notice"), width="100%"),
         rx.hstack(body, justify=rx.cond(is_user, "start", "end"), width="100%", class_name="message",
                   data_role=m["role"]),
     )
+    return rx.cond(m["role"] == "note", note_bubble(m), message)  # an internal note (inbox_notes.py)
 
 
 def _handoff_bar() -> rx.Component:
@@ -218,14 +227,10 @@ def _handoff_bar() -> rx.Component:
                     rx.fragment()),
             width="100%", align="center", wrap="wrap",
         ),
-        rx.cond((status == "human") & (held_by == "me"),
-                rx.form(
-                    rx.hstack(rx.text_area(name="reply", placeholder=t("inbox_reply_placeholder"), id="reply-text",
-                                           rows="2", flex="1", max_length=MAX_REPLY_CHARS),
-                              rx.button(t("inbox_reply"), type="submit", id="reply-send"), width="100%",
-                              align="end"),
-                    on_submit=InboxState.handle_reply_submit, reset_on_submit=True, width="100%"),
-                rx.fragment()),
+        presence_line(),
+        rx.cond((status == "human") & (held_by == "me"), reply_form(), rx.fragment()),
+        note_form(),
+        tools_error(),
         width="100%",
         spacing="2",
     )
@@ -236,7 +241,8 @@ def _transcript() -> rx.Component:
         InboxState.open_id != "",
         rx.vstack(
             rx.hstack(
-                rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost", on_click=InboxState.close_dialog,
+                rx.icon_button(rx.icon("arrow-left", size=16), variant="ghost",
+                               on_click=[InboxState.close_dialog, InboxToolsState.leave_dialog],
                                aria_label=t("bot_events_close"), title=t("bot_events_close"), id="close-dialog"),
                 rx.vstack(rx.text(rx.cond(InboxState.header["user_name"] != "", InboxState.header["user_name"],
                                           t("inbox_unknown_user")), weight="bold", id="transcript-user"),
@@ -247,6 +253,7 @@ def _transcript() -> rx.Component:
                 rx.box(status_badge(InboxState.header["status"]), id="transcript-status"),
                 align="center", width="100%",
             ),
+            dialog_labels_bar(),
             rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
                                                     color=rx.color("gray", 10)), rx.fragment()),
             # auto_scroll keeps the newest message in view (an operator's own reply landed out of sight).
@@ -277,7 +284,8 @@ def inbox_page() -> rx.Component:
         error_callout(InboxState.error, id="inbox-error"),
         rx.grid(
             _narrow_side(card(_dialog_list(), max_height="75vh", overflow_y="auto"), shown_while_open=False),
-            _narrow_side(card(_transcript()), shown_while_open=True, id="transcript-side"),
+            _narrow_side(rx.vstack(card(_transcript()), customer_card(), spacing="4", width="100%"),
+                         shown_while_open=True, id="transcript-side"),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",

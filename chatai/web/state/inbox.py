@@ -22,6 +22,7 @@ from chatai.services import operator_holds
 from chatai.web import routes
 from chatai.web.i18n import text
 from chatai.web.live import REGISTRY, LiveBadgeState
+from chatai.web.state import inbox_tools as tools
 from chatai.web.state.auth import AuthState, require_user
 
 ALL = "all"  # select items cannot have an empty value
@@ -52,7 +53,7 @@ def _sources(sources: list[dict]) -> str:
 def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
             "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
-            "delivery": m.delivery_status, "delivery_error": m.delivery_error}
+            "delivery": m.delivery_status, "delivery_error": m.delivery_error, "at": tools.at(m.created_at)}
 
 
 def _handoff_code(exc: Exception) -> str:
@@ -70,6 +71,7 @@ class InboxState(rx.State):
     f_channel: str = ALL
     f_period: str = ALL
     search: str = ""
+    f_label: str = ALL  # set by InboxToolsState.set_label_filter
     dialogs: list[dict[str, str]] = []
     next_cursor: str = ""
     # The open conversation.
@@ -94,13 +96,15 @@ class InboxState(rx.State):
             assistant_id=as_id(self.f_assistant), bot_id=as_id(self.f_bot),
             status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
             channel=self.f_channel if self.f_channel in CHANNELS else "",
-            since=datetime.now(UTC) - period if period else None, search=self.search)
+            since=datetime.now(UTC) - period if period else None, search=self.search,
+            label_id=as_id(self.f_label))
 
     async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
         self.dialogs = [_dialog_dict(r) for r in page.rows]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+        await tools.after_list_loaded(self, owner_id)
 
     async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
         try:
@@ -111,6 +115,7 @@ class InboxState(rx.State):
                 await inbox_svc.mark_read(session, owner_id=owner_id, dialog_id=dialog_id, until=newest)
         except (ValueError, inbox_svc.InboxNotFound):
             self.open_id, self.header, self.transcript, self.earlier = "", {}, [], 0
+            await tools.after_transcript_loaded(self, owner_id, loaded=False)
             return False
         d = tr.dialog
         async with async_session() as session:
@@ -120,6 +125,7 @@ class InboxState(rx.State):
                        "telegram_holder": in_telegram or ""}
         self.transcript = [_message_dict(m) for m in tr.messages]
         self.earlier = tr.earlier
+        await tools.after_transcript_loaded(self, owner_id, loaded=True)  # internal notes, labels, card
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
         return True
 
@@ -205,6 +211,7 @@ class InboxState(rx.State):
         seen = {row["id"] for row in self.dialogs}
         self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
+        await tools.after_list_loaded(self, owner_id)
 
     @rx.event
     async def open_dialog(self, dialog_id: str):
