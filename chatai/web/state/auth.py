@@ -75,6 +75,10 @@ class AuthState(rx.State):
     def client(self) -> str:
         return self.router.session.client_ip or ""
 
+    def user_agent(self) -> str:
+        """The browser's User-Agent from the socket's handshake, for the sessions list (never trusted)."""
+        return (self.router.headers.user_agent or "")[:255]
+
     @rx.event
     async def guard_dashboard(self):
         if await self.current_user() is None:

@@ -10,6 +10,7 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_size
 from chatai.services import assistants as assistants_svc
 from chatai.services import knowledge as kb
 from chatai.settings import get_settings
@@ -25,15 +26,10 @@ POLL_SECONDS = 1.0
 PENDING = ("queued", "processing")
 
 
-def _size(n: int, locale: str = "en") -> str:
-    if n >= 1048576:
-        return text(locale, "first_hour_size_mb", n=f"{n / 1048576:.1f}")
-    return text(locale, "first_hour_size_kb", n=f"{max(n, 1) / 1024:.0f}")
-
-
 def _doc_row(d, locale: str) -> dict[str, str]:
     return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": document_error(locale, d.error),
-            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes, locale), "chunks": str(d.chunk_count),
+            "progress": str(round(d.progress * 100)), "size": format_size(d.size_bytes, locale),
+            "chunks": str(d.chunk_count),
             "qa": "1" if d.content_type.endswith("; qa") else ""}
 
 
@@ -150,7 +146,7 @@ class KnowledgeState(rx.State):
         limit = get_settings().max_upload_mb
         self.upload_errors = [
             text(locale, "first_hour_upload_too_large", name=str(r.get("name") or "?")[:200],
-                 size=_size(int(r.get("size") or 0), locale), limit=limit)
+                 size=format_size(int(r.get("size") or 0), locale), limit=limit)
             for r in rejections if isinstance(r, dict)
         ][:20]
 
