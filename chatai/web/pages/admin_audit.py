@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_time
 from chatai.services import audit
 from chatai.web import routes
 from chatai.web.components.layout import admin_page, card, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_admin
+from chatai.web.state.auth import AuthState, require_admin, tab_time_zone
 
 PAGE_SIZE = 100
 
@@ -38,8 +39,9 @@ class AdminAuditState(rx.State):
         return audit.AuditFilter(actor=self.actor, target=self.target, kind="" if self.kind == "all" else self.kind,
                                  since=_day(self.since), until=until + timedelta(days=1) if until else None)
 
-    def _shown(self, entries: list[audit.AuditRow]) -> list[dict[str, str]]:
-        return [{"id": str(r.id), "at": r.created_at.isoformat(), "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+    def _shown(self, entries: list[audit.AuditRow], time_zone: str) -> list[dict[str, str]]:
+        return [{"id": str(r.id), "at": r.created_at.isoformat(),
+                 "when": format_time(r.created_at, time_zone, seconds=True),
                  "actor": r.actor_email or "—", "action": r.action, "target": f"{r.target_type} {r.target_id}".strip(),
                  "client": r.client, "details": r.details_text()[:500]} for r in entries]
 
@@ -57,7 +59,7 @@ class AdminAuditState(rx.State):
         async with async_session() as session:
             entries = await audit.search(session, where=where, limit=PAGE_SIZE + 1, before=before)
         self.more = len(entries) > PAGE_SIZE
-        shown = self._shown(entries[:PAGE_SIZE])
+        shown = self._shown(entries[:PAGE_SIZE], await tab_time_zone(self))
         self.rows = [*self.rows, *shown] if older else shown
 
     @rx.event

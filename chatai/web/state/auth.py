@@ -29,6 +29,7 @@ class AuthState(rx.State):
     user_email: str = ""
     user_role: str = ""
     notice: str = ""
+    _time_zone: str = "UTC"  # the signed-in business's clock (backend only), refreshed by `current_user`
 
     @rx.var
     def tr(self) -> dict[str, str]:
@@ -68,6 +69,7 @@ class AuthState(rx.State):
             return None
         self.user_email = user.email
         self.user_role = user.role
+        self._time_zone = user.time_zone
         if self.locale != user.locale:
             self.locale = user.locale
         return user
@@ -136,6 +138,11 @@ async def require_user(state: rx.State) -> CurrentUser | None:
 async def require_admin(state: rx.State) -> CurrentUser | None:
     user = await require_user(state)
     return user if user is not None and user.is_admin else None
+
+
+async def tab_time_zone(state: rx.State) -> str:
+    """The clock to show this tab's times on: the signed-in business's, as of the last `require_user`."""
+    return (await state.get_state(AuthState))._time_zone
 
 
 def client_connected(state: rx.State) -> bool:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
@@ -31,15 +32,11 @@ MAX_LIVE_ROWS = 200
 MAX_REPLY_CHARS = 4096
 
 
-def _when(stamp: datetime) -> str:
-    return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
+def _dialog_dict(row: inbox_svc.DialogRow, time_zone: str) -> dict[str, str]:
     return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
             "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
             "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
-            "time": _when(row.last_message_at), "messages": str(row.messages)}
+            "time": format_time(row.last_message_at, time_zone), "messages": str(row.messages)}
 
 
 def _sources(sources: list[dict]) -> str:
@@ -47,9 +44,9 @@ def _sources(sources: list[dict]) -> str:
     return " · ".join(dict.fromkeys(n for n in names if n))
 
 
-def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
+def _message_dict(m: inbox_svc.TranscriptMessage, time_zone: str) -> dict[str, str]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
-            "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
+            "sources": _sources(m.sources), "operator": m.operator_email, "time": format_time(m.created_at, time_zone),
             "delivery": m.delivery_status, "delivery_error": m.delivery_error}
 
 
@@ -75,6 +72,7 @@ class InboxState(rx.State):
     transcript: list[dict[str, str]] = []
     earlier: int = 0
     error: str = ""
+    _time_zone: str = "UTC"  # the owner's clock, set with every check of who is asking (`_owner`)
 
     async def _tr(self, key: str) -> str:
         return text((await self.get_state(AuthState)).locale, key)
@@ -95,7 +93,7 @@ class InboxState(rx.State):
     async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
-        self.dialogs = [_dialog_dict(r) for r in page.rows]
+        self.dialogs = [_dialog_dict(r, self._time_zone) for r in page.rows]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
 
     async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
@@ -109,15 +107,17 @@ class InboxState(rx.State):
             self.open_id, self.header, self.transcript, self.earlier = "", {}, [], 0
             return False
         d = tr.dialog
-        self.header = {**_dialog_dict(d), "unread": "0",
+        self.header = {**_dialog_dict(d, self._time_zone), "unread": "0",
                        "held_by": "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")}
-        self.transcript = [_message_dict(m) for m in tr.messages]
+        self.transcript = [_message_dict(m, self._time_zone) for m in tr.messages]
         self.earlier = tr.earlier
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
         return True
 
     async def _owner(self) -> uuid.UUID | None:
         user = await require_user(self)
+        if user is not None:
+            self._time_zone = user.time_zone
         return user.id if user else None
 
     @rx.event
@@ -191,7 +191,7 @@ class InboxState(rx.State):
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
         seen = {row["id"] for row in self.dialogs}
-        self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
+        self.dialogs = self.dialogs + [_dialog_dict(r, self._time_zone) for r in page.rows if str(r.id) not in seen]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
 
     @rx.event

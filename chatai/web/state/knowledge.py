@@ -11,6 +11,7 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.formatting import format_size
+from chatai.rag.retrieval import QA_DOCUMENT
 from chatai.services import assistants as assistants_svc
 from chatai.services import knowledge as kb
 from chatai.settings import get_settings
@@ -269,6 +270,7 @@ class KnowledgeState(rx.State):
             self.chat = [*self.chat, {"role": "user", "text": question, "meta": "", "sources": ""},
                          {"role": "assistant", "text": "", "meta": "", "sources": ""}]
             self.chat_busy = True
+            locale = (await self.get_state(AuthState)).locale
         try:
             async for item in stream_answer(assistant_id=assistant_id, question=question, history=history):
                 async with self:
@@ -278,9 +280,7 @@ class KnowledgeState(rx.State):
                     if isinstance(item, Answer):
                         last["text"] = item.text
                         last["meta"] = item.answered_by
-                        last["sources"] = " · ".join(
-                            dict.fromkeys(f"{s.document}" + (f" — {s.section}" if s.section else "")
-                                          for s in item.sources))
+                        last["sources"] = playground_sources(item.sources, locale)
                     else:
                         last["text"] += item
                     self.chat = [*self.chat[:-1], last]
@@ -294,6 +294,13 @@ class KnowledgeState(rx.State):
         finally:
             async with self:
                 self.chat_busy = False
+
+
+def playground_sources(sources, locale: str) -> str:
+    """'menu.pdf — Prices · Q&A pair' in the owner's language (the Q&A source showed as "Q&A" in Russian)."""
+    return " · ".join(dict.fromkeys(
+        (text(locale, "first_hour_qa_document") if s.document == QA_DOCUMENT else s.document)
+        + (f" — {s.section}" if s.section else "") for s in sources))
 
 
 # --- components -------------------------------------------------------------------------------

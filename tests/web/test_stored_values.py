@@ -1,0 +1,92 @@
+"""Stored codes and amounts shown to people are in the reader's words and terms (issue 23's Russian walk:
+"running", "polling" and "Mail queue: ..." on the admin pages; money as `250.00 RUB`; times in UTC). The
+i18n test covers the keys pages name; this one covers values that come from the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+import chatai.chatai  # noqa: F401 - registers the page states
+from chatai.db.models import AuditLog, Bot, OutboxMail, User
+from chatai.db.session import async_session
+from chatai.security import encrypt_secret
+from chatai.services import accounts, assistants
+from chatai.web.components.email_banner import MailStatusState
+from chatai.web.i18n import EN, RU
+from chatai.web.pages.admin_audit import AdminAuditState
+from chatai.web.pages.admin_bots import AdminBotsState
+from chatai.web.pages.admin_users import AdminUsersState
+from chatai.web.texts.stored_values import STORED_VALUES
+from tests.web.clients import signed_in_root
+
+PASSWORD = "copper kettle 91 winds"
+NBSP = "\u00a0"
+
+
+def test_every_stored_code_has_words_in_both_languages():
+    from chatai import metrics
+    from chatai.services import admin as admin_svc
+
+    # The codes the services and the runner write are those this module gives words to.
+    assert set(admin_svc.BOT_STATUSES) == set(metrics.BOT_STATUSES) == set(STORED_VALUES["bot_status"])
+    assert Bot.model_fields["mode"].default in STORED_VALUES["bot_mode"]
+    for field, codes in STORED_VALUES.items():
+        for code in codes:
+            key = f"stored_{field}_{code}"
+            assert key in EN and key in RU, key
+            assert RU[key] != EN[key] and RU[key] != code, key  # a Russian word, not the code again
+
+
+@pytest.fixture
+async def russian_admin(db, monkeypatch):
+    from chatai.settings import get_settings
+
+    monkeypatch.setenv("SMTP_HOST", "127.0.0.1")  # mail on: the admin overview summarises the queue
+    get_settings.cache_clear()
+    async with async_session() as s:
+        await accounts.create_user(s, email="root@example.com", password=PASSWORD, role="admin", locale="ru",
+                                   time_zone="Asia/Yekaterinburg")
+        admin_token = await accounts.sign_in(s, email="root@example.com", password=PASSWORD)
+        owner = await accounts.create_user(s, email="shop@example.com", password="amber lantern 62 tides")
+        assistant = await assistants.create_assistant(s, owner_id=owner.id, name="Support")
+        s.add(Bot(assistant_id=assistant.id, owner_id=owner.id, telegram_bot_id=42, username="shop_bot",
+                  token_encrypted=encrypt_secret("42:" + "x" * 35), status="running", mode="polling"))
+        s.add(OutboxMail(to_addr="a@example.com", kind="verify"))
+        await s.commit()
+    yield admin_token, owner.id
+    get_settings.cache_clear()
+
+
+async def test_the_russian_admin_pages_show_bots_and_the_mail_queue_in_russian(russian_admin):
+    token, _owner = russian_admin
+    root = await signed_in_root(token)
+    bots = await root.get_state(AdminBotsState)
+    await AdminBotsState.load_admin_bots.fn(bots)
+    [row] = bots.rows
+    assert (row["status_label"], row["mode"]) == ("Работает", "Опрос (polling)")
+    mail_status = await root.get_state(MailStatusState)
+    await MailStatusState.load_mail_status.fn(mail_status)
+    assert mail_status.summary == "Очередь писем: ждут отправки 1, не доставлено за сутки 0."
+
+
+async def test_admin_money_and_times_are_in_the_admins_terms(russian_admin):
+    token, owner_id = russian_admin
+    async with async_session() as s:
+        await s.execute(sa.update(User).where(User.id == owner_id)
+                        .values(created_at=datetime(2026, 12, 5, 20, 30, tzinfo=UTC)))
+        s.add(AuditLog(actor_id=None, action="user.block", target_type="user", target_id=str(owner_id),
+                       created_at=datetime(2026, 12, 5, 16, 5, tzinfo=UTC)))
+        await s.commit()
+    root = await signed_in_root(token)
+    users = await root.get_state(AdminUsersState)
+    await AdminUsersState.load_admin_users.fn(users)
+    shop = next(r for r in users.rows if r["email"] == "shop@example.com")
+    assert shop["balance"] == f"250,00{NBSP}₽"  # the welcome credit, as a Russian admin writes money
+    assert shop["created"] == "2026-12-06"  # 20:30 UTC is past midnight in Yekaterinburg (UTC+5)
+    audit = await root.get_state(AdminAuditState)
+    await AdminAuditState.load_admin_audit.fn(audit)
+    block = next(e for e in audit.rows if e["action"] == "user.block")
+    assert block["when"] == "2026-12-05 21:05:00"
