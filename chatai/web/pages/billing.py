@@ -63,7 +63,7 @@ class BillingState(rx.State):
         async with async_session() as session:
             view = await billing.get_balance(session, user_id=user.id)
             rows = await billing_history.history(session, user_id=user.id, kind=self.kind, since=since)
-            spend = await billing.spend_per_day(session, user_id=user.id, days=30)
+            spend = await billing.spend_per_day(session, user_id=user.id, days=30, time_zone=user.time_zone)
             prices = await billing.current_prices(session)
         locale = await self._locale()
         self.balance = format_money(view.balance_micros, view.currency, locale)
