@@ -134,6 +134,11 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
             overflow = page.locator("#ledger-table").evaluate("(el) => el.scrollWidth - el.clientWidth")
             assert overflow <= 0, f"{locale}: the ledger scrolls sideways by {overflow}px"
             expect(page.locator(".ledger-reason-narrow >> visible=true").first).to_be_visible()  # details kept
+            # The amount is a column on screen (it scrolled off), written as the owner writes money.
+            amount = page.locator(".ledger-amount >> visible=true").first
+            expect(amount).to_have_text("250,00\u00a0₽" if locale == "ru" else "₽250.00")
+            box = amount.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= WIDTH, f"{locale}: the amount is off: {box}"
         if name == "settings":  # no rating of an empty field; the hint is not squeezed beside its button
             expect(page.locator("#password-strength")).to_have_count(0)
             hint = page.locator("#sign-out-everywhere-hint").bounding_box()

@@ -18,7 +18,7 @@ from chatai.web.components.email_banner import MailStatusState
 from chatai.web.i18n import EN, RU
 from chatai.web.pages.admin_audit import AdminAuditState
 from chatai.web.pages.admin_bots import AdminBotsState
-from chatai.web.pages.admin_users import AdminUsersState
+from chatai.web.pages.admin_users import AdminAccountState, AdminUsersState
 from chatai.web.texts.stored_values import STORED_VALUES
 from tests.web.clients import signed_in_root
 
@@ -72,7 +72,7 @@ async def test_the_russian_admin_pages_show_bots_and_the_mail_queue_in_russian(r
     assert mail_status.summary == "Очередь писем: ждут отправки 1, не доставлено за сутки 0."
 
 
-async def test_admin_money_and_times_are_in_the_admins_terms(russian_admin):
+async def test_admin_money_and_times_are_in_the_admins_terms(russian_admin, monkeypatch):
     token, owner_id = russian_admin
     async with async_session() as s:
         await s.execute(sa.update(User).where(User.id == owner_id)
@@ -86,6 +86,11 @@ async def test_admin_money_and_times_are_in_the_admins_terms(russian_admin):
     shop = next(r for r in users.rows if r["email"] == "shop@example.com")
     assert shop["balance"] == f"250,00{NBSP}₽"  # the welcome credit, as a Russian admin writes money
     assert shop["created"] == "2026-12-06"  # 20:30 UTC is past midnight in Yekaterinburg (UTC+5)
+    monkeypatch.setattr(AdminAccountState, "_route_user_id", lambda self: str(owner_id))
+    account = await root.get_state(AdminAccountState)
+    await AdminAccountState.load_admin_account.fn(account)
+    assert [e["kind"] for e in account.ledger] == ["Приветственный бонус"]  # not the ledger's code "welcome"
+    assert account.ledger[0]["amount"] == f"250,00{NBSP}₽" and account.balance == f"250,00{NBSP}₽"
     audit = await root.get_state(AdminAuditState)
     await AdminAuditState.load_admin_audit.fn(audit)
     block = next(e for e in audit.rows if e["action"] == "user.block")

@@ -180,7 +180,7 @@ class AdminAccountState(rx.State):
         self.balance = format_money(a.balance.balance_micros, currency, locale)
         self.reserved = format_money(a.balance.reserved_micros, currency, locale)
         self.currency = currency
-        self.ledger = [{"when": _when(e.created_at, zone), "kind": e.kind,
+        self.ledger = [{"when": _when(e.created_at, zone), "kind": text(locale, f"billing_kind_{e.kind}"),
                         "amount": format_money(e.amount_micros, currency, locale),
                         "after": format_money(e.balance_after_micros, currency, locale), "reason": e.reason}
                        for e in a.ledger]

@@ -281,7 +281,8 @@ def _entry_row(e: dict) -> rx.Component:
     return rx.table.row(rx.table.cell(e["date"], rx.box(_details_cell(e, size="1"), display=_NARROW_ONLY,
                                                         class_name="ledger-reason-narrow")),
                         rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind")),
-                        rx.table.cell(e["amount"]), rx.table.cell(e["balance"], display=_WIDE_ONLY),
+                        rx.table.cell(e["amount"], class_name="ledger-amount", white_space="nowrap"),
+                        rx.table.cell(e["balance"], display=_WIDE_ONLY),
                         rx.table.cell(_details_cell(e), display=_WIDE_ONLY))
 
 
