@@ -270,17 +270,19 @@ def _details_cell(e: dict, **props) -> rx.Component:
                    rx.text(e["details"], as_="span", **props))
 
 
-# On a phone the ledger keeps date, kind and amount as columns; the details go under the date and the balance
-# after each entry is left to the wide table and the CSV (five columns scrolled sideways out of view).
+# On a phone the ledger keeps date and amount as columns; the kind and the details go under the date and the
+# balance after each entry is left to the wide table and the CSV (five columns scrolled sideways out of view;
+# with the kind as a column, a Russian "Приветственный бонус" still pushed the amount past the screen).
 _WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
 _NARROW_ONLY = rx.breakpoints(initial="block", sm="none")
 
 
 def _entry_row(e: dict) -> rx.Component:
     # The kind in words, translated with the row (the ledger's own codes showed in the Russian page too).
-    return rx.table.row(rx.table.cell(e["date"], rx.box(_details_cell(e, size="1"), display=_NARROW_ONLY,
+    return rx.table.row(rx.table.cell(e["date"], rx.box(rx.badge(e["kind_label"], class_name="ledger-kind"),
+                                                        rx.box(_details_cell(e, size="1")), display=_NARROW_ONLY,
                                                         class_name="ledger-reason-narrow")),
-                        rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind")),
+                        rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind"), display=_WIDE_ONLY),
                         rx.table.cell(e["amount"], class_name="ledger-amount", white_space="nowrap"),
                         rx.table.cell(e["balance"], display=_WIDE_ONLY),
                         rx.table.cell(_details_cell(e), display=_WIDE_ONLY))
@@ -343,8 +345,9 @@ def _ledger_card() -> rx.Component:
         rx.cond(s.entries.length() > 0,
                 rx.box(rx.table.root(
                     rx.table.header(rx.table.row(
-                        *[rx.table.column_header_cell(t(k)) for k in (
-                            "billing_col_date", "billing_col_kind", "billing_col_amount")],
+                        rx.table.column_header_cell(t("billing_col_date")),
+                        rx.table.column_header_cell(t("billing_col_kind"), display=_WIDE_ONLY),
+                        rx.table.column_header_cell(t("billing_col_amount")),
                         *[rx.table.column_header_cell(t(k), display=_WIDE_ONLY)
                           for k in ("billing_col_balance", "billing_col_reason")])),
                     rx.table.body(rx.foreach(s.entries, _entry_row)), width="100%"), overflow_x="auto",
