@@ -40,6 +40,22 @@ def test_every_stored_code_has_words_in_both_languages():
             assert RU[key] != EN[key] and RU[key] != code, key  # a Russian word, not the code again
 
 
+def test_every_ledger_kind_and_answer_source_has_words_in_both_languages():
+    """Ledger kinds (the owner's history, the admin's account page) and who answered a message (inbox,
+    playground) are stored as codes: each has a Russian word of its own."""
+    from chatai.db.models import LEDGER_KINDS
+    from chatai.web.state.inbox import ANSWERED_BY
+
+    for kind in LEDGER_KINDS:
+        key = f"billing_kind_{kind}"
+        assert key in EN and RU[key] != EN[key], key
+    keys = {"llm": "answered_by_llm", "qa": "answered_by_qa", "extractive": "answered_by_extractive",
+            "fallback": "answered_by_fallback", "operator": "inbox_answered_operator",
+            "greeting": "inbox_answered_greeting", "notice": "inbox_answered_notice"}
+    assert set(ANSWERED_BY) == set(keys)
+    assert all(key in EN and RU[key] != EN[key] for key in keys.values())
+
+
 @pytest.fixture
 async def russian_admin(db, monkeypatch):
     from chatai.settings import get_settings
