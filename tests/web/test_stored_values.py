@@ -111,3 +111,21 @@ async def test_admin_money_and_times_are_in_the_admins_terms(russian_admin, monk
     await AdminAuditState.load_admin_audit.fn(audit)
     block = next(e for e in audit.rows if e["action"] == "user.block")
     assert block["when"] == "2026-12-05 21:05:00"
+
+
+async def test_the_audit_filter_reads_typed_days_on_the_admins_clock(russian_admin):
+    """21:05 UTC on 5 December is 6 December in Yekaterinburg: the admin finds it under the day they see."""
+    token, owner_id = russian_admin
+    async with async_session() as s:
+        s.add(AuditLog(actor_id=None, action="user.block", target_type="user", target_id=str(owner_id),
+                       created_at=datetime(2026, 12, 5, 21, 5, tzinfo=UTC)))
+        await s.commit()
+    audit = await (await signed_in_root(token)).get_state(AdminAuditState)
+    await AdminAuditState.load_admin_audit.fn(audit)
+    await AdminAuditState.handle_filter_submit.fn(audit, {"actor": "", "target": "", "since": "2026-12-06",
+                                                          "until": "2026-12-06"})
+    assert [(r["action"], r["when"]) for r in audit.rows if r["action"] == "user.block"] == [
+        ("user.block", "2026-12-06 02:05:00")]
+    await AdminAuditState.handle_filter_submit.fn(audit, {"actor": "", "target": "", "since": "2026-12-05",
+                                                          "until": "2026-12-05"})
+    assert [r for r in audit.rows if r["action"] == "user.block"] == []
