@@ -94,7 +94,7 @@ class KnowledgeState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
-        self.chat, self.upload_errors, self.error = [], [], ""
+        self.chat, self.upload_errors, self.error, self.upload_received = [], [], "", ""
         await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
@@ -105,7 +105,7 @@ class KnowledgeState(rx.State):
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
         self.assistant_id = assistant_id
-        self.chat, self.upload_errors = [], []
+        self.chat, self.upload_errors, self.upload_received = [], [], ""
         await self._reload(owner_id)
         return KbSearchState.clear_results
 
