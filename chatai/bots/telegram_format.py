@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatai.rag.language import detect_language
+from chatai.rag.retrieval import QA_DOCUMENT
 
 TELEGRAM_LIMIT = 4096
 STYLES = ("", "b", "i", "code", "pre", "blockquote")
@@ -245,10 +246,19 @@ def _section_in(language: str, section: str) -> str:
     return _PAGE_WORD[language].format(n=found.group(1)) if found and language in _PAGE_WORD else section
 
 
+# Q&A pairs are the source QA_DOCUMENT ("Q&A"): a Russian customer read "Источник: Q&A".
+_QA_WORD = {"ru": "Вопрос-ответ"}
+
+
+def _document_in(language: str, document: str) -> str:
+    return _QA_WORD.get(language, document) if document == QA_DOCUMENT else document
+
+
 def source_labels(sources: Sequence[Any], *, language: str = "en") -> list[str]:
     """Every source once, in the answer's order (an extractive answer numbers its quotes the same way)."""
     return list(dict.fromkeys(
-        source_label(_field(s, "document"), _section_in(language, _field(s, "section") or ""))
+        source_label(_document_in(language, _field(s, "document")),
+                     _section_in(language, _field(s, "section") or ""))
         for s in sources if _field(s, "document")))
 
 

@@ -66,6 +66,8 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=255)
     role: str = Field(default="owner", max_length=16)  # owner | admin
     locale: str = Field(default="en", max_length=8)  # en | ru
+    # The business's clock (IANA name) for every time shown to its people, in exports and mails (0024).
+    time_zone: str = Field(default="UTC", max_length=64)
     blocked: bool = False
     created_at: datetime = _ts()
     password_changed_at: datetime = _ts()
@@ -84,6 +86,7 @@ class UserSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     last_seen_at: datetime = _ts()
     client: str = Field(default="", max_length=255)
+    user_agent: str = Field(default="", max_length=255)  # the browser's, shown as "Chrome on Windows" (0024)
 
 
 # --- email (0009): verification / reset links, the mail queue, what each owner wants mailed ---------

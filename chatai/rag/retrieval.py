@@ -41,6 +41,7 @@ from chatai.rag.passage_vectors import UNIT_WEIGHT
 # 0.73); Russian (vectors untrusted) 0.90 for vector weights 0.2-0.4.
 RRF_K = 20
 FTS_WEIGHT = 0.8
+QA_DOCUMENT = "Q&A"  # the document name of a Q&A pair's hit; pages and Telegram put it in the reader's words
 UNTRUSTED_VECTOR_WEIGHT = 0.3  # local English-only model on a non-English question: vectors are mostly noise
 TRUSTED_FTS_WEIGHT = 0.15
 # BM25 over the chunks' tsvectors, IDF from kb_term_stats / kb_corpus_stats (kept by triggers on chunks).
@@ -243,7 +244,7 @@ def _search_sql(table: str, dim: int | None) -> str:
         own_terms = "0 AS own_terms"
     else:
         columns = ("c.question AS section, c.answer AS body, CAST(NULL AS uuid) AS document_id, "
-                   "'Q&A' AS document")
+                   f"'{QA_DOCUMENT}' AS document")
         joins = ""
         own_terms = ("length(to_tsvector('english', regexp_replace(c.question, '[\u0400-\u04ff]+', ' ', 'g')) "
                      "|| to_tsvector('russian', regexp_replace(c.question, '[^\u0400-\u04ff]+', ' ', 'g'))) "

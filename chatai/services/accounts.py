@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import User, UserSession, utcnow
+from chatai.formatting import time_zone_or_default
 from chatai.security import new_token, token_hash
 from chatai.services import audit, billing, bots, email_tokens, mail, passwords
 from chatai.services.account_errors import AccountError
@@ -49,6 +50,7 @@ class CurrentUser:
     role: str
     locale: str
     email_verified: bool = True  # False only while mail is on and the address is not confirmed yet
+    time_zone: str = "UTC"  # the business's clock for every time shown (chatai/formatting.py)
 
     @property
     def is_admin(self) -> bool:
@@ -64,6 +66,7 @@ class SessionView:
     created_at: datetime
     last_seen_at: datetime
     is_current: bool
+    user_agent: str = ""
 
 
 # last_seen_at is written at most this often per session: every event handler checks the session.
@@ -72,7 +75,7 @@ LAST_SEEN_EVERY = timedelta(minutes=1)
 
 def _current(user: User) -> CurrentUser:
     return CurrentUser(id=user.id, email=user.email, role=user.role, locale=user.locale,
-                       email_verified=is_verified(user))
+                       email_verified=is_verified(user), time_zone=user.time_zone)
 
 
 def is_verified(user: User) -> bool:
@@ -96,15 +99,17 @@ def check_password_strength(password: str, *, email: str = "") -> None:
 
 async def create_user(
     session: AsyncSession, *, email: str, password: str, role: str = "owner", locale: str = "en",
-    email_verified: bool = True,
+    email_verified: bool = True, time_zone: str = "",
 ) -> User:
     """Admin-created users and the first admin are verified; sign-up passes email_verified=False."""
     email = normalize_email(email)
     check_password_strength(password, email=email)
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    user = User(email=email, password_hash=await hash_new(password), role=role,
-                locale=locale if locale in LOCALES else "en", email_verified_at=utcnow() if email_verified else None)
+    locale = locale if locale in LOCALES else "en"
+    user = User(email=email, password_hash=await hash_new(password), role=role, locale=locale,
+                time_zone=time_zone_or_default(time_zone, locale),
+                email_verified_at=utcnow() if email_verified else None)
     session.add(user)
     try:
         await session.flush()
@@ -118,36 +123,39 @@ async def create_user(
     return user
 
 
-async def _start_session(session: AsyncSession, user: User, client: str) -> str:
+async def _start_session(session: AsyncSession, user: User, client: str, user_agent: str = "") -> str:
     token = new_token()
     ttl = timedelta(hours=get_settings().session_ttl_hours)
     session.add(UserSession(user_id=user.id, token_hash=token_hash(token), expires_at=utcnow() + ttl,
-                            client=client[:255]))
+                            client=client[:255], user_agent=user_agent[:255]))
     await session.commit()
     return token
 
 
 async def sign_up(session: AsyncSession, *, email: str, password: str, locale: str = "en",
-                  client: str = "") -> str | None:
+                  client: str = "", user_agent: str = "", time_zone: str = "") -> str | None:
     """Every attempt counts against the client's sign-up limit, refused ones too (probing emails).
 
     Returns a session token; or, with email verification on, None ("check your inbox") for a new address
     and a taken one alike: the new owner gets a verification link, the existing owner a notice that someone
     tried, so the answer never tells whether the address has an account."""
     async with attempt((signup_limit(), client or "unknown"), refused="signup_rate_limited"):
-        return await _sign_up(session, email=email, password=password, locale=locale, client=client)
+        return await _sign_up(session, email=email, password=password, locale=locale, client=client,
+                              user_agent=user_agent, time_zone=time_zone)
 
 
-async def _sign_up(session: AsyncSession, *, email: str, password: str, locale: str, client: str) -> str | None:
+async def _sign_up(session: AsyncSession, *, email: str, password: str, locale: str, client: str,
+                   user_agent: str, time_zone: str) -> str | None:
     if not mail.verification_required():
-        user = await create_user(session, email=email, password=password, locale=locale)
-        return await _start_session(session, user, client)
+        user = await create_user(session, email=email, password=password, locale=locale, time_zone=time_zone)
+        return await _start_session(session, user, client, user_agent)
     email = normalize_email(email)
     check_password_strength(password, email=email)  # about what was typed: says nothing about the account
     existing = await get_user_by_email(session, email=email)
     if existing is None:
         try:
-            user = await create_user(session, email=email, password=password, locale=locale, email_verified=False)
+            user = await create_user(session, email=email, password=password, locale=locale, email_verified=False,
+                                     time_zone=time_zone)
         except AccountError as exc:
             if exc.code != "email_taken":
                 raise
@@ -166,7 +174,8 @@ async def _sign_up(session: AsyncSession, *, email: str, password: str, locale: 
     return None
 
 
-async def sign_in(session: AsyncSession, *, email: str, password: str, client: str = "") -> str:
+async def sign_in(session: AsyncSession, *, email: str, password: str, client: str = "",
+                  user_agent: str = "") -> str:
     """Returns a new session token. Refusals and delays depend only on the email as typed and the
     client, never on whether the account exists (SignInLimits).
 
@@ -209,7 +218,7 @@ async def sign_in(session: AsyncSession, *, email: str, password: str, client: s
     await limits.pair.reset(slots[0][1])
     audit.record(session, actor_id=user.id, action="user.sign_in", target_type="user", target_id=user.id,
                  client=client)
-    return await _start_session(session, user, client)
+    return await _start_session(session, user, client, user_agent)
 
 
 async def user_for_token(session: AsyncSession, token: str) -> CurrentUser | None:
@@ -245,7 +254,8 @@ async def list_sessions(session: AsyncSession, *, user_id: uuid.UUID, current_to
         .order_by(UserSession.last_seen_at.desc())
     )).scalars().all()
     return [SessionView(id=r.id, client=r.client, created_at=r.created_at, last_seen_at=r.last_seen_at,
-                        is_current=bool(current_hash) and r.token_hash == current_hash) for r in rows]
+                        is_current=bool(current_hash) and r.token_hash == current_hash, user_agent=r.user_agent)
+            for r in rows]
 
 
 async def revoke_session(session: AsyncSession, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:

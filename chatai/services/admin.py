@@ -175,7 +175,7 @@ async def get_account(session: AsyncSession, *, admin: CurrentUser, user_id: uui
               for b in bot_rows],
         documents=int(documents), balance=await billing.get_balance(session, user_id=user_id),
         ledger=await billing.list_ledger(session, user_id=user_id, limit=50),
-        spend_per_day=await billing.spend_per_day(session, user_id=user_id, days=30),
+        spend_per_day=await billing.spend_per_day(session, user_id=user_id, days=30, time_zone=admin.time_zone),
         dialogs_this_month=int(dialogs_started), handoffs_this_month=summary.handoffs)
 
 

@@ -29,6 +29,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatai.formatting import is_time_zone, local_time
+
 HANDOFF_CODES = ("handoff_requested", "handoff_low_confidence", "balance_zero")
 ANSWER_KINDS = ("qa", "llm", "extractive", "fallback")
 UNANSWERED_LIMIT = 20
@@ -160,17 +162,20 @@ async def by_channel(session: AsyncSession, *, owner_id: uuid.UUID, period: Peri
 
 
 async def per_day(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
-                  assistant_id: uuid.UUID | None = None) -> list[Day]:
-    """Messages and handoffs per UTC day, every day of the period (zeros included)."""
+                  assistant_id: uuid.UUID | None = None, time_zone: str = "UTC") -> list[Day]:
+    """Messages and handoffs per day of the business's clock (a Moscow evening is not tomorrow in UTC), every
+    day of the period (zeros included)."""
     dialogs, params = _dialogs(owner_id, assistant_id, period)
-    day = "(m.created_at AT TIME ZONE 'UTC')::date"
+    params["tz"] = time_zone if is_time_zone(time_zone) else "UTC"
+    day = "(m.created_at AT TIME ZONE :tz)::date"
     rows = (await session.execute(sa.text(f"""
         SELECT coalesce(a.day, h.day) AS day, coalesce(a.messages, 0) AS messages, coalesce(h.handoffs, 0) AS handoffs
         FROM (SELECT {day} AS day, count(*) AS messages FROM {_messages(dialogs)} AND m.role <> 'system' GROUP BY 1) a
         FULL JOIN (SELECT {day} AS day, count(*) AS handoffs FROM {_notices(dialogs)} GROUP BY 1) h ON h.day = a.day
     """), params)).all()
     counts = {r.day: (int(r.messages), int(r.handoffs)) for r in rows}
-    first, last = period.since.date(), (period.until - timedelta(microseconds=1)).date()
+    first = local_time(period.since, params["tz"]).date()
+    last = local_time(period.until - timedelta(microseconds=1), params["tz"]).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     return [Day(day, *counts.get(day, (0, 0))) for day in days]
 

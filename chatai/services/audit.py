@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import AuditLog, User
+from chatai.formatting import local_time
 
 # Kinds of entry the admin filter offers: a prefix of `action`.
 KINDS = ("user", "billing", "bot", "admin")
@@ -109,16 +110,17 @@ async def search(session: AsyncSession, *, where: AuditFilter, limit: int = 100,
             for a, email in rows]
 
 
-async def export_csv(session: AsyncSession, *, where: AuditFilter) -> str:
-    """The filtered log as CSV (newest first, at most EXPORT_LIMIT rows). Cells that a spreadsheet would run
-    as a formula are prefixed with a quote: the values come partly from users (emails, reasons)."""
+async def export_csv(session: AsyncSession, *, where: AuditFilter, time_zone: str = "UTC") -> str:
+    """The filtered log as CSV (newest first, at most EXPORT_LIMIT rows), times on the admin's clock with their
+    offset (as the page lists them, and unambiguous). Cells that a spreadsheet would run as a formula are
+    prefixed with a quote: the values come partly from users (emails, reasons)."""
     rows = await search(session, where=where, limit=EXPORT_LIMIT)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["time_utc", "actor", "action", "target_type", "target_id", "client", "details"])
+    writer.writerow(["time", "actor", "action", "target_type", "target_id", "client", "details"])
     for r in rows:
-        writer.writerow([_cell(v) for v in (r.created_at.isoformat(), r.actor_email, r.action, r.target_type,
-                                            r.target_id, r.client, r.details_text())])
+        writer.writerow([_cell(v) for v in (local_time(r.created_at, time_zone).isoformat(), r.actor_email, r.action,
+                                            r.target_type, r.target_id, r.client, r.details_text())])
     return out.getvalue()
 
 

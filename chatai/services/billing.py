@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import MICRO, BillingAccount, LedgerEntry, Notification, Price, User, utcnow
+from chatai.formatting import is_time_zone, local_time
 from chatai.services import audit, notifications, topup_resume
 from chatai.settings import get_settings
 
@@ -244,15 +245,18 @@ async def list_ledger(session: AsyncSession, *, user_id: uuid.UUID, kind: str = 
     return list((await session.execute(query.order_by(LedgerEntry.created_at.desc()).limit(limit))).scalars())
 
 
-async def spend_per_day(session: AsyncSession, *, user_id: uuid.UUID, days: int = 30) -> list[tuple[str, int]]:
-    """(YYYY-MM-DD, micros spent) for each of the last `days` days, oldest first, zero days included."""
-    since = (utcnow() - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    day = sa.func.date_trunc("day", LedgerEntry.created_at, "UTC")
+async def spend_per_day(session: AsyncSession, *, user_id: uuid.UUID, days: int = 30,
+                        time_zone: str = "UTC") -> list[tuple[str, int]]:
+    """(YYYY-MM-DD, micros spent) for each of the last `days` days of the business's clock, oldest first, zero
+    days included."""
+    zone = time_zone if is_time_zone(time_zone) else "UTC"
+    since = (local_time(utcnow(), zone) - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    day = sa.func.date_trunc("day", LedgerEntry.created_at, zone)
     rows = (await session.execute(
         sa.select(day, sa.func.sum(-LedgerEntry.amount_micros))
         .where(LedgerEntry.account_id == user_id, LedgerEntry.kind == "commit", LedgerEntry.created_at >= since)
         .group_by(day))).all()
-    spent = {d.strftime("%Y-%m-%d"): int(v or 0) for d, v in rows}
+    spent = {local_time(d, zone).strftime("%Y-%m-%d"): int(v or 0) for d, v in rows}  # the local midnight
     out = []
     for i in range(days):
         label = (since + timedelta(days=i)).strftime("%Y-%m-%d")

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import Assistant, BillingAccount, NotificationPreference, User, utcnow
+from chatai.formatting import format_money
 from chatai.services import mail
 from chatai.settings import get_settings
 
@@ -62,8 +63,9 @@ async def set_preference(session: AsyncSession, *, user_id: uuid.UUID, kind: str
 
 
 async def notify(session: AsyncSession, *, user_id: uuid.UUID, kind: str, values: dict[str, str] | None = None,
-                 dedupe_key: str | None = None) -> bool:
-    """Queue the alert when mail is on, the owner wants this kind and is not blocked. True when queued."""
+                 dedupe_key: str | None = None, money: dict[str, int] | None = None) -> bool:
+    """Queue the alert when mail is on, the owner wants this kind and is not blocked. True when queued.
+    `money` values (micro-units) are written as the owner writes money ('250,00 ₽' in Russian)."""
     if kind not in KINDS:
         raise ValueError(f"unknown notification kind {kind!r}")
     if not mail.mail_enabled():
@@ -74,8 +76,10 @@ async def notify(session: AsyncSession, *, user_id: uuid.UUID, kind: str, values
         if user is None or user.blocked or not getattr(await get_preferences(session, user_id=user_id), kind):
             return False
         async with session.begin_nested():  # a failure here must not roll back the caller's event
+            currency = get_settings().billing_currency
+            amounts = {name: format_money(micros, currency, user.locale) for name, micros in (money or {}).items()}
             return await mail.enqueue(session, to=user.email, kind=kind, locale=user.locale, user_id=user_id,
-                                      values={"link": mail.link(_LINKS[kind]), **(values or {})},
+                                      values={"link": mail.link(_LINKS[kind]), **(values or {}), **amounts},
                                       dedupe_key=dedupe_key)
     except Exception:  # noqa: BLE001 - see the module docstring
         log.warning("could not queue the %s alert", kind, exc_info=True)
@@ -128,20 +132,15 @@ async def balance_moved(session: AsyncSession, *, account_id: uuid.UUID, balance
     if not crosses_low_balance(balance_before=balance_before, balance_after=balance_after, price_micros=price):
         return False
     return await notify(session, user_id=account_id, kind="balance_low", dedupe_key=f"balance_low:{key}"[:160],
-                        values={"balance": f"{billing.format_amount(balance_after)} {get_settings().billing_currency}",
-                                "answers": str(max(0, balance_after) // price)})
+                        values={"answers": str(max(0, balance_after) // price)}, money={"balance": balance_after})
 
 
 async def payment_received(session: AsyncSession, *, account_id: uuid.UUID, amount_micros: int,
                            key: str) -> bool:
-    from chatai.services import billing
-
     balance = (await session.execute(sa.select(BillingAccount.balance_micros)
                                      .where(BillingAccount.user_id == account_id))).scalar() or 0
-    currency = get_settings().billing_currency
     return await notify(session, user_id=account_id, kind="payment_received", dedupe_key=f"payment:{key}"[:160],
-                        values={"amount": f"{billing.format_amount(amount_micros)} {currency}",
-                                "balance": f"{billing.format_amount(balance)} {currency}"})
+                        money={"amount": amount_micros, "balance": balance})
 
 
 # A bot whose owner wants it running, in error, whose latest 'error' event (the start of this error episode:

@@ -119,3 +119,24 @@ async def test_throttle_blocks_one_chat_only(monkeypatch):
     await throttle.wait(1)
     # Chat 1 waits out its block and its empty bucket (1 message/s): one second, in one sleep.
     assert slept == [1.0]
+
+
+def test_a_qa_pair_source_is_named_in_the_answers_language():
+    """A Russian customer read "Источник: Q&A" (the stored name of a Q&A pair's hit)."""
+    from chatai.rag.retrieval import QA_DOCUMENT
+
+    qa = [{"document": QA_DOCUMENT, "section": "Сколько стоит доставка?"}]
+    russian = format_answer("Доставка по городу бесплатна.", qa, language="ru")[-1]
+    assert "Источник: Вопрос-ответ › Сколько стоит доставка?" in russian and "Q&amp;A" not in russian
+    english = format_answer("Delivery in the city is free.", [{"document": QA_DOCUMENT, "section": "Delivery?"}])[-1]
+    assert "Source: Q&amp;A › Delivery?" in english
+
+
+def test_the_playground_names_a_qa_source_in_the_owners_language():
+    from chatai.rag.retrieval import QA_DOCUMENT
+    from chatai.web.state.playground import playground_sources
+
+    sources = [{"document": QA_DOCUMENT, "section": "Доставка?", "score": 0.9, "text": "Да."},
+               {"document": "menu.pdf", "section": "", "score": 0.5, "text": "…"}]
+    assert playground_sources(sources, "ru") == "Вопрос-ответ — Доставка? · menu.pdf"
+    assert playground_sources(sources, "en") == "Q&A — Доставка? · menu.pdf"

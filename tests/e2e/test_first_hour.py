@@ -31,7 +31,7 @@ def test_knowledge_base_first_steps(page, tmp_path):
     # that request to finish, as a person's second drop does.
     with page.expect_request_finished(lambda request: "/_upload" in request.url):
         page.locator("#kb_upload input[type=file]").set_input_files([str(big)])
-    expect(page.locator(".upload-error")).to_contain_text("price-list.pdf is 11.0 MB, over the 10 MB limit")
+    expect(page.locator(".upload-error")).to_contain_text("price-list.pdf is 11.0\u00a0MB, over the 10 MB limit")
     expect(page.locator(".document-row")).to_have_count(0)
 
     good, spare = tmp_path / "flowers.md", tmp_path / "spare.md"

@@ -7,6 +7,7 @@ the bot run by the separate bot runner against the fake Telegram server. Screens
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tests.fakes.telegram_server import make_token
 from tests.waits import PATIENCE_MS
 
 WIDTH, HEIGHT = 390, 844
+MONEY = {"ru": re.compile(r"^−?\d[\d\s]*,\d\d\s₽$"), "en": re.compile(r"^−?₽[\d,]+\.\d\d$")}
 SHOTS = Path("/tmp/phone-shots")
 # Everything a person can act on; those inside a closed dialog, drawer or tab are not visible and skipped.
 ACTIONS = "button, input:not([type=hidden]), textarea, select, a[href], [role=tab], [role=combobox]"
@@ -134,6 +136,11 @@ def _walk_every_page(page, locale: str, bot: dict) -> None:
             overflow = page.locator("#ledger-table").evaluate("(el) => el.scrollWidth - el.clientWidth")
             assert overflow <= 0, f"{locale}: the ledger scrolls sideways by {overflow}px"
             expect(page.locator(".ledger-reason-narrow >> visible=true").first).to_be_visible()  # details kept
+            # The amount is a column on screen (it scrolled off), written as the owner writes money.
+            amount = page.locator(".ledger-amount >> visible=true").first
+            expect(amount).to_have_text(MONEY[locale])
+            box = amount.bounding_box()
+            assert box is not None and box["x"] + box["width"] <= WIDTH, f"{locale}: the amount is off: {box}"
         if name == "settings":  # no rating of an empty field; the hint is not squeezed beside its button
             expect(page.locator("#password-strength")).to_have_count(0)
             hint = page.locator("#sign-out-everywhere-hint").bounding_box()

@@ -161,3 +161,17 @@ async def test_the_pair_added_with_one_click_from_the_list_clears_its_question(d
         await knowledge.add_qa_pair(s, owner_id=a.owner_id, assistant_id=group.assistant_id, question=query["qa"][0],
                                     answer="Yes, on Sundays from 10 to 16.")
         assert await analytics.unanswered(s, owner_id=a.owner_id, period=PERIOD) == []
+
+
+async def test_per_day_counts_days_on_the_business_clock(db):
+    """A message at 22:30 UTC is the next day in Moscow (01:30): the chart's day follows the owner's clock."""
+    a = await make_tenant("clock@example.com")
+    evening = (NOW - timedelta(days=2)).replace(hour=22, minute=30, second=0)
+    await _dialog(a.owner_id, a.assistant_id, 1, [("user", "Open tonight?")], evening)
+    period = analytics.Period(since=evening - timedelta(hours=1), until=evening + timedelta(hours=1))
+    async with async_session() as s:
+        utc = await analytics.per_day(s, owner_id=a.owner_id, period=period)
+        moscow = await analytics.per_day(s, owner_id=a.owner_id, period=period, time_zone="Europe/Moscow")
+    assert [(d.day, d.messages) for d in utc if d.messages] == [(evening.date(), 1)]
+    assert [(d.day, d.messages) for d in moscow if d.messages] == [(evening.date() + timedelta(days=1), 1)]
+    assert moscow[-1].day == evening.date() + timedelta(days=1)  # the period's last day, in Moscow

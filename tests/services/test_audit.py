@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -78,10 +78,13 @@ async def test_search_filters_and_csv_export(db):
                                    before=(page1[-1].created_at, page1[-1].id))
         assert len(page1) == 2 and len(page2) == 2 and not {r.id for r in page1} & {r.id for r in page2}
         exported = await audit.export_csv(s, where=audit.AuditFilter(kind="billing"))
+        moscow_export = await audit.export_csv(s, where=audit.AuditFilter(kind="billing"), time_zone="Europe/Moscow")
     rows = list(csv.reader(io.StringIO(exported)))
-    assert rows[0] == ["time_utc", "actor", "action", "target_type", "target_id", "client", "details"]
+    assert rows[0] == ["time", "actor", "action", "target_type", "target_id", "client", "details"]
     assert len(rows) == 2 and rows[1][1] == "root@example.com" and rows[1][2] == "billing.adjust"
     assert "HYPERLINK" in rows[1][6] and rows[1][6].startswith("{")
+    moscow = list(csv.reader(io.StringIO(moscow_export)))[1][0]  # the admin's clock, with its offset
+    assert moscow.endswith("+03:00") and datetime.fromisoformat(moscow) == datetime.fromisoformat(rows[1][0])
 
 
 def test_csv_cells_that_would_run_as_formulas_are_neutralised():

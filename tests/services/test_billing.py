@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -220,3 +220,19 @@ async def test_concurrent_redemptions_never_exceed_the_limit(db):
                                     .where(LedgerEntry.kind == "promo"))).scalar()
     assert code.redemptions == 3 and credited == 150 * MICRO
     await _assert_consistent()
+
+
+async def test_spend_per_day_labels_days_on_the_business_clock(db):
+    """Today's charge is on today's bar wherever the business is (UTC+14 and UTC-11 are on different dates)."""
+    from chatai.formatting import local_time
+
+    owner = await _owner(credit=10 * PRICE)
+    async with async_session() as s:
+        assert await charges.reserve(s, account_id=owner, key="tg:clock:1", amount_micros=PRICE) == "reserved"
+        assert await charges.settle_charge(s, key="tg:clock:1", commit=True) == PRICE
+        await s.commit()
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        async with async_session() as s:
+            days = await billing.spend_per_day(s, user_id=owner, days=3, time_zone=zone)
+        today = local_time(datetime.now(UTC), zone).strftime("%Y-%m-%d")
+        assert days[-1] == (today, PRICE) and sum(v for _, v in days) == PRICE, (zone, days)

@@ -83,7 +83,7 @@ async def test_a_fall_straight_below_one_answer_still_mails_low(mail_on):
     await _debit(owner_id, admin_id, _threshold() + PRICE // 2)  # half an answer left
     assert await _alerts(mail_on, "cliff@example.com") == [LOW]
     body = next(m for m in mail_on.to("cliff@example.com") if m.subject == LOW).text
-    assert "2.50 RUB" in body
+    assert "₽2.50" in body
 
 
 async def test_a_debit_that_stays_above_or_starts_below_does_not_mail(mail_on):

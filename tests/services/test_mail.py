@@ -298,7 +298,7 @@ async def test_alerts_follow_preferences_and_each_event_mails_once(mail_on):
         await s.commit()
     await _send()
     subjects = sorted(m.subject for m in mail_on.to("alerts@example.com"))
-    assert subjects == ["A customer is waiting for a person", "Payment received: 500.00 RUB"]
+    assert subjects == ["A customer is waiting for a person", "Payment received: ₽500.00"]
     handoff = next(m for m in mail_on.to("alerts@example.com") if "waiting" in m.subject)
     assert "Front desk" in handoff.text and "http://chatai.test/dashboard/inbox" in handoff.text
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import MICRO, BillingAccount, TopUp, User
 from chatai.db.session import async_session
-from chatai.services import billing
+from chatai.services import accounts, billing
 from chatai.services.billing import BillingError
 from chatai.services.payments import get_provider, start_topup
 from tests.fakes import yookassa_server
@@ -73,6 +73,16 @@ async def test_payment_is_created_as_documented(owner, fake_yookassa):
         topup = (await s.execute(sa.select(TopUp))).scalar_one()
     assert request["headers"]["Idempotence-Key"] == str(topup.id) == body["metadata"]["topup_id"]
     assert topup.status == "pending" and await _balance(owner) == 0  # nothing credited before paying
+    assert body["receipt"]["items"][0]["description"] == body["description"] == "ChatAI balance top-up, ₽500.00"
+
+
+async def test_a_russian_owners_receipt_names_the_purchase_in_russian(fake_yookassa, db):
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="kofe@example.com", password="quiet violet harbor 42", locale="ru")
+        russian = (await accounts.user_for_token(s, token)).id
+    await _topup(russian, 500)
+    body = fake_yookassa.requests[-1]["body"]
+    assert body["receipt"]["items"][0]["description"] == "Пополнение баланса ChatAI на 500,00\u00a0₽"
 
 
 async def test_succeeded_payment_is_credited_once_under_duplicate_and_concurrent_notifications(owner, fake_yookassa):

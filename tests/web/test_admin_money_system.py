@@ -63,7 +63,7 @@ async def test_admin_sees_money_figures_and_edits_a_model_price(db, monkeypatch)
     await AdminMoneyState.load_admin_money.fn(state)
     # The answer was paid from the welcome credit: bonus money, not revenue (the walk saw a 100 % margin).
     assert {k: state.totals[k] for k in ("answers", "revenue", "bonus", "cost", "margin", "margin_pct")} == {
-        "answers": "1", "revenue": "0.00", "bonus": "5.00", "cost": "15.00", "margin": "-15.00", "margin_pct": "—"}
+        "answers": "1", "revenue": "0.00", "bonus": "5.00", "cost": "15.00", "margin": "−15.00", "margin_pct": "—"}
     assert state.accounts[0]["email"] == "shop@example.com" and state.accounts[0]["negative"] == "1"
     assert len(state.chart) == 30 and state.chart[-1]["cost"] == 15.0
     assert {"model": "gpt-4o-mini", "prompt": "0.15", "completion": "0.60", "custom": ""} in state.prices
@@ -73,7 +73,7 @@ async def test_admin_sees_money_figures_and_edits_a_model_price(db, monkeypatch)
     assert state.error == "Enter prices in USD per 1 million tokens, like 0.15 or 2.50."
     await AdminMoneyState.handle_model_price_submit.fn(state, {"model": "gpt-4o-mini", "prompt": "0.05",
                                                                "completion": "0.60"})
-    assert not state.error and state.totals["cost"] == "5.00" and state.totals["margin"] == "-5.00"
+    assert not state.error and state.totals["cost"] == "5.00" and state.totals["margin"] == "−5.00"
     await AdminMoneyState.set_period.fn(state, "7")
     assert state.period == "7" and len(state.chart) == 7
     async with async_session() as s:

@@ -125,7 +125,8 @@ async def test_admin_searches_opens_an_account_and_adjusts_the_balance(world, mo
     await AdminAccountState.handle_adjust_submit.fn(account, {"amount": "-1000000", "reason": "test"})
     assert account.error == "The balance is too low for this debit."
     await AdminAccountState.handle_adjust_submit.fn(account, {"amount": "25.50", "reason": "goodwill"})
-    assert not account.error and float(account.balance) == float(start) + 25.5
+    assert start == "₽250.00"  # the welcome credit, as an English admin writes money
+    assert not account.error and account.balance == "₽275.50"
     assert account.ledger[0]["reason"] == "goodwill"
     await AdminAccountState.set_role.fn(account, "admin")
     assert account.role == "admin" and not account.error

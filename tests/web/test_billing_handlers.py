@@ -27,8 +27,9 @@ async def test_owner_sees_own_balance_and_cannot_top_up_without_a_provider(db, m
         token = await accounts.sign_up(s, email="a@example.com", password="password a")
     state = await _billing(token)
     await BillingState.load_billing.fn(state)
-    assert state.balance == "250.00" and [e["kind"] for e in state.entries] == ["welcome"]
+    assert state.balance == "₽250.00" and [e["kind"] for e in state.entries] == ["welcome"]
     await BillingState.topup_preset.fn(state, "500")
+    await BillingState.confirm_topup.fn(state)
     assert "not set up" in state.error
     await BillingState.handle_topup_submit.fn(state, {"amount": "1000000000"})
     async with async_session() as s:
@@ -91,3 +92,28 @@ async def test_promo_guessing_is_refused_with_a_sentence_saying_when_to_retry(db
     async with async_session() as s:
         clients = (await s.execute(sa.select(AuditLog.client).where(AuditLog.action == "billing.promo_refused")))
         assert set(clients.scalars()) == {"203.0.113.50"}
+
+
+async def test_a_preset_asks_before_leaving_for_the_payment_page(db, monkeypatch):
+    """The 500 preset went straight to payment: now it names the amount and waits for "Pay"."""
+    from chatai.settings import get_settings
+
+    monkeypatch.setenv("YOOKASSA_SHOP_ID", "")
+    get_settings.cache_clear()
+    async with async_session() as s:
+        token = await accounts.sign_up(s, email="preset@example.com", password="password p", locale="ru")
+    state = await _billing(token)
+    await BillingState.load_billing.fn(state)
+    assert [p["label"] for p in state.presets][:2] == ["500,00\u00a0₽", "1\u00a0000,00\u00a0₽"]
+    assert await BillingState.topup_preset.fn(state, "500") is None  # no redirect, no payment started
+    assert state.error == "" and state.confirm_amount == "500"
+    assert state.confirm_text == "Пополнить баланс на 500,00\u00a0₽? Откроется страница оплаты этой суммы."
+    BillingState.cancel_topup.fn(state)
+    assert state.confirm_amount == "" and await BillingState.confirm_topup.fn(state) is None
+    assert state.error == ""  # cancelled: confirming nothing does nothing
+    await BillingState.topup_preset.fn(state, "3")  # not a preset: refused in words, nothing pending
+    assert state.confirm_amount == "" and state.error.startswith("Введите сумму")
+    await BillingState.topup_preset.fn(state, "500")
+    await BillingState.confirm_topup.fn(state)  # confirmed: the top-up starts (no provider here)
+    assert state.error.startswith("Оплата картой на платформе ещё не настроена")
+    assert state.confirm_amount == ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, timedelta
 
 import sqlalchemy as sa
 
@@ -87,13 +88,16 @@ async def test_the_russian_page_names_every_row_in_russian_and_links_the_answer_
     await BillingState.load_billing.fn(state)
     got = [(e["kind_label"], e["amount"], e["details"], e["link"]) for e in state.entries]
     assert got == [
-        ("Корректировка", "-10.00", "Double payment returned", ""),  # the admin's words, as typed
-        ("Ответ", "-5.00", "Вопрос: How much is the Ethiopia blend in 250 …", f"/dashboard/inbox?dialog={dialog_id}"),
-        ("Промокод", "100.00", "Промокод SPRING-COFFEE-2026", ""),
-        ("Пополнение", "500.00", "Оплата картой через ЮKassa", ""),
-        ("Приветственный бонус", "250.00", "Приветственный бонус новому аккаунту", ""),
+        ("Корректировка", "−10,00\u00a0₽", "Double payment returned", ""),  # the admin's words, as typed
+        ("Ответ", "−5,00\u00a0₽", "Вопрос: How much is the Ethiopia blend in 250 …",
+         f"/dashboard/inbox?dialog={dialog_id}"),
+        ("Промокод", "100,00\u00a0₽", "Промокод SPRING-COFFEE-2026", ""),
+        ("Пополнение", "500,00\u00a0₽", "Оплата картой через ЮKassa", ""),
+        ("Приветственный бонус", "250,00\u00a0₽", "Приветственный бонус новому аккаунту", ""),
     ]
-    assert state.price_note == "Один ответ стоит 5.00 RUB. Ответ из ваших пар «вопрос — ответ» стоит 2.00 RUB."
+    assert state.price_note == ("Один ответ стоит 5,00\u00a0₽. Ответ из ваших пар «вопрос — ответ» стоит "
+                                "2,00\u00a0₽.")
+    assert state.balance == "835,00\u00a0₽"  # after the admin debit of 10
     leftovers = {"welcome credit", "yookassa payment", "promo code", "commit", "reserve", "topup", "promo"}
     shown = " ".join(f"{e['kind_label']} {e['details']}" for e in state.entries).lower()
     assert not [word for word in leftovers if word in shown.split() or word in shown]
@@ -103,7 +107,7 @@ async def test_the_english_page_filters_by_kind_and_exports_the_same_words(db):
     token, _owner_id, dialog_id = await _seed("csv@example.com", "en")
     state = await (await signed_in_root(token)).get_state(BillingState)
     await BillingState.load_billing.fn(state)
-    assert state.price_note == "One answer costs 5.00 RUB. An answer from your Q&A pairs costs 2.00 RUB."
+    assert state.price_note == "One answer costs ₽5.00. An answer from your Q&A pairs costs ₽2.00."
     await BillingState.set_kind.fn(state, "reserve")  # holds are not an owner's filter: all rows
     assert len(state.entries) == 5
     await BillingState.set_kind.fn(state, "commit")
@@ -111,7 +115,7 @@ async def test_the_english_page_filters_by_kind_and_exports_the_same_words(db):
         ("Answer", "Question: How much is the Ethiopia blend in 250 …")]
     assert "chatai-ledger.csv" in repr(await BillingState.export_csv.fn(state))
     rows = list(csv.reader(io.StringIO(ledger_csv(state.entries))))
-    assert rows[1][1:5] == ["Answer", "-5.00", "845.00", "Question: How much is the Ethiopia blend in 250 …"]
+    assert rows[1][1:5] == ["Answer", "−₽5.00", "₽845.00", "Question: How much is the Ethiopia blend in 250 …"]
     assert rows[1][5].endswith(f"/dashboard/inbox?dialog={dialog_id}")
 
 
@@ -120,3 +124,17 @@ def test_first_words_keeps_whole_words_and_marks_the_cut():
     assert billing_history.first_words("one two three", words=2) == "one two …"
     assert billing_history.first_words("x" * 100) == "x" * 80 + " …"
     assert billing_history.first_words("  ") == ""
+
+
+async def test_history_times_are_on_the_owners_clock_in_the_page_and_the_csv(db):
+    token, owner_id, _dialog_id = await _seed("clock@example.com", "ru")
+    async with async_session() as s:
+        stored = (await s.execute(sa.select(LedgerEntry.created_at).where(
+            LedgerEntry.account_id == owner_id, LedgerEntry.kind == "welcome"))).scalar_one()
+    state = await (await signed_in_root(token)).get_state(BillingState)
+    await BillingState.load_billing.fn(state)
+    welcome = next(e for e in state.entries if e["kind"] == "welcome")
+    # A Russian owner's default clock is Moscow (UTC+3 all year), not the stored UTC.
+    moscow = (stored.astimezone(UTC) + timedelta(hours=3)).strftime("%Y-%m-%d %H:%M")
+    assert welcome["date"] == moscow != stored.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert list(csv.reader(io.StringIO(ledger_csv([welcome]))))[1][:2] == [moscow, "Приветственный бонус"]

@@ -40,8 +40,8 @@ async def _set_locale(owner: dict, locale: str) -> None:
 
 
 @pytest.mark.parametrize(("locale", "expected"), [
-    ("en", "price-list.pdf is 11.0 MB, over the 10 MB limit: it was not uploaded."),
-    ("ru", "Файл price-list.pdf весит 11.0 МБ — больше предела 10 МБ; он не загружен."),
+    ("en", "price-list.pdf is 11.0\u00a0MB, over the 10 MB limit: it was not uploaded."),
+    ("ru", "Файл price-list.pdf весит 11,0\u00a0МБ — больше предела 10 МБ; он не загружен."),
 ])
 async def test_a_file_over_the_limit_is_named_before_uploading(owner, locale, expected):
     await _set_locale(owner, locale)  # the default limit is 10 MB

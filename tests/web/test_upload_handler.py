@@ -5,6 +5,7 @@ its progress poll itself when `uploads_done` changes."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 import pytest
@@ -196,3 +197,44 @@ def test_part_sizes_find_boundaries_cut_anywhere():
     parts = PartSizes(boundary, limit=41)
     assert all(parts.feed(body[i:i + 5]) is None for i in range(0, len(body), 5))
     assert parts.read == len(body)
+
+
+# --- a closed tab loses no file the server received (issue 23) --------------------------------------------
+
+
+async def test_files_received_are_stored_even_when_the_tab_closes_while_they_are_stored(tab_elsewhere):
+    """The walk: 5 files dropped, the tab closed 2 s later, 3 stored and no error anywhere. The request ends
+    (the handler is closed at its first yield, as a cancelled request leaves it) before any file is stored:
+    every file it had received is stored all the same, each whole."""
+    from chatai.services import knowledge_uploads
+    from tests.waits import PATIENCE
+
+    state = tab_elsewhere["state"]
+    texts = {f"note-{n}.txt": f"Note {n}: we bake rye on day {n} of the week.".encode() for n in range(5)}
+    with session_cookie.upload_session("tab-9", tab_elsewhere["token"]):
+        handler = KnowledgeState.handle_upload.fn(state, [_File(name, data) for name, data in texts.items()])
+        await handler.__anext__()  # the request's body has arrived; storing has begun
+        await handler.aclose()  # the tab closed: the request and its handler end here
+    await asyncio.wait_for(asyncio.gather(*knowledge_uploads._RUNNING), PATIENCE)
+    async with async_session() as s:
+        stored = dict((await s.execute(select(Document.filename, Document.size_bytes))).all())
+    assert stored == {name: len(data) for name, data in texts.items()}
+
+
+async def test_the_page_names_the_files_that_arrived_and_when(tab_elsewhere):
+    state = tab_elsewhere["state"]
+    with session_cookie.upload_session("tab-9", tab_elsewhere["token"]):
+        await _run(state, [_File("hours.txt", b"We bake from seven to three."), _File("logo.exe", b"MZ")])
+    assert state.upload_received == "Received and queued for indexing: hours.txt."
+    assert len(state.upload_errors) == 1 and state.upload_errors[0].startswith("logo.exe")
+    [row] = state.documents
+    assert row["filename"] == "hours.txt" and row["received"].startswith("Received 20")
+
+
+async def test_a_drop_while_an_upload_is_in_flight_is_refused_in_words(tab_elsewhere):
+    state = tab_elsewhere["state"]
+    await KnowledgeState.refuse_drop_while_uploading.fn(state, False)
+    assert state.upload_errors == []
+    await KnowledgeState.refuse_drop_while_uploading.fn(state, True)
+    assert state.upload_errors == ["The previous upload is still being sent, so these files were not taken. Drop "
+                                   "them again when it has finished."]

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.db.models import TopUp, User, utcnow
+from chatai.formatting import format_money
 from chatai.services import billing
 from chatai.services.billing import BillingError
 from chatai.settings import get_settings
@@ -92,7 +93,7 @@ async def start_topup(session: AsyncSession, *, user_id: uuid.UUID, amount_micro
     try:
         payment = await provider.create_payment(
             topup_id=topup.id, amount_micros=amount_micros, currency=currency, return_url=return_url,
-            description=f"ChatAI balance top-up {billing.format_amount(amount_micros)} {currency}",
+            description=receipt_description(user.locale, amount_micros, currency),
             customer_email=user.email)
     except ProviderError as exc:
         log.warning("top-up %s: payment not created: %s", topup.id, exc)
@@ -102,6 +103,15 @@ async def start_topup(session: AsyncSession, *, user_id: uuid.UUID, amount_micro
     topup.provider_payment_id, topup.confirmation_url, topup.updated_at = payment.id, payment.confirmation_url, utcnow()
     await session.commit()
     return payment.confirmation_url
+
+
+# The payment page and the receipt (a fiscal document the owner keeps) name the purchase in the owner's
+# language: a Russian owner's receipt read "ChatAI balance top-up 500.00 RUB".
+_RECEIPT_ITEM = {"en": "ChatAI balance top-up, {amount}", "ru": "Пополнение баланса ChatAI на {amount}"}
+
+
+def receipt_description(locale: str, amount_micros: int, currency: str) -> str:
+    return _RECEIPT_ITEM.get(locale, _RECEIPT_ITEM["en"]).format(amount=format_money(amount_micros, currency, locale))
 
 
 async def confirm_payment(session: AsyncSession, *, payment_id: str, provider: PaymentProvider) -> str:

@@ -84,9 +84,10 @@ class MailStatusState(rx.State):
             return
         async with async_session() as session:
             status = await mail.outbox_status(session)
-        # An operator's figure (SMTP errors are in English either way): queue size, give-ups, the last error.
-        self.summary = f"Mail queue: {status.waiting} waiting, {status.given_up} given up in the last day" + (
-            f"; last error: {status.last_error}" if status.last_error else "")
+        # Queue size and give-ups in the admin's language; the SMTP server's own error text as it came.
+        locale = (await self.get_state(AuthState)).locale
+        self.summary = text(locale, "admin_mail_queue", waiting=status.waiting, given_up=status.given_up) + (
+            " " + text(locale, "admin_mail_queue_error", error=status.last_error) if status.last_error else "")
 
 
 def mail_status_callout() -> rx.Component:

@@ -112,8 +112,7 @@ def _sidebar(items: list[tuple[str, str, str]], admin_link: bool) -> rx.Componen
         width="240px",
         min_width="240px",
         height="100vh",
-        position="sticky",
-        top="0",
+        overflow_y="auto",
         padding="20px 16px",
         border_right=f"1px solid {rx.color('gray', 4)}",
         bg=rx.color("gray", 1),
@@ -163,7 +162,9 @@ def _shell(content: rx.Component, items: list[tuple[str, str, str]], admin_link:
         hydration_marker(),
         # The page content is rendered once; only the navigation changes with the screen width.
         rx.hstack(
-            rx.desktop_only(_sidebar(items, admin_link)),
+            # Sticky is on the wrapper: inside a wrapper of its own height the sidebar scrolled away with long pages.
+            rx.desktop_only(_sidebar(items, admin_link), position="sticky", top="0", align_self="flex-start",
+                            height="100vh", id="sidebar"),
             rx.box(rx.mobile_and_tablet(_mobile_bar(items, admin_link)), _main(content), width="100%",
                    min_width="0"),
             spacing="0",

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_time, is_time_zone, local_time
 from chatai.services import audit
 from chatai.web import routes
 from chatai.web.components.layout import admin_page, card, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_admin
+from chatai.web.state.auth import AuthState, require_admin, tab_time_zone
 
 PAGE_SIZE = 100
 
 
-def _day(value: str) -> datetime | None:
+def _day(value: str, time_zone: str) -> datetime | None:
+    """The start of a typed day on the admin's clock (the times listed are on it too)."""
     value = value.strip()
-    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) if value else None
+    return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=ZoneInfo(time_zone)) if value else None
 
 
 class AdminAuditState(rx.State):
@@ -32,21 +35,23 @@ class AdminAuditState(rx.State):
     more: bool = False
     error: str = ""
 
-    def _filter(self) -> audit.AuditFilter:
+    def _filter(self, time_zone: str) -> audit.AuditFilter:
         """Raises ValueError on a badly written date; `until` includes the whole day."""
-        until = _day(self.until)
+        until = _day(self.until, time_zone)
         return audit.AuditFilter(actor=self.actor, target=self.target, kind="" if self.kind == "all" else self.kind,
-                                 since=_day(self.since), until=until + timedelta(days=1) if until else None)
+                                 since=_day(self.since, time_zone), until=until + timedelta(days=1) if until else None)
 
-    def _shown(self, entries: list[audit.AuditRow]) -> list[dict[str, str]]:
-        return [{"id": str(r.id), "at": r.created_at.isoformat(), "when": r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+    def _shown(self, entries: list[audit.AuditRow], time_zone: str) -> list[dict[str, str]]:
+        return [{"id": str(r.id), "at": r.created_at.isoformat(),
+                 "when": format_time(r.created_at, time_zone, seconds=True),
                  "actor": r.actor_email or "—", "action": r.action, "target": f"{r.target_type} {r.target_id}".strip(),
                  "client": r.client, "details": r.details_text()[:500]} for r in entries]
 
     async def _search(self, *, older: bool = False) -> None:
         self.error = ""
+        time_zone = await tab_time_zone(self)
         try:
-            where = self._filter()
+            where = self._filter(time_zone if is_time_zone(time_zone) else "UTC")
         except ValueError:
             self.error = text((await self.get_state(AuthState)).locale, "adm_err_date")
             return
@@ -57,7 +62,7 @@ class AdminAuditState(rx.State):
         async with async_session() as session:
             entries = await audit.search(session, where=where, limit=PAGE_SIZE + 1, before=before)
         self.more = len(entries) > PAGE_SIZE
-        shown = self._shown(entries[:PAGE_SIZE])
+        shown = self._shown(entries[:PAGE_SIZE], time_zone)
         self.rows = [*self.rows, *shown] if older else shown
 
     @rx.event
@@ -95,14 +100,17 @@ class AdminAuditState(rx.State):
     async def export_csv(self):
         if await require_admin(self) is None:
             return rx.redirect(routes.SIGNIN)
+        time_zone = await tab_time_zone(self)
+        time_zone = time_zone if is_time_zone(time_zone) else "UTC"
         try:
-            where = self._filter()
+            where = self._filter(time_zone)
         except ValueError:
             self.error = text((await self.get_state(AuthState)).locale, "adm_err_date")
             return None
         async with async_session() as session:
-            data = await audit.export_csv(session, where=where)
-        return rx.download(data=data, filename=f"chatai-audit-{datetime.now(UTC):%Y%m%d-%H%M}.csv")
+            data = await audit.export_csv(session, where=where, time_zone=time_zone)
+        now = local_time(datetime.now(ZoneInfo("UTC")), time_zone)
+        return rx.download(data=data, filename=f"chatai-audit-{now:%Y%m%d-%H%M}.csv")
 
 
 def _row(row: dict) -> rx.Component:

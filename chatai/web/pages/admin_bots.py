@@ -26,6 +26,7 @@ from chatai.web.i18n import text
 from chatai.web.pages.admin_users import error_text
 from chatai.web.state.auth import AuthState, require_admin
 from chatai.web.texts.bot_events import bot_event_text
+from chatai.web.texts.stored_values import stored_value_text
 
 
 class AdminBotsState(rx.State):
@@ -41,8 +42,10 @@ class AdminBotsState(rx.State):
             bots = await admin_svc.list_bots(session, admin=admin, status="" if self.status == "all" else self.status)
             leases = await admin_svc.runner_leases(session, admin=admin)
         locale = (await self.get_state(AuthState)).locale
-        self.rows = [{"id": str(b.id), "owner": b.owner_email, "username": b.username, "mode": b.mode,
-                      "status": b.status, "admin_paused": "1" if b.desired_state == admin_svc.ADMIN_PAUSED else "",
+        self.rows = [{"id": str(b.id), "owner": b.owner_email, "username": b.username,
+                      "mode": stored_value_text(locale, "bot_mode", b.mode), "status": b.status,
+                      "status_label": stored_value_text(locale, "bot_status", b.status),
+                      "admin_paused": "1" if b.desired_state == admin_svc.ADMIN_PAUSED else "",
                       "stopped": "" if b.desired_state == "running" else "1",
                       "error": bot_event_text(locale, b.last_error)[:300],
                       "runner": b.runner_id or "—", "today": str(b.messages_today)} for b in bots]
@@ -93,8 +96,9 @@ def _bot_row(row: dict) -> rx.Component:
         rx.table.cell("@", row["username"]),
         rx.table.cell(row["mode"]),
         rx.table.cell(rx.hstack(
-            rx.badge(row["status"], color_scheme=rx.cond(row["status"] == "error", "red",
-                                                         rx.cond(row["status"] == "running", "green", "gray"))),
+            rx.badge(row["status_label"], class_name="admin-bot-status",
+                     color_scheme=rx.cond(row["status"] == "error", "red",
+                                          rx.cond(row["status"] == "running", "green", "gray"))),
             rx.cond(row["admin_paused"] != "", rx.badge(t("adm_bot_admin_paused"), color_scheme="orange"),
                     rx.fragment()), spacing="1")),
         rx.table.cell(rx.text(row["error"], size="1")),
@@ -136,7 +140,8 @@ def admin_bots_page() -> rx.Component:
             rx.select.root(
                 rx.select.trigger(aria_label=t("status")),
                 rx.select.content(rx.select.item(t("adm_bots_all"), value="all"),
-                                  *[rx.select.item(status, value=status) for status in admin_svc.BOT_STATUSES]),
+                                  *[rx.select.item(t(f"stored_bot_status_{status}"), value=status)
+                                    for status in admin_svc.BOT_STATUSES]),
                 value=s.status, on_change=s.set_status_filter),
             rx.box(rx.table.root(
                 rx.table.header(rx.table.row(

@@ -4,12 +4,14 @@ top-ups, LLM cost, margin per day and per account) and the LLM price table the c
 
 from __future__ import annotations
 
+import functools
+
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_number
 from chatai.services import admin_money
 from chatai.services.admin_money import MoneyError, Period
-from chatai.services.billing import format_amount
 from chatai.settings import get_settings
 from chatai.web import routes
 from chatai.web.components.layout import admin_page, card, error_callout, page_header, success_callout, t
@@ -46,20 +48,21 @@ class AdminMoneyState(rx.State):
             accounts = await admin_money.account_figures(session, admin=admin, period=period)
             self.unpriced = await admin_money.unpriced_models(session, admin=admin, period=period)
             prices = await admin_money.list_model_prices(session, admin=admin)
-        settings = get_settings()
+        settings, locale = get_settings(), await self._locale()
+        money = functools.partial(format_number, locale=locale)  # '1 234,50' for a Russian admin (RUB in the title)
         self.currency, self.usd_rate = settings.billing_currency, f"{settings.llm_usd_rate:g}"
         self.chart = [{"day": d.day.strftime("%m-%d"), "revenue": _units(d.revenue_micros),
                        "bonus": _units(d.bonus_micros), "cost": _units(d.cost_micros),
                        "margin": _units(d.margin_micros)} for d in days]
         self.days = [{"day": d.day.isoformat(), "signups": str(d.signups), "active": str(d.active_accounts),
-                      "answers": str(d.answers), "revenue": format_amount(d.revenue_micros),
-                      "bonus": format_amount(d.bonus_micros), "topups": format_amount(d.topups_micros),
-                      "cost": format_amount(d.cost_micros), "margin": format_amount(d.margin_micros)}
+                      "answers": str(d.answers), "revenue": money(d.revenue_micros),
+                      "bonus": money(d.bonus_micros), "topups": money(d.topups_micros),
+                      "cost": money(d.cost_micros), "margin": money(d.margin_micros)}
                      for d in reversed(days)]
-        self.totals = totals(days)
+        self.totals = totals(days, locale)
         self.accounts = [{"id": str(a.account_id), "email": a.email, "answers": str(a.answers),
-                          "revenue": format_amount(a.revenue_micros), "bonus": format_amount(a.bonus_micros),
-                          "cost": format_amount(a.cost_micros), "margin": format_amount(a.margin_micros),
+                          "revenue": money(a.revenue_micros), "bonus": money(a.bonus_micros),
+                          "cost": money(a.cost_micros), "margin": money(a.margin_micros),
                           "negative": "1" if a.margin_micros < 0 else ""}
                          for a in accounts]
         self.prices = [{"model": p.model, "prompt": format_usd(p.prompt_usd_micros),
@@ -104,15 +107,15 @@ class AdminMoneyState(rx.State):
         await self._reload(admin)
 
 
-def totals(days: list[admin_money.DayFigures]) -> dict[str, str]:
+def totals(days: list[admin_money.DayFigures], locale: str = "en") -> dict[str, str]:
     """The period's totals. Margin is revenue (top-up money) less LLM cost, as a share of that revenue: bonus
     money spent on answers is not revenue, so a month paid for by welcome credit shows no margin at all."""
     revenue, cost = sum(d.revenue_micros for d in days), sum(d.cost_micros for d in days)
     return {"signups": str(sum(d.signups for d in days)), "answers": str(sum(d.answers for d in days)),
-            "llm_calls": str(sum(d.llm_calls for d in days)), "revenue": format_amount(revenue),
-            "bonus": format_amount(sum(d.bonus_micros for d in days)),
-            "topups": format_amount(sum(d.topups_micros for d in days)), "cost": format_amount(cost),
-            "margin": format_amount(revenue - cost),
+            "llm_calls": str(sum(d.llm_calls for d in days)), "revenue": format_number(revenue, locale),
+            "bonus": format_number(sum(d.bonus_micros for d in days), locale),
+            "topups": format_number(sum(d.topups_micros for d in days), locale), "cost": format_number(cost, locale),
+            "margin": format_number(revenue - cost, locale),
             "margin_pct": f"{(revenue - cost) * 100 / revenue:.1f}%" if revenue else "—"}
 
 

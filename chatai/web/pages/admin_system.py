@@ -10,6 +10,7 @@ from typing import Any
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_size, format_time, local_time
 from chatai.services import admin_system
 from chatai.services.accounts import CurrentUser
 from chatai.settings import get_settings
@@ -22,15 +23,6 @@ POLL_SECONDS = 5.0
 MAX_POLLS = 720  # an hour; reopening or reloading the page starts a new watch
 HEALTH_PARTS = ("database", "redis", "bot_runner")
 ERROR_KINDS = ("ingest", "bot", "send", "update")
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TB"
 
 
 def _health_detail(locale: str, name: str, part: dict[str, Any]) -> str:
@@ -59,10 +51,11 @@ async def _snapshot(admin: CurrentUser, locale: str) -> dict[str, Any]:
                     "latency": f"{part.get('latency_ms', 0)} ms", "detail": _health_detail(locale, name, part)}
                    for name, part in report["components"].items()],
         "queue": {"waiting": queue.waiting, "processing": queue.processing, "failed": queue.failed},
-        "disk": {"data": _size(disk.data_bytes), "free": _size(disk.free_bytes), "total": _size(disk.total_bytes)},
-        "errors": [{"at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "kind": e.kind, "subject": e.subject,
+        "disk": {"data": format_size(disk.data_bytes, locale), "free": format_size(disk.free_bytes, locale),
+                 "total": format_size(disk.total_bytes, locale)},
+        "errors": [{"at": format_time(e.at, admin.time_zone, seconds=True), "kind": e.kind, "subject": e.subject,
                     "detail": e.detail} for e in errors],
-        "updated_at": datetime.now(UTC).strftime("%H:%M:%S UTC"),
+        "updated_at": local_time(datetime.now(UTC), admin.time_zone).strftime("%H:%M:%S"),
     }
 
 

@@ -8,10 +8,12 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_day, format_money, format_time
 from chatai.services import accounts, billing
 from chatai.services import admin as admin_svc
 from chatai.services.accounts import AccountError
 from chatai.services.billing import BillingError
+from chatai.settings import get_settings
 from chatai.web import routes
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import (
@@ -42,8 +44,8 @@ def role_label(role: rx.Var) -> rx.Component:
     return rx.match(role, ("admin", t("first_hour_role_admin")), ("owner", t("first_hour_role_owner")), role)
 
 
-def _when(value) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value else "—"
+def _when(value, time_zone: str) -> str:
+    return format_time(value, time_zone) if value else "—"
 
 
 class AdminUsersState(rx.State):
@@ -64,9 +66,12 @@ class AdminUsersState(rx.State):
         more = len(users) > admin_svc.PAGE_SIZE
         users = users[:admin_svc.PAGE_SIZE]
         self.next_cursor = users[-1].cursor(self.sort) if more else ""
+        currency = get_settings().billing_currency
         self.rows = [{"id": str(u.id), "email": u.email, "role": u.role, "blocked": "1" if u.blocked else "",
-                      "created": u.created_at.strftime("%Y-%m-%d"), "balance": billing.format_amount(u.balance_micros),
-                      "spend": billing.format_amount(u.spent_micros), "active": _when(u.last_active_at)}
+                      "created": format_day(u.created_at, admin.time_zone),
+                      "balance": format_money(u.balance_micros, currency, admin.locale),
+                      "spend": format_money(u.spent_micros, currency, admin.locale),
+                      "active": _when(u.last_active_at, admin.time_zone)}
                      for u in users]
 
     async def _first_page(self, admin: accounts.CurrentUser) -> None:
@@ -165,17 +170,19 @@ class AdminAccountState(rx.State):
         async with async_session() as session:
             a = await admin_svc.get_account(session, admin=admin, user_id=uuid.UUID(self.account_id))
         self.email, self.role, self.blocked = a.email, a.role, a.blocked
-        self.created, self.last_active = _when(a.created_at), _when(a.last_active_at)
+        zone, locale, currency = admin.time_zone, admin.locale, a.balance.currency
+        self.created, self.last_active = _when(a.created_at, zone), _when(a.last_active_at, zone)
         self.assistants = a.assistants
         self.bots = [{"id": str(b.id), "username": b.username, "status": b.status,
                       "admin_paused": "1" if b.desired_state == admin_svc.ADMIN_PAUSED else ""} for b in a.bots]
         self.documents, self.dialogs_month, self.handoffs_month = a.documents, a.dialogs_this_month, \
             a.handoffs_this_month
-        self.balance, self.reserved = billing.format_amount(a.balance.balance_micros), \
-            billing.format_amount(a.balance.reserved_micros)
-        self.currency = a.balance.currency
-        self.ledger = [{"when": _when(e.created_at), "kind": e.kind, "amount": billing.format_amount(e.amount_micros),
-                        "after": billing.format_amount(e.balance_after_micros), "reason": e.reason}
+        self.balance = format_money(a.balance.balance_micros, currency, locale)
+        self.reserved = format_money(a.balance.reserved_micros, currency, locale)
+        self.currency = currency
+        self.ledger = [{"when": _when(e.created_at, zone), "kind": text(locale, f"billing_kind_{e.kind}"),
+                        "amount": format_money(e.amount_micros, currency, locale),
+                        "after": format_money(e.balance_after_micros, currency, locale), "reason": e.reason}
                        for e in a.ledger]
         self.spend = [{"day": day[5:], "spent": micros / billing.MICRO} for day, micros in a.spend_per_day]
 
@@ -363,7 +370,7 @@ def admin_account_page() -> rx.Component:
             stat_card("adm_account_handoffs_month", s.handoffs_month, "user-round"),
         ),
         card(rx.heading(t("adm_adjust_title"), size="4", margin_bottom="8px"),
-             rx.text(t("adm_account_reserved"), ": ", s.reserved, " ", s.currency, size="2", margin_bottom="8px"),
+             rx.text(t("adm_account_reserved"), ": ", s.reserved, size="2", margin_bottom="8px"),
              _adjust_form()),
         card(rx.heading(t("adm_account_assistants"), size="4", margin_bottom="8px"),
              rx.cond(s.assistants.length() == 0, rx.text(t("adm_none")),

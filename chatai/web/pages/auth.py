@@ -77,7 +77,8 @@ class SignInState(rx.State):
         try:
             async with async_session() as session:
                 token = await accounts.sign_in(session, email=str(form.get("email", "")),
-                                               password=str(form.get("password", "")), client=auth.client())
+                                               password=str(form.get("password", "")), client=auth.client(),
+                                               user_agent=auth.user_agent())
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
             return
@@ -102,7 +103,8 @@ class SignUpState(rx.State):
             async with async_session() as session:
                 token = await accounts.sign_up(session, email=str(form.get("email", "")),
                                                password=str(form.get("password", "")), locale=auth.locale,
-                                               client=auth.client())
+                                               client=auth.client(), user_agent=auth.user_agent(),
+                                               time_zone=str(form.get("time_zone", ""))[:64])
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
             return
@@ -178,10 +180,18 @@ def _check_inbox() -> rx.Component:
     ))
 
 
+# The browser's time zone goes with the sign-up form: the account's times start in the owner's own clock
+# (an unknown or missing name falls back to the language's default, services/accounts.create_user).
+_BROWSER_TIME_ZONE_JS = ("document.getElementById('signup-time-zone').value = "
+                         "Intl.DateTimeFormat().resolvedOptions().timeZone || ''")
+
+
 def _signup_form() -> rx.Component:
+    time_zone = rx.el.input(type="hidden", name="time_zone", id="signup-time-zone",
+                            on_mount=rx.call_script(_BROWSER_TIME_ZONE_JS))
     return _auth_form(heading="create_your_account", error=SignUpState.error,
-                      password=_field("password", "password", "password", "new-password",
-                                      "accounts_password_hint", rate_strength=True),
+                      password=rx.fragment(_field("password", "password", "password", "new-password",
+                                                  "accounts_password_hint", rate_strength=True), time_zone),
                       submit="sign_up", other_question="have_account", other_label="sign_in",
                       other_href=routes.SIGNIN, other_id="to-signin", on_submit=SignUpState.handle_sign_up_submit)
 

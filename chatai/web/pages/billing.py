@@ -12,6 +12,7 @@ import reflex as rx
 
 from chatai.db.models import utcnow
 from chatai.db.session import async_session
+from chatai.formatting import format_money, format_time
 from chatai.services import billing, billing_history, promo
 from chatai.services.billing import BillingError
 from chatai.services.payments import get_provider, refresh_pending, start_topup
@@ -42,7 +43,9 @@ class BillingState(rx.State):
     answers_left: str = ""
     currency: str = ""
     price_note: str = ""  # what one answer costs, in words
-    presets: list[str] = []
+    presets: list[dict[str, str]] = []  # {"amount": "500", "label": "₽500.00"}
+    confirm_amount: str = ""  # a preset pressed, waiting for "Pay" in the confirmation (it went straight on)
+    confirm_text: str = ""
     custom_amount: str = ""
     promo_code: str = ""
     kind: str = "all"
@@ -55,22 +58,23 @@ class BillingState(rx.State):
     async def _locale(self) -> str:
         return (await self.get_state(AuthState)).locale
 
-    async def _reload(self, user_id) -> None:
+    async def _reload(self, user) -> None:
         since = utcnow() - timedelta(days=int(self.period if self.period in PERIODS else "30"))
         async with async_session() as session:
-            view = await billing.get_balance(session, user_id=user_id)
-            rows = await billing_history.history(session, user_id=user_id, kind=self.kind, since=since)
-            spend = await billing.spend_per_day(session, user_id=user_id, days=30)
+            view = await billing.get_balance(session, user_id=user.id)
+            rows = await billing_history.history(session, user_id=user.id, kind=self.kind, since=since)
+            spend = await billing.spend_per_day(session, user_id=user.id, days=30, time_zone=user.time_zone)
             prices = await billing.current_prices(session)
         locale = await self._locale()
-        self.balance = billing.format_amount(view.balance_micros)
-        self.reserved = billing.format_amount(view.reserved_micros)
+        self.balance = format_money(view.balance_micros, view.currency, locale)
+        self.reserved = format_money(view.reserved_micros, view.currency, locale)
         left = view.answers_left
         self.answers_left = "" if left is None else str(left)
         self.currency = view.currency
-        self.presets = [str(p) for p in get_settings().topup_presets]
+        self.presets = [{"amount": amount, "label": format_money(billing.to_micros(amount), view.currency, locale)}
+                        for amount in _preset_amounts()]
         self.price_note = price_note(locale, answer=prices["answer"], qa=prices["qa_answer"], currency=view.currency)
-        self.entries = [entry_dict(locale, e) for e in rows]
+        self.entries = [entry_dict(locale, e, currency=view.currency, time_zone=user.time_zone) for e in rows]
         self.spend = [{"day": day[5:], "spent": float(billing.format_amount(micros))} for day, micros in spend]
 
     @rx.event
@@ -79,7 +83,8 @@ class BillingState(rx.State):
         if user is None:
             return rx.redirect(routes.SIGNIN)
         self.error = self.notice = ""
-        await self._reload(user.id)
+        self.confirm_amount = self.confirm_text = ""
+        await self._reload(user)
 
     @rx.event
     async def load_billing_return(self):
@@ -93,13 +98,15 @@ class BillingState(rx.State):
         self.error = ""
         key = "billing_return_credited" if "credited" in outcomes else "billing_return_success"
         self.notice = text(locale, key)
-        await self._reload(user.id)
+        await self._reload(user)
 
     def _error_text(self, locale: str, code: str) -> str:
         s = get_settings()
         key = f"billing_err_{code}"
         return text(locale, key if key in EN else "billing_err_generic",
-                    **({"min": f"{s.topup_min:.0f}", "max": f"{s.topup_max:.0f}", "currency": s.billing_currency}
+                    **({"min": format_money(billing.to_micros(f"{s.topup_min:.2f}"), s.billing_currency, locale),
+                        "max": format_money(billing.to_micros(f"{s.topup_max:.2f}"), s.billing_currency, locale),
+                        "currency": s.billing_currency}
                        if code in ("amount_too_small", "amount_too_large", "invalid_amount") else {}))
 
     async def _topup(self, amount: str):
@@ -121,7 +128,32 @@ class BillingState(rx.State):
 
     @rx.event
     async def topup_preset(self, amount: str):
+        """A preset button asks first ("Pay ₽500.00?"): one tap used to leave for the payment page."""
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        locale = await self._locale()
+        self.error = self.notice = ""
+        if amount not in _preset_amounts():
+            self.confirm_amount = self.confirm_text = ""
+            self.error = self._error_text(locale, "invalid_amount")
+            return None
+        self.confirm_amount = amount
+        self.confirm_text = text(locale, "billing_topup_confirm",
+                                 amount=format_money(billing.to_micros(amount), self.currency or
+                                                     get_settings().billing_currency, locale))
+        return None
+
+    @rx.event
+    async def confirm_topup(self):
+        amount, self.confirm_amount, self.confirm_text = self.confirm_amount, "", ""
+        if amount not in _preset_amounts():  # nothing pending (a second click, another tab's state)
+            return None
         return await self._topup(amount)
+
+    @rx.event
+    def cancel_topup(self):
+        self.confirm_amount = self.confirm_text = ""
 
     @rx.event
     async def handle_topup_submit(self, form: dict):
@@ -146,8 +178,8 @@ class BillingState(rx.State):
             self.error = self._error_text(locale, exc.code)
         else:
             self.notice = text(locale, "billing_promo_done",
-                               amount=f"{billing.format_amount(credited)} {get_settings().billing_currency}")
-        await self._reload(user.id)
+                               amount=format_money(credited, get_settings().billing_currency, locale))
+        await self._reload(user)
 
     @rx.event
     async def set_kind(self, value: str):
@@ -155,7 +187,7 @@ class BillingState(rx.State):
         if user is None:
             return rx.redirect(routes.SIGNIN)
         self.kind = value if value in KINDS else "all"
-        await self._reload(user.id)
+        await self._reload(user)
 
     @rx.event
     async def set_period(self, value: str):
@@ -163,15 +195,20 @@ class BillingState(rx.State):
         if user is None:
             return rx.redirect(routes.SIGNIN)
         self.period = value if value in PERIODS else "30"
-        await self._reload(user.id)
+        await self._reload(user)
 
     @rx.event
     async def export_csv(self):
         user = await require_user(self)
         if user is None:
             return rx.redirect(routes.SIGNIN)
-        await self._reload(user.id)
+        await self._reload(user)
         return rx.download(data=ledger_csv(self.entries), filename="chatai-ledger.csv")
+
+
+def _preset_amounts() -> list[str]:
+    """The configured presets as the amounts a button sends ('500', '1000'); only these are confirmed."""
+    return [f"{p:g}" if float(p) == int(p) else f"{p:.2f}" for p in get_settings().topup_presets]
 
 
 def ledger_csv(entries: list[dict[str, str]]) -> str:
@@ -191,12 +228,12 @@ _PROVIDERS = {"yookassa": "billing_provider_yookassa"}
 
 
 def price_note(locale: str, *, answer: int, qa: int, currency: str) -> str:
-    """'One answer costs 5.00 RUB. An answer from your Q&A pairs costs 2.00 RUB.' ('' when answers are free)."""
+    """'One answer costs ₽5.00. An answer from your Q&A pairs costs ₽2.00.' ('' when answers are free)."""
     if answer <= 0:
         return ""
-    note = text(locale, "billing_price_answer", price=billing.format_amount(answer), currency=currency)
+    note = text(locale, "billing_price_answer", price=format_money(answer, currency, locale))
     if qa != answer:
-        note += " " + (text(locale, "billing_price_qa", price=billing.format_amount(qa), currency=currency) if qa > 0
+        note += " " + (text(locale, "billing_price_qa", price=format_money(qa, currency, locale)) if qa > 0
                        else text(locale, "billing_price_qa_free"))
     return note
 
@@ -216,12 +253,14 @@ def _details(locale: str, row: billing_history.HistoryRow) -> str:
     return row.words[:120]  # an administrator's reason, as typed
 
 
-def entry_dict(locale: str, row: billing_history.HistoryRow) -> dict[str, str]:
+def entry_dict(locale: str, row: billing_history.HistoryRow, *, currency: str, time_zone: str) -> dict[str, str]:
     """One history row for the page and the CSV: every word in the owner's language (the ledger stores codes
-    and English reasons), the answer's conversation as an inbox link."""
-    return {"date": row.created_at.strftime("%Y-%m-%d %H:%M"), "kind": row.kind,
-            "kind_label": text(locale, f"billing_kind_{row.kind}"), "amount": billing.format_amount(row.amount_micros),
-            "balance": billing.format_amount(row.balance_after_micros), "details": _details(locale, row),
+    and English reasons), times on the owner's clock, money as the owner writes it, the answer's conversation
+    as an inbox link."""
+    return {"date": format_time(row.created_at, time_zone), "kind": row.kind,
+            "kind_label": text(locale, f"billing_kind_{row.kind}"),
+            "amount": format_money(row.amount_micros, currency, locale),
+            "balance": format_money(row.balance_after_micros, currency, locale), "details": _details(locale, row),
             "link": f"{routes.INBOX}?dialog={row.dialog_id}" if row.dialog_id else ""}
 
 
@@ -231,18 +270,21 @@ def _details_cell(e: dict, **props) -> rx.Component:
                    rx.text(e["details"], as_="span", **props))
 
 
-# On a phone the ledger keeps date, kind and amount as columns; the details go under the date and the balance
-# after each entry is left to the wide table and the CSV (five columns scrolled sideways out of view).
+# On a phone the ledger keeps date and amount as columns; the kind and the details go under the date and the
+# balance after each entry is left to the wide table and the CSV (five columns scrolled sideways out of view;
+# with the kind as a column, a Russian "Приветственный бонус" still pushed the amount past the screen).
 _WIDE_ONLY = rx.breakpoints(initial="none", sm="table-cell")
 _NARROW_ONLY = rx.breakpoints(initial="block", sm="none")
 
 
 def _entry_row(e: dict) -> rx.Component:
     # The kind in words, translated with the row (the ledger's own codes showed in the Russian page too).
-    return rx.table.row(rx.table.cell(e["date"], rx.box(_details_cell(e, size="1"), display=_NARROW_ONLY,
+    return rx.table.row(rx.table.cell(e["date"], rx.box(rx.badge(e["kind_label"], class_name="ledger-kind"),
+                                                        rx.box(_details_cell(e, size="1")), display=_NARROW_ONLY,
                                                         class_name="ledger-reason-narrow")),
-                        rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind")),
-                        rx.table.cell(e["amount"]), rx.table.cell(e["balance"], display=_WIDE_ONLY),
+                        rx.table.cell(rx.badge(e["kind_label"], class_name="ledger-kind"), display=_WIDE_ONLY),
+                        rx.table.cell(e["amount"], class_name="ledger-amount", white_space="nowrap"),
+                        rx.table.cell(e["balance"], display=_WIDE_ONLY),
                         rx.table.cell(_details_cell(e), display=_WIDE_ONLY))
 
 
@@ -250,9 +292,10 @@ def _topup_card() -> rx.Component:
     s = BillingState
     return card(
         rx.heading(t("billing_topup"), size="4", margin_bottom="8px"),
-        rx.hstack(rx.foreach(s.presets, lambda p: rx.button(p, " ", s.currency, variant="soft",
-                                                            on_click=BillingState.topup_preset(p))),
+        rx.hstack(rx.foreach(s.presets, lambda p: rx.button(p["label"], variant="soft", class_name="topup-preset",
+                                                            on_click=BillingState.topup_preset(p["amount"]))),
                   wrap="wrap", spacing="2"),
+        _preset_confirmation(),
         rx.form(rx.hstack(rx.input(name="amount", placeholder=t("billing_topup_custom"), id="topup-amount",
                                    max_length=20),
                           rx.button(t("billing_topup_pay"), type="submit", id="topup-pay"), margin_top="12px"),
@@ -261,6 +304,25 @@ def _topup_card() -> rx.Component:
                           rx.button(t("billing_promo_apply"), type="submit", variant="soft", id="promo-apply"),
                           margin_top="12px"),
                 on_submit=BillingState.handle_promo_submit, reset_on_submit=True),
+    )
+
+
+def _preset_confirmation() -> rx.Component:
+    s = BillingState
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(t("billing_topup")),
+            rx.alert_dialog.description(rx.text(s.confirm_text, id="topup-confirm-text")),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button(t("cancel"), variant="soft", color_scheme="gray",
+                                                 on_click=BillingState.cancel_topup, id="topup-confirm-cancel")),
+                rx.alert_dialog.action(rx.button(t("billing_topup_pay"), on_click=BillingState.confirm_topup,
+                                                 id="topup-confirm-pay")),
+                justify="end", spacing="3", margin_top="16px",
+            ),
+            max_width="420px",
+        ),
+        open=s.confirm_amount != "",
     )
 
 
@@ -283,8 +345,9 @@ def _ledger_card() -> rx.Component:
         rx.cond(s.entries.length() > 0,
                 rx.box(rx.table.root(
                     rx.table.header(rx.table.row(
-                        *[rx.table.column_header_cell(t(k)) for k in (
-                            "billing_col_date", "billing_col_kind", "billing_col_amount")],
+                        rx.table.column_header_cell(t("billing_col_date")),
+                        rx.table.column_header_cell(t("billing_col_kind"), display=_WIDE_ONLY),
+                        rx.table.column_header_cell(t("billing_col_amount")),
                         *[rx.table.column_header_cell(t(k), display=_WIDE_ONLY)
                           for k in ("billing_col_balance", "billing_col_reason")])),
                     rx.table.body(rx.foreach(s.entries, _entry_row)), width="100%"), overflow_x="auto",
@@ -309,8 +372,8 @@ def billing_content() -> rx.Component:
         error_callout(s.error, id="billing-error"),
         success_callout(s.notice),
         stat_grid(
-            stat_card("billing_balance", s.balance + " " + s.currency, "wallet"),
-            stat_card("billing_reserved", s.reserved + " " + s.currency, "hourglass"),
+            stat_card("billing_balance", s.balance, "wallet"),
+            stat_card("billing_reserved", s.reserved, "hourglass"),
             stat_card("billing_answers_left", rx.cond(s.answers_left == "", t("billing_answers_free"),
                                                       s.answers_left), "message-square"),
         ),

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
 
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
@@ -17,7 +17,7 @@ from chatai.web import routes
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.state.auth import AuthState, client_connected, require_user, tab_time_zone
 from chatai.web.texts.bot_events import bot_event_text
 from chatai.web.texts.first_hour import bot_error
 
@@ -26,14 +26,10 @@ POLL_SECONDS = 1.5
 MAX_POLLS = 2400  # an hour; reloading the page starts a new poller
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
-
-
-def _bot_row(b: bots_svc.BotView, locale: str) -> dict[str, str]:
+def _bot_row(b: bots_svc.BotView, locale: str, time_zone: str) -> dict[str, str]:
     return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
             "status": b.status, "desired": b.desired_state, "error": bot_event_text(locale, b.last_error),
-            "error_at": _when(b.last_error_at), "mode": b.mode}
+            "error_at": format_time(b.last_error_at, time_zone, seconds=True), "mode": b.mode}
 
 
 class BotsState(rx.State):
@@ -53,7 +49,8 @@ class BotsState(rx.State):
         async with async_session() as session:
             found = await bots_svc.list_bots(session, owner_id=owner_id)
         locale = await self._locale()
-        self.bots = [_bot_row(b, locale) for b in found]
+        time_zone = await tab_time_zone(self)
+        self.bots = [_bot_row(b, locale, time_zone) for b in found]
 
     @rx.event
     async def load_bots(self):
@@ -158,9 +155,9 @@ class BotsState(rx.State):
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
             return None
-        locale = await self._locale()
-        self.events = [{"kind": e.kind, "message": bot_event_text(locale, e.message), "at": _when(e.created_at)}
-                       for e in found]
+        locale, time_zone = await self._locale(), await tab_time_zone(self)
+        self.events = [{"kind": e.kind, "message": bot_event_text(locale, e.message),
+                        "at": format_time(e.created_at, time_zone, seconds=True)} for e in found]
         self.events_bot = next((b["username"] for b in self.bots if b["id"] == bot_id), "")
         self.events_open = True
         return None

@@ -19,6 +19,7 @@ from chatai.web.components.layout import card, dashboard_page, empty_state, erro
 from chatai.web.state.inbox import ALL, EVENT_CODES, PERIODS, InboxState
 from chatai.web.state.inbox_tools import InboxToolsState
 
+TRANSCRIPT_DESKTOP_HEIGHT = "max(200px, calc(100vh - 540px))"
 _STATUS_COLOR = {"ai": "indigo", "waiting": "orange", "human": "green"}
 
 
@@ -257,8 +258,11 @@ def _transcript() -> rx.Component:
             rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
                                                     color=rx.color("gray", 10)), rx.fragment()),
             # auto_scroll keeps the newest message in view (an operator's own reply landed out of sight).
+            # On a desktop the transcript leaves room for the page's header and filters above it and the reply
+            # box below: at 1280x800 the reply box sat below the fold (60vh of transcript).
             rx.auto_scroll(rx.vstack(rx.foreach(InboxState.transcript, _bubble), spacing="2", width="100%"),
-                           width="100%", id="transcript", max_height="60vh", overflow_y="auto", padding="4px"),
+                           width="100%", id="transcript", overflow_y="auto", padding="4px",
+                           max_height=rx.breakpoints(initial="60vh", md=TRANSCRIPT_DESKTOP_HEIGHT)),
             _handoff_bar(),
             spacing="3",
             width="100%",

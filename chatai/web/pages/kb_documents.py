@@ -68,6 +68,7 @@ def _document_row(d: dict) -> rx.Component:
             rx.hstack(rx.icon("file-text", size=16, flex_shrink="0"),
                       rx.text(d["filename"], weight="medium", word_break="break-word"), align="center"),
             rx.cond(d["error"] != "", rx.text(d["error"], size="1", color=rx.color("red", 11)), rx.fragment()),
+            rx.text(d["received"], size="1", color=rx.color("gray", 10), class_name="document-received"),
             _document_status(d, display=_NARROW_ONLY),
             spacing="1")),
         rx.table.cell(_document_status(d), display=_WIDE_ONLY),
@@ -86,9 +87,19 @@ def _poll_after_upload() -> rx.Component:
                        key=KnowledgeState.uploads_done.to_string())
 
 
+# Reflex keeps an upload's abort controller in `refs` (utils/state.js, the scope `rx.call_script` code runs in)
+# from the moment it is sent until the server's answer ends: that is "an upload is in flight".
+_UPLOAD_IN_FLIGHT = f"!!refs['__upload_controllers_{UPLOAD_ID}']"
+# Closing or leaving the tab while an upload is in flight loses the files not sent yet: the browser asks first.
+_WARN_BEFORE_LEAVING = ("window.__chataiUploadGuard || (window.__chataiUploadGuard = true, "
+                        "window.addEventListener('beforeunload', (e) => { if (" + _UPLOAD_IN_FLIGHT + ") { "
+                        "e.preventDefault(); e.returnValue = ''; } }))")
+
+
 def documents_tab() -> rx.Component:
     return rx.vstack(
         _poll_after_upload(),
+        rx.box(on_mount=rx.call_script(_WARN_BEFORE_LEAVING), display="none", id="upload-leave-guard"),
         rx.upload(
             rx.vstack(
                 rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),
@@ -102,7 +113,9 @@ def documents_tab() -> rx.Component:
             id=UPLOAD_ID,
             multiple=True,
             max_size=KnowledgeState.max_upload_mb * 1048576,
-            on_drop=KnowledgeState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID)),
+            # Asked before the upload starts: Reflex ignores a drop while the zone's last upload is in flight.
+            on_drop=[rx.call_script(_UPLOAD_IN_FLIGHT, callback=KnowledgeState.refuse_drop_while_uploading),
+                     KnowledgeState.handle_upload(rx.upload_files(upload_id=UPLOAD_ID))],
             on_drop_rejected=lambda rejected: KnowledgeState.handle_upload_rejected(_rejected_files(rejected)),
             border=f"2px dashed {rx.color('gray', 6)}",
             border_radius="12px",
@@ -110,6 +123,9 @@ def documents_tab() -> rx.Component:
             width="100%",
             cursor="pointer",
         ),
+        rx.cond(KnowledgeState.upload_received != "",
+                rx.callout(KnowledgeState.upload_received, icon="check", color_scheme="green", width="100%",
+                           id="upload-received")),
         rx.foreach(KnowledgeState.upload_errors,
                    lambda e: rx.callout(e, icon="triangle-alert", color_scheme="red", width="100%",
                                         class_name="upload-error")),

@@ -20,7 +20,7 @@ from chatai.web import routes
 from chatai.web.components.channels import channel_figures_card
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.auth import AuthState, require_user, tab_time_zone
 
 ALL = "all"
 PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -70,7 +70,8 @@ class OverviewState(rx.State):
                 assistant_id = uuid.UUID(self.a_assistant)
         async with async_session() as session:
             s = await analytics.summary(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
-            days = await analytics.per_day(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+            days = await analytics.per_day(session, owner_id=owner_id, period=period, assistant_id=assistant_id,
+                                           time_zone=await tab_time_zone(self))
             groups = await analytics.unanswered(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
             split = await analytics.by_channel(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
         self.channels = [{"channel": c.channel, "messages": str(c.messages), "dialogs": str(c.dialogs)} for c in split]

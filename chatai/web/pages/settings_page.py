@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_time
 from chatai.services import accounts
 from chatai.services.accounts import AccountError
+from chatai.user_agents import describe_user_agent
 from chatai.web import routes, session_cookie
 from chatai.web.components.layout import (
     card,
@@ -23,6 +24,7 @@ from chatai.web.components.layout import (
 )
 from chatai.web.components.notification_prefs import notification_prefs_card
 from chatai.web.components.telegram_alerts import telegram_alerts_card
+from chatai.web.components.time_zone_setting import time_zone_card
 from chatai.web.i18n import text
 from chatai.web.pages.auth import PasswordStrengthState, password_strength_hint
 from chatai.web.state.auth import AuthState, require_user, start_browser_session
@@ -30,14 +32,20 @@ from chatai.web.state.auth import AuthState, require_user, start_browser_session
 PASSWORD_CHANGED_FLAG = "password_changed"  # noqa: S105 - a query flag, not a secret
 
 
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+def _device(locale: str, user_agent: str) -> str:
+    """'Chrome on Windows' from the stored User-Agent (the address alone read "127.0.0.1" behind a proxy)."""
+    browser, system = describe_user_agent(user_agent)
+    if browser and system:
+        return text(locale, "device_browser_on_system", browser=browser, system=system)
+    return browser or system or text(locale, "device_unknown")
 
 
-def _session_row(view: accounts.SessionView) -> dict[str, str]:
-    """Shown by id, address and times: the token (and its hash) never leave the server."""
-    return {"id": str(view.id), "client": view.client, "last_seen": _when(view.last_seen_at),
-            "started": _when(view.created_at), "current": "1" if view.is_current else ""}
+def session_row(view: accounts.SessionView, *, locale: str, time_zone: str) -> dict[str, str]:
+    """Shown by id, browser, address and times on the owner's clock: the token (and its hash) never leave
+    the server."""
+    return {"id": str(view.id), "device": _device(locale, view.user_agent), "client": view.client,
+            "last_seen": format_time(view.last_seen_at, time_zone), "started": format_time(view.created_at, time_zone),
+            "current": "1" if view.is_current else ""}
 
 
 class SettingsState(rx.State):
@@ -67,7 +75,7 @@ class SettingsState(rx.State):
         auth = await self.get_state(AuthState)
         async with async_session() as session:
             views = await accounts.list_sessions(session, user_id=user.id, current_token=auth.session_token)
-        self.sessions = [_session_row(v) for v in views]
+        self.sessions = [session_row(v, locale=auth.locale, time_zone=user.time_zone) for v in views]
 
     @rx.event
     async def revoke_session(self, session_id: str):
@@ -137,10 +145,13 @@ def _password_input(name: str, key: str, rate_strength: bool = False) -> rx.Comp
 
 def _session_item(row: rx.Var) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.hstack(
-            rx.text(rx.cond(row["client"] != "", row["client"], t("accounts_session_unknown_client"))),
-            rx.cond(row["current"] != "", rx.badge(t("accounts_session_this_device"), color_scheme="grass")),
-            spacing="2", align="center")),
+        rx.table.cell(rx.vstack(
+            rx.hstack(rx.text(row["device"], class_name="session-device"),
+                      rx.cond(row["current"] != "", rx.badge(t("accounts_session_this_device"), color_scheme="grass")),
+                      spacing="2", align="center", wrap="wrap"),
+            rx.text(rx.cond(row["client"] != "", row["client"], t("accounts_session_unknown_client")), size="1",
+                    color=rx.color("gray", 11), class_name="session-address"),
+            spacing="0")),
         rx.table.cell(row["last_seen"]),
         rx.table.cell(row["started"]),
         rx.table.cell(rx.cond(row["current"] == "",
@@ -200,6 +211,7 @@ def settings_page() -> rx.Component:
                 reset_on_submit=True,
             )
         ),
+        time_zone_card(),
         _sessions_card(),
         notification_prefs_card(),
         telegram_alerts_card(),  # issue 22: alerts and answers in the owner's own Telegram

@@ -29,6 +29,7 @@ class AuthState(rx.State):
     user_email: str = ""
     user_role: str = ""
     notice: str = ""
+    _time_zone: str = "UTC"  # the signed-in business's clock (backend only), refreshed by `current_user`
 
     @rx.var
     def tr(self) -> dict[str, str]:
@@ -68,12 +69,17 @@ class AuthState(rx.State):
             return None
         self.user_email = user.email
         self.user_role = user.role
+        self._time_zone = user.time_zone
         if self.locale != user.locale:
             self.locale = user.locale
         return user
 
     def client(self) -> str:
         return self.router.session.client_ip or ""
+
+    def user_agent(self) -> str:
+        """The browser's User-Agent from the socket's handshake, for the sessions list (never trusted)."""
+        return (self.router.headers.user_agent or "")[:255]
 
     @rx.event
     async def guard_dashboard(self):
@@ -132,6 +138,11 @@ async def require_user(state: rx.State) -> CurrentUser | None:
 async def require_admin(state: rx.State) -> CurrentUser | None:
     user = await require_user(state)
     return user if user is not None and user.is_admin else None
+
+
+async def tab_time_zone(state: rx.State) -> str:
+    """The clock to show this tab's times on: the signed-in business's, as of the last `require_user`."""
+    return (await state.get_state(AuthState))._time_zone
 
 
 def client_connected(state: rx.State) -> bool:

@@ -15,6 +15,7 @@ import reflex as rx
 
 from chatai.conversation.channel import CHANNELS
 from chatai.db.session import async_session
+from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
@@ -34,15 +35,11 @@ MAX_LIVE_ROWS = 200
 MAX_REPLY_CHARS = 4096
 
 
-def _when(stamp: datetime) -> str:
-    return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-
-
-def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
+def _dialog_dict(row: inbox_svc.DialogRow, time_zone: str) -> dict[str, str]:
     return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
             "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
             "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
-            "time": _when(row.last_message_at), "messages": str(row.messages)}
+            "time": format_time(row.last_message_at, time_zone), "messages": str(row.messages)}
 
 
 def _sources(sources: list[dict]) -> str:
@@ -50,10 +47,11 @@ def _sources(sources: list[dict]) -> str:
     return " · ".join(dict.fromkeys(n for n in names if n))
 
 
-def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
+def _message_dict(m: inbox_svc.TranscriptMessage, time_zone: str) -> dict[str, str]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
-            "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
-            "delivery": m.delivery_status, "delivery_error": m.delivery_error, "at": tools.at(m.created_at)}
+            "sources": _sources(m.sources), "operator": m.operator_email,
+            "time": format_time(m.created_at, time_zone), "delivery": m.delivery_status,
+            "delivery_error": m.delivery_error, "at": tools.at(m.created_at)}
 
 
 def _handoff_code(exc: Exception) -> str:
@@ -80,6 +78,7 @@ class InboxState(rx.State):
     transcript: list[dict[str, str]] = []
     earlier: int = 0
     error: str = ""
+    _time_zone: str = "UTC"  # the owner's clock, set with every check of who is asking (`_owner`)
 
     async def _tr(self, key: str) -> str:
         return text((await self.get_state(AuthState)).locale, key)
@@ -102,7 +101,7 @@ class InboxState(rx.State):
     async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
-        self.dialogs = [_dialog_dict(r) for r in page.rows]
+        self.dialogs = [_dialog_dict(r, self._time_zone) for r in page.rows]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
         await tools.after_list_loaded(self, owner_id)
 
@@ -121,9 +120,9 @@ class InboxState(rx.State):
         async with async_session() as session:
             in_telegram = await operator_holds.telegram_holder(session, owner_id=owner_id, dialog_id=dialog_id)
         held_by = "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")
-        self.header = {**_dialog_dict(d), "unread": "0", "held_by": "telegram" if in_telegram else held_by,
-                       "telegram_holder": in_telegram or ""}
-        self.transcript = [_message_dict(m) for m in tr.messages]
+        self.header = {**_dialog_dict(d, self._time_zone), "unread": "0",
+                       "held_by": "telegram" if in_telegram else held_by, "telegram_holder": in_telegram or ""}
+        self.transcript = [_message_dict(m, self._time_zone) for m in tr.messages]
         self.earlier = tr.earlier
         await tools.after_transcript_loaded(self, owner_id, loaded=True)  # internal notes, labels, card
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
@@ -131,6 +130,8 @@ class InboxState(rx.State):
 
     async def _owner(self) -> uuid.UUID | None:
         user = await require_user(self)
+        if user is not None:
+            self._time_zone = user.time_zone
         return user.id if user else None
 
     @rx.event
@@ -209,7 +210,7 @@ class InboxState(rx.State):
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
         seen = {row["id"] for row in self.dialogs}
-        self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
+        self.dialogs = self.dialogs + [_dialog_dict(r, self._time_zone) for r in page.rows if str(r.id) not in seen]
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
         await tools.after_list_loaded(self, owner_id)
 

@@ -11,13 +11,15 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.formatting import format_size, format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import knowledge as kb
+from chatai.services.knowledge_uploads import ReceivedFile, start_storing
 from chatai.settings import get_settings
 from chatai.web import routes
 from chatai.web.i18n import text
 from chatai.web.pages.kb_search import KbSearchState
-from chatai.web.state.auth import AuthState, client_connected, require_user
+from chatai.web.state.auth import AuthState, client_connected, require_user, tab_time_zone
 from chatai.web.texts.first_hour import qa_error, upload_error
 from chatai.web.texts.ingest import document_error
 
@@ -26,15 +28,12 @@ POLL_SECONDS = 1.0
 PENDING = ("queued", "processing")
 
 
-def _size(n: int, locale: str = "en") -> str:
-    if n >= 1048576:
-        return text(locale, "first_hour_size_mb", n=f"{n / 1048576:.1f}")
-    return text(locale, "first_hour_size_kb", n=f"{max(n, 1) / 1024:.0f}")
-
-
-def _doc_row(d, locale: str) -> dict[str, str]:
+def _doc_row(d, locale: str, time_zone: str) -> dict[str, str]:
+    # When each file arrived, on the owner's clock: after an interrupted upload the list says which came.
     return {"id": str(d.id), "filename": d.filename, "status": d.status, "error": document_error(locale, d.error),
-            "progress": str(round(d.progress * 100)), "size": _size(d.size_bytes, locale), "chunks": str(d.chunk_count),
+            "received": text(locale, "uploads_received_at", when=format_time(d.created_at, time_zone)),
+            "progress": str(round(d.progress * 100)), "size": format_size(d.size_bytes, locale),
+            "chunks": str(d.chunk_count),
             "qa": "1" if d.content_type.endswith("; qa") else ""}
 
 
@@ -44,6 +43,7 @@ class KnowledgeState(rx.State):
     documents: list[dict[str, str]] = []
     qa_pairs: list[dict[str, str]] = []
     upload_errors: list[str] = []
+    upload_received: str = ""  # which files of the last upload arrived and were stored, by name
     uploading: bool = False
     # Bumped when an upload finished: remounts `_poll_after_upload`, whose on_mount starts polling from the
     # tab's own socket. Not chained from handle_upload: the upload may run on a web worker that does not hold
@@ -77,7 +77,8 @@ class KnowledgeState(rx.State):
             self.documents, self.qa_pairs = [], []
             return
         locale = (await self.get_state(AuthState)).locale
-        self.documents = [_doc_row(d, locale) for d in docs]
+        time_zone = await tab_time_zone(self)
+        self.documents = [_doc_row(d, locale, time_zone) for d in docs]
         self.qa_pairs = [{"id": str(p.id), "question": p.question, "answer": p.answer} for p in pairs]
 
     @rx.event
@@ -90,7 +91,7 @@ class KnowledgeState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
-        self.upload_errors, self.error = [], ""
+        self.upload_errors, self.error, self.upload_received = [], "", ""
         await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
@@ -101,7 +102,7 @@ class KnowledgeState(rx.State):
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
         self.assistant_id = assistant_id
-        self.upload_errors = []
+        self.upload_errors, self.upload_received = [], ""
         await self._reload(owner_id)
         return KbSearchState.clear_results
 
@@ -117,28 +118,42 @@ class KnowledgeState(rx.State):
         if user is None:
             self.upload_errors = [text(auth.locale, "uploads_signed_out")]
             return
-        owner_id = user.id
-        self.upload_errors = []
-        self.uploading = True
-        yield
+        owner_id, locale = user.id, auth.locale
         errors: list[str] = []
+        received: list[ReceivedFile] = []
         for file in files:
             try:
                 # Its declared size first: a file over the limit is refused without being read into memory.
                 kb.check_upload_size(file.name or "", file.size or 0)
-                data = await file.read()
-                async with async_session() as session:
-                    await kb.upload_document(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id),
-                                             filename=file.name or "", data=data)
+                received.append(ReceivedFile(file.name or "", await file.read()))
             except kb.UploadError as exc:
-                locale = (await self.get_state(AuthState)).locale
                 errors.append(upload_error(locale, code=exc.code, filename=exc.filename, message=exc.message))
-            except assistants_svc.NotFound:
-                errors.append(f"{file.name}: {text((await self.get_state(AuthState)).locale, 'err_not_found')}")
+        # Stored from here on even if the tab closes and this request ends (services/knowledge_uploads.py).
+        storing = start_storing(owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id), files=received)
+        self.upload_errors = []
+        self.uploading = True
+        yield
+        stored: list[str] = []
+        for outcome in await asyncio.shield(storing):
+            if outcome.error is not None:
+                exc = outcome.error
+                errors.append(upload_error(locale, code=exc.code, filename=exc.filename, message=exc.message))
+            elif outcome.not_found:
+                errors.append(f"{outcome.name}: {text(locale, 'err_not_found')}")
+            else:
+                stored.append(outcome.name)
         self.upload_errors = [*self.upload_errors, *errors]  # keeps refusals of the same drop (other handler)
+        self.upload_received = text(locale, "uploads_received", names=", ".join(stored)) if stored else ""
         self.uploading = False
         await self._reload(owner_id)
         self.uploads_done += 1
+
+    @rx.event
+    async def refuse_drop_while_uploading(self, busy: bool):
+        """Reflex's upload zone ignores a drop while its previous upload is in flight (the files were lost
+        without a word): the page asks the browser first and says so here."""
+        if busy is True:
+            self.upload_errors = [text((await self.get_state(AuthState)).locale, "uploads_busy")]
 
     @rx.event
     async def handle_upload_rejected(self, rejections: list[dict]):
@@ -148,7 +163,7 @@ class KnowledgeState(rx.State):
         limit = get_settings().max_upload_mb
         self.upload_errors = [
             text(locale, "first_hour_upload_too_large", name=str(r.get("name") or "?")[:200],
-                 size=_size(int(r.get("size") or 0), locale), limit=limit)
+                 size=format_size(int(r.get("size") or 0), locale), limit=limit)
             for r in rejections if isinstance(r, dict)
         ][:20]
 

@@ -11,6 +11,7 @@ import reflex as rx
 
 from chatai.conversation import playground, store
 from chatai.db.session import async_session
+from chatai.rag.retrieval import QA_DOCUMENT
 from chatai.services import inbox
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
@@ -19,10 +20,11 @@ from chatai.web.state.knowledge import KnowledgeState
 MAX_QUESTION_CHARS = 4000
 
 
-def _sources(sources: list) -> str:
+def playground_sources(sources: list, locale: str) -> str:
+    """'menu.pdf — Prices · Q&A — Delivery?' with the Q&A source named in the owner's language."""
     return " · ".join(dict.fromkeys(
-        f"{s.get('document', '')}" + (f" — {s['section']}" if s.get("section") else "") for s in sources or []
-        if isinstance(s, dict)))
+        (text(locale, "first_hour_qa_document") if s.get("document") == QA_DOCUMENT else f"{s.get('document', '')}")
+        + (f" — {s['section']}" if s.get("section") else "") for s in sources or [] if isinstance(s, dict)))
 
 
 def bubble(role: str, body: str, meta: str = "", sources: str = "") -> dict[str, str]:
@@ -36,7 +38,7 @@ def transcript_rows(messages: list[inbox.TranscriptMessage], locale: str) -> lis
         if m.role == "system":
             rows.append(bubble("system", text(locale, f"inbox_event_{m.text}")))
         elif m.role == "assistant":
-            rows.append(bubble("assistant", m.text, m.answered_by, _sources(m.sources)))
+            rows.append(bubble("assistant", m.text, m.answered_by, playground_sources(m.sources, locale)))
         elif m.role in ("user", "operator"):
             rows.append(bubble(m.role, m.text))
     return rows

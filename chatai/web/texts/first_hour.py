@@ -13,8 +13,6 @@ from chatai.web.texts.ingest import document_error
 EN: dict[str, str] = {
     # sizes and upload refusals
     "first_hour_mb": "MB",
-    "first_hour_size_mb": "{n} MB",
-    "first_hour_size_kb": "{n} KB",
     "first_hour_upload_too_large": "{name} is {size}, over the {limit} MB limit: it was not uploaded.",
     "first_hour_upload_unsupported_type": "This file type is not supported; upload PDF, DOCX, TXT, MD, HTML or CSV.",
     "first_hour_upload_too_large_server": "The file is over the upload limit.",
@@ -136,8 +134,6 @@ EN: dict[str, str] = {
 
 RU: dict[str, str] = {
     "first_hour_mb": "МБ",
-    "first_hour_size_mb": "{n} МБ",
-    "first_hour_size_kb": "{n} КБ",
     "first_hour_upload_too_large": "Файл {name} весит {size} — больше предела {limit} МБ; он не загружен.",
     "first_hour_upload_unsupported_type": "Этот тип файлов не поддерживается; загрузите PDF, DOCX, TXT, MD, HTML "
                                           "или CSV.",
