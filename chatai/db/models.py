@@ -594,3 +594,7 @@ class ModelPrice(SQLModel, table=True):
     completion_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M completion tokens
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# The widget keeps its tables in its own module; imported here so that one import registers every table.
+from chatai.widget import models as _widget_models  # noqa: E402, F401
