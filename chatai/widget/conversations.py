@@ -39,7 +39,7 @@ class Cursor:
 
     @classmethod
     def decode(cls, raw: str) -> Cursor | None:
-        stamp, _, ident = (raw or "").partition("|")
+        stamp, _, ident = (raw or "").replace(" ", "+").partition("|")  # an unquoted "+" arrives as a space
         try:
             return cls(datetime.fromisoformat(stamp), uuid.UUID(ident))
         except ValueError:
@@ -86,9 +86,11 @@ async def claim_client_message(session: AsyncSession, *, dialog_id: uuid.UUID, c
     result = await session.execute(
         insert(WidgetClientMessage).values(dialog_id=dialog_id, client_message_id=client_message_id,
                                            created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=["dialog_id", "client_message_id"]))
+        .on_conflict_do_nothing(index_elements=["dialog_id", "client_message_id"])
+        .returning(WidgetClientMessage.client_message_id))
+    claimed = result.scalar_one_or_none() is not None
     await session.commit()
-    return bool(result.rowcount)
+    return claimed
 
 
 async def note_client_message(session: AsyncSession, *, dialog_id: uuid.UUID, client_message_id: str,
