@@ -217,12 +217,8 @@
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); form.requestSubmit(); }
   });
-  person.addEventListener("click", function () {
-    api("/person", { dialog: dialog }).then(function (r) { return r.json(); }).then(function (body) {
-      if (body.error) notice(body.error);
-      else if (body.dialog && body.dialog !== dialog) { dialog = body.dialog; listen(); }
-    });
-  });
+  /* "Talk to a person" is the visitor asking in words: the same handoff as Telegram, stored in the dialog. */
+  person.addEventListener("click", function () { input.value = T.person; form.requestSubmit(); });
   newButton.addEventListener("click", function () { begin(true); });
   begin(false);
 })();

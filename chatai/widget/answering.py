@@ -10,12 +10,14 @@ sending fails)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from chatai.db.models import Dialog
+from chatai.db.session import async_session
 from chatai.widget import sse
 
 if TYPE_CHECKING:
@@ -103,11 +105,95 @@ def _log_failure(task: asyncio.Task) -> None:
         log.warning("widget answer failed", exc_info=task.exception())
 
 
+class SseStream:
+    """The pipeline's partial text (the whole text so far) as deltas on the visitor's response."""
+
+    def __init__(self, delivery: WebDelivery) -> None:
+        self.delivery, self.sent = delivery, 0
+
+    async def start(self) -> None:
+        return None
+
+    async def push(self, text: str) -> None:
+        if len(text) > self.sent:
+            await self.delivery.delta(text[self.sent:])
+            self.sent = len(text)
+
+    async def finish(self) -> None:
+        return None
+
+
+class WebChannel:
+    """The website widget as a channel of the conversation service (chatai/conversation/channel.py)."""
+
+    name = "web"
+    billable = True
+
+    def __init__(self, delivery: WebDelivery, *, caller: Caller, client_message_id: str) -> None:
+        self.delivery, self.caller, self.client_message_id = delivery, caller, client_message_id
+
+    def charge_key(self, turn: Any) -> str:
+        # One charge per visitor message: a retry of the same client message id can never be charged twice.
+        return f"web:{turn.dialog_id}:{self.client_message_id}"
+
+    def language(self, turn: Any) -> str:
+        return self.caller.language
+
+    def typing(self, turn: Any) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()  # the panel shows "typing" while its request is open
+
+    def stream(self, turn: Any) -> SseStream:
+        return SseStream(self.delivery)
+
+    async def deliver(self, turn: Any, reply: Any, language: str) -> Any:
+        from chatai.conversation.channel import Receipt
+        from chatai.widget.conversations import panel_sources
+
+        message: dict[str, Any] = {"id": str(reply.message_id), "role": "assistant", "text": reply.text}
+        if self.caller.widget.show_sources and reply.answered_by in ("llm", "qa", "extractive"):
+            message["sources"] = panel_sources(reply.sources)
+        return Receipt() if await self.delivery.final(message) else None
+
+    async def delivered(self, turn: Any, reply: Any, receipt: Any, latency_ms: int) -> None:
+        from chatai.widget.conversations import note_client_message
+
+        async with async_session() as session:
+            await note_client_message(session, dialog_id=turn.dialog_id, client_message_id=self.client_message_id,
+                                      answer_id=reply.message_id)
+
+    async def dropped(self, turn: Any) -> None:
+        return None
+
+
 async def _answer(delivery: WebDelivery, *, caller: Caller, dialog: Dialog, text: str,
                   client_message_id: str) -> None:
-    from chatai.web.i18n import text as tr
+    from chatai.conversation.playground import conversation
+    from chatai.conversation.store import record_turn
+    from chatai.widget.conversations import note_client_message, user_message_id
 
     try:
-        await delivery.error(tr(caller.language, "widget_panel_send_failed"))  # wired to the service at merge
+        async with async_session() as session:
+            turn = await record_turn(session, owner_id=dialog.owner_id, assistant_id=dialog.assistant_id,
+                                     channel="web", dialog_id=dialog.id, text=text, language=caller.language)
+            message_id = await user_message_id(session, dialog_id=dialog.id, at=turn.received_at)
+            await note_client_message(session, dialog_id=dialog.id, client_message_id=client_message_id,
+                                      message_id=message_id)
+        await delivery.accepted(dialog_id=dialog.id, message={"id": str(message_id), "role": "user", "text": turn.text,
+                                                              "client_id": client_message_id})
+        service = conversation(ANSWER_FN)
+        await service.publish(dialog_id=dialog.id, owner_id=dialog.owner_id, role="user")
+        await service.respond(WebChannel(delivery, caller=caller, client_message_id=client_message_id), turn,
+                              assistant_id=dialog.assistant_id)
+    except Exception:
+        from chatai.web.i18n import text as tr
+
+        log.warning("widget answer failed in dialog %s", dialog.id, exc_info=True)
+        await delivery.error(tr(caller.language, "widget_panel_send_failed"))
+        raise
     finally:
         delivery.close()
+
+
+# The answer function the service generates with (None: the RAG stack's stream_answer). Tests and the bench
+# set a stand-in here, as they do for the Telegram runner.
+ANSWER_FN: Any = None

@@ -21,8 +21,9 @@ from chatai.widget.tokens import Visitor
 PANEL_ROLES = ("user", "assistant", "operator", "system")
 # System notices (their text is an event code, services/handoff.py) the visitor is told about; the others
 # (an owner's own bookkeeping) stay in the inbox.
-VISITOR_NOTICES = ("handoff_requested", "handoff_low_confidence", "balance_zero", "taken_over", "released",
-                   "timed_out")
+# The waiting notices (a person asked for, "I don't know", a zero balance) reach the visitor as the conversation
+# service's reply to their message; these three happen without a visitor message.
+VISITOR_NOTICES = ("taken_over", "released", "timed_out")
 HISTORY_LIMIT = 200
 
 
@@ -188,3 +189,10 @@ async def forget_client_message(session: AsyncSession, *, dialog_id: uuid.UUID, 
         WidgetClientMessage.dialog_id == dialog_id, WidgetClientMessage.client_message_id == client_message_id,
         WidgetClientMessage.message_id.is_(None)))
     await session.commit()
+
+
+async def user_message_id(session: AsyncSession, *, dialog_id: uuid.UUID, at: datetime) -> uuid.UUID | None:
+    """The id of the visitor's message the conversation service stored at `at` (its turn's received_at)."""
+    return (await session.execute(sa.select(Message.id).where(
+        Message.dialog_id == dialog_id, Message.role == "user", Message.created_at == at)
+        .order_by(Message.id).limit(1))).scalar_one_or_none()

@@ -200,20 +200,6 @@ async def _visitor_dialog(session, caller: Caller, visitor: Visitor, raw_id: obj
 
 
 @_guarded
-async def ask_person(request: Request) -> Response:
-    """The "talk to a person" button: the same handoff as asking in words (services/handoff.py); its
-    notice reaches the panel through the events stream."""
-    from chatai.services.handoff import start_handoff
-
-    caller = await check_caller(request)
-    body = await _json(request)
-    async with async_session() as session:
-        dialog = await _visitor_dialog(session, caller, caller.visitor, body.get("dialog"))
-        outcome = await start_handoff(session, dialog_id=dialog.id, reason="user")
-    return JSONResponse({"outcome": outcome, "dialog": str(dialog.id)})
-
-
-@_guarded
 async def events(request: Request) -> Response:
     """The live stream of one conversation: what is new after `after` (operator replies, notices, answers
     given in another tab), then whatever comes, until the visitor leaves."""
@@ -262,6 +248,5 @@ def widget_routes() -> list[Route]:
         Route("/widget/config/{assistant_id}", frame.loader_config, methods=["GET"]),
         Route("/widget/api/{assistant_id}/session", start_session, methods=["POST"]),
         Route("/widget/api/{assistant_id}/messages", post_message, methods=["POST"]),
-        Route("/widget/api/{assistant_id}/person", ask_person, methods=["POST"]),
         Route("/widget/api/{assistant_id}/events", events, methods=["GET"]),
     ]

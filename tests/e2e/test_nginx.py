@@ -183,9 +183,10 @@ def _widget_owner(app_db, site: str) -> uuid.UUID:
 
 
 def test_widget_stream_passes_nginx_unbuffered_and_live_across_workers(front, app_db):
-    """The visitor's SSE stream through nginx: its first event arrives while the stream stays open (nothing
-    buffered), and the "talk to a person" notice, posted as another request (which may land on the other
-    web worker), arrives on it live (Redis between the workers)."""
+    """The visitor's SSE streams through nginx: the events stream's first event arrives while it stays open
+    (nothing buffered); a message posted as another request (which may land on the other web worker) is
+    answered on its own stream, and both the message and the answer arrive on the events stream live (Redis
+    between the workers)."""
     import http.client
 
     assistant_id = _widget_owner(app_db, "127.0.0.1")
@@ -206,12 +207,17 @@ def test_widget_stream_passes_nginx_unbuffered_and_live_across_workers(front, ap
         stream = connection.getresponse()
         assert stream.status == 200
         assert b"event: ready" in stream.fp.readline() + stream.fp.readline()  # open stream, first event here
-        status, _, body = front.request(f"/widget/api/{assistant_id}/person", method="POST",
-                                        headers={**json_headers, "Authorization": f"Bearer {session['token']}"},
-                                        body=json.dumps({"dialog": session["dialog"]}).encode())
-        assert json.loads(body)["outcome"] == "started"
+        # Asking for a person needs no model: the conversation service answers with the waiting notice.
+        status, headers, body = front.request(
+            f"/widget/api/{assistant_id}/messages", method="POST",
+            headers={**json_headers, "Authorization": f"Bearer {session['token']}"},
+            body=json.dumps({"text": "Talk to a person", "client_message_id": uuid.uuid4().hex,
+                             "dialog": session["dialog"]}).encode())
+        assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+        assert b"event: final" in body and b"They will answer you here soon." in body
         received = b""
-        while b"They will answer you here soon." not in received:
+        while b"They will answer you here soon." not in received:  # the other stream, live
             received += stream.fp.readline()
+        assert b'"role":"user"' in received
     finally:
         connection.close()

@@ -56,10 +56,6 @@ EN: dict[str, str] = {
     "widget_panel_too_fast": "You are sending messages too fast. Please wait a minute and try again.",
     "widget_panel_too_many_conversations": "You have started too many conversations today. Please continue this one "
                                            "or come back tomorrow.",
-    "widget_panel_handoff_requested": "I've asked a person to join this chat. They will answer you here soon.",
-    "widget_panel_handoff_low_confidence": "I'm not sure about this one, so I've asked a person to help. They will "
-                                           "answer you here soon.",
-    "widget_panel_balance_zero": "A person will answer you here soon.",
     "widget_panel_taken_over": "{name} joined the chat.",
     "widget_panel_released": "You're back with the AI assistant: I'll answer your questions from here.",
     "widget_panel_timed_out": "Sorry, no one is free to answer right now. I'm the AI assistant again and will do my "
@@ -118,10 +114,6 @@ RU: dict[str, str] = {
     "widget_panel_too_fast": "Вы отправляете сообщения слишком часто. Подождите минуту и попробуйте снова.",
     "widget_panel_too_many_conversations": "Сегодня вы начали слишком много разговоров. Продолжите этот или "
                                            "возвращайтесь завтра.",
-    "widget_panel_handoff_requested": "Я позвал сотрудника. Он ответит вам здесь в ближайшее время.",
-    "widget_panel_handoff_low_confidence": "Я не уверен в ответе, поэтому позвал сотрудника. Он ответит вам здесь "
-                                           "в ближайшее время.",
-    "widget_panel_balance_zero": "Вам скоро ответит сотрудник.",
     "widget_panel_taken_over": "{name} подключился к чату.",
     "widget_panel_released": "Дальше вам снова отвечает ИИ-ассистент.",
     "widget_panel_timed_out": "Извините, сейчас никто из сотрудников не может ответить. Дальше снова отвечаю я, "
