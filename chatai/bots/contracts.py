@@ -1,10 +1,10 @@
 """What the bot runner's parts promise each other, so that none of them imports another's module for it.
 
-The runner (runner.py) owns workers (supervisor.py, one per bot); a worker answers through handlers.py,
-charging.py and operator.py. Those need a few things from "a worker" and "its runner": the protocols here
-name exactly those, and the runner and the worker satisfy them. The import graph is then a tree:
-runner -> supervisor -> handlers -> charging / operator -> contracts, with no module importing back up
-(not even for type hints).
+The runner (runner.py) owns workers (supervisor.py, one per bot); a worker answers through handlers.py
+(the Telegram channel of chatai/conversation's pipeline) and operator.py. Those need a few things from "a
+worker" and "its runner": the protocols here name exactly those, and the runner and the worker satisfy
+them. The import graph is then a tree: runner -> supervisor -> handlers / operator -> contracts, with no
+module importing back up (not even for type hints).
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@
   assistant's handoff timeout go back to the AI. The clock is in the database, so a restart loses nothing.
 - Answers the questions a top-up handed back (services/topup_resume.py): claimed on a nudge
   (RESUME_CHANNEL) and by the sweep, then answered by the bot's worker like any owed update.
-- The handlers' hook: `handoff_notice` moves a dialog to 'waiting' when the end user asked for a person or
-  the assistant did not know, and returns what to tell the end user.
+(Moving a dialog to 'waiting' when the customer asks for a person or the assistant does not know is the
+conversation pipeline's step: chatai/conversation/pipeline.py.)
 
 Started by the runner (one line in BotRunner.start); stopped with the runner's other loops.
 """
@@ -31,28 +31,11 @@ from chatai.cache import get_redis
 from chatai.services import handoff, topup_resume
 
 if TYPE_CHECKING:
-    from chatai.bots.contracts import Runner, Worker
-    from chatai.services.dialogs import Pending
+    from chatai.bots.contracts import Runner
 
 log = logging.getLogger(__name__)
 
 MIN_SWEEP_INTERVAL = 0.2
-
-
-async def handoff_notice(worker: Worker, pending: Pending, *, reason: str, language: str | None = None,
-                         force: bool = False) -> str | None:
-    """Ask for a person on the pending update's dialog; the notice for the end user when the dialog now
-    waits for one (or already did), None when the assistant's settings keep the AI answering (unless
-    `force`: a person was already promised)."""
-    async with worker.runner.session() as session:
-        outcome = await handoff.start_handoff(session, dialog_id=pending.dialog_id, reason=reason, force=force)
-        if force and outcome == "started":  # the promised person is owed after all: the owner's dashboard says so
-            await topup_resume.tell_owner_unanswered(session, owner_id=pending.owner_id)
-            await session.commit()
-    if outcome not in ("started", "already"):
-        return None
-    language = language or handoff.end_user_language(telegram_code=pending.language, texts=[pending.text])
-    return handoff.end_user_text("waiting", language)
 
 
 class OperatorDesk:

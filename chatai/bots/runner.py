@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.bots import charging, heap, logsafe, operator, queries
+from chatai.bots import heap, logsafe, operator, queries
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
@@ -48,6 +48,7 @@ from chatai.bots.status_writer import StatusWriter
 from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
+from chatai.conversation import charging
 from chatai.db.models import Assistant, utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret

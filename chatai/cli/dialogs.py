@@ -18,6 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = dialogs.add_parser("list", help="an owner's dialogs, most recent activity first")
     listing.add_argument("--owner", required=True, help="owner's email")
     listing.add_argument("--status", choices=["ai", "waiting", "human"], help="only dialogs in this state")
+    listing.add_argument("--channel", choices=["telegram", "web", "playground", "business"],
+                         help="only dialogs of this channel")
     listing.add_argument("--limit", type=int, default=0, help="at most this many (default: all)")
     listing.add_argument("--json", action="store_true", help="one JSON object per dialog per line")
     listing.set_defaults(func=_list)
@@ -43,7 +45,7 @@ def _list(args: argparse.Namespace) -> None:
             owner_id = await inbox.owner_of_email(session, email=args.owner)
             if owner_id is None:
                 fail(f"no user with email {args.owner}")
-            filters = inbox.InboxFilter(status=args.status or "")
+            filters = inbox.InboxFilter(status=args.status or "", channel=args.channel or "")
             cursor, printed = None, 0
             while True:
                 page = await inbox.list_dialogs(session, owner_id=owner_id, filters=filters, cursor=cursor,
@@ -56,7 +58,7 @@ def _list(args: argparse.Namespace) -> None:
                         print(json.dumps(_dialog_json(row), ensure_ascii=False))
                     else:
                         who = row.user_name or "-"
-                        where = "playground" if row.channel == "playground" else f"@{row.bot_username}"
+                        where = f"@{row.bot_username}" if row.bot_username else row.channel
                         print(f"{row.id}  {row.status:<8} {where:<24} {who!r:<24} "
                               f"{row.last_message_at.isoformat(timespec='seconds')}  messages={row.messages}")
                 if page.next_cursor is None:

@@ -354,13 +354,18 @@ class Dialog(SQLModel, table=True):
         sa.Index("ix_dialogs_assistant_last", "assistant_id", "last_message_at"),
         sa.Index("ix_dialogs_owner_last", "owner_id", "last_message_at"),
         sa.Index("ix_dialogs_status_handoff", "status", "handoff_at"),  # the handoff timeout sweep (0006)
+        # 0017: the inbox's and analytics' split by channel; the channels the pipeline knows
+        sa.Index("ix_dialogs_owner_channel_last", "owner_id", "channel", "last_message_at"),
+        sa.CheckConstraint("channel IN ('telegram', 'web', 'playground', 'business')", name="ck_dialogs_channel"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     bot_id: uuid.UUID | None = Field(default=None, foreign_key="bots.id", ondelete="SET NULL", index=True)
     assistant_id: uuid.UUID = Field(foreign_key="assistants.id", ondelete="CASCADE")
     owner_id: uuid.UUID = _fk("users.id")
-    channel: str = Field(default="telegram", max_length=16)  # telegram | playground
+    # telegram | web | playground | business (chatai/conversation/channel.CHANNELS); the playground is the
+    # owner's own conversation, never charged nor counted as a customer's
+    channel: str = Field(default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"})
     telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     user_name: str = Field(default="", max_length=255)

@@ -7,6 +7,8 @@ Definitions (so the numbers can be checked):
   "don't know") and operator replies (a person); shares are of all replies.
 - handoffs: notices of a dialog starting to wait for a person (asked for, low confidence, no balance).
 - dialogs / end users: dialogs with activity in the period, and the distinct Telegram users among them.
+- customers only: the owner's own playground conversations (channel "playground") are left out of every
+  figure; `by_channel` splits the same figures by the channel the customers came from.
 - first response: median time from receiving a customer's message to the assistant's answer being sent
   (measured by the bot runner for every reply, messages.latency_ms).
 - unanswered questions: the customer message a "don't know" answered (answered_by 'fallback'), or the one a
@@ -58,6 +60,17 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class ChannelFigures:
+    channel: str  # telegram | web | business (conversation/channel.CHANNELS, without the playground)
+    dialogs: int
+    end_users: int
+    messages: int
+    by_ai: int  # assistant replies that answered (qa, llm, extractive)
+    by_person: int
+    handoffs: int
+
+
+@dataclass(frozen=True)
 class Day:
     day: date
     messages: int
@@ -81,8 +94,8 @@ def _dialogs(owner_id: uuid.UUID, assistant_id: uuid.UUID | None, period: Period
     if assistant_id is not None:
         assistant = "AND d.assistant_id = :assistant"
         params["assistant"] = assistant_id
-    return (f"(SELECT d.id, d.assistant_id, d.telegram_user_id FROM dialogs d WHERE d.owner_id = :owner {assistant}"
-            f" AND d.last_message_at >= :since)", params)
+    return (f"(SELECT d.id, d.assistant_id, d.telegram_user_id, d.channel FROM dialogs d WHERE d.owner_id = :owner"
+            f" {assistant} AND d.last_message_at >= :since AND d.channel <> 'playground')", params)
 
 
 def _messages(dialogs: str) -> str:
@@ -119,6 +132,31 @@ async def summary(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
                    replies=sum(by.values()), by_qa=by["qa"], by_llm=by["llm"], by_extractive=by["extractive"],
                    by_fallback=by["fallback"], by_person=by["person"], handoffs=int(row.handoffs),
                    median_first_response_s=float(median) / 1000 if median is not None else None)
+
+
+async def by_channel(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
+                     assistant_id: uuid.UUID | None = None) -> list[ChannelFigures]:
+    """The summary's customer figures per channel, busiest first (channels without activity are left out)."""
+    dialogs, params = _dialogs(owner_id, assistant_id, period)
+    rows = (await session.execute(sa.text(f"""
+        SELECT dd.channel, count(*) AS dialogs,
+               count(DISTINCT coalesce(dd.telegram_user_id::text, dd.id::text)) AS end_users,
+               coalesce(sum(m.messages), 0) AS messages, coalesce(sum(m.by_ai), 0) AS by_ai,
+               coalesce(sum(m.by_person), 0) AS by_person, coalesce(sum(m.handoffs), 0) AS handoffs
+        FROM {dialogs} dd
+        LEFT JOIN LATERAL (
+            SELECT count(*) FILTER (WHERE m.role <> 'system') AS messages,
+                   count(*) FILTER (WHERE m.role = 'assistant' AND m.answered_by IN ('qa', 'llm', 'extractive'))
+                       AS by_ai,
+                   count(*) FILTER (WHERE m.role = 'operator') AS by_person,
+                   count(*) FILTER (WHERE m.role = 'system' AND m.text = ANY(CAST(:handoffs AS text[]))) AS handoffs
+            FROM messages m WHERE m.dialog_id = dd.id AND m.created_at >= :since AND m.created_at < :until) m ON true
+        GROUP BY dd.channel
+        ORDER BY messages DESC, dd.channel
+    """), params)).all()
+    return [ChannelFigures(channel=r.channel, dialogs=int(r.dialogs), end_users=int(r.end_users),
+                           messages=int(r.messages), by_ai=int(r.by_ai), by_person=int(r.by_person),
+                           handoffs=int(r.handoffs)) for r in rows]
 
 
 async def per_day(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,

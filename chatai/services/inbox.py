@@ -41,6 +41,7 @@ class InboxFilter:
     assistant_id: uuid.UUID | None = None
     bot_id: uuid.UUID | None = None
     status: str = ""  # "" (all) | ai | waiting | human
+    channel: str = ""  # "" (all) | telegram | web | playground | business (conversation/channel.CHANNELS)
     since: datetime | None = None  # last activity at or after
     until: datetime | None = None  # last activity before
     search: str = ""  # words in any message of the dialog (English and Russian stemming)
@@ -69,7 +70,7 @@ class Cursor:
 class DialogRow:
     id: uuid.UUID
     status: str
-    channel: str  # telegram | playground
+    channel: str  # telegram | web | playground | business
     user_name: str
     assistant_id: uuid.UUID
     assistant_name: str
@@ -161,6 +162,9 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
             return DialogPage([], None)
         where.append("d.status = :status")
         params["status"] = filters.status
+    if filters.channel:
+        where.append("d.channel = :channel")
+        params["channel"] = filters.channel
     if filters.since is not None:
         where.append("d.last_message_at >= :since")
         params["since"] = filters.since

@@ -9,7 +9,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from chatai.bots import charging
+from chatai.conversation import charging
 from chatai.db.models import MICRO, BillingAccount, Charge, Dialog, LedgerEntry, Message, Notification, Price
 from chatai.db.session import async_session
 from chatai.services import billing

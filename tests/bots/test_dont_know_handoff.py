@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from chatai.bots import charging
+from chatai.conversation import charging
 from chatai.db.models import MICRO, Assistant, BillingAccount, Charge, Dialog, Message, Price
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, answer_question

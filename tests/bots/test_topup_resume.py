@@ -10,7 +10,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from chatai.bots import charging
+from chatai.conversation import charging
 from chatai.db.models import MICRO, Assistant, BillingAccount, Charge, Dialog, Message, Notification, Price
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, dont_know

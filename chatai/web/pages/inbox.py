@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatai.conversation.channel import CHANNELS
 from chatai.services import inbox as inbox_svc
 from chatai.web import routes
+from chatai.web.components.channels import channel_badge
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.state.inbox import ALL, EVENT_CODES, MAX_REPLY_CHARS, PERIODS, InboxState
 
@@ -60,6 +62,9 @@ def _filters() -> rx.Component:
                 rx.select.content(all_item, *[rx.select.item(t(f"inbox_status_{s}"), value=s)
                                               for s in inbox_svc.STATUSES]),
                 "filter-status"),
+        _select("channel_filter", InboxState.f_channel, InboxState.set_filter_channel,
+                rx.select.content(all_item, *[rx.select.item(t(f"channel_{c}"), value=c) for c in CHANNELS]),
+                "filter-channel"),
         _select("inbox_filter_period", InboxState.f_period, InboxState.set_filter_period,
                 rx.select.content(rx.select.item(t("inbox_period_all"), value=ALL),
                                   *[rx.select.item(t(f"inbox_period_{p}"), value=p) for p in PERIODS]),
@@ -94,8 +99,8 @@ def _dialog_item(d: dict) -> rx.Component:
         rx.hstack(
             rx.text(rx.cond(d["user_name"] != "", d["user_name"], t("inbox_unknown_user")), weight="bold", size="2",
                     class_name="dialog-user", trim="both"),
-            rx.cond(d["channel"] == "playground", rx.badge(t("inbox_playground"), color_scheme="gray", size="1"),
-                    rx.text(d["bot"], size="1", color=rx.color("gray", 10))),
+            channel_badge(d["channel"]),
+            rx.cond(d["bot"] != "", rx.text(d["bot"], size="1", color=rx.color("gray", 10)), rx.fragment()),
             rx.spacer(),
             rx.cond(d["unread"] != "0", rx.badge(d["unread"], radius="full", variant="solid", size="1",
                                                  class_name="dialog-unread"), rx.fragment()),

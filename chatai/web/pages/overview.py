@@ -17,6 +17,7 @@ from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services.overview import owner_overview
 from chatai.web import routes
+from chatai.web.components.channels import channel_figures_card
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
@@ -56,6 +57,7 @@ class OverviewState(rx.State):
     shares: list[dict[str, str]] = []
     chart: list[dict[str, str | int]] = []
     unanswered: list[dict[str, str]] = []
+    channels: list[dict[str, str]] = []  # figures per channel (services/analytics.by_channel)
 
     async def _load_analytics(self, owner_id: uuid.UUID) -> None:
         now = datetime.now(UTC)
@@ -70,6 +72,8 @@ class OverviewState(rx.State):
             s = await analytics.summary(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
             days = await analytics.per_day(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
             groups = await analytics.unanswered(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+            split = await analytics.by_channel(session, owner_id=owner_id, period=period, assistant_id=assistant_id)
+        self.channels = [{"channel": c.channel, "messages": str(c.messages), "dialogs": str(c.dialogs)} for c in split]
         self.figures = {"messages": str(s.messages), "dialogs": str(s.dialogs), "end_users": str(s.end_users),
                         "handoffs": str(s.handoffs), "first_response": _duration(s.median_first_response_s,
                                                                       (await self.get_state(AuthState)).locale)}
@@ -232,6 +236,7 @@ def _analytics() -> rx.Component:
             card(rx.heading(t("analytics_per_day"), size="3", margin_bottom="8px"), _chart()),
             columns=rx.breakpoints(initial="1", md="2"), spacing="4", width="100%",
         ),
+        rx.cond(OverviewState.channels.length() > 0, channel_figures_card(OverviewState.channels), rx.fragment()),
         card(
             rx.heading(t("analytics_unanswered"), size="3"),
             rx.text(t("analytics_unanswered_hint"), size="1", color=rx.color("gray", 10), margin_bottom="8px"),

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import reflex as rx
 
+from chatai.conversation.channel import CHANNELS
 from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
@@ -65,6 +66,7 @@ class InboxState(rx.State):
     f_assistant: str = ALL
     f_bot: str = ALL
     f_status: str = ALL
+    f_channel: str = ALL
     f_period: str = ALL
     search: str = ""
     dialogs: list[dict[str, str]] = []
@@ -90,6 +92,7 @@ class InboxState(rx.State):
         return inbox_svc.InboxFilter(
             assistant_id=as_id(self.f_assistant), bot_id=as_id(self.f_bot),
             status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
+            channel=self.f_channel if self.f_channel in CHANNELS else "",
             since=datetime.now(UTC) - period if period else None, search=self.search)
 
     async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
@@ -168,6 +171,11 @@ class InboxState(rx.State):
     @rx.event
     async def set_filter_status(self, value: str):
         self.f_status = value
+        return await self._refilter()
+
+    @rx.event
+    async def set_filter_channel(self, value: str):
+        self.f_channel = value
         return await self._refilter()
 
     @rx.event

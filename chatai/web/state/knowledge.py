@@ -1,6 +1,7 @@
 """The knowledge base page's state: documents (upload, live progress, re-index, delete), Q&A pairs and the
-playground chat. Every handler re-checks the session and passes the owner to the service, which refuses
-another owner's assistant or document. The page is chatai/web/pages/knowledge.py."""
+assistant the tabs work on (the playground's own state is chatai/web/state/playground.py). Every handler
+re-checks the session and passes the owner to the service, which refuses another owner's assistant or
+document. The page is chatai/web/pages/knowledge.py."""
 
 from __future__ import annotations
 
@@ -50,9 +51,6 @@ class KnowledgeState(rx.State):
     uploads_done: int = 0
     error: str = ""
     polling: bool = False
-    # Playground.
-    chat: list[dict[str, str]] = []
-    chat_busy: bool = False
     # Q&A editing.
     qa_edit_id: str = ""
 
@@ -92,7 +90,7 @@ class KnowledgeState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
-        self.chat, self.upload_errors, self.error = [], [], ""
+        self.upload_errors, self.error = [], ""
         await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
@@ -103,7 +101,7 @@ class KnowledgeState(rx.State):
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
         self.assistant_id = assistant_id
-        self.chat, self.upload_errors = [], []
+        self.upload_errors = []
         await self._reload(owner_id)
         return KbSearchState.clear_results
 
@@ -247,57 +245,6 @@ class KnowledgeState(rx.State):
         except (assistants_svc.NotFound, ValueError):
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
         await self._reload(owner_id)
-
-    # --- playground ---
-
-    @rx.event
-    def clear_chat(self):
-        self.chat = []
-
-    @rx.event(background=True)
-    async def handle_chat_submit(self, form: dict):
-        from chatai.rag.answer import Answer, stream_answer
-
-        question = str(form.get("message", "")).strip()[:4000]
-        async with self:
-            owner_id = await self._owner()
-            if owner_id is None or not question or not self.assistant_id or self.chat_busy:
-                return
-            assistant_id = uuid.UUID(self.assistant_id)
-            try:
-                async with async_session() as session:
-                    await assistants_svc.get_owned_assistant(session, owner_id=owner_id, assistant_id=assistant_id)
-            except assistants_svc.NotFound:
-                return
-            history = [(m["role"], m["text"]) for m in self.chat][-12:]
-            self.chat = [*self.chat, {"role": "user", "text": question, "meta": "", "sources": ""},
-                         {"role": "assistant", "text": "", "meta": "", "sources": ""}]
-            self.chat_busy = True
-        try:
-            async for item in stream_answer(assistant_id=assistant_id, question=question, history=history):
-                async with self:
-                    if not self.chat or self.chat[-1]["role"] != "assistant":
-                        break  # the page was loaded again meanwhile (a reconnect clears the playground)
-                    last = dict(self.chat[-1])
-                    if isinstance(item, Answer):
-                        last["text"] = item.text
-                        last["meta"] = item.answered_by
-                        last["sources"] = " · ".join(
-                            dict.fromkeys(f"{s.document}" + (f" — {s.section}" if s.section else "")
-                                          for s in item.sources))
-                    else:
-                        last["text"] += item
-                    self.chat = [*self.chat[:-1], last]
-        except Exception:  # noqa: BLE001 - the playground shows a failure instead of spinning forever
-            async with self:
-                if not self.chat:
-                    return
-                last = dict(self.chat[-1])
-                last["text"] = text((await self.get_state(AuthState)).locale, "err_generic")
-                self.chat = [*self.chat[:-1], last]
-        finally:
-            async with self:
-                self.chat_busy = False
 
 
 # --- components -------------------------------------------------------------------------------

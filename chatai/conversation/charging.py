@@ -1,8 +1,8 @@
-"""Charging answers, runner side: thin calls from handlers.respond() into services/charges.py.
+"""Charging answers, for every channel: thin calls from the pipeline into services/charges.py.
 
-Per answer (key = the incoming update: bot id + update id, so a re-delivered or recovered message reuses
-its reservation and is never charged twice):
-1. `reserve` before generating. Refused (available balance below the price) -> `refuse`: the end user gets
+Per answer (key = the channel's idempotency key of the incoming message, e.g. Telegram's bot id + update id,
+so a re-delivered or recovered message reuses its reservation and is never charged twice):
+1. `reserve` before generating. Refused (available balance below the price) -> `refuse`: the customer gets
    a polite notice in their language, the dialog waits for a person, the owner gets a notification.
 2. `before_send`: a reply that is not billable (greeting, notice, "I don't know", LLM failure) releases now,
    before anything is sent, so no crash window can turn it into a charge.
@@ -11,7 +11,8 @@ The settle sweep (`settle_loop`, at runner start and every SETTLE_INTERVAL) sett
 left open: committed when the update ended answered with a billable reply, released otherwise.
 
 Billing trouble never blocks an answer: errors are logged and the sweep settles later. Prices are cached
-for PRICE_TTL seconds (a changed price reaches the runners within that time).
+for PRICE_TTL seconds (a changed price reaches the runners within that time). A channel that is not
+billable (the owner's playground) never reaches this module.
 """
 
 from __future__ import annotations
@@ -19,15 +20,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatai.services import billing, charges, handoff, notifications
 
 if TYPE_CHECKING:
-    from chatai.bots.contracts import Worker
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncConnection
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from chatai.services.dialogs import Pending, SavedReply
 
 log = logging.getLogger(__name__)
@@ -35,7 +40,8 @@ log = logging.getLogger(__name__)
 PRICE_TTL = 10.0
 SETTLE_INTERVAL = 60.0
 SETTLE_MIN_AGE = timedelta(seconds=10)  # younger open charges are still being answered by their runner
-_prices: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}  # (channel, items) -> (loaded at, micros)
+PRICE_LIST = "telegram"  # prices.channel: one price list serves every channel today (billing.CHANNELS)
+_prices: dict[tuple[str, tuple[str, ...]], tuple[float, int]] = {}  # (price list, items) -> (loaded at, micros)
 
 ZERO_BALANCE_TEXT = {
     "en": "Sorry, the assistant is temporarily unavailable. A person has been notified and will reply to you "
@@ -45,108 +51,114 @@ ZERO_BALANCE_TEXT = {
 }
 
 
+class Storage(Protocol):
+    """Where the pipeline reads and writes (the bot runner's pools, or the web process's)."""
+
+    def session(self) -> AsyncSession: ...
+
+    def db(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+
+
 def charge_key(bot_id: uuid.UUID, update_id: int) -> str:
+    """A Telegram message's key (the settle sweep finds its update by bot and update id)."""
     return f"tg:{bot_id}:{update_id}"
 
 
-async def _price(worker: Worker, items: tuple[str, ...], channel: str = "telegram") -> int:
+async def _price(store: Storage, items: tuple[str, ...], price_list: str = PRICE_LIST) -> int:
     """The highest current price of `items`, cached for PRICE_TTL (one lookup per answer would cost a round
     trip on the hot path)."""
-    cached = _prices.get((channel, items))
+    cached = _prices.get((price_list, items))
     if cached is not None and time.monotonic() - cached[0] < PRICE_TTL:
         return cached[1]
-    async with worker.runner.session() as session:
-        price = max([await billing.price_at(session, item=item, channel=channel) for item in items])
-    _prices[(channel, items)] = (time.monotonic(), price)
+    async with store.session() as session:
+        price = max([await billing.price_at(session, item=item, channel=price_list) for item in items])
+    _prices[(price_list, items)] = (time.monotonic(), price)
     return price
 
 
-async def _reserve_price(worker: Worker) -> int:
+async def _reserve_price(store: Storage) -> int:
     """What one answer reserves: the higher of the AI-answer and Q&A-answer prices (which one it becomes is
     known only after generating; the commit charges the actual item and returns the difference)."""
-    return await _price(worker, ("answer", "qa_answer"))
+    return await _price(store, ("answer", "qa_answer"))
 
 
-async def _answer_price(worker: Worker) -> int:
+async def _answer_price(store: Storage) -> int:
     """The AI-answer price: the low-balance threshold counts answers at it."""
-    return await _price(worker, ("answer",))
+    return await _price(store, ("answer",))
 
 
-async def reserve(worker: Worker, pending: Pending) -> bool:
+async def reserve(store: Storage, turn: Pending, key: str) -> bool:
     """True: answer (reserved, free, or this message already has its charge). False: out of money."""
     try:
-        price = await _reserve_price(worker)
+        price = await _reserve_price(store)
         if price <= 0:
             return True
-        async with worker.runner.db() as conn:  # one autocommit statement (charges.reserve)
-            status = await charges.reserve(conn, account_id=pending.owner_id,
-                                           key=charge_key(pending.bot_id, pending.update_id), amount_micros=price,
-                                           bot_id=pending.bot_id, update_id=pending.update_id,
-                                           dialog_id=pending.dialog_id)
+        async with store.db() as conn:  # one autocommit statement (charges.reserve)
+            status = await charges.reserve(conn, account_id=turn.owner_id, key=key, amount_micros=price,
+                                           bot_id=turn.bot_id, update_id=turn.update_id, dialog_id=turn.dialog_id)
     except asyncio.CancelledError:
         raise
-    except Exception:  # noqa: BLE001 - billing trouble must not silence the bot
-        log.warning("bot %s: charge not reserved for update %s", pending.bot_id, pending.update_id, exc_info=True)
+    except Exception:  # noqa: BLE001 - billing trouble must not silence the assistant
+        log.warning("charge %s not reserved", key, exc_info=True)
         return True
     return status != "refused"
 
 
-async def refuse(worker: Worker, pending: Pending, language: str) -> str:
-    """Out of money: hand the dialog to a person, alert the owner once; the polite text for the end user."""
+async def refuse(store: Storage, turn: Pending, language: str) -> str:
+    """Out of money: hand the dialog to a person, alert the owner once; the polite text for the customer."""
     try:
-        async with worker.runner.session() as session:
+        async with store.session() as session:
             # Commits and publishes the status change itself; then the owner's alert in its own transaction.
-            await handoff.request_handoff(session, dialog_id=pending.dialog_id, reason="balance_zero")
-            await billing.notify_balance_zero(session, owner_id=pending.owner_id)
+            await handoff.request_handoff(session, dialog_id=turn.dialog_id, reason="balance_zero")
+            await billing.notify_balance_zero(session, owner_id=turn.owner_id)
             await session.commit()
     except asyncio.CancelledError:
         raise
-    except Exception:  # noqa: BLE001 - the end user still gets the notice
-        log.warning("bot %s: zero-balance handoff not recorded", pending.bot_id, exc_info=True)
+    except Exception:  # noqa: BLE001 - the customer still gets the notice
+        log.warning("dialog %s: zero-balance handoff not recorded", turn.dialog_id, exc_info=True)
     return ZERO_BALANCE_TEXT.get(language, ZERO_BALANCE_TEXT["en"])
 
 
-async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
+async def _settle(store: Storage, key: str, saved: SavedReply, *, delivered: bool) -> None:
     item = charges.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
-        async with worker.runner.db() as conn:  # one autocommit statement (charges.settle)
-            done = await charges.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
-                                        commit=item is not None, item=item, message_id=saved.message_id)
+        async with store.db() as conn:  # one autocommit statement (charges.settle)
+            done = await charges.settle(conn, key=key, commit=item is not None, item=item,
+                                        message_id=saved.message_id)
         if done is not None and notifications.crosses_low_balance(
                 balance_before=done.balance_micros + done.charged, balance_after=done.balance_micros,
-                price_micros=await _answer_price(worker)):
-            async with worker.runner.session() as session:  # the rare crossing: the owner's mail
-                await notifications.balance_moved(session, account_id=done.account_id,
-                                                  key=charge_key(pending.bot_id, pending.update_id),
+                price_micros=await _answer_price(store)):
+            async with store.session() as session:  # the rare crossing: the owner's mail
+                await notifications.balance_moved(session, account_id=done.account_id, key=key,
                                                   balance_before=done.balance_micros + done.charged,
                                                   balance_after=done.balance_micros)
                 await session.commit()
     except asyncio.CancelledError:
         raise
     except Exception:  # noqa: BLE001 - the settle sweep finishes it
-        log.warning("bot %s: charge of update %s not settled yet", pending.bot_id, pending.update_id, exc_info=True)
+        log.warning("charge %s not settled yet", key, exc_info=True)
 
 
-async def _may_have_charge(worker: Worker) -> bool:
+async def _may_have_charge(store: Storage) -> bool:
     """Skip the settle round trip while answers are free (a charge left open meanwhile is the sweep's)."""
     try:
-        return await _reserve_price(worker) > 0
+        return await _reserve_price(store) > 0
     except Exception:  # noqa: BLE001
         return True
 
 
-async def before_send(worker: Worker, pending: Pending, saved: SavedReply) -> None:
+async def before_send(store: Storage, key: str, saved: SavedReply) -> None:
     """A reply that is not billable releases its reservation before it is sent."""
-    if saved.answered_by not in charges.CHARGED_REPLIES and await _may_have_charge(worker):
-        await _settle(worker, pending, saved, delivered=False)
+    if saved.answered_by not in charges.CHARGED_REPLIES and await _may_have_charge(store):
+        await _settle(store, key, saved, delivered=False)
 
 
-async def after_send(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
+async def after_send(store: Storage, key: str, saved: SavedReply, *, delivered: bool) -> None:
     """Delivered: commit (cost on the message and dialog). Not delivered: release."""
     if delivered and saved.answered_by not in charges.CHARGED_REPLIES:
         return  # released before sending
-    if await _may_have_charge(worker):
-        await _settle(worker, pending, saved, delivered=delivered)
+    if await _may_have_charge(store):
+        await _settle(store, key, saved, delivered=delivered)
 
 
 def settle_loop(runner: Any) -> Callable[[], Awaitable[None]]:
