@@ -34,11 +34,14 @@ class WebDelivery:
 
     def __init__(self) -> None:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._written: dict[int, asyncio.Future[bool]] = {}
+        self._gone = False  # the response ended (the visitor left): nothing more can be written
 
     def put(self, name: str, data: Any) -> asyncio.Future[bool]:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((name, data, future))
+        if self._gone:
+            future.set_result(False)
+        else:
+            self._queue.put_nowait((name, data, future))
         return future
 
     async def accepted(self, *, dialog_id: uuid.UUID, message: dict[str, Any]) -> None:
@@ -76,6 +79,7 @@ class WebDelivery:
                 if not future.done():
                     future.set_result(True)
         finally:
+            self._gone = True
             while not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is not _DONE:
