@@ -15,7 +15,8 @@
     s.position = "fixed"; s.border = "0"; s.zIndex = "2147483000"; s.background = "transparent";
     s.colorScheme = "normal"; s.maxWidth = "100%"; s.maxHeight = "100%";
     s.left = s.right = s.top = s.bottom = "auto";
-    if (open && window.innerWidth < 480) {
+    var narrow = Math.min(window.innerWidth, screen.width || window.innerWidth) < 480;  /* a phone */
+    if (open && narrow) {
       s.top = s.left = s.right = s.bottom = "0"; s.width = "100%"; s.height = "100%";
     } else if (open) {
       s.bottom = "16px"; s[side] = "16px"; s.width = "380px"; s.height = Math.min(640, window.innerHeight - 32) + "px";
@@ -25,6 +26,8 @@
   }
 
   function start(config) {
+    /* What became of it, for the site's owner (and checks): "shown", or "refused" (not on the allowed list). */
+    script.setAttribute("data-chatai-state", config && config.allowed ? "shown" : "refused");
     if (!config || !config.allowed) return;
     frame = document.createElement("iframe");
     frame.src = config.frame + "?site=" + encodeURIComponent(location.hostname);
@@ -49,5 +52,5 @@
       if (document.body) start(config);
       else document.addEventListener("DOMContentLoaded", function () { start(config); });
     })
-    .catch(function () { /* no chat: the page itself is never affected */ });
+    .catch(function () { script.setAttribute("data-chatai-state", "unreachable"); /* the page is unaffected */ });
 })();

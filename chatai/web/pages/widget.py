@@ -226,7 +226,7 @@ def _snippet() -> rx.Component:
     return card(rx.vstack(
         rx.text(t("widget_snippet"), weight="bold"),
         rx.text(t("widget_snippet_hint"), size="1", color=rx.color("gray", 10)),
-        rx.code_block(WidgetState.snippet, language="html", wrap_long_lines=True, width="100%", id="widget-snippet"),
+        rx.code_block(WidgetState.snippet, language="markup", wrap_long_lines=True, width="100%", id="widget-snippet"),
         rx.button(rx.icon("copy", size=14), t("widget_copy"), variant="soft", on_click=WidgetState.copy_snippet,
                   id="widget-copy"),
         spacing="2", width="100%",
