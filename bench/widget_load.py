@@ -96,6 +96,12 @@ def _stop(proc: subprocess.Popen | None) -> None:
         proc.wait(5)
 
 
+def _worker_cpu(proc: subprocess.Popen) -> float:
+    """CPU seconds (user + system) of the serving process(es) so far."""
+    parent = psutil.Process(proc.pid)
+    return sum(sum(p.cpu_times()[:2]) for p in [parent, *parent.children(recursive=True)])
+
+
 def _worker_rss(proc: subprocess.Popen) -> int:
     """RSS of the serving process(es): granian's parent and its worker."""
     parent = psutil.Process(proc.pid)
@@ -126,8 +132,9 @@ async def _session(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID) 
 
 
 async def _idle_visitor(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID, opened: asyncio.Event,
-                        counter: list[int], total: int, stop: asyncio.Event) -> None:
-    session = await _session(http, base, assistant_id)
+                        counter: list[int], total: int, stop: asyncio.Event, arriving: asyncio.Semaphore) -> None:
+    async with arriving:  # visitors arrive over a few seconds, not in one instant (30 database connections)
+        session = await _session(http, base, assistant_id)
     url = f"{base}/widget/api/{assistant_id}/events?dialog={session['dialog']}"
     async with http.stream("GET", url, headers={"Authorization": f"Bearer {session['token']}"}) as stream:
         async for line in stream.aiter_lines():
@@ -169,12 +176,15 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
         await _session(http, base, assistant_id)  # warm: imports, pools, the first stream's subscriber
         await asyncio.sleep(1.0)
         rss_before = _worker_rss(app)
-        opened, stop, counter = asyncio.Event(), asyncio.Event(), [0]
-        idle = [asyncio.create_task(_idle_visitor(http, base, assistant_id, opened, counter, args.idle, stop))
-                for _ in range(args.idle)]
+        opened, stop, counter, arriving = asyncio.Event(), asyncio.Event(), [0], asyncio.Semaphore(20)
+        idle = [asyncio.create_task(_idle_visitor(http, base, assistant_id, opened, counter, args.idle, stop,
+                                                  arriving)) for _ in range(args.idle)]
         await asyncio.wait_for(opened.wait(), 600)
         await asyncio.sleep(2.0)
         rss_idle = _worker_rss(app)
+        cpu_idle = _worker_cpu(app)
+        await asyncio.sleep(10.0)
+        results["idle_cpu_percent"] = (_worker_cpu(app) - cpu_idle) / 10.0 * 100  # 500 open streams, keep-alives
         results["idle"] = {"connections": args.idle, "rss_before_mib": rss_before / 2**20,
                            "rss_idle_mib": rss_idle / 2**20,
                            "kib_per_idle_connection": (rss_idle - rss_before) / args.idle / 1024}
@@ -183,12 +193,14 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
         for askers in args.askers:
             firsts: list[float] = []
             failures: list[str] = []
-            started = time.monotonic()
+            started, cpu_before = time.monotonic(), _worker_cpu(app)
             await asyncio.gather(*(_asker(http, base, assistant_id, args.questions, firsts, failures)
                                    for _ in range(askers)))
             beyond = [f - llm_first for f in firsts]
             steps.append({"askers": askers, "answers": len(firsts), "failures": len(failures),
                           "seconds": time.monotonic() - started,
+                          # load-independent: the worker's CPU per answer (the whole path, LLM client included)
+                          "worker_cpu_ms_per_answer": (_worker_cpu(app) - cpu_before) * 1000 / max(1, len(firsts)),
                           "first_word_p50": percentile(firsts, 50) if firsts else None,
                           "first_word_p95": percentile(firsts, 95) if firsts else None,
                           "beyond_llm_p50": percentile(beyond, 50) if beyond else None,
@@ -196,6 +208,19 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
                           "load_average": os.getloadavg()[0]})
             print(json.dumps(steps[-1]), flush=True)
         results["askers"] = steps
+        # The widget's own share of a message (token, site, dialog, client-id claim: everything before the
+        # conversation service): a retried message id stops right there.
+        session = await _session(http, base, assistant_id)
+        headers = {"Authorization": f"Bearer {session['token']}"}
+        body = {"text": QUESTION, "client_message_id": uuid.uuid4().hex, "dialog": session["dialog"]}
+        async with http.stream("POST", f"{base}/widget/api/{assistant_id}/messages", json=body,
+                               headers=headers) as response:
+            async for _ in response.aiter_lines():
+                pass
+        cpu_before = _worker_cpu(app)
+        for _ in range(200):
+            (await http.post(f"{base}/widget/api/{assistant_id}/messages", json=body, headers=headers)).json()
+        results["widget_cpu_ms_per_retried_message"] = (_worker_cpu(app) - cpu_before) * 1000 / 200
         results["llm_first_word_seconds"] = llm_first
         held = [s["askers"] for s in steps if s["failures"] == 0 and (s["beyond_llm_p95"] or 99) < 1.0]
         results["largest_askers_under_1s"] = max(held) if held else 0

@@ -160,8 +160,10 @@
     return fetch(C.api + "/session?lang=" + C.language, {
       method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: load(), site: site, new: !!fresh })
-    }).then(function (r) { return r.json().then(function (body) { return [r.ok, body]; }); }).then(function (res) {
-      if (!res[0]) { notice(res[1].error || T.unavailable); return; }
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (body) { return [r.ok, body]; });
+    }).then(function (res) {
+      if (!res[0]) { notice(res[1].error || T.unavailable); return; }  /* a sentence, or ours: never a code */
       var s = res[1];
       token = s.token; save(token); dialog = s.dialog; cursor = s.cursor; handoff = s.handoff;
       log.textContent = ""; seen = {}; pending = {};
@@ -219,6 +221,6 @@
   });
   /* "Talk to a person" is the visitor asking in words: the same handoff as Telegram, stored in the dialog. */
   person.addEventListener("click", function () { input.value = T.person; form.requestSubmit(); });
-  newButton.addEventListener("click", function () { begin(true); });
-  begin(false);
+  newButton.addEventListener("click", function () { begin(true).catch(function () { notice(T.offline); }); });
+  begin(false).catch(function () { notice(T.offline); });
 })();
