@@ -65,3 +65,27 @@ async def test_a_reconnecting_panel_gets_only_what_it_missed_in_russian(tenant, 
         assert missed["text"] == "Второй ответ"
     async with async_session() as session:
         assert (await session.get(Dialog, dialog_id)).channel == "web"
+
+
+async def test_a_handoff_timeout_reaches_the_panel_as_a_notice(tenant, client):
+    """Web dialogs have no bot: every runner's timeout sweep covers them (dialogs of no bot), and the notice
+    reaches the open panel like the release one."""
+    from datetime import timedelta
+
+    from chatai.db.models import utcnow
+
+    visitor = await _visitor(client, tenant)
+    dialog_id = uuid.UUID(visitor["dialog"])
+    async with async_session() as session:
+        await handoff.take_over(session, owner_id=tenant.owner_id, dialog_id=dialog_id, operator_id=tenant.owner_id)
+    later = utcnow() + timedelta(hours=2)
+    path = f"/widget/api/{tenant.assistant_id}/events?dialog={dialog_id}"
+    async with open_stream("GET", path, token=visitor["token"]) as stream:
+        await stream.next_event("ready")
+        await stream.next_event("message")  # joined
+        async with async_session() as session:
+            assert dialog_id in await handoff.due_timeouts(session, bot_ids=[], now=later)
+            assert await handoff.time_out(session, dialog_id=dialog_id, now=later)
+        _, notice = await stream.next_event("message")
+        assert notice["role"] == "system" and notice["text"].startswith("Sorry, no one is free to answer right now.")
+        assert (await stream.next_event("status"))[1] == {"status": "ai"}
