@@ -9,7 +9,6 @@ import html
 import json
 import uuid
 from functools import lru_cache
-from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -30,10 +29,6 @@ PANEL_TEXT_KEYS = tuple(k for k in EN if k.startswith("widget_panel_"))
 def _static(name: str) -> tuple[bytes, str]:
     body = (ASSETS / name).read_bytes()
     return body, '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-
-
-def static_path(name: str) -> Path:
-    return ASSETS / name
 
 
 async def static_file(request: Request) -> Response:
