@@ -36,6 +36,7 @@ from chatai.web.pages.knowledge import knowledge_page
 from chatai.web.pages.not_found import not_found_page
 from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_page
 from chatai.web.pages.settings_page import SettingsState, settings_page
+from chatai.web.pages.widget import WEBSITE, WidgetState, widget_page
 from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.state.knowledge import KnowledgeState
@@ -75,6 +76,7 @@ add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
 add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
          on_load=[guard, KnowledgeState.load_knowledge, QaPrefillState.prefill_qa])
 add_page(bots_page, route=routes.BOTS, title="Bots · ChatAI", on_load=[guard, BotsState.load_bots])
+add_page(widget_page, route=WEBSITE, title="Website · ChatAI", on_load=[guard, WidgetState.load_widget])
 add_page(inbox_page, route=routes.INBOX, title="Inbox · ChatAI", on_load=[guard, InboxState.load_inbox])
 add_page(billing_page, route=routes.BILLING, title="Billing · ChatAI", on_load=[guard, BillingState.load_billing])
 add_page(billing_return_page, route=BILLING_RETURN, title="Billing · ChatAI",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Modules with `register(subparsers)`; each adds one command group.
 COMMAND_MODULES = ("chatai.cli.core", "chatai.cli.kb", "chatai.cli.bots", "chatai.cli.app", "chatai.cli.dialogs",
                    "chatai.cli.billing", "chatai.cli.servers", "chatai.cli.monitor", "chatai.cli.mail",
-                   "chatai.cli.operators")
+                   "chatai.cli.operators", "chatai.cli.widget")
 
 
 class CommandError(Exception):

@@ -22,10 +22,12 @@ from chatai.web.http_guards import guard_uploads, with_security_headers
 from chatai.web.origin_guard import guard_websocket_origin
 from chatai.web.payments_api import PAYMENTS_PREFIX, payment_routes
 from chatai.web.session_cookie import AUTH_PREFIX, auth_routes
+from chatai.widget.routes import PREFIX as WIDGET_PREFIX
+from chatai.widget.routes import widget_routes
 
 WEBHOOK_PREFIX = "/telegram/webhook/"
 # Paths (exact, or prefixes ending in "/") served by our routes instead of Reflex.
-API_PATHS = ("/health", "/metrics", WEBHOOK_PREFIX, AUTH_PREFIX, PAYMENTS_PREFIX)
+API_PATHS = ("/health", "/metrics", WEBHOOK_PREFIX, AUTH_PREFIX, PAYMENTS_PREFIX, WIDGET_PREFIX)
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _PROXY_HEADERS = (b"x-forwarded-for", b"x-real-ip", b"forwarded")
 
@@ -74,6 +76,7 @@ def build_api() -> Starlette:
 
     routes.extend(webhook_routes())
     routes.extend(payment_routes())
+    routes.extend(widget_routes())
     return Starlette(routes=routes)
 
 

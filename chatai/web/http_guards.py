@@ -57,6 +57,8 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
+                if b"content-security-policy" in present:  # a route's own policy (the widget's frame-ancestors
+                    present.add(b"x-frame-options")  # list) governs framing; DENY would override it in old browsers
                 message["headers"] = [*message.get("headers", []),
                                       *((n, v) for n, v in SECURITY_HEADERS if n not in present)]
             await send(message)

@@ -8,7 +8,9 @@ channel that is billable; the owner's playground is never charged and keeps answ
 Telegram runs through the real runner and the fake Bot API (tests/fakes/telegram_server.py); the playground
 through chatai/conversation/playground.ask, as the dashboard calls it.
 
-Adding a channel (the website widget's "web"): write a fixture returning an object with the `Driver` shape
+The website widget ("web") goes through the visitor's HTTP API (chatai/widget/routes.py), as the panel does.
+
+Adding a channel: write a fixture returning an object with the `Driver` shape
 below (`ask` sends one customer message and returns the reply the customer saw; `sees` waits until the
 customer saw a given text; `dialog_id`), then add its fixture name to DRIVERS. Nothing else changes.
 """
@@ -27,7 +29,7 @@ from chatai.db.session import async_session
 from chatai.services import billing, handoff, inbox
 from tests.bots.conftest import FakeBrain, connect, wait_for
 
-DRIVERS = ["telegram_driver", "playground_driver"]
+DRIVERS = ["telegram_driver", "playground_driver", "web_driver"]
 
 
 class Driver(Protocol):
@@ -84,6 +86,32 @@ class PlaygroundDriver:
                                                                Dialog.channel == "playground"))).scalar_one()
 
 
+class WebDriver:
+    """The website widget: the visitor's panel API (chatai/widget/routes.py) through the app's real ASGI routes."""
+
+    channel, billable, sends_notices = "web", True, True
+
+    def __init__(self, client, tenant, visitor: dict, brain: FakeBrain) -> None:
+        self.client, self.tenant, self.visitor, self.brain = client, tenant, visitor, brain
+
+    async def ask(self, text: str) -> str:
+        from tests.widget.conftest import open_stream
+
+        body = {"text": text, "client_message_id": uuid.uuid4().hex, "dialog": self.visitor["dialog"]}
+        async with open_stream("POST", f"/widget/api/{self.tenant.assistant_id}/messages", token=self.visitor["token"],
+                               body=body) as stream:
+            return (await stream.next_event("final"))[1]["message"]["text"]
+
+    async def sees(self, text: str) -> bool:  # what the panel shows on (re)load
+        from tests.widget.conftest import start_session
+
+        shown = (await start_session(self.client, self.tenant.assistant_id, token=self.visitor["token"])).json()
+        return any(m["text"] == text for m in shown["messages"])
+
+    async def dialog_id(self) -> uuid.UUID:
+        return uuid.UUID(self.visitor["dialog"])
+
+
 @pytest.fixture
 async def telegram_driver(tenant, fake_telegram, runners) -> TelegramDriver:
     brain = FakeBrain()
@@ -95,6 +123,23 @@ async def telegram_driver(tenant, fake_telegram, runners) -> TelegramDriver:
 @pytest.fixture
 async def playground_driver(tenant) -> PlaygroundDriver:
     return PlaygroundDriver(tenant.owner_id, tenant.assistant_id, FakeBrain())
+
+
+@pytest.fixture
+async def web_driver(tenant, monkeypatch):
+    import httpx
+
+    from chatai.settings import get_settings
+    from chatai.widget import answering
+    from tests.widget.conftest import APP, app_origin, enable_widget, start_session
+
+    brain = FakeBrain()
+    monkeypatch.setattr(answering, "ANSWER_FN", brain)
+    await enable_widget(tenant)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=APP), base_url=get_settings().public_url,
+                                 headers={"Origin": app_origin()}) as client:
+        visitor = (await start_session(client, tenant.assistant_id, new=True)).json()
+        yield WebDriver(client, tenant, visitor, brain)
 
 
 @pytest.fixture(params=DRIVERS)

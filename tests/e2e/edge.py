@@ -149,7 +149,7 @@ def site_config(app_url: str, cert: Path, key: Path, folder: Path) -> str:
         ("/etc/letsencrypt/live/chatai.example.com/privkey.pem", str(key), 1),
         ("/var/log/chatai/nginx-access.log", str(folder / "access.log"), 1),
         ("/var/log/chatai/nginx-error.log", str(folder / "error.log"), 1),
-        ("http://127.0.0.1:3000;", f"{app_url};", 4),
+        ("http://127.0.0.1:3000;", f"{app_url};", 5),
     ]
     for old, new, count in swaps:
         assert site.count(old) == count, f"deploy/nginx.conf no longer has {count} x {old!r}"

@@ -161,3 +161,63 @@ def test_upload_just_under_the_limit_goes_through_nginx_and_is_ingested(front, f
     expect(page.locator(".upload-error")).to_have_count(0)
     assert "/dashboard/knowledge" in page.url  # never sent to sign in
     assert re.search(r'"POST /_upload HTTP/\S+" 200 ', front.access_log()), "the upload did not go through nginx"
+
+
+def _widget_owner(app_db, site: str) -> uuid.UUID:
+    """An owner whose assistant's website chat is on for `site` (as `python -m chatai widget enable` sets it)."""
+    from sqlmodel import Session
+
+    from chatai.db.models import Assistant, User
+    from chatai.widget.models import WidgetSettings
+
+    with Session(app_db, expire_on_commit=False) as s:
+        user = User(email=f"widget-{uuid.uuid4().hex[:8]}@example.com", password_hash="-")
+        s.add(user)
+        s.flush()
+        assistant = Assistant(owner_id=user.id, name="Widget through nginx")
+        s.add(assistant)
+        s.flush()
+        s.add(WidgetSettings(assistant_id=assistant.id, owner_id=user.id, enabled=True, allowed_sites=[site]))
+        s.commit()
+        return assistant.id
+
+
+def test_widget_stream_passes_nginx_unbuffered_and_live_across_workers(front, app_db):
+    """The visitor's SSE streams through nginx: the events stream's first event arrives while it stays open
+    (nothing buffered); a message posted as another request (which may land on the other web worker) is
+    answered on its own stream, and both the message and the answer arrive on the events stream live (Redis
+    between the workers)."""
+    import http.client
+
+    assistant_id = _widget_owner(app_db, "127.0.0.1")
+    status, headers, body = front.request(f"/widget/frame/{assistant_id}", headers={"Referer": "https://127.0.0.1/"})
+    assert status == 200
+    assert "frame-ancestors https://127.0.0.1 http://127.0.0.1" in headers["Content-Security-Policy"]
+    json_headers = {"Origin": ORIGIN, "Content-Type": "application/json"}
+    status, _, body = front.request(f"/widget/api/{assistant_id}/session", method="POST", headers=json_headers,
+                                    body=json.dumps({"site": "127.0.0.1", "new": True}).encode())
+    assert status == 200, body
+    session = json.loads(body)
+    from tests.waits import PATIENCE
+
+    connection = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, context=front.tls, timeout=PATIENCE)
+    try:
+        connection.request("GET", f"/widget/api/{assistant_id}/events?dialog={session['dialog']}",
+                           headers={"Origin": ORIGIN, "Authorization": f"Bearer {session['token']}"})
+        stream = connection.getresponse()
+        assert stream.status == 200
+        assert b"event: ready" in stream.fp.readline() + stream.fp.readline()  # open stream, first event here
+        # Asking for a person needs no model: the conversation service answers with the waiting notice.
+        status, headers, body = front.request(
+            f"/widget/api/{assistant_id}/messages", method="POST",
+            headers={**json_headers, "Authorization": f"Bearer {session['token']}"},
+            body=json.dumps({"text": "Talk to a person", "client_message_id": uuid.uuid4().hex,
+                             "dialog": session["dialog"]}).encode())
+        assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+        assert b"event: final" in body and b"They will answer you here soon." in body
+        received = b""
+        while b"They will answer you here soon." not in received:  # the other stream, live
+            received += stream.fp.readline()
+        assert b'"role":"user"' in received
+    finally:
+        connection.close()

@@ -20,6 +20,7 @@ DASHBOARD_NAV = [
     ("nav_assistants", routes.ASSISTANTS, "bot"),
     ("nav_knowledge", routes.KNOWLEDGE, "book-open"),
     ("nav_bots", routes.BOTS, "send"),
+    ("nav_website", routes.OVERVIEW + "/website", "globe"),  # chatai/web/pages/widget.py
     ("nav_inbox", routes.INBOX, "messages-square"),
     ("nav_billing", routes.BILLING, "wallet"),
     ("nav_settings", routes.SETTINGS, "settings"),
