@@ -104,6 +104,7 @@ class Worker(Protocol):
     failed: bool
     answer_fn: AnswerFn
     answer_timeout: float
+    bot: Any  # the python-telegram-bot Bot (sendMessageDraft while an answer streams)
 
     async def assistant(self) -> AssistantInfo: ...
 
