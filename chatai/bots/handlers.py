@@ -93,7 +93,11 @@ async def classify_for(worker: Worker, update: dict[str, Any]) -> Incoming:
 
 class DraftStream:
     """The answer as it is written, in a private chat: drafts, with "typing" until the first one shows and
-    instead of them once one fails (the failure is logged, never the text)."""
+    instead of them once one fails (the failure is logged, never the text).
+
+    A draft goes out in a task of its own, the newest text winning: reading the model's stream never waits
+    for Telegram, and a slow draft is overtaken rather than queued. `finish` waits for the draft in flight,
+    so no draft can land after the final message."""
 
     interval = DRAFT_INTERVAL
 
@@ -101,6 +105,8 @@ class DraftStream:
         self.worker, self.chat_id, self.draft_id = worker, chat_id, draft_id
         self.shown = 0
         self.failed = False
+        self._latest: str | None = None
+        self._in_flight: asyncio.Task | None = None
         self._typing: contextlib.AbstractAsyncContextManager[None] | None = None
 
     async def _typing_on(self) -> None:
@@ -113,29 +119,40 @@ class DraftStream:
         if typing is not None:
             await typing.__aexit__(None, None, None)
 
+    async def _send_latest(self) -> None:
+        while self._latest is not None and not self.failed:
+            text, self._latest = self._latest, None
+            try:
+                await self.worker.bot.send_message_draft(chat_id=self.chat_id, draft_id=self.draft_id,
+                                                         text=text[:MAX_DRAFT_CHARS])
+            except asyncio.CancelledError:
+                raise
+            except TelegramError as exc:
+                self.failed = True
+                if isinstance(exc, BadRequest):  # the server does not do drafts: not for this bot again
+                    _no_drafts.add(self.worker.id)
+                log.info("bot %s: drafts off for this answer (%s); typing instead", self.worker.id,
+                         type(exc).__name__)
+                return
+            self.shown += 1
+
     async def start(self) -> None:
         await self._typing_on()
 
     async def push(self, text: str) -> None:
-        if self.failed or not text.strip():
-            return
-        try:
-            await self.worker.bot.send_message_draft(chat_id=self.chat_id, draft_id=self.draft_id,
-                                                     text=text[:MAX_DRAFT_CHARS])
-        except asyncio.CancelledError:
-            raise
-        except TelegramError as exc:
-            self.failed = True
-            if isinstance(exc, BadRequest):  # the server does not do drafts: not for this bot again
-                _no_drafts.add(self.worker.id)
-            log.info("bot %s: drafts off for this answer (%s); typing instead", self.worker.id, type(exc).__name__)
+        if not self.failed and text.strip():
+            self._latest = text
+            if self._in_flight is None or self._in_flight.done():
+                self._in_flight = asyncio.create_task(self._send_latest())
+        if self.failed:
             await self._typing_on()
-            return
-        self.shown += 1
-        if self.shown == 1:
+        elif self.shown:
             await self._typing_off()
 
     async def finish(self) -> None:
+        self._latest = None
+        if self._in_flight is not None:
+            await asyncio.gather(self._in_flight, return_exceptions=True)
         await self._typing_off()
 
 
