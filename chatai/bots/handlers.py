@@ -35,6 +35,7 @@ from chatai.conversation.pipeline import AI_REPLIES, Conversation
 from chatai.conversation.texts import TEXTS, text_for, user_language
 from chatai.services import dialogs
 from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
+from chatai.settings import get_settings
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Worker
@@ -176,7 +177,7 @@ class TelegramChannel:
 
     def stream(self, turn: Pending) -> Stream | None:
         """Drafts in a private chat (a positive chat id) of a bot whose server takes them."""
-        if turn.chat_id <= 0 or self.worker.id in _no_drafts:
+        if turn.chat_id <= 0 or self.worker.id in _no_drafts or not get_settings().telegram_drafts:
             return None
         return DraftStream(self.worker, turn.chat_id, draft_id=int(turn.update_id) or int(time.time()))
 

@@ -83,3 +83,21 @@ async def test_rejected_drafts_fall_back_to_typing_and_are_not_tried_again(tenan
     sent = await fake_telegram.await_sent(token, 2)
     assert len(sent) == 2 and brain.calls == 2
     assert len(fake_telegram.calls(token, "sendMessageDraft")) == 1  # this bot's server does not do drafts
+
+
+async def test_drafts_switched_off_by_the_operator_show_typing(tenant, fake_telegram, runners, monkeypatch):
+    from chatai.settings import get_settings
+
+    monkeypatch.setenv("TELEGRAM_DRAFTS", "false")
+    get_settings.cache_clear()
+    try:
+        bot, token = await connect(fake_telegram, tenant)
+        brain = SteppedBrain(["Open ", "from 9."], lambda n: bool(fake_telegram.calls(token, "sendChatAction")))
+        await runners(answer_fn=brain)
+        fake_telegram.push_text(token, "When do you open?", chat_id=6161)
+        sent = await fake_telegram.await_sent(token, 1)
+        assert "Open from 9." in sent[0]["text"]
+        assert fake_telegram.calls(token, "sendMessageDraft") == []
+    finally:
+        monkeypatch.delenv("TELEGRAM_DRAFTS")
+        get_settings.cache_clear()
