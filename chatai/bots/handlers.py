@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -179,7 +178,8 @@ class TelegramChannel:
         """Drafts in a private chat (a positive chat id) of a bot whose server takes them."""
         if turn.chat_id <= 0 or self.worker.id in _no_drafts or not get_settings().telegram_drafts:
             return None
-        return DraftStream(self.worker, turn.chat_id, draft_id=int(turn.update_id) or int(time.time()))
+        # The update id names the draft (non-zero, a 32-bit integer for the Bot API): one per answered message.
+        return DraftStream(self.worker, turn.chat_id, draft_id=(int(turn.update_id) % 2**31) or 1)
 
     async def deliver(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
         if reply.answered_by == "notice":
