@@ -62,10 +62,12 @@ UPDATE_POOLS = 64
 SEND_POOLS = 8
 ASSISTANT_TTL = 30.0
 
-async def _default_answer(**kwargs: Any) -> Any:
-    from chatai.rag.answer import answer_question  # lazy: the runner imports without the RAG stack
+def _default_answer(**kwargs: Any) -> Any:
+    """The answer as it is generated (text deltas, then the Answer): the pipeline streams it as drafts in a
+    private chat and shows "typing" elsewhere (bots/handlers.py)."""
+    from chatai.rag.answer import stream_answer  # lazy: the runner imports without the RAG stack
 
-    return await answer_question(**kwargs)
+    return stream_answer(**kwargs)
 
 
 class BotRunner:

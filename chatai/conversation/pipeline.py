@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AI_REPLIES = ("llm", "qa", "extractive")  # what the assistant produced (not notices, greetings, "I don't know")
-STREAM_EVERY = 0.3  # seconds between two partial-text pushes at most (a channel may pace them further)
 
 
 def source_dict(source: Any) -> dict[str, Any]:
@@ -201,8 +200,8 @@ async def _last_answer(items: Any) -> Any:
 
 
 async def _streamed(items: Any, stream: Stream) -> Any:
-    """Push the text so far to the stream, at most every STREAM_EVERY seconds; the final answer is returned,
-    never pushed: the channel delivers it as the reply."""
+    """Push the text so far to the stream, at most every `stream.interval` seconds (the first text at once);
+    the final answer is returned, never pushed: the channel delivers it as the reply."""
     text, pushed_at, final = "", 0.0, None
     await stream.start()
     try:
@@ -211,7 +210,7 @@ async def _streamed(items: Any, stream: Stream) -> Any:
                 final = item
                 continue
             text += item
-            if time.monotonic() - pushed_at >= STREAM_EVERY:
+            if time.monotonic() - pushed_at >= stream.interval:
                 await stream.push(text)
                 pushed_at = time.monotonic()
     finally:

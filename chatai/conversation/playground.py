@@ -31,6 +31,8 @@ OnText = Callable[[str], Awaitable[None]]  # the text so far while the answer st
 
 
 class _PushStream:
+    interval = 0.1  # the dashboard's WebSocket: a fluid bubble, each push is one state delta
+
     def __init__(self, on_text: OnText) -> None:
         self.on_text = on_text
 

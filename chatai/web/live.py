@@ -132,6 +132,10 @@ async def push_to_client(token: str, owner_id: uuid.UUID, dialog_ids: set[uuid.U
             await inbox.refresh_live(owner_id, dialog_ids)
             if inbox.open_id and inbox.open_id == badge.notice_dialog:  # already open on this tab
                 badge.notice_name, badge.notice_dialog = "", ""
+        elif root.router.url.path.rstrip("/") == routes.KNOWLEDGE:  # the playground's own conversation
+            from chatai.web.state.playground import PlaygroundState
+
+            await (await root.get_state(PlaygroundState)).refresh_live(owner_id, dialog_ids)
 
 
 async def dispatch(events: list[DialogEvent]) -> None:
