@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.bots import charging, heap, logsafe, operator, queries
+from chatai.bots.admission import Admission, slots_for
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
@@ -72,7 +73,8 @@ class BotRunner:
                  lease_ttl: float = 15.0, reconcile_interval: float = 5.0, poll_timeout: int = 25,
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
                  backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 16,
-                 startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10) -> None:
+                 startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10,
+                 db_pool_timeout: float = 30.0) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -96,8 +98,11 @@ class BotRunner:
                 "verify": self.ssl_context,
                 "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)}))
         self.db_pool_size = db_pool_size
-        self.writeback = WriteBehind(self.db, interval=writeback_interval)
+        self.db_pool_timeout = db_pool_timeout  # an admitted step never waits for it (admission.py)
+        self.admission = Admission(slots_for(db_pool_size, db_pool_size))  # pool_size + max_overflow (start())
+        self.writeback = WriteBehind(self._reserved_db, interval=writeback_interval)
         self._assistants: dict[uuid.UUID, AssistantInfo] = {}
+        self._assistant_reads: dict[uuid.UUID, asyncio.Future[AssistantInfo]] = {}
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -121,17 +126,27 @@ class BotRunner:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def session(self) -> AsyncSession:
-        """ORM sessions on the runner's own engine, for the cold paths (reconcile, status, recovery).
-        No pre-ping: a ping per checkout is one more round trip; a dead connection instead fails that
-        transaction, which supervision retries (poll backoff, recovery sweep)."""
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """ORM sessions on the runner's own engine, for the cold paths (reconcile, status, recovery),
+        admitted like db(). No pre-ping: a ping per checkout is one more round trip; a dead connection
+        instead fails that transaction, which supervision retries (poll backoff, recovery sweep)."""
         assert self._sessions is not None, "runner not started"
-        return self._sessions()
+        async with self.admission.slot(), self._sessions() as session:
+            yield session
 
     @contextlib.asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncConnection]:
         """An AUTOCOMMIT connection for the hot path: each statement is its own transaction, so a
-        one-statement write is one round trip (no BEGIN, no COMMIT)."""
+        one-statement write is one round trip (no BEGIN, no COMMIT). Admitted first (admission.py): under
+        load a step waits here for a free connection rather than timing out in the pool."""
+        async with self.admission.slot(), self._reserved_db() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _reserved_db(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without admission: the write-behind's (one statement at a time, from the reserve),
+        so 'answered' marks never queue behind the answers they close."""
         assert self._autocommit is not None, "runner not started"
         async with self._autocommit.connect() as conn:
             yield conn
@@ -140,7 +155,8 @@ class BotRunner:
         self.started_at = utcnow()
         # Hot-path statements are single round trips, so few connections carry a thousand bots.
         self._engine = create_async_engine(database_url(), pool_size=self.db_pool_size,
-                                           max_overflow=self.db_pool_size, pool_recycle=1800)
+                                           max_overflow=self.db_pool_size, pool_recycle=1800,
+                                           pool_timeout=self.db_pool_timeout)
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
@@ -218,6 +234,26 @@ class BotRunner:
         cached = self._assistants.get(assistant_id)
         if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
             return cached
+        # One read for all the bots missing it at once (a thousand bots of one assistant, its entry just
+        # expired): each would otherwise take a connection, some nested inside a step already admitted.
+        # The first caller reads in its own task (a task of its own would wait for admission while the
+        # callers hold the slots it needs); the others wait for its result.
+        loading = self._assistant_reads.get(assistant_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        loading = self._assistant_reads[assistant_id] = asyncio.get_running_loop().create_future()
+        try:
+            info = await self._read_assistant(assistant_id)
+        except BaseException as exc:
+            loading.set_exception(exc if isinstance(exc, Exception) else RuntimeError("assistant read cancelled"))
+            loading.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+            raise
+        finally:
+            self._assistant_reads.pop(assistant_id, None)
+        loading.set_result(info)
+        return info
+
+    async def _read_assistant(self, assistant_id: uuid.UUID) -> AssistantInfo:
         async with self.db() as conn:
             row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled,
                                                 Assistant.answer_in_groups)
