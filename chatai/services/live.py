@@ -140,3 +140,116 @@ async def _next_batch(pubsub: Any, coalesce: float) -> list[DialogEvent]:
         if event is not None:
             events.append(event)
     return events
+
+
+# --- fan-out: one read per owner per batch, one bounded queue per tab -------------------------------------
+
+
+@dataclass
+class OwnerChange:
+    """What one batch changed for one owner, read ONCE for all the owner's tabs: the dialogs concerned, the
+    owner's counts (`summary`) and the changed dialogs' list rows (`rows`, by id; absent when unknown: a tab
+    then re-reads its list). Other kinds of live news (a typing indicator...) ride in `extra`, newest wins."""
+
+    owner_id: uuid.UUID
+    dialog_ids: set[uuid.UUID]
+    summary: Any = None
+    rows: dict[uuid.UUID, Any] | None = None
+    extra: dict[str, Any] | None = None
+
+    def merged_with(self, newer: OwnerChange) -> OwnerChange:
+        """This change and a newer one, for a tab that has not taken this one yet (its queue stays one deep)."""
+        rows = None if self.rows is None or newer.rows is None else {**self.rows, **newer.rows}
+        extra = {**(self.extra or {}), **(newer.extra or {})} or None
+        return OwnerChange(self.owner_id, self.dialog_ids | newer.dialog_ids,
+                           newer.summary if newer.summary is not None else self.summary, rows, extra)
+
+
+ReadOwner = Callable[[uuid.UUID, set[uuid.UUID]], Awaitable[OwnerChange]]
+Deliver = Callable[[str, OwnerChange], Awaitable[bool]]
+
+
+class _Tab:
+    """One tab's queue: at most one change waiting (newer ones merge into it), delivered by the tab's own
+    task, so a tab whose push is slow (a busy browser, a stuck socket) holds up nobody else."""
+
+    def __init__(self, token: str, deliver: Deliver, on_gone: Callable[[str], None]) -> None:
+        self.token = token
+        self.waiting: OwnerChange | None = None
+        self.delivered = 0
+        self.merged = 0
+        self._deliver = deliver
+        self._on_gone = on_gone
+        self._task: asyncio.Task | None = None
+
+    def offer(self, change: OwnerChange) -> None:
+        if self.waiting is None:
+            self.waiting = change
+        else:
+            self.waiting = self.waiting.merged_with(change)
+            self.merged += 1
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name=f"live-tab-{self.token[:8]}")
+
+    async def _run(self) -> None:
+        while self.waiting is not None:
+            change, self.waiting = self.waiting, None
+            try:
+                keep = await self._deliver(self.token, change)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one tab's failure is that tab's; the next change retries
+                log.warning("live push to a tab failed", exc_info=True)
+                keep = True
+            self.delivered += 1
+            if not keep:  # signed out or someone else now: nothing more for this tab
+                self.waiting = None
+                self._on_gone(self.token)
+                return
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class LiveFanout:
+    """Dialog events -> the open tabs of their owner, at a cost per batch that does not grow with the tabs:
+    `read(owner, dialog_ids)` runs once per owner per batch (not per tab), and each tab gets the result
+    through its own one-deep queue (`_Tab`). `dispatch` returns once the reads are done and the changes
+    queued: it never waits for a tab. Tabs come from `tabs_of(owner)` (the web worker's registry)."""
+
+    def __init__(self, *, tabs_of: Callable[[uuid.UUID], list[str]], read: ReadOwner, deliver: Deliver,
+                 forget: Callable[[str], None] = lambda _token: None) -> None:
+        self._tabs_of = tabs_of
+        self._read = read
+        self._deliver = deliver
+        self._forget = forget
+        self.tabs: dict[str, _Tab] = {}
+        self.reads = 0
+
+    async def dispatch(self, events: list[DialogEvent]) -> None:
+        for owner_id, owner_events in group_by_owner(events).items():
+            tokens = self._tabs_of(owner_id)
+            if not tokens:
+                continue
+            self.reads += 1
+            change = await self._read(owner_id, {e.dialog_id for e in owner_events})
+            self.offer(tokens, change)
+
+    def offer(self, tokens: list[str], change: OwnerChange) -> None:
+        """Queue `change` for these tabs (also for other publishers of per-owner news through this layer)."""
+        for token in tokens:
+            tab = self.tabs.get(token)
+            if tab is None:
+                tab = self.tabs[token] = _Tab(token, self._deliver, self._gone)
+            tab.offer(change)
+
+    def drop(self, token: str) -> None:
+        """The tab closed: cancel what it was being sent."""
+        tab = self.tabs.pop(token, None)
+        if tab is not None:
+            tab.cancel()
+
+    def _gone(self, token: str) -> None:
+        self.tabs.pop(token, None)
+        self._forget(token)

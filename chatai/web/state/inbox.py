@@ -17,6 +17,7 @@ from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
+from chatai.services.live import OwnerChange
 from chatai.web import routes
 from chatai.web.i18n import text
 from chatai.web.live import REGISTRY, LiveBadgeState
@@ -51,6 +52,14 @@ def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
     return {"id": str(m.id), "role": m.role, "text": m.text, "answered_by": m.answered_by,
             "sources": _sources(m.sources), "operator": m.operator_email, "time": _when(m.created_at),
             "delivery": m.delivery_status, "delivery_error": m.delivery_error}
+
+
+def merge_live_rows(current: list[dict[str, str]], fresh: list[dict[str, str]],
+                    changed: set[str]) -> list[dict[str, str]]:
+    """The list after a live change: the changed dialogs' fresh rows (newest first) on top, the changed ones
+    that no longer match the filters gone, the rest in their order. Rows moved up from beyond the loaded
+    page stay out of "load more" (keyset paging continues from the cursor, older than them)."""
+    return fresh + [row for row in current if row["id"] not in changed]
 
 
 def _handoff_code(exc: Exception) -> str:
@@ -139,6 +148,32 @@ class InboxState(rx.State):
         if self.open_id:
             await self._load_transcript(owner_id)
         await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def apply_live(self, user_id: uuid.UUID, change: OwnerChange) -> None:
+        """A batch of changes to the owner's dialogs, read once for all their tabs (chatai/web/live.py calls
+        this with the tab's state locked, `user_id` being this tab's session just checked). The changed rows
+        are merged into the list; only a list the rows cannot update (a search, a period, a bot filter) is
+        re-read."""
+        if user_id != change.owner_id:
+            return
+        if change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL:
+            await self._load_list(user_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        else:
+            shown = [_dialog_dict(row) for row in sorted(change.rows.values(), key=lambda r: r.last_message_at,
+                                                         reverse=True) if self._lists(row)]
+            merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids})
+            if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
+                await self._load_list(user_id, rows=MAX_LIVE_ROWS)
+            else:
+                self.dialogs = merged
+        if self.open_id and uuid.UUID(self.open_id) in change.dialog_ids:
+            await self._load_transcript(user_id)
+            await (await self.get_state(LiveBadgeState)).refresh(user_id)
+
+    def _lists(self, row: inbox_svc.DialogRow) -> bool:
+        """Whether the list under this tab's assistant and status filters shows the row."""
+        return ((self.f_assistant == ALL or str(row.assistant_id) == self.f_assistant)
+                and (self.f_status == ALL or row.status == self.f_status))
 
     async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
         """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""

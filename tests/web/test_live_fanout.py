@@ -1,0 +1,200 @@
+"""Live views whose cost does not grow with every tab (issue 24): one read per owner per batch shared by all
+the owner's tabs (statements counted on the real database), rows merged into each tab's list instead of a
+re-read, a session checked once per batch for the tabs sharing it, and a stuck tab delaying no other."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+import chatai.chatai  # noqa: F401 - registers every page state on the tree
+from chatai.db.models import Dialog, Message
+from chatai.db.session import async_session, get_async_engine
+from chatai.services import accounts, assistants
+from chatai.services.live import DialogEvent, LiveFanout, OwnerChange
+from chatai.web.live import _tab_user_id, read_owner_change
+from chatai.web.state.inbox import InboxState, merge_live_rows
+from tests.waits import PATIENCE
+from tests.web.clients import signed_in_root
+
+
+@contextlib.contextmanager
+def counted_statements():
+    """SQL statements sent to the database meanwhile (every session of the app shares this engine)."""
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    engine = get_async_engine().sync_engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+
+
+@pytest.fixture
+async def owners(db):
+    """Two owners with two dialogs each (the newest first in each list)."""
+    out = {}
+    async with async_session() as s:
+        for name in ("a", "b"):
+            token = await accounts.sign_up(s, email=f"live-{name}@example.com", password=f"password {name}")
+            user = await accounts.user_for_token(s, token)
+            assistant = await assistants.create_assistant(s, owner_id=user.id, name=f"{name}'s assistant")
+            dialogs = []
+            for n in range(2):
+                dialog = Dialog(owner_id=user.id, assistant_id=assistant.id, user_name=f"Customer {name}{n}",
+                                last_message_at=datetime.now(UTC) - timedelta(minutes=10 - n))
+                s.add(dialog)
+                await s.flush()
+                s.add(Message(dialog_id=dialog.id, role="user", text=f"question {name}{n}"))
+                dialogs.append(dialog.id)
+            out[name] = {"token": token, "owner": user.id, "dialogs": dialogs}
+        await s.commit()
+    return out
+
+
+async def _new_message(dialog_id: uuid.UUID, text: str, role: str = "user") -> None:
+    async with async_session() as s:
+        s.add(Message(dialog_id=dialog_id, role=role, text=text))
+        dialog = await s.get(Dialog, dialog_id)
+        dialog.last_message_at = datetime.now(UTC)
+        s.add(dialog)
+        await s.commit()
+
+
+def _events(owner, dialog_ids):
+    return [DialogEvent(type="message", dialog_id=d, owner_id=owner, role="user") for d in dialog_ids]
+
+
+@pytest.mark.parametrize("tabs", [3, 40])
+async def test_one_read_per_owner_per_batch_whatever_the_tabs(owners, tabs):
+    a, b = owners["a"], owners["b"]
+    tokens = {a["owner"]: [f"a{i}" for i in range(tabs)], b["owner"]: [f"b{i}" for i in range(tabs)]}
+    delivered: dict[str, list[OwnerChange]] = {}
+
+    async def deliver(token: str, change: OwnerChange) -> bool:
+        delivered.setdefault(token, []).append(change)
+        return True
+
+    fanout = LiveFanout(tabs_of=lambda owner: tokens.get(owner, []), read=read_owner_change, deliver=deliver)
+    await _new_message(a["dialogs"][0], "a new question")
+    events = _events(a["owner"], [a["dialogs"][0], a["dialogs"][0], a["dialogs"][1]]) + _events(b["owner"],
+                                                                                                 [b["dialogs"][1]])
+    events.append(DialogEvent(type="message", dialog_id=uuid.uuid4(), owner_id=uuid.uuid4()))  # nobody watching
+    with counted_statements() as statements:
+        await fanout.dispatch(events)
+    assert len(statements) == 4  # two owners with tabs x (counts + changed rows): not a statement per tab
+    assert fanout.reads == 2
+    await _settled(fanout)
+    assert sorted(delivered) == sorted(tokens[a["owner"]] + tokens[b["owner"]])
+    for token in tokens[a["owner"]]:
+        [change] = delivered[token]
+        assert change.owner_id == a["owner"] and change.dialog_ids == set(a["dialogs"])
+        assert change.rows[a["dialogs"][0]].preview == "a new question"
+        assert change.summary.unread == 3  # the owner's counts, read once for every tab
+    assert delivered[tokens[b["owner"]][0]][0].rows.keys() == {b["dialogs"][1]}  # only the owner's own rows
+
+
+async def _settled(fanout: LiveFanout, stuck: set[str] = frozenset()) -> None:
+    """Every tab's delivery task (but the stuck ones') has finished: nothing is offered meanwhile."""
+    tasks = [t._task for token, t in fanout.tabs.items() if token not in stuck and t._task is not None]
+    await asyncio.wait_for(asyncio.gather(*tasks), PATIENCE)
+
+
+async def test_a_stuck_tab_delays_no_other_and_its_queue_stays_one_deep():
+    owner, dialogs = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    release = asyncio.Event()
+    delivered: dict[str, list[set[uuid.UUID]]] = {"stuck": [], "quick": []}
+
+    async def read(owner_id, dialog_ids):
+        return OwnerChange(owner_id, set(dialog_ids), summary=len(dialog_ids), rows={})
+
+    async def deliver(token: str, change: OwnerChange) -> bool:
+        delivered[token].append(change.dialog_ids)
+        if token == "stuck":
+            await release.wait()  # a socket that does not drain
+        return True
+
+    fanout = LiveFanout(tabs_of=lambda _owner: ["stuck", "quick"], read=read, deliver=deliver)
+    for dialog_id in dialogs:
+        await fanout.dispatch(_events(owner, [dialog_id]))  # returns without waiting for any tab
+        await _settled(fanout, stuck={"stuck"})
+    assert delivered["quick"] == [{d} for d in dialogs]  # every batch, at once
+    assert delivered["stuck"] == [{dialogs[0]}]  # still on the first
+    stuck = fanout.tabs["stuck"]
+    assert stuck.waiting is not None and stuck.waiting.dialog_ids == {dialogs[1], dialogs[2]}  # merged: one deep
+    assert stuck.merged == 1
+    release.set()
+    await _settled(fanout)
+    assert delivered["stuck"] == [{dialogs[0]}, {dialogs[1], dialogs[2]}]
+
+
+async def test_a_tab_no_longer_signed_in_as_the_owner_is_forgotten():
+    forgotten: list[str] = []
+
+    async def read(owner_id, dialog_ids):
+        return OwnerChange(owner_id, set(dialog_ids))
+
+    async def deliver(token: str, change: OwnerChange) -> bool:
+        return token != "signed-out"
+
+    fanout = LiveFanout(tabs_of=lambda _owner: ["signed-out", "fine"], read=read, deliver=deliver,
+                        forget=forgotten.append)
+    await fanout.dispatch(_events(uuid.uuid4(), [uuid.uuid4()]))
+    await _settled(fanout)
+    assert forgotten == ["signed-out"] and list(fanout.tabs) == ["fine"]
+
+
+async def test_inbox_tabs_merge_the_shared_rows_without_reading(owners):
+    a, b = owners["a"], owners["b"]
+    tab_a = await (await signed_in_root(a["token"])).get_state(InboxState)
+    tab_b = await (await signed_in_root(b["token"])).get_state(InboxState)
+    await InboxState.load_inbox.fn(tab_a)
+    await InboxState.load_inbox.fn(tab_b)
+    before_b = list(tab_b.dialogs)
+    assert [d["user_name"] for d in tab_a.dialogs] == ["Customer a1", "Customer a0"]
+    await _new_message(a["dialogs"][0], "<b>later</b> question")
+    change = await read_owner_change(a["owner"], {a["dialogs"][0]})
+    with counted_statements() as statements:
+        await tab_a.apply_live(a["owner"], change)
+        await tab_b.apply_live(b["owner"], change)  # A's change at B's tab (checked as B): nothing
+    assert statements == []  # merged from the shared read; no dialog open, so nothing else to read
+    assert [(d["user_name"], d["preview"]) for d in tab_a.dialogs] == [("Customer a0", "<b>later</b> question"),
+                                                                       ("Customer a1", "question a1")]
+    assert tab_b.dialogs == before_b
+    # A status filter the row no longer matches takes it out; a search re-reads the list from the database.
+    tab_a.f_status = "waiting"
+    await tab_a.apply_live(a["owner"], change)
+    assert [d["user_name"] for d in tab_a.dialogs] == ["Customer a1"]
+    tab_a.f_status, tab_a.search = "all", "later"
+    with counted_statements() as statements:
+        await tab_a.apply_live(a["owner"], change)
+    assert len(statements) == 1 and [d["user_name"] for d in tab_a.dialogs] == ["Customer a0"]
+
+
+async def test_a_session_is_checked_once_per_change_for_the_tabs_sharing_it(owners):
+    a = owners["a"]
+    roots = [await signed_in_root(a["token"]) for _ in range(5)]
+    change = OwnerChange(a["owner"], set(), extra={"sessions": {}})
+    with counted_statements() as statements:
+        users = [await _tab_user_id(root, change) for root in roots]
+    assert users == [a["owner"]] * 5
+    checks = len(statements)
+    assert checks >= 1
+    with counted_statements() as statements:
+        assert await _tab_user_id(await signed_in_root(owners["b"]["token"]), change) == owners["b"]["owner"]
+        assert await _tab_user_id(await signed_in_root(""), change) is None  # signed out: no database at all
+    assert len(statements) == checks  # another session is checked on its own, once
+
+
+def test_merge_puts_fresh_rows_on_top_and_drops_what_left_the_filter():
+    current = [{"id": "1"}, {"id": "2"}, {"id": "3"}]
+    assert merge_live_rows(current, [{"id": "3", "p": "new"}], {"3", "2"}) == [{"id": "3", "p": "new"}, {"id": "1"}]
