@@ -23,6 +23,7 @@ from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
 
 log = logging.getLogger(__name__)
 
+MAX_MERGED_ROWS = 200  # changed rows a waiting change may carry; beyond, the tab re-reads its list
 COALESCE_SECONDS = 0.05  # events arriving together are handled together (a reply follows its question)
 RECONNECT_SECONDS = 1.0
 
@@ -160,6 +161,8 @@ class OwnerChange:
     def merged_with(self, newer: OwnerChange) -> OwnerChange:
         """This change and a newer one, for a tab that has not taken this one yet (its queue stays one deep)."""
         rows = None if self.rows is None or newer.rows is None else {**self.rows, **newer.rows}
+        if rows is not None and len(rows) > MAX_MERGED_ROWS:  # a tab hidden all afternoon: it re-reads instead
+            rows = None
         extra = {**(self.extra or {}), **(newer.extra or {})} or None
         return OwnerChange(self.owner_id, self.dialog_ids | newer.dialog_ids,
                            newer.summary if newer.summary is not None else self.summary, rows, extra)
@@ -171,11 +174,13 @@ Deliver = Callable[[str, OwnerChange], Awaitable[bool]]
 
 class _Tab:
     """One tab's queue: at most one change waiting (newer ones merge into it), delivered by the tab's own
-    task, so a tab whose push is slow (a busy browser, a stuck socket) holds up nobody else."""
+    task, so a tab whose push is slow (a busy browser, a stuck socket) holds up nobody else. A hidden tab
+    (the browser says so) keeps its change waiting until it is shown again: one push then, not one per event."""
 
     def __init__(self, token: str, deliver: Deliver, on_gone: Callable[[str], None]) -> None:
         self.token = token
         self.waiting: OwnerChange | None = None
+        self.hidden = False
         self.delivered = 0
         self.merged = 0
         self._deliver = deliver
@@ -188,11 +193,19 @@ class _Tab:
         else:
             self.waiting = self.waiting.merged_with(change)
             self.merged += 1
-        if self._task is None or self._task.done():
+        self._start()
+
+    def set_hidden(self, hidden: bool) -> None:
+        self.hidden = hidden
+        if not hidden:
+            self._start()  # what it missed while hidden, merged into one change
+
+    def _start(self) -> None:
+        if self.waiting is not None and not self.hidden and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name=f"live-tab-{self.token[:8]}")
 
     async def _run(self) -> None:
-        while self.waiting is not None:
+        while self.waiting is not None and not self.hidden:
             change, self.waiting = self.waiting, None
             try:
                 keep = await self._deliver(self.token, change)
@@ -243,6 +256,13 @@ class LiveFanout:
             if tab is None:
                 tab = self.tabs[token] = _Tab(token, self._deliver, self._gone)
             tab.offer(change)
+
+    def set_hidden(self, token: str, hidden: bool) -> None:
+        """The browser hid or showed this tab: a hidden tab is sent nothing until it is shown again."""
+        tab = self.tabs.get(token)
+        if tab is None:
+            tab = self.tabs[token] = _Tab(token, self._deliver, self._gone)
+        tab.set_hidden(hidden)
 
     def drop(self, token: str) -> None:
         """The tab closed: cancel what it was being sent."""

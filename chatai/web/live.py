@@ -65,21 +65,54 @@ class LiveBadgeState(rx.State):
 
     @rx.event
     async def track(self):
-        """The sidebar mounted: count, and receive live updates in this tab."""
+        """The sidebar mounted: count, and receive live updates in this tab (and hear when it is hidden)."""
         user = await require_user(self)
         if user is None:
             return
         REGISTRY.register(self.router.session.client_token, owner_id=user.id)
         await self.refresh(user.id)
+        return rx.call_script(VISIBILITY_JS)
+
+    @rx.event
+    async def tab_visibility(self, hidden: bool):
+        """The browser hid or showed this tab: a hidden tab gets its live updates when it is shown again."""
+        user = await require_user(self)
+        token = self.router.session.client_token
+        registration = REGISTRY.get(token)
+        if user is None or registration is None or registration.owner_id != user.id:
+            return
+        FANOUT.set_hidden(token, bool(hidden))
 
     @rx.event
     def dismiss_notice(self):
         self.notice_name, self.notice_dialog = "", ""
 
 
+# The page's visibility reaches the server through two hidden buttons (a listener installed once per page).
+VISIBILITY_JS = """(() => {
+  const tell = () => document.getElementById(document.hidden ? 'live-tab-hidden' : 'live-tab-shown')?.click();
+  if (!window.__chataiVisibility) {
+    window.__chataiVisibility = true;
+    document.addEventListener('visibilitychange', tell);
+  }
+  if (document.hidden) tell();
+})()"""
+
+
+def _visibility_buttons() -> rx.Component:
+    hidden = {"display": "none"}
+    return rx.fragment(
+        rx.el.button(id="live-tab-hidden", on_click=LiveBadgeState.tab_visibility(True), style=hidden,
+                     aria_hidden="true", tab_index=-1, type="button"),
+        rx.el.button(id="live-tab-shown", on_click=LiveBadgeState.tab_visibility(False), style=hidden,
+                     aria_hidden="true", tab_index=-1, type="button"),
+    )
+
+
 def unread_badge() -> rx.Component:
     """Beside "Inbox" in the sidebar: unread messages, and waiting dialogs in orange."""
     return rx.hstack(
+        _visibility_buttons(),
         rx.cond(LiveBadgeState.waiting > 0,
                 rx.badge(LiveBadgeState.waiting, color_scheme="orange", variant="solid", radius="full",
                          id="nav-waiting", title=AuthState.tr["inbox_status_waiting"]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -198,3 +199,63 @@ async def test_a_session_is_checked_once_per_change_for_the_tabs_sharing_it(owne
 def test_merge_puts_fresh_rows_on_top_and_drops_what_left_the_filter():
     current = [{"id": "1"}, {"id": "2"}, {"id": "3"}]
     assert merge_live_rows(current, [{"id": "3", "p": "new"}], {"3", "2"}) == [{"id": "3", "p": "new"}, {"id": "1"}]
+
+
+async def test_a_hidden_tab_gets_one_merged_change_when_shown():
+    owner, dialogs = uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+    delivered: dict[str, list[set[uuid.UUID]]] = {"hidden": [], "shown": []}
+
+    async def read(owner_id, dialog_ids):
+        return OwnerChange(owner_id, set(dialog_ids), rows={d: f"row {d}" for d in dialog_ids})
+
+    async def deliver(token: str, change: OwnerChange) -> bool:
+        delivered[token].append(change.dialog_ids)
+        return True
+
+    fanout = LiveFanout(tabs_of=lambda _owner: ["hidden", "shown"], read=read, deliver=deliver)
+    fanout.set_hidden("hidden", True)
+    for dialog_id in dialogs:
+        await fanout.dispatch(_events(owner, [dialog_id]))
+        await _settled(fanout)
+    assert delivered == {"hidden": [], "shown": [{d} for d in dialogs]}
+    fanout.set_hidden("hidden", False)
+    await _settled(fanout)
+    assert delivered["hidden"] == [set(dialogs)]  # one push for all it missed
+
+
+def test_a_long_wait_drops_the_rows_for_a_re_read():
+    from chatai.services.live import MAX_MERGED_ROWS
+
+    owner = uuid.uuid4()
+    change = OwnerChange(owner, set(), rows={})
+    for _ in range(MAX_MERGED_ROWS):
+        d = uuid.uuid4()
+        change = change.merged_with(OwnerChange(owner, {d}, rows={d: "row"}))
+    assert len(change.rows) == MAX_MERGED_ROWS
+    d = uuid.uuid4()
+    change = change.merged_with(OwnerChange(owner, {d}, rows={d: "row"}))
+    assert change.rows is None and len(change.dialog_ids) == MAX_MERGED_ROWS + 1
+
+
+async def test_only_the_tabs_own_owner_can_hide_it(owners):
+    from chatai.web.live import FANOUT, REGISTRY, LiveBadgeState
+
+    a = owners["a"]
+    root = await signed_in_root(a["token"])
+    token = f"tab-{uuid.uuid4().hex}"
+    root.router = dataclasses.replace(root.router, session=dataclasses.replace(root.router.session,
+                                                                               client_token=token))
+    badge = await root.get_state(LiveBadgeState)
+    assert badge.router.session.client_token == token
+    REGISTRY.register(token, owner_id=owners["b"]["owner"])  # registered for B, asked by A: refused
+    await LiveBadgeState.tab_visibility.fn(badge, True)
+    assert token not in FANOUT.tabs
+    REGISTRY.register(token, owner_id=a["owner"])
+    try:
+        await LiveBadgeState.tab_visibility.fn(badge, True)
+        assert FANOUT.tabs[token].hidden
+        await LiveBadgeState.tab_visibility.fn(badge, False)
+        assert not FANOUT.tabs[token].hidden
+    finally:
+        REGISTRY.unregister(token)
+        FANOUT.drop(token)
