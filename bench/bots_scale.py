@@ -215,6 +215,20 @@ class _LogCounter(logging.Handler):
                 self.counts[kind] += 1
 
 
+async def _lock_waits(samples: list[int]) -> None:
+    """Every second: how many of the database's backends wait on a lock (a hot row), until cancelled."""
+    import sqlalchemy as sa
+
+    from chatai.db.session import async_session
+
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND wait_event_type = 'Lock'")
+    while True:
+        async with async_session() as session:
+            samples.append(int((await session.execute(query)).scalar() or 0))
+        await asyncio.sleep(1.0)
+
+
 async def _load_phase(args: argparse.Namespace, runner: Any, fake_url: str, fake_pid: int, tokens: list[str], *,
                       contend: float, profile: bool, stalls: float | None) -> dict[str, Any]:
     """One load window (`args.rate` msg/s for `args.seconds`), with `contend` cores of CPU hog beside it, then
@@ -228,6 +242,8 @@ async def _load_phase(args: argparse.Namespace, runner: Any, fake_url: str, fake
     counter = _LogCounter()
     logging.getLogger().addHandler(counter)
     admission0 = runner.admission.stats()
+    lock_samples: list[int] = []
+    locks = asyncio.create_task(_lock_waits(lock_samples))
     try:
         await asyncio.sleep(1.0 if hog else 0)  # the hog at full speed before the load starts
         fake = psutil.Process(fake_pid)
@@ -261,6 +277,7 @@ async def _load_phase(args: argparse.Namespace, runner: Any, fake_url: str, fake
         if profiler is not None:
             await asyncio.to_thread(profiler.wait)
     finally:
+        locks.cancel()
         logging.getLogger().removeHandler(counter)
         cpu_hog.stop(hog)
     load_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / load_wall
@@ -280,6 +297,8 @@ async def _load_phase(args: argparse.Namespace, runner: Any, fake_url: str, fake
         "stalls": tracer.report() if stalls else [], "warnings": counter.counts,
         "admission_queued": admission1["queued"] - admission0["queued"], "admission_peak_waiting":
             admission1["peak_waiting"], "admission_slots": admission1["slots"],
+        "lock_waits_max": max(lock_samples, default=0),
+        "lock_waits_mean": sum(lock_samples) / max(1, len(lock_samples)),
     }
 
 
@@ -397,7 +416,8 @@ def _print_phase(name: str, r: dict[str, Any], args: argparse.Namespace) -> None
     print(f"    runner warnings: pool timeouts {w['pool_timeouts']}, not answered yet {w['not_answered']}, "
           f"unexpected errors {w['unexpected']}, not stored {w['not_stored']}; database admission: "
           f"{r['admission_queued']} steps waited for one of {r['admission_slots']} slots, at most "
-          f"{r['admission_peak_waiting']} waiting")
+          f"{r['admission_peak_waiting']} waiting; database backends waiting on a lock (sampled each second): "
+          f"mean {r['lock_waits_mean']:.1f}, max {r['lock_waits_max']}")
     for line in r["stalls"]:
         print(f"    stall: {line}")
 

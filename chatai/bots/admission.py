@@ -32,6 +32,7 @@ class Admission:
         self.slots = slots
         self._free = asyncio.Semaphore(slots)
         self._holders: dict[asyncio.Task, int] = {}  # task -> depth of its admitted steps
+        self._turns: dict[object, list] = {}  # hot-row key -> [lock, users]
         self.in_use = 0
         self.peak_in_use = 0
         self.waiting = 0
@@ -70,6 +71,26 @@ class Admission:
                 self._holders.pop(task, None)
             self.in_use -= 1
             self._free.release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: object) -> AsyncIterator[None]:
+        """A slot for a statement that writes one hot row (`key`: the account every answer of an owner
+        charges): one such step per key at a time waits for a slot, the others wait here holding none.
+        Many steps waiting on the same row lock inside PostgreSQL would each hold a connection doing
+        nothing, and on a starved machine the row's lock is handed from backend to backend at the pace of
+        the scheduler: the pool would fill with waiters while the other steps (storing, saving replies)
+        could not get a connection."""
+        entry = self._turns.get(key)
+        if entry is None:
+            entry = self._turns[key] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0], self.slot():
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                self._turns.pop(key, None)
 
     def stats(self) -> dict[str, int]:
         return {"slots": self.slots, "in_use": self.in_use, "peak_in_use": self.peak_in_use, "waiting": self.waiting,

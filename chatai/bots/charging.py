@@ -78,7 +78,7 @@ async def reserve(worker: Worker, pending: Pending) -> bool:
         price = await _reserve_price(worker)
         if price <= 0:
             return True
-        async with worker.runner.db() as conn:  # one autocommit statement (charges.reserve)
+        async with worker.runner.db(hot_row=pending.owner_id) as conn:  # one autocommit statement (charges.reserve)
             status = await charges.reserve(conn, account_id=pending.owner_id,
                                            key=charge_key(pending.bot_id, pending.update_id), amount_micros=price,
                                            bot_id=pending.bot_id, update_id=pending.update_id,
@@ -109,7 +109,7 @@ async def refuse(worker: Worker, pending: Pending, language: str) -> str:
 async def _settle(worker: Worker, pending: Pending, saved: SavedReply, *, delivered: bool) -> None:
     item = charges.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
-        async with worker.runner.db() as conn:  # one autocommit statement (charges.settle)
+        async with worker.runner.db(hot_row=pending.owner_id) as conn:  # one statement (charges.settle)
             done = await charges.settle(conn, key=charge_key(pending.bot_id, pending.update_id),
                                         commit=item is not None, item=item, message_id=saved.message_id)
         if done is not None and notifications.crosses_low_balance(

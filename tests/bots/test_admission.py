@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from chatai.bots.admission import RESERVE, Admission, slots_for
 from chatai.db.models import TelegramUpdate
 from chatai.db.session import async_session
-from tests.bots.conftest import FakeBrain, connect, wait_for
+from tests.bots.conftest import PATIENCE, FakeBrain, connect, wait_for
 
 BOTS = 6
 PER_BOT = 12  # 72 updates at once for a pool of 4 connections
@@ -95,3 +95,28 @@ def test_admission_needs_a_slot():
     with pytest.raises(ValueError):
         Admission(0)
     assert slots_for(1, 0) == 1  # a pool smaller than the reserve still admits one step at a time
+
+
+async def test_steps_on_one_hot_row_hold_one_slot_between_them():
+    admission = Admission(2)
+    release = asyncio.Event()
+    inside: list[str] = []
+
+    async def charge(name: str) -> None:
+        async with admission.turn("account"):
+            inside.append(name)
+            await release.wait()
+
+    async def store() -> None:
+        async with admission.slot():
+            inside.append("store")
+
+    charges = [asyncio.create_task(charge(f"charge {n}")) for n in range(5)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await asyncio.wait_for(store(), PATIENCE)  # a slot was free: the charges waiting hold none
+    assert inside == ["charge 0", "store"] and admission.stats()["queued"] == 0
+    release.set()
+    await asyncio.gather(*charges)
+    assert inside[2:] == [f"charge {n}" for n in range(1, 5)] and admission.peak_in_use == 2
+    assert admission._turns == {}  # nothing kept for a row nobody is writing
