@@ -52,6 +52,7 @@ def parse_event(raw: str | bytes) -> DialogEvent | None:
 class Registration:
     owner_id: uuid.UUID
     since: float
+    session_hash: str = ""  # of the sign-in session the tab registered with (checked in bulk per batch)
 
 
 class LiveRegistry:
@@ -61,9 +62,9 @@ class LiveRegistry:
     def __init__(self) -> None:
         self._clients: dict[str, Registration] = {}
 
-    def register(self, token: str, *, owner_id: uuid.UUID) -> None:
+    def register(self, token: str, *, owner_id: uuid.UUID, session_hash: str = "") -> None:
         if token:
-            self._clients[token] = Registration(owner_id, time.monotonic())
+            self._clients[token] = Registration(owner_id, time.monotonic(), session_hash)
 
     def unregister(self, token: str) -> None:
         self._clients.pop(token, None)

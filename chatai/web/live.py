@@ -21,6 +21,8 @@ import uuid
 import reflex as rx
 
 from chatai.db.session import async_session
+from chatai.security import token_hash
+from chatai.services import accounts
 from chatai.services import inbox as inbox_svc
 from chatai.services.live import DialogEvent, LiveFanout, LiveRegistry, OwnerChange, run_dialog_subscriber
 from chatai.web import routes
@@ -69,7 +71,7 @@ class LiveBadgeState(rx.State):
         user = await require_user(self)
         if user is None:
             return
-        REGISTRY.register(self.router.session.client_token, owner_id=user.id)
+        register_tab(self.router.session.client_token, user.id, (await self.get_state(AuthState)).session_token)
         await self.refresh(user.id)
         return rx.call_script(VISIBILITY_JS)
 
@@ -158,20 +160,33 @@ def _connected(token: str) -> bool:
     return namespace is not None and token in namespace.token_to_sid
 
 
+def register_tab(token: str, owner_id: uuid.UUID, session_token: str) -> None:
+    """This tab (client token) shows `owner_id`'s dashboard, signed in with `session_token` (kept as its hash:
+    the batch's one session check covers every tab registered with a session still valid)."""
+    REGISTRY.register(token, owner_id=owner_id, session_hash=token_hash(session_token) if session_token else "")
+
+
 async def read_owner_change(owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> OwnerChange:
-    """Once per owner per batch, for all their tabs: the badge counts and the changed dialogs' list rows."""
+    """Once per owner per batch, for all their tabs: the badge counts, the changed dialogs' list rows, and
+    which of the sessions their tabs registered with are still signed in."""
+    hashes = {r.session_hash for _, r in REGISTRY.clients_of(owner_id) if r.session_hash}
     async with async_session() as session:
         summary = await inbox_svc.unread_summary(session, owner_id=owner_id)
         rows = await inbox_svc.dialog_rows(session, owner_id=owner_id, dialog_ids=dialog_ids)
-    return OwnerChange(owner_id, set(dialog_ids), summary=summary, rows=rows, extra={"sessions": {}})
+        valid = await accounts.live_sessions(session, user_id=owner_id, token_hashes=hashes)
+    return OwnerChange(owner_id, set(dialog_ids), summary=summary, rows=rows,
+                       extra={"sessions": {}, "valid_sessions": valid})
 
 
 async def _tab_user_id(root: rx.State, change: OwnerChange) -> uuid.UUID | None:
-    """Who this tab is signed in as, checked in the database once per session per change: the tabs of one
-    browser share a session, so a batch costs one check per signed-in person, not one per tab."""
+    """Who this tab is signed in as. A session found valid for the owner by the batch's one check (see
+    read_owner_change) needs no statement of its own; any other is checked in the database once per change
+    (tabs of one browser share a session), so a batch costs no statement per tab."""
     auth = await root.get_state(AuthState)
-    checked: dict[str, uuid.UUID | None] = (change.extra or {}).setdefault("sessions", {})
     token = auth.session_token
+    if token and token_hash(token) in (change.extra or {}).get("valid_sessions", ()):
+        return change.owner_id
+    checked: dict[str, uuid.UUID | None] = (change.extra or {}).setdefault("sessions", {})
     if token and token in checked:
         return checked[token]
     user = await auth.current_user()

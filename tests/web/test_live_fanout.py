@@ -16,9 +16,10 @@ import sqlalchemy as sa
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.db.models import Dialog, Message
 from chatai.db.session import async_session, get_async_engine
+from chatai.security import token_hash
 from chatai.services import accounts, assistants
 from chatai.services.live import DialogEvent, LiveFanout, OwnerChange
-from chatai.web.live import _tab_user_id, read_owner_change
+from chatai.web.live import REGISTRY, _tab_user_id, read_owner_change, register_tab
 from chatai.web.state.inbox import InboxState, merge_live_rows
 from tests.waits import PATIENCE
 from tests.web.clients import signed_in_root
@@ -71,6 +72,14 @@ async def _new_message(dialog_id: uuid.UUID, text: str, role: str = "user") -> N
         await s.commit()
 
 
+async def _session_of(user_id: uuid.UUID) -> str:
+    """A new sign-in session of this user (a staff seat's browser)."""
+    from chatai.db.models import User
+
+    async with async_session() as s:
+        return await accounts._start_session(s, await s.get(User, user_id), "test")
+
+
 def _events(owner, dialog_ids):
     return [DialogEvent(type="message", dialog_id=d, owner_id=owner, role="user") for d in dialog_ids]
 
@@ -86,13 +95,20 @@ async def test_one_read_per_owner_per_batch_whatever_the_tabs(owners, tabs):
         return True
 
     fanout = LiveFanout(tabs_of=lambda owner: tokens.get(owner, []), read=read_owner_change, deliver=deliver)
+    for owner in (a, b):
+        for token in tokens[owner["owner"]]:  # staff seats: a sign-in session per tab
+            register_tab(token, owner["owner"], await _session_of(owner["owner"]))
     await _new_message(a["dialogs"][0], "a new question")
     events = _events(a["owner"], [a["dialogs"][0], a["dialogs"][0], a["dialogs"][1]]) + _events(b["owner"],
                                                                                                  [b["dialogs"][1]])
     events.append(DialogEvent(type="message", dialog_id=uuid.uuid4(), owner_id=uuid.uuid4()))  # nobody watching
     with counted_statements() as statements:
         await fanout.dispatch(events)
-    assert len(statements) == 4  # two owners with tabs x (counts + changed rows): not a statement per tab
+    try:
+        assert len(statements) == 6  # two owners x (counts, changed rows, their tabs' sessions): none per tab
+    finally:
+        for token in tokens[a["owner"]] + tokens[b["owner"]]:
+            REGISTRY.unregister(token)
     assert fanout.reads == 2
     await _settled(fanout)
     assert sorted(delivered) == sorted(tokens[a["owner"]] + tokens[b["owner"]])
@@ -101,6 +117,7 @@ async def test_one_read_per_owner_per_batch_whatever_the_tabs(owners, tabs):
         assert change.owner_id == a["owner"] and change.dialog_ids == set(a["dialogs"])
         assert change.rows[a["dialogs"][0]].preview == "a new question"
         assert change.summary.unread == 3  # the owner's counts, read once for every tab
+        assert len(change.extra["valid_sessions"]) == tabs  # every seat's session checked in that one batch
     assert delivered[tokens[b["owner"]][0]][0].rows.keys() == {b["dialogs"][1]}  # only the owner's own rows
 
 
@@ -194,6 +211,23 @@ async def test_a_session_is_checked_once_per_change_for_the_tabs_sharing_it(owne
         assert await _tab_user_id(await signed_in_root(owners["b"]["token"]), change) == owners["b"]["owner"]
         assert await _tab_user_id(await signed_in_root(""), change) is None  # signed out: no database at all
     assert len(statements) == checks  # another session is checked on its own, once
+
+
+async def test_sessions_valid_in_the_batch_check_cost_no_statement_per_tab(owners):
+    a = owners["a"]
+    seats = [await _session_of(a["owner"]) for _ in range(3)]
+    async with async_session() as s:
+        await accounts.sign_out(s, token=seats[2])  # this seat signed out meanwhile
+        valid = await accounts.live_sessions(s, user_id=a["owner"], token_hashes={token_hash(t) for t in seats})
+        assert valid == {token_hash(seats[0]), token_hash(seats[1])}
+        # another owner's session is never valid for A
+        assert await accounts.live_sessions(s, user_id=a["owner"], token_hashes={token_hash(owners["b"]["token"])}) \
+            == set()
+    change = OwnerChange(a["owner"], set(), extra={"valid_sessions": valid})
+    with counted_statements() as statements:
+        assert [await _tab_user_id(await signed_in_root(t), change) for t in seats[:2]] == [a["owner"]] * 2
+    assert statements == []
+    assert await _tab_user_id(await signed_in_root(seats[2]), change) is None  # checked on its own: signed out
 
 
 def test_merge_puts_fresh_rows_on_top_and_drops_what_left_the_filter():

@@ -20,7 +20,7 @@ from chatai.services import inbox as inbox_svc
 from chatai.services.live import OwnerChange
 from chatai.web import routes
 from chatai.web.i18n import text
-from chatai.web.live import REGISTRY, LiveBadgeState
+from chatai.web.live import LiveBadgeState, register_tab
 from chatai.web.state.auth import AuthState, require_user
 
 ALL = "all"  # select items cannot have an empty value
@@ -134,7 +134,7 @@ class InboxState(rx.State):
         owner_id = await self._owner()
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
-        REGISTRY.register(self.router.session.client_token, owner_id=owner_id)
+        register_tab(self.router.session.client_token, owner_id, (await self.get_state(AuthState)).session_token)
         async with async_session() as session:
             mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
             bots = await bots_svc.list_bots(session, owner_id=owner_id)
