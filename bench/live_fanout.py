@@ -193,7 +193,13 @@ async def _scenario(name: str, owners: int, tabs_each: int, mode: str, args: arg
     def count(*_a: Any) -> None:
         statements[0] += 1
 
-    subscriber = asyncio.create_task(run_dialog_subscriber(handle))
+    batches = [0]
+
+    async def counted(events: list[Any]) -> None:
+        batches[0] += 1
+        await handle(events)
+
+    subscriber = asyncio.create_task(run_dialog_subscriber(counted))
     await asyncio.sleep(1.0)  # subscribed
     engine = get_async_engine().sync_engine
     sa.event.listen(engine, "before_cursor_execute", count)
@@ -212,7 +218,8 @@ async def _scenario(name: str, owners: int, tabs_each: int, mode: str, args: arg
     cpu = time.process_time() - cpu0
     delays, missing = _delays(businesses, sent)
     return {"name": name, "mode": mode, "events": len(sent), "tabs": owners * tabs_each,
-            "statements_per_event": statements[0] / max(1, len(sent)),
+            "statements_per_event": statements[0] / max(1, len(sent)), "batches": batches[0],
+            "statements_per_batch": statements[0] / max(1, batches[0]),
             "p50": percentile(delays, 50) if delays else float("nan"),
             "p95": percentile(delays, 95) if delays else float("nan"),
             "max": max(delays, default=float("nan")), "missing": missing,
@@ -229,8 +236,9 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def _line(r: dict[str, Any]) -> str:
-    return (f"  {r['name']}, {r['mode']:6}: {r['events']} events, {r['statements_per_event']:.1f} statements per "
-            f"event; shown in every tab p50 {r['p50'] * 1000:.0f} ms, p95 {r['p95'] * 1000:.0f} ms, max "
+    return (f"  {r['name']}, {r['mode']:6}: {r['events']} events in {r['batches']} batches, "
+            f"{r['statements_per_batch']:.1f} statements per batch ({r['statements_per_event']:.1f} per event); "
+            f"shown in every tab p50 {r['p50'] * 1000:.0f} ms, p95 {r['p95'] * 1000:.0f} ms, max "
             f"{r['max'] * 1000:.0f} ms, not shown {r['missing']}; CPU of this process (fan-out and the load's "
             f"writes) {r['cpu_per_event_ms']:.1f} ms per event")
 

@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
@@ -155,8 +155,8 @@ class OwnerChange:
 
     owner_id: uuid.UUID
     dialog_ids: set[uuid.UUID]
-    summary: Any = None
-    rows: dict[uuid.UUID, Any] | None = None
+    summary: Any = None  # None: counts unchanged
+    rows: dict[uuid.UUID, Any] | None = field(default_factory=dict)  # None: not known, re-read the list
     extra: dict[str, Any] | None = None
 
     def merged_with(self, newer: OwnerChange) -> OwnerChange:

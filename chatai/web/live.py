@@ -210,8 +210,9 @@ async def push_to_client(token: str, change: OwnerChange) -> bool:
         if user_id != change.owner_id:
             badge.unread, badge.waiting, badge.notice_name, badge.notice_dialog = 0, 0, "", ""
             return False
-        badge.show(change.summary, announce=True)
-        if root.router.url.path.rstrip("/") == routes.INBOX:
+        if change.summary is not None:
+            badge.show(change.summary, announce=True)
+        if change.dialog_ids and root.router.url.path.rstrip("/") == routes.INBOX:
             inbox = await root.get_state(InboxState)
             await inbox.apply_live(user_id, change)
             if inbox.open_id and inbox.open_id == badge.notice_dialog:  # already open on this tab
@@ -219,7 +220,10 @@ async def push_to_client(token: str, change: OwnerChange) -> bool:
     return True
 
 
-def _tabs_of(owner_id: uuid.UUID) -> list[str]:
+def tabs_of(owner_id: uuid.UUID) -> list[str]:
+    """This worker's open tabs of `owner_id` (closed ones forgotten). Other live news for an owner goes out
+    through the same queues: `FANOUT.offer(tabs_of(owner), OwnerChange(owner, set(), extra={...}))`, applied
+    in push_to_client."""
     tokens = []
     for token, _ in REGISTRY.clients_of(owner_id):
         if not _connected(token):
@@ -230,7 +234,7 @@ def _tabs_of(owner_id: uuid.UUID) -> list[str]:
     return tokens
 
 
-FANOUT = LiveFanout(tabs_of=_tabs_of, read=read_owner_change, deliver=push_to_client, forget=REGISTRY.unregister)
+FANOUT = LiveFanout(tabs_of=tabs_of, read=read_owner_change, deliver=push_to_client, forget=REGISTRY.unregister)
 
 
 async def dispatch(events: list[DialogEvent]) -> None:

@@ -269,6 +269,11 @@ def test_a_long_wait_drops_the_rows_for_a_re_read():
     d = uuid.uuid4()
     change = change.merged_with(OwnerChange(owner, {d}, rows={d: "row"}))
     assert change.rows is None and len(change.dialog_ids) == MAX_MERGED_ROWS + 1
+    # News without rows (another publisher's, e.g. typing) keeps the rows of what it merges with, newest extra wins.
+    d = uuid.uuid4()
+    merged = OwnerChange(owner, {d}, rows={d: "row"}, extra={"typing": "old"}).merged_with(
+        OwnerChange(owner, set(), extra={"typing": "new"}))
+    assert merged.rows == {d: "row"} and merged.extra == {"typing": "new"} and merged.dialog_ids == {d}
 
 
 async def test_only_the_tabs_own_owner_can_hide_it(owners):
