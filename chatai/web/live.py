@@ -41,6 +41,7 @@ class LiveBadgeState(rx.State):
     waiting: int = 0
     notice_name: str = ""
     notice_dialog: str = ""
+    tab_hidden: bool = False  # as the server knows it (live updates wait while hidden)
 
     async def refresh(self, owner_id: uuid.UUID | None = None, *, announce: bool = False,
                       summary: inbox_svc.UnreadSummary | None = None) -> bool:
@@ -84,6 +85,7 @@ class LiveBadgeState(rx.State):
         if user is None or registration is None or registration.owner_id != user.id:
             return
         FANOUT.set_hidden(token, bool(hidden))
+        self.tab_hidden = bool(hidden)
 
     @rx.event
     def dismiss_notice(self):
@@ -105,7 +107,8 @@ def _visibility_buttons() -> rx.Component:
     hidden = {"display": "none"}
     return rx.fragment(
         rx.el.button(id="live-tab-hidden", on_click=LiveBadgeState.tab_visibility(True), style=hidden,
-                     aria_hidden="true", tab_index=-1, type="button"),
+                     aria_hidden="true", tab_index=-1, type="button",
+                     custom_attrs={"data-hidden": rx.cond(LiveBadgeState.tab_hidden, "yes", "no")}),
         rx.el.button(id="live-tab-shown", on_click=LiveBadgeState.tab_visibility(False), style=hidden,
                      aria_hidden="true", tab_index=-1, type="button"),
     )

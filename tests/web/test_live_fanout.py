@@ -292,7 +292,7 @@ async def test_only_the_tabs_own_owner_can_hide_it(owners):
     REGISTRY.register(token, owner_id=a["owner"])
     try:
         await LiveBadgeState.tab_visibility.fn(badge, True)
-        assert FANOUT.tabs[token].hidden
+        assert FANOUT.tabs[token].hidden and badge.tab_hidden
         await LiveBadgeState.tab_visibility.fn(badge, False)
         assert not FANOUT.tabs[token].hidden
     finally:
