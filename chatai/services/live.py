@@ -247,7 +247,13 @@ class LiveFanout:
             if not tokens:
                 continue
             self.reads += 1
-            change = await self._read(owner_id, {e.dialog_id for e in owner_events})
+            try:
+                change = await self._read(owner_id, {e.dialog_id for e in owner_events})
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - this owner's views catch up on the next event; the others go on
+                log.warning("live read failed for an owner", exc_info=True)
+                continue
             self.offer(tokens, change)
 
     def offer(self, tokens: list[str], change: OwnerChange) -> None:

@@ -298,3 +298,23 @@ async def test_only_the_tabs_own_owner_can_hide_it(owners):
     finally:
         REGISTRY.unregister(token)
         FANOUT.drop(token)
+
+
+async def test_a_failed_read_for_one_owner_does_not_hold_back_another():
+    broken, fine = uuid.uuid4(), uuid.uuid4()
+    delivered: list[str] = []
+
+    async def read(owner_id, dialog_ids):
+        if owner_id == broken:
+            raise RuntimeError("database hiccup")
+        return OwnerChange(owner_id, set(dialog_ids))
+
+    async def deliver(token: str, change: OwnerChange) -> bool:
+        delivered.append(token)
+        return True
+
+    fanout = LiveFanout(tabs_of=lambda owner: ["broken-tab"] if owner == broken else ["fine-tab"], read=read,
+                        deliver=deliver)
+    await fanout.dispatch(_events(broken, [uuid.uuid4()]) + _events(fine, [uuid.uuid4()]))
+    await _settled(fanout)
+    assert delivered == ["fine-tab"]
