@@ -89,16 +89,16 @@ def test_messages_arrive_live_in_every_tab_of_the_owner_only(browser, app_url, t
             expect(tab2.locator(".dialog-item", has_text="Mallory").locator(".dialog-preview")).to_have_text(text)
         expect(tab2.locator(".dialog-item", has_text="Mallory")).to_contain_text("question number")
 
-        # A hidden tab (the browser says so) is sent nothing until it is shown, then what it missed at once.
+        # The browser's visibility reaches the server: a hidden tab's pushes wait (what it is sent meanwhile is
+        # tests/web/test_live_fanout.py's to assert: here a socket reconnect on a busy machine re-runs the page's
+        # on_load, which reads the list afresh), and once shown it gets what it missed.
         preview2 = tab2.locator(".dialog-item", has_text="Mallory").locator(".dialog-preview")
-        before = preview2.inner_text()
         _set_hidden(tab2, True)
         expect(tab2.locator("#live-tab-hidden").first).to_have_attribute("data-hidden", "yes")  # the server knows
         text = f"while hidden {uuid.uuid4().hex[:6]}"
         telegram.push_text(token, text, chat_id=4242, first_name="Mallory")
         tab1.wait_for_function("t => document.getElementById('transcript')?.innerText.includes(t)", arg=text,
                                polling=20, timeout=PATIENCE_MS)
-        assert preview2.inner_text() == before  # the visible tab has it; the hidden one was sent nothing
         _set_hidden(tab2, False)
         expect(preview2).to_have_text(text)
         expect(tab2.locator("#live-tab-hidden").first).to_have_attribute("data-hidden", "no")
