@@ -99,7 +99,8 @@ VISIBILITY_JS = """(() => {
     window.__chataiVisibility = true;
     document.addEventListener('visibilitychange', tell);
   }
-  if (document.hidden) tell();
+  // On (re)mount: say so when hidden, and when the server still thinks hidden (a change lost in a reconnect).
+  if (document.hidden || document.getElementById('live-tab-hidden')?.dataset.hidden === 'yes') tell();
 })()"""
 
 
