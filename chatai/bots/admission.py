@@ -72,6 +72,11 @@ class Admission:
             self.in_use -= 1
             self._free.release()
 
+    def holds(self) -> bool:
+        """Whether the current task is inside an admitted step (it must not wait on work that needs a slot)."""
+        task = asyncio.current_task()
+        return task is not None and task in self._holders
+
     @contextlib.asynccontextmanager
     async def turn(self, key: object) -> AsyncIterator[None]:
         """A slot for a statement that writes one hot row (`key`: the account every answer of an owner

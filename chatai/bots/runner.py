@@ -237,9 +237,11 @@ class BotRunner:
         if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
             return cached
         # One read for all the bots missing it at once (a thousand bots of one assistant, its entry just
-        # expired): each would otherwise take a connection, some nested inside a step already admitted.
-        # The first caller reads in its own task (a task of its own would wait for admission while the
-        # callers hold the slots it needs); the others wait for its result.
+        # expired): each would otherwise take a connection. The first caller reads in its own task and the
+        # others wait for its result, except a caller inside an admitted step (storing a group message):
+        # it reads on its own, nested, for waiting on a read that queues for a slot it holds could deadlock.
+        if self.admission.holds():
+            return await self._read_assistant(assistant_id)
         loading = self._assistant_reads.get(assistant_id)
         if loading is not None:
             return await asyncio.shield(loading)

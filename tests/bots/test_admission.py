@@ -66,7 +66,9 @@ async def test_admission_queues_in_order_and_lets_a_task_nest():
     release = asyncio.Event()
 
     async def hold() -> None:
+        assert not admission.holds()
         async with admission.slot():
+            assert admission.holds()
             order.append("first in")
             async with admission.slot():  # the same task again: its own slot, not a wait on itself
                 order.append("first nested")
@@ -120,3 +122,20 @@ async def test_steps_on_one_hot_row_hold_one_slot_between_them():
     await asyncio.gather(*charges)
     assert inside[2:] == [f"charge {n}" for n in range(1, 5)] and admission.peak_in_use == 2
     assert admission._turns == {}  # nothing kept for a row nobody is writing
+
+
+async def test_concurrent_misses_of_an_assistant_read_it_once(tenant, fake_telegram, runners):
+    runner = await runners(answer_fn=FakeBrain())
+    reads: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if "assistants.answer_in_groups" in statement:
+            reads.append(statement)
+
+    sa.event.listen(runner._engine.sync_engine, "before_cursor_execute", note)
+    try:
+        runner._assistants.clear()
+        infos = await asyncio.gather(*(runner.assistant(tenant.assistant_id) for _ in range(20)))
+    finally:
+        sa.event.remove(runner._engine.sync_engine, "before_cursor_execute", note)
+    assert len(reads) == 1 and len({(i.name, i.enabled) for i in infos}) == 1 and infos[0].enabled
