@@ -230,9 +230,18 @@ async def test_sessions_valid_in_the_batch_check_cost_no_statement_per_tab(owner
     assert await _tab_user_id(await signed_in_root(seats[2]), change) is None  # checked on its own: signed out
 
 
-def test_merge_puts_fresh_rows_on_top_and_drops_what_left_the_filter():
-    current = [{"id": "1"}, {"id": "2"}, {"id": "3"}]
-    assert merge_live_rows(current, [{"id": "3", "p": "new"}], {"3", "2"}) == [{"id": "3", "p": "new"}, {"id": "1"}]
+def test_merge_keeps_the_lists_order_and_drops_what_left_the_filter():
+    current = [{"id": "1", "at": "2026-12-05T10:03"}, {"id": "2", "at": "2026-12-05T10:02"},
+               {"id": "3", "at": "2026-12-05T10:01"}]
+    fresh = [{"id": "3", "at": "2026-12-05T10:04", "p": "new"}]
+    assert [r["id"] for r in merge_live_rows(current, fresh, {"3", "2"}, more=False)] == ["3", "1"]
+    # A status change keeps its place (its last message is as old as before).
+    moved = [{"id": "2", "at": "2026-12-05T10:02", "p": "released"}]
+    assert [r["id"] for r in merge_live_rows(current, moved, {"2"}, more=False)] == ["1", "2", "3"]
+    # Beyond the loaded page (more to load): left to "load more"; without more pages it joins the end.
+    old = [{"id": "9", "at": "2026-12-05T09:00"}]
+    assert [r["id"] for r in merge_live_rows(current, old, {"9"}, more=True)] == ["1", "2", "3"]
+    assert [r["id"] for r in merge_live_rows(current, old, {"9"}, more=False)] == ["1", "2", "3", "9"]
 
 
 async def test_a_hidden_tab_gets_one_merged_change_when_shown():

@@ -40,7 +40,8 @@ def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
     return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
             "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
             "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
-            "time": _when(row.last_message_at), "messages": str(row.messages)}
+            "time": _when(row.last_message_at), "messages": str(row.messages),
+            "at": row.last_message_at.astimezone(UTC).isoformat(timespec="microseconds")}  # the list's order, for live merges
 
 
 def _sources(sources: list[dict]) -> str:
@@ -54,12 +55,19 @@ def _message_dict(m: inbox_svc.TranscriptMessage) -> dict[str, str]:
             "delivery": m.delivery_status, "delivery_error": m.delivery_error}
 
 
-def merge_live_rows(current: list[dict[str, str]], fresh: list[dict[str, str]],
-                    changed: set[str]) -> list[dict[str, str]]:
-    """The list after a live change: the changed dialogs' fresh rows (newest first) on top, the changed ones
-    that no longer match the filters gone, the rest in their order. Rows moved up from beyond the loaded
-    page stay out of "load more" (keyset paging continues from the cursor, older than them)."""
-    return fresh + [row for row in current if row["id"] not in changed]
+def merge_live_rows(current: list[dict[str, str]], fresh: list[dict[str, str]], changed: set[str], *,
+                    more: bool) -> list[dict[str, str]]:
+    """The list after a live change, in the list's order (latest activity first, as services/inbox.py sorts):
+    the changed dialogs' fresh rows in place of their old ones, the changed ones that no longer match the
+    filters gone. With more pages to load (`more`), a fresh row older than the last one loaded stays for
+    "load more" to bring (keyset paging continues from the cursor)."""
+    def order(row: dict[str, str]) -> tuple[str, str]:
+        return row.get("at", ""), row["id"]
+
+    kept = [row for row in current if row["id"] not in changed]
+    if more and kept:
+        fresh = [row for row in fresh if order(row) > order(kept[-1])]
+    return sorted(kept + fresh, key=order, reverse=True)
 
 
 def _handoff_code(exc: Exception) -> str:
@@ -159,9 +167,9 @@ class InboxState(rx.State):
         if change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL:
             await self._load_list(user_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         else:
-            shown = [_dialog_dict(row) for row in sorted(change.rows.values(), key=lambda r: r.last_message_at,
-                                                         reverse=True) if self._lists(row)]
-            merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids})
+            shown = [_dialog_dict(row) for row in change.rows.values() if self._lists(row)]
+            merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids},
+                                     more=bool(self.next_cursor))
             if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
                 await self._load_list(user_id, rows=MAX_LIVE_ROWS)
             else:
