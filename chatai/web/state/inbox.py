@@ -41,7 +41,8 @@ def _dialog_dict(row: inbox_svc.DialogRow) -> dict[str, str]:
             "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
             "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
             "time": _when(row.last_message_at), "messages": str(row.messages),
-            "at": row.last_message_at.astimezone(UTC).isoformat(timespec="microseconds")}  # the list's order, for live merges
+            # the list's order, for live merges (merge_live_rows)
+            "at": row.last_message_at.astimezone(UTC).isoformat(timespec="microseconds")}
 
 
 def _sources(sources: list[dict]) -> str:
