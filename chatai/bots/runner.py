@@ -34,12 +34,12 @@ from typing import Any
 
 import certifi
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.bots import charging, heap, logsafe, operator, queries
 from chatai.bots.admission import Admission, slots_for
+from chatai.bots.assistant_cache import AssistantCache
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
@@ -49,7 +49,7 @@ from chatai.bots.status_writer import StatusWriter
 from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
-from chatai.db.models import Assistant, utcnow
+from chatai.db.models import utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
 from chatai.services.bots import COMMANDS_CHANNEL, publish_command
@@ -60,7 +60,6 @@ logsafe.install()
 
 UPDATE_POOLS = 64
 SEND_POOLS = 8
-ASSISTANT_TTL = 30.0
 
 async def _default_answer(**kwargs: Any) -> Any:
     from chatai.rag.answer import answer_question  # lazy: the runner imports without the RAG stack
@@ -101,8 +100,7 @@ class BotRunner:
         self.db_pool_timeout = db_pool_timeout  # an admitted step never waits for it (admission.py)
         self.admission = Admission(slots_for(db_pool_size, db_pool_size))  # pool_size + max_overflow (start())
         self.writeback = WriteBehind(self._reserved_db, interval=writeback_interval)
-        self._assistants: dict[uuid.UUID, AssistantInfo] = {}
-        self._assistant_reads: dict[uuid.UUID, asyncio.Future[AssistantInfo]] = {}
+        self.assistants = AssistantCache(self.db, self.admission)
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -231,42 +229,8 @@ class BotRunner:
         return self._send_pools.for_bot(bot_id)
 
     async def assistant(self, assistant_id: uuid.UUID) -> AssistantInfo:
-        """Name, greeting and switch of an assistant, cached for ASSISTANT_TTL for all its bots (one
-        small Core query per assistant, not an ORM load per bot)."""
-        cached = self._assistants.get(assistant_id)
-        if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
-            return cached
-        # One read for all the bots missing it at once (a thousand bots of one assistant, its entry just
-        # expired): each would otherwise take a connection. The first caller reads in its own task and the
-        # others wait for its result, except a caller inside an admitted step (storing a group message):
-        # it reads on its own, nested, for waiting on a read that queues for a slot it holds could deadlock.
-        if self.admission.holds():
-            return await self._read_assistant(assistant_id)
-        loading = self._assistant_reads.get(assistant_id)
-        if loading is not None:
-            return await asyncio.shield(loading)
-        loading = self._assistant_reads[assistant_id] = asyncio.get_running_loop().create_future()
-        try:
-            info = await self._read_assistant(assistant_id)
-        except BaseException as exc:
-            loading.set_exception(exc if isinstance(exc, Exception) else RuntimeError("assistant read cancelled"))
-            loading.exception()  # retrieved: no "never retrieved" warning when nobody else waited
-            raise
-        finally:
-            self._assistant_reads.pop(assistant_id, None)
-        loading.set_result(info)
-        return info
-
-    async def _read_assistant(self, assistant_id: uuid.UUID) -> AssistantInfo:
-        async with self.db() as conn:
-            row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled,
-                                                Assistant.answer_in_groups)
-                                      .where(Assistant.id == assistant_id))).first()
-        info = AssistantInfo(name=row.name if row else "", greeting=row.greeting if row else "",
-                             enabled=bool(row and row.enabled), loaded=time.monotonic(),
-                             answer_in_groups=bool(row and row.answer_in_groups))
-        self._assistants[assistant_id] = info
-        return info
+        """Name, greeting and switch of an assistant, cached for all its bots (assistant_cache.py)."""
+        return await self.assistants.get(assistant_id)
 
     def bot_up(self) -> None:
         """A bot came up: look for answers it still owes soon (batched with the others starting), and

@@ -134,7 +134,7 @@ async def test_concurrent_misses_of_an_assistant_read_it_once(tenant, fake_teleg
 
     sa.event.listen(runner._engine.sync_engine, "before_cursor_execute", note)
     try:
-        runner._assistants.clear()
+        runner.assistants.clear()
         infos = await asyncio.gather(*(runner.assistant(tenant.assistant_id) for _ in range(20)))
     finally:
         sa.event.remove(runner._engine.sync_engine, "before_cursor_execute", note)
