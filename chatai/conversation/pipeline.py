@@ -170,15 +170,16 @@ class Conversation:
             async with self.db() as conn:
                 taken_over = await dialogs.held_by_person(conn, dialog_id=turn.dialog_id)
             if taken_over:  # a person took the dialog while the answer was produced: they answer, the AI is silent
-                if key:
-                    await charging.after_send(self, key, saved, delivered=False)  # released, never charged
+                if key:  # released, never charged
+                    await charging.after_send(self, key, saved, delivered=False, account_id=turn.owner_id)
                 await channel.dropped(turn)
                 return Outcome("taken_over", saved.answered_by, saved.text, saved.message_id)
-        if key:
-            await charging.before_send(self, key, saved)  # a reply that is not billable releases its reservation
+        if key:  # a reply that is not billable releases its reservation
+            await charging.before_send(self, key, saved, account_id=turn.owner_id)
         receipt: Receipt | None = await channel.deliver(turn, saved, language)
         if key:
-            await charging.after_send(self, key, saved, delivered=receipt is not None)
+            await charging.after_send(self, key, saved, delivered=receipt is not None,
+                                      account_id=turn.owner_id)
         if receipt is None:  # permanently undeliverable (the customer blocked the bot, the chat is gone)
             await channel.dropped(turn)
             return Outcome("undeliverable", saved.answered_by, saved.text, saved.message_id)
