@@ -594,3 +594,7 @@ class ModelPrice(SQLModel, table=True):
     completion_usd_micros: int = Field(sa_type=sa.BigInteger)  # per 1M completion tokens
     updated_at: datetime = _ts()
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+
+
+# --- team seats (0020): their own module, registered on the metadata here ---------------------------------
+from chatai.team import models as _team_models  # noqa: E402, F401

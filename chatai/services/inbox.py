@@ -44,6 +44,9 @@ class InboxFilter:
     since: datetime | None = None  # last activity at or after
     until: datetime | None = None  # last activity before
     search: str = ""  # words in any message of the dialog (English and Russian stemming)
+    # Team seats (chatai/team/assignment.py): "all" | "mine" (assigned to `scope_user`) | "unassigned".
+    scope: str = "all"
+    scope_user: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
     if filters.until is not None:
         where.append("d.last_message_at < :until")
         params["until"] = filters.until
+    _add_scope(filters, where, params)
     if cursor is not None:
         where.append("(d.last_message_at, d.id) < (:cursor_at, :cursor_id)")
         params.update(cursor_at=cursor.last_message_at, cursor_id=cursor.dialog_id)
@@ -181,6 +185,16 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
         rows = rows[:limit]
         next_cursor = Cursor(rows[-1].last_message_at, rows[-1].id)
     return DialogPage(rows, next_cursor)
+
+
+def _add_scope(filters: InboxFilter, where: list[str], params: dict[str, Any]) -> None:
+    from chatai.team.assignment import scope_condition
+
+    if filters.scope_user is not None:
+        condition, values = scope_condition(filters.scope, user_id=filters.scope_user)
+        if condition:
+            where.append(condition)
+            params.update(values)
 
 
 async def get_dialog_row(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID) -> DialogRow:

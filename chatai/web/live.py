@@ -18,8 +18,10 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.services import inbox as inbox_svc
 from chatai.services.live import DialogEvent, LiveRegistry, group_by_owner, run_dialog_subscriber
+from chatai.team.roles import INBOX
 from chatai.web import routes
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import require_access
+from chatai.web.state.auth import AuthState
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +41,13 @@ class LiveBadgeState(rx.State):
                       summary: inbox_svc.UnreadSummary | None = None) -> bool:
         """Re-read the counts (or take the owner's `summary`, read once for all their tabs); False when this
         tab is no longer signed in as `owner_id`."""
-        user = await require_user(self)
-        if user is None or (owner_id is not None and user.id != owner_id):
+        access = await require_access(self, INBOX)  # the tab's selected business, re-checked
+        if access is None or (owner_id is not None and access.business_id != owner_id):
             self.unread, self.waiting, self.notice_name, self.notice_dialog = 0, 0, "", ""
             return False
         if summary is None or owner_id is None:
             async with async_session() as session:
-                summary = await inbox_svc.unread_summary(session, owner_id=user.id)
+                summary = await inbox_svc.unread_summary(session, owner_id=access.business_id)
         if announce and summary.waiting > self.waiting and summary.latest_waiting_id is not None:
             self.notice_dialog = str(summary.latest_waiting_id)
             self.notice_name = summary.latest_waiting_name or "—"
@@ -57,11 +59,11 @@ class LiveBadgeState(rx.State):
     @rx.event
     async def track(self):
         """The sidebar mounted: count, and receive live updates in this tab."""
-        user = await require_user(self)
-        if user is None:
+        access = await require_access(self, INBOX)
+        if access is None:
             return
-        REGISTRY.register(self.router.session.client_token, owner_id=user.id)
-        await self.refresh(user.id)
+        REGISTRY.register(self.router.session.client_token, owner_id=access.business_id)
+        await self.refresh(access.business_id)
 
     @rx.event
     def dismiss_notice(self):

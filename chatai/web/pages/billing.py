@@ -16,6 +16,7 @@ from chatai.services import billing, billing_history, promo
 from chatai.services.billing import BillingError
 from chatai.services.payments import get_provider, refresh_pending, start_topup
 from chatai.settings import get_settings
+from chatai.team.roles import BILLING
 from chatai.web import routes
 from chatai.web.components.layout import (
     card,
@@ -28,7 +29,8 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.i18n import EN, text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 
 # The kinds an owner filters by (holds of answers in progress are not shown: services/billing_history.py).
 KINDS = billing_history.OWNER_KINDS
@@ -75,25 +77,25 @@ class BillingState(rx.State):
 
     @rx.event
     async def load_billing(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.error = self.notice = ""
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     async def load_billing_return(self):
         """Back from the payment page: ask the provider (the notification may be late or unreachable)."""
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         async with async_session() as session:
-            outcomes = await refresh_pending(session, user_id=user.id, provider=get_provider())
+            outcomes = await refresh_pending(session, user_id=access.business_id, provider=get_provider())
         locale = await self._locale()
         self.error = ""
         key = "billing_return_credited" if "credited" in outcomes else "billing_return_success"
         self.notice = text(locale, key)
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     def _error_text(self, locale: str, code: str) -> str:
         s = get_settings()
@@ -103,15 +105,15 @@ class BillingState(rx.State):
                        if code in ("amount_too_small", "amount_too_large", "invalid_amount") else {}))
 
     async def _topup(self, amount: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         locale = await self._locale()
         self.error = self.notice = ""
         try:
             micros = billing.to_micros(amount)
             async with async_session() as session:
-                url = await start_topup(session, user_id=user.id, amount_micros=micros,
+                url = await start_topup(session, user_id=access.business_id, amount_micros=micros,
                                         return_url=get_settings().public_url.rstrip("/") + BILLING_RETURN,
                                         provider=get_provider())
         except BillingError as exc:
@@ -129,15 +131,15 @@ class BillingState(rx.State):
 
     @rx.event
     async def handle_promo_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         locale = await self._locale()
         self.error = self.notice = ""
         client = (await self.get_state(AuthState)).client()
         try:
             async with async_session() as session:
-                credited = await promo.redeem(session, user_id=user.id, code=str(form.get("code", ""))[:40],
+                credited = await promo.redeem(session, user_id=access.business_id, code=str(form.get("code", ""))[:40],
                                               client=client)
                 await session.commit()
         except promo.PromoThrottled as exc:
@@ -147,30 +149,30 @@ class BillingState(rx.State):
         else:
             self.notice = text(locale, "billing_promo_done",
                                amount=f"{billing.format_amount(credited)} {get_settings().billing_currency}")
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     async def set_kind(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.kind = value if value in KINDS else "all"
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     async def set_period(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.period = value if value in PERIODS else "30"
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     async def export_csv(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
-        await self._reload(user.id)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
+        await self._reload(access.business_id)
         return rx.download(data=ledger_csv(self.entries), filename="chatai-ledger.csv")
 
 

@@ -16,10 +16,12 @@ from chatai.services import analytics
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services.overview import owner_overview
+from chatai.team.roles import ANALYTICS, KB_WRITE
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 
 ALL = "all"
 PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -83,33 +85,33 @@ class OverviewState(rx.State):
 
     @rx.event
     async def load_overview(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
         async with async_session() as session:
-            o = await owner_overview(session, owner_id=user.id)
-            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
-            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=user.id))
+            o = await owner_overview(session, owner_id=access.business_id)
+            mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
+            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=access.business_id))
         self.assistants, self.documents, self.bots_running, self.dialogs = (
             o.assistants, o.documents, o.bots_running, o.dialogs)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
     @rx.event
     async def set_analytics_assistant(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
         self.a_assistant = value
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
     @rx.event
     async def set_analytics_period(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
         self.a_period = value if value in PERIOD_DAYS else "30d"
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
 
 class QaPrefillState(rx.State):
@@ -124,7 +126,7 @@ class QaPrefillState(rx.State):
         params = self.router.url.query_parameters
         question = str(params.get("qa") or "").strip()[:MAX_PREFILL_CHARS]
         wanted = str(params.get("assistant") or "")
-        if not question or await require_user(self) is None:
+        if not question or await require_access(self, KB_WRITE) is None:
             return None
         kb = await self.get_state(KnowledgeState)
         if wanted != kb.assistant_id and wanted in {a["id"] for a in kb.assistant_options}:

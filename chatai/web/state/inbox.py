@@ -17,10 +17,13 @@ from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
-from chatai.web import routes
+from chatai.team import roles
+from chatai.team.roles import Access
 from chatai.web.i18n import text
 from chatai.web.live import REGISTRY, LiveBadgeState
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
+from chatai.web.state.inbox_team import TeamInboxMixin
 
 ALL = "all"  # select items cannot have an empty value
 PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -59,7 +62,7 @@ def _handoff_code(exc: Exception) -> str:
                                       "bot_unavailable"} else "not_found"
 
 
-class InboxState(rx.State):
+class InboxState(TeamInboxMixin, rx.State):
     assistant_options: list[dict[str, str]] = []
     bot_options: list[dict[str, str]] = []
     f_assistant: str = ALL
@@ -90,15 +93,17 @@ class InboxState(rx.State):
         return inbox_svc.InboxFilter(
             assistant_id=as_id(self.f_assistant), bot_id=as_id(self.f_bot),
             status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
-            since=datetime.now(UTC) - period if period else None, search=self.search)
+            since=datetime.now(UTC) - period if period else None, search=self.search, **self._scope_filter())
 
-    async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+    async def _load_list(self, access: Access, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+        owner_id = access.business_id
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
-        self.dialogs = [_dialog_dict(r) for r in page.rows]
+        self.dialogs = await self._with_assignees(access, [_dialog_dict(r) for r in page.rows])
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
 
-    async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
+    async def _load_transcript(self, access: Access) -> bool:
+        owner_id = access.business_id
         try:
             dialog_id = uuid.UUID(self.open_id)
             async with async_session() as session:
@@ -110,21 +115,23 @@ class InboxState(rx.State):
             return False
         d = tr.dialog
         self.header = {**_dialog_dict(d), "unread": "0",
-                       "held_by": "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")}
+                       "held_by": "me" if tr.operator_id == access.user_id else ("other" if tr.operator_id else "")}
+        self.header = (await self._with_assignees(access, [self.header]))[0]
         self.transcript = [_message_dict(m) for m in tr.messages]
         self.earlier = tr.earlier
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
         return True
 
-    async def _owner(self) -> uuid.UUID | None:
-        user = await require_user(self)
-        return user.id if user else None
+    async def _access(self) -> Access | None:
+        return await require_access(self, roles.INBOX)
 
     @rx.event
     async def load_inbox(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
+        await self._load_people(access)
         REGISTRY.register(self.router.session.client_token, owner_id=owner_id)
         async with async_session() as session:
             mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
@@ -132,28 +139,29 @@ class InboxState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         self.bot_options = [{"id": str(b.id), "name": f"@{b.username}"} for b in bots]
         self.error = ""
-        await self._load_list(owner_id)
+        await self._load_list(access)
         requested = str(self.router.url.query_parameters.get("dialog", "") or "")
         if requested:
             self.open_id = requested
         if self.open_id:
-            await self._load_transcript(owner_id)
+            await self._load_transcript(access)
         await (await self.get_state(LiveBadgeState)).refresh(owner_id)
 
     async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
         """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""
-        if await self._owner() != owner_id:
+        access = await self._access()
+        if access is None or access.business_id != owner_id:
             return
-        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         if self.open_id and uuid.UUID(self.open_id) in dialog_ids:
-            await self._load_transcript(owner_id)
+            await self._load_transcript(access)
             await (await self.get_state(LiveBadgeState)).refresh(owner_id)
 
     async def _refilter(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
-        await self._load_list(owner_id)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        await self._load_list(access)
 
     @rx.event
     async def set_filter_assistant(self, value: str):
@@ -182,25 +190,28 @@ class InboxState(rx.State):
 
     @rx.event
     async def load_more(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         cursor = inbox_svc.Cursor.decode(self.next_cursor)
         if cursor is None:
             return
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
         seen = {row["id"] for row in self.dialogs}
-        self.dialogs = self.dialogs + [_dialog_dict(r) for r in page.rows if str(r.id) not in seen]
+        self.dialogs = self.dialogs + await self._with_assignees(
+            access, [_dialog_dict(r) for r in page.rows if str(r.id) not in seen])
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
 
     @rx.event
     async def open_dialog(self, dialog_id: str):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         self.open_id, self.error = dialog_id, ""
-        if not await self._load_transcript(owner_id):
+        if not await self._load_transcript(access):
             self.error = await self._tr("inbox_err_not_found")
         badge = await self.get_state(LiveBadgeState)
         await badge.refresh(owner_id)
@@ -213,35 +224,37 @@ class InboxState(rx.State):
 
     # --- handoff (services/handoff.py) ---
 
-    async def _handoff(self, action: str, **kwargs) -> None:
-        owner_id = await self._owner()
-        if owner_id is None:
-            return
+    async def _handoff(self, action: str, **kwargs):
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         self.error = ""
         try:
             from chatai.services import handoff
         except ModuleNotFoundError:
             self.error = await self._tr("inbox_handoff_unavailable")
-            return
+            return None
         try:
             dialog_id = uuid.UUID(self.open_id)
             async with async_session() as session:
-                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
-                                               **kwargs)
+                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id,
+                                               operator_id=access.user_id, **kwargs)
         except ValueError:
             self.error = await self._tr("inbox_err_not_found")
         except handoff.HandoffError as exc:
             self.error = await self._tr(f"inbox_err_{_handoff_code(exc)}")
-        await self._load_transcript(owner_id)
-        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        await self._load_transcript(access)
+        await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        return None
 
     @rx.event
     async def take_over(self):
-        await self._handoff("take_over")
+        return await self._handoff("take_over")
 
     @rx.event
     async def release(self):
-        await self._handoff("release")
+        return await self._handoff("release")
 
     @rx.event
     async def handle_reply_submit(self, form: dict):
@@ -252,4 +265,4 @@ class InboxState(rx.State):
         if len(reply) > MAX_REPLY_CHARS:
             self.error = await self._tr("inbox_err_too_long")
             return
-        await self._handoff("send_operator_message", text=reply)
+        return await self._handoff("send_operator_message", text=reply)
