@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chatai.db.models import AuditLog, User
 
 # Kinds of entry the admin filter offers: a prefix of `action`.
-KINDS = ("user", "billing", "bot", "admin")
+KINDS = ("user", "billing", "bot", "admin", "team")
 EXPORT_LIMIT = 10_000
 
 

@@ -9,6 +9,7 @@ import reflex as rx
 
 from chatai.services import inbox as inbox_svc
 from chatai.web import routes
+from chatai.web.components.inbox_team import assign_bar, assignee_badge, scope_filter
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.state.inbox import ALL, EVENT_CODES, MAX_REPLY_CHARS, PERIODS, InboxState
 
@@ -64,6 +65,7 @@ def _filters() -> rx.Component:
                 rx.select.content(rx.select.item(t("inbox_period_all"), value=ALL),
                                   *[rx.select.item(t(f"inbox_period_{p}"), value=p) for p in PERIODS]),
                 "filter-period"),
+        scope_filter(),
         rx.form(
             rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
                                min_width="220px"),
@@ -103,8 +105,9 @@ def _dialog_item(d: dict) -> rx.Component:
         ),
         _preview(d),
         rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
-                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
-                                       class_name="dialog-time"), align="center", width="100%"),
+                  assignee_badge(d), rx.spacer(),
+                  rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
+                          class_name="dialog-time"), align="center", width="100%"),
         on_click=InboxState.open_dialog(d["id"]),
         padding="10px 12px",
         border_radius="10px",
@@ -119,7 +122,7 @@ def _dialog_item(d: dict) -> rx.Component:
 
 def _unfiltered() -> rx.Var:
     return ((InboxState.f_assistant == ALL) & (InboxState.f_bot == ALL) & (InboxState.f_status == ALL)
-            & (InboxState.f_period == ALL) & (InboxState.search == ""))
+            & (InboxState.f_period == ALL) & (InboxState.search == "") & (InboxState.f_scope == "all"))
 
 
 def _no_dialogs_yet() -> rx.Component:
@@ -238,6 +241,7 @@ def _transcript() -> rx.Component:
                 rx.box(status_badge(InboxState.header["status"]), id="transcript-status"),
                 align="center", width="100%",
             ),
+            assign_bar(),
             rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
                                                     color=rx.color("gray", 10)), rx.fragment()),
             # auto_scroll keeps the newest message in view (an operator's own reply landed out of sight).

@@ -58,6 +58,7 @@ class OverviewState(rx.State):
     shares: list[dict[str, str]] = []
     chart: list[dict[str, str | int]] = []
     unanswered: list[dict[str, str]] = []
+    refused: bool = False  # sent here because the role may not open the page asked for (web/state/access.py)
 
     async def _load_analytics(self, owner_id: uuid.UUID) -> None:
         now = datetime.now(UTC)
@@ -88,6 +89,7 @@ class OverviewState(rx.State):
         access = await require_access(self, ANALYTICS)
         if access is None:
             return await refusal(self)
+        self.refused = bool(self.router.url.query_parameters.get("refused"))
         async with async_session() as session:
             o = await owner_overview(session, owner_id=access.business_id)
             mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
@@ -251,6 +253,8 @@ def _analytics() -> rx.Component:
 def overview_page() -> rx.Component:
     return rx.vstack(
         page_header("overview_title", "overview_subtitle"),
+        rx.cond(OverviewState.refused, rx.callout(t("team_refused_page"), icon="lock", color_scheme="orange",
+                                                  width="100%", id="refused-notice"), rx.fragment()),
         stat_grid(
             stat_card("stat_assistants", OverviewState.assistants, "bot"),
             stat_card("stat_documents", OverviewState.documents, "file-text"),

@@ -23,7 +23,9 @@ from chatai.services.accounts import CurrentUser
 from chatai.team import members
 from chatai.team.roles import CAPABILITIES, Access
 from chatai.web import routes
+from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
+from chatai.web.texts.team import role_label
 
 REFUSED = routes.OVERVIEW + "?refused=1"
 
@@ -49,8 +51,11 @@ class BusinessState(rx.State):
             return
         async with async_session() as session:
             found = await members.businesses_of(session, user_id=access.user_id, email=access.email)
-        self.choices = [{"id": str(c.business_id), "owner": c.owner_email, "role": c.role,
-                         "own": "1" if c.business_id == access.user_id else ""} for c in found]
+        locale = (await self.get_state(AuthState)).locale
+        self.choices = [{"id": str(c.business_id), "role": c.role,
+                         "label": text(locale, "team_my_business") if c.business_id == access.user_id
+                         else text(locale, "team_business_of", owner=c.owner_email, role=role_label(locale, c.role))}
+                        for c in found]
 
     @rx.event
     async def switch_business(self, business_id: str):
