@@ -48,7 +48,7 @@ class BusinessState(rx.State):
         access = await require_access(self)
         if access is None:
             self.choices = []
-            return
+            return await refusal(self)
         async with async_session() as session:
             found = await members.businesses_of(session, user_id=access.user_id, email=access.email)
         locale = (await self.get_state(AuthState)).locale

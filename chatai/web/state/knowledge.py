@@ -266,7 +266,9 @@ class KnowledgeState(rx.State):
         question = str(form.get("message", "")).strip()[:4000]
         async with self:
             owner_id = await self._owner()
-            if owner_id is None or not question or not self.assistant_id or self.chat_busy:
+            if owner_id is None:
+                return await refusal(self)
+            if not question or not self.assistant_id or self.chat_busy:
                 return
             assistant_id = uuid.UUID(self.assistant_id)
             try:
