@@ -66,11 +66,14 @@ REQUIRED_BY_NAME = {(KnowledgeState, n): roles.KB_WRITE
                     for n in ("delete_document", "reindex_document", "handle_qa_submit", "delete_qa_pair")}
 # Touch only the tab's own state (a dialog opened or closed, a field being typed): no data, no I/O. The
 # coverage test checks they are plain functions, so none of them can start reading the database unnoticed.
-LOCAL = {"close_dialog", "clear_chat", "start_qa_edit", "cancel_qa_edit", "dismiss_notice", "set_create_open", "set_edit_open", "start_edit", "choose_style", "edit_advanced",
-         "set_connect_assistant_id", "set_events_open", "start_replace", "cancel_replace", "set_invite_role"}
+LOCAL = {"close_dialog", "clear_chat", "start_qa_edit", "cancel_qa_edit", "dismiss_notice", "set_create_open",
+         "set_edit_open", "start_edit", "choose_style", "edit_advanced", "set_connect_assistant_id",
+         "set_events_open", "start_replace", "cancel_replace", "set_invite_role"}
 # Walked by their own tests: uploads come with their own request cookie (test_team_flows.py checks
-# upload_business per role), and the browser's refusal of a too large file only reads the tab's language; pollers need a connected browser tab and load nothing for a refused role.
-SEPARATE = {(KnowledgeState, "handle_upload"), (KnowledgeState, "handle_upload_rejected"), (KnowledgeState, "poll_progress"), (BotsState, "poll_status")}
+# upload_business per role), and the browser's refusal of a too large file only reads the tab's language;
+# pollers need a connected browser tab and load nothing for a refused role.
+SEPARATE = {(KnowledgeState, "handle_upload"), (KnowledgeState, "handle_upload_rejected"),
+            (KnowledgeState, "poll_progress"), (BotsState, "poll_status")}
 # Personal: the person's own account (password, sessions, language, mail prefs), whatever the business.
 PERSONAL = {SettingsState, NotificationPrefsState, EmailBannerState}
 # Not dashboard states: signed-out pages, the admin panel (tests/web/test_admin_panel.py), the language.
