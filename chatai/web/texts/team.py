@@ -30,7 +30,7 @@ EN: dict[str, str] = {
     "team_refused_page": "Your role in this business does not allow opening that page.",
     "team_switch_label": "Business",
     "team_my_business": "My business",
-    "team_business_of": "{owner} ({role})",
+    "team_business_of": "{owner} · {role}",
     # invitation page
     "team_join_title": "Join a team on ChatAI",
     "team_join_text": "{owner} invites {email} to their business as {role}.",
@@ -101,7 +101,7 @@ RU: dict[str, str] = {
     "team_refused_page": "Ваша роль в этом бизнесе не позволяет открыть ту страницу.",
     "team_switch_label": "Бизнес",
     "team_my_business": "Мой бизнес",
-    "team_business_of": "{owner} ({role})",
+    "team_business_of": "{owner} — {role}",
     "team_join_title": "Присоединиться к команде в ChatAI",
     "team_join_text": "{owner} приглашает {email} в свой бизнес, роль: {role}.",
     "team_join_accept": "Присоединиться",
