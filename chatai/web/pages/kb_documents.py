@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatai.team.roles import KB_WRITE
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import empty_state, t
+from chatai.web.components.role_gate import only_for
 from chatai.web.state.knowledge import UPLOAD_ID, KnowledgeState
 
 
@@ -29,7 +31,7 @@ def _status_badge(status: rx.Var) -> rx.Component:
 
 
 def _document_actions(d: dict) -> rx.Component:
-    return rx.hstack(
+    return only_for(KB_WRITE, rx.hstack(
         rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title=t("reindex"),
                        aria_label=t("reindex"), on_click=KnowledgeState.reindex_document(d["id"]),
                        class_name="reindex-document"),
@@ -39,7 +41,7 @@ def _document_actions(d: dict) -> rx.Component:
             title_key="first_hour_confirm_delete_document", subject=d["filename"],
             loss_key="first_hour_loss_document", action_key="delete",
             on_confirm=KnowledgeState.delete_document(d["id"])),
-    )
+    ))
 
 
 # On a phone the status, size and passages columns went off the right edge (the status read "Обрабо"): there
@@ -89,7 +91,7 @@ def _poll_after_upload() -> rx.Component:
 def documents_tab() -> rx.Component:
     return rx.vstack(
         _poll_after_upload(),
-        rx.upload(
+        only_for(KB_WRITE, rx.upload(
             rx.vstack(
                 rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),
                 rx.text(t("drop_files"), weight="medium"),
@@ -109,7 +111,7 @@ def documents_tab() -> rx.Component:
             padding="28px",
             width="100%",
             cursor="pointer",
-        ),
+        )),
         rx.foreach(KnowledgeState.upload_errors,
                    lambda e: rx.callout(e, icon="triangle-alert", color_scheme="red", width="100%",
                                         class_name="upload-error")),

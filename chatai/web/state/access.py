@@ -39,8 +39,11 @@ class BusinessState(rx.State):
 
     @rx.var
     def allowed(self) -> list[str]:
-        """The capabilities of the role: the sidebar hides what the role may not open."""
-        return [cap for cap, roles in CAPABILITIES.items() if self.role in roles]
+        """The capabilities of the role: the sidebar hides what the role may not open. Before the first event
+        has read the role, everything is shown (as before teams): hiding is a courtesy, handlers refuse anyway,
+        and an owner's page must not wait for a round trip to show its controls."""
+        role = self.role or "owner"
+        return [cap for cap, roles in CAPABILITIES.items() if role in roles]
 
     @rx.event
     async def load_choices(self):
