@@ -38,6 +38,7 @@ from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_pa
 from chatai.web.pages.settings_page import SettingsState, settings_page
 from chatai.web.pages.team import TeamState, team_page
 from chatai.web.pages.team_invite import InviteState, invite_page
+from chatai.web.state.access import BusinessState
 from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.state.knowledge import KnowledgeState
@@ -71,7 +72,8 @@ add_page(reset_password_page, route=RESET_PASSWORD, title="New password · ChatA
          on_load=ResetPasswordState.load_reset_password)
 add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI",
          on_load=[AuthState.redirect_if_signed_in, DocumentLanguageState.detect_browser_language])
-add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
+add_page(overview_page, route=routes.OVERVIEW, title="ChatAI",
+         on_load=[guard, BusinessState.select_from_address, OverviewState.load_overview])
 add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
          on_load=[guard, AssistantsState.load_assistants])
 add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",

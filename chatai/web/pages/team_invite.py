@@ -70,7 +70,7 @@ class InviteState(rx.State):
             self.error = text(auth.locale, f"team_err_{exc.code}")
             return None
         await self._joined(business_id)
-        return rx.redirect(routes.OVERVIEW)
+        return rx.redirect(f"{routes.OVERVIEW}?business={business_id}")
 
     @rx.event
     async def handle_join_submit(self, form: dict):
@@ -97,7 +97,7 @@ class InviteState(rx.State):
             self.error = text(auth.locale, "err_temporarily_unavailable")
             return None
         await self._joined(business_id)
-        return await start_browser_session(token, routes.OVERVIEW)
+        return await start_browser_session(token, f"{routes.OVERVIEW}?business={business_id}")
 
 
 def _visitor_form() -> rx.Component:

@@ -61,6 +61,19 @@ class BusinessState(rx.State):
                         for c in found]
 
     @rx.event
+    async def select_from_address(self):
+        """`?business=ID` on the overview (where joining a team lands): select it when the person has a seat
+        there. Carried in the address because the browser's saved choice may not be written yet when the
+        sign-in route sends the new session to the dashboard."""
+        wanted = str(self.router.url.query_parameters.get("business", "") or "")[:36]
+        if not wanted or wanted == self.business_id:
+            return
+        previous = self.business_id
+        self.business_id = wanted
+        if await require_access(self) is None:
+            self.business_id = previous
+
+    @rx.event
     async def switch_business(self, business_id: str):
         """Select another business; every page reads the selection from here on its next event."""
         previous = self.business_id
