@@ -32,7 +32,8 @@ def _team(url: str, owner: uuid.UUID, share: float) -> tuple[uuid.UUID, int]:
                              "password_changed_at) VALUES (:id, 'bench-operator@example.com', '-', 'owner', 'en', "
                              "false, now(), now())"), {"id": operator})
         conn.execute(sa.text("INSERT INTO team_members (id, business_id, user_id, role, created_at) "
-                             "VALUES (:id, :b, :u, 'operator', now())"), {"id": uuid.uuid4(), "b": owner, "u": operator})
+                             "VALUES (:id, :b, :u, 'operator', now())"),
+                     {"id": uuid.uuid4(), "b": owner, "u": operator})
         assigned = conn.execute(sa.text("""
             INSERT INTO dialog_assignments (dialog_id, business_id, user_id, assigned_at)
             SELECT id, owner_id, CASE WHEN random() < 0.5 THEN :op ELSE owner_id END, now()
