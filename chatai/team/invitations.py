@@ -26,7 +26,7 @@ from chatai.team.models import TEAM_ROLES, TeamInvitation, TeamMember
 INVITATION_LIFETIME = timedelta(days=7)
 MAX_TOKEN_LENGTH = 100
 MAX_PENDING = 50  # per business: a team page, not a mailing tool
-INVITE_PATH = "/invite"
+INVITE_PATH = "/auth/invite"  # moves the token into a cookie, then to /invite (web/session_cookie.py)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def test_an_invited_operator_takes_a_dialog_live_and_is_removed(browser, app_url
         owner.fill("#invite-email", operator_email)
         owner.click("#invite-send")
         expect(owner.locator("#team-pending")).to_contain_text(operator_email)
-        link = RUNNING.wait_for(operator_email)[-1].link("/invite?token=")
+        link = RUNNING.wait_for(operator_email)[-1].link("/auth/invite?token=")
 
         operator = operator_ctx.new_page()
         open_page(operator, link)

@@ -5,9 +5,7 @@ audit events as sentences in English and Russian."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import urllib.parse
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -26,10 +24,12 @@ from chatai.settings import get_settings
 from chatai.team import assignment, invitations, members
 from chatai.team.members import TeamError
 from chatai.team.models import TeamInvitation, TeamMember
+from chatai.web import session_cookie
 from chatai.web.pages.bots import BotsState
 from chatai.web.pages.team import TeamState
 from chatai.web.pages.team_invite import InviteState
 from chatai.web.state.access import REFUSED, BusinessState, upload_business
+from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.texts.team import audit_sentence
 from tests.waits import PATIENCE
@@ -64,23 +64,13 @@ async def _invite(shop, email: str, role: str) -> str:
     team = await root.get_state(TeamState)
     await TeamState.load_team.fn(team)
     await TeamState.handle_invite_submit.fn(team, {"email": email, "role": role})
-    assert team.error == "" and team.invite_link.startswith(get_settings().public_url.rstrip("/") + "/invite?token=")
+    assert team.error == "" and team.invite_link.startswith(get_settings().public_url.rstrip("/")
+                                                            + "/auth/invite?token=")
     return team.invite_link
 
 
 def _token(link: str) -> str:
     return link.split("token=", 1)[1]
-
-
-def _at(root, path_and_query: str) -> None:
-    """Put the tab's router at a URL, as the websocket's router data would (tests/web/test_inbox_handlers.py)."""
-    from reflex.istate.data import RouterData
-
-    path, _, query = path_and_query.partition("?")
-    router = RouterData.from_router_data({"pathname": path, "asPath": path_and_query,
-                                          "query": dict(urllib.parse.parse_qsl(query)),
-                                          "headers": {"origin": "http://127.0.0.1"}})
-    root.router = dataclasses.replace(router, session=root.router.session)
 
 
 async def test_owner_invites_without_mail_and_the_person_signs_up_through_the_link(shop):
@@ -141,7 +131,8 @@ async def test_invitation_page_joins_a_signed_in_person_and_selects_the_business
     async with async_session() as s:
         vera_token = await accounts.sign_up(s, email="vera@example.com", password=PASSWORD)
     root = await signed_in_root(vera_token)
-    _at(root, "/invite?token=" + _token(link))
+    # What /auth/invite's cookie gives the page at the WebSocket handshake (never the address or a state var).
+    session_cookie.bind_invite((await root.get_state(AuthState)).router.session.session_id, _token(link))
     invite = await root.get_state(InviteState)
     await InviteState.load_invite.fn(invite)
     assert "owner@example.com" in invite.intro and "Manager" in invite.intro and invite.other_email == ""
@@ -271,3 +262,16 @@ async def test_switching_to_a_business_without_a_seat_is_refused_and_falls_back(
     assert business.business_id != str(shop["owner"].id)
     await BusinessState.load_choices.fn(business)
     assert [c["label"] for c in business.choices] == ["My business"]
+
+
+async def test_the_mailed_link_moves_the_token_into_an_http_only_cookie(shop):
+    import httpx
+    from starlette.applications import Starlette
+
+    link = await _invite(shop, "cookie@example.com", "operator")
+    app = Starlette(routes=session_cookie.auth_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        response = await client.get(link.split(get_settings().public_url.rstrip("/"), 1)[1])
+    assert response.status_code == 303 and response.headers["location"] == "/invite"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{session_cookie.INVITE_COOKIE}={_token(link)};") and "HttpOnly" in cookie

@@ -1,6 +1,7 @@
-"""The invitation page (/invite?token=...): who invites whom, with which role; a signed-in person with the
-invited address joins with one click, a visitor signs in or creates the account with that address and joins.
-After joining, the invited business becomes the selected one (chatai/web/state/access.py)."""
+"""The invitation page (/invite, reached through the mailed /auth/invite?token=... link, which moves the
+token into a cookie): who invites whom, with which role; a signed-in person with the invited address joins
+with one click, a visitor signs in or creates the account with that address and joins. After joining, the
+invited business becomes the selected one (chatai/web/state/access.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from chatai.db.session import async_session
 from chatai.services.account_errors import AccountError
 from chatai.team import invitations
 from chatai.team.members import TeamError
-from chatai.web import routes
+from chatai.web import routes, session_cookie
 from chatai.web.components.layout import auth_shell, error_callout, t
 from chatai.web.i18n import text
 from chatai.web.pages.auth import OUTAGE_ERRORS, _error_text
@@ -31,7 +32,9 @@ class InviteState(rx.State):
     error: str = ""
 
     def _token(self) -> str:
-        return str(self.router.url.query_parameters.get("token", "") or "")[:invitations.MAX_TOKEN_LENGTH]
+        """From the HttpOnly cookie /auth/invite set, read at the WebSocket handshake: never in the page's
+        address (which Reflex keeps in state) nor in a state var."""
+        return session_cookie.invite_token_for_sid(self.router.session.session_id)[:invitations.MAX_TOKEN_LENGTH]
 
     @rx.event
     async def load_invite(self):

@@ -108,6 +108,9 @@ class AuthState(rx.State):
         session_cookie.forget(self.router.session.session_id)
         self.user_email = ""
         self.user_role = ""
+        from chatai.web.state.access import BusinessState  # imports this module
+
+        (await self.get_state(BusinessState)).business_id = ""  # the next person here starts in their own business
         # The route clears the HttpOnly cookie, which no page script can.
         return rx.call_script(f"window.location.replace({json.dumps(session_cookie.AUTH_PREFIX + 'signout')})")
 
