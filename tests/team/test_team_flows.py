@@ -5,6 +5,7 @@ audit events as sentences in English and Russian."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -275,3 +276,25 @@ async def test_the_mailed_link_moves_the_token_into_an_http_only_cookie(shop):
     assert response.status_code == 303 and response.headers["location"] == "/invite"
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{session_cookie.INVITE_COOKIE}={_token(link)};") and "HttpOnly" in cookie
+
+
+async def test_the_address_selects_a_business_only_where_the_person_has_a_seat(shop):
+    from reflex.istate.data import RouterData
+
+    async with async_session() as s:
+        member_token = await accounts.sign_up(s, email="member@example.com", password=PASSWORD)
+        member = await accounts.user_for_token(s, member_token)
+        await members.add_member(s, business_id=shop["owner"].id, user_id=member.id, role="operator")
+        await s.commit()
+        stranger_token = await accounts.sign_up(s, email="outsider@example.com", password=PASSWORD)
+    selected = {}
+    for who, token in (("member", member_token), ("stranger", stranger_token)):
+        root = await signed_in_root(token)
+        path = f"/dashboard?business={shop['owner'].id}"
+        router = RouterData.from_router_data({"pathname": "/dashboard", "asPath": path,
+                                              "query": {"business": str(shop["owner"].id)}, "headers": {}})
+        root.router = dataclasses.replace(router, session=root.router.session)
+        business = await root.get_state(BusinessState)
+        await BusinessState.select_from_address.fn(business)
+        selected[who] = business.business_id
+    assert selected == {"member": str(shop["owner"].id), "stranger": ""}
