@@ -1,4 +1,6 @@
-"""Who is asking. Every page's on_load and every event handler goes through `require_user`."""
+"""Who is signed in. Dashboard pages and handlers ask chatai/web/state/access.py (who, for which business, with
+which role), which starts here; personal pages (settings) and the admin panel use `require_user` /
+`require_admin` directly."""
 
 from __future__ import annotations
 
