@@ -123,7 +123,8 @@ def _states() -> list[type[BaseState]]:
 def _argument(name: str, annotation: str, world: dict) -> object:
     """A plausible value aimed at the owner's data for each parameter."""
     if "dict" in annotation and "list" not in annotation:
-        return {"name": "changed", "token": "43:" + "y" * 35, "question": "changed", "answer": "changed",
+        # The token fails the format check before any request: no handler reaches out beyond loopback.
+        return {"name": "changed", "token": "not a bot token", "question": "changed", "answer": "changed",
                 "query": "", "amount": "100", "code": "SOME-PROMO-CODE", "email": "newcomer@example.com",
                 "role": "manager", "reply": "hello", "search": "", "message": "", "temperature": "0.2",
                 "top_k": "3", "score_threshold": "0.2", "qa_direct_threshold": "0.9", "handoff_timeout_minutes": "5"}
