@@ -241,13 +241,13 @@ def _transcript() -> rx.Component:
                 rx.box(status_badge(InboxState.header["status"]), id="transcript-status"),
                 align="center", width="100%",
             ),
-            assign_bar(),
             rx.cond(InboxState.earlier > 0, rx.text(t("inbox_earlier"), " ", InboxState.earlier, size="1",
                                                     color=rx.color("gray", 10)), rx.fragment()),
             # auto_scroll keeps the newest message in view (an operator's own reply landed out of sight).
             rx.auto_scroll(rx.vstack(rx.foreach(InboxState.transcript, _bubble), spacing="2", width="100%"),
                            width="100%", id="transcript", max_height="60vh", overflow_y="auto", padding="4px"),
             _handoff_bar(),
+            assign_bar(),  # under the reply box: it must not push take-over and replying below a phone's fold
             spacing="3",
             width="100%",
         ),
