@@ -250,6 +250,10 @@ async def test_assignment_filters_mine_and_unassigned_and_nudges_the_other_tabs(
         actions = (await s.execute(sa.select(AuditLog.action, AuditLog.details).where(
             AuditLog.action == "team.assign").order_by(AuditLog.created_at))).all()
     assert [r.user_name for r in page.rows] == ["Clara"]
+    # Taking a dialog over makes the person its assignee when nobody had it (the others see who holds it).
+    await InboxState.open_dialog.fn(inbox, str(shop["dialogs"][2]))
+    await InboxState.take_over.fn(inbox)
+    assert inbox.error == "" and inbox.header["held_by"] == "me" and inbox.header["assignee"] == "op@example.com"
     assert [(a, d["after"]) for a, d in actions] == [("team.assign", "op@example.com"),
                                                      ("team.assign", "owner@example.com")]
 

@@ -250,7 +250,10 @@ class InboxState(TeamInboxMixin, rx.State):
 
     @rx.event
     async def take_over(self):
-        return await self._handoff("take_over")
+        result = await self._handoff("take_over")
+        if result is None and not self.error:
+            await self._take_if_unassigned()  # who holds it shows in every open inbox (inbox_team.py)
+        return result
 
     @rx.event
     async def release(self):

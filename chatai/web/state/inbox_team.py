@@ -69,6 +69,13 @@ class TeamInboxMixin(rx.State, mixin=True):
         await self._load_transcript(access)
         return None
 
+    async def _take_if_unassigned(self) -> None:
+        """After a take-over: the person holding a dialog nobody looks after is its assignee, so the others see
+        who holds it (an existing assignment stays: the owner may have handed it to someone on purpose)."""
+        access = await require_access(self, INBOX)
+        if access is not None and self.open_id and not self.header.get("assignee_id"):
+            await self._assign(access.user_id, access)
+
     @rx.event
     async def assign_open_dialog(self, user_id: str):
         """Assign the open dialog to a person of the business, or to nobody (UNASSIGNED)."""
