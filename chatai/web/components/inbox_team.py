@@ -27,11 +27,14 @@ def scope_filter() -> rx.Component:
 
 
 def assignee_badge(d: dict) -> rx.Component:
+    # Shrinks with an ellipsis (an address can be long): the row's time must keep its place on a phone.
     return rx.cond(d["assignee"] != "",
-                   rx.badge(rx.icon("user", size=11), rx.cond(d["mine"] == "1", t("team_assigned_to_you"),
-                                                              d["assignee"]),
-                            color_scheme=rx.cond(d["mine"] == "1", "indigo", "gray"), size="1",
-                            class_name="dialog-assignee"),
+                   rx.badge(rx.icon("user", size=11),
+                            rx.text(rx.cond(d["mine"] == "1", t("team_assigned_to_you"), d["assignee"]),
+                                    style={"overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"},
+                                    class_name="dialog-assignee"),
+                            title=d["assignee"], color_scheme=rx.cond(d["mine"] == "1", "indigo", "gray"),
+                            size="1", max_width="140px", min_width="0", flex_shrink="1"),
                    rx.fragment())
 
 
