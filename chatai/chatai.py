@@ -36,7 +36,10 @@ from chatai.web.pages.knowledge import knowledge_page
 from chatai.web.pages.not_found import not_found_page
 from chatai.web.pages.overview import OverviewState, QaPrefillState, overview_page
 from chatai.web.pages.settings_page import SettingsState, settings_page
+from chatai.web.pages.team import TeamState, team_page
+from chatai.web.pages.team_invite import InviteState, invite_page
 from chatai.web.pages.widget import WEBSITE, WidgetState, widget_page
+from chatai.web.state.access import BusinessState
 from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
 from chatai.web.state.knowledge import KnowledgeState
@@ -70,7 +73,8 @@ add_page(reset_password_page, route=RESET_PASSWORD, title="New password · ChatA
          on_load=ResetPasswordState.load_reset_password)
 add_page(signup_page, route=routes.SIGNUP, title="Sign up · ChatAI",
          on_load=[AuthState.redirect_if_signed_in, DocumentLanguageState.detect_browser_language])
-add_page(overview_page, route=routes.OVERVIEW, title="ChatAI", on_load=[guard, OverviewState.load_overview])
+add_page(overview_page, route=routes.OVERVIEW, title="ChatAI",
+         on_load=[guard, BusinessState.select_from_address, OverviewState.load_overview])
 add_page(assistants_page, route=routes.ASSISTANTS, title="Assistants · ChatAI",
          on_load=[guard, AssistantsState.load_assistants])
 add_page(knowledge_page, route=routes.KNOWLEDGE, title="Knowledge base · ChatAI",
@@ -83,6 +87,8 @@ add_page(billing_return_page, route=BILLING_RETURN, title="Billing · ChatAI",
          on_load=[guard, BillingState.load_billing_return])
 add_page(settings_page, route=routes.SETTINGS, title="Settings · ChatAI",
          on_load=[guard, SettingsState.load_settings])
+add_page(team_page, route=routes.TEAM, title="Team · ChatAI", on_load=[guard, TeamState.load_team])
+add_page(invite_page, route=routes.INVITE, title="Join a team · ChatAI", on_load=InviteState.load_invite)
 add_page(admin_overview_page, route=routes.ADMIN, title="Admin · ChatAI",
          on_load=[AuthState.guard_admin, AdminOverviewState.load_admin_overview])
 add_page(admin_users_page, route=routes.ADMIN_USERS, title="Users · Admin · ChatAI",

@@ -608,8 +608,9 @@ class ModelPrice(SQLModel, table=True):
 
 
 # Tables of features kept in their own modules (the operator chat, issue 22; the inbox tools, issue 23; the
-# website widget, issue 21), imported here so that every importer of the models (alembic's env, the app, the
-# runner) registers them.
+# website widget, issue 21; team seats, issue 23, migration 0022), imported here so that every importer of the
+# models (alembic's env, the app, the runner) registers them.
 import chatai.inbox_tools.models  # noqa: E402, F401
 from chatai.db import operator_models  # noqa: E402, F401
+from chatai.team import models as _team_models  # noqa: E402, F401
 from chatai.widget import models as _widget_models  # noqa: E402, F401

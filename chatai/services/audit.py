@@ -21,7 +21,7 @@ from chatai.db.models import AuditLog, User
 from chatai.formatting import local_time
 
 # Kinds of entry the admin filter offers: a prefix of `action`.
-KINDS = ("user", "billing", "bot", "admin")
+KINDS = ("user", "billing", "bot", "admin", "team")
 EXPORT_LIMIT = 10_000
 
 

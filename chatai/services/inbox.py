@@ -46,6 +46,9 @@ class InboxFilter:
     until: datetime | None = None  # last activity before
     search: str = ""  # words in any message of the dialog (English and Russian stemming)
     label_id: uuid.UUID | None = None  # dialogs carrying this label (chatai/inbox_tools/labels.py)
+    # Team seats (chatai/team/assignment.py): "all" | "mine" (assigned to `scope_user`) | "unassigned".
+    scope: str = "all"
+    scope_user: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
     if filters.label_id is not None:
         where.append("d.id IN (SELECT dl.dialog_id FROM dialog_labels dl WHERE dl.label_id = :label)")
         params["label"] = filters.label_id
+    _add_scope(filters, where, params)
     if cursor is not None:
         where.append("(d.last_message_at, d.id) < (:cursor_at, :cursor_id)")
         params.update(cursor_at=cursor.last_message_at, cursor_id=cursor.dialog_id)
@@ -200,6 +204,16 @@ async def dialog_rows(session: AsyncSession, *, owner_id: uuid.UUID,
     sql = _dialog_select("d.owner_id = :owner AND d.id = ANY(:ids)", "")
     result = await session.execute(sa.text(sql), {"owner": owner_id, "ids": list(dialog_ids)})
     return {row.id: row for row in (_row(r) for r in result.all())}
+
+
+def _add_scope(filters: InboxFilter, where: list[str], params: dict[str, Any]) -> None:
+    from chatai.team.assignment import scope_condition
+
+    if filters.scope_user is not None:
+        condition, values = scope_condition(filters.scope, user_id=filters.scope_user)
+        if condition:
+            where.append(condition)
+            params.update(values)
 
 
 async def get_dialog_row(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID) -> DialogRow:

@@ -25,8 +25,10 @@ from chatai.security import token_hash
 from chatai.services import accounts
 from chatai.services import inbox as inbox_svc
 from chatai.services.live import DialogEvent, LiveFanout, LiveRegistry, OwnerChange, run_dialog_subscriber
+from chatai.team.roles import INBOX, Access
 from chatai.web import routes
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import require_access
+from chatai.web.state.auth import AuthState
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +49,18 @@ class LiveBadgeState(rx.State):
                       summary: inbox_svc.UnreadSummary | None = None) -> bool:
         """Re-read the counts (or take the owner's `summary`, read once for all their tabs); False when this
         tab is no longer signed in as `owner_id`."""
-        user = await require_user(self)
-        if user is None or (owner_id is not None and user.id != owner_id):
+        access = await require_access(self, INBOX)  # the tab's selected business, re-checked
+        if access is None or (owner_id is not None and access.business_id != owner_id):
             self.unread, self.waiting, self.notice_name, self.notice_dialog = 0, 0, "", ""
             return False
         if summary is None or owner_id is None:
             async with async_session() as session:
-                summary = await inbox_svc.unread_summary(session, owner_id=user.id)
+                summary = await inbox_svc.unread_summary(session, owner_id=access.business_id)
         self.show(summary, announce=announce)
         return True
 
     def show(self, summary: inbox_svc.UnreadSummary, *, announce: bool = False) -> None:
-        """Counts already read for this tab's (checked) owner."""
+        """Counts already read for this tab's (checked) business."""
         if announce and summary.waiting > self.waiting and summary.latest_waiting_id is not None:
             self.notice_dialog = str(summary.latest_waiting_id)
             self.notice_name = summary.latest_waiting_name or "—"
@@ -69,20 +71,21 @@ class LiveBadgeState(rx.State):
     @rx.event
     async def track(self):
         """The sidebar mounted: count, and receive live updates in this tab (and hear when it is hidden)."""
-        user = await require_user(self)
-        if user is None:
+        access = await require_access(self, INBOX)
+        if access is None:
             return
-        register_tab(self.router.session.client_token, user.id, (await self.get_state(AuthState)).session_token)
-        await self.refresh(user.id)
+        register_tab(self.router.session.client_token, access.business_id,
+                     (await self.get_state(AuthState)).session_token)
+        await self.refresh(access.business_id)
         return rx.call_script(VISIBILITY_JS)
 
     @rx.event
     async def tab_visibility(self, hidden: bool):
         """The browser hid or showed this tab: a hidden tab gets its live updates when it is shown again."""
-        user = await require_user(self)
+        access = await require_access(self, INBOX)
         token = self.router.session.client_token
         registration = REGISTRY.get(token)
-        if user is None or registration is None or registration.owner_id != user.id:
+        if access is None or registration is None or registration.owner_id != access.business_id:
             return
         FANOUT.set_hidden(token, bool(hidden))
         self.tab_hidden = bool(hidden)
@@ -182,27 +185,35 @@ async def read_owner_change(owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> 
                        extra={"sessions": {}, "valid_sessions": valid})
 
 
-async def _tab_user_id(root: rx.State, change: OwnerChange) -> uuid.UUID | None:
-    """Who this tab is signed in as. A session found valid for the owner by the batch's one check (see
-    read_owner_change) needs no statement of its own; any other is checked in the database once per change
-    (tabs of one browser share a session), so a batch costs no statement per tab."""
+async def _tab_access(root: rx.State, change: OwnerChange) -> Access | None:
+    """Who this tab is signed in as and whether it shows the change's business with a role that sees the inbox.
+    The owner's own session, found valid by the batch's one check (see read_owner_change), on their own business
+    needs no statement of its own; any other (a teammate's tab) goes through the access check once per session
+    and selected business per change (tabs of one browser share both), so a batch costs no statement per tab."""
+    from chatai.web.state.access import BusinessState
+
     auth = await root.get_state(AuthState)
+    selected = str((await root.get_state(BusinessState)).business_id)
     token = auth.session_token
-    if token and token_hash(token) in (change.extra or {}).get("valid_sessions", ()):
-        return change.owner_id
-    checked: dict[str, uuid.UUID | None] = (change.extra or {}).setdefault("sessions", {})
-    if token and token in checked:
-        return checked[token]
-    user = await auth.current_user()
-    user_id = user.id if user is not None else None
+    if (token and token_hash(token) in (change.extra or {}).get("valid_sessions", ())
+            and selected in ("", str(change.owner_id))):
+        return Access(user_id=change.owner_id, email=auth.user_email, business_id=change.owner_id, role="owner")
+    checked: dict[tuple[str, str], Access | None] = (change.extra or {}).setdefault("sessions", {})
+    key = (token, selected)
+    if token and key in checked:
+        return checked[key]
+    access = await require_access(await root.get_state(LiveBadgeState), INBOX)
+    if access is not None and access.business_id != change.owner_id:
+        access = None
     if token:
-        checked[token] = user_id
-    return user_id
+        checked[key] = access
+    return access
 
 
 async def push_to_client(token: str, change: OwnerChange) -> bool:
-    """Apply the owner's change to one tab: its badge, and its inbox when the inbox is the page it shows.
-    False when the tab is no longer signed in as the change's owner (it is then forgotten)."""
+    """Apply the business's change to one tab: its badge, and its inbox when the inbox is the page it shows.
+    False when the tab no longer shows the change's business to someone allowed to see it (it is then
+    forgotten)."""
     from chatai.chatai import app
     from chatai.web.state.inbox import InboxState
 
@@ -210,21 +221,21 @@ async def push_to_client(token: str, change: OwnerChange) -> bool:
         return False
     async with app.modify_state(rx.BaseStateToken(ident=token, cls=LiveBadgeState)) as root:
         badge = await root.get_state(LiveBadgeState)
-        user_id = await _tab_user_id(root, change)
-        if user_id != change.owner_id:
+        access = await _tab_access(root, change)
+        if access is None:
             badge.unread, badge.waiting, badge.notice_name, badge.notice_dialog = 0, 0, "", ""
             return False
         if change.summary is not None:
             badge.show(change.summary, announce=True)
         if change.dialog_ids and root.router.url.path.rstrip("/") == routes.INBOX:
             inbox = await root.get_state(InboxState)
-            await inbox.apply_live(user_id, change)
+            await inbox.apply_live(access, change)
             if inbox.open_id and inbox.open_id == badge.notice_dialog:  # already open on this tab
                 badge.notice_name, badge.notice_dialog = "", ""
         elif change.dialog_ids and root.router.url.path.rstrip("/") == routes.KNOWLEDGE:  # the playground's own
             from chatai.web.state.playground import PlaygroundState
 
-            await (await root.get_state(PlaygroundState)).refresh_live(user_id, change.dialog_ids)
+            await (await root.get_state(PlaygroundState)).refresh_live(access.user_id, change.dialog_ids)
     return True
 
 

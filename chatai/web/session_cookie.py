@@ -35,6 +35,10 @@ COOKIE_NAME = "chatai_session"
 RESET_COOKIE = "chatai_reset"
 RESET_PAGE = "/reset-password"
 RESET_TTL_SECONDS = 3600
+# A team invitation link's token (chatai/team/invitations.py), moved into a cookie by /auth/invite the same way.
+INVITE_COOKIE = "chatai_invite"
+INVITE_PAGE = "/invite"
+INVITE_TTL_SECONDS = 7 * 24 * 3600
 # The asking browser's half of a sign-in ticket (services/signin_handover.py). Over https the __Host- prefix
 # makes browsers refuse the cookie from a sibling subdomain or without Secure, so no other site can plant it.
 HANDOVER_COOKIE = "chatai_handover"
@@ -42,6 +46,7 @@ HANDOVER_COOKIE_HTTPS = "__Host-chatai_handover"
 AUTH_PREFIX = "/auth/"
 _tokens_by_sid: dict[str, str] = {}
 _reset_tokens_by_sid: dict[str, str] = {}
+_invite_tokens_by_sid: dict[str, str] = {}
 # The sessions of file uploads in flight, by the Reflex client token the request names. An upload is an HTTP
 # request that runs an event itself; it may reach a web worker other than the one holding the tab's WebSocket,
 # and Reflex runs its handler from its own event queue (no context of the request reaches it). The upload
@@ -85,6 +90,18 @@ def bind(sid: str, token: str) -> None:
 def forget(sid: str) -> None:
     _tokens_by_sid.pop(sid, None)
     _reset_tokens_by_sid.pop(sid, None)
+    _invite_tokens_by_sid.pop(sid, None)
+
+
+def invite_token_for_sid(sid: str) -> str:
+    return _invite_tokens_by_sid.get(sid, "") if sid else ""
+
+
+def bind_invite(sid: str, token: str) -> None:
+    if token:
+        _invite_tokens_by_sid[sid] = token
+    else:
+        _invite_tokens_by_sid.pop(sid, None)
 
 
 def reset_token_for_sid(sid: str) -> str:
@@ -127,6 +144,7 @@ def install() -> None:
         cookies = headers.pop("cookie", "")
         bind(sid, cookie_value(cookies))
         bind_reset(sid, cookie_value(cookies, RESET_COOKIE))
+        bind_invite(sid, cookie_value(cookies, INVITE_COOKIE))
         return data
 
     def _on_disconnect(self, sid):  # noqa: ANN001, ANN202
@@ -230,6 +248,17 @@ async def reset_link_route(request: Request) -> Response:
     return response
 
 
+async def invite_link_route(request: Request) -> Response:
+    """The link in a team invitation: the token goes into an HttpOnly cookie (as /auth/reset does), the browser
+    to the invitation page (chatai/web/pages/team_invite.py)."""
+    token = request.query_params.get("token", "")[:200]
+    response = RedirectResponse(INVITE_PAGE, status_code=303,
+                                headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    response.set_cookie(INVITE_COOKIE, token, max_age=INVITE_TTL_SECONDS, path="/", httponly=True, samesite="lax",
+                        secure=_secure(request))
+    return response
+
+
 async def reset_done_route(request: Request) -> Response:
     """After a reset: the used token's cookie goes, the browser to the sign-in page with the notice."""
     response = RedirectResponse("/signin?notice=password_reset", status_code=303, headers={"Cache-Control": "no-store"})
@@ -242,4 +271,5 @@ def auth_routes() -> list[Route]:
             Route(f"{AUTH_PREFIX}signout", sign_out_route, methods=["GET"]),
             Route(f"{AUTH_PREFIX}verify", verify_email_route, methods=["GET"]),
             Route(f"{AUTH_PREFIX}reset", reset_link_route, methods=["GET"]),
-            Route(f"{AUTH_PREFIX}reset/done", reset_done_route, methods=["GET"])]
+            Route(f"{AUTH_PREFIX}reset/done", reset_done_route, methods=["GET"]),
+            Route(f"{AUTH_PREFIX}invite", invite_link_route, methods=["GET"])]

@@ -20,7 +20,8 @@ from tests.fakes.smtp_server import SmtpServer
 
 HOSTILE_ADDRESS = "victim+https://evil.example/pay-now@example.com"
 HOSTILE_TEXT = "see www.evil.example or http://evil.example/x?a=1 or pay@evil.example"
-USER_VALUES = ("email", "hours", "assistant", "balance", "answers", "amount", "bot", "reason", "minutes")
+USER_VALUES = ("email", "hours", "assistant", "balance", "answers", "amount", "bot", "reason", "minutes",
+               "inviter", "role", "days")
 APP_LINKS = {"link": "http://chatai.test/dashboard/billing?a=1&b=2", "signin_link": "http://chatai.test/signin",
              "reset_link": "http://chatai.test/forgot-password"}
 # What an auto-linker takes for a link: a scheme, a www. host, a dotted domain, an address.

@@ -24,7 +24,7 @@ from pathlib import Path
 FOLDER = Path(__file__).resolve().parent
 LOCALES = ("en", "ru")
 KINDS = ("verify", "signup_existing", "reset", "handoff_waiting", "balance_low", "balance_zero",
-         "payment_received", "bot_error")
+         "payment_received", "bot_error", "team_invite")
 ZERO_WIDTH_SPACE = "\u200b"
 # A separator inside a word: where a URL, a domain or an address joins its parts. Between two digits (an
 # amount, a version) it is left alone: no client links "500.00".

@@ -10,9 +10,11 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import billing
+from chatai.team.roles import BILLING
 from chatai.web import routes
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import require_access
+from chatai.web.state.auth import AuthState
 
 
 class BalanceBannerState(rx.State):
@@ -21,12 +23,12 @@ class BalanceBannerState(rx.State):
 
     @rx.event
     async def load_balance_banner(self):
-        user = await require_user(self)
+        access = await require_access(self, BILLING)  # the money is the owner's to see (chatai/team/roles.py)
         self.message, self.zero = "", False
-        if user is None or user.is_admin:
+        if access is None or (await self.get_state(AuthState)).user_role == "admin":
             return
         async with async_session() as session:
-            view = await billing.get_balance(session, user_id=user.id)
+            view = await billing.get_balance(session, user_id=access.business_id)
         left = view.answers_left
         if left is None or not view.low:
             return

@@ -8,9 +8,11 @@ from collections.abc import Callable
 import reflex as rx
 
 from chatai.web import routes
+from chatai.web.components.business_switcher import business_switcher
 from chatai.web.components.document_language import DocumentLanguageState
 from chatai.web.i18n import LANGUAGES
 from chatai.web.live import unread_badge, waiting_notice
+from chatai.web.state.access import BusinessState
 from chatai.web.state.auth import AuthState
 
 ACCENT = "indigo"
@@ -23,8 +25,12 @@ DASHBOARD_NAV = [
     ("nav_website", routes.OVERVIEW + "/website", "globe"),  # chatai/web/pages/widget.py
     ("nav_inbox", routes.INBOX, "messages-square"),
     ("nav_billing", routes.BILLING, "wallet"),
+    ("nav_team", routes.TEAM, "users"),
     ("nav_settings", routes.SETTINGS, "settings"),
 ]
+# Pages a role may not open are not offered (chatai/team/roles.py; the pages refuse them anyway).
+NAV_CAPABILITY = {routes.ASSISTANTS: "assistants", routes.BOTS: "bots", routes.BILLING: "billing",
+                  routes.TEAM: "team"}
 ADMIN_NAV = [
     ("nav_overview", routes.ADMIN, "activity"),
     ("nav_users", routes.ADMIN_USERS, "users"),
@@ -78,7 +84,8 @@ def _nav_link(key: str, href: str, icon: str) -> rx.Component:
 
 
 def _nav(items: list[tuple[str, str, str]], admin_link: bool) -> rx.Component:
-    links = [_nav_link(*item) for item in items]
+    links = [rx.cond(BusinessState.allowed.contains(NAV_CAPABILITY[item[1]]), _nav_link(*item), rx.fragment())
+             if item[1] in NAV_CAPABILITY else _nav_link(*item) for item in items]
     if admin_link:
         links.append(rx.cond(AuthState.is_admin, _nav_link("nav_admin", routes.ADMIN, "shield"), rx.fragment()))
     return rx.vstack(*links, spacing="1", width="100%")
@@ -87,6 +94,7 @@ def _nav(items: list[tuple[str, str, str]], admin_link: bool) -> rx.Component:
 def _user_box() -> rx.Component:
     return rx.vstack(
         rx.divider(),
+        business_switcher(),
         # No leading trim here: with overflow hidden it cut the bottom off the letters.
         rx.text(AuthState.user_email, size="1", color=rx.color("gray", 10), class_name="user-email",
                 style={"overflow": "hidden", "text_overflow": "ellipsis", "white_space": "nowrap"}, width="100%"),

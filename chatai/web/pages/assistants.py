@@ -9,11 +9,12 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.rag.certainty import CERTAINTY_LEVELS, DEFAULT_CERTAINTY
 from chatai.services import assistants as svc
-from chatai.web import routes
+from chatai.team.roles import ASSISTANTS
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 from chatai.web.texts.first_hour import assistant_error
 
 _FORM_FIELDS = {
@@ -82,10 +83,10 @@ class AssistantsState(rx.State):
 
     @rx.event
     async def load_assistants(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
-        await self._reload(user.id)
+        access = await require_access(self, ASSISTANTS)
+        if access is None:
+            return await refusal(self)
+        await self._reload(access.business_id)
 
     @rx.event
     def set_create_open(self, value: bool):
@@ -99,12 +100,12 @@ class AssistantsState(rx.State):
 
     @rx.event
     async def handle_create_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ASSISTANTS)
+        if access is None:
+            return await refusal(self)
         try:
             async with async_session() as session:
-                await svc.create_assistant(session, owner_id=user.id, name=str(form.get("name", "")),
+                await svc.create_assistant(session, owner_id=access.business_id, name=str(form.get("name", "")),
                                            system_prompt=str(form.get("system_prompt", "")),
                                            greeting=str(form.get("greeting", "")),
                                            **STYLE_PRESETS.get(str(form.get("style", "")), {}))
@@ -112,7 +113,7 @@ class AssistantsState(rx.State):
             self.error = assistant_error((await self.get_state(AuthState)).locale, exc)
             return
         self.create_open = False
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     def start_edit(self, assistant_id: str):
@@ -136,9 +137,9 @@ class AssistantsState(rx.State):
 
     @rx.event
     async def handle_edit_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ASSISTANTS)
+        if access is None:
+            return await refusal(self)
         auth = await self.get_state(AuthState)
         try:
             values = {key: cast(form.get(key, "")) for key, cast in _FORM_FIELDS.items()}
@@ -148,8 +149,8 @@ class AssistantsState(rx.State):
                                              or DEFAULT_CERTAINTY)
             values.update(_preset_to_apply(str(form.get("style", "")), values, saved))
             async with async_session() as session:
-                await svc.update_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(self.editing["id"]),
-                                           **values)
+                await svc.update_assistant(session, owner_id=access.business_id,
+                                           assistant_id=uuid.UUID(self.editing["id"]), **values)
         except svc.NotFound:
             self.error = text(auth.locale, "err_not_found")
             return
@@ -157,20 +158,20 @@ class AssistantsState(rx.State):
             self.error = assistant_error(auth.locale, exc)
             return
         self.edit_open = False
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
     @rx.event
     async def delete_assistant(self, assistant_id: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ASSISTANTS)
+        if access is None:
+            return await refusal(self)
         try:
             async with async_session() as session:
-                await svc.delete_assistant(session, owner_id=user.id, assistant_id=uuid.UUID(assistant_id))
+                await svc.delete_assistant(session, owner_id=access.business_id, assistant_id=uuid.UUID(assistant_id))
         except (svc.NotFound, ValueError):
             pass
         self.edit_open = False
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
 
 def _labeled(key: str, control: rx.Component, help_key: str = "") -> rx.Component:

@@ -17,6 +17,7 @@ from chatai.services import billing, billing_history, promo
 from chatai.services.billing import BillingError
 from chatai.services.payments import get_provider, refresh_pending, start_topup
 from chatai.settings import get_settings
+from chatai.team.roles import BILLING, Access
 from chatai.web import routes
 from chatai.web.components.layout import (
     card,
@@ -29,7 +30,8 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.i18n import EN, text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 
 # The kinds an owner filters by (holds of answers in progress are not shown: services/billing_history.py).
 KINDS = billing_history.OWNER_KINDS
@@ -58,12 +60,14 @@ class BillingState(rx.State):
     async def _locale(self) -> str:
         return (await self.get_state(AuthState)).locale
 
-    async def _reload(self, user) -> None:
+    async def _reload(self, access: Access) -> None:
+        """The business's money, its times on the asking person's clock."""
         since = utcnow() - timedelta(days=int(self.period if self.period in PERIODS else "30"))
+        business, time_zone = access.business_id, access.time_zone
         async with async_session() as session:
-            view = await billing.get_balance(session, user_id=user.id)
-            rows = await billing_history.history(session, user_id=user.id, kind=self.kind, since=since)
-            spend = await billing.spend_per_day(session, user_id=user.id, days=30, time_zone=user.time_zone)
+            view = await billing.get_balance(session, user_id=business)
+            rows = await billing_history.history(session, user_id=business, kind=self.kind, since=since)
+            spend = await billing.spend_per_day(session, user_id=business, days=30, time_zone=time_zone)
             prices = await billing.current_prices(session)
         locale = await self._locale()
         self.balance = format_money(view.balance_micros, view.currency, locale)
@@ -74,31 +78,31 @@ class BillingState(rx.State):
         self.presets = [{"amount": amount, "label": format_money(billing.to_micros(amount), view.currency, locale)}
                         for amount in _preset_amounts()]
         self.price_note = price_note(locale, answer=prices["answer"], qa=prices["qa_answer"], currency=view.currency)
-        self.entries = [entry_dict(locale, e, currency=view.currency, time_zone=user.time_zone) for e in rows]
+        self.entries = [entry_dict(locale, e, currency=view.currency, time_zone=time_zone) for e in rows]
         self.spend = [{"day": day[5:], "spent": float(billing.format_amount(micros))} for day, micros in spend]
 
     @rx.event
     async def load_billing(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.error = self.notice = ""
         self.confirm_amount = self.confirm_text = ""
-        await self._reload(user)
+        await self._reload(access)
 
     @rx.event
     async def load_billing_return(self):
         """Back from the payment page: ask the provider (the notification may be late or unreachable)."""
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         async with async_session() as session:
-            outcomes = await refresh_pending(session, user_id=user.id, provider=get_provider())
+            outcomes = await refresh_pending(session, user_id=access.business_id, provider=get_provider())
         locale = await self._locale()
         self.error = ""
         key = "billing_return_credited" if "credited" in outcomes else "billing_return_success"
         self.notice = text(locale, key)
-        await self._reload(user)
+        await self._reload(access)
 
     def _error_text(self, locale: str, code: str) -> str:
         s = get_settings()
@@ -110,15 +114,15 @@ class BillingState(rx.State):
                        if code in ("amount_too_small", "amount_too_large", "invalid_amount") else {}))
 
     async def _topup(self, amount: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         locale = await self._locale()
         self.error = self.notice = ""
         try:
             micros = billing.to_micros(amount)
             async with async_session() as session:
-                url = await start_topup(session, user_id=user.id, amount_micros=micros,
+                url = await start_topup(session, user_id=access.business_id, amount_micros=micros,
                                         return_url=get_settings().public_url.rstrip("/") + BILLING_RETURN,
                                         provider=get_provider())
         except BillingError as exc:
@@ -129,9 +133,9 @@ class BillingState(rx.State):
     @rx.event
     async def topup_preset(self, amount: str):
         """A preset button asks first ("Pay ₽500.00?"): one tap used to leave for the payment page."""
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         locale = await self._locale()
         self.error = self.notice = ""
         if amount not in _preset_amounts():
@@ -161,15 +165,15 @@ class BillingState(rx.State):
 
     @rx.event
     async def handle_promo_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         locale = await self._locale()
         self.error = self.notice = ""
         client = (await self.get_state(AuthState)).client()
         try:
             async with async_session() as session:
-                credited = await promo.redeem(session, user_id=user.id, code=str(form.get("code", ""))[:40],
+                credited = await promo.redeem(session, user_id=access.business_id, code=str(form.get("code", ""))[:40],
                                               client=client)
                 await session.commit()
         except promo.PromoThrottled as exc:
@@ -179,30 +183,30 @@ class BillingState(rx.State):
         else:
             self.notice = text(locale, "billing_promo_done",
                                amount=format_money(credited, get_settings().billing_currency, locale))
-        await self._reload(user)
+        await self._reload(access)
 
     @rx.event
     async def set_kind(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.kind = value if value in KINDS else "all"
-        await self._reload(user)
+        await self._reload(access)
 
     @rx.event
     async def set_period(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
         self.period = value if value in PERIODS else "30"
-        await self._reload(user)
+        await self._reload(access)
 
     @rx.event
     async def export_csv(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
-        await self._reload(user)
+        access = await require_access(self, BILLING)
+        if access is None:
+            return await refusal(self)
+        await self._reload(access)
         return rx.download(data=ledger_csv(self.entries), filename="chatai-ledger.csv")
 
 

@@ -13,11 +13,13 @@ from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
+from chatai.team.roles import BOTS
 from chatai.web import routes
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, client_connected, require_user, tab_time_zone
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState, client_connected, tab_time_zone
 from chatai.web.texts.bot_events import bot_event_text
 from chatai.web.texts.first_hour import bot_error
 
@@ -54,16 +56,16 @@ class BotsState(rx.State):
 
     @rx.event
     async def load_bots(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BOTS)
+        if access is None:
+            return await refusal(self)
         async with async_session() as session:
-            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
+            mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.connect_assistant_id not in {a["id"] for a in self.assistant_options}:
             self.connect_assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
         self.error = ""
-        await self._reload(user.id)
+        await self._reload(access.business_id)
         return BotsState.poll_status
 
     @rx.event
@@ -82,10 +84,10 @@ class BotsState(rx.State):
                 async with self:
                     if self.router.url.path.rstrip("/") != routes.BOTS or not client_connected(self):
                         return
-                    user = await require_user(self)
-                    if user is None:
+                    access = await require_access(self, BOTS)
+                    if access is None:
                         return
-                    await self._reload(user.id)
+                    await self._reload(access.business_id)
         finally:
             async with self:
                 self.polling = False
@@ -95,16 +97,16 @@ class BotsState(rx.State):
 
     @rx.event
     async def handle_connect_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            yield rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BOTS)
+        if access is None:
+            yield await refusal(self)
             return
         self.error = ""
         self.busy = True
         yield
         try:
             async with async_session() as session:
-                await bots_svc.connect_bot(session, owner_id=user.id,
+                await bots_svc.connect_bot(session, owner_id=access.business_id,
                                            assistant_id=uuid.UUID(self.connect_assistant_id),
                                            token=str(form.get("token", "")))
         except bots_svc.BotError as exc:
@@ -114,44 +116,45 @@ class BotsState(rx.State):
             self.error = text(await self._locale(), "err_not_found")
         finally:
             self.busy = False
-        await self._reload(user.id)
+        await self._reload(access.business_id)
         if not self.error:
             yield rx.set_value("bot-token", "")
 
-    async def _action(self, bot_id: str, action) -> None:
-        user = await require_user(self)
-        if user is None:
-            return
+    async def _action(self, bot_id: str, action):
+        access = await require_access(self, BOTS)
+        if access is None:
+            return await refusal(self)
         self.error = ""
         try:
             async with async_session() as session:
-                await action(session, owner_id=user.id, bot_id=uuid.UUID(bot_id))
+                await action(session, owner_id=access.business_id, bot_id=uuid.UUID(bot_id))
         except bots_svc.BotError as exc:
             self.error = bot_error(await self._locale(), code=exc.code, message=exc.message)
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
-        await self._reload(user.id)
+        await self._reload(access.business_id)
+        return None
 
     @rx.event
     async def pause_bot(self, bot_id: str):
-        await self._action(bot_id, bots_svc.pause_bot)
+        return await self._action(bot_id, bots_svc.pause_bot)
 
     @rx.event
     async def resume_bot(self, bot_id: str):
-        await self._action(bot_id, bots_svc.resume_bot)
+        return await self._action(bot_id, bots_svc.resume_bot)
 
     @rx.event
     async def disconnect_bot(self, bot_id: str):
-        await self._action(bot_id, bots_svc.disconnect_bot)
+        return await self._action(bot_id, bots_svc.disconnect_bot)
 
     @rx.event
     async def open_events(self, bot_id: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BOTS)
+        if access is None:
+            return await refusal(self)
         try:
             async with async_session() as session:
-                found = await bot_events_svc.list_events(session, owner_id=user.id, bot_id=uuid.UUID(bot_id))
+                found = await bot_events_svc.list_events(session, owner_id=access.business_id, bot_id=uuid.UUID(bot_id))
         except (assistants_svc.NotFound, ValueError):
             self.error = text(await self._locale(), "err_not_found")
             return None
@@ -179,13 +182,13 @@ class BotsState(rx.State):
 
     @rx.event
     async def handle_replace_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, BOTS)
+        if access is None:
+            return await refusal(self)
         self.error = ""
         try:
             async with async_session() as session:
-                await bots_svc.replace_token(session, owner_id=user.id, bot_id=uuid.UUID(self.replace_id),
+                await bots_svc.replace_token(session, owner_id=access.business_id, bot_id=uuid.UUID(self.replace_id),
                                              token=str(form.get("token", "")))
         except bots_svc.BotError as exc:
             self.error = bot_error(await self._locale(), code=exc.code, message=exc.message)
@@ -194,7 +197,7 @@ class BotsState(rx.State):
             self.error = text(await self._locale(), "err_not_found")
             return
         self.replace_id = ""
-        await self._reload(user.id)
+        await self._reload(access.business_id)
 
 
 _STATUS = {"running": ("green", "bot_running"), "paused": ("gray", "bot_paused"), "error": ("red", "bot_error"),

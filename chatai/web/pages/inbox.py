@@ -15,6 +15,7 @@ from chatai.web.components.inbox_canned import canned_manager, reply_form
 from chatai.web.components.inbox_customer import customer_card
 from chatai.web.components.inbox_labels import dialog_labels_bar, label_filter, labels_manager, list_chips
 from chatai.web.components.inbox_notes import note_bubble, note_form, presence_line, tools_error
+from chatai.web.components.inbox_team import assign_bar, assignee_badge, scope_filter
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.state.inbox import ALL, EVENT_CODES, PERIODS, InboxState
 from chatai.web.state.inbox_tools import InboxToolsState
@@ -76,6 +77,7 @@ def _filters() -> rx.Component:
                                   *[rx.select.item(t(f"inbox_period_{p}"), value=p) for p in PERIODS]),
                 "filter-period"),
         label_filter(),
+        scope_filter(),
         rx.form(
             rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
                                min_width="220px"),
@@ -116,8 +118,9 @@ def _dialog_item(d: dict) -> rx.Component:
         ),
         _preview(d),
         rx.hstack(status_badge(d["status"]), rx.text(d["assistant"], size="1", color=rx.color("gray", 10)),
-                  rx.spacer(), rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
-                                       class_name="dialog-time"), align="center", width="100%"),
+                  assignee_badge(d), rx.spacer(),
+                  rx.text(d["time"], size="1", color=rx.color("gray", 10), white_space="nowrap",
+                          class_name="dialog-time"), align="center", width="100%"),
         list_chips(d["id"]),
         on_click=InboxState.open_dialog(d["id"]),
         padding="10px 12px",
@@ -133,7 +136,8 @@ def _dialog_item(d: dict) -> rx.Component:
 
 def _unfiltered() -> rx.Var:
     return ((InboxState.f_assistant == ALL) & (InboxState.f_bot == ALL) & (InboxState.f_status == ALL)
-            & (InboxState.f_period == ALL) & (InboxState.search == "") & (InboxState.f_label == ALL))
+            & (InboxState.f_period == ALL) & (InboxState.search == "") & (InboxState.f_label == ALL)
+            & (InboxState.f_scope == "all"))
 
 
 def _no_dialogs_yet() -> rx.Component:
@@ -264,6 +268,7 @@ def _transcript() -> rx.Component:
                            width="100%", id="transcript", overflow_y="auto", padding="4px",
                            max_height=rx.breakpoints(initial="60vh", md=TRANSCRIPT_DESKTOP_HEIGHT)),
             _handoff_bar(),
+            assign_bar(),  # under the reply box: it must not push take-over and replying below a phone's fold
             spacing="3",
             width="100%",
         ),

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatai.team.roles import KB_WRITE
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import empty_state, t
+from chatai.web.components.role_gate import only_for
 from chatai.web.state.knowledge import UPLOAD_ID, KnowledgeState
 
 
@@ -29,7 +31,7 @@ def _status_badge(status: rx.Var) -> rx.Component:
 
 
 def _document_actions(d: dict) -> rx.Component:
-    return rx.hstack(
+    return only_for(KB_WRITE, rx.hstack(
         rx.icon_button(rx.icon("refresh-cw", size=14), variant="soft", size="1", title=t("reindex"),
                        aria_label=t("reindex"), on_click=KnowledgeState.reindex_document(d["id"]),
                        class_name="reindex-document"),
@@ -39,7 +41,7 @@ def _document_actions(d: dict) -> rx.Component:
             title_key="first_hour_confirm_delete_document", subject=d["filename"],
             loss_key="first_hour_loss_document", action_key="delete",
             on_confirm=KnowledgeState.delete_document(d["id"])),
-    )
+    ))
 
 
 # On a phone the status, size and passages columns went off the right edge (the status read "Обрабо"): there
@@ -100,7 +102,7 @@ def documents_tab() -> rx.Component:
     return rx.vstack(
         _poll_after_upload(),
         rx.box(on_mount=rx.call_script(_WARN_BEFORE_LEAVING), display="none", id="upload-leave-guard"),
-        rx.upload(
+        only_for(KB_WRITE, rx.upload(
             rx.vstack(
                 rx.icon("cloud-upload", size=28, color=rx.color("indigo", 10)),
                 rx.text(t("drop_files"), weight="medium"),
@@ -122,7 +124,7 @@ def documents_tab() -> rx.Component:
             padding="28px",
             width="100%",
             cursor="pointer",
-        ),
+        )),
         rx.cond(KnowledgeState.upload_received != "",
                 rx.callout(KnowledgeState.upload_received, icon="check", color_scheme="green", width="100%",
                            id="upload-received")),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from chatai.team.roles import KB_WRITE
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import empty_state, t
+from chatai.web.components.role_gate import only_for
 from chatai.web.state.knowledge import KnowledgeState
 
 
@@ -31,19 +33,25 @@ def _qa_form() -> rx.Component:
     )
 
 
+def _qa_row_actions(p: dict) -> rx.Component:
+    return rx.hstack(
+        rx.icon_button(rx.icon("pencil", size=14), variant="soft", size="1", title=t("edit"),
+                       aria_label=t("edit"), on_click=KnowledgeState.start_qa_edit(p["id"])),
+        confirm_action(
+            rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
+                           title=t("delete"), aria_label=t("delete"), class_name="delete-qa"),
+            title_key="first_hour_confirm_delete_qa", subject=p["question"], loss_key="first_hour_loss_qa",
+            action_key="delete", on_confirm=KnowledgeState.delete_qa_pair(p["id"])),
+    )
+
+
 def _qa_row(p: dict) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.vstack(rx.text(p["question"], weight="bold"),
                       rx.text(p["answer"], size="2", color=rx.color("gray", 11), white_space="pre-wrap"),
                       spacing="1", flex="1", min_width="0"),
-            rx.icon_button(rx.icon("pencil", size=14), variant="soft", size="1", title=t("edit"),
-                           aria_label=t("edit"), on_click=KnowledgeState.start_qa_edit(p["id"])),
-            confirm_action(
-                rx.icon_button(rx.icon("trash-2", size=14), variant="soft", color_scheme="red", size="1",
-                               title=t("delete"), aria_label=t("delete"), class_name="delete-qa"),
-                title_key="first_hour_confirm_delete_qa", subject=p["question"], loss_key="first_hour_loss_qa",
-                action_key="delete", on_confirm=KnowledgeState.delete_qa_pair(p["id"])),
+            only_for(KB_WRITE, _qa_row_actions(p)),
             align="start",
             width="100%",
         ),
@@ -56,7 +64,7 @@ def _qa_row(p: dict) -> rx.Component:
 
 def qa_tab() -> rx.Component:
     return rx.vstack(
-        _qa_form(),
+        only_for(KB_WRITE, _qa_form()),
         rx.cond(KnowledgeState.qa_pairs.length() > 0,
                 rx.vstack(rx.foreach(KnowledgeState.qa_pairs, _qa_row), spacing="0", width="100%"),
                 empty_state("messages-square", "no_qa")),

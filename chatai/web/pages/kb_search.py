@@ -13,10 +13,11 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
-from chatai.web import routes
+from chatai.team.roles import KB_READ
 from chatai.web.components.layout import t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 from chatai.web.texts.first_hour import section_label
 
 MIN_SHOWN_SCORE = 0.005  # "0.000" is no match at all
@@ -71,16 +72,16 @@ class KbSearchState(rx.State):
         from chatai.rag.retrieval import plan_query, search_knowledge
         from chatai.web.state.knowledge import KnowledgeState
 
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, KB_READ)
+        if access is None:
+            return await refusal(self)
         assistant_id = (await self.get_state(KnowledgeState)).assistant_id
         self.query = str(form.get("query", "")).strip()[:1000]
         if not self.query or not assistant_id:
             return
         try:
             async with async_session() as session:
-                assistant = await assistants_svc.get_owned_assistant(session, owner_id=user.id,
+                assistant = await assistants_svc.get_owned_assistant(session, owner_id=access.business_id,
                                                                      assistant_id=uuid.UUID(assistant_id))
                 plan = await plan_query(assistant, self.query)
                 hits = await search_knowledge(session, assistant=assistant, plan=plan, threshold=MIN_SHOWN_SCORE)

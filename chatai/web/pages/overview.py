@@ -16,11 +16,13 @@ from chatai.services import analytics
 from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services.overview import owner_overview
+from chatai.team.roles import ANALYTICS, KB_WRITE
 from chatai.web import routes
 from chatai.web.components.channels import channel_figures_card
 from chatai.web.components.layout import card, dashboard_page, empty_state, page_header, stat_card, stat_grid, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user, tab_time_zone
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState, tab_time_zone
 
 ALL = "all"
 PERIOD_DAYS = {"7d": 7, "30d": 30, "90d": 90}
@@ -58,6 +60,7 @@ class OverviewState(rx.State):
     chart: list[dict[str, str | int]] = []
     unanswered: list[dict[str, str]] = []
     channels: list[dict[str, str]] = []  # figures per channel (services/analytics.by_channel)
+    refused: bool = False  # sent here because the role may not open the page asked for (web/state/access.py)
 
     async def _load_analytics(self, owner_id: uuid.UUID) -> None:
         now = datetime.now(UTC)
@@ -88,33 +91,34 @@ class OverviewState(rx.State):
 
     @rx.event
     async def load_overview(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
+        self.refused = bool(self.router.url.query_parameters.get("refused"))
         async with async_session() as session:
-            o = await owner_overview(session, owner_id=user.id)
-            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
-            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=user.id))
+            o = await owner_overview(session, owner_id=access.business_id)
+            mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
+            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=access.business_id))
         self.assistants, self.documents, self.bots_running, self.dialogs = (
             o.assistants, o.documents, o.bots_running, o.dialogs)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
     @rx.event
     async def set_analytics_assistant(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
         self.a_assistant = value
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
     @rx.event
     async def set_analytics_period(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await require_access(self, ANALYTICS)
+        if access is None:
+            return await refusal(self)
         self.a_period = value if value in PERIOD_DAYS else "30d"
-        await self._load_analytics(user.id)
+        await self._load_analytics(access.business_id)
 
 
 class QaPrefillState(rx.State):
@@ -129,7 +133,7 @@ class QaPrefillState(rx.State):
         params = self.router.url.query_parameters
         question = str(params.get("qa") or "").strip()[:MAX_PREFILL_CHARS]
         wanted = str(params.get("assistant") or "")
-        if not question or await require_user(self) is None:
+        if not question or await require_access(self, KB_WRITE) is None:
             return None
         kb = await self.get_state(KnowledgeState)
         if wanted != kb.assistant_id and wanted in {a["id"] for a in kb.assistant_options}:
@@ -255,6 +259,8 @@ def _analytics() -> rx.Component:
 def overview_page() -> rx.Component:
     return rx.vstack(
         page_header("overview_title", "overview_subtitle"),
+        rx.cond(OverviewState.refused, rx.callout(t("team_refused_page"), icon="lock", color_scheme="orange",
+                                                  width="100%", id="refused-notice"), rx.fragment()),
         stat_grid(
             stat_card("stat_assistants", OverviewState.assistants, "bot"),
             stat_card("stat_documents", OverviewState.documents, "file-text"),

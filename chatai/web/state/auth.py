@@ -1,4 +1,6 @@
-"""Who is asking. Every page's on_load and every event handler goes through `require_user`."""
+"""Who is signed in. Dashboard pages and handlers ask chatai/web/state/access.py (who, for which business, with
+which role), which starts here; personal pages (settings) and the admin panel use `require_user` /
+`require_admin` directly."""
 
 from __future__ import annotations
 
@@ -114,6 +116,9 @@ class AuthState(rx.State):
         session_cookie.forget(self.router.session.session_id)
         self.user_email = ""
         self.user_role = ""
+        from chatai.web.state.access import BusinessState  # imports this module
+
+        (await self.get_state(BusinessState)).business_id = ""  # the next person here starts in their own business
         # The route clears the HttpOnly cookie, which no page script can.
         return rx.call_script(f"window.location.replace({json.dumps(session_cookie.AUTH_PREFIX + 'signout')})")
 

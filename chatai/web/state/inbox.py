@@ -21,11 +21,14 @@ from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
 from chatai.services import operator_holds
 from chatai.services.live import OwnerChange
-from chatai.web import routes
+from chatai.team import roles
+from chatai.team.roles import Access
 from chatai.web.i18n import text
 from chatai.web.live import LiveBadgeState, register_tab
 from chatai.web.state import inbox_tools as tools
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
+from chatai.web.state.inbox_team import TeamInboxMixin
 
 ALL = "all"  # select items cannot have an empty value
 PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -78,7 +81,7 @@ def _handoff_code(exc: Exception) -> str:
                                       "bot_unavailable"} else "not_found"
 
 
-class InboxState(rx.State):
+class InboxState(TeamInboxMixin, rx.State):
     assistant_options: list[dict[str, str]] = []
     bot_options: list[dict[str, str]] = []
     f_assistant: str = ALL
@@ -114,16 +117,18 @@ class InboxState(rx.State):
             status=self.f_status if self.f_status in inbox_svc.STATUSES else "",
             channel=self.f_channel if self.f_channel in CHANNELS else "",
             since=datetime.now(UTC) - period if period else None, search=self.search,
-            label_id=as_id(self.f_label))
+            label_id=as_id(self.f_label), **self._scope_filter())
 
-    async def _load_list(self, owner_id: uuid.UUID, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+    async def _load_list(self, access: Access, *, rows: int = inbox_svc.PAGE_SIZE) -> None:
+        owner_id = access.business_id
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), limit=rows)
-        self.dialogs = [_dialog_dict(r, self._time_zone) for r in page.rows]
+        self.dialogs = await self._with_assignees(access, [_dialog_dict(r, self._time_zone) for r in page.rows])
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
         await tools.after_list_loaded(self, owner_id)
 
-    async def _load_transcript(self, owner_id: uuid.UUID) -> bool:
+    async def _load_transcript(self, access: Access) -> bool:
+        owner_id = access.business_id
         try:
             dialog_id = uuid.UUID(self.open_id)
             async with async_session() as session:
@@ -137,26 +142,29 @@ class InboxState(rx.State):
         d = tr.dialog
         async with async_session() as session:
             in_telegram = await operator_holds.telegram_holder(session, owner_id=owner_id, dialog_id=dialog_id)
-        held_by = "me" if tr.operator_id == owner_id else ("other" if tr.operator_id else "")
+        held_by = "me" if tr.operator_id == access.user_id else ("other" if tr.operator_id else "")
         self.header = {**_dialog_dict(d, self._time_zone), "unread": "0",
                        "held_by": "telegram" if in_telegram else held_by, "telegram_holder": in_telegram or ""}
+        self.header = (await self._with_assignees(access, [self.header]))[0]
         self.transcript = [_message_dict(m, self._time_zone) for m in tr.messages]
         self.earlier = tr.earlier
         await tools.after_transcript_loaded(self, owner_id, loaded=True)  # internal notes, labels, card
         self.dialogs = [{**row, "unread": "0"} if row["id"] == self.open_id else row for row in self.dialogs]
         return True
 
-    async def _owner(self) -> uuid.UUID | None:
-        user = await require_user(self)
-        if user is not None:
-            self._time_zone = user.time_zone
-        return user.id if user else None
+    async def _access(self) -> Access | None:
+        access = await require_access(self, roles.INBOX)
+        if access is not None:
+            self._time_zone = access.time_zone  # the person's own clock (their time zone card)
+        return access
 
     @rx.event
     async def load_inbox(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
+        await self._load_people(access)
         register_tab(self.router.session.client_token, owner_id, (await self.get_state(AuthState)).session_token)
         async with async_session() as session:
             mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
@@ -164,34 +172,36 @@ class InboxState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         self.bot_options = [{"id": str(b.id), "name": f"@{b.username}"} for b in bots]
         self.error = ""
-        await self._load_list(owner_id)
+        await self._load_list(access)
         requested = str(self.router.url.query_parameters.get("dialog", "") or "")
         if requested:
             self.open_id = requested
         if self.open_id:
-            await self._load_transcript(owner_id)
+            await self._load_transcript(access)
         await (await self.get_state(LiveBadgeState)).refresh(owner_id)
 
-    async def apply_live(self, user_id: uuid.UUID, change: OwnerChange) -> None:
-        """A batch of changes to the owner's dialogs, read once for all their tabs (chatai/web/live.py calls
-        this with the tab's state locked, `user_id` being this tab's session just checked). The changed rows
-        are merged into the list; only a list the rows cannot update (a search, a period, a bot filter) is
-        re-read."""
-        if user_id != change.owner_id:
+    async def apply_live(self, access: Access, change: OwnerChange) -> None:
+        """A batch of changes to the business's dialogs, read once for all its tabs (chatai/web/live.py calls
+        this with the tab's state locked, `access` being this tab's person just checked for that business). The
+        changed rows are merged into the list; only a list the rows cannot update (a search, a period, a bot,
+        label or mine/unassigned filter) is re-read."""
+        if access.business_id != change.owner_id:
             return
-        if change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL:
-            await self._load_list(user_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        if (change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL
+                or self.f_label != ALL or self.f_scope != "all"):
+            await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         else:
-            shown = [_dialog_dict(row) for row in change.rows.values() if self._lists(row)]
+            shown = await self._with_assignees(
+                access, [_dialog_dict(row, self._time_zone) for row in change.rows.values() if self._lists(row)])
             merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids},
                                      more=bool(self.next_cursor))
             if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
-                await self._load_list(user_id, rows=MAX_LIVE_ROWS)
+                await self._load_list(access, rows=MAX_LIVE_ROWS)
             else:
                 self.dialogs = merged
         if self.open_id and uuid.UUID(self.open_id) in change.dialog_ids:
-            await self._load_transcript(user_id)
-            await (await self.get_state(LiveBadgeState)).refresh(user_id)
+            await self._load_transcript(access)
+            await (await self.get_state(LiveBadgeState)).refresh(access.business_id)
 
     def _lists(self, row: inbox_svc.DialogRow) -> bool:
         """Whether the list under this tab's assistant and status filters shows the row."""
@@ -200,18 +210,19 @@ class InboxState(rx.State):
 
     async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
         """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""
-        if await self._owner() != owner_id:
+        access = await self._access()
+        if access is None or access.business_id != owner_id:
             return
-        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         if self.open_id and uuid.UUID(self.open_id) in dialog_ids:
-            await self._load_transcript(owner_id)
+            await self._load_transcript(access)
             await (await self.get_state(LiveBadgeState)).refresh(owner_id)
 
     async def _refilter(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
-        await self._load_list(owner_id)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        await self._load_list(access)
 
     @rx.event
     async def set_filter_assistant(self, value: str):
@@ -245,26 +256,29 @@ class InboxState(rx.State):
 
     @rx.event
     async def load_more(self):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         cursor = inbox_svc.Cursor.decode(self.next_cursor)
         if cursor is None:
             return
         async with async_session() as session:
             page = await inbox_svc.list_dialogs(session, owner_id=owner_id, filters=self._filters(), cursor=cursor)
         seen = {row["id"] for row in self.dialogs}
-        self.dialogs = self.dialogs + [_dialog_dict(r, self._time_zone) for r in page.rows if str(r.id) not in seen]
+        self.dialogs = self.dialogs + await self._with_assignees(
+            access, [_dialog_dict(r, self._time_zone) for r in page.rows if str(r.id) not in seen])
         self.next_cursor = page.next_cursor.encode() if page.next_cursor else ""
         await tools.after_list_loaded(self, owner_id)
 
     @rx.event
     async def open_dialog(self, dialog_id: str):
-        owner_id = await self._owner()
-        if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         self.open_id, self.error = dialog_id, ""
-        if not await self._load_transcript(owner_id):
+        if not await self._load_transcript(access):
             self.error = await self._tr("inbox_err_not_found")
         badge = await self.get_state(LiveBadgeState)
         await badge.refresh(owner_id)
@@ -277,16 +291,17 @@ class InboxState(rx.State):
 
     # --- handoff (services/handoff.py) ---
 
-    async def _handoff(self, action: str, **kwargs) -> None:
-        owner_id = await self._owner()
-        if owner_id is None:
-            return
+    async def _handoff(self, action: str, **kwargs):
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        owner_id = access.business_id
         self.error = ""
         try:
             from chatai.services import handoff
         except ModuleNotFoundError:
             self.error = await self._tr("inbox_handoff_unavailable")
-            return
+            return None
         try:
             dialog_id = uuid.UUID(self.open_id)
             async with async_session() as session:
@@ -294,22 +309,26 @@ class InboxState(rx.State):
                 if action != "release" and await operator_holds.telegram_holder(session, owner_id=owner_id,
                                                                                 dialog_id=dialog_id):
                     raise handoff.HandoffError("held_by_other")
-                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
-                                               **kwargs)
+                await getattr(handoff, action)(session, owner_id=owner_id, dialog_id=dialog_id,
+                                               operator_id=access.user_id, **kwargs)
         except ValueError:
             self.error = await self._tr("inbox_err_not_found")
         except handoff.HandoffError as exc:
             self.error = await self._tr(f"inbox_err_{_handoff_code(exc)}")
-        await self._load_transcript(owner_id)
-        await self._load_list(owner_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        await self._load_transcript(access)
+        await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        return None
 
     @rx.event
     async def take_over(self):
-        await self._handoff("take_over")
+        result = await self._handoff("take_over")
+        if result is None and not self.error:
+            await self._take_if_unassigned()  # who holds it shows in every open inbox (inbox_team.py)
+        return result
 
     @rx.event
     async def release(self):
-        await self._handoff("release")
+        return await self._handoff("release")
 
     @rx.event
     async def handle_reply_submit(self, form: dict):
@@ -320,4 +339,4 @@ class InboxState(rx.State):
         if len(reply) > MAX_REPLY_CHARS:
             self.error = await self._tr("inbox_err_too_long")
             return
-        await self._handoff("send_operator_message", text=reply)
+        return await self._handoff("send_operator_message", text=reply)

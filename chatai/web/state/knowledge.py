@@ -16,10 +16,11 @@ from chatai.services import assistants as assistants_svc
 from chatai.services import knowledge as kb
 from chatai.services.knowledge_uploads import ReceivedFile, start_storing
 from chatai.settings import get_settings
-from chatai.web import routes
+from chatai.team.roles import KB_READ, KB_WRITE
 from chatai.web.i18n import text
 from chatai.web.pages.kb_search import KbSearchState
-from chatai.web.state.auth import AuthState, client_connected, require_user, tab_time_zone
+from chatai.web.state.access import refusal, require_access, upload_business
+from chatai.web.state.auth import AuthState, client_connected, tab_time_zone
 from chatai.web.texts.first_hour import qa_error, upload_error
 from chatai.web.texts.ingest import document_error
 
@@ -58,9 +59,10 @@ class KnowledgeState(rx.State):
     def max_upload_mb(self) -> int:
         return get_settings().max_upload_mb
 
-    async def _owner(self) -> uuid.UUID | None:
-        user = await require_user(self)
-        return user.id if user else None
+    async def _owner(self, capability: str = KB_READ) -> uuid.UUID | None:
+        """The selected business when the person's role has `capability` (operators only read)."""
+        access = await require_access(self, capability)
+        return access.business_id if access else None
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         if not self.assistant_id:
@@ -85,7 +87,7 @@ class KnowledgeState(rx.State):
     async def load_knowledge(self):
         owner_id = await self._owner()
         if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+            return await refusal(self)
         async with async_session() as session:
             mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
@@ -100,7 +102,7 @@ class KnowledgeState(rx.State):
     async def select_assistant(self, assistant_id: str):
         owner_id = await self._owner()
         if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+            return await refusal(self)
         self.assistant_id = assistant_id
         self.upload_errors, self.upload_received = [], ""
         await self._reload(owner_id)
@@ -118,7 +120,11 @@ class KnowledgeState(rx.State):
         if user is None:
             self.upload_errors = [text(auth.locale, "uploads_signed_out")]
             return
-        owner_id, locale = user.id, auth.locale
+        locale = auth.locale
+        owner_id = await upload_business(self, user, KB_WRITE)
+        if owner_id is None:
+            self.upload_errors = [text(locale, "team_refused")]
+            return
         errors: list[str] = []
         received: list[ReceivedFile] = []
         for file in files:
@@ -188,25 +194,25 @@ class KnowledgeState(rx.State):
             async with self:
                 self.polling = False
 
-    async def _document_action(self, document_id: str, action) -> None:
-        owner_id = await self._owner()
+    async def _document_action(self, document_id: str, action):
+        owner_id = await self._owner(KB_WRITE)
         if owner_id is None:
-            return
+            return await refusal(self)
         try:
             async with async_session() as session:
                 await action(session, owner_id=owner_id, document_id=uuid.UUID(document_id))
         except (assistants_svc.NotFound, ValueError):
             self.error = text((await self.get_state(AuthState)).locale, "err_not_found")
         await self._reload(owner_id)
+        return None
 
     @rx.event
     async def delete_document(self, document_id: str):
-        await self._document_action(document_id, kb.delete_document)
+        return await self._document_action(document_id, kb.delete_document)
 
     @rx.event
     async def reindex_document(self, document_id: str):
-        await self._document_action(document_id, kb.reindex_document)
-        return KnowledgeState.poll_progress
+        return await self._document_action(document_id, kb.reindex_document) or KnowledgeState.poll_progress
 
     # --- Q&A pairs ---
 
@@ -227,9 +233,9 @@ class KnowledgeState(rx.State):
 
     @rx.event
     async def handle_qa_submit(self, form: dict):
-        owner_id = await self._owner()
+        owner_id = await self._owner(KB_WRITE)
         if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+            return await refusal(self)
         question, answer = str(form.get("question", "")), str(form.get("answer", ""))
         self.error = ""
         try:
@@ -251,9 +257,9 @@ class KnowledgeState(rx.State):
 
     @rx.event
     async def delete_qa_pair(self, qa_id: str):
-        owner_id = await self._owner()
+        owner_id = await self._owner(KB_WRITE)
         if owner_id is None:
-            return rx.redirect(routes.SIGNIN)
+            return await refusal(self)
         try:
             async with async_session() as session:
                 await kb.delete_qa_pair(session, owner_id=owner_id, qa_id=uuid.UUID(qa_id))
