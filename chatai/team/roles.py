@@ -1,7 +1,9 @@
 """Who may do what in a business: the one table every page and handler asks (through
 chatai/web/state/access.py). Pure data, no I/O, so the rules read in one screen and tests walk them.
 
-operator: the inbox, analytics and the knowledge base read-only.
+operator: the inbox (notes, labels on a dialog, saved replies, the customer card, assignment), analytics, the
+          knowledge base read-only and the playground; not the business's label set or saved replies, the
+          website widget, nor who of the team gets alerts in Telegram.
 manager:  everything but billing, the team and deleting the account.
 owner:    everything.
 """
@@ -21,6 +23,9 @@ ASSISTANTS = "assistants"
 BOTS = "bots"
 BILLING = "billing"
 TEAM = "team"
+INBOX_SETUP = "inbox_setup"  # the business's label set and saved replies (operators use them, managers keep them)
+WIDGET = "widget"  # the website widget's settings: allowed sites, appearance
+OPERATOR_ALERTS = "operator_alerts"  # linking people's Telegram accounts for alerts and replies (operator chat)
 
 CAPABILITIES: dict[str, frozenset[str]] = {
     INBOX: frozenset(ROLES),
@@ -31,6 +36,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     BOTS: frozenset({"owner", "manager"}),
     BILLING: frozenset({"owner"}),
     TEAM: frozenset({"owner"}),
+    INBOX_SETUP: frozenset({"owner", "manager"}),
+    WIDGET: frozenset({"owner", "manager"}),
+    OPERATOR_ALERTS: frozenset({"owner", "manager"}),
 }
 
 

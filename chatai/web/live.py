@@ -56,10 +56,10 @@ class LiveBadgeState(rx.State):
         if summary is None or owner_id is None:
             async with async_session() as session:
                 summary = await inbox_svc.unread_summary(session, owner_id=access.business_id)
-        self.show(summary, announce=announce)
+        self._show(summary, announce=announce)
         return True
 
-    def show(self, summary: inbox_svc.UnreadSummary, *, announce: bool = False) -> None:
+    def _show(self, summary: inbox_svc.UnreadSummary, *, announce: bool = False) -> None:
         """Counts already read for this tab's (checked) business."""
         if announce and summary.waiting > self.waiting and summary.latest_waiting_id is not None:
             self.notice_dialog = str(summary.latest_waiting_id)
@@ -226,7 +226,7 @@ async def push_to_client(token: str, change: OwnerChange) -> bool:
             badge.unread, badge.waiting, badge.notice_name, badge.notice_dialog = 0, 0, "", ""
             return False
         if change.summary is not None:
-            badge.show(change.summary, announce=True)
+            badge._show(change.summary, announce=True)
         if change.dialog_ids and root.router.url.path.rstrip("/") == routes.INBOX:
             inbox = await root.get_state(InboxState)
             await inbox.apply_live(access, change)
@@ -235,7 +235,7 @@ async def push_to_client(token: str, change: OwnerChange) -> bool:
         elif change.dialog_ids and root.router.url.path.rstrip("/") == routes.KNOWLEDGE:  # the playground's own
             from chatai.web.state.playground import PlaygroundState
 
-            await (await root.get_state(PlaygroundState)).refresh_live(access.user_id, change.dialog_ids)
+            await (await root.get_state(PlaygroundState)).refresh_live(access.business_id, change.dialog_ids)
     return True
 
 

@@ -83,10 +83,10 @@ async def test_slash_picker_keyboard_enter_and_click_insert_for_editing(world):
     await CannedRepliesState.load_canned.fn(box)
     await CannedRepliesState.set_draft.fn(box, "Hello Ivan! /re")
     assert box.picker_open and [r["shortcut"] for r in box.picker] == ["receipt", "refund"]
-    await CannedRepliesState.handle_reply_key.fn(box, "ArrowDown")
+    CannedRepliesState.handle_reply_key.fn(box, "ArrowDown")
     assert box.picker_index == 1
-    await CannedRepliesState.handle_reply_key.fn(box, "ArrowDown")
-    await CannedRepliesState.handle_reply_key.fn(box, "ArrowUp")
+    CannedRepliesState.handle_reply_key.fn(box, "ArrowDown")
+    CannedRepliesState.handle_reply_key.fn(box, "ArrowUp")
     assert box.picker_index == 1
     # Enter arrives as the newline the text area typed: it inserts the highlighted reply.
     await CannedRepliesState.set_draft.fn(box, "Hello Ivan! /re\n")
@@ -101,7 +101,7 @@ async def test_slash_picker_keyboard_enter_and_click_insert_for_editing(world):
     assert box.draft == "We deliver in 2 days." and "ref_reply_text" in repr(focus)
     await CannedRepliesState.set_draft.fn(box, "/zzz")
     assert box.picker_open and box.picker == []
-    await CannedRepliesState.handle_reply_key.fn(box, "Escape")
+    CannedRepliesState.handle_reply_key.fn(box, "Escape")
     assert not box.picker_open
     # Opening another customer's dialog never carries the draft over to them.
     await CannedRepliesState.set_draft.fn(box, "For Ivan only")
@@ -137,7 +137,7 @@ async def test_customer_card_in_the_state(world):
     auth = await root_ru.get_state(AuthState)
     auth.locale = "ru"
     tools_ru.card = {}  # opened afresh in Russian
-    await tools_ru.load_for_dialog(world.owner_a, world.dialog, [], 0)
+    await tools_ru._load_for_dialog(world.owner_a, world.dialog, [], 0)
     assert tools_ru.card["language"] == "русский"
 
 

@@ -29,6 +29,8 @@ from chatai.web.components.balance_banner import BalanceBannerState
 from chatai.web.components.document_language import DocumentLanguageState
 from chatai.web.components.email_banner import EmailBannerState, MailStatusState
 from chatai.web.components.notification_prefs import NotificationPrefsState
+from chatai.web.components.telegram_alerts import TelegramAlertsState
+from chatai.web.components.time_zone_setting import TimeZoneState
 from chatai.web.live import LiveBadgeState
 from chatai.web.pages.assistants import AssistantsState
 from chatai.web.pages.auth import (
@@ -45,10 +47,14 @@ from chatai.web.pages.overview import OverviewState, QaPrefillState
 from chatai.web.pages.settings_page import SettingsState
 from chatai.web.pages.team import TeamState
 from chatai.web.pages.team_invite import InviteState
+from chatai.web.pages.widget import WidgetState
 from chatai.web.state.access import REFUSED, BusinessState
 from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox import InboxState
+from chatai.web.state.inbox_canned import CannedRepliesState
+from chatai.web.state.inbox_tools import InboxToolsState
 from chatai.web.state.knowledge import KnowledgeState
+from chatai.web.state.playground import PlaygroundState
 from tests.web.clients import signed_in_root
 
 PASSWORD = "copper kettle 91 winds"
@@ -61,27 +67,48 @@ REQUIRED: dict[type[BaseState], str | None] = {
     KnowledgeState: roles.KB_READ, KbSearchState: roles.KB_READ, BotsState: roles.BOTS, InboxState: roles.INBOX,
     LiveBadgeState: roles.INBOX, BillingState: roles.BILLING, BalanceBannerState: roles.BILLING,
     TeamState: roles.TEAM, BusinessState: None,
+    # From the branches merged beside team seats: the website widget (its allowed sites above all), the
+    # playground (never charged: every role that reads the knowledge base may try the assistant), the inbox
+    # tools (notes, labels on a dialog, saved replies, the customer card: every role of the inbox), the Telegram
+    # alerts card (linking people's Telegram accounts: owner or manager).
+    WidgetState: roles.WIDGET, PlaygroundState: roles.KB_READ, InboxToolsState: roles.INBOX,
+    CannedRepliesState: roles.INBOX, TelegramAlertsState: roles.OPERATOR_ALERTS,
 }
-REQUIRED_BY_NAME = {(KnowledgeState, n): roles.KB_WRITE
-                    for n in ("delete_document", "reindex_document", "handle_qa_submit", "delete_qa_pair")}
+REQUIRED_BY_NAME = {
+    **{(KnowledgeState, n): roles.KB_WRITE
+       for n in ("delete_document", "reindex_document", "handle_qa_submit", "delete_qa_pair")},
+    # The business's label set and saved replies: operators use them, owners and managers keep them.
+    **{(InboxToolsState, n): roles.INBOX_SETUP
+       for n in ("handle_label_create", "handle_label_rename", "set_label_color", "delete_label")},
+    **{(CannedRepliesState, n): roles.INBOX_SETUP for n in ("save_canned", "delete_canned")},
+}
 # Touch only the tab's own state (a dialog opened or closed, a field being typed): no data, no I/O. The
 # coverage test checks they are plain functions, so none of them can start reading the database unnoticed.
 LOCAL = {"close_dialog", "clear_chat", "start_qa_edit", "cancel_qa_edit", "dismiss_notice", "set_create_open",
          "set_edit_open", "start_edit", "choose_style", "edit_advanced", "set_connect_assistant_id",
-         "set_events_open", "start_replace", "cancel_replace", "set_invite_role"}
+         "set_events_open", "start_replace", "cancel_replace", "set_invite_role",
+         # the inbox tools' and the reply box's own fields, the widget form's fields before saving
+         "leave_dialog", "forget_dialog", "set_edit_shortcut", "set_edit_body", "start_new", "reset_draft",
+         "clear_draft", "set_selected_bot", "set_field", "handle_reply_key"}
 # Walked by their own tests: uploads come with their own request cookie (test_team_flows.py checks
 # upload_business per role), and the browser's refusal of a too large file only reads the tab's language;
 # pollers need a connected browser tab and load nothing for a refused role.
 SEPARATE = {(KnowledgeState, "handle_upload"), (KnowledgeState, "handle_upload_rejected"),
-            (KnowledgeState, "poll_progress"), (BotsState, "poll_status")}
+            (KnowledgeState, "poll_progress"), (BotsState, "poll_status"), (WidgetState, "handle_avatar"),
+            # Pushed by the server into a locked tab with objects no browser can send (an Access, a change, a
+            # typing board); each re-checks the tab's access first: tests/web/test_live_fanout.py and
+            # tests/inbox_tools/test_tools_handlers.py walk them.
+            (InboxState, "apply_live"), (InboxToolsState, "apply_live")}
 # Personal: the person's own account (password, sessions, language, mail prefs), whatever the business.
-PERSONAL = {SettingsState, NotificationPrefsState, EmailBannerState}
+PERSONAL = {SettingsState, NotificationPrefsState, EmailBannerState, TimeZoneState}
 # Not dashboard states: signed-out pages, the admin panel (tests/web/test_admin_panel.py), the language.
 OTHERS = {AuthState, SignInState, SignUpState, ForgotPasswordState, ResetPasswordState, PasswordStrengthState,
           InviteState, DocumentLanguageState, MailStatusState}
 # On every dashboard page (the sidebar, the banner): a role without the capability gets nothing, quietly, since
 # a redirect would push an operator off every page. Only the no-data check applies to them.
-QUIET = {(BalanceBannerState, "load_balance_banner"), (QaPrefillState, "prefill_qa")}
+QUIET = {(BalanceBannerState, "load_balance_banner"), (QaPrefillState, "prefill_qa"),
+         # on the personal settings page: an operator gets no Telegram alerts card, not a redirect
+         (TelegramAlertsState, "load_telegram_alerts")}
 MARKERS = ("Marker Assistant", "marker.txt", "Marker question", "marker_bot", "Marker Customer", "Marker secret")
 
 

@@ -30,7 +30,7 @@ DASHBOARD_NAV = [
 ]
 # Pages a role may not open are not offered (chatai/team/roles.py; the pages refuse them anyway).
 NAV_CAPABILITY = {routes.ASSISTANTS: "assistants", routes.BOTS: "bots", routes.BILLING: "billing",
-                  routes.TEAM: "team"}
+                  routes.TEAM: "team", routes.OVERVIEW + "/website": "widget"}
 ADMIN_NAV = [
     ("nav_overview", routes.ADMIN, "activity"),
     ("nav_users", routes.ADMIN_USERS, "users"),

@@ -1,8 +1,9 @@
 """The settings page's "Get alerts in Telegram" card (issue 22 part 1): a one-time link to one of the
 owner's bots, the linked Telegram accounts (with their names, unlink), and quiet hours for the alerts.
 
-Thin: every handler asks who is signed in and passes the owner's id to services/operator_links.py, which
-refuses another owner's bot or account. Telegram names are people's text: shown as text, never markup."""
+Thin: every handler asks the access check (owner or manager of the selected business: OPERATOR_ALERTS) and
+passes the business's id to services/operator_links.py, which refuses another business's bot or account.
+Telegram names are people's text: shown as text, never markup."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import reflex as rx
 from chatai.db.session import async_session
 from chatai.services import bots, operator_links
 from chatai.services.operator_links import OperatorLinkError
+from chatai.team.roles import OPERATOR_ALERTS
 from chatai.web.components.layout import card, error_callout, success_callout, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 
 
 class TelegramAlertsState(rx.State):
@@ -31,20 +34,21 @@ class TelegramAlertsState(rx.State):
 
     @rx.event
     async def load_telegram_alerts(self):
-        user = await require_user(self)
+        access = await require_access(self, OPERATOR_ALERTS)
         self.link = self.error = self.message = ""
-        if user is None:
+        if access is None:  # on the (personal) settings page: an operator just gets no card, not a redirect
             self.bots, self.operators = [], []
             return
+        business = access.business_id
         async with async_session() as session:
-            views = await bots.list_bots(session, owner_id=user.id)
-            quiet = await operator_links.get_quiet_hours(session, owner_id=user.id)
+            views = await bots.list_bots(session, owner_id=business)
+            quiet = await operator_links.get_quiet_hours(session, owner_id=business)
         self.bots = [{"id": str(v.id), "username": f"@{v.username}" if v.username else str(v.id)} for v in views]
         if self.selected_bot not in {b["id"] for b in self.bots}:
             self.selected_bot = self.bots[0]["id"] if self.bots else ""
         self.quiet_start, self.quiet_end = quiet.as_text()
         self.timezone = quiet.timezone
-        await self._load_operators(user.id)
+        await self._load_operators(business)
 
     async def _load_operators(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
@@ -63,13 +67,13 @@ class TelegramAlertsState(rx.State):
 
     @rx.event
     async def handle_get_link(self):
-        user = await require_user(self)
-        if user is None:
-            return
+        access = await require_access(self, OPERATOR_ALERTS)
+        if access is None:
+            return await refusal(self)
         self.error = self.message = self.link = ""
         try:
             async with async_session() as session:
-                made = await operator_links.create_link_code(session, owner_id=user.id,
+                made = await operator_links.create_link_code(session, owner_id=access.business_id,
                                                              bot_id=uuid.UUID(self.selected_bot))
         except ValueError:
             await self._fail("not_found")
@@ -81,31 +85,32 @@ class TelegramAlertsState(rx.State):
 
     @rx.event
     async def handle_unlink(self, operator_id: str):
-        user = await require_user(self)
-        if user is None:
-            return
+        access = await require_access(self, OPERATOR_ALERTS)
+        if access is None:
+            return await refusal(self)
         self.error = self.message = ""
         try:
             async with async_session() as session:
-                await operator_links.unlink(session, owner_id=user.id, operator_id=uuid.UUID(str(operator_id)))
+                await operator_links.unlink(session, owner_id=access.business_id,
+                                            operator_id=uuid.UUID(str(operator_id)))
         except ValueError:
             await self._fail("not_found")
         except OperatorLinkError as exc:
             await self._fail(exc.code)
         else:
             self.message = text((await self.get_state(AuthState)).locale, "operators_unlinked")
-        await self._load_operators(user.id)
+        await self._load_operators(access.business_id)
 
     @rx.event
     async def handle_quiet_submit(self, form: dict):
-        user = await require_user(self)
-        if user is None:
-            return
+        access = await require_access(self, OPERATOR_ALERTS)
+        if access is None:
+            return await refusal(self)
         self.error = self.message = ""
         try:
             async with async_session() as session:
                 quiet = await operator_links.set_quiet_hours(
-                    session, owner_id=user.id, start=str(form.get("quiet_start", "")),
+                    session, owner_id=access.business_id, start=str(form.get("quiet_start", "")),
                     end=str(form.get("quiet_end", "")), timezone=str(form.get("timezone", "") or "UTC"))
         except OperatorLinkError as exc:
             await self._fail(exc.code)

@@ -1,4 +1,5 @@
-"""The settings page's "Time zone" card: the business's clock (services/account_clock.py). A typed name is
+"""The settings page's "Time zone" card: the signed-in person's own clock (services/account_clock.py), whatever
+business they work in, so every time shown to them is on it (a personal setting: no role needed). A typed name is
 checked against the zones this machine knows; the list under the field offers them all."""
 
 from __future__ import annotations

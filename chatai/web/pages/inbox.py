@@ -9,6 +9,7 @@ import reflex as rx
 
 from chatai.conversation.channel import CHANNELS
 from chatai.services import inbox as inbox_svc
+from chatai.team.roles import INBOX_SETUP
 from chatai.web import routes
 from chatai.web.components.channels import channel_badge
 from chatai.web.components.inbox_canned import canned_manager, reply_form
@@ -17,6 +18,7 @@ from chatai.web.components.inbox_labels import dialog_labels_bar, label_filter, 
 from chatai.web.components.inbox_notes import note_bubble, note_form, presence_line, tools_error
 from chatai.web.components.inbox_team import assign_bar, assignee_badge, scope_filter
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
+from chatai.web.components.role_gate import only_for
 from chatai.web.state.inbox import ALL, EVENT_CODES, PERIODS, InboxState
 from chatai.web.state.inbox_tools import InboxToolsState
 
@@ -86,7 +88,8 @@ def _filters() -> rx.Component:
             on_submit=InboxState.handle_search_submit,
             align_self="end",
         ),
-        rx.hstack(labels_manager(), canned_manager(), spacing="2", align_self="end"),  # inbox tools (issue 23)
+        # inbox tools (issue 23): keeping the label set and saved replies is the owner's or a manager's
+        only_for(INBOX_SETUP, rx.hstack(labels_manager(), canned_manager(), spacing="2", align_self="end")),
         gap="12px",
         wrap="wrap",
         align="end",

@@ -11,6 +11,7 @@ from chatai.db.session import async_session
 from chatai.formatting import format_time
 from chatai.services import accounts
 from chatai.services.accounts import AccountError
+from chatai.team.roles import OPERATOR_ALERTS
 from chatai.user_agents import describe_user_agent
 from chatai.web import routes, session_cookie
 from chatai.web.components.layout import (
@@ -23,6 +24,7 @@ from chatai.web.components.layout import (
     t,
 )
 from chatai.web.components.notification_prefs import notification_prefs_card
+from chatai.web.components.role_gate import only_for
 from chatai.web.components.telegram_alerts import telegram_alerts_card
 from chatai.web.components.time_zone_setting import time_zone_card
 from chatai.web.i18n import text
@@ -214,7 +216,8 @@ def settings_page() -> rx.Component:
         time_zone_card(),
         _sessions_card(),
         notification_prefs_card(),
-        telegram_alerts_card(),  # issue 22: alerts and answers in the owner's own Telegram
+        # issue 22: alerts and answers in the team's own Telegram; linking people is the owner's or a manager's
+        only_for(OPERATOR_ALERTS, telegram_alerts_card()),
         spacing="5",
         width="100%",
     )

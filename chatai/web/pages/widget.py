@@ -10,10 +10,12 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.services import assistants as assistants_svc
+from chatai.team.roles import WIDGET, Access
 from chatai.web import routes
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access, upload_business
+from chatai.web.state.auth import AuthState
 from chatai.widget import store
 
 WEBSITE = routes.OVERVIEW + "/website"
@@ -40,6 +42,10 @@ class WidgetState(rx.State):
     async def _locale(self) -> str:
         return (await self.get_state(AuthState)).locale
 
+    async def _access(self) -> Access | None:
+        """The widget's settings (allowed sites above all) are the owner's or a manager's (WIDGET)."""
+        return await require_access(self, WIDGET)
+
     async def _fill(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
             widget = await store.get_owned_widget(session, owner_id=owner_id, assistant_id=uuid.UUID(self.assistant_id))
@@ -51,21 +57,23 @@ class WidgetState(rx.State):
 
     @rx.event
     async def load_widget(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
         async with async_session() as session:
-            mine = await assistants_svc.list_assistants(session, owner_id=user.id)
+            mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
         self.error = self.notice = ""
         if self.assistant_id:
-            await self._fill(user.id)
+            await self._fill(access.business_id)
         return None
 
     @rx.event
     async def select_assistant(self, value: str):
+        if await self._access() is None:
+            return await refusal(self)
         self.assistant_id = value
         return WidgetState.load_widget
 
@@ -79,15 +87,16 @@ class WidgetState(rx.State):
 
     @rx.event
     async def handle_save(self):
-        user = await require_user(self)
-        if user is None:
-            return rx.redirect(routes.SIGNIN)
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
         self.error = self.notice = ""
         locale = await self._locale()
         try:
             async with async_session() as session:
                 await store.save_widget(
-                    session, owner_id=user.id, assistant_id=uuid.UUID(self.assistant_id), enabled=self.enabled,
+                    session, owner_id=access.business_id, assistant_id=uuid.UUID(self.assistant_id),
+                    enabled=self.enabled,
                     allowed_sites=self.sites.splitlines(), title=self.title, operator_name=self.operator_name,
                     accent_color=self.accent_color, position=self.position, welcome=self.welcome,
                     language=self.language, show_sources=self.show_sources)
@@ -97,7 +106,7 @@ class WidgetState(rx.State):
         except (store.NotFound, ValueError):
             self.error = text(locale, "err_not_found")
             return None
-        await self._fill(user.id)
+        await self._fill(access.business_id)
         self.notice = text(locale, "widget_saved")
         return None
 
@@ -107,13 +116,17 @@ class WidgetState(rx.State):
         user = await auth.upload_user()
         if user is None or not self.assistant_id or not files:
             return
+        business = await upload_business(self, user, WIDGET)
+        if business is None:
+            self.error = text(auth.locale, "team_refused")
+            return
         self.error = self.notice = ""
         file = files[0]
         try:
             if (file.size or 0) > store.MAX_AVATAR_BYTES:  # its declared size first: never read a huge file
                 raise store.WidgetSettingsError("bad_avatar")
             async with async_session() as session:
-                await store.save_avatar(session, owner_id=user.id, assistant_id=uuid.UUID(self.assistant_id),
+                await store.save_avatar(session, owner_id=business, assistant_id=uuid.UUID(self.assistant_id),
                                         data=await file.read())
             self.has_avatar = True
         except store.WidgetSettingsError as error:
@@ -123,12 +136,14 @@ class WidgetState(rx.State):
 
     @rx.event
     async def remove_avatar(self):
-        user = await require_user(self)
-        if user is None or not self.assistant_id:
-            return
+        access = await self._access()
+        if access is None:
+            return await refusal(self)
+        if not self.assistant_id:
+            return None
         try:
             async with async_session() as session:
-                await store.save_avatar(session, owner_id=user.id, assistant_id=uuid.UUID(self.assistant_id),
+                await store.save_avatar(session, owner_id=access.business_id, assistant_id=uuid.UUID(self.assistant_id),
                                         data=None)
             self.has_avatar = False
         except (store.NotFound, ValueError):
@@ -136,6 +151,8 @@ class WidgetState(rx.State):
 
     @rx.event
     async def copy_snippet(self):
+        if await self._access() is None:
+            return await refusal(self)
         return [rx.set_clipboard(self.snippet), rx.toast(text(await self._locale(), "widget_copied"))]
 
 

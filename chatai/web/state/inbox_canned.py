@@ -15,8 +15,10 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.inbox_tools import ToolsError, access, canned, presence
+from chatai.team.roles import INBOX, INBOX_SETUP, Access
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 from chatai.web.state.inbox_tools import InboxToolsState, who_is
 
 REPLY_BOX_ID = "reply-text"
@@ -41,17 +43,21 @@ class CannedRepliesState(rx.State):
     async def _refuse(self, exc: ToolsError) -> None:
         self.canned_error = text((await self.get_state(AuthState)).locale, f"err_tools_{exc.code}")
 
+    async def _access(self, capability: str = INBOX) -> Access | None:
+        """Every role of the inbox uses the saved replies; keeping them (create, edit, delete) is INBOX_SETUP."""
+        return await require_access(self, capability)
+
     async def _load(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
             self.replies = [_row(r) for r in await canned.list_canned(session, owner_id=owner_id)]
 
     @rx.event
     async def load_canned(self):
-        user = await require_user(self)
-        if user is None:
-            return
+        person = await self._access()
+        if person is None:
+            return await refusal(self)
         self.canned_error = ""
-        await self._load(user.id)
+        await self._load(person.business_id)
 
     # --- the manager --------------------------------------------------------------------------------------
 
@@ -75,39 +81,40 @@ class CannedRepliesState(rx.State):
 
     @rx.event
     async def save_canned(self):
-        user = await require_user(self)
-        if user is None:
-            return
         self.canned_error = ""
+        person = await self._access(INBOX_SETUP)
+        if person is None:
+            return await refusal(self)
         try:
             async with async_session() as session:
                 if self.edit_id:
-                    await canned.update_canned(session, owner_id=user.id, canned_id=access.as_uuid(self.edit_id),
+                    await canned.update_canned(session, owner_id=person.business_id,
+                                               canned_id=access.as_uuid(self.edit_id),
                                                shortcut=self.edit_shortcut, body=self.edit_body)
                 else:
-                    await canned.create_canned(session, owner_id=user.id, shortcut=self.edit_shortcut,
+                    await canned.create_canned(session, owner_id=person.business_id, shortcut=self.edit_shortcut,
                                                body=self.edit_body)
         except ToolsError as exc:
             await self._refuse(exc)
             return
         self.edit_id, self.edit_shortcut, self.edit_body = "", "", ""
-        await self._load(user.id)
+        await self._load(person.business_id)
 
     @rx.event
     async def delete_canned(self, canned_id: str):
-        user = await require_user(self)
-        if user is None:
-            return
         self.canned_error = ""
+        person = await self._access(INBOX_SETUP)
+        if person is None:
+            return await refusal(self)
         try:
             async with async_session() as session:
-                await canned.delete_canned(session, owner_id=user.id, canned_id=access.as_uuid(canned_id))
+                await canned.delete_canned(session, owner_id=person.business_id, canned_id=access.as_uuid(canned_id))
         except ToolsError as exc:
             await self._refuse(exc)
             return
         if self.edit_id == canned_id:
             self.edit_id, self.edit_shortcut, self.edit_body = "", "", ""
-        await self._load(user.id)
+        await self._load(person.business_id)
 
     # --- the reply box ------------------------------------------------------------------------------------
 
@@ -124,9 +131,9 @@ class CannedRepliesState(rx.State):
 
     @rx.event
     async def set_draft(self, value: str):
-        user = await require_user(self)
-        if user is None:
-            return
+        person = await self._access()
+        if person is None:
+            return await refusal(self)
         value = value[:canned.MAX_BODY_CHARS]
         # Enter while the list is open arrives as a newline after "/query": it means "insert the chosen one".
         if value.endswith("\n") and canned.slash_query(value[:-1]) is not None:
@@ -138,9 +145,9 @@ class CannedRepliesState(rx.State):
         self.draft = value
         self._offer(canned.slash_query(value))
         if value.strip() and not self.picker_open:
-            await self._announce_typing(user)
+            await self._announce_typing(person)
 
-    async def _announce_typing(self, user) -> None:
+    async def _announce_typing(self, person: Access) -> None:
         tools = await self.get_state(InboxToolsState)
         if not tools.dialog_id:
             return
@@ -148,14 +155,15 @@ class CannedRepliesState(rx.State):
             dialog_id = access.as_uuid(tools.dialog_id)
         except ToolsError:
             return
-        await presence.publish_typing(dialog_id=dialog_id, owner_id=user.id, user_id=user.id, who=who_is(user))
+        await presence.publish_typing(dialog_id=dialog_id, owner_id=person.business_id, user_id=person.user_id,
+                                      who=who_is(person))
 
     def _insert(self, draft: str, chosen: dict[str, str]) -> None:
         self.draft = canned.insert_reply(draft, chosen["body"])
         self.picker, self.picker_open, self.picker_index = [], False, 0
 
     @rx.event
-    async def handle_reply_key(self, key: str):
+    def handle_reply_key(self, key: str):
         if not self.picker_open:
             return
         if key == "ArrowDown" and self.picker:
@@ -167,8 +175,8 @@ class CannedRepliesState(rx.State):
 
     @rx.event
     async def choose_canned(self, canned_id: str):
-        if await require_user(self) is None:
-            return
+        if await self._access() is None:
+            return await refusal(self)
         chosen = next((r for r in self.picker if r["id"] == canned_id), None)
         if chosen is not None:
             self._insert(self.draft, chosen)

@@ -17,8 +17,10 @@ import reflex as rx
 
 from chatai.db.session import async_session
 from chatai.inbox_tools import ToolsError, access, customers, labels, notes, presence
+from chatai.team.roles import INBOX, INBOX_SETUP, Access
 from chatai.web.i18n import TEXTS, text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 
 ALL = "all"
 
@@ -43,9 +45,9 @@ def _label_dict(label: labels.LabelRow) -> dict[str, str]:
     return {"id": str(label.id), "name": label.name, "color": label.color}
 
 
-def who_is(user) -> str:
-    """How a person is named to their team. Until team seats land this is the signed-in account's email."""
-    return getattr(user, "display_name", "") or user.email
+def who_is(person: Access) -> str:
+    """How a person is named to their team (a note's author, "is typing"): the person, never the business."""
+    return getattr(person, "display_name", "") or person.email
 
 
 class InboxToolsState(rx.State):
@@ -62,8 +64,9 @@ class InboxToolsState(rx.State):
     tools_error: str = ""
     _labels_of: str = ""  # the business whose `labels` are loaded (backend only)
 
-    async def _user(self):
-        return await require_user(self)
+    async def _access(self, capability: str = INBOX) -> Access | None:
+        """Who is asking, in which business (every role works in the inbox; the label set needs INBOX_SETUP)."""
+        return await require_access(self, capability)
 
     async def _tr(self, key: str, **params: object) -> str:
         return text((await self.get_state(AuthState)).locale, key, **params)
@@ -76,9 +79,10 @@ class InboxToolsState(rx.State):
 
     # --- called by InboxState -------------------------------------------------------------------------
 
-    async def load_for_dialog(self, owner_id: uuid.UUID, dialog_id: uuid.UUID, transcript: list[dict[str, str]],
+    async def _load_for_dialog(self, owner_id: uuid.UUID, dialog_id: uuid.UUID, transcript: list[dict[str, str]],
                               earlier: int, *, held_by_other: bool = True) -> list[dict[str, str]]:
-        """The transcript with the dialog's notes merged in by time; loads labels, card and holder."""
+        """The transcript with the dialog's notes merged in by time; loads labels, card and holder. Not an event
+        (the underscore): it trusts `owner_id`, the business InboxState has just checked."""
         from chatai.web.state.inbox_tools_live import WATCHERS
 
         # The same dialog again is a live refresh (a message, a status change, a note): its labels and card
@@ -103,8 +107,8 @@ class InboxToolsState(rx.State):
                 on_dialog = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=[dialog_id])
                 self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
                 await self._show_card(await customers.customer_card(session, owner_id=owner_id, dialog_id=dialog_id))
-        user = await self._user() if holder else None
-        self.holder = holder[1] if holder and user is not None and holder[0] != user.id else ""
+        person = await self._access() if holder else None
+        self.holder = holder[1] if holder and person is not None and holder[0] != person.user_id else ""
         merged = transcript + [note_row(n) for n in found]
         return sorted(merged, key=lambda row: row.get("at", ""))
 
@@ -115,7 +119,7 @@ class InboxToolsState(rx.State):
         self.dialog_id, self.dialog_labels, self.card, self.card_dialogs, self.card_notes = "", [], {}, [], []
         self.holder, self.typing, self.tools_error = "", "", ""
 
-    async def load_for_list(self, owner_id: uuid.UUID, dialog_ids: list[str]) -> None:
+    async def _load_for_list(self, owner_id: uuid.UUID, dialog_ids: list[str]) -> None:
         ids = [access.as_uuid(d) for d in dialog_ids]
         async with async_session() as session:
             found = await labels.labels_of_dialogs(session, owner_id=owner_id, dialog_ids=ids)
@@ -146,52 +150,56 @@ class InboxToolsState(rx.State):
 
     # --- internal notes ---------------------------------------------------------------------------------
 
-    async def _reload_transcript(self, owner_id: uuid.UUID) -> None:
+    async def _reload_transcript(self, person: Access) -> None:
         from chatai.web.state.inbox import InboxState
 
         inbox = await self.get_state(InboxState)
         if inbox.open_id == self.dialog_id:
-            await inbox._load_transcript(owner_id)
+            await inbox._load_transcript(person)
 
     @rx.event
     async def handle_note_submit(self, form: dict):
-        user = await self._user()
-        if user is None:
-            return
+        person = await self._access()
+        if person is None:
+            return await refusal(self)
         self.tools_error = ""
         try:
             dialog_id = self._open()
             async with async_session() as session:
-                await notes.add_dialog_note(session, owner_id=user.id, dialog_id=dialog_id, author_id=user.id,
-                                            author_name=who_is(user), text=str(form.get("note", "")))
+                await notes.add_dialog_note(session, owner_id=person.business_id, dialog_id=dialog_id,
+                                            author_id=person.user_id, author_name=who_is(person),
+                                            text=str(form.get("note", "")))
         except ToolsError as exc:
             await self._refuse(exc)
             return
-        await self._reload_transcript(user.id)
-        await presence.publish_tools_event("note", dialog_id=dialog_id, owner_id=user.id)
+        await self._reload_transcript(person)
+        await presence.publish_tools_event("note", dialog_id=dialog_id, owner_id=person.business_id)
 
     @rx.event
     async def handle_customer_note_submit(self, form: dict):
-        user = await self._user()
-        if user is None:
-            return
+        person = await self._access()
+        if person is None:
+            return await refusal(self)
+        business = person.business_id
         self.tools_error = ""
         try:
             dialog_id = self._open()
             async with async_session() as session:
-                await customers.add_customer_note(session, owner_id=user.id, dialog_id=dialog_id, author_id=user.id,
-                                                  author_name=who_is(user), text=str(form.get("customer_note", "")))
-                await self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=dialog_id))
+                await customers.add_customer_note(session, owner_id=business, dialog_id=dialog_id,
+                                                  author_id=person.user_id, author_name=who_is(person),
+                                                  text=str(form.get("customer_note", "")))
+                await self._show_card(await customers.customer_card(session, owner_id=business, dialog_id=dialog_id))
         except ToolsError as exc:
             await self._refuse(exc)
             return
-        await presence.publish_tools_event("customer", dialog_id=dialog_id, owner_id=user.id)
+        await presence.publish_tools_event("customer", dialog_id=dialog_id, owner_id=business)
 
     # --- labels -------------------------------------------------------------------------------------------
 
-    async def _reload_labels(self, owner_id: uuid.UUID) -> None:
+    async def _reload_labels(self, person: Access) -> None:
         from chatai.web.state.inbox import InboxState
 
+        owner_id = person.business_id
         async with async_session() as session:
             await self._load_labels(session, owner_id)
             if self.dialog_id:
@@ -200,78 +208,87 @@ class InboxToolsState(rx.State):
                 self.dialog_labels = [_label_dict(x) for x in on_dialog.get(dialog_id, [])]
         inbox = await self.get_state(InboxState)
         if inbox.f_label != ALL:  # the dialog may have left (or joined) the filtered list
-            await inbox._load_list(owner_id, rows=max(len(inbox.dialogs), 1))
+            await inbox._load_list(person, rows=max(len(inbox.dialogs), 1))
         else:
-            await self.load_for_list(owner_id, [d["id"] for d in inbox.dialogs])
+            await self._load_for_list(owner_id, [d["id"] for d in inbox.dialogs])
 
-    async def _label_action(self, action, *, dialog: bool = False, **kwargs) -> None:
-        user = await self._user()
-        if user is None:
-            return
+    async def _label_action(self, person: Access, action, *, dialog: bool = False, **kwargs) -> None:
         self.tools_error = ""
         try:
             if dialog:
                 kwargs["dialog_id"] = self._open()
             async with async_session() as session:
-                await action(session, owner_id=user.id, **kwargs)
+                await action(session, owner_id=person.business_id, **kwargs)
         except ToolsError as exc:
             await self._refuse(exc)
             return
-        await self._reload_labels(user.id)
+        await self._reload_labels(person)
         if dialog:
-            await presence.publish_tools_event("labels", dialog_id=kwargs["dialog_id"], owner_id=user.id)
+            await presence.publish_tools_event("labels", dialog_id=kwargs["dialog_id"], owner_id=person.business_id)
+
+    async def _label_id(self, value: str) -> uuid.UUID | None:
+        try:
+            return access.as_uuid(value)
+        except ToolsError as exc:
+            await self._refuse(exc)
+            return None
+
+    # The business's label set is INBOX_SETUP (owners and managers keep it); labelling a dialog is every role's.
 
     @rx.event
     async def handle_label_create(self, form: dict):
-        await self._label_action(labels.create_label, name=str(form.get("name", "")),
+        if (person := await self._access(INBOX_SETUP)) is None:
+            return await refusal(self)
+        await self._label_action(person, labels.create_label, name=str(form.get("name", "")),
                                  color=str(form.get("color", "") or "gray"))
+        return None
 
     @rx.event
     async def handle_label_rename(self, form: dict):
-        try:
-            label_id = access.as_uuid(str(form.get("label_id", "")))
-        except ToolsError as exc:
-            await self._refuse(exc)
-            return
+        if (person := await self._access(INBOX_SETUP)) is None:
+            return await refusal(self)
+        if (label_id := await self._label_id(str(form.get("label_id", "")))) is None:
+            return None
         current = next((x for x in self.labels if x["id"] == str(label_id)), {})
-        await self._label_action(labels.update_label, label_id=label_id, name=str(form.get("name", "")),
+        await self._label_action(person, labels.update_label, label_id=label_id, name=str(form.get("name", "")),
                                  color=str(form.get("color", "") or current.get("color", "gray")))
+        return None
 
     @rx.event
     async def set_label_color(self, label_id: str, color: str):
+        if (person := await self._access(INBOX_SETUP)) is None:
+            return await refusal(self)
         current = next((x for x in self.labels if x["id"] == label_id), None)
         if current is None:
             self.tools_error = await self._tr("err_tools_not_found")
-            return
-        await self._label_action(labels.update_label, label_id=access.as_uuid(label_id), name=current["name"],
-                                 color=color)
+            return None
+        await self._label_action(person, labels.update_label, label_id=access.as_uuid(label_id),
+                                 name=current["name"], color=color)
+        return None
 
     @rx.event
     async def delete_label(self, label_id: str):
-        try:
-            label = access.as_uuid(label_id)
-        except ToolsError as exc:
-            await self._refuse(exc)
-            return
-        await self._label_action(labels.delete_label, label_id=label)
+        if (person := await self._access(INBOX_SETUP)) is None:
+            return await refusal(self)
+        if (label := await self._label_id(label_id)) is not None:
+            await self._label_action(person, labels.delete_label, label_id=label)
+        return None
 
     @rx.event
     async def add_label(self, label_id: str):
-        try:
-            label = access.as_uuid(label_id)
-        except ToolsError as exc:
-            await self._refuse(exc)
-            return
-        await self._label_action(labels.add_label, dialog=True, label_id=label)
+        if (person := await self._access()) is None:
+            return await refusal(self)
+        if (label := await self._label_id(label_id)) is not None:
+            await self._label_action(person, labels.add_label, dialog=True, label_id=label)
+        return None
 
     @rx.event
     async def remove_label(self, label_id: str):
-        try:
-            label = access.as_uuid(label_id)
-        except ToolsError as exc:
-            await self._refuse(exc)
-            return
-        await self._label_action(labels.remove_label, dialog=True, label_id=label)
+        if (person := await self._access()) is None:
+            return await refusal(self)
+        if (label := await self._label_id(label_id)) is not None:
+            await self._label_action(person, labels.remove_label, dialog=True, label_id=label)
+        return None
 
     @rx.event
     async def set_label_filter(self, value: str):
@@ -286,20 +303,21 @@ class InboxToolsState(rx.State):
     async def apply_live(self, event: presence.ToolsEvent, board: presence.TypingBoard) -> bool:
         """Another person's tab changed the open dialog's tools, or someone types in it. False when this tab no
         longer shows that dialog or no longer belongs to the business (it stops receiving)."""
-        user = await self._user()
-        if user is None or user.id != event.owner_id or self.dialog_id != str(event.dialog_id):
+        person = await self._access()
+        if person is None or person.business_id != event.owner_id or self.dialog_id != str(event.dialog_id):
             return False
         if event.type == "typing":
-            names = board.typing(event.dialog_id, but_user=str(user.id))
+            names = board.typing(event.dialog_id, but_user=str(person.user_id))
             key = "tools_typing_one" if len(names) == 1 else "tools_typing_many"
             self.typing = await self._tr(key, who=", ".join(names)) if names else ""
         elif event.type == "note":
-            await self._reload_transcript(user.id)
+            await self._reload_transcript(person)
         elif event.type == "labels":
-            await self._reload_labels(user.id)
+            await self._reload_labels(person)
         elif event.type == "customer":
             async with async_session() as session:
-                await self._show_card(await customers.customer_card(session, owner_id=user.id, dialog_id=self._open()))
+                await self._show_card(await customers.customer_card(session, owner_id=person.business_id,
+                                                                    dialog_id=self._open()))
         return True
 
 
@@ -318,7 +336,7 @@ async def after_transcript_loaded(inbox: rx.State, owner_id: uuid.UUID, loaded: 
         tools.forget_dialog()
         return
     try:
-        inbox.transcript = await tools.load_for_dialog(owner_id, uuid.UUID(inbox.open_id), inbox.transcript,
+        inbox.transcript = await tools._load_for_dialog(owner_id, uuid.UUID(inbox.open_id), inbox.transcript,
                                                        inbox.earlier,
                                                        held_by_other=inbox.header.get("held_by") == "other")
     except ToolsError:
@@ -327,4 +345,4 @@ async def after_transcript_loaded(inbox: rx.State, owner_id: uuid.UUID, loaded: 
 
 async def after_list_loaded(inbox: rx.State, owner_id: uuid.UUID) -> None:
     tools = await inbox.get_state(InboxToolsState)
-    await tools.load_for_list(owner_id, [d["id"] for d in inbox.dialogs])
+    await tools._load_for_list(owner_id, [d["id"] for d in inbox.dialogs])

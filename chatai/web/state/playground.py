@@ -1,7 +1,10 @@
 """The playground tab's state: the owner's conversation with their assistant, through the conversation
 pipeline as channel "playground" (chatai/conversation/playground.py). The conversation is stored, so it
 is shown again after a reload (and in the inbox); "New conversation" starts another one. Every handler
-re-checks the session and the assistant's owner (the service refuses another owner's assistant)."""
+goes through the access check: every role that reads the knowledge base (KB_READ, operators too) may try the
+assistant, since it is never charged and changes nothing of the business but its own playground dialogs;
+the conversation is the business's (the latest one of the assistant), its asker named by the person's email.
+The service refuses another business's assistant."""
 
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ from chatai.conversation import playground, store
 from chatai.db.session import async_session
 from chatai.rag.retrieval import QA_DOCUMENT
 from chatai.services import inbox
+from chatai.team.roles import KB_READ
 from chatai.web.i18n import text
-from chatai.web.state.auth import AuthState, require_user
+from chatai.web.state.access import refusal, require_access
+from chatai.web.state.auth import AuthState
 from chatai.web.state.knowledge import KnowledgeState
 
 MAX_QUESTION_CHARS = 4000
@@ -50,12 +55,15 @@ class PlaygroundState(rx.State):
     waiting: bool = False  # the dialog waits for (or is held by) a person: answered from the inbox
     dialog_id: str = ""
 
-    async def _context(self) -> tuple[uuid.UUID, uuid.UUID, str] | None:
-        user = await require_user(self)
-        assistant_id = (await self.get_state(KnowledgeState)).assistant_id
-        if user is None or not assistant_id:
+    async def _context(self) -> tuple[uuid.UUID, uuid.UUID | None, str] | None:
+        """The business, the assistant the knowledge base tab works on (None before one exists) and the
+        language; None when the person may not read this business's knowledge base (refused)."""
+        access = await require_access(self, KB_READ)
+        if access is None:
             return None
-        return user.id, uuid.UUID(assistant_id), (await self.get_state(AuthState)).locale
+        assistant_id = (await self.get_state(KnowledgeState)).assistant_id
+        return (access.business_id, uuid.UUID(assistant_id) if assistant_id else None,
+                (await self.get_state(AuthState)).locale)
 
     async def _show(self, owner_id: uuid.UUID, dialog_id: uuid.UUID | None, locale: str) -> None:
         if dialog_id is None:
@@ -71,8 +79,8 @@ class PlaygroundState(rx.State):
         here at once. Not while an answer streams in (its end reloads the conversation anyway)."""
         if not self.dialog_id or self.chat_busy or uuid.UUID(self.dialog_id) not in dialog_ids:
             return
-        user = await require_user(self)
-        if user is None or user.id != owner_id:
+        access = await require_access(self, KB_READ)
+        if access is None or access.business_id != owner_id:
             return
         await self._show(owner_id, uuid.UUID(self.dialog_id), (await self.get_state(AuthState)).locale)
 
@@ -80,9 +88,9 @@ class PlaygroundState(rx.State):
     async def load_playground(self):
         """The latest playground conversation of the chosen assistant (mounted with the tab)."""
         context = await self._context()
-        if context is None:
+        if context is None or context[1] is None:
             self.chat, self.dialog_id = [], ""
-            return
+            return None if context else await refusal(self)
         owner_id, assistant_id, locale = context
         async with async_session() as session:
             dialog = await store.latest_dialog(session, owner_id=owner_id, assistant_id=assistant_id,
@@ -92,9 +100,11 @@ class PlaygroundState(rx.State):
     @rx.event
     async def new_conversation(self):
         context = await self._context()
-        if context is None or self.chat_busy:
-            return
+        if context is None:
+            return await refusal(self)
         owner_id, assistant_id, locale = context
+        if assistant_id is None or self.chat_busy:
+            return None
         try:
             async with async_session() as session:
                 dialog = await store.open_dialog(session, owner_id=owner_id, assistant_id=assistant_id,
@@ -109,9 +119,11 @@ class PlaygroundState(rx.State):
         question = str(form.get("message", "")).strip()[:MAX_QUESTION_CHARS]
         async with self:
             context = await self._context()
-            if context is None or not question or self.chat_busy:
-                return
+            if context is None:
+                return await refusal(self)
             owner_id, assistant_id, locale = context
+            if assistant_id is None or not question or self.chat_busy:
+                return None
             user_name = (await self.get_state(AuthState)).user_email
             dialog_id = uuid.UUID(self.dialog_id) if self.dialog_id else None
             self.chat = [*self.chat, bubble("user", question), bubble("assistant", "")]
