@@ -25,6 +25,7 @@ from chatai.security import token_hash
 from chatai.services import accounts
 from chatai.services import inbox as inbox_svc
 from chatai.services.live import DialogEvent, LiveFanout, LiveRegistry, OwnerChange, run_dialog_subscriber
+from chatai.team import assignment
 from chatai.team.roles import INBOX, Access
 from chatai.web import routes
 from chatai.web.state.access import require_access
@@ -174,15 +175,18 @@ def register_tab(token: str, owner_id: uuid.UUID, session_token: str) -> None:
 
 
 async def read_owner_change(owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> OwnerChange:
-    """Once per owner per batch, for all their tabs: the badge counts, the changed dialogs' list rows, and
-    which of the sessions their tabs registered with are still signed in."""
+    """Once per business per batch, for all its tabs: the badge counts, the changed dialogs' list rows and
+    assignees, and which of the owner's sessions their tabs registered with are still signed in (a teammate's
+    tab is checked on its own, see _tab_access)."""
     hashes = {r.session_hash for _, r in REGISTRY.clients_of(owner_id) if r.session_hash}
     async with async_session() as session:
         summary = await inbox_svc.unread_summary(session, owner_id=owner_id)
         rows = await inbox_svc.dialog_rows(session, owner_id=owner_id, dialog_ids=dialog_ids)
         valid = await accounts.live_sessions(session, user_id=owner_id, token_hashes=hashes)
+        # who of the team each changed dialog is assigned to (chatai/team/assignment.py), for every tab at once
+        assignees = await assignment.assignees(session, business_id=owner_id, dialog_ids=list(rows))
     return OwnerChange(owner_id, set(dialog_ids), summary=summary, rows=rows,
-                       extra={"sessions": {}, "valid_sessions": valid})
+                       extra={"sessions": {}, "valid_sessions": valid, "assignees": assignees})
 
 
 async def _tab_access(root: rx.State, change: OwnerChange) -> Access | None:

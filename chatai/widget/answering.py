@@ -112,6 +112,10 @@ def _log_failure(task: asyncio.Task) -> None:
 class SseStream:
     """The pipeline's partial text (the whole text so far) as deltas on the visitor's response."""
 
+    # Every piece as it comes (as before the pipeline paced streams): a delta is a few bytes on the visitor's
+    # own response, nothing like Telegram's rate-limited draft edits.
+    interval = 0.0
+
     def __init__(self, delivery: WebDelivery) -> None:
         self.delivery, self.sent = delivery, 0
 

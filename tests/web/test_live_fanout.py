@@ -19,7 +19,9 @@ from chatai.db.session import async_session, get_async_engine
 from chatai.security import token_hash
 from chatai.services import accounts, assistants
 from chatai.services.live import DialogEvent, LiveFanout, OwnerChange
-from chatai.web.live import REGISTRY, _tab_user_id, read_owner_change, register_tab
+from chatai.team.roles import INBOX
+from chatai.web.live import REGISTRY, _tab_access, read_owner_change, register_tab
+from chatai.web.state.access import require_access
 from chatai.web.state.inbox import InboxState, merge_live_rows
 from tests.waits import PATIENCE
 from tests.web.clients import signed_in_root
@@ -105,7 +107,7 @@ async def test_one_read_per_owner_per_batch_whatever_the_tabs(owners, tabs):
     with counted_statements() as statements:
         await fanout.dispatch(events)
     try:
-        assert len(statements) == 6  # two owners x (counts, changed rows, their tabs' sessions): none per tab
+        assert len(statements) == 8  # two owners x (counts, rows, assignees, their tabs' sessions): none per tab
     finally:
         for token in tokens[a["owner"]] + tokens[b["owner"]]:
             REGISTRY.unregister(token)
@@ -171,6 +173,11 @@ async def test_a_tab_no_longer_signed_in_as_the_owner_is_forgotten():
     assert forgotten == ["signed-out"] and list(fanout.tabs) == ["fine"]
 
 
+async def _access_of(tab):
+    """What push_to_client hands the tab: its person's checked access (read before counting statements)."""
+    return await require_access(tab, INBOX)
+
+
 async def test_inbox_tabs_merge_the_shared_rows_without_reading(owners):
     a, b = owners["a"], owners["b"]
     tab_a = await (await signed_in_root(a["token"])).get_state(InboxState)
@@ -181,21 +188,28 @@ async def test_inbox_tabs_merge_the_shared_rows_without_reading(owners):
     assert [d["user_name"] for d in tab_a.dialogs] == ["Customer a1", "Customer a0"]
     await _new_message(a["dialogs"][0], "<b>later</b> question")
     change = await read_owner_change(a["owner"], {a["dialogs"][0]})
+    access_a, access_b = await _access_of(tab_a), await _access_of(tab_b)
     with counted_statements() as statements:
-        await tab_a.apply_live(a["owner"], change)
-        await tab_b.apply_live(b["owner"], change)  # A's change at B's tab (checked as B): nothing
+        await tab_a.apply_live(access_a, change)
+        await tab_b.apply_live(access_b, change)  # A's change at B's tab (checked as B): nothing
     assert statements == []  # merged from the shared read; no dialog open, so nothing else to read
     assert [(d["user_name"], d["preview"]) for d in tab_a.dialogs] == [("Customer a0", "<b>later</b> question"),
                                                                        ("Customer a1", "question a1")]
     assert tab_b.dialogs == before_b
     # A status filter the row no longer matches takes it out; a search re-reads the list from the database.
     tab_a.f_status = "waiting"
-    await tab_a.apply_live(a["owner"], change)
+    await tab_a.apply_live(access_a, change)
     assert [d["user_name"] for d in tab_a.dialogs] == ["Customer a1"]
     tab_a.f_status, tab_a.search = "all", "later"
     with counted_statements() as statements:
-        await tab_a.apply_live(a["owner"], change)
-    assert len(statements) == 1 and [d["user_name"] for d in tab_a.dialogs] == ["Customer a0"]
+        await tab_a.apply_live(access_a, change)
+    # re-read: the list, then its rows' assignees (team seats) and labels (inbox tools), one statement each
+    assert len(statements) == 3 and [d["user_name"] for d in tab_a.dialogs] == ["Customer a0"]
+
+
+async def _tab_user_id(root, change: OwnerChange) -> uuid.UUID | None:
+    access = await _tab_access(root, change)
+    return access.user_id if access is not None else None
 
 
 async def test_a_session_is_checked_once_per_change_for_the_tabs_sharing_it(owners):
@@ -208,9 +222,10 @@ async def test_a_session_is_checked_once_per_change_for_the_tabs_sharing_it(owne
     checks = len(statements)
     assert checks >= 1
     with counted_statements() as statements:
-        assert await _tab_user_id(await signed_in_root(owners["b"]["token"]), change) == owners["b"]["owner"]
+        # B's own session, checked on its own once: not A's business, so nothing is pushed to that tab
+        assert await _tab_user_id(await signed_in_root(owners["b"]["token"]), change) is None
         assert await _tab_user_id(await signed_in_root(""), change) is None  # signed out: no database at all
-    assert len(statements) == checks  # another session is checked on its own, once
+    assert len(statements) == checks
 
 
 async def test_sessions_valid_in_the_batch_check_cost_no_statement_per_tab(owners):

@@ -28,7 +28,7 @@ from chatai.web.live import LiveBadgeState, register_tab
 from chatai.web.state import inbox_tools as tools
 from chatai.web.state.access import refusal, require_access
 from chatai.web.state.auth import AuthState
-from chatai.web.state.inbox_team import TeamInboxMixin
+from chatai.web.state.inbox_team import TeamInboxMixin, with_assignees
 
 ALL = "all"  # select items cannot have an empty value
 PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
@@ -191,8 +191,8 @@ class InboxState(TeamInboxMixin, rx.State):
                 or self.f_label != ALL or self.f_scope != "all"):
             await self._load_list(access, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         else:
-            shown = await self._with_assignees(
-                access, [_dialog_dict(row, self._time_zone) for row in change.rows.values() if self._lists(row)])
+            shown = with_assignees(access, [_dialog_dict(row, self._time_zone) for row in change.rows.values()
+                                            if self._lists(row)], (change.extra or {}).get("assignees", {}))
             merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids},
                                      more=bool(self.next_cursor))
             if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
