@@ -182,7 +182,7 @@ class InboxState(rx.State):
         if change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL:
             await self._load_list(user_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
         else:
-            shown = [_dialog_dict(row) for row in change.rows.values() if self._lists(row)]
+            shown = [_dialog_dict(row, self._time_zone) for row in change.rows.values() if self._lists(row)]
             merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids},
                                      more=bool(self.next_cursor))
             if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
