@@ -112,6 +112,8 @@ def _log_failure(task: asyncio.Task) -> None:
 class SseStream:
     """The pipeline's partial text (the whole text so far) as deltas on the visitor's response."""
 
+    interval = 0.1  # seconds between pushes at most: small SSE events, the text flows as it is written
+
     def __init__(self, delivery: WebDelivery) -> None:
         self.delivery, self.sent = delivery, 0
 
