@@ -96,12 +96,13 @@ class TelegramChannel:
     def stream(self, turn: Pending) -> Stream | None:
         return None
 
-    async def deliver(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
+    def parts(self, reply: SavedReply, language: str) -> list[str]:
         if reply.answered_by == "notice":
-            parts = plain(reply.text)
-        else:
-            parts = format_answer(reply.text, reply.sources, language=language)
-        telegram_message_id = await self.worker.send_parts(turn.chat_id, parts)
+            return plain(reply.text)
+        return format_answer(reply.text, reply.sources, language=language)
+
+    async def deliver(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
+        telegram_message_id = await self.worker.send_parts(turn.chat_id, self.parts(reply, language))
         return None if telegram_message_id is None else Receipt(telegram_message_id)
 
     async def delivered(self, turn: Pending, reply: SavedReply, receipt: Receipt, latency_ms: int) -> None:
@@ -127,6 +128,12 @@ def conversation_for(worker: Worker) -> Conversation:
 
 
 async def respond(worker: Worker, pending: Pending) -> None:
-    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat)."""
-    await conversation_for(worker).respond(TelegramChannel(worker), pending,
-                                           assistant_id=worker.record.assistant_id)
+    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat, or through
+    the owner's own account for a business chat: bots/business.py)."""
+    if pending.channel == "business":
+        from chatai.bots.business import BusinessChannel  # imports this module
+
+        channel: TelegramChannel = BusinessChannel(worker)
+    else:
+        channel = TelegramChannel(worker)
+    await conversation_for(worker).respond(channel, pending, assistant_id=worker.record.assistant_id)
