@@ -65,6 +65,9 @@ async def store(conn: AsyncConnection, update: dict[str, Any], *, bot_id: uuid.U
                                                   connection_id=connection_id, chat_id=chat_id,
                                                   edited_text=_text_of(body),
                                                   telegram_message_id=body.get("message_id"))
+    if body.get("sender_business_bot"):  # a message a bot sent for the account (our own answer echoed): not news
+        return await business_store.record_change(conn, bot_id=bot_id, owner_id=owner_id, update_id=update_id,
+                                                  connection_id=connection_id, chat_id=chat_id, note=False)
     account_id, answerable = await business_store.connection_facts(conn, bot_id=bot_id, connection_id=connection_id)
     sender = body.get("from") or {}
     if account_id is not None and sender.get("id") is not None and int(sender["id"]) == account_id:

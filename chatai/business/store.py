@@ -220,9 +220,10 @@ _DELETE = sa.text(f"""
 
 async def record_change(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id: uuid.UUID, update_id: int,
                         connection_id: str, chat_id: int, edited_text: str | None = None,
-                        telegram_message_id: int | None = None) -> Stored:
-    """An edit (`edited_text` given) or a deletion in a business chat: noted in the dialog, never answered."""
-    if not await _claim(conn, bot_id, update_id):
+                        telegram_message_id: int | None = None, note: bool = True) -> Stored:
+    """An edit (`edited_text` given) or a deletion in a business chat: noted in the dialog, never answered
+    (`note` False: only recorded as seen)."""
+    if not await _claim(conn, bot_id, update_id) or not note:
         return Stored()
     params = {"bot": bot_id, "bconn": connection_id, "chat": chat_id, "nid": uuid.uuid4(), "now": utcnow()}
     if edited_text is not None:

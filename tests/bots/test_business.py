@@ -254,3 +254,64 @@ async def _count_user_messages(owner_id, n):
         count = await s.scalar(sa.select(sa.func.count()).select_from(Message).join(Dialog)
                                .where(Dialog.owner_id == owner_id, Message.role == "user"))
     return count == n
+
+
+async def test_webhook_mode_asks_for_business_updates_and_stores_them_once(tenant, fake_telegram, runners,
+                                                                           monkeypatch):
+    import httpx
+    from starlette.applications import Starlette
+
+    from chatai.bots.webhook import SECRET_HEADER, webhook_routes
+    from chatai.security import decrypt_secret
+    from chatai.settings import get_settings
+    from tests.bots.conftest import bot_row
+
+    monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
+    get_settings.cache_clear()
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=brain, mode="webhook")
+    assert await wait_for(lambda: _running(bot.id))
+    allowed = fake_telegram.calls(token, "setWebhook")[-1][1]["allowed_updates"]
+    assert {"business_connection", "business_message", "edited_business_message",
+            "deleted_business_messages"} <= set(allowed)
+    secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
+    connection = tb.FakeConnection("bc-w", ACCOUNT, "Maria")
+    fake_telegram.bot(token).business["bc-w"] = connection
+    app = Starlette(routes=webhook_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        async def deliver(update: dict) -> None:
+            for _ in range(2):  # Telegram retries a delivery it thinks failed: handled once
+                response = await client.post(f"/telegram/webhook/{bot.id}", json=update,
+                                             headers={SECRET_HEADER: secret})
+                assert response.status_code == 200
+
+        await deliver({"update_id": 301, **connection.as_update()})
+        assert (await _connection(bot.id, "bc-w")).answerable
+        await deliver({"update_id": 302, "business_message": {
+            "message_id": 11, "date": 0, "business_connection_id": "bc-w", "text": "Open on Sunday?",
+            "chat": {"id": CUSTOMER, "type": "private", "first_name": "Ivan"},
+            "from": {"id": CUSTOMER, "is_bot": False, "first_name": "Ivan"}}})
+        (sent,) = await fake_telegram.await_sent(token, 1)
+        assert (sent["business_connection_id"], sent["chat_id"]) == ("bc-w", CUSTOMER)
+        bad = await client.post(f"/telegram/webhook/{bot.id}", headers={SECRET_HEADER: secret},
+                                json={"update_id": 303, "business_message": {"chat": {"id": 1}}})
+        assert bad.status_code == 400
+    assert await wait_for(lambda: _update_status_is(bot.id, 302, "answered"))
+    assert len(brain.calls) == 1 and len(fake_telegram.sent_messages(token)) == 1
+
+
+async def test_a_message_a_bot_sent_for_the_account_is_not_the_owner_taking_over(tenant, fake_telegram, runners):
+    """Telegram may show the bot its own answers as the account's outgoing messages (sender_business_bot):
+    the AI must not mistake them for the owner writing."""
+    bot, token = await _connected(fake_telegram, tenant, runners)
+    tb.customer_message(fake_telegram, token, "bc-1", "Hi", chat_id=CUSTOMER)
+    (answer,) = await fake_telegram.await_sent(token, 1)
+    echo = fake_telegram.push_update(token, {"business_message": {
+        "message_id": answer["message_id"], "date": 0, "business_connection_id": "bc-1", "text": answer["text"],
+        "chat": {"id": CUSTOMER, "type": "private", "first_name": "Ivan"},
+        "from": {"id": ACCOUNT, "is_bot": False, "first_name": "Maria"},
+        "sender_business_bot": {"id": 1, "is_bot": True, "first_name": "bot"}}})
+    assert await wait_for(lambda: _update_status_is(bot.id, echo, "ignored"))
+    (dialog,) = await _dialogs(tenant.owner_id)
+    assert dialog.status == "ai" and [r for r, _t in await _messages(dialog.id)] == ["user", "assistant"]
