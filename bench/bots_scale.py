@@ -1,6 +1,11 @@
 """1,000 Telegram bots in one runner process: startup, memory per bot, idle CPU, reply overhead.
 
-    .venv/bin/python -m bench.bots_scale [--bots 1000] [--rate 100] [--seconds 30] [--idle 20]
+    .venv/bin/python -m bench.bots_scale [--bots 1000] [--rate 100] [--seconds 30] [--idle 20] [--contend CORES]
+
+`--contend 1.5` runs the load a second time beside a CPU hog of 1.5 cores (bench/cpu_hog.py), as on a machine
+shared with another job, and reports both in the same run: answered in the window and once the load passed
+(exactly once: duplicates counted by the fake), reply overhead p99, runner CPU per answer, the runner's pool
+timeouts and other warnings, and how often an answer step waited for database admission (bots/admission.py).
 
 Set-up: a throwaway database `bench_bots` on the embedded PostgreSQL (bench.common), Redis db 15.
 The fake Bot API runs in a SEPARATE process (tests/fakes/telegram_server.py), so its CPU and memory
@@ -16,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -64,7 +70,7 @@ async def _actl(url: str, action: str, body: dict[str, Any] | None = None) -> An
 
 
 def _start_fake() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.telegram_server", "--port", "0"],
+    proc = subprocess.Popen([sys.executable, "-m", "bench.counting_fake", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     port = int(proc.stdout.readline().strip())  # type: ignore[union-attr]
     return proc, f"http://127.0.0.1:{port}"
@@ -190,6 +196,112 @@ def _cpu(proc: psutil.Process) -> float:
     return t.user + t.system
 
 
+class _LogCounter(logging.Handler):
+    """Counts the runner's warnings by kind during a load phase (pool timeouts, unanswered, unexpected)."""
+
+    KINDS = {"pool_timeouts": "QueuePool limit", "not_answered": "not answered yet",
+             "unexpected": "unexpected error", "not_stored": "not stored"}
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.counts = dict.fromkeys(self.KINDS, 0)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {record.exc_info[1]}"
+        for kind, needle in self.KINDS.items():
+            if needle in text:
+                self.counts[kind] += 1
+
+
+async def _lock_waits(samples: list[int]) -> None:
+    """Every second: how many of the database's backends wait on a lock (a hot row), until cancelled."""
+    import sqlalchemy as sa
+
+    from chatai.db.session import async_session
+
+    query = sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state = 'active' AND wait_event_type = 'Lock'")
+    while True:
+        async with async_session() as session:
+            samples.append(int((await session.execute(query)).scalar() or 0))
+        await asyncio.sleep(1.0)
+
+
+async def _load_phase(args: argparse.Namespace, runner: Any, fake_url: str, fake_pid: int, tokens: list[str], *,
+                      contend: float, profile: bool, stalls: float | None) -> dict[str, Any]:
+    """One load window (`args.rate` msg/s for `args.seconds`), with `contend` cores of CPU hog beside it, then
+    up to `args.drain` seconds for the rest to be answered: answered in the window and in all, duplicates, reply
+    overhead, runner CPU per answer, the runner's warnings, admission."""
+    from bench import cpu_hog
+
+    me = psutil.Process()
+    await _actl(fake_url, "reset")
+    hog = cpu_hog.start(contend)
+    counter = _LogCounter()
+    logging.getLogger().addHandler(counter)
+    admission0 = runner.admission.stats()
+    lock_samples: list[int] = []
+    locks = asyncio.create_task(_lock_waits(lock_samples))
+    try:
+        await asyncio.sleep(1.0 if hog else 0)  # the hog at full speed before the load starts
+        fake = psutil.Process(fake_pid)
+        fake0 = _cpu(fake)
+        load_avg0 = os.getloadavg()[0]
+        cpu0 = me.cpu_times()
+        w0 = time.perf_counter()
+        profiler = _start_profiler(args.profile_load, args.seconds) if profile else None
+        tracer = _StallTracer(stalls) if stalls else contextlib.nullcontext()
+        with tracer:
+            lag = asyncio.create_task(_loop_lag(args.seconds + 2))
+            await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
+            expected = int(args.rate * args.seconds)
+            await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
+            lags = await lag
+        in_window = await _actl(fake_url, "answers")
+        load_wall = time.perf_counter() - w0
+        cpu1 = me.cpu_times()
+        load_avg1 = os.getloadavg()[0]
+        drain_end = time.perf_counter() + args.drain
+        answers = in_window
+        while answers["answered"] < expected and time.perf_counter() < drain_end:
+            await asyncio.sleep(1.0)
+            answers = await _actl(fake_url, "answers")
+        await asyncio.sleep(runner.reconcile_interval + 1)  # a late duplicate (recovery sweep) would show by now
+        answers = await _actl(fake_url, "answers")
+        total_wall = time.perf_counter() - w0
+        cpu2 = me.cpu_times()
+        stats = await _actl(fake_url, "stats")
+        fake_cpu = (_cpu(fake) - fake0) / total_wall
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait)
+    finally:
+        locks.cancel()
+        logging.getLogger().removeHandler(counter)
+        cpu_hog.stop(hog)
+    load_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / load_wall
+    all_cpu = (cpu2.user + cpu2.system) - (cpu0.user + cpu0.system)
+    overheads_ms = [o * 1000 for o in stats["overheads"]]
+    admission1 = runner.admission.stats()
+    return {
+        "contend": contend, "expected": expected, "sent": in_window["sent"], "answered_window": in_window["answered"],
+        "answered": answers["answered"], "duplicated": answers["duplicated"], "drain_s": total_wall - load_wall,
+        "load_cpu": load_cpu, "fake_cpu": fake_cpu, "load_avg": (load_avg0, load_avg1), "conflicts": stats["conflicts"],
+        "per_msg_ms": all_cpu / max(1, answers["sent"]) * 1000, "rss_load": me.memory_info().rss,
+        "p50": percentile(overheads_ms, 50) if overheads_ms else float("nan"),
+        "p95": percentile(overheads_ms, 95) if overheads_ms else float("nan"),
+        "p99": percentile(overheads_ms, 99) if overheads_ms else float("nan"),
+        "max": max(overheads_ms) if overheads_ms else float("nan"),
+        "lag_max_ms": max(lags) * 1000, "lag_over_50": sum(1 for x in lags if x > 0.05),
+        "stalls": tracer.report() if stalls else [], "warnings": counter.counts,
+        "admission_queued": admission1["queued"] - admission0["queued"], "admission_peak_waiting":
+            admission1["peak_waiting"], "admission_slots": admission1["slots"],
+        "lock_waits_max": max(lock_samples, default=0),
+        "lock_waits_mean": sum(lock_samples) / max(1, len(lock_samples)),
+    }
+
+
 async def run(args: argparse.Namespace, fake_url: str, fake_pid: int) -> dict[str, Any]:
     from chatai.cache import get_redis
 
@@ -227,50 +339,21 @@ async def run(args: argparse.Namespace, fake_url: str, fake_pid: int) -> dict[st
     cpu1 = me.cpu_times()
     idle_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / (time.perf_counter() - w0)
 
-    await _actl(fake_url, "reset")
     import gc
 
     heap = (gc.get_freeze_count(), len(gc.get_objects(2)))  # what a full collection would walk
-    fake = psutil.Process(fake_pid)
-    fake0 = _cpu(fake)
-    load_avg0 = os.getloadavg()[0]
-    cpu0 = me.cpu_times()
-    w0 = time.perf_counter()
-    profiler = _start_profiler(args.profile_load, args.seconds) if args.profile_load else None
-    tracer = _StallTracer(args.stalls) if args.stalls else contextlib.nullcontext()
-    with tracer:
-        lag = asyncio.create_task(_loop_lag(args.seconds + 2))
-        await _actl(fake_url, "load", {"tokens": tokens, "rate": args.rate, "seconds": args.seconds})
-        expected = int(args.rate * args.seconds)
-        await asyncio.sleep(args.seconds + 2)  # no polling of the fake during the load: it would cost CPU here
-        lags = await lag
-    load_wall = time.perf_counter() - w0
-    cpu1 = me.cpu_times()
-    stats = await _actl(fake_url, "stats")
-    load_cpu = ((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / load_wall
-    fake_cpu = (_cpu(fake) - fake0) / load_wall
-    load_avg1 = os.getloadavg()[0]
-    rss_load = me.memory_info().rss
-    overheads_ms = [o * 1000 for o in stats["overheads"]]
-
-    if profiler is not None:
-        await asyncio.to_thread(profiler.wait)
+    phases = {"quiet": await _load_phase(args, runner, fake_url, fake_pid, tokens, contend=0.0,
+                                         profile=bool(args.profile_load), stalls=args.stalls)}
+    if args.contend:
+        phases["contended"] = await _load_phase(args, runner, fake_url, fake_pid, tokens, contend=args.contend,
+                                                profile=False, stalls=None)
     t1 = time.perf_counter()
     await runner.stop()
     stop_time = time.perf_counter() - t1
     return {
         "bots": args.bots, "startup_s": startup, "rss_before": rss_before, "rss_running": rss_running,
-        "rss_load": rss_load, "per_bot_kb": (rss_running - rss_before) / args.bots / 1024, "idle_cpu": idle_cpu,
-        "load_cpu": load_cpu, "sent": stats["sent"], "expected": expected, "conflicts": stats["conflicts"],
-        "fake_cpu": fake_cpu, "load_avg": (load_avg0, load_avg1),
-        "per_msg_ms": load_cpu * load_wall / max(1, stats["sent"]) * 1000,
-        "p50": percentile(overheads_ms, 50) if overheads_ms else float("nan"),
-        "p95": percentile(overheads_ms, 95) if overheads_ms else float("nan"),
-        "p99": percentile(overheads_ms, 99) if overheads_ms else float("nan"),
-        "max": max(overheads_ms) if overheads_ms else float("nan"), "stop_s": stop_time,
-        "lag_max_ms": max(lags) * 1000, "lag_over_50": sum(1 for x in lags if x > 0.05),
-        "idle_calls": idle_calls, "stalls": tracer.report() if args.stalls else [],
-        "heap": heap,
+        "rss_load": phases["quiet"]["rss_load"], "per_bot_kb": (rss_running - rss_before) / args.bots / 1024,
+        "idle_cpu": idle_cpu, "idle_calls": idle_calls, "heap": heap, "stop_s": stop_time, "phases": phases,
     }
 
 
@@ -284,6 +367,10 @@ def main() -> None:
     parser.add_argument("--stalls", type=float, metavar="MS",
                         help="list event-loop steps longer than MS during the load, and full GC pauses")
     parser.add_argument("--profile-load", metavar="PATH", help="py-spy raw profile of the load window to PATH")
+    parser.add_argument("--contend", type=float, default=0.0, metavar="CORES",
+                        help="after the quiet load, the same load again beside a CPU hog of CORES cores")
+    parser.add_argument("--drain", type=float, default=120.0,
+                        help="seconds after a load window for the rest of its updates to be answered")
     args = parser.parse_args()
 
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -293,8 +380,6 @@ def main() -> None:
         with bench_database("bots", migrate=False):
             # Migrations in a child process: alembic's imports would inflate this process's RSS.
             subprocess.run([sys.executable, "-m", "chatai", "db", "upgrade"], check=True, capture_output=True)
-            import logging
-
             logging.basicConfig(level=logging.WARNING)
             result = asyncio.run(run(args, fake_url, fake.pid))
         fake_proc = psutil.Process(fake.pid)
@@ -311,19 +396,30 @@ def main() -> None:
     print(f"  objects at load start: {result['heap'][0]} frozen, {result['heap'][1]} in the oldest GC generation")
     print(f"  idle CPU: {result['idle_cpu'] * 100:.1f}% of one core (poll timeout {args.poll_timeout} s; "
           f"Bot API calls in {args.idle:.0f} s idle: {result['idle_calls']})")
-    print(f"  load: {args.rate:.0f} msg/s for {args.seconds:.0f} s: {result['sent']}/{result['expected']} answered, "
-          f"runner CPU {result['load_cpu'] * 100:.1f}% of one core ({result['per_msg_ms']:.2f} ms per answer), "
-          f"409 conflicts {result['conflicts']}")
-    print(f"  beside it: fake Bot API {result['fake_cpu'] * 100:.1f}% of one core; machine load average "
-          f"{result['load_avg'][0]:.2f} -> {result['load_avg'][1]:.2f} "
-          f"({os.cpu_count()} cores)")
-    print(f"  reply overhead (update handed out -> sendMessage received): p50 {result['p50']:.1f} ms, "
-          f"p95 {result['p95']:.1f} ms, p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms "
-          f"(target p99 <= 50 ms); event-loop lag max {result['lag_max_ms']:.0f} ms, "
-          f"{result['lag_over_50']} ticks over 50 ms")
-    for line in result["stalls"]:
-        print(f"    stall: {line}")
+    for name, phase in result["phases"].items():
+        _print_phase(name, phase, args)
     print(f"  clean stop of all bots: {result['stop_s']:.2f} s; fake server RSS {_mb(fake_rss)}")
+
+
+def _print_phase(name: str, r: dict[str, Any], args: argparse.Namespace) -> None:
+    beside = f", beside a CPU hog of {r['contend']:g} cores" if r["contend"] else ""
+    print(f"  load ({name}{beside}): {args.rate:.0f} msg/s for {args.seconds:.0f} s: {r['answered_window']}/"
+          f"{r['expected']} answered in the window, {r['answered']}/{r['expected']} in all "
+          f"({r['drain_s']:.0f} s after it), {r['duplicated']} duplicated; runner CPU {r['load_cpu'] * 100:.1f}% "
+          f"of one core in the window, {r['per_msg_ms']:.2f} ms per answer; 409 conflicts {r['conflicts']}")
+    print(f"    beside it: fake Bot API {r['fake_cpu'] * 100:.1f}% of one core; machine load average "
+          f"{r['load_avg'][0]:.2f} -> {r['load_avg'][1]:.2f} ({os.cpu_count()} cores)")
+    print(f"    reply overhead (update handed out -> sendMessage received): p50 {r['p50']:.1f} ms, "
+          f"p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, max {r['max']:.1f} ms (target p99 <= 50 ms); "
+          f"event-loop lag max {r['lag_max_ms']:.0f} ms, {r['lag_over_50']} ticks over 50 ms")
+    w = r["warnings"]
+    print(f"    runner warnings: pool timeouts {w['pool_timeouts']}, not answered yet {w['not_answered']}, "
+          f"unexpected errors {w['unexpected']}, not stored {w['not_stored']}; database admission: "
+          f"{r['admission_queued']} steps waited for one of {r['admission_slots']} slots, at most "
+          f"{r['admission_peak_waiting']} waiting; database backends waiting on a lock (sampled each second): "
+          f"mean {r['lock_waits_mean']:.1f}, max {r['lock_waits_max']}")
+    for line in r["stalls"]:
+        print(f"    stall: {line}")
 
 
 if __name__ == "__main__":

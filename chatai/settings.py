@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # An update that fails this many times (cannot be stored, or its answer keeps failing) is marked
     # 'failed' and skipped, so one poison message cannot stop a bot.
     bot_update_max_attempts: int = 3
+    # Stream LLM answers into private chats as Telegram drafts (sendMessageDraft) while they are written; off:
+    # "typing" until the answer is sent (each draft is one more Bot API call: bench.telegram_drafts).
+    telegram_drafts: bool = True
 
     # Uploads.
     max_upload_mb: int = 10

@@ -77,9 +77,9 @@ class Runner(Protocol):
     writeback: WriteBehind
     workers: Mapping[uuid.UUID, Worker]
 
-    def session(self) -> AsyncSession: ...
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]: ...
 
-    def db(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+    def db(self, *, hot_row: object = None) -> AbstractAsyncContextManager[AsyncConnection]: ...
 
     async def assistant(self, assistant_id: uuid.UUID) -> AssistantInfo: ...
 
@@ -106,7 +106,7 @@ class Worker(Protocol):
     failed: bool
     answer_fn: AnswerFn
     answer_timeout: float
-    bot: LeanBot  # the operator chat (operator_chat.py) sends with inline keyboards and answers buttons
+    bot: LeanBot  # sends with inline keyboards, answers buttons (operator_chat.py), sendMessageDraft (streaming)
     throttle: Throttle  # ... through the bot's per-chat pacing
 
     async def assistant(self) -> AssistantInfo: ...

@@ -4,15 +4,26 @@
 CPU for five fields) into a plain `Incoming`; the polling loop and the webhook route both use it, so
 both paths behave the same. `respond` hands a persisted `Pending` update to the channel-neutral
 conversation pipeline (chatai/conversation/pipeline.py) with `TelegramChannel`: delivered = Telegram
-accepted sendMessage; "typing" while a whole answer is generated; the 'answered' mark batched by the
-runner's write-behind (bots/writeback.py), which also publishes the live event.
+accepted sendMessage; the 'answered' mark batched by the runner's write-behind (bots/writeback.py), which
+also publishes the live event.
+
+While an answer is generated: in a private chat, with an answer function that streams (the LLM), the text
+appears as it is written through `sendMessageDraft` (`DraftStream`: ephemeral drafts, a few a second) and
+the answer is then sent by one ordinary sendMessage with its formatting and sources. Everywhere else (a
+group, a whole answer, a Bot API server that rejects drafts: then none are tried again for that bot until
+the runner restarts) "typing" is shown, renewed every 4.5 s until the answer is sent. A draft is never a
+delivered answer: exactly-once, charges and the take-over check apply to the final message only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
+
+from telegram.error import BadRequest, TelegramError
 
 from chatai.bots import group_chats
 from chatai.bots.group_chats import BotIdentity
@@ -23,6 +34,7 @@ from chatai.conversation.pipeline import AI_REPLIES, Conversation
 from chatai.conversation.texts import TEXTS, text_for, user_language
 from chatai.services import dialogs
 from chatai.services.dialogs import NON_TEXT_KINDS, Incoming, Pending, SavedReply
+from chatai.settings import get_settings
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Worker
@@ -30,7 +42,12 @@ if TYPE_CHECKING:
 __all__ = ["AI_REPLIES", "TEXTS", "TelegramChannel", "classify", "classify_for", "respond", "text_for",
            "user_language"]
 
+log = logging.getLogger(__name__)
+
 MAX_QUESTION_CHARS = 4000
+MAX_DRAFT_CHARS = 4096
+DRAFT_INTERVAL = 0.35  # seconds between two drafts of one answer: about three a second
+_no_drafts: set[uuid.UUID] = set()  # bots whose Bot API server rejected sendMessageDraft (this process)
 
 
 def _full_name(user: dict[str, Any]) -> str:
@@ -75,6 +92,71 @@ async def classify_for(worker: Worker, update: dict[str, Any]) -> Incoming:
                     answer_in_groups=groups)
 
 
+class DraftStream:
+    """The answer as it is written, in a private chat: drafts, with "typing" until the first one shows and
+    instead of them once one fails (the failure is logged, never the text).
+
+    A draft goes out in a task of its own, the newest text winning: reading the model's stream never waits
+    for Telegram, and a slow draft is overtaken rather than queued. `finish` waits for the draft in flight,
+    so no draft can land after the final message."""
+
+    interval = DRAFT_INTERVAL
+
+    def __init__(self, worker: Worker, chat_id: int, draft_id: int) -> None:
+        self.worker, self.chat_id, self.draft_id = worker, chat_id, draft_id
+        self.shown = 0
+        self.failed = False
+        self._latest: str | None = None
+        self._in_flight: asyncio.Task | None = None
+        self._typing: contextlib.AbstractAsyncContextManager[None] | None = None
+
+    async def _typing_on(self) -> None:
+        if self._typing is None:
+            self._typing = self.worker.typing(self.chat_id)
+            await self._typing.__aenter__()
+
+    async def _typing_off(self) -> None:
+        typing, self._typing = self._typing, None
+        if typing is not None:
+            await typing.__aexit__(None, None, None)
+
+    async def _send_latest(self) -> None:
+        while self._latest is not None and not self.failed:
+            text, self._latest = self._latest, None
+            try:
+                await self.worker.bot.send_message_draft(chat_id=self.chat_id, draft_id=self.draft_id,
+                                                         text=text[:MAX_DRAFT_CHARS])
+            except asyncio.CancelledError:
+                raise
+            except TelegramError as exc:
+                self.failed = True
+                if isinstance(exc, BadRequest):  # the server does not do drafts: not for this bot again
+                    _no_drafts.add(self.worker.id)
+                log.info("bot %s: drafts off for this answer (%s); typing instead", self.worker.id,
+                         type(exc).__name__)
+                return
+            self.shown += 1
+
+    async def start(self) -> None:
+        await self._typing_on()
+
+    async def push(self, text: str) -> None:
+        if not self.failed and text.strip():
+            self._latest = text
+            if self._in_flight is None or self._in_flight.done():
+                self._in_flight = asyncio.create_task(self._send_latest())
+        if self.failed:
+            await self._typing_on()
+        elif self.shown:
+            await self._typing_off()
+
+    async def finish(self) -> None:
+        self._latest = None
+        if self._in_flight is not None:
+            await asyncio.gather(self._in_flight, return_exceptions=True)
+        await self._typing_off()
+
+
 class TelegramChannel:
     """A bot's private or group chat (bots/supervisor.BotWorker does the sending)."""
 
@@ -94,7 +176,11 @@ class TelegramChannel:
         return self.worker.typing(turn.chat_id)
 
     def stream(self, turn: Pending) -> Stream | None:
-        return None
+        """Drafts in a private chat (a positive chat id) of a bot whose server takes them."""
+        if turn.chat_id <= 0 or self.worker.id in _no_drafts or not get_settings().telegram_drafts:
+            return None
+        # The update id names the draft (non-zero, a 32-bit integer for the Bot API): one per answered message.
+        return DraftStream(self.worker, turn.chat_id, draft_id=(int(turn.update_id) % 2**31) or 1)
 
     def parts(self, reply: SavedReply, language: str) -> list[str]:
         if reply.answered_by == "notice":

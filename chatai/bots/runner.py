@@ -34,11 +34,12 @@ from typing import Any
 
 import certifi
 import httpx
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chatai.bots import heap, logsafe, operator, operator_alerts, queries
+from chatai.bots.admission import Admission, slots_for
+from chatai.bots.assistant_cache import AssistantCache
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
@@ -49,7 +50,7 @@ from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
 from chatai.conversation import charging
-from chatai.db.models import Assistant, utcnow
+from chatai.db.models import utcnow
 from chatai.db.session import database_url
 from chatai.security import decrypt_secret
 from chatai.services.bots import COMMANDS_CHANNEL, publish_command
@@ -60,12 +61,13 @@ logsafe.install()
 
 UPDATE_POOLS = 64
 SEND_POOLS = 8
-ASSISTANT_TTL = 30.0
 
-async def _default_answer(**kwargs: Any) -> Any:
-    from chatai.rag.answer import answer_question  # lazy: the runner imports without the RAG stack
+def _default_answer(**kwargs: Any) -> Any:
+    """The answer as it is generated (text deltas, then the Answer): the pipeline streams it as drafts in a
+    private chat and shows "typing" elsewhere (bots/handlers.py)."""
+    from chatai.rag.answer import stream_answer  # lazy: the runner imports without the RAG stack
 
-    return await answer_question(**kwargs)
+    return stream_answer(**kwargs)
 
 
 class BotRunner:
@@ -74,7 +76,7 @@ class BotRunner:
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
                  backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 16,
                  startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10,
-                 operator_alert_gather: float = operator_alerts.ALERT_GATHER) -> None:
+                 operator_alert_gather: float = operator_alerts.ALERT_GATHER, db_pool_timeout: float = 30.0) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -99,8 +101,10 @@ class BotRunner:
                 "verify": self.ssl_context,
                 "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None)}))
         self.db_pool_size = db_pool_size
-        self.writeback = WriteBehind(self.db, interval=writeback_interval)
-        self._assistants: dict[uuid.UUID, AssistantInfo] = {}
+        self.db_pool_timeout = db_pool_timeout  # an admitted step never waits for it (admission.py)
+        self.admission = Admission(slots_for(db_pool_size, db_pool_size))  # pool_size + max_overflow (start())
+        self.writeback = WriteBehind(self._reserved_db, interval=writeback_interval)
+        self.assistants = AssistantCache(self.db, self.admission)
         self.workers: dict[uuid.UUID, BotWorker] = {}
         self.started_at: datetime | None = None
         self._leases: Leases | None = None
@@ -124,17 +128,29 @@ class BotRunner:
 
     # --- lifecycle ----------------------------------------------------------------------------
 
-    def session(self) -> AsyncSession:
-        """ORM sessions on the runner's own engine, for the cold paths (reconcile, status, recovery).
-        No pre-ping: a ping per checkout is one more round trip; a dead connection instead fails that
-        transaction, which supervision retries (poll backoff, recovery sweep)."""
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """ORM sessions on the runner's own engine, for the cold paths (reconcile, status, recovery),
+        admitted like db(). No pre-ping: a ping per checkout is one more round trip; a dead connection
+        instead fails that transaction, which supervision retries (poll backoff, recovery sweep)."""
         assert self._sessions is not None, "runner not started"
-        return self._sessions()
+        async with self.admission.slot(), self._sessions() as session:
+            yield session
 
     @contextlib.asynccontextmanager
-    async def db(self) -> AsyncIterator[AsyncConnection]:
+    async def db(self, *, hot_row: object = None) -> AsyncIterator[AsyncConnection]:
         """An AUTOCOMMIT connection for the hot path: each statement is its own transaction, so a
-        one-statement write is one round trip (no BEGIN, no COMMIT)."""
+        one-statement write is one round trip (no BEGIN, no COMMIT). Admitted first (admission.py): under
+        load a step waits here for a free connection rather than timing out in the pool; a step writing a
+        row many answers write (`hot_row`: the owner's account) waits for its turn holding no connection."""
+        admitted = self.admission.slot() if hot_row is None else self.admission.turn(hot_row)
+        async with admitted, self._reserved_db() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _reserved_db(self) -> AsyncIterator[AsyncConnection]:
+        """A connection without admission: the write-behind's (one statement at a time, from the reserve),
+        so 'answered' marks never queue behind the answers they close."""
         assert self._autocommit is not None, "runner not started"
         async with self._autocommit.connect() as conn:
             yield conn
@@ -143,7 +159,8 @@ class BotRunner:
         self.started_at = utcnow()
         # Hot-path statements are single round trips, so few connections carry a thousand bots.
         self._engine = create_async_engine(database_url(), pool_size=self.db_pool_size,
-                                           max_overflow=self.db_pool_size, pool_recycle=1800)
+                                           max_overflow=self.db_pool_size, pool_recycle=1800,
+                                           pool_timeout=self.db_pool_timeout)
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
@@ -217,20 +234,8 @@ class BotRunner:
         return self._send_pools.for_bot(bot_id)
 
     async def assistant(self, assistant_id: uuid.UUID) -> AssistantInfo:
-        """Name, greeting and switch of an assistant, cached for ASSISTANT_TTL for all its bots (one
-        small Core query per assistant, not an ORM load per bot)."""
-        cached = self._assistants.get(assistant_id)
-        if cached is not None and time.monotonic() - cached.loaded < ASSISTANT_TTL:
-            return cached
-        async with self.db() as conn:
-            row = (await conn.execute(sa.select(Assistant.name, Assistant.greeting, Assistant.enabled,
-                                                Assistant.answer_in_groups)
-                                      .where(Assistant.id == assistant_id))).first()
-        info = AssistantInfo(name=row.name if row else "", greeting=row.greeting if row else "",
-                             enabled=bool(row and row.enabled), loaded=time.monotonic(),
-                             answer_in_groups=bool(row and row.answer_in_groups))
-        self._assistants[assistant_id] = info
-        return info
+        """Name, greeting and switch of an assistant, cached for all its bots (assistant_cache.py)."""
+        return await self.assistants.get(assistant_id)
 
     def bot_up(self) -> None:
         """A bot came up: look for answers it still owes soon (batched with the others starting), and

@@ -35,7 +35,8 @@ STATUS_BATCH_SECONDS = 0.2
 
 
 class StatusWriter:
-    def __init__(self, *, runner_id: str, mode: str, lease_ttl: float, session: Callable[[], AsyncSession],
+    def __init__(self, *, runner_id: str, mode: str, lease_ttl: float,
+                 session: Callable[[], AbstractAsyncContextManager[AsyncSession]],
                  db: Callable[[], AbstractAsyncContextManager[AsyncConnection]]) -> None:
         self.runner_id = runner_id
         self.mode = mode

@@ -36,8 +36,11 @@ class AssistantFacts(Protocol):
 
 class Stream(Protocol):
     """Partial text while the answer is generated. `push` gets the whole text so far (a channel that draws
-    a draft replaces it; one that appends keeps its own offset). `finish` is called once, whatever happened,
-    before the final reply is delivered or dropped."""
+    a draft replaces it; one that appends keeps its own offset), at most every `interval` seconds (the
+    channel's own limit). `finish` is called once, whatever happened, before the final reply is delivered
+    or dropped."""
+
+    interval: float
 
     async def start(self) -> None: ...
 

@@ -56,7 +56,10 @@ class Storage(Protocol):
 
     def session(self) -> AsyncSession: ...
 
-    def db(self) -> AbstractAsyncContextManager[AsyncConnection]: ...
+    def db(self, *, hot_row: object = None) -> AbstractAsyncContextManager[AsyncConnection]:
+        """`hot_row`: the account a charge statement writes; the runner lets such statements of one account
+        take turns holding no connection (bots/admission.py); the web process ignores it."""
+        ...
 
 
 def charge_key(bot_id: uuid.UUID, update_id: int) -> str:
@@ -93,7 +96,7 @@ async def reserve(store: Storage, turn: Pending, key: str) -> bool:
         price = await _reserve_price(store)
         if price <= 0:
             return True
-        async with store.db() as conn:  # one autocommit statement (charges.reserve)
+        async with store.db(hot_row=turn.owner_id) as conn:  # one autocommit statement (charges.reserve)
             status = await charges.reserve(conn, account_id=turn.owner_id, key=key, amount_micros=price,
                                            bot_id=turn.bot_id, update_id=turn.update_id, dialog_id=turn.dialog_id)
     except asyncio.CancelledError:
@@ -119,10 +122,11 @@ async def refuse(store: Storage, turn: Pending, language: str) -> str:
     return ZERO_BALANCE_TEXT.get(language, ZERO_BALANCE_TEXT["en"])
 
 
-async def _settle(store: Storage, key: str, saved: SavedReply, *, delivered: bool) -> None:
+async def _settle(store: Storage, key: str, saved: SavedReply, *, delivered: bool,
+                  account_id: uuid.UUID | None = None) -> None:
     item = charges.CHARGED_REPLIES.get(saved.answered_by) if delivered else None
     try:
-        async with store.db() as conn:  # one autocommit statement (charges.settle)
+        async with store.db(hot_row=account_id) as conn:  # one autocommit statement (charges.settle)
             done = await charges.settle(conn, key=key, commit=item is not None, item=item,
                                         message_id=saved.message_id)
         if done is not None and notifications.crosses_low_balance(
@@ -147,18 +151,19 @@ async def _may_have_charge(store: Storage) -> bool:
         return True
 
 
-async def before_send(store: Storage, key: str, saved: SavedReply) -> None:
+async def before_send(store: Storage, key: str, saved: SavedReply, *, account_id: uuid.UUID | None = None) -> None:
     """A reply that is not billable releases its reservation before it is sent."""
     if saved.answered_by not in charges.CHARGED_REPLIES and await _may_have_charge(store):
-        await _settle(store, key, saved, delivered=False)
+        await _settle(store, key, saved, delivered=False, account_id=account_id)
 
 
-async def after_send(store: Storage, key: str, saved: SavedReply, *, delivered: bool) -> None:
+async def after_send(store: Storage, key: str, saved: SavedReply, *, delivered: bool,
+                     account_id: uuid.UUID | None = None) -> None:
     """Delivered: commit (cost on the message and dialog). Not delivered: release."""
     if delivered and saved.answered_by not in charges.CHARGED_REPLIES:
         return  # released before sending
     if await _may_have_charge(store):
-        await _settle(store, key, saved, delivered=delivered)
+        await _settle(store, key, saved, delivered=delivered, account_id=account_id)
 
 
 def settle_loop(runner: Any) -> Callable[[], Awaitable[None]]:

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AI_REPLIES = ("llm", "qa", "extractive")  # what the assistant produced (not notices, greetings, "I don't know")
-STREAM_EVERY = 0.3  # seconds between two partial-text pushes at most (a channel may pace them further)
 
 
 def source_dict(source: Any) -> dict[str, Any]:
@@ -171,15 +170,16 @@ class Conversation:
             async with self.db() as conn:
                 taken_over = await dialogs.held_by_person(conn, dialog_id=turn.dialog_id)
             if taken_over:  # a person took the dialog while the answer was produced: they answer, the AI is silent
-                if key:
-                    await charging.after_send(self, key, saved, delivered=False)  # released, never charged
+                if key:  # released, never charged
+                    await charging.after_send(self, key, saved, delivered=False, account_id=turn.owner_id)
                 await channel.dropped(turn)
                 return Outcome("taken_over", saved.answered_by, saved.text, saved.message_id)
-        if key:
-            await charging.before_send(self, key, saved)  # a reply that is not billable releases its reservation
+        if key:  # a reply that is not billable releases its reservation
+            await charging.before_send(self, key, saved, account_id=turn.owner_id)
         receipt: Receipt | None = await channel.deliver(turn, saved, language)
         if key:
-            await charging.after_send(self, key, saved, delivered=receipt is not None)
+            await charging.after_send(self, key, saved, delivered=receipt is not None,
+                                      account_id=turn.owner_id)
         if receipt is None:  # permanently undeliverable (the customer blocked the bot, the chat is gone)
             await channel.dropped(turn)
             return Outcome("undeliverable", saved.answered_by, saved.text, saved.message_id)
@@ -201,8 +201,8 @@ async def _last_answer(items: Any) -> Any:
 
 
 async def _streamed(items: Any, stream: Stream) -> Any:
-    """Push the text so far to the stream, at most every STREAM_EVERY seconds; the final answer is returned,
-    never pushed: the channel delivers it as the reply."""
+    """Push the text so far to the stream, at most every `stream.interval` seconds (the first text at once);
+    the final answer is returned, never pushed: the channel delivers it as the reply."""
     text, pushed_at, final = "", 0.0, None
     await stream.start()
     try:
@@ -211,7 +211,7 @@ async def _streamed(items: Any, stream: Stream) -> Any:
                 final = item
                 continue
             text += item
-            if time.monotonic() - pushed_at >= STREAM_EVERY:
+            if time.monotonic() - pushed_at >= stream.interval:
                 await stream.push(text)
                 pushed_at = time.monotonic()
     finally:

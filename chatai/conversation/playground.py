@@ -31,6 +31,8 @@ OnText = Callable[[str], Awaitable[None]]  # the text so far while the answer st
 
 
 class _PushStream:
+    interval = 0.1  # the dashboard's WebSocket: a fluid bubble, each push is one state delta
+
     def __init__(self, on_text: OnText) -> None:
         self.on_text = on_text
 
@@ -88,7 +90,7 @@ async def _facts(assistant_id: uuid.UUID) -> _Facts:
 
 
 @contextlib.asynccontextmanager
-async def _autocommit() -> AsyncIterator[Any]:
+async def _autocommit(*, hot_row: object = None) -> AsyncIterator[Any]:  # no admission in the web process
     async with get_async_engine().connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 

@@ -245,6 +245,18 @@ async def user_for_token(session: AsyncSession, token: str) -> CurrentUser | Non
     return _current(user)
 
 
+async def live_sessions(session: AsyncSession, *, user_id: uuid.UUID, token_hashes: set[str]) -> set[str]:
+    """Which of these session token hashes are signed-in sessions of `user_id` now (not expired, user not
+    blocked): the same test as user_for_token, for all the open tabs of a user in one statement (live views)."""
+    if not token_hashes:
+        return set()
+    rows = await session.execute(
+        select(UserSession.token_hash).join(User, User.id == UserSession.user_id)
+        .where(UserSession.user_id == user_id, UserSession.token_hash.in_(token_hashes),
+               UserSession.expires_at > utcnow(), User.blocked.is_(False)))
+    return {str(h) for h in rows.scalars()}
+
+
 async def list_sessions(session: AsyncSession, *, user_id: uuid.UUID, current_token: str = "") -> list[SessionView]:
     """The user's unexpired sessions, most recently seen first; `is_current` marks the one whose
     token is `current_token` (compared by hash: the list itself never carries tokens)."""

@@ -167,7 +167,8 @@ async def get_account(session: AsyncSession, *, admin: CurrentUser, user_id: uui
     summary = await analytics.summary(session, owner_id=user_id, period=month)
     dialogs_started = (await session.execute(
         sa.select(sa.func.count()).select_from(Dialog)
-        .where(Dialog.owner_id == user_id, Dialog.created_at >= month.since))).scalar_one()
+        .where(Dialog.owner_id == user_id, Dialog.created_at >= month.since,
+               Dialog.channel != "playground"))).scalar_one()
     return AccountDetail(
         id=user.id, email=user.email, role=user.role, blocked=user.blocked, created_at=user.created_at,
         last_active_at=activity.last_active_at if activity else None, assistants=assistants,

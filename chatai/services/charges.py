@@ -156,7 +156,7 @@ async def settle_charge(session: AsyncSession, *, key: str, commit: bool, item: 
     return done.charged
 
 
-# Open charges of Telegram answers, with what became of their update and reply.
+# Open charges of answers, with what became of their Telegram update and reply (none for other channels).
 _STALE = sa.text("""
     SELECT c.idempotency_key, c.created_at, t.status, m.id, m.answered_by
     FROM charges c
@@ -165,6 +165,9 @@ _STALE = sa.text("""
                        WHERE dialog_id = c.dialog_id AND role = 'assistant' AND telegram_update_id = c.update_id
                        ORDER BY created_at DESC LIMIT 1) m ON true
     WHERE c.status = 'open' AND c.created_at < :settled_before
+      -- Another channel's answer (the widget, chatai/conversation) has no update row telling how it ended: its
+      -- own settle decides until max_age (a release here would make a delivered answer free).
+      AND (c.update_id IS NOT NULL OR c.created_at < :abandoned_before)
     ORDER BY c.created_at
     LIMIT :limit
 """)
@@ -174,9 +177,11 @@ async def settle_stale(session: AsyncSession, *, min_age: timedelta = timedelta(
                        max_age: timedelta = timedelta(minutes=15), limit: int = 500) -> dict[str, int]:
     """Settle reservations left by a runner that died between reserve and commit: an update marked answered
     with a billable reply is committed; ignored, unanswered past `max_age`, or billed-for-nothing is
-    released. Younger ones may still be in flight and are left alone. Commits per charge."""
+    released. Younger ones may still be in flight and are left alone, and so is a charge of a channel without
+    Telegram updates until `max_age` (then released). Commits per charge."""
     now = utcnow()
-    rows = (await session.execute(_STALE, {"settled_before": now - min_age, "limit": limit})).all()
+    rows = (await session.execute(_STALE, {"settled_before": now - min_age, "abandoned_before": now - max_age,
+                                           "limit": limit})).all()
     done = {"committed": 0, "released": 0}
     for key, created_at, update_status, reply_id, answered_by in rows:
         item = CHARGED_REPLIES.get(answered_by or "")

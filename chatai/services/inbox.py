@@ -191,6 +191,17 @@ async def list_dialogs(session: AsyncSession, *, owner_id: uuid.UUID, filters: I
     return DialogPage(rows, next_cursor)
 
 
+async def dialog_rows(session: AsyncSession, *, owner_id: uuid.UUID,
+                      dialog_ids: set[uuid.UUID]) -> dict[uuid.UUID, DialogRow]:
+    """The list rows of these dialogs of this owner (others' ids are simply absent): what a live update
+    pushes to every open inbox of the owner instead of each re-reading its list."""
+    if not dialog_ids:
+        return {}
+    sql = _dialog_select("d.owner_id = :owner AND d.id = ANY(:ids)", "")
+    result = await session.execute(sa.text(sql), {"owner": owner_id, "ids": list(dialog_ids)})
+    return {row.id: row for row in (_row(r) for r in result.all())}
+
+
 async def get_dialog_row(session: AsyncSession, *, owner_id: uuid.UUID, dialog_id: uuid.UUID) -> DialogRow:
     sql = _dialog_select("d.id = :dialog AND d.owner_id = :owner", "")
     row = (await session.execute(sa.text(sql), {"dialog": dialog_id, "owner": owner_id})).first()

@@ -40,7 +40,9 @@ async def owner_overview(session: AsyncSession, *, owner_id: uuid.UUID) -> Owner
                                .where(Assistant.owner_id == owner_id)),
         bots_running=await _count(session, count.select_from(Bot)
                                   .where(Bot.owner_id == owner_id, Bot.status == "running")),
-        dialogs=await _count(session, count.select_from(Dialog).where(Dialog.owner_id == owner_id)),
+        # Customers' conversations: the owner's own playground ones are not (chatai/conversation/playground.py).
+        dialogs=await _count(session, count.select_from(Dialog).where(Dialog.owner_id == owner_id,
+                                                                      Dialog.channel != "playground")),
     )
 
 
@@ -51,7 +53,7 @@ async def platform_overview(session: AsyncSession) -> PlatformOverview:
         assistants=await _count(session, count.select_from(Assistant)),
         bots_running=await _count(session, count.select_from(Bot).where(Bot.status == "running")),
         bots_error=await _count(session, count.select_from(Bot).where(Bot.status == "error")),
-        dialogs=await _count(session, count.select_from(Dialog)),
+        dialogs=await _count(session, count.select_from(Dialog).where(Dialog.channel != "playground")),
     )
 
 

@@ -123,9 +123,9 @@ async def test_runner_with_groups_on_answers_only_when_addressed(tenant, fake_te
 
 async def test_runner_still_answers_private_photos_and_turning_groups_off_stops_group_answers(
         tenant, fake_telegram, runners, monkeypatch):
-    from chatai.bots import runner as runner_module
+    from chatai.bots import assistant_cache
 
-    monkeypatch.setattr(runner_module, "ASSISTANT_TTL", 0)  # the owner's switch is read on every group update
+    monkeypatch.setattr(assistant_cache, "ASSISTANT_TTL", 0)  # the owner's switch is read on every group update
     await _allow_groups(tenant.assistant_id, True)
     bot, token = await connect(fake_telegram, tenant, username="shop_bot")
     await runners(answer_fn=FakeBrain())

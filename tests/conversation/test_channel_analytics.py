@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from chatai.db.models import Dialog, Message
 from chatai.db.session import async_session
 from chatai.services import analytics
+from chatai.services.overview import owner_overview, platform_overview
 from tests.factories import make_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -40,6 +41,9 @@ async def test_figures_by_channel_without_the_playground(db):
     async with async_session() as s:
         split = await analytics.by_channel(s, owner_id=t.owner_id, period=PERIOD)
         total = await analytics.summary(s, owner_id=t.owner_id, period=PERIOD)
+        counted = await owner_overview(s, owner_id=t.owner_id)
+        platform = await platform_overview(s)
     assert [(c.channel, c.dialogs, c.end_users, c.messages, c.by_ai, c.by_person, c.handoffs) for c in split] == [
         ("telegram", 2, 2, 6, 2, 1, 1), ("web", 1, 1, 2, 0, 0, 0)]
     assert (total.dialogs, total.end_users, total.messages, total.by_llm) == (3, 3, 8, 1)  # no playground
+    assert (counted.dialogs, platform.dialogs) == (3, 4)  # the overview's "Conversations" too

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import charging, playground
-from chatai.db.models import MICRO, Charge, Dialog, Message, Price
+from chatai.db.models import MICRO, Charge, Dialog, Message, Price, TelegramUpdate
 from chatai.db.session import async_session
 from chatai.services import billing, handoff, inbox
 from tests.bots.conftest import FakeBrain, connect, wait_for
@@ -192,14 +192,20 @@ async def _status(dialog_id: uuid.UUID) -> str:
         return (await s.get(Dialog, dialog_id)).status
 
 
+async def _nothing_owed() -> bool:
+    """Every stored Telegram update is done with (its charge settled): none of them reads prices any more."""
+    async with async_session() as s:
+        return not (await s.execute(sa.select(TelegramUpdate.update_id)
+                                    .where(TelegramUpdate.status == "received"))).first()
+
+
 async def _price_answers(owner_id: uuid.UUID, monkeypatch) -> None:
+    assert await wait_for(_nothing_owed)
     async with async_session() as s:
         s.add_all([Price(item="answer", price_micros=5 * MICRO), Price(item="qa_answer", price_micros=5 * MICRO)])
         await billing.ensure_account(s, user_id=owner_id)  # and no money on it
         await s.commit()
-    # The price cache is emptied only now: the previous answer's settling may still be looking prices up,
-    # and a lookup between an earlier reset and the insert would cache "free" for the next question.
-    monkeypatch.setattr(charging, "_prices", {})
+    monkeypatch.setattr(charging, "_prices", {})  # after the commit: no price of before it stays cached
 
 
 async def test_one_script_through_every_channel(driver: Driver, tenant, monkeypatch):

@@ -30,7 +30,7 @@ class StreamingBrain:
 
 
 async def test_answer_streams_then_is_stored_and_shown_again(tenant, monkeypatch):
-    monkeypatch.setattr("chatai.conversation.pipeline.STREAM_EVERY", 0.0)  # every word pushed
+    monkeypatch.setattr("chatai.conversation.playground._PushStream.interval", 0.0)  # every word pushed
     seen: list[str] = []
 
     async def on_text(text: str) -> None:

@@ -3,6 +3,8 @@ another owner's assistant is never reached (handlers called directly, as Reflex 
 
 from __future__ import annotations
 
+import uuid
+
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
@@ -58,3 +60,27 @@ async def test_playground_refuses_another_owners_assistant(db):
     async with async_session() as s:
         assert (await s.execute(sa.select(sa.func.count()).select_from(Dialog))).scalar() == 0
         assert (await s.execute(sa.select(sa.func.count()).select_from(Message))).scalar() == 0
+
+
+async def test_an_operator_reply_from_the_inbox_reaches_the_playground_live(db):
+    from chatai.services import handoff
+
+    token, assistant_id = await _owner("a@example.com")
+    tab = await _tab(token, assistant_id)
+    await PlaygroundState.handle_chat_submit.fn(tab, {"message": "I want to talk to a person"})
+    assert tab.waiting and tab.chat[-1]["text"] == handoff.end_user_text("waiting", "en")
+    dialog_id = uuid.UUID(tab.dialog_id)
+    async with async_session() as s:
+        owner_id = (await s.get(Dialog, dialog_id)).owner_id
+    async with async_session() as s:
+        await handoff.take_over(s, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id)
+    async with async_session() as s:
+        await handoff.send_operator_message(s, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id,
+                                            text="Hi, Anna here")
+    # Another owner's event, or another dialog's, changes nothing; this dialog's shows the reply.
+    await tab.refresh_live(uuid.uuid4(), {dialog_id})
+    await tab.refresh_live(owner_id, {uuid.uuid4()})
+    assert all(m["text"] != "Hi, Anna here" for m in tab.chat)
+    await tab.refresh_live(owner_id, {dialog_id})
+    assert tab.chat[-1] == {"role": "operator", "text": "Hi, Anna here", "meta": "", "sources": ""}
+    assert tab.chat[-2]["role"] == "system" and tab.waiting

@@ -100,6 +100,9 @@ class FakeBot:
     callback_answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery, in order
     updates_seen: list[dict[str, Any]] = field(default_factory=list)  # every update pushed, kept
     business: dict[str, Any] = field(default_factory=dict)  # Telegram Business connections (telegram_business.py)
+    # sendMessageDraft (streamed answers): every draft shown, and the switch of a server that rejects it
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    drafts_rejected: bool = False
 
 
 class FakeTelegram:
@@ -215,6 +218,13 @@ class FakeTelegram:
 
     def callback_answers(self, token: str) -> list[dict[str, Any]]:
         return self._call(lambda: [dict(a) for a in self.bots[token].callback_answers])
+    def reject_drafts(self, token: str, on: bool = True) -> None:
+        """sendMessageDraft answers 400 while on (a Bot API server without drafts)."""
+        self._call(setattr, self.bots[token], "drafts_rejected", on)
+
+    def drafts(self, token: str) -> list[dict[str, Any]]:
+        """The drafts shown (sendMessageDraft calls accepted), oldest first."""
+        return self._call(lambda: [dict(d) for d in self.bots[token].drafts])
 
     def sent_messages(self, token: str) -> list[dict[str, Any]]:
         return self._call(lambda: [dict(m) for m in self.bots[token].sent])
@@ -426,6 +436,22 @@ class FakeTelegram:
                                                     "chat": {"id": message["chat_id"], "type": "private"},
                                                     "text": message["text"]}}
         return _error(400, description="Bad Request: message to edit not found")
+
+    async def _api_sendMessageDraft(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:
+        """As the Bot API: private chats only, a non-zero draft id, text up to 4096 characters (empty: the
+        "Thinking..." placeholder); True. Drafts are ephemeral: nothing lands in `sent`."""
+        if bot.drafts_rejected:
+            return _error(400, description="Bad Request: method sendMessageDraft is not available")
+        chat_id, draft_id = int(params.get("chat_id", 0)), int(params.get("draft_id") or 0)
+        text = str(params.get("text") or "")
+        if chat_id <= 0:
+            return _error(400, description="Bad Request: drafts are available only in private chats")
+        if not draft_id:
+            return _error(400, description="Bad Request: draft_id must be non-zero")
+        if len(text.encode("utf-16-le")) // 2 > 4096:
+            return _error(400, description="Bad Request: text is too long")
+        bot.drafts.append({"chat_id": chat_id, "draft_id": draft_id, "text": text, "at": time.monotonic()})
+        return 200, {"ok": True, "result": True}
 
     async def _api_sendChatAction(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:
         refused = telegram_business.refusal(bot, params, sending=False)

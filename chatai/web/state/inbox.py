@@ -20,9 +20,10 @@ from chatai.services import assistants as assistants_svc
 from chatai.services import bots as bots_svc
 from chatai.services import inbox as inbox_svc
 from chatai.services import operator_holds
+from chatai.services.live import OwnerChange
 from chatai.web import routes
 from chatai.web.i18n import text
-from chatai.web.live import REGISTRY, LiveBadgeState
+from chatai.web.live import LiveBadgeState, register_tab
 from chatai.web.state import inbox_tools as tools
 from chatai.web.state.auth import AuthState, require_user
 
@@ -39,7 +40,9 @@ def _dialog_dict(row: inbox_svc.DialogRow, time_zone: str) -> dict[str, str]:
     return {"id": str(row.id), "user_name": row.user_name, "status": row.status, "channel": row.channel,
             "bot": f"@{row.bot_username}" if row.bot_username else "", "assistant": row.assistant_name,
             "preview": row.preview, "preview_role": row.preview_role, "unread": str(row.unread),
-            "time": format_time(row.last_message_at, time_zone), "messages": str(row.messages)}
+            "time": format_time(row.last_message_at, time_zone), "messages": str(row.messages),
+            # the list's order, for live merges (merge_live_rows)
+            "at": row.last_message_at.astimezone(UTC).isoformat(timespec="microseconds")}
 
 
 def _sources(sources: list[dict]) -> str:
@@ -52,6 +55,21 @@ def _message_dict(m: inbox_svc.TranscriptMessage, time_zone: str) -> dict[str, s
             "sources": _sources(m.sources), "operator": m.operator_email,
             "time": format_time(m.created_at, time_zone), "delivery": m.delivery_status,
             "delivery_error": m.delivery_error, "at": tools.at(m.created_at)}
+
+
+def merge_live_rows(current: list[dict[str, str]], fresh: list[dict[str, str]], changed: set[str], *,
+                    more: bool) -> list[dict[str, str]]:
+    """The list after a live change, in the list's order (latest activity first, as services/inbox.py sorts):
+    the changed dialogs' fresh rows in place of their old ones, the changed ones that no longer match the
+    filters gone. With more pages to load (`more`), a fresh row older than the last one loaded stays for
+    "load more" to bring (keyset paging continues from the cursor)."""
+    def order(row: dict[str, str]) -> tuple[str, str]:
+        return row.get("at", ""), row["id"]
+
+    kept = [row for row in current if row["id"] not in changed]
+    if more and kept:
+        fresh = [row for row in fresh if order(row) > order(kept[-1])]
+    return sorted(kept + fresh, key=order, reverse=True)
 
 
 def _handoff_code(exc: Exception) -> str:
@@ -139,7 +157,7 @@ class InboxState(rx.State):
         owner_id = await self._owner()
         if owner_id is None:
             return rx.redirect(routes.SIGNIN)
-        REGISTRY.register(self.router.session.client_token, owner_id=owner_id)
+        register_tab(self.router.session.client_token, owner_id, (await self.get_state(AuthState)).session_token)
         async with async_session() as session:
             mine = await assistants_svc.list_assistants(session, owner_id=owner_id)
             bots = await bots_svc.list_bots(session, owner_id=owner_id)
@@ -153,6 +171,32 @@ class InboxState(rx.State):
         if self.open_id:
             await self._load_transcript(owner_id)
         await (await self.get_state(LiveBadgeState)).refresh(owner_id)
+
+    async def apply_live(self, user_id: uuid.UUID, change: OwnerChange) -> None:
+        """A batch of changes to the owner's dialogs, read once for all their tabs (chatai/web/live.py calls
+        this with the tab's state locked, `user_id` being this tab's session just checked). The changed rows
+        are merged into the list; only a list the rows cannot update (a search, a period, a bot filter) is
+        re-read."""
+        if user_id != change.owner_id:
+            return
+        if change.rows is None or self.search or self.f_period != ALL or self.f_bot != ALL:
+            await self._load_list(user_id, rows=min(max(len(self.dialogs), inbox_svc.PAGE_SIZE), MAX_LIVE_ROWS))
+        else:
+            shown = [_dialog_dict(row) for row in change.rows.values() if self._lists(row)]
+            merged = merge_live_rows(self.dialogs, shown, {str(i) for i in change.dialog_ids},
+                                     more=bool(self.next_cursor))
+            if len(merged) > MAX_LIVE_ROWS:  # so many new dialogs: a fresh first page instead of a longer list
+                await self._load_list(user_id, rows=MAX_LIVE_ROWS)
+            else:
+                self.dialogs = merged
+        if self.open_id and uuid.UUID(self.open_id) in change.dialog_ids:
+            await self._load_transcript(user_id)
+            await (await self.get_state(LiveBadgeState)).refresh(user_id)
+
+    def _lists(self, row: inbox_svc.DialogRow) -> bool:
+        """Whether the list under this tab's assistant and status filters shows the row."""
+        return ((self.f_assistant == ALL or str(row.assistant_id) == self.f_assistant)
+                and (self.f_status == ALL or row.status == self.f_status))
 
     async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
         """A dialog of this owner changed (called by chatai/web/live.py with the tab's state locked)."""

@@ -66,6 +66,16 @@ class PlaygroundState(rx.State):
         self.chat = transcript_rows(found.messages, locale)
         self.dialog_id, self.waiting = str(dialog_id), found.dialog.status != "ai"
 
+    async def refresh_live(self, owner_id: uuid.UUID, dialog_ids: set[uuid.UUID]) -> None:
+        """A dialog event reached this tab (web/live.py): an operator's reply or a release from the inbox shows
+        here at once. Not while an answer streams in (its end reloads the conversation anyway)."""
+        if not self.dialog_id or self.chat_busy or uuid.UUID(self.dialog_id) not in dialog_ids:
+            return
+        user = await require_user(self)
+        if user is None or user.id != owner_id:
+            return
+        await self._show(owner_id, uuid.UUID(self.dialog_id), (await self.get_state(AuthState)).locale)
+
     @rx.event
     async def load_playground(self):
         """The latest playground conversation of the chosen assistant (mounted with the tab)."""

@@ -1,0 +1,141 @@
+"""Overload without collapse (issue 24): the runner admits database work before it takes a connection, so
+more updates than its pool can serve at once queue in order and are all answered, exactly once, with no
+pool timeout. The runner is real (python-telegram-bot against the fake Bot API, the test PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+
+import pytest
+import sqlalchemy as sa
+
+from chatai.bots.admission import RESERVE, Admission, slots_for
+from chatai.db.models import TelegramUpdate
+from chatai.db.session import async_session
+from tests.bots.conftest import PATIENCE, FakeBrain, connect, wait_for
+
+BOTS = 6
+PER_BOT = 12  # 72 updates at once for a pool of 4 connections
+
+
+async def _update_statuses(bot_ids):
+    async with async_session() as s:
+        rows = await s.execute(sa.select(TelegramUpdate.status, sa.func.count())
+                               .where(TelegramUpdate.bot_id.in_(bot_ids)).group_by(TelegramUpdate.status))
+        return dict(rows.all())
+
+
+async def test_more_updates_than_the_pool_serves_are_all_answered_once(tenant, fake_telegram, runners, caplog):
+    caplog.set_level(logging.WARNING)
+    bots = [await connect(fake_telegram, tenant) for _ in range(BOTS)]
+    # pool 2 + overflow 2, and a checkout that waits at all in the pool fails at once: only admission
+    # (waiting before taking a connection) lets this load through.
+    runner = await runners(answer_fn=FakeBrain(), db_pool_size=2, db_pool_timeout=0.01)
+    assert runner.admission.slots == slots_for(2, 2) == 4 - RESERVE
+    await wait_for(lambda: all(w.status == "running" for w in runner.workers.values()) and len(runner.workers) == BOTS)
+    for n in range(PER_BOT):
+        for i, (_bot, token) in enumerate(bots):
+            fake_telegram.push_text(token, f"question {i}-{n}", chat_id=9000 + n)  # a chat per question: in parallel
+    total = BOTS * PER_BOT
+    await wait_for(lambda: _all_answered([b.id for b, _ in bots], total))
+
+    statuses = await _update_statuses([b.id for b, _ in bots])
+    assert statuses == {"answered": total}
+    for i, (_bot, token) in enumerate(bots):
+        texts = Counter(m["text"].split("\n")[0] for m in fake_telegram.sent_messages(token))
+        assert texts == Counter({f"Answer to: question {i}-{n}": 1 for n in range(PER_BOT)})  # each once
+    stats = runner.admission.stats()
+    assert stats["queued"] > 0, "the load must exceed the pool, or this test proves nothing"
+    assert stats["peak_in_use"] <= runner.admission.slots
+    problems = [r.getMessage() for r in caplog.records
+                if "QueuePool" in r.getMessage() or "not answered yet" in r.getMessage()
+                or "unexpected error" in r.getMessage() or "not stored" in r.getMessage()]
+    assert problems == []
+    assert all(w.status == "running" for w in runner.workers.values())
+
+
+async def _all_answered(bot_ids, total):
+    return (await _update_statuses(bot_ids)).get("answered", 0) == total
+
+
+async def test_admission_queues_in_order_and_lets_a_task_nest():
+    admission = Admission(1)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def hold() -> None:
+        assert not admission.holds()
+        async with admission.slot():
+            assert admission.holds()
+            order.append("first in")
+            async with admission.slot():  # the same task again: its own slot, not a wait on itself
+                order.append("first nested")
+            await release.wait()
+        order.append("first out")
+
+    async def wait_turn(name: str) -> None:
+        async with admission.slot():
+            order.append(name)
+
+    first = asyncio.create_task(hold())
+    await asyncio.sleep(0)
+    second, third = asyncio.create_task(wait_turn("second")), asyncio.create_task(wait_turn("third"))
+    for _ in range(3):  # let both reach the semaphore (loop steps, not time)
+        await asyncio.sleep(0)
+    assert admission.waiting == 2
+    assert order == ["first in", "first nested"] and admission.in_use == 1
+    release.set()
+    await asyncio.gather(first, second, third)
+    assert order == ["first in", "first nested", "first out", "second", "third"]
+    assert admission.stats() == {"slots": 1, "in_use": 0, "peak_in_use": 1, "waiting": 0, "peak_waiting": 2,
+                                 "admitted": 3, "queued": 2}
+
+
+def test_admission_needs_a_slot():
+    with pytest.raises(ValueError):
+        Admission(0)
+    assert slots_for(1, 0) == 1  # a pool smaller than the reserve still admits one step at a time
+
+
+async def test_steps_on_one_hot_row_hold_one_slot_between_them():
+    admission = Admission(2)
+    release = asyncio.Event()
+    inside: list[str] = []
+
+    async def charge(name: str) -> None:
+        async with admission.turn("account"):
+            inside.append(name)
+            await release.wait()
+
+    async def store() -> None:
+        async with admission.slot():
+            inside.append("store")
+
+    charges = [asyncio.create_task(charge(f"charge {n}")) for n in range(5)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await asyncio.wait_for(store(), PATIENCE)  # a slot was free: the charges waiting hold none
+    assert inside == ["charge 0", "store"] and admission.stats()["queued"] == 0
+    release.set()
+    await asyncio.gather(*charges)
+    assert inside[2:] == [f"charge {n}" for n in range(1, 5)] and admission.peak_in_use == 2
+    assert admission._turns == {}  # nothing kept for a row nobody is writing
+
+
+async def test_concurrent_misses_of_an_assistant_read_it_once(tenant, fake_telegram, runners):
+    runner = await runners(answer_fn=FakeBrain())
+    reads: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        if "assistants.answer_in_groups" in statement:
+            reads.append(statement)
+
+    sa.event.listen(runner._engine.sync_engine, "before_cursor_execute", note)
+    try:
+        runner.assistants.clear()
+        infos = await asyncio.gather(*(runner.assistant(tenant.assistant_id) for _ in range(20)))
+    finally:
+        sa.event.remove(runner._engine.sync_engine, "before_cursor_execute", note)
+    assert len(reads) == 1 and len({(i.name, i.enabled) for i in infos}) == 1 and infos[0].enabled
