@@ -315,3 +315,24 @@ async def test_a_message_a_bot_sent_for_the_account_is_not_the_owner_taking_over
     assert await wait_for(lambda: _update_status_is(bot.id, echo, "ignored"))
     (dialog,) = await _dialogs(tenant.owner_id)
     assert dialog.status == "ai" and [r for r, _t in await _messages(dialog.id)] == ["user", "assistant"]
+
+
+async def test_a_streamed_answer_in_a_business_chat_shows_typing_never_drafts(tenant, fake_telegram, runners,
+                                                                            monkeypatch):
+    from chatai.bots import handlers
+    from tests.conversation.test_telegram_drafts import SteppedBrain
+
+    monkeypatch.setattr(handlers.DraftStream, "interval", 0.0)  # a private bot chat would draft every word
+    bot, token = await connect(fake_telegram, tenant)
+
+    def typing_shown(_n: int) -> bool:
+        return any(c[1].get("business_connection_id") == "bc-1" for c in fake_telegram.calls(token, "sendChatAction"))
+
+    brain = SteppedBrain(["Open ", "from 9."], typing_shown)
+    await runners(answer_fn=brain)
+    tb.connect(fake_telegram, token, connection_id="bc-1", user_id=ACCOUNT)
+    assert await wait_for(lambda: _connection(bot.id))
+    tb.customer_message(fake_telegram, token, "bc-1", "When do you open?", chat_id=CUSTOMER)
+    (sent,) = await fake_telegram.await_sent(token, 1)
+    assert "Open from 9." in sent["text"] and sent["business_connection_id"] == "bc-1"
+    assert fake_telegram.calls(token, "sendMessageDraft") == [] and brain.calls == 1
