@@ -21,11 +21,10 @@ from telegram.error import BadRequest
 
 from chatai.bots.handlers import TelegramChannel, classify
 from chatai.business import store as business_store
-from chatai.business.store import Stored, business_kind, connection_event
+from chatai.business.store import Stored, business_kind
 from chatai.conversation.channel import Receipt, Stream
 from chatai.db.models import utcnow
 from chatai.services.dialogs import NON_TEXT_KINDS, Pending, SavedReply
-from chatai.services.handoff import publish_events
 
 if TYPE_CHECKING:
     import uuid
@@ -115,8 +114,7 @@ class BusinessChannel(TelegramChannel):
                 raise
         async with self.worker.runner.db() as conn:
             await mark_revoked(conn, bot_id=turn.bot_id, connection_id=turn.business_connection_id)
-        await publish_events([connection_event(owner_id=turn.owner_id, bot_id=turn.bot_id)])
-        return None
+        return None  # the bots page shows it revoked on its next status refresh
 
     async def _send(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
         parts = self.parts(reply, language)

@@ -100,12 +100,7 @@ async def record_connection(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_i
         "username": db_safe(str(user.get("username") or ""))[:64], "enabled": bool(connection.get("is_enabled")),
         "can_reply": can_reply(connection), "rights": json.dumps({k: bool(v) for k, v in rights.items()}),
         "now": utcnow()})
-    return Stored(events=[connection_event(owner_id=owner_id, bot_id=bot_id)])
-
-
-def connection_event(*, owner_id: uuid.UUID, bot_id: uuid.UUID) -> dict[str, str]:
-    """The live event of a connection that changed (the bots page reloads its connections)."""
-    return {"type": "business_connection", "owner_id": str(owner_id), "bot_id": str(bot_id)}
+    return Stored()  # the bots page reads connections with the bots' status (no dialog event to publish)
 
 
 _CONNECTION = sa.text("""
