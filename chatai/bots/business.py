@@ -110,6 +110,8 @@ class BusinessChannel(TelegramChannel):
         try:
             return await self._send(turn, reply, language)
         except BadRequest as exc:
+            if "bot_access_forbidden" in str(exc).lower():  # replies turned off after the message arrived
+                return None
             if not refused_connection(exc):
                 raise
         async with self.worker.runner.db() as conn:

@@ -336,3 +336,19 @@ async def test_a_streamed_answer_in_a_business_chat_shows_typing_never_drafts(te
     (sent,) = await fake_telegram.await_sent(token, 1)
     assert "Open from 9." in sent["text"] and sent["business_connection_id"] == "bc-1"
     assert fake_telegram.calls(token, "sendMessageDraft") == [] and brain.calls == 1
+
+
+async def test_replies_turned_off_while_answering_drop_the_answer_uncharged(priced, fake_telegram,  # noqa: F811
+                                                                            runners):
+    await _fund(priced.owner_id, 100 * MICRO)
+    brain = FakeBrain(gate=asyncio.Event())
+    bot, token = await _connected(fake_telegram, priced, runners, brain=brain)
+    update_id, _ = tb.customer_message(fake_telegram, token, "bc-1", "Still there?", chat_id=CUSTOMER)
+    await asyncio.wait_for(brain.started.wait(), 10)
+    # Telegram refuses the send (the update saying so has not arrived yet)
+    fake_telegram._call(setattr, fake_telegram.bot(token).business["bc-1"], "can_reply", False)
+    brain.gate.set()
+    assert await wait_for(lambda: _update_status_is(bot.id, update_id, "ignored"))
+    balance, _r, _c = await wait_for(lambda: _settled(priced.owner_id, ["released"]))
+    assert balance == 100 * MICRO and fake_telegram.sent_messages(token) == []
+    assert (await _connection(bot.id)).revoked_at is None  # not revoked: only replies are off
