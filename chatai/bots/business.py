@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from telegram.error import BadRequest
 
-from chatai.bots.handlers import TelegramChannel, classify
+from chatai.bots.handlers import TelegramChannel, classify, conversation_for
 from chatai.business import store as business_store
 from chatai.business.store import Stored, business_kind
 from chatai.conversation.channel import Receipt, Stream
@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from chatai.bots.contracts import Worker
 
-__all__ = ["BusinessChannel", "business_kind", "store"]
+
+__all__ = ["BusinessChannel", "business_kind", "respond", "store"]
 
 
 def _text_of(message: dict[str, Any]) -> str:
@@ -123,3 +125,8 @@ class BusinessChannel(TelegramChannel):
         message_id = await self.worker.send_parts(turn.chat_id, parts,
                                                   business_connection_id=turn.business_connection_id)
         return None if message_id is None else Receipt(message_id)
+
+
+async def respond(worker: Worker, pending: Pending) -> None:
+    """Exactly one reply for a persisted business message, through the owner's account."""
+    await conversation_for(worker).respond(BusinessChannel(worker), pending, assistant_id=worker.record.assistant_id)

@@ -214,12 +214,7 @@ def conversation_for(worker: Worker) -> Conversation:
 
 
 async def respond(worker: Worker, pending: Pending) -> None:
-    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat, or through
-    the owner's own account for a business chat: bots/business.py)."""
-    if pending.channel == "business":
-        from chatai.bots.business import BusinessChannel  # imports this module
-
-        channel: TelegramChannel = BusinessChannel(worker)
-    else:
-        channel = TelegramChannel(worker)
-    await conversation_for(worker).respond(channel, pending, assistant_id=worker.record.assistant_id)
+    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat; a business
+    chat's through the owner's account: bots/business.respond, chosen by the caller)."""
+    await conversation_for(worker).respond(TelegramChannel(worker), pending,
+                                           assistant_id=worker.record.assistant_id)

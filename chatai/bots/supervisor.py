@@ -402,7 +402,7 @@ class BotWorker:
         ok = False
         try:
             async with entry[0]:  # one chat answered in order; other chats in parallel
-                await handlers.respond(self, pending)
+                await (business.respond if pending.channel == "business" else handlers.respond)(self, pending)
                 ok = True
         except asyncio.CancelledError:
             raise
