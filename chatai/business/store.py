@@ -18,8 +18,10 @@ owner's connection or dialogs. Each update is recorded in telegram_updates first
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,8 +90,6 @@ def can_reply(connection: dict[str, Any]) -> bool:
 
 async def record_connection(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id: uuid.UUID, update_id: int,
                             connection: dict[str, Any]) -> Stored:
-    import json
-
     if not await _claim(conn, bot_id, update_id):
         return Stored()
     user = connection["user"]
@@ -158,8 +158,6 @@ _OWNER_WROTE = sa.text("""
 async def record_owner_message(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id: uuid.UUID,
                                assistant_id: uuid.UUID, update_id: int, connection_id: str,
                                message: dict[str, Any], text: str) -> Stored:
-    from datetime import timedelta
-
     chat = message["chat"]
     now = utcnow()
     row = (await conn.execute(_OWNER_WROTE, {
