@@ -15,6 +15,7 @@
     .venv/bin/python -m bench widget_load               # opt-in (~2 min): 500 idle + 50 asking widget visitors
     .venv/bin/python -m bench telegram_drafts           # opt-in (~2 min): first visible text with drafts vs without
     .venv/bin/python -m bench live_fanout               # opt-in (~3 min): live inbox pushes vs open tabs
+    .venv/bin/python -m bench business_chat             # opt-in (~1 min): business chat vs the bot's chat
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_th
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
            "structured_answer", "signin_flood", "parse_fairness", "resume_claim", "inbox_tools"]
 OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
-          "operator_chat", "owner_terms", "widget_load", "telegram_drafts", "live_fanout"]
+          "operator_chat", "owner_terms", "widget_load", "telegram_drafts", "live_fanout",
+          "business_chat"]
 
 
 def main(names: list[str]) -> int:

@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import handlers, operator_chat
+from chatai.bots import business, handlers, operator_chat
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
@@ -47,6 +47,7 @@ from chatai.db.models import utcnow
 from chatai.security import decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
+from chatai.services.handoff import publish_events
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,9 @@ ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts a
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-ALLOWED_UPDATES = ("message", "callback_query")  # buttons of the operator chat (operator_chat.py)
+# callback_query: buttons of the operator chat (operator_chat.py); business_*: Telegram Business (business.py)
+ALLOWED_UPDATES = ("message", "callback_query", "business_connection", "business_message", "edited_business_message",
+                   "deleted_business_messages")
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -302,9 +305,16 @@ class BotWorker:
                 self._store_failures.pop(update_id, None)
                 self._spawn_background(operator_update)
                 return
-            incoming = await handlers.classify_for(self, update)
-            pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
-                                                    assistant_id=self.record.assistant_id, incoming=[incoming])
+            stored = await business.store(conn, update, bot_id=self.id, owner_id=self.record.owner_id,
+                                          assistant_id=self.record.assistant_id)
+            if stored is not None:
+                pending = stored.pending
+                if stored.events:
+                    self._spawn_background(publish_events(stored.events))
+            else:
+                incoming = await handlers.classify_for(self, update)
+                pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
+                                                        assistant_id=self.record.assistant_id, incoming=[incoming])
         except BaseException:
             self.inflight.discard(update_id)
             raise
@@ -392,7 +402,7 @@ class BotWorker:
         ok = False
         try:
             async with entry[0]:  # one chat answered in order; other chats in parallel
-                await handlers.respond(self, pending)
+                await (business.respond if pending.channel == "business" else handlers.respond)(self, pending)
                 ok = True
         except asyncio.CancelledError:
             raise
@@ -425,14 +435,16 @@ class BotWorker:
         return await self.runner.assistant(self.record.assistant_id)
 
     @contextlib.asynccontextmanager
-    async def typing(self, chat_id: int) -> AsyncIterator[None]:
-        """'typing…' in the chat until the answer is ready (Telegram shows it ~5 s per call)."""
+    async def typing(self, chat_id: int, *, business_connection_id: str = "") -> AsyncIterator[None]:
+        """'typing…' in the chat until the answer is ready (Telegram shows it ~5 s per call); in a business
+        chat through the owner's connection."""
 
         async def loop() -> None:
             await asyncio.sleep(TYPING_AFTER)  # instant answers need no indicator (and no extra request)
             while True:
                 with contextlib.suppress(Exception):
-                    await self.bot.send_chat_action(chat_id=chat_id, action="typing")
+                    await self.bot.send_chat_action(chat_id=chat_id, action="typing",
+                                                    business_connection_id=business_connection_id or None)
                 await asyncio.sleep(4.5)
 
         task = asyncio.create_task(loop())
@@ -441,17 +453,18 @@ class BotWorker:
         finally:
             task.cancel()
 
-    async def send_parts(self, chat_id: int, parts: list[str]) -> int | None:
-        """Send each part in order; returns the first message id, None if the chat is unreachable."""
+    async def send_parts(self, chat_id: int, parts: list[str], *, business_connection_id: str = "") -> int | None:
+        """Send each part in order; returns the first message id, None if the chat is unreachable. With a
+        business connection id, the parts go to the owner's own chat with that customer."""
         first: int | None = None
         for part in parts:
-            message_id = await self._send_one(chat_id, part)
+            message_id = await self._send_one(chat_id, part, business_connection_id or None)
             if message_id is None:
                 return None
             first = first or message_id
         return first
 
-    async def _send_one(self, chat_id: int, text: str) -> int | None:
+    async def _send_one(self, chat_id: int, text: str, business_connection_id: str | None = None) -> int | None:
         parse_mode: str | None = ParseMode.HTML
         delay = self.runner.backoff_base
         for _attempt in range(8):
@@ -459,7 +472,8 @@ class BotWorker:
             self._check_lease()
             try:
                 message = await self.bot.send_message_raw(chat_id=chat_id, text=text, parse_mode=parse_mode,
-                                                          link_preview_options=NO_PREVIEW)
+                                                          link_preview_options=NO_PREVIEW,
+                                                          business_connection_id=business_connection_id)
                 return int(message["message_id"])
             except RetryAfter as exc:  # this chat waits; other chats keep going
                 metrics.events.send_error("retry_after")

@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     listing = bots.add_parser("list", help="every bot of the platform with its status")
     listing.set_defaults(func=_list)
 
+    from chatai.cli import business  # Telegram Business connections (issue 22 part 2)
+
+    business.add_parser(bots)
+
     run = bots.add_parser("run", help="run all bots (or this process's share) until SIGINT/SIGTERM")
     run.add_argument("--poll-timeout", type=int, default=25, help="long-poll seconds")
     run.add_argument("--lease-ttl", type=float, default=15.0, help="seconds before a dead runner's bots move")

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 
 import reflex as rx
 
+from chatai.business import connections as business_connections
 from chatai.db.session import async_session
 from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
 from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
 from chatai.web import routes
+from chatai.web.components.business_connections import business_section, connection_dict
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
@@ -26,10 +29,11 @@ POLL_SECONDS = 1.5
 MAX_POLLS = 2400  # an hour; reloading the page starts a new poller
 
 
-def _bot_row(b: bots_svc.BotView, locale: str, time_zone: str) -> dict[str, str]:
+def _bot_row(b: bots_svc.BotView, locale: str, time_zone: str, business: int = 0) -> dict[str, str]:
     return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
             "status": b.status, "desired": b.desired_state, "error": bot_event_text(locale, b.last_error),
-            "error_at": format_time(b.last_error_at, time_zone, seconds=True), "mode": b.mode}
+            "error_at": format_time(b.last_error_at, time_zone, seconds=True), "mode": b.mode,
+            "business": str(business)}
 
 
 class BotsState(rx.State):
@@ -44,13 +48,18 @@ class BotsState(rx.State):
     events_open: bool = False
     events_bot: str = ""
     events: list[dict[str, str]] = []
+    # Telegram Business connections of the owner's bots (components/business_connections.py)
+    business: list[dict[str, str]] = []
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
             found = await bots_svc.list_bots(session, owner_id=owner_id)
+            connections = await business_connections.list_connections(session, owner_id=owner_id)
         locale = await self._locale()
         time_zone = await tab_time_zone(self)
-        self.bots = [_bot_row(b, locale, time_zone) for b in found]
+        counts = Counter(str(c.bot_id) for c in connections)
+        self.bots = [_bot_row(b, locale, time_zone, counts[str(b.id)]) for b in found]
+        self.business = [connection_dict(c) for c in connections]
 
     @rx.event
     async def load_bots(self):
@@ -275,6 +284,7 @@ def _bot_card(b: dict) -> rx.Component:
                     rx.callout(rx.text(t("last_error"), ": ", b["error"], " (", b["error_at"], ")"),
                                icon="triangle-alert", color_scheme="red", size="1", width="100%"),
                     rx.fragment()),
+            business_section(b, BotsState.business),
             rx.cond(
                 BotsState.replace_id == b["id"],
                 rx.form(
