@@ -3,7 +3,7 @@
 A business chat and the bot's own chat with the same customer share the customer's chat id, so the key of
 a Telegram dialog becomes (bot, channel, business connection, chat).
 
-Revision ID: 0025
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-05 22:10:00
 """
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 
 from alembic import op
 
-revision: str = '0025'
+revision: str = '0022'
 down_revision: str | None = '0021'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
