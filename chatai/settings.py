@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # An update that fails this many times (cannot be stored, or its answer keeps failing) is marked
     # 'failed' and skipped, so one poison message cannot stop a bot.
     bot_update_max_attempts: int = 3
+    # setWebhook / deleteWebhook calls per second per runner, when bots start whose
+    # set-up is not recorded yet (chatai/bots/bot_setup.py): Telegram rate-limits setWebhook.
+    bot_setup_per_second: float = 20.0
 
     # Uploads.
     max_upload_mb: int = 10

@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import handlers
+from chatai.bots import bot_setup, handlers
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
@@ -66,7 +66,7 @@ ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts a
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-ALLOWED_UPDATES = ("message",)
+ALLOWED_UPDATES = bot_setup.ALLOWED_UPDATES
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -191,10 +191,12 @@ class BotWorker:
             except (InvalidToken, Forbidden) as exc:
                 log.warning("bot %s stopped: token rejected (%s)", self.id, type(exc).__name__)
                 self.failed = True
+                await self._forget_setup()
                 self._set_status("error", REVOKED)
                 return
             except Conflict:
                 conflicts += 1
+                await self._forget_setup()  # a webhook set elsewhere answers getUpdates with 409: delete it
                 if conflicts >= 3:
                     self._set_status("error", CONFLICT)
                 delay = min(60.0, self.runner.backoff_base * 2 ** conflicts)
@@ -225,19 +227,42 @@ class BotWorker:
 
     async def _run_once(self) -> None:
         self._check_lease()
-        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
-            await self.bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
-            if self.runner.mode != "webhook":
-                await self.bot.delete_webhook()
+        await self._set_up()
         if self.runner.mode == "webhook":
-            url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
-            await self.bot.set_webhook(url=url, secret_token=decrypt_secret(self.record.webhook_secret),
-                                       allowed_updates=["message"], max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
             self.runner.bot_up()
             await asyncio.Event().wait()  # updates arrive through the web route; answers through commands
         await self._poll_loop()
+
+    async def _set_up(self) -> None:
+        """getMe, then setWebhook (webhook mode) or deleteWebhook (polling), unless Telegram holds this very
+        set-up already as recorded (bot_setup.py): a restart or a hand-over then costs no Telegram call."""
+        webhook = self.runner.mode == "webhook"
+        url = bot_setup.webhook_url(get_settings().public_url, self.id) if webhook else ""
+        secret = decrypt_secret(self.record.webhook_secret) if webhook else ""
+        wanted = bot_setup.wanted(token=self.record.token, mode=self.runner.mode, url=url, secret=secret)
+        if self.record.setup == wanted:
+            return
+        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
+            await self.bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
+            await self.runner.setup_pacer.wait()  # Telegram rate-limits setWebhook
+            if webhook:
+                await self.bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
+                                           max_connections=bot_setup.MAX_CONNECTIONS)
+            else:
+                await self.bot.delete_webhook()
+        try:
+            await self.runner.setup_records.record(self.id, wanted)
+        except Exception as exc:  # noqa: BLE001 - not recorded: the next start sets it up again, nothing worse
+            log.warning("bot %s: set-up not recorded: %s", self.id, describe(exc))
+        self.record.setup = wanted
+
+    async def _forget_setup(self) -> None:
+        """What Telegram holds is no longer known (token rejected, 409): the next start sets the bot up again."""
+        self.record.setup = ""
+        with contextlib.suppress(Exception):
+            await self.runner.setup_records.forget(self.id)
 
     async def _poll_loop(self) -> None:
         offset: int | None = None
