@@ -169,6 +169,52 @@ async def list_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> list[BotVi
     return [_view(bot, name) for bot, name in rows.all()]
 
 
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class BotPage:
+    views: list[BotView]
+    next_after: str  # the cursor of the next page; "" when this page is the last
+
+
+def page_cursor(created_at: datetime, bot_id: uuid.UUID) -> str:
+    return f"{created_at.isoformat()}_{bot_id}"
+
+
+def parse_cursor(after: str) -> tuple[datetime, uuid.UUID] | None:
+    """The (created_at, id) a cursor names; None for "" or anything malformed (the first page)."""
+    when, _, bot_id = after.rpartition("_")
+    try:
+        parsed = datetime.fromisoformat(when), uuid.UUID(bot_id)
+    except ValueError:
+        return None
+    return parsed if parsed[0].tzinfo is not None else None
+
+
+async def list_bots_page(session: AsyncSession, *, owner_id: uuid.UUID | None, after: str = "",
+                         limit: int = PAGE_SIZE) -> BotPage:
+    """One page of bots in the order they were connected: an owner's, or with owner_id None every bot of the
+    platform (the caller checks the admin role). Keyset paging on (created_at, id), so page 200 of 10,000 bots
+    costs what page 1 does (an OFFSET would read and drop every row before it)."""
+    stmt = (sa.select(Bot, Assistant.name).join(Assistant, Assistant.id == Bot.assistant_id)
+            .order_by(Bot.created_at, Bot.id).limit(limit + 1))
+    if owner_id is not None:
+        stmt = stmt.where(Bot.owner_id == owner_id)
+    cursor = parse_cursor(after)
+    if cursor is not None:
+        stmt = stmt.where(sa.tuple_(Bot.created_at, Bot.id) > sa.tuple_(*cursor))
+    rows = (await session.execute(stmt)).all()
+    views = [_view(bot, name) for bot, name in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return BotPage(views=views, next_after=page_cursor(last.created_at, last.id) if last is not None else "")
+
+
+async def count_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    return int((await session.execute(sa.select(sa.func.count()).select_from(Bot)
+                                      .where(Bot.owner_id == owner_id))).scalar_one())
+
+
 async def list_all_bots(session: AsyncSession) -> list[BotView]:
     """Every bot of the platform (admin panel, CLI). The caller checks the admin role."""
     rows = await session.execute(
