@@ -11,6 +11,7 @@
     .venv/bin/python -m bench db_roles                  # opt-in (~10 s): the app's role against the owner
     .venv/bin/python -m bench admin_money               # opt-in (~2-4 min): admin money queries, 100k vs 1M rows
     .venv/bin/python -m bench app_start                 # opt-in (~1 min): seconds to serve, build vs reuse
+    .venv/bin/python -m bench bots_10k                  # opt-in (~15 min): 10,000 bots, webhook and polling, paging
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import sys
 DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_throughput", "bots_scale",
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
            "structured_answer", "signin_flood", "parse_fairness", "resume_claim"]
-OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start"]
+OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
+          "bots_10k"]
 
 
 def main(names: list[str]) -> int:

@@ -334,9 +334,11 @@ class BotRunner:
                     try:
                         data = json.loads(message["data"])
                         bot_id = uuid.UUID(data["bot_id"])
+                        update_ids = [int(i) for i in data["update_ids"]] if data.get("update_ids") else None
                     except (ValueError, KeyError, TypeError):
                         continue
-                    asyncio.create_task(self._on_command(str(data.get("action")), bot_id))
+                    if bot_id in self.workers or data.get("action") != "pending":  # another runner's bot: not ours
+                        asyncio.create_task(self._on_command(str(data.get("action")), bot_id, update_ids))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
@@ -496,13 +498,13 @@ class BotRunner:
         if paused:
             self.queue_status(worker, "paused", "")
 
-    async def _on_command(self, action: str, bot_id: uuid.UUID) -> None:
+    async def _on_command(self, action: str, bot_id: uuid.UUID, update_ids: list[int] | None = None) -> None:
         try:
             async with self._locks.hold(bot_id):
                 if action == "pending":
                     worker = self.workers.get(bot_id)
                     if worker is not None:
-                        await worker.recover()
+                        await worker.recover(update_ids)  # the ids stored: none of the other answers owed
                     return
                 await self._apply(bot_id, restart=action == "reload")
         except Exception:  # noqa: BLE001

@@ -88,8 +88,9 @@ async def handle_webhook(request: Request) -> Response:
         if not database_unreachable(exc) and await _give_up(row, incoming.update_id):
             return JSONResponse({"ok": True})
         return Response(status_code=500)
-    if any(not p.ai_muted for p in pending):
-        await publish_command("pending", row.id)
+    owed = [p.update_id for p in pending if not p.ai_muted]
+    if owed:
+        await publish_command("pending", row.id, update_ids=owed)
     for p in pending:
         await dialogs.publish_dialog_event(dialog_id=p.dialog_id, owner_id=p.owner_id, role="user")
     return JSONResponse({"ok": True})

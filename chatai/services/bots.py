@@ -34,7 +34,7 @@ for _name in ("httpx", "httpcore"):
     if logging.getLogger(_name).level < logging.WARNING:  # NOTSET would inherit a DEBUG root
         logging.getLogger(_name).setLevel(logging.WARNING)
 
-COMMANDS_CHANNEL = "chatai:bots:commands"  # {"action": start|stop|reload|pending, "bot_id": str}
+COMMANDS_CHANNEL = "chatai:bots:commands"  # {"action": start|stop|reload|pending, "bot_id": str[, "update_ids"]}
 STATUS_CHANNEL = "chatai:bots:status"  # {"bot_id", "owner_id", "status", "last_error"} from runners
 TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,50}$")
 _TOKEN_ANYWHERE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,50}")
@@ -106,12 +106,16 @@ async def get_me(token: str, *, http_timeout: float = 10.0) -> TelegramIdentity:
     return TelegramIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
 
 
-async def publish_command(action: str, bot_id: uuid.UUID) -> None:
-    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway."""
+async def publish_command(action: str, bot_id: uuid.UUID, *, update_ids: list[int] | None = None) -> None:
+    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway. `update_ids` (with
+    "pending"): the updates just stored, so the owning runner loads those, not every answer the bot owes."""
     from chatai.cache import get_redis
 
+    command: dict[str, Any] = {"action": action, "bot_id": str(bot_id)}
+    if update_ids:
+        command["update_ids"] = update_ids
     try:
-        await get_redis().publish(COMMANDS_CHANNEL, json.dumps({"action": action, "bot_id": str(bot_id)}))
+        await get_redis().publish(COMMANDS_CHANNEL, json.dumps(command))
     except Exception:  # noqa: BLE001
         log.warning("bot command %s for %s not published; the runner reconcile will apply it", action, bot_id)
 
