@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.bots import charging, heap, logsafe, operator, queries
+from chatai.bots import charging, heap, logsafe, operator, pending_wire, queries
 from chatai.bots.bot_setup import SetupRecords
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
@@ -338,7 +338,8 @@ class BotRunner:
                     except (ValueError, KeyError, TypeError):
                         continue
                     if bot_id in self.workers or data.get("action") != "pending":  # another runner's bot: not ours
-                        asyncio.create_task(self._on_command(str(data.get("action")), bot_id, update_ids))
+                        asyncio.create_task(self._on_command(str(data.get("action")), bot_id, update_ids,
+                                                             data.get("pending")))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
@@ -498,12 +499,17 @@ class BotRunner:
         if paused:
             self.queue_status(worker, "paused", "")
 
-    async def _on_command(self, action: str, bot_id: uuid.UUID, update_ids: list[int] | None = None) -> None:
+    async def _on_command(self, action: str, bot_id: uuid.UUID, update_ids: list[int] | None = None,
+                          delivered: Any = None) -> None:
         try:
             async with self._locks.hold(bot_id):
                 if action == "pending":
                     worker = self.workers.get(bot_id)
-                    if worker is not None:
+                    if worker is None:
+                        return
+                    try:  # what the web worker stored, answered as after a poll (pending_wire.py)
+                        worker.take_delivered([pending_wire.decode(bot_id, item) for item in delivered])
+                    except (ValueError, KeyError, TypeError):  # none, or malformed: read them back
                         await worker.recover(update_ids)  # the ids stored: none of the other answers owed
                     return
                 await self._apply(bot_id, restart=action == "reload")

@@ -390,6 +390,16 @@ class BotWorker:
             self.inflight.add(p.update_id)
             self._spawn_answer(p)
 
+    def take_delivered(self, delivered: list[dialogs.Pending]) -> None:
+        """Answer updates the web worker stored and handed over (webhook mode, pending_wire.py), as after a poll.
+        One being answered here or done already is skipped (the sweep may have found it first); one that failed
+        before is left to recover(), which counts its attempts."""
+        for p in delivered:
+            if p.ai_muted or self._owed_elsewhere(p.update_id) or p.update_id in self._attempts:
+                continue
+            self.inflight.add(p.update_id)
+            self._spawn_answer(p)
+
     async def answer_again(self, update_ids: list[int]) -> None:
         """Updates the database handed back to be answered after they were handled here (a question a zero
         balance left waiting, claimed after a top-up: services/topup_resume.py): forget them, then answer."""

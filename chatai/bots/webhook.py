@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chatai.bots import pending_wire
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
@@ -88,9 +89,10 @@ async def handle_webhook(request: Request) -> Response:
         if not database_unreachable(exc) and await _give_up(row, incoming.update_id):
             return JSONResponse({"ok": True})
         return Response(status_code=500)
-    owed = [p.update_id for p in pending if not p.ai_muted]
+    owed = [p for p in pending if not p.ai_muted]
     if owed:
-        await publish_command("pending", row.id, update_ids=owed)
+        await publish_command("pending", row.id, update_ids=[p.update_id for p in owed],
+                              pending=[pending_wire.encode(p) for p in owed])
     for p in pending:
         await dialogs.publish_dialog_event(dialog_id=p.dialog_id, owner_id=p.owner_id, role="user")
     return JSONResponse({"ok": True})

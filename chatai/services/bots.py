@@ -106,14 +106,18 @@ async def get_me(token: str, *, http_timeout: float = 10.0) -> TelegramIdentity:
     return TelegramIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
 
 
-async def publish_command(action: str, bot_id: uuid.UUID, *, update_ids: list[int] | None = None) -> None:
-    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway. `update_ids` (with
-    "pending"): the updates just stored, so the owning runner loads those, not every answer the bot owes."""
+async def publish_command(action: str, bot_id: uuid.UUID, *, update_ids: list[int] | None = None,
+                          pending: list[dict[str, Any]] | None = None) -> None:
+    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway. With "pending":
+    `update_ids`, the updates just stored (the owning runner loads those, not every answer the bot owes), or
+    `pending`, what storing them returned (bots/pending_wire.py: the runner answers without reading them back)."""
     from chatai.cache import get_redis
 
     command: dict[str, Any] = {"action": action, "bot_id": str(bot_id)}
     if update_ids:
         command["update_ids"] = update_ids
+    if pending:
+        command["pending"] = pending
     try:
         await get_redis().publish(COMMANDS_CHANNEL, json.dumps(command))
     except Exception:  # noqa: BLE001
