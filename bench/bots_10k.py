@@ -2,7 +2,7 @@
 one runner and then two (rebalanced), and the bot lists' keyset paging.
 
     .venv/bin/python -m bench.bots_10k [--bots 10000] [--rate 100] [--seconds 30] [--idle 20] [--setup-rate 500]
-                                       [--only webhook,polling,paging]
+                                       [--only webhook,polling,failover,paging]
 
 Every part is its own process, measured apart (bench/bots_10k_parts.py): the fake Bot API, the runner(s) with
 instant answers (no model, no retrieval), and in webhook mode the webhook route served by one Granian worker
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -39,9 +40,12 @@ HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class Child:
     """A process of the bench; a runner's JSON status lines are kept as `latest`."""
 
+    log_path = ""  # the children's stderr (their warnings), one file for the run
+
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(args, cwd=HERE, stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, **(env or {})})
+        with open(Child.log_path or os.devnull, "a") as log:
+            self.proc = subprocess.Popen(args, cwd=HERE, stdout=subprocess.PIPE, stderr=log, text=True,
+                                         env={**os.environ, **(env or {})})
         self.ps = psutil.Process(self.proc.pid)
         self.latest: dict[str, Any] = {}
         self.first_line = ""
@@ -233,6 +237,60 @@ def polling(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
     ]
 
 
+def failover(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[str]) -> None:
+    """Two webhook runners share the bots; one is SIGKILLed a third into the load. Every update the web worker
+    stored must be answered, once, by the survivor, which takes the dead runner's bots with no set-up call."""
+    port = _free_port()
+    web = Child([sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1", "--host", "127.0.0.1",
+                 "--port", str(port), "--no-log", "bench.bots_10k_parts:webhook_app"], env={"BENCH_WEBHOOK_APP": "1"})
+    web_url = f"http://127.0.0.1:{port}"
+    _wait(lambda: _up(web_url), 120)
+    n = len(bots)
+    a = _runner("webhook", "bench-fail-a", args.setup_rate)
+    _wait(lambda: a.latest.get("running", 0) >= n, 3600)
+    b = _runner("webhook", "bench-fail-b", args.setup_rate)
+    shared = _wait(lambda: b.latest.get("running", 0) > 0 and a.latest.get("workers", 0) + b.latest.get("workers", 0)
+                   == n and b.latest.get("workers", 0) >= n * 0.4, 3600)
+    held_a = a.latest.get("workers", 0)
+    _ctl(fake_url, "forget_calls")
+
+    async def load_and_kill() -> tuple[dict[int, float], int, float]:
+        async def kill() -> float:
+            await asyncio.sleep(args.seconds / 3)
+            a.proc.kill()  # SIGKILL: no lease released, nothing flushed
+            return time.monotonic()
+
+        killer = asyncio.create_task(kill())
+        posted, refused = await _post_load(web_url, bots, args.rate, args.seconds)
+        return posted, refused, await killer
+
+    holds_all: list[float] = []
+
+    def watch() -> None:
+        _wait(lambda: b.latest.get("workers", 0) >= n and b.latest.get("running", 0) >= n, 3600)
+        holds_all.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    posted, refused, killed_at = asyncio.run(load_and_kill())
+    watcher.join()
+    took_over = holds_all[0] - killed_at
+    with contextlib.suppress(TimeoutError):  # what is still unanswered then is reported as such
+        _wait(lambda: _overheads(fake_url, posted)[1] >= len(posted), 300)
+    overheads, answered, duplicated = _overheads(fake_url, posted)
+    calls = _ctl(fake_url, "setup_calls")
+    b.stop()
+    web.stop()
+    out += [
+        f"failover (webhook): runner a held {held_a} of {n} bots, b the rest (split in {shared:.0f} s); a SIGKILLed "
+        f"{args.seconds / 3:.0f} s into {args.rate:.0f} msg/s for {args.seconds:.0f} s",
+        f"  answered {answered}/{len(posted)} stored updates, {duplicated} twice, {refused} POSTs refused; b held "
+        f"every bot {took_over:.0f} s after the kill (lease 15 s); set-up calls after the kill "
+        f"{calls}",
+        f"  reply overhead over the whole load (the dead runner's bots wait for the takeover): {_pcts(overheads)}",
+    ]
+
+
 def _polling_load(args: argparse.Namespace, fake_url: str, tokens: list[str], runners: list[Child]
                   ) -> tuple[list[float], int, float]:
     _ctl(fake_url, "reset")
@@ -337,7 +395,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--setup-rate", type=float, default=500.0)
-    parser.add_argument("--only", default="webhook,polling,paging")
+    parser.add_argument("--only", default="webhook,polling,failover,paging")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -347,6 +405,9 @@ def main() -> None:
     os.environ["TELEGRAM_API_URL"] = fake_url
     os.environ["PUBLIC_URL"] = "https://bench.example.com"
     os.environ["RUN_BOTS_IN_WEB"] = "false"
+    import tempfile
+
+    Child.log_path = os.path.join(tempfile.mkdtemp(prefix="bots_10k-"), "children.log")
     out: list[str] = [f"bots_10k on {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}"]
     try:
         with bench_database("bots_10k", migrate=False):
@@ -364,17 +425,21 @@ def main() -> None:
 
             bots = _run(create_bots(args.bots, mode="webhook"))
             _ctl(fake_url, "add_bots", {"bots": [[token, f"tenk{i}_bot"] for i, (_, token, _) in enumerate(bots)]})
-            if "webhook" in parts:
-                webhook(args, fake_url, bots, out)
-                print("\n".join(out), flush=True)
-            if "polling" in parts:
-                polling(args, fake_url, bots, out)
-                print("\n".join(out), flush=True)
+            for name, part in (("webhook", webhook), ("polling", polling), ("failover", failover)):
+                if name in parts:
+                    try:
+                        part(args, fake_url, bots, out)
+                    except TimeoutError:
+                        out.append(f"{name}: a step did not finish within its limit (see {Child.log_path})")
+                    print("\n".join(out), flush=True)
             if "paging" in parts:
                 _run(paging(out))
                 time_cli_list(out)
     finally:
         fake.stop()
+    with open(Child.log_path) as log:
+        pool_timeouts = sum(1 for line in log if line.startswith("sqlalchemy.exc.TimeoutError"))
+    out.append(f"database pool timeouts logged by the children: {pool_timeouts} (log: {Child.log_path})")
     print("\n".join(out))
 
 
