@@ -15,11 +15,20 @@ set up again, paced. The digest holds no secret (blake2b of high-entropy values,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import redis.asyncio as aioredis
+
+from chatai.bots.logsafe import describe
+from chatai.security import decrypt_secret
+from chatai.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 SETUP_KEY = "chatai:bots:setup"  # hash: bot id -> digest of what Telegram holds for it
 CHUNK = 500
@@ -57,3 +66,36 @@ class SetupRecords:
 
     async def forget(self, bot_id: uuid.UUID) -> None:
         await self.redis.hdel(SETUP_KEY, str(bot_id))
+
+
+async def set_up(worker: Any, bot: Any) -> None:
+    """getMe, then setWebhook (webhook mode) or deleteWebhook (polling) for the worker's bot, unless Telegram
+    holds this very set-up already as recorded: a restart or a hand-over then costs no Telegram call.
+    `worker` is a contracts.Worker (not imported: contracts names this module's types)."""
+    runner, record = worker.runner, worker.record
+    webhook = runner.mode == "webhook"
+    url = webhook_url(get_settings().public_url, worker.id) if webhook else ""
+    secret = decrypt_secret(record.webhook_secret) if webhook else ""
+    digest = wanted(token=record.token, mode=runner.mode, url=url, secret=secret)
+    if record.setup == digest:
+        return
+    async with runner.startup_slots:  # a thousand bots starting must not stampede
+        await bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
+        await runner.setup_pacer.wait()  # Telegram rate-limits setWebhook
+        if webhook:
+            await bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
+                                  max_connections=MAX_CONNECTIONS)
+        else:
+            await bot.delete_webhook()
+    try:
+        await runner.setup_records.record(worker.id, digest)
+    except Exception as exc:  # noqa: BLE001 - not recorded: the next start sets it up again, nothing worse
+        log.warning("bot %s: set-up not recorded: %s", worker.id, describe(exc))
+    record.setup = digest
+
+
+async def forget(worker: Any) -> None:
+    """What Telegram holds is no longer known (token rejected, 409): the next start sets the bot up again."""
+    worker.record.setup = ""
+    with contextlib.suppress(Exception):
+        await worker.runner.setup_records.forget(worker.id)

@@ -44,7 +44,6 @@ from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
 from chatai.db.models import utcnow
-from chatai.security import decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
 from chatai.settings import get_settings
@@ -236,33 +235,10 @@ class BotWorker:
         await self._poll_loop()
 
     async def _set_up(self) -> None:
-        """getMe, then setWebhook (webhook mode) or deleteWebhook (polling), unless Telegram holds this very
-        set-up already as recorded (bot_setup.py): a restart or a hand-over then costs no Telegram call."""
-        webhook = self.runner.mode == "webhook"
-        url = bot_setup.webhook_url(get_settings().public_url, self.id) if webhook else ""
-        secret = decrypt_secret(self.record.webhook_secret) if webhook else ""
-        wanted = bot_setup.wanted(token=self.record.token, mode=self.runner.mode, url=url, secret=secret)
-        if self.record.setup == wanted:
-            return
-        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
-            await self.bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
-            await self.runner.setup_pacer.wait()  # Telegram rate-limits setWebhook
-            if webhook:
-                await self.bot.set_webhook(url=url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES),
-                                           max_connections=bot_setup.MAX_CONNECTIONS)
-            else:
-                await self.bot.delete_webhook()
-        try:
-            await self.runner.setup_records.record(self.id, wanted)
-        except Exception as exc:  # noqa: BLE001 - not recorded: the next start sets it up again, nothing worse
-            log.warning("bot %s: set-up not recorded: %s", self.id, describe(exc))
-        self.record.setup = wanted
+        await bot_setup.set_up(self, self.bot)
 
     async def _forget_setup(self) -> None:
-        """What Telegram holds is no longer known (token rejected, 409): the next start sets the bot up again."""
-        self.record.setup = ""
-        with contextlib.suppress(Exception):
-            await self.runner.setup_records.forget(self.id)
+        await bot_setup.forget(self)
 
     async def _poll_loop(self) -> None:
         offset: int | None = None
