@@ -35,6 +35,7 @@ import psutil
 from bench.common import bench_database, percentile
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAILOVER_IDS = 500_000  # the failover part's chat and update ids start here (after the webhook part's)
 IN_FLIGHT = 40  # webhook POSTs at once (Telegram's default max_connections per bot is 40 too)
 
 
@@ -101,9 +102,10 @@ def _idle_cpu(children: list[Child], seconds: float) -> list[float]:
     return [(c.cpu() - b) / seconds for c, b in zip(children, before, strict=True)]
 
 
-async def _post_load(web_url: str, bots: list[tuple[Any, str, str]], rate: float, seconds: float
+async def _post_load(web_url: str, bots: list[tuple[Any, str, str]], rate: float, seconds: float, *, first: int = 0
                      ) -> tuple[dict[int, float], int]:
-    """POST `rate` updates a second for `seconds` to random bots' webhooks: {chat id: when posted}, refusals."""
+    """POST `rate` updates a second for `seconds` to random bots' webhooks: {chat id: when posted}, refusals.
+    Chat and update ids start at `first` (each part of the run its own: a repeated update id is a re-delivery)."""
     from bench.bots_10k_parts import WEBHOOK_CHATS
     from tests.fakes.telegram_server import text_update
 
@@ -118,8 +120,8 @@ async def _post_load(web_url: str, bots: list[tuple[Any, str, str]], rate: float
         async def post(n: int) -> None:
             nonlocal refused
             bot_id, _, secret = rng.choice(bots)
-            chat = WEBHOOK_CHATS + n
-            update = text_update(f"question {n}", chat_id=chat, update_id=1_000_000 + n)
+            chat = WEBHOOK_CHATS + first + n
+            update = text_update(f"question {n}", chat_id=chat, update_id=1_000_000 + first + n)
             async with in_flight:
                 posted[chat] = time.monotonic()  # sent now (Telegram's clock), not when it was due
                 response = await client.post(f"/telegram/webhook/{bot_id}", json=update,
@@ -266,7 +268,7 @@ def failover(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list
             return time.monotonic()
 
         killer = asyncio.create_task(kill())
-        posted, refused = await _post_load(web_url, bots, args.rate, args.seconds)
+        posted, refused = await _post_load(web_url, bots, args.rate, args.seconds, first=FAILOVER_IDS)
         return posted, refused, await killer
 
     holds_all: list[float] = []
@@ -319,7 +321,7 @@ async def paging(out: list[str], rounds: int = 30) -> None:
     from chatai.services.accounts import CurrentUser
 
     async with async_session() as s:
-        owner_id = (await s.execute(sa.select(User.id).limit(1))).scalar_one()
+        owner_id = await s.scalar(sa.select(User.id).limit(1))
         cursors, after = [""], ""
         while True:
             page = await bots_svc.list_bots_page(s, owner_id=owner_id, after=after)
