@@ -38,13 +38,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import business, handlers, operator_chat
+from chatai.bots import bot_setup, business, handlers, operator_chat
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
 from chatai.db.models import utcnow
-from chatai.security import decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
 from chatai.services.handoff import publish_events
@@ -67,9 +66,7 @@ ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts a
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-# callback_query: buttons of the operator chat (operator_chat.py); business_*: Telegram Business (business.py)
-ALLOWED_UPDATES = ("message", "callback_query", "business_connection", "business_message", "edited_business_message",
-                   "deleted_business_messages")
+ALLOWED_UPDATES = bot_setup.ALLOWED_UPDATES
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -194,10 +191,12 @@ class BotWorker:
             except (InvalidToken, Forbidden) as exc:
                 log.warning("bot %s stopped: token rejected (%s)", self.id, type(exc).__name__)
                 self.failed = True
+                await self._forget_setup()
                 self._set_status("error", REVOKED)
                 return
             except Conflict:
                 conflicts += 1
+                await self._forget_setup()  # a webhook set elsewhere answers getUpdates with 409: delete it
                 if conflicts >= 3:
                     self._set_status("error", CONFLICT)
                 delay = min(60.0, self.runner.backoff_base * 2 ** conflicts)
@@ -228,19 +227,19 @@ class BotWorker:
 
     async def _run_once(self) -> None:
         self._check_lease()
-        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
-            await self.bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
-            if self.runner.mode != "webhook":
-                await self.bot.delete_webhook()
+        await self._set_up()
         if self.runner.mode == "webhook":
-            url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
-            await self.bot.set_webhook(url=url, secret_token=decrypt_secret(self.record.webhook_secret),
-                                       allowed_updates=list(ALLOWED_UPDATES), max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
             self.runner.bot_up()
             await asyncio.Event().wait()  # updates arrive through the web route; answers through commands
         await self._poll_loop()
+
+    async def _set_up(self) -> None:
+        await bot_setup.set_up(self, self.bot)
+
+    async def _forget_setup(self) -> None:
+        await bot_setup.forget(self)
 
     async def _poll_loop(self) -> None:
         offset: int | None = None
@@ -377,6 +376,16 @@ class BotWorker:
                 self._attempts.pop(p.update_id, None)
                 self._remember_done(p.update_id)
                 self._event("update_failed", ANSWER_SKIPPED.format(update_id=p.update_id, n=attempts))
+                continue
+            self.inflight.add(p.update_id)
+            self._spawn_answer(p)
+
+    def take_delivered(self, delivered: list[dialogs.Pending]) -> None:
+        """Answer updates the web worker stored and handed over (webhook mode, pending_wire.py), as after a poll.
+        One being answered here or done already is skipped (the sweep may have found it first); one that failed
+        before is left to recover(), which counts its attempts."""
+        for p in delivered:
+            if p.ai_muted or self._owed_elsewhere(p.update_id) or p.update_id in self._attempts:
                 continue
             self.inflight.add(p.update_id)
             self._spawn_answer(p)

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatai.bots import business, operator_chat
+from chatai.bots import business, operator_chat, pending_wire
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
@@ -102,8 +102,10 @@ async def handle_webhook(request: Request) -> Response:
         if not database_unreachable(exc) and await _give_up(row, incoming.update_id):
             return JSONResponse({"ok": True})
         return Response(status_code=500)
-    if any(not p.ai_muted for p in pending):
-        await publish_command("pending", row.id)
+    owed = [p for p in pending if not p.ai_muted]
+    if owed:
+        await publish_command("pending", row.id, update_ids=[p.update_id for p in owed],
+                              pending=[pending_wire.encode(p) for p in owed])
     for p in pending:
         await dialogs.publish_dialog_event(dialog_id=p.dialog_id, owner_id=p.owner_id, role="user")
     if events:

@@ -50,16 +50,43 @@ class BotsState(rx.State):
     events: list[dict[str, str]] = []
     # Telegram Business connections of the owner's bots (components/business_connections.py)
     business: list[dict[str, str]] = []
+    # Keyset paging (an owner may have thousands of bots; the status refresh reads only the page shown): the
+    # cursor each shown page started after ("" = the first page), the next page's, and how many bots in all.
+    page_starts: list[str] = [""]
+    next_cursor: str = ""
+    bots_total: int = 0
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
-            found = await bots_svc.list_bots(session, owner_id=owner_id)
-            connections = await business_connections.list_connections(session, owner_id=owner_id)
+            page = await bots_svc.list_bots_page(session, owner_id=owner_id, after=self.page_starts[-1])
+            if not page.views and len(self.page_starts) > 1:  # the last bots of this page were disconnected
+                self.page_starts = [""]
+                page = await bots_svc.list_bots_page(session, owner_id=owner_id)
+            self.bots_total = await bots_svc.count_bots(session, owner_id=owner_id)
+            shown = {b.id for b in page.views}
+            connections = [c for c in await business_connections.list_connections(session, owner_id=owner_id)
+                           if c.bot_id in shown]
         locale = await self._locale()
         time_zone = await tab_time_zone(self)
         counts = Counter(str(c.bot_id) for c in connections)
-        self.bots = [_bot_row(b, locale, time_zone, counts[str(b.id)]) for b in found]
+        self.bots = [_bot_row(b, locale, time_zone, counts[str(b.id)]) for b in page.views]
         self.business = [connection_dict(c) for c in connections]
+        self.next_cursor = page.next_after
+
+    @rx.event
+    async def turn_page(self, where: str):
+        """next | prev | first."""
+        user = await require_user(self)
+        if user is None:
+            return rx.redirect(routes.SIGNIN)
+        if where == "next" and self.next_cursor:
+            self.page_starts = [*self.page_starts, self.next_cursor]
+        elif where == "prev" and len(self.page_starts) > 1:
+            self.page_starts = self.page_starts[:-1]
+        elif where == "first":
+            self.page_starts = [""]
+        await self._reload(user.id)
+        return None
 
     @rx.event
     async def load_bots(self):
@@ -72,6 +99,7 @@ class BotsState(rx.State):
         if self.connect_assistant_id not in {a["id"] for a in self.assistant_options}:
             self.connect_assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
         self.error = ""
+        self.page_starts = [""]
         await self._reload(user.id)
         return BotsState.poll_status
 
@@ -351,6 +379,21 @@ def _connect_form() -> rx.Component:
     )
 
 
+def _pager() -> rx.Component:
+    """Shown only when the owner's bots do not fit one page."""
+    return rx.hstack(
+        rx.button(t("bots_page_first"), variant="soft", size="1", on_click=BotsState.turn_page("first"),
+                  disabled=BotsState.page_starts.length() <= 1),
+        rx.button(t("bots_page_prev"), variant="soft", size="1", on_click=BotsState.turn_page("prev"),
+                  disabled=BotsState.page_starts.length() <= 1, id="bots-prev"),
+        rx.button(t("bots_page_next"), variant="soft", size="1", on_click=BotsState.turn_page("next"),
+                  disabled=BotsState.next_cursor == "", id="bots-next"),
+        rx.text(AuthState.tr["bots_page_count"].replace("{n}", BotsState.bots_total.to_string()), size="2",
+                color=rx.color("gray", 10), id="bots-count"),
+        align="center", wrap="wrap", spacing="3",
+    )
+
+
 @dashboard_page
 def bots_page() -> rx.Component:
     return rx.vstack(
@@ -364,6 +407,8 @@ def bots_page() -> rx.Component:
                 rx.grid(rx.foreach(BotsState.bots, _bot_card), columns=rx.breakpoints(initial="1", md="2"),
                         spacing="4", width="100%"),
                 card(empty_state("send", "no_bots"))),
+        rx.cond(BotsState.page_starts.length() + rx.cond(BotsState.next_cursor == "", 0, 1) > 1, _pager(),
+                rx.fragment()),
         _events_dialog(),
         spacing="4",
         width="100%",
