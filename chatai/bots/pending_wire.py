@@ -24,7 +24,8 @@ def encode(pending: Pending) -> dict[str, Any]:
     return {"update_id": pending.update_id, "dialog_id": str(pending.dialog_id), "owner_id": str(pending.owner_id),
             "chat_id": pending.chat_id, "kind": pending.kind, "text": pending.text, "language": pending.language,
             "telegram_message_id": pending.telegram_message_id, "received_at": pending.received_at.isoformat(),
-            "history": [list(item) for item in pending.history]}
+            "history": [list(item) for item in pending.history], "channel": pending.channel,
+            "business_connection_id": pending.business_connection_id}
 
 
 def decode(bot_id: uuid.UUID, data: dict[str, Any]) -> Pending:
@@ -35,4 +36,7 @@ def decode(bot_id: uuid.UUID, data: dict[str, Any]) -> Pending:
                    telegram_message_id=(int(data["telegram_message_id"])
                                         if data["telegram_message_id"] is not None else None),
                    received_at=datetime.fromisoformat(data["received_at"]),
-                   history=[(str(role), str(text)) for role, text in data["history"]])
+                   history=[(str(role), str(text)) for role, text in data["history"]],
+                   # a business chat is answered through the owner's account (bots/business.py)
+                   channel=str(data.get("channel") or "telegram"),
+                   business_connection_id=str(data.get("business_connection_id") or ""))
