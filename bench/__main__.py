@@ -16,6 +16,8 @@
     .venv/bin/python -m bench telegram_drafts           # opt-in (~2 min): first visible text with drafts vs without
     .venv/bin/python -m bench live_fanout               # opt-in (~3 min): live inbox pushes vs open tabs
     .venv/bin/python -m bench team_access               # opt-in (~1 min): the access check per event, assigned filters
+    .venv/bin/python -m bench business_chat             # opt-in (~1 min): business chat vs the bot's chat
+    .venv/bin/python -m bench bots_10k                  # opt-in (~15 min): 10,000 bots, webhook and polling, paging
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_th
            "inbox_queries", "ingest_fairness", "crash_duplicates", "admin_users", "followup_quality",
            "structured_answer", "signin_flood", "parse_fairness", "resume_claim", "inbox_tools"]
 OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
-          "operator_chat", "owner_terms", "widget_load", "telegram_drafts", "live_fanout", "team_access"]
+          "operator_chat", "owner_terms", "widget_load", "telegram_drafts", "live_fanout",
+          "business_chat", "bots_10k", "team_access"]
 
 
 def main(names: list[str]) -> int:

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # Stream LLM answers into private chats as Telegram drafts (sendMessageDraft) while they are written; off:
     # "typing" until the answer is sent (each draft is one more Bot API call: bench.telegram_drafts).
     telegram_drafts: bool = True
+    # setWebhook / deleteWebhook calls per second per runner, when bots start whose
+    # set-up is not recorded yet (chatai/bots/bot_setup.py): Telegram rate-limits setWebhook.
+    bot_setup_per_second: float = 20.0
 
     # Uploads.
     max_upload_mb: int = 10

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
     from telegram.request import HTTPXRequest
 
+    from chatai.bots.bot_setup import SetupRecords
+    from chatai.bots.pacing import RatePacer
     from chatai.bots.telegram_api import LeanBot
     from chatai.bots.throttle import Throttle
     from chatai.bots.writeback import WriteBehind
@@ -52,6 +54,7 @@ class BotRecord:
     token_encrypted: str
     webhook_secret: str
     username: str = ""
+    setup: str = ""  # what Telegram holds for it, as recorded (bot_setup.py); "" when unknown
 
 
 @dataclass
@@ -74,6 +77,8 @@ class Runner(Protocol):
     backoff_base: float
     mode: str
     startup_slots: asyncio.Semaphore
+    setup_pacer: RatePacer
+    setup_records: SetupRecords
     writeback: WriteBehind
     workers: Mapping[uuid.UUID, Worker]
 
@@ -111,9 +116,10 @@ class Worker(Protocol):
 
     async def assistant(self) -> AssistantInfo: ...
 
-    def typing(self, chat_id: int) -> AbstractAsyncContextManager[None]: ...
+    def typing(self, chat_id: int, *, business_connection_id: str = "") -> AbstractAsyncContextManager[None]: ...
 
-    async def send_parts(self, chat_id: int, parts: list[str]) -> int | None: ...
+    async def send_parts(self, chat_id: int, parts: list[str], *,
+                         business_connection_id: str = "") -> int | None: ...
 
     async def answer_again(self, update_ids: list[int]) -> None: ...
 

@@ -182,12 +182,13 @@ class TelegramChannel:
         # The update id names the draft (non-zero, a 32-bit integer for the Bot API): one per answered message.
         return DraftStream(self.worker, turn.chat_id, draft_id=(int(turn.update_id) % 2**31) or 1)
 
-    async def deliver(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
+    def parts(self, reply: SavedReply, language: str) -> list[str]:
         if reply.answered_by == "notice":
-            parts = plain(reply.text)
-        else:
-            parts = format_answer(reply.text, reply.sources, language=language)
-        telegram_message_id = await self.worker.send_parts(turn.chat_id, parts)
+            return plain(reply.text)
+        return format_answer(reply.text, reply.sources, language=language)
+
+    async def deliver(self, turn: Pending, reply: SavedReply, language: str) -> Receipt | None:
+        telegram_message_id = await self.worker.send_parts(turn.chat_id, self.parts(reply, language))
         return None if telegram_message_id is None else Receipt(telegram_message_id)
 
     async def delivered(self, turn: Pending, reply: SavedReply, receipt: Receipt, latency_ms: int) -> None:
@@ -213,6 +214,7 @@ def conversation_for(worker: Worker) -> Conversation:
 
 
 async def respond(worker: Worker, pending: Pending) -> None:
-    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat)."""
+    """Exactly one reply for a persisted update (the pipeline's `respond`, through this bot's chat; a business
+    chat's through the owner's account: bots/business.respond, chosen by the caller)."""
     await conversation_for(worker).respond(TelegramChannel(worker), pending,
                                            assistant_id=worker.record.assistant_id)

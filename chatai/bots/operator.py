@@ -178,7 +178,8 @@ class OperatorDesk:
         failure = "bot_stopped" if worker.failed else ""
         if not failure:
             try:
-                telegram_message_id = await worker.send_parts(item.chat_id, plain(item.text))
+                telegram_message_id = await worker.send_parts(item.chat_id, plain(item.text),
+                                                              business_connection_id=item.business_connection_id)
             except LeaseLost:
                 return False
             except InvalidToken:

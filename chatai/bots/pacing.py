@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 SLICE = 200  # bots per step of a periodic pass over all of them (see in_slices)
@@ -51,3 +52,28 @@ class BotLocks:
             entry[1] -= 1
             if entry[1] == 0:
                 self._locks.pop(bot_id, None)
+
+
+class RatePacer:
+    """At most `rate` calls a second for the whole runner, in the order callers arrive (each caller reserves
+    the next free instant). Why: Telegram rate-limits setWebhook, and ten thousand bots starting at once
+    would otherwise all ask within seconds and be refused (429) together."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self._clock = clock
+        self._next = 0.0
+        self.granted = 0
+
+    def reserve(self) -> float:
+        """Reserve the next turn: seconds until it comes (0: now)."""
+        self.granted += 1
+        now = self._clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        return slot - now
+
+    async def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await asyncio.sleep(delay)

@@ -37,13 +37,14 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.bots import heap, logsafe, operator, operator_alerts, queries
+from chatai.bots import heap, logsafe, operator, operator_alerts, pending_wire, queries
 from chatai.bots.admission import Admission, slots_for
 from chatai.bots.assistant_cache import AssistantCache
+from chatai.bots.bot_setup import SetupRecords
 from chatai.bots.contracts import AnswerFn, AssistantInfo, BotRecord
 from chatai.bots.http_pools import PoolShards, SharedRequest
 from chatai.bots.ownership import Leases, preferred_runner
-from chatai.bots.pacing import BotLocks, in_slices, slices
+from chatai.bots.pacing import BotLocks, RatePacer, in_slices, slices
 from chatai.bots.rebalance import Rebalancer
 from chatai.bots.status_writer import StatusWriter
 from chatai.bots.supervisor import BotWorker
@@ -76,7 +77,8 @@ class BotRunner:
                  takeover_grace: float | None = None, answer_timeout: float = 90.0, stop_grace: float = 3.0,
                  backoff_base: float = 1.0, mode: str | None = None, send_pool_size: int = 16,
                  startup_concurrency: int = 50, writeback_interval: float = 0.05, db_pool_size: int = 10,
-                 operator_alert_gather: float = operator_alerts.ALERT_GATHER, db_pool_timeout: float = 30.0) -> None:
+                 operator_alert_gather: float = operator_alerts.ALERT_GATHER, db_pool_timeout: float = 30.0,
+                 setup_per_second: float | None = None) -> None:
         self.answer_fn: AnswerFn = answer_fn or _default_answer
         self.runner_id = runner_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_ttl = lease_ttl
@@ -121,6 +123,9 @@ class BotRunner:
         self._stopping = False
         self._engine: AsyncEngine | None = None
         self.startup_slots = asyncio.Semaphore(startup_concurrency)
+        self.setup_pacer = RatePacer(get_settings().bot_setup_per_second if setup_per_second is None
+                                     else setup_per_second)
+        self.setup_records: SetupRecords = None  # type: ignore[assignment] - set by start() (needs Redis)
         self._sweep_wanted = asyncio.Event()
         self._heap = heap.HeapKeeper()
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -164,6 +169,7 @@ class BotRunner:
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
+        self.setup_records = SetupRecords(self._leases.redis)
         await self._leases.heartbeat(self._stats())
         self._live = await self._leases.live_runners()
         self._loops = [asyncio.create_task(fn(), name=f"runner-{fn.__name__}")
@@ -337,9 +343,12 @@ class BotRunner:
                     try:
                         data = json.loads(message["data"])
                         bot_id = uuid.UUID(data["bot_id"])
+                        update_ids = [int(i) for i in data["update_ids"]] if data.get("update_ids") else None
                     except (ValueError, KeyError, TypeError):
                         continue
-                    asyncio.create_task(self._on_command(str(data.get("action")), bot_id))
+                    if bot_id in self.workers or data.get("action") != "pending":  # another runner's bot: not ours
+                        asyncio.create_task(self._on_command(str(data.get("action")), bot_id, update_ids,
+                                                             data.get("pending")))
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001
@@ -407,7 +416,7 @@ class BotRunner:
             elif restart or _needs_action(row, worker):
                 await self._restart_worker(row)
         elif running and await self._free_to_take([bot_id]):
-            await self._take(row)
+            await self._take(row, (await self._recorded_setups([bot_id])).get(bot_id, ""))
 
     async def _start_free(self, candidates: list[uuid.UUID]) -> None:
         """Start the candidates whose lease is free, a slice at a time: lock the slice's bots (a bot a
@@ -423,10 +432,19 @@ class BotRunner:
                     await stack.enter_async_context(self._locks.hold(bot_id))
                 async with self.db() as conn:
                     rows = await queries.records(conn, mine)
+                setups = await self._recorded_setups(mine)
                 for bot_id in mine:
                     row = rows.get(bot_id)
                     if row is not None and row.desired_state == "running" and bot_id not in self.workers:
-                        await self._take(row)
+                        await self._take(row, setups.get(bot_id, ""))
+
+    async def _recorded_setups(self, bot_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """What Telegram holds for these bots as recorded (bot_setup.py); Redis away: unknown, set up again."""
+        try:
+            return await self.setup_records.recorded(bot_ids)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("bot set-up records not read: %s", logsafe.describe(exc))
+            return {}
 
     async def _free_to_take(self, candidates: list[uuid.UUID]) -> list[uuid.UUID]:
         """Candidates without a lease that this runner should take: at once when it is their preferred
@@ -448,20 +466,20 @@ class BotRunner:
                     to_start.append(bot_id)
         return to_start
 
-    async def _take(self, row: Any) -> None:
+    async def _take(self, row: Any, setup: str = "") -> None:
         assert self._leases is not None
         if not self._stopping and await self._leases.acquire(row.id):
             self._free_since.pop(row.id, None)
-            self._start_worker(row)
+            self._start_worker(row, setup)
 
-    def _record(self, row: Any) -> BotRecord:
+    def _record(self, row: Any, setup: str = "") -> BotRecord:
         return BotRecord(id=row.id, owner_id=row.owner_id, assistant_id=row.assistant_id,
                          token=decrypt_secret(row.token_encrypted), token_encrypted=row.token_encrypted,
-                         webhook_secret=row.webhook_secret, username=row.username)
+                         webhook_secret=row.webhook_secret, username=row.username, setup=setup)
 
-    def _start_worker(self, row: Any) -> None:
+    def _start_worker(self, row: Any, setup: str = "") -> None:
         try:
-            worker = BotWorker(self, self._record(row))
+            worker = BotWorker(self, self._record(row, setup))
         except Exception as exc:  # noqa: BLE001 - e.g. SECRET_KEY changed: only this bot fails
             log.warning("bot %s cannot start: %s", row.id, type(exc).__name__)
             return
@@ -472,7 +490,7 @@ class BotRunner:
         old = self.workers.pop(row.id, None)
         if old is not None:
             await old.stop(grace=self.stop_grace)
-        self._start_worker(row)
+        self._start_worker(row)  # set up again: a restart (admin, new token, retry) also repairs the webhook
 
     async def _stop_worker(self, bot_id: uuid.UUID, *, paused: bool) -> None:
         worker = self.workers.pop(bot_id, None)
@@ -481,19 +499,27 @@ class BotRunner:
         if self.mode == "webhook":
             with contextlib.suppress(Exception):
                 await worker.bot.delete_webhook()  # Telegram keeps the updates for when it resumes
+        if self.mode == "webhook" or not paused:  # no webhook any more, or no bot: the record is stale
+            with contextlib.suppress(Exception):
+                await self.setup_records.forget(bot_id)
         await worker.stop(grace=self.stop_grace)
         if self._leases is not None:
             await self._leases.release([bot_id])
         if paused:
             self.queue_status(worker, "paused", "")
 
-    async def _on_command(self, action: str, bot_id: uuid.UUID) -> None:
+    async def _on_command(self, action: str, bot_id: uuid.UUID, update_ids: list[int] | None = None,
+                          delivered: Any = None) -> None:
         try:
             async with self._locks.hold(bot_id):
                 if action == "pending":
                     worker = self.workers.get(bot_id)
-                    if worker is not None:
-                        await worker.recover()
+                    if worker is None:
+                        return
+                    try:  # what the web worker stored, answered as after a poll (pending_wire.py)
+                        worker.take_delivered([pending_wire.decode(bot_id, item) for item in delivered])
+                    except (ValueError, KeyError, TypeError):  # none, or malformed: read them back
+                        await worker.recover(update_ids)  # the ids stored: none of the other answers owed
                     return
                 await self._apply(bot_id, restart=action == "reload")
         except Exception:  # noqa: BLE001

@@ -38,15 +38,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import handlers, operator_chat
+from chatai.bots import bot_setup, business, handlers, operator_chat
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
 from chatai.db.models import utcnow
-from chatai.security import decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
+from chatai.services.handoff import publish_events
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ ANSWER_SKIPPED = "Message {update_id} could not be answered after {n} attempts a
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-ALLOWED_UPDATES = ("message", "callback_query")  # buttons of the operator chat (operator_chat.py)
+ALLOWED_UPDATES = bot_setup.ALLOWED_UPDATES
 
 
 def database_unreachable(exc: BaseException) -> bool:
@@ -191,10 +191,12 @@ class BotWorker:
             except (InvalidToken, Forbidden) as exc:
                 log.warning("bot %s stopped: token rejected (%s)", self.id, type(exc).__name__)
                 self.failed = True
+                await self._forget_setup()
                 self._set_status("error", REVOKED)
                 return
             except Conflict:
                 conflicts += 1
+                await self._forget_setup()  # a webhook set elsewhere answers getUpdates with 409: delete it
                 if conflicts >= 3:
                     self._set_status("error", CONFLICT)
                 delay = min(60.0, self.runner.backoff_base * 2 ** conflicts)
@@ -225,19 +227,19 @@ class BotWorker:
 
     async def _run_once(self) -> None:
         self._check_lease()
-        async with self.runner.startup_slots:  # a thousand bots starting must not stampede
-            await self.bot.initialize()  # getMe once (idempotent): a revoked token fails here with 401
-            if self.runner.mode != "webhook":
-                await self.bot.delete_webhook()
+        await self._set_up()
         if self.runner.mode == "webhook":
-            url = f"{get_settings().public_url.rstrip('/')}/telegram/webhook/{self.id}"
-            await self.bot.set_webhook(url=url, secret_token=decrypt_secret(self.record.webhook_secret),
-                                       allowed_updates=list(ALLOWED_UPDATES), max_connections=40)
             self._set_status("running")
             self.runner.note_poll(self.id)
             self.runner.bot_up()
             await asyncio.Event().wait()  # updates arrive through the web route; answers through commands
         await self._poll_loop()
+
+    async def _set_up(self) -> None:
+        await bot_setup.set_up(self, self.bot)
+
+    async def _forget_setup(self) -> None:
+        await bot_setup.forget(self)
 
     async def _poll_loop(self) -> None:
         offset: int | None = None
@@ -302,9 +304,16 @@ class BotWorker:
                 self._store_failures.pop(update_id, None)
                 self._spawn_background(operator_update)
                 return
-            incoming = await handlers.classify_for(self, update)
-            pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
-                                                    assistant_id=self.record.assistant_id, incoming=[incoming])
+            stored = await business.store(conn, update, bot_id=self.id, owner_id=self.record.owner_id,
+                                          assistant_id=self.record.assistant_id)
+            if stored is not None:
+                pending = stored.pending
+                if stored.events:
+                    self._spawn_background(publish_events(stored.events))
+            else:
+                incoming = await handlers.classify_for(self, update)
+                pending = await dialogs.record_incoming(conn, bot_id=self.id, owner_id=self.record.owner_id,
+                                                        assistant_id=self.record.assistant_id, incoming=[incoming])
         except BaseException:
             self.inflight.discard(update_id)
             raise
@@ -371,6 +380,16 @@ class BotWorker:
             self.inflight.add(p.update_id)
             self._spawn_answer(p)
 
+    def take_delivered(self, delivered: list[dialogs.Pending]) -> None:
+        """Answer updates the web worker stored and handed over (webhook mode, pending_wire.py), as after a poll.
+        One being answered here or done already is skipped (the sweep may have found it first); one that failed
+        before is left to recover(), which counts its attempts."""
+        for p in delivered:
+            if p.ai_muted or self._owed_elsewhere(p.update_id) or p.update_id in self._attempts:
+                continue
+            self.inflight.add(p.update_id)
+            self._spawn_answer(p)
+
     async def answer_again(self, update_ids: list[int]) -> None:
         """Updates the database handed back to be answered after they were handled here (a question a zero
         balance left waiting, claimed after a top-up: services/topup_resume.py): forget them, then answer."""
@@ -392,7 +411,7 @@ class BotWorker:
         ok = False
         try:
             async with entry[0]:  # one chat answered in order; other chats in parallel
-                await handlers.respond(self, pending)
+                await (business.respond if pending.channel == "business" else handlers.respond)(self, pending)
                 ok = True
         except asyncio.CancelledError:
             raise
@@ -425,14 +444,16 @@ class BotWorker:
         return await self.runner.assistant(self.record.assistant_id)
 
     @contextlib.asynccontextmanager
-    async def typing(self, chat_id: int) -> AsyncIterator[None]:
-        """'typing…' in the chat until the answer is ready (Telegram shows it ~5 s per call)."""
+    async def typing(self, chat_id: int, *, business_connection_id: str = "") -> AsyncIterator[None]:
+        """'typing…' in the chat until the answer is ready (Telegram shows it ~5 s per call); in a business
+        chat through the owner's connection."""
 
         async def loop() -> None:
             await asyncio.sleep(TYPING_AFTER)  # instant answers need no indicator (and no extra request)
             while True:
                 with contextlib.suppress(Exception):
-                    await self.bot.send_chat_action(chat_id=chat_id, action="typing")
+                    await self.bot.send_chat_action(chat_id=chat_id, action="typing",
+                                                    business_connection_id=business_connection_id or None)
                 await asyncio.sleep(4.5)
 
         task = asyncio.create_task(loop())
@@ -441,17 +462,18 @@ class BotWorker:
         finally:
             task.cancel()
 
-    async def send_parts(self, chat_id: int, parts: list[str]) -> int | None:
-        """Send each part in order; returns the first message id, None if the chat is unreachable."""
+    async def send_parts(self, chat_id: int, parts: list[str], *, business_connection_id: str = "") -> int | None:
+        """Send each part in order; returns the first message id, None if the chat is unreachable. With a
+        business connection id, the parts go to the owner's own chat with that customer."""
         first: int | None = None
         for part in parts:
-            message_id = await self._send_one(chat_id, part)
+            message_id = await self._send_one(chat_id, part, business_connection_id or None)
             if message_id is None:
                 return None
             first = first or message_id
         return first
 
-    async def _send_one(self, chat_id: int, text: str) -> int | None:
+    async def _send_one(self, chat_id: int, text: str, business_connection_id: str | None = None) -> int | None:
         parse_mode: str | None = ParseMode.HTML
         delay = self.runner.backoff_base
         for _attempt in range(8):
@@ -459,7 +481,8 @@ class BotWorker:
             self._check_lease()
             try:
                 message = await self.bot.send_message_raw(chat_id=chat_id, text=text, parse_mode=parse_mode,
-                                                          link_preview_options=NO_PREVIEW)
+                                                          link_preview_options=NO_PREVIEW,
+                                                          business_connection_id=business_connection_id)
                 return int(message["message_id"])
             except RetryAfter as exc:  # this chat waits; other chats keep going
                 metrics.events.send_error("retry_after")

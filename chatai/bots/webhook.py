@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatai.bots import operator_chat
+from chatai.bots import business, operator_chat, pending_wire
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
@@ -35,6 +35,7 @@ from chatai.db.session import async_session, get_async_engine
 from chatai.security import constant_time_equal, decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import publish_command
+from chatai.services.handoff import publish_events
 from chatai.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -80,23 +81,35 @@ async def handle_webhook(request: Request) -> Response:
                             answer_in_groups=row.answer_in_groups)
     except (ValueError, TypeError, KeyError, AttributeError):
         return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
+    events: list[dict[str, str]] = []
     try:
         async with get_async_engine().connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
             # An operator's update (operator_chat.py) is never a customer's question: its runner handles it.
             if await operator_chat.claim_from_webhook(conn, bot_id=row.id, update=update):
                 return JSONResponse({"ok": True})
-            pending = await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id,
-                                                    assistant_id=row.assistant_id, incoming=[incoming])
+            stored = await business.store(conn, update, bot_id=row.id, owner_id=row.owner_id,
+                                          assistant_id=row.assistant_id)
+            if stored is not None:  # Telegram Business (business.py)
+                pending, events = stored.pending, stored.events
+            else:
+                pending = await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id,
+                                                        assistant_id=row.assistant_id, incoming=[incoming])
+    except (TypeError, KeyError, ValueError):  # a malformed business update
+        return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
     except Exception as exc:  # noqa: BLE001 - Telegram retries on non-2xx
         log.warning("webhook update %s for bot %s not stored: %s", incoming.update_id, bot_id, describe(exc))
         if not database_unreachable(exc) and await _give_up(row, incoming.update_id):
             return JSONResponse({"ok": True})
         return Response(status_code=500)
-    if any(not p.ai_muted for p in pending):
-        await publish_command("pending", row.id)
+    owed = [p for p in pending if not p.ai_muted]
+    if owed:
+        await publish_command("pending", row.id, update_ids=[p.update_id for p in owed],
+                              pending=[pending_wire.encode(p) for p in owed])
     for p in pending:
         await dialogs.publish_dialog_event(dialog_id=p.dialog_id, owner_id=p.owner_id, role="user")
+    if events:
+        await publish_events(events)
     return JSONResponse({"ok": True})
 
 

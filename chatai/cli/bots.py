@@ -7,6 +7,8 @@ import uuid
 
 from chatai.cli_support import fail, run_async
 
+LIST_PAGE = 500
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     bots = sub.add_parser("bots", help="Telegram bots").add_subparsers(dest="action", required=True)
@@ -16,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     connect.add_argument("--token", required=True, help="the token from @BotFather")
     connect.set_defaults(func=_connect)
 
-    listing = bots.add_parser("list", help="every bot of the platform with its status")
+    listing = bots.add_parser("list", help="every bot of the platform with its status, in connection order")
+    listing.add_argument("--page-size", type=int, default=LIST_PAGE, help=argparse.SUPPRESS)
     listing.set_defaults(func=_list)
+
+    from chatai.cli import business  # Telegram Business connections (issue 22 part 2)
+
+    business.add_parser(bots)
 
     run = bots.add_parser("run", help="run all bots (or this process's share) until SIGINT/SIGTERM")
     run.add_argument("--poll-timeout", type=int, default=25, help="long-poll seconds")
@@ -53,18 +60,26 @@ def _connect(args: argparse.Namespace) -> None:
 
 def _list(args: argparse.Namespace) -> None:
     from chatai.db.session import async_session
-    from chatai.services.bots import list_all_bots
+    from chatai.services.bots import list_bots_page
 
     async def go() -> None:
-        async with async_session() as session:
-            views = await list_all_bots(session)
-        if not views:
+        # Page by page (keyset, LIST_PAGE rows a query), printed as they come: 10,000 bots start printing at
+        # once and never sit in memory together.
+        after, shown = "", 0
+        while True:
+            async with async_session() as session:
+                page = await list_bots_page(session, owner_id=None, after=after, limit=args.page_size)
+            for v in page.views:
+                poll = v.last_poll_at.isoformat(timespec="seconds") if v.last_poll_at else "-"
+                error = f"  error: {v.last_error}" if v.status == "error" and v.last_error else ""
+                print(f"{v.id}  @{v.username:<24} {v.status:<9} want={v.desired_state:<8} {v.mode:<8} "
+                      f"token={v.token_hint}  assistant={v.assistant_name!r}  last_poll={poll}{error}")
+            shown += len(page.views)
+            if not page.next_after:
+                break
+            after = page.next_after
+        if not shown:
             print("no bots")
-        for v in views:
-            poll = v.last_poll_at.isoformat(timespec="seconds") if v.last_poll_at else "-"
-            error = f"  error: {v.last_error}" if v.status == "error" and v.last_error else ""
-            print(f"{v.id}  @{v.username:<24} {v.status:<9} want={v.desired_state:<8} {v.mode:<8} "
-                  f"token={v.token_hint}  assistant={v.assistant_name!r}  last_poll={poll}{error}")
 
     run_async(go())
 

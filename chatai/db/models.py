@@ -354,7 +354,9 @@ class BotEvent(SQLModel, table=True):
 class Dialog(SQLModel, table=True):
     __tablename__ = "dialogs"
     __table_args__ = (
-        sa.UniqueConstraint("bot_id", "telegram_chat_id", name="uq_dialogs_bot_chat"),
+        # 0025: a business chat and the bot's own chat with a customer share the customer's chat id
+        sa.UniqueConstraint("bot_id", "channel", "business_connection_id", "telegram_chat_id",
+                            name="uq_dialogs_bot_chat"),
         sa.Index("ix_dialogs_assistant_last", "assistant_id", "last_message_at"),
         sa.Index("ix_dialogs_owner_last", "owner_id", "last_message_at"),
         sa.Index("ix_dialogs_status_handoff", "status", "handoff_at"),  # the handoff timeout sweep (0006)
@@ -371,6 +373,8 @@ class Dialog(SQLModel, table=True):
     # owner's own conversation, never charged nor counted as a customer's
     channel: str = Field(default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"})
     telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Telegram Business (0025): the connection a "business" dialog's replies go through; "" elsewhere.
+    business_connection_id: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
     telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     user_name: str = Field(default="", max_length=255)
     user_language: str = Field(default="", max_length=16)
@@ -608,9 +612,10 @@ class ModelPrice(SQLModel, table=True):
 
 
 # Tables of features kept in their own modules (the operator chat, issue 22; the inbox tools, issue 23; the
-# website widget, issue 21; team seats, issue 23, migration 0022), imported here so that every importer of the
+# website widget, issue 21; team seats, issue 23, migration 0023), imported here so that every importer of the
 # models (alembic's env, the app, the runner) registers them.
 import chatai.inbox_tools.models  # noqa: E402, F401
+from chatai.business import models as _business_models  # noqa: E402, F401
 from chatai.db import operator_models  # noqa: E402, F401
 from chatai.team import models as _team_models  # noqa: E402, F401
 from chatai.widget import models as _widget_models  # noqa: E402, F401

@@ -237,21 +237,60 @@ class AdminBotRow:
     messages_today: int
 
 
-async def list_bots(session: AsyncSession, *, admin: CurrentUser, status: str = "",
-                    limit: int = 500) -> list[AdminBotRow]:
-    """Every bot (optionally of one status), bots in error first, with today's message count (UTC day)."""
+ADMIN_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AdminBotPage:
+    rows: list[AdminBotRow]
+    next_after: str  # the cursor of the next page; "" when this page is the last
+
+
+def _admin_cursor(in_error: bool, created_at: datetime, bot_id: uuid.UUID) -> str:
+    return f"{0 if in_error else 1}_{created_at.isoformat()}_{bot_id}"
+
+
+def _parse_admin_cursor(after: str) -> tuple[bool, datetime, uuid.UUID] | None:
+    """(not in error, created_at, id) of the cursor; None for "" or anything malformed (the first page)."""
+    flag, _, rest = after.partition("_")
+    when, _, bot_id = rest.rpartition("_")
+    try:
+        parsed = flag == "1", datetime.fromisoformat(when), uuid.UUID(bot_id)
+    except ValueError:
+        return None
+    return parsed if flag in ("0", "1") and parsed[1].tzinfo is not None else None
+
+
+async def bots_page(session: AsyncSession, *, admin: CurrentUser, status: str = "", after: str = "",
+                    limit: int = ADMIN_PAGE_SIZE) -> AdminBotPage:
+    """A page of every bot (optionally of one status), bots in error first, then in the order they were
+    connected, with today's message count (UTC day). Keyset paging on (not in error, created_at, id): the
+    last page of 10,000 bots costs what the first does, and the count runs for the page's bots only."""
     _check(admin)
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     messages_today = (sa.select(sa.func.count()).select_from(Message).join(Dialog, Dialog.id == Message.dialog_id)
                       .where(Dialog.bot_id == Bot.id, Message.created_at >= today).scalar_subquery())
+    not_in_error = Bot.status != "error"  # false sorts first: bots in error lead
     stmt = (sa.select(Bot, User.email, messages_today.label("today")).join(User, User.id == Bot.owner_id)
-            .order_by((Bot.status == "error").desc(), Bot.created_at).limit(limit))
+            .order_by(not_in_error, Bot.created_at, Bot.id).limit(limit + 1))
     if status:
         stmt = stmt.where(Bot.status == status)
+    cursor = _parse_admin_cursor(after)
+    if cursor is not None:
+        stmt = stmt.where(sa.tuple_(not_in_error, Bot.created_at, Bot.id) > sa.tuple_(*cursor))
     rows = (await session.execute(stmt)).all()
-    return [AdminBotRow(id=b.id, owner_email=email, username=b.username, mode=b.mode, status=b.status,
+    page = [AdminBotRow(id=b.id, owner_email=email, username=b.username, mode=b.mode, status=b.status,
                         desired_state=b.desired_state, last_error=b.last_error, runner_id=b.runner_id,
-                        lease_until=b.lease_until, messages_today=int(today or 0)) for b, email, today in rows]
+                        lease_until=b.lease_until, messages_today=int(n or 0)) for b, email, n in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return AdminBotPage(rows=page, next_after=_admin_cursor(last.status == "error", last.created_at, last.id)
+                        if last is not None else "")
+
+
+async def list_bots(session: AsyncSession, *, admin: CurrentUser, status: str = "",
+                    limit: int = ADMIN_PAGE_SIZE) -> list[AdminBotRow]:
+    """The first page of bots_page."""
+    return (await bots_page(session, admin=admin, status=status, limit=limit)).rows
 
 
 _BOT_ACTIONS = {

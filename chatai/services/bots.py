@@ -34,7 +34,7 @@ for _name in ("httpx", "httpcore"):
     if logging.getLogger(_name).level < logging.WARNING:  # NOTSET would inherit a DEBUG root
         logging.getLogger(_name).setLevel(logging.WARNING)
 
-COMMANDS_CHANNEL = "chatai:bots:commands"  # {"action": start|stop|reload|pending, "bot_id": str}
+COMMANDS_CHANNEL = "chatai:bots:commands"  # {"action": start|stop|reload|pending, "bot_id": str[, "update_ids"]}
 STATUS_CHANNEL = "chatai:bots:status"  # {"bot_id", "owner_id", "status", "last_error"} from runners
 TOKEN_RE = re.compile(r"^\d{5,12}:[A-Za-z0-9_-]{30,50}$")
 _TOKEN_ANYWHERE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,50}")
@@ -106,12 +106,20 @@ async def get_me(token: str, *, http_timeout: float = 10.0) -> TelegramIdentity:
     return TelegramIdentity(id=int(result["id"]), username=str(result.get("username") or ""))
 
 
-async def publish_command(action: str, bot_id: uuid.UUID) -> None:
-    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway."""
+async def publish_command(action: str, bot_id: uuid.UUID, *, update_ids: list[int] | None = None,
+                          pending: list[dict[str, Any]] | None = None) -> None:
+    """Tell runners now; if Redis is down the runner's reconcile picks the change up anyway. With "pending":
+    `update_ids`, the updates just stored (the owning runner loads those, not every answer the bot owes), or
+    `pending`, what storing them returned (bots/pending_wire.py: the runner answers without reading them back)."""
     from chatai.cache import get_redis
 
+    command: dict[str, Any] = {"action": action, "bot_id": str(bot_id)}
+    if update_ids:
+        command["update_ids"] = update_ids
+    if pending:
+        command["pending"] = pending
     try:
-        await get_redis().publish(COMMANDS_CHANNEL, json.dumps({"action": action, "bot_id": str(bot_id)}))
+        await get_redis().publish(COMMANDS_CHANNEL, json.dumps(command))
     except Exception:  # noqa: BLE001
         log.warning("bot command %s for %s not published; the runner reconcile will apply it", action, bot_id)
 
@@ -167,6 +175,52 @@ async def list_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> list[BotVi
         .where(Bot.owner_id == owner_id).order_by(Bot.created_at)
     )
     return [_view(bot, name) for bot, name in rows.all()]
+
+
+PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class BotPage:
+    views: list[BotView]
+    next_after: str  # the cursor of the next page; "" when this page is the last
+
+
+def page_cursor(created_at: datetime, bot_id: uuid.UUID) -> str:
+    return f"{created_at.isoformat()}_{bot_id}"
+
+
+def parse_cursor(after: str) -> tuple[datetime, uuid.UUID] | None:
+    """The (created_at, id) a cursor names; None for "" or anything malformed (the first page)."""
+    when, _, bot_id = after.rpartition("_")
+    try:
+        parsed = datetime.fromisoformat(when), uuid.UUID(bot_id)
+    except ValueError:
+        return None
+    return parsed if parsed[0].tzinfo is not None else None
+
+
+async def list_bots_page(session: AsyncSession, *, owner_id: uuid.UUID | None, after: str = "",
+                         limit: int = PAGE_SIZE) -> BotPage:
+    """One page of bots in the order they were connected: an owner's, or with owner_id None every bot of the
+    platform (the caller checks the admin role). Keyset paging on (created_at, id), so page 200 of 10,000 bots
+    costs what page 1 does (an OFFSET would read and drop every row before it)."""
+    stmt = (sa.select(Bot, Assistant.name).join(Assistant, Assistant.id == Bot.assistant_id)
+            .order_by(Bot.created_at, Bot.id).limit(limit + 1))
+    if owner_id is not None:
+        stmt = stmt.where(Bot.owner_id == owner_id)
+    cursor = parse_cursor(after)
+    if cursor is not None:
+        stmt = stmt.where(sa.tuple_(Bot.created_at, Bot.id) > sa.tuple_(*cursor))
+    rows = (await session.execute(stmt)).all()
+    views = [_view(bot, name) for bot, name in rows[:limit]]
+    last = rows[limit - 1][0] if len(rows) > limit else None
+    return BotPage(views=views, next_after=page_cursor(last.created_at, last.id) if last is not None else "")
+
+
+async def count_bots(session: AsyncSession, *, owner_id: uuid.UUID) -> int:
+    return int((await session.execute(sa.select(sa.func.count()).select_from(Bot)
+                                      .where(Bot.owner_id == owner_id))).scalar_one())
 
 
 async def list_all_bots(session: AsyncSession) -> list[BotView]:

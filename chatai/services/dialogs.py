@@ -69,6 +69,8 @@ class Incoming:
     language: str = ""
     message_id: int | None = None
     text: str = ""
+    channel: str = "telegram"  # or "business": a chat of the owner's own account (chatai/business)
+    business_connection_id: str = ""
 
 
 @dataclass
@@ -97,6 +99,8 @@ class Pending:
     ai_muted: bool = False
     saved_reply: SavedReply | None = None
     resumed: bool = False  # a question a zero balance left waiting, handed back after a top-up (topup_resume.py)
+    channel: str = "telegram"  # "business": answered through the owner's account (bots/business.py)
+    business_connection_id: str = ""
 
 
 def kind_of_text(text: str) -> str:
@@ -131,10 +135,10 @@ _RECORD_INCOMING = sa.text("""
         ON CONFLICT DO NOTHING
         RETURNING update_id
     ), d AS (
-        INSERT INTO dialogs AS dl (id, bot_id, assistant_id, owner_id, channel, telegram_chat_id, telegram_user_id,
-                                   user_name, user_username, user_language, status, cost_micros, last_message_at,
-                                   created_at)
-        SELECT :did, :bot, :aid, :owner, 'telegram', CAST(:chat AS bigint), CAST(:uid AS bigint),
+        INSERT INTO dialogs AS dl (id, bot_id, assistant_id, owner_id, channel, business_connection_id,
+                                   telegram_chat_id, telegram_user_id, user_name, user_username, user_language,
+                                   status, cost_micros, last_message_at, created_at)
+        SELECT :did, :bot, :aid, :owner, :channel, :bconn, CAST(:chat AS bigint), CAST(:uid AS bigint),
                :uname, :handle, :lang, 'ai', 0, :now, :now
         FROM u
         ON CONFLICT ON CONSTRAINT uq_dialogs_bot_chat DO UPDATE
@@ -179,6 +183,7 @@ async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id:
             "owner": owner_id, "chat": item.chat_id, "uid": item.user_id, "uname": db_safe(item.user_name)[:255],
             "handle": db_safe(item.username)[:64],
             "lang": language, "mid": uuid.uuid4(), "text": text, "tmid": item.message_id, "hl": history_limit,
+            "channel": item.channel, "bconn": item.business_connection_id,
         })).first()
         if row is None:  # a re-delivery: already stored (and answered or being answered)
             continue
@@ -190,7 +195,8 @@ async def record_incoming(conn: AsyncConnection, *, bot_id: uuid.UUID, owner_id:
         pending.append(Pending(bot_id=bot_id, update_id=item.update_id, dialog_id=dialog_id, owner_id=owner_id,
                                chat_id=item.chat_id, kind=item.kind, text=text, language=language,
                                telegram_message_id=item.message_id, received_at=now,
-                               history=[(r, t) for r, t in history if r in _HISTORY_ROLES], ai_muted=muted))
+                               history=[(r, t) for r, t in history if r in _HISTORY_ROLES], ai_muted=muted,
+                               channel=item.channel, business_connection_id=item.business_connection_id))
     return pending
 
 
@@ -222,7 +228,8 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
         sa.select(TelegramUpdate.update_id, TelegramUpdate.received_at, user_msg.id, user_msg.text,
                   user_msg.telegram_message_id, user_msg.created_at, Dialog.id, Dialog.owner_id,
                   Dialog.telegram_chat_id, Dialog.user_language, Dialog.status,
-                  reply.id, reply.text, reply.answered_by, reply.sources, _resumed_after(user_msg))
+                  reply.id, reply.text, reply.answered_by, reply.sources, _resumed_after(user_msg),
+                  Dialog.channel, Dialog.business_connection_id)
         .join(Dialog, Dialog.bot_id == TelegramUpdate.bot_id)
         .join(user_msg, sa.and_(user_msg.dialog_id == Dialog.id, user_msg.role == "user",
                                 user_msg.telegram_update_id == TelegramUpdate.update_id))
@@ -236,7 +243,7 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
     result: list[Pending] = []
     for row in (await session.execute(query)).all():
         (update_id, received_at, _msg_id, text, tg_msg_id, created_at, dialog_id, owner_id, chat_id, language,
-         status, reply_id, reply_text, reply_by, reply_sources, resumed) = row
+         status, reply_id, reply_text, reply_by, reply_sources, resumed, channel, connection_id) = row
         # A reply saved before the dialog went to a person (the handoff notice itself) is still sent.
         muted = status in HUMAN_STATUSES and reply_id is None
         if muted:
@@ -246,7 +253,8 @@ async def load_pending(session: AsyncSession, *, bot_id: uuid.UUID, update_ids: 
             bot_id=bot_id, update_id=update_id, dialog_id=dialog_id, owner_id=owner_id, chat_id=chat_id or 0,
             kind=kind_of_text(text), text=text, language=language or "", telegram_message_id=tg_msg_id,
             received_at=received_at, history=await _history(session, dialog_id, created_at, history_limit),
-            ai_muted=muted, saved_reply=saved, resumed=bool(resumed),
+            ai_muted=muted, saved_reply=saved, resumed=bool(resumed), channel=channel,
+            business_connection_id=connection_id or "",
         ))
     await session.commit()
     return result

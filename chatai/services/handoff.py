@@ -170,7 +170,16 @@ def _system(dialog: Dialog, event: str, now: datetime, operator_id: uuid.UUID | 
 
 
 def _deliverable(dialog: Dialog) -> bool:
-    return dialog.channel == "telegram" and dialog.bot_id is not None and dialog.telegram_chat_id is not None
+    """An operator reply goes out through the dialog's bot: its own chat, or a business chat of the owner's
+    account (through the dialog's business connection)."""
+    return dialog.channel in ("telegram", "business") and dialog.bot_id is not None \
+        and dialog.telegram_chat_id is not None
+
+
+def _notice_deliverable(dialog: Dialog) -> bool:
+    """The release/timeout notices ("back with the AI") only where the customer knows they talk to a bot:
+    in the owner's own account the AI resumes without announcing itself."""
+    return dialog.channel == "telegram" and _deliverable(dialog)
 
 
 async def request_handoff(session: AsyncSession, *, dialog_id: uuid.UUID, reason: str) -> bool:
@@ -244,7 +253,7 @@ async def _back_to_ai(session: AsyncSession, dialog: Dialog, *, event: str, noti
     session.add(dialog)
     session.add(_system(dialog, event, now, operator_id))
     deliver = None
-    if _deliverable(dialog):
+    if _notice_deliverable(dialog):
         session.add(Message(dialog_id=dialog.id, role="assistant", answered_by="notice",
                             text=end_user_text(notice, language), delivery_status="pending",
                             created_at=now + timedelta(milliseconds=1)))
@@ -290,7 +299,7 @@ async def send_operator_message(session: AsyncSession, *, owner_id: uuid.UUID, d
         bot = await session.get(Bot, dialog.bot_id)
         if bot is None or bot.desired_state != "running":
             raise await _refuse(session, "bot_unavailable")
-    elif dialog.channel == "telegram":  # its bot was disconnected
+    elif dialog.channel in ("telegram", "business"):  # its bot was disconnected
         raise await _refuse(session, "bot_unavailable")
     now = utcnow()
     message = Message(dialog_id=dialog.id, role="operator", text=text, answered_by="operator",
@@ -372,6 +381,7 @@ class Outgoing:
     chat_id: int
     role: str
     text: str
+    business_connection_id: str = ""  # a business chat: sent through the owner's account
 
 
 _PENDING = sa.text("messages.delivery_status = 'pending'")  # a literal: the partial index's own predicate
@@ -381,7 +391,7 @@ async def pending_outgoing(session: AsyncSession, *, bot_ids: list[uuid.UUID], d
                            limit: int = 500) -> list[Outgoing]:
     """Messages still to send for these bots, oldest first (ix_messages_delivery_pending)."""
     query = (sa.select(Message.id, Message.dialog_id, Dialog.owner_id, Dialog.bot_id, Dialog.telegram_chat_id,
-                       Message.role, Message.text)
+                       Message.role, Message.text, Dialog.business_connection_id)
              .join(Dialog, Dialog.id == Message.dialog_id)
              .where(_PENDING, Dialog.bot_id.in_(list(bot_ids)))
              .order_by(Message.created_at).limit(limit))
@@ -389,7 +399,7 @@ async def pending_outgoing(session: AsyncSession, *, bot_ids: list[uuid.UUID], d
         query = query.where(Message.dialog_id == dialog_id)
     rows = (await session.execute(query)).all()
     await session.rollback()
-    return [Outgoing(r[0], r[1], r[2], r[3], int(r[4] or 0), r[5], r[6]) for r in rows]
+    return [Outgoing(r[0], r[1], r[2], r[3], int(r[4] or 0), r[5], r[6], r[7] or "") for r in rows]
 
 
 async def mark_sent(session: AsyncSession, *, message_id: uuid.UUID, telegram_message_id: int) -> None:

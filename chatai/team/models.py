@@ -1,4 +1,4 @@
-"""Tables of team seats (migration 0022). Kept out of chatai/db/models.py so the feature stays in one place;
+"""Tables of team seats (migration 0023). Kept out of chatai/db/models.py so the feature stays in one place;
 chatai/db/models.py imports this module last, so SQLModel.metadata (alembic, the test truncation) has them."""
 
 from __future__ import annotations

@@ -112,9 +112,7 @@ def _log_failure(task: asyncio.Task) -> None:
 class SseStream:
     """The pipeline's partial text (the whole text so far) as deltas on the visitor's response."""
 
-    # Every piece as it comes (as before the pipeline paced streams): a delta is a few bytes on the visitor's
-    # own response, nothing like Telegram's rate-limited draft edits.
-    interval = 0.0
+    interval = 0.1  # seconds between pushes at most: small SSE events, the text flows as it is written
 
     def __init__(self, delivery: WebDelivery) -> None:
         self.delivery, self.sent = delivery, 0

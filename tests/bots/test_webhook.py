@@ -60,3 +60,55 @@ async def test_webhook_refuses_a_polling_bot_even_with_its_correct_secret(tenant
     assert response.status_code == 403
     await asyncio.sleep(0.5)
     assert fake_telegram.sent_messages(token) == []
+
+
+async def test_webhook_update_is_answered_from_what_the_web_worker_stored(tenant, fake_telegram, runners,
+                                                                          monkeypatch):
+    """The route hands the stored update to the runner (bots/pending_wire.py): answered once, with the dialog's
+    history, without the runner reading it back; a command without that payload still gets it answered."""
+    from chatai.services import bots as bots_svc
+    from chatai.services import dialogs
+
+    monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
+    from chatai.settings import get_settings
+
+    get_settings.cache_clear()
+    bot, token = await connect(fake_telegram, tenant)
+    brain = FakeBrain()
+    await runners(answer_fn=brain, mode="webhook")
+    await wait_for(lambda: status_is(bot.id, "running"))
+    secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
+    reads: list[object] = []
+    load_pending = dialogs.load_pending
+
+    async def counted(*args, **kwargs):
+        reads.append(kwargs.get("update_ids"))
+        return await load_pending(*args, **kwargs)
+
+    monkeypatch.setattr(dialogs, "load_pending", counted)
+    app = Starlette(routes=webhook_routes())
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        for n, question in enumerate(("Do you ship abroad?", "And to Norway?")):
+            update = text_update(question, chat_id=63, update_id=900 + n)
+            assert (await client.post(f"/telegram/webhook/{bot.id}", json=update,
+                                      headers={SECRET_HEADER: secret})).status_code == 200
+            assert await fake_telegram.await_sent(token, n + 1)
+    assert [c["question"] for c in brain.calls] == ["Do you ship abroad?", "And to Norway?"]
+    assert ("user", "Do you ship abroad?") in brain.calls[1]["history"]  # the history came with the update
+    assert reads == []  # answered from the command: nothing read back
+
+    # A command from an older web worker (ids only) is answered by reading the named update back.
+    publish_command = bots_svc.publish_command
+
+    async def ids_only(action, bot_id, *, update_ids=None, pending=None):
+        await publish_command(action, bot_id, update_ids=update_ids)
+
+    monkeypatch.setattr("chatai.bots.webhook.publish_command", ids_only)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+        update = text_update("Gift wrapping?", chat_id=63, update_id=902)
+        assert (await client.post(f"/telegram/webhook/{bot.id}", json=update,
+                                  headers={SECRET_HEADER: secret})).status_code == 200
+    assert len(await fake_telegram.await_sent(token, 3)) == 3
+    assert [902] in reads
+    await asyncio.sleep(0.5)
+    assert len(fake_telegram.sent_messages(token)) == 3 and len(brain.calls) == 3

@@ -9,6 +9,7 @@ Telegram runs through the real runner and the fake Bot API (tests/fakes/telegram
 through chatai/conversation/playground.ask, as the dashboard calls it.
 
 The website widget ("web") goes through the visitor's HTTP API (chatai/widget/routes.py), as the panel does.
+Telegram Business ("business") through the runner too, as business_message updates of a connected account.
 
 Adding a channel: write a fixture returning an object with the `Driver` shape
 below (`ask` sends one customer message and returns the reply the customer saw; `sees` waits until the
@@ -29,7 +30,7 @@ from chatai.db.session import async_session
 from chatai.services import billing, handoff, inbox
 from tests.bots.conftest import FakeBrain, connect, wait_for
 
-DRIVERS = ["telegram_driver", "playground_driver", "web_driver"]
+DRIVERS = ["telegram_driver", "playground_driver", "web_driver", "business_driver"]
 
 
 class Driver(Protocol):
@@ -63,6 +64,22 @@ class TelegramDriver:
         async with async_session() as s:
             return (await s.execute(sa.select(Dialog.id).where(Dialog.bot_id == self.bot_id,
                                                                Dialog.telegram_chat_id == self.chat_id))).scalar_one()
+
+
+class BusinessDriver(TelegramDriver):
+    """A customer writing to the owner's own account, which connected the bot in Telegram Business. The AI
+    resumes there without announcing itself: no release/timeout notices."""
+
+    channel, billable, sends_notices = "business", True, False
+
+    async def ask(self, text: str) -> str:
+        from tests.fakes import telegram_business
+
+        before = len(self.fake.sent_messages(self.token))
+        telegram_business.customer_message(self.fake, self.token, "bc-9", text, chat_id=self.chat_id)
+        reply = (await self.fake.await_sent(self.token, before + 1))[before]
+        assert reply["business_connection_id"] == "bc-9"
+        return reply["text"]
 
 
 class PlaygroundDriver:
@@ -118,6 +135,24 @@ async def telegram_driver(tenant, fake_telegram, runners) -> TelegramDriver:
     bot, token = await connect(fake_telegram, tenant)
     await runners(answer_fn=brain)
     return TelegramDriver(fake_telegram, token, bot.id, brain)
+
+
+@pytest.fixture
+async def business_driver(tenant, fake_telegram, runners) -> BusinessDriver:
+    from chatai.business.models import BusinessConnection
+    from tests.fakes import telegram_business
+
+    brain = FakeBrain()
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=brain)
+    telegram_business.connect(fake_telegram, token, connection_id="bc-9", user_id=990001)
+
+    async def connected() -> bool:
+        async with async_session() as s:
+            return await s.get(BusinessConnection, (bot.id, "bc-9")) is not None
+
+    assert await wait_for(connected)
+    return BusinessDriver(fake_telegram, token, bot.id, brain)
 
 
 @pytest.fixture

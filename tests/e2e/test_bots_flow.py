@@ -5,6 +5,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import create_assistant, open_page, sign_up
+from tests.fakes import telegram_business
 from tests.fakes.telegram_server import make_token
 
 
@@ -29,6 +30,16 @@ def test_connect_bot_goes_running_and_answers(page, telegram):
 
     telegram.push_text(token, "/start")
     assert telegram.wait_sent(token, 1)
+
+    # Telegram Business: the account that connected the bot appears on its card; a change in Telegram shows
+    # within the card's status refresh, with no reload.
+    telegram_business.connect(telegram, token, connection_id=f"bc-{bot_number}", user_id=bot_number + 1,
+                              first_name="Maria", username="maria_shop")
+    connection = card.locator(".business-connection")
+    expect(connection).to_contain_text("Maria (@maria_shop)")
+    expect(connection.locator(".business-state")).to_have_text("Answering")
+    telegram_business.change(telegram, token, f"bc-{bot_number}", enabled=False)
+    expect(connection.locator(".business-state")).to_have_text("Turned off in Telegram")
 
     card.get_by_role("button", name="Pause").click()
     expect(card.locator(".bot-status")).to_have_text("Paused")

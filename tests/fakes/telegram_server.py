@@ -29,9 +29,11 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from tests.fakes import telegram_business
 from tests.waits import PATIENCE
 
-STRING_FIELDS = {"text", "parse_mode", "url", "secret_token", "action", "caption", "ip_address", "callback_query_id"}
+STRING_FIELDS = {"text", "parse_mode", "url", "secret_token", "action", "caption", "ip_address", "callback_query_id",
+                 "business_connection_id"}
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "code", "pre", "a", "tg-spoiler",
                 "span", "blockquote", "tg-emoji"}
 
@@ -97,6 +99,7 @@ class FakeBot:
     update_chat: dict[int, int] = field(default_factory=dict)
     callback_answers: list[dict[str, Any]] = field(default_factory=list)  # answerCallbackQuery, in order
     updates_seen: list[dict[str, Any]] = field(default_factory=list)  # every update pushed, kept
+    business: dict[str, Any] = field(default_factory=dict)  # Telegram Business connections (telegram_business.py)
     # sendMessageDraft (streamed answers): every draft shown, and the switch of a server that rejects it
     drafts: list[dict[str, Any]] = field(default_factory=list)
     drafts_rejected: bool = False
@@ -347,6 +350,9 @@ class FakeTelegram:
         timeout = float(params.get("timeout") or 0)
         if offset:
             bot.updates = [u for u in bot.updates if u["update_id"] >= offset]
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list) and allowed:  # as Telegram: updates of other kinds are dropped
+            bot.updates = [u for u in bot.updates if any(k in allowed for k in u if k != "update_id")]
         if bot.waiter is not None and not bot.waiter.is_set():
             # Another poller is waiting: Telegram terminates the older request with 409.
             bot.conflicts += 1
@@ -380,6 +386,9 @@ class FakeTelegram:
     async def _api_sendMessage(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:
         text = str(params.get("text", ""))
         chat_id = int(params.get("chat_id", 0))
+        refused = telegram_business.refusal(bot, params, sending=True)
+        if refused:
+            return _error(400, description=refused)
         if not text.strip():
             return _error(400, description="Bad Request: message text is empty")
         if len(text.encode("utf-16-le")) // 2 > 4096 and params.get("parse_mode") != "HTML":
@@ -395,7 +404,8 @@ class FakeTelegram:
         bot.next_message_id += 1
         now = time.monotonic()
         bot.sent.append({"chat_id": chat_id, "text": text, "parse_mode": params.get("parse_mode"),
-                         "message_id": message_id, "at": now, "reply_markup": params.get("reply_markup")})
+                         "message_id": message_id, "at": now, "reply_markup": params.get("reply_markup"),
+                         "business_connection_id": params.get("business_connection_id")})
         self.chat_sends[chat_id].append(now)
         return 200, {"ok": True, "result": {"message_id": message_id, "date": int(time.time()),
                                             "chat": {"id": chat_id, "type": "private"}, "text": text,
@@ -444,6 +454,9 @@ class FakeTelegram:
         return 200, {"ok": True, "result": True}
 
     async def _api_sendChatAction(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:
+        refused = telegram_business.refusal(bot, params, sending=False)
+        if refused:
+            return _error(400, description=refused)
         return 200, {"ok": True, "result": True}
 
     async def _api_setWebhook(self, bot: FakeBot, params: dict[str, Any], reader: Any) -> tuple[int, Any]:

@@ -36,11 +36,16 @@ class AdminBotsState(rx.State):
     runners: list[dict[str, str]] = []
     error: str = ""
     message: str = ""
+    # Keyset paging (10,000 bots): the cursor each shown page started after ("" = the first page), and the next's.
+    page_starts: list[str] = [""]
+    next_cursor: str = ""
 
     async def _reload(self, admin: accounts.CurrentUser) -> None:
         async with async_session() as session:
-            bots = await admin_svc.list_bots(session, admin=admin, status="" if self.status == "all" else self.status)
+            page = await admin_svc.bots_page(session, admin=admin, status="" if self.status == "all" else self.status,
+                                             after=self.page_starts[-1])
             leases = await admin_svc.runner_leases(session, admin=admin)
+        bots, self.next_cursor = page.rows, page.next_after
         locale = (await self.get_state(AuthState)).locale
         self.rows = [{"id": str(b.id), "owner": b.owner_email, "username": b.username,
                       "mode": stored_value_text(locale, "bot_mode", b.mode), "status": b.status,
@@ -61,6 +66,7 @@ class AdminBotsState(rx.State):
         if admin is None:
             return rx.redirect(routes.SIGNIN)
         self.error = self.message = ""
+        self.page_starts = [""]
         await self._reload(admin)
 
     @rx.event
@@ -69,6 +75,21 @@ class AdminBotsState(rx.State):
         if admin is None:
             return rx.redirect(routes.SIGNIN)
         self.status = value if value in admin_svc.BOT_STATUSES else "all"
+        self.page_starts = [""]
+        await self._reload(admin)
+
+    @rx.event
+    async def turn_page(self, where: str):
+        """next | prev | first."""
+        admin = await require_admin(self)
+        if admin is None:
+            return rx.redirect(routes.SIGNIN)
+        if where == "next" and self.next_cursor:
+            self.page_starts = [*self.page_starts, self.next_cursor]
+        elif where == "prev" and len(self.page_starts) > 1:
+            self.page_starts = self.page_starts[:-1]
+        elif where == "first":
+            self.page_starts = [""]
         await self._reload(admin)
 
     @rx.event
@@ -150,6 +171,14 @@ def admin_bots_page() -> rx.Component:
                     rx.table.column_header_cell(t("adm_bot_error")), rx.table.column_header_cell(t("adm_bot_runner")),
                     rx.table.column_header_cell(t("adm_bot_today")), rx.table.column_header_cell(t("actions")))),
                 rx.table.body(rx.foreach(s.rows, _bot_row)), width="100%"), overflow_x="auto", margin_top="12px"),
+            rx.hstack(
+                rx.button(t("bots_page_first"), variant="soft", size="1", on_click=s.turn_page("first"),
+                          disabled=s.page_starts.length() <= 1),
+                rx.button(t("bots_page_prev"), variant="soft", size="1", on_click=s.turn_page("prev"),
+                          disabled=s.page_starts.length() <= 1, id="admin-bots-prev"),
+                rx.button(t("bots_page_next"), variant="soft", size="1", on_click=s.turn_page("next"),
+                          disabled=s.next_cursor == "", id="admin-bots-next"),
+                margin_top="12px"),
         ),
         width="100%",
         spacing="4",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 
 import reflex as rx
 
+from chatai.business import connections as business_connections
 from chatai.db.session import async_session
 from chatai.formatting import format_time
 from chatai.services import assistants as assistants_svc
@@ -15,6 +17,7 @@ from chatai.services import bot_events as bot_events_svc
 from chatai.services import bots as bots_svc
 from chatai.team.roles import BOTS
 from chatai.web import routes
+from chatai.web.components.business_connections import business_section, connection_dict
 from chatai.web.components.confirm import confirm_action
 from chatai.web.components.layout import card, dashboard_page, empty_state, error_callout, page_header, t
 from chatai.web.i18n import text
@@ -28,10 +31,11 @@ POLL_SECONDS = 1.5
 MAX_POLLS = 2400  # an hour; reloading the page starts a new poller
 
 
-def _bot_row(b: bots_svc.BotView, locale: str, time_zone: str) -> dict[str, str]:
+def _bot_row(b: bots_svc.BotView, locale: str, time_zone: str, business: int = 0) -> dict[str, str]:
     return {"id": str(b.id), "username": b.username, "assistant": b.assistant_name, "hint": b.token_hint,
             "status": b.status, "desired": b.desired_state, "error": bot_event_text(locale, b.last_error),
-            "error_at": format_time(b.last_error_at, time_zone, seconds=True), "mode": b.mode}
+            "error_at": format_time(b.last_error_at, time_zone, seconds=True), "mode": b.mode,
+            "business": str(business)}
 
 
 class BotsState(rx.State):
@@ -46,13 +50,45 @@ class BotsState(rx.State):
     events_open: bool = False
     events_bot: str = ""
     events: list[dict[str, str]] = []
+    # Telegram Business connections of the owner's bots (components/business_connections.py)
+    business: list[dict[str, str]] = []
+    # Keyset paging (an owner may have thousands of bots; the status refresh reads only the page shown): the
+    # cursor each shown page started after ("" = the first page), the next page's, and how many bots in all.
+    page_starts: list[str] = [""]
+    next_cursor: str = ""
+    bots_total: int = 0
 
     async def _reload(self, owner_id: uuid.UUID) -> None:
         async with async_session() as session:
-            found = await bots_svc.list_bots(session, owner_id=owner_id)
+            page = await bots_svc.list_bots_page(session, owner_id=owner_id, after=self.page_starts[-1])
+            if not page.views and len(self.page_starts) > 1:  # the last bots of this page were disconnected
+                self.page_starts = [""]
+                page = await bots_svc.list_bots_page(session, owner_id=owner_id)
+            self.bots_total = await bots_svc.count_bots(session, owner_id=owner_id)
+            shown = {b.id for b in page.views}
+            connections = [c for c in await business_connections.list_connections(session, owner_id=owner_id)
+                           if c.bot_id in shown]
         locale = await self._locale()
         time_zone = await tab_time_zone(self)
-        self.bots = [_bot_row(b, locale, time_zone) for b in found]
+        counts = Counter(str(c.bot_id) for c in connections)
+        self.bots = [_bot_row(b, locale, time_zone, counts[str(b.id)]) for b in page.views]
+        self.business = [connection_dict(c) for c in connections]
+        self.next_cursor = page.next_after
+
+    @rx.event
+    async def turn_page(self, where: str):
+        """next | prev | first."""
+        access = await require_access(self, BOTS)
+        if access is None:
+            return await refusal(self)
+        if where == "next" and self.next_cursor:
+            self.page_starts = [*self.page_starts, self.next_cursor]
+        elif where == "prev" and len(self.page_starts) > 1:
+            self.page_starts = self.page_starts[:-1]
+        elif where == "first":
+            self.page_starts = [""]
+        await self._reload(access.business_id)
+        return None
 
     @rx.event
     async def load_bots(self):
@@ -65,6 +101,7 @@ class BotsState(rx.State):
         if self.connect_assistant_id not in {a["id"] for a in self.assistant_options}:
             self.connect_assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
         self.error = ""
+        self.page_starts = [""]
         await self._reload(access.business_id)
         return BotsState.poll_status
 
@@ -278,6 +315,7 @@ def _bot_card(b: dict) -> rx.Component:
                     rx.callout(rx.text(t("last_error"), ": ", b["error"], " (", b["error_at"], ")"),
                                icon="triangle-alert", color_scheme="red", size="1", width="100%"),
                     rx.fragment()),
+            business_section(b, BotsState.business),
             rx.cond(
                 BotsState.replace_id == b["id"],
                 rx.form(
@@ -344,6 +382,21 @@ def _connect_form() -> rx.Component:
     )
 
 
+def _pager() -> rx.Component:
+    """Shown only when the owner's bots do not fit one page."""
+    return rx.hstack(
+        rx.button(t("bots_page_first"), variant="soft", size="1", on_click=BotsState.turn_page("first"),
+                  disabled=BotsState.page_starts.length() <= 1),
+        rx.button(t("bots_page_prev"), variant="soft", size="1", on_click=BotsState.turn_page("prev"),
+                  disabled=BotsState.page_starts.length() <= 1, id="bots-prev"),
+        rx.button(t("bots_page_next"), variant="soft", size="1", on_click=BotsState.turn_page("next"),
+                  disabled=BotsState.next_cursor == "", id="bots-next"),
+        rx.text(AuthState.tr["bots_page_count"].replace("{n}", BotsState.bots_total.to_string()), size="2",
+                color=rx.color("gray", 10), id="bots-count"),
+        align="center", wrap="wrap", spacing="3",
+    )
+
+
 @dashboard_page
 def bots_page() -> rx.Component:
     return rx.vstack(
@@ -357,6 +410,8 @@ def bots_page() -> rx.Component:
                 rx.grid(rx.foreach(BotsState.bots, _bot_card), columns=rx.breakpoints(initial="1", md="2"),
                         spacing="4", width="100%"),
                 card(empty_state("send", "no_bots"))),
+        rx.cond(BotsState.page_starts.length() + rx.cond(BotsState.next_cursor == "", 0, 1) > 1, _pager(),
+                rx.fragment()),
         _events_dialog(),
         spacing="4",
         width="100%",

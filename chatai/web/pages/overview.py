@@ -98,7 +98,7 @@ class OverviewState(rx.State):
         async with async_session() as session:
             o = await owner_overview(session, owner_id=access.business_id)
             mine = await assistants_svc.list_assistants(session, owner_id=access.business_id)
-            self.bots_connected = len(await bots_svc.list_bots(session, owner_id=access.business_id))
+            self.bots_connected = await bots_svc.count_bots(session, owner_id=access.business_id)
         self.assistants, self.documents, self.bots_running, self.dialogs = (
             o.assistants, o.documents, o.bots_running, o.dialogs)
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]

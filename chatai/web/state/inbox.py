@@ -33,7 +33,7 @@ from chatai.web.state.inbox_team import TeamInboxMixin, with_assignees
 ALL = "all"  # select items cannot have an empty value
 PERIODS = {"today": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 EVENT_CODES = ("handoff_requested", "handoff_low_confidence", "taken_over", "released", "timed_out", "balance_zero",
-               "balance_resumed")
+               "balance_resumed", "business_owner_wrote", "business_edited", "business_deleted")
 ANSWERED_BY = ("llm", "qa", "extractive", "fallback", "operator", "greeting", "notice")
 MAX_LIVE_ROWS = 200
 MAX_REPLY_CHARS = 4096

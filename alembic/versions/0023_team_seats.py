@@ -1,8 +1,8 @@
 """team seats: team_members (a person's role in someone else's business), team_invitations (single-use,
 expiring, hashed links) and dialog_assignments (who of the team looks after a dialog)
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-05 21:30:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 
 from alembic import op
 
-revision: str = '0022'
-down_revision: str | None = '0021'
+revision: str = '0023'
+down_revision: str | None = '0022'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
