@@ -22,7 +22,7 @@ from chatai.web.components.role_gate import only_for
 from chatai.web.state.inbox import ALL, EVENT_CODES, PERIODS, InboxState
 from chatai.web.state.inbox_tools import InboxToolsState
 
-TRANSCRIPT_DESKTOP_HEIGHT = "max(200px, calc(100vh - 540px))"
+TRANSCRIPT_DESKTOP_HEIGHT = "max(200px, calc(100vh - 600px))"
 _STATUS_COLOR = {"ai": "indigo", "waiting": "orange", "human": "green"}
 
 

@@ -93,7 +93,9 @@ class KnowledgeState(rx.State):
         self.assistant_options = [{"id": str(a.id), "name": a.name} for a in mine]
         if self.assistant_id not in {a["id"] for a in self.assistant_options}:
             self.assistant_id = self.assistant_options[0]["id"] if self.assistant_options else ""
-        self.upload_errors, self.error, self.upload_received = [], "", ""
+        # upload_received stays: a reconnect re-runs this while an upload it reports on finishes (the tab's
+        # socket drops on a slow network), and which files arrived must stay said until the next upload.
+        self.upload_errors, self.error = [], ""
         await self._reload(owner_id)
         if any(d["status"] in PENDING for d in self.documents):
             return KnowledgeState.poll_progress
