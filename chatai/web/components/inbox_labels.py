@@ -19,7 +19,7 @@ def label_filter() -> rx.Component:
     return rx.vstack(
         rx.text(t("tools_label_filter"), size="1", color=rx.color("gray", 10)),
         rx.select.root(
-            rx.select.trigger(min_width="140px", id="filter-label"),
+            rx.select.trigger(min_width="112px", id="filter-label"),
             rx.select.content(rx.select.item(t("inbox_filter_all"), value=ALL),
                               rx.foreach(InboxToolsState.labels, lambda x: rx.select.item(x["name"], value=x["id"]))),
             value=InboxToolsState.f_label, on_change=InboxToolsState.set_label_filter, size="2"),

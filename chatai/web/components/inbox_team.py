@@ -19,7 +19,7 @@ def t(key: str) -> rx.Var:
 def scope_filter() -> rx.Component:
     return rx.vstack(
         rx.text(t("team_assignee"), size="1", color=rx.color("gray", 10)),
-        rx.select.root(rx.select.trigger(min_width="140px", id="filter-scope"),
+        rx.select.root(rx.select.trigger(min_width="112px", id="filter-scope"),
                        rx.select.content(*[rx.select.item(t(f"team_scope_{s}"), value=s) for s in SCOPES]),
                        value=InboxState.f_scope, on_change=InboxState.set_filter_scope, size="2"),
         spacing="1",

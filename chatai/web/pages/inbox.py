@@ -50,13 +50,15 @@ def answered_by_badge(by: rx.Var) -> rx.Component:
 def _select(label_key: str, value: rx.Var, on_change, items: rx.Component, id_: str) -> rx.Component:
     return rx.vstack(
         rx.text(t(label_key), size="1", color=rx.color("gray", 10)),
-        rx.select.root(rx.select.trigger(min_width="140px", id=id_), items, value=value, on_change=on_change,
+        rx.select.root(rx.select.trigger(min_width="112px", id=id_), items, value=value, on_change=on_change,
                        size="2"),
         spacing="1",
     )
 
 
 def _filters() -> rx.Component:
+    # Narrow selects: the seven filters fit one row at 1280 px, so the open conversation's reply box stays
+    # above the fold (tests/e2e/test_desktop_layout.py).
     all_item = rx.select.item(t("inbox_filter_all"), value=ALL)
     return rx.flex(
         _select("inbox_filter_assistant", InboxState.f_assistant, InboxState.set_filter_assistant,
@@ -82,7 +84,7 @@ def _filters() -> rx.Component:
         scope_filter(),
         rx.form(
             rx.hstack(rx.input(name="search", placeholder=t("inbox_search_placeholder"), id="inbox-search",
-                               min_width="220px"),
+                               min_width="180px"),
                       rx.icon_button(rx.icon("search", size=16), type="submit", variant="soft",
                                      aria_label=t("search"), title=t("search"))),
             on_submit=InboxState.handle_search_submit,
