@@ -134,6 +134,10 @@ def db():
         # Only the owner (a superuser here) can reset the books: the app's role may not TRUNCATE them, and
         # their BEFORE TRUNCATE triggers stay quiet only for a session replaying as a replica.
         conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        # A task an earlier test left suspended (its event loop closed mid-query) holds its connection idle in
+        # a transaction forever, and its locks would make TRUNCATE wait forever: end those sessions first.
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                             "current_database() AND pid <> pg_backend_pid() AND state = 'idle in transaction'")
         conn.exec_driver_sql(f"TRUNCATE {tables} CASCADE")
     client = sync_redis.Redis.from_url(redis_url())
     client.flushdb()
