@@ -9,7 +9,6 @@ Who holds a dialog is the database's (dialogs.operator_id), refreshed by the inb
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -24,7 +23,6 @@ TOOLS_EVENTS_CHANNEL = "chatai:inbox_tools"  # {"type": typing|note|labels|custo
 TYPING_THROTTLE_MS = 2500
 TYPING_SHOWN_SECONDS = 6.0  # > the throttle, so steady typing shows without a gap
 EVENT_TYPES = ("typing", "note", "labels", "customer")
-RECONNECT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -114,33 +112,13 @@ class TypingBoard:
 
 async def run_tools_subscriber(handle: Callable[[ToolsEvent], Awaitable[Any]], *,
                                redis_factory: Callable[[], Any] | None = None) -> None:
-    """Forever: subscribe to the tools channel and hand each event to `handle`; reconnects after failures."""
-    if redis_factory is None:
-        from chatai.cache import get_redis as redis_factory
-    while True:
-        pubsub = None
-        try:
-            pubsub = redis_factory().pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(TOOLS_EVENTS_CHANNEL)
-            while True:
-                message = await pubsub.get_message(timeout=30.0)
-                event = parse_tools_event(message.get("data", "")) if message else None
-                if event is None:
-                    continue
-                try:
-                    await handle(event)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - one bad push must not stop live updates
-                    log.warning("inbox tools push failed", exc_info=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # noqa: BLE001 - Redis restarting: views catch up on the next event
-            log.warning("inbox tools subscription lost; reconnecting", exc_info=True)
-            await asyncio.sleep(RECONNECT_SECONDS)
-        finally:
-            if pubsub is not None:
-                try:
-                    await pubsub.aclose()
-                except Exception:  # noqa: BLE001, S110 - closing a broken connection
-                    pass
+    """Forever: subscribe to the tools channel and hand each event to `handle`; reconnects after failures
+    (the web worker's one subscription loop, services/live.py)."""
+    from chatai.services.live import subscribe_forever
+
+    async def next_event(pubsub: Any) -> ToolsEvent | None:
+        message = await pubsub.get_message(timeout=30.0)
+        return parse_tools_event(message.get("data", "")) if message else None
+
+    await subscribe_forever(TOOLS_EVENTS_CHANNEL, next_event, handle, what="inbox tools push",
+                            redis_factory=redis_factory)

@@ -93,31 +93,32 @@ def group_by_owner(events: list[DialogEvent]) -> dict[uuid.UUID, list[DialogEven
     return grouped
 
 
-async def run_dialog_subscriber(handle: Callable[[list[DialogEvent]], Awaitable[Any]], *,
-                                redis_factory: Callable[[], Any] | None = None,
-                                coalesce: float = COALESCE_SECONDS) -> None:
-    """Forever: subscribe to the dialog channel and hand batches of events to `handle`.
-    Reconnects after Redis failures; a failing handler is logged and the loop goes on."""
+async def subscribe_forever(channel: str, next_items: Callable[[Any], Awaitable[Any]],
+                           handle: Callable[[Any], Awaitable[Any]], *, what: str,
+                           redis_factory: Callable[[], Any] | None = None) -> None:
+    """Forever: subscribe to `channel`, and hand what `next_items(pubsub)` returns to `handle` (nothing when it
+    returns a falsy value). Reconnects after Redis failures; a failing handler is logged (as `what`) and the
+    loop goes on. The one subscription loop of the web worker's live channels (dialog events, inbox tools)."""
     if redis_factory is None:
         from chatai.cache import get_redis as redis_factory
     while True:
         pubsub = None
         try:
             pubsub = redis_factory().pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(DIALOG_EVENTS_CHANNEL)
+            await pubsub.subscribe(channel)
             while True:
-                batch = await _next_batch(pubsub, coalesce)
-                if batch:
+                items = await next_items(pubsub)
+                if items:
                     try:
-                        await handle(batch)
+                        await handle(items)
                     except asyncio.CancelledError:
                         raise
                     except Exception:  # noqa: BLE001 - one bad push must not stop live updates
-                        log.warning("live update failed", exc_info=True)
+                        log.warning("%s failed", what, exc_info=True)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - Redis restarting: views catch up on the next event
-            log.warning("dialog event subscription lost; reconnecting", exc_info=True)
+            log.warning("%s subscription lost; reconnecting", what, exc_info=True)
             await asyncio.sleep(RECONNECT_SECONDS)
         finally:
             if pubsub is not None:
@@ -125,6 +126,14 @@ async def run_dialog_subscriber(handle: Callable[[list[DialogEvent]], Awaitable[
                     await pubsub.aclose()
                 except Exception:  # noqa: BLE001, S110 - closing a broken connection
                     pass
+
+
+async def run_dialog_subscriber(handle: Callable[[list[DialogEvent]], Awaitable[Any]], *,
+                                redis_factory: Callable[[], Any] | None = None,
+                                coalesce: float = COALESCE_SECONDS) -> None:
+    """Forever: subscribe to the dialog channel and hand batches of events to `handle`."""
+    await subscribe_forever(DIALOG_EVENTS_CHANNEL, lambda pubsub: _next_batch(pubsub, coalesce), handle,
+                            what="live update", redis_factory=redis_factory)
 
 
 async def _next_batch(pubsub: Any, coalesce: float) -> list[DialogEvent]:
