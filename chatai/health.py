@@ -39,7 +39,8 @@ async def _bot_runner() -> dict[str, Any]:
 async def _timed(check) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        result = await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            result = await check()
     except TimeoutError:
         result = {"status": "down", "error": f"no answer within {CHECK_TIMEOUT_SECONDS:.0f} s"}
     except Exception as exc:  # noqa: BLE001 - any failure of a dependency is "down", with its reason

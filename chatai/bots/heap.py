@@ -19,10 +19,11 @@ Two measures:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import time
+
+from chatai.cancellation import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,7 @@ class HeapKeeper:
         _take_over_full_collections()
         try:
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wave.wait(), self.full_every)
-                if self._wave.is_set():
+                if await wait_set(self._wave, self.full_every):
                     await self._settled()
                     self._wave.clear()
                     self._starts = 0

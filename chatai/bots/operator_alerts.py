@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from chatai.bots import operator_chat
 from chatai.bots.operator_chat import CALLBACK_RELEASE, CALLBACK_TAKE, inbox_link, say, send
 from chatai.cache import get_redis
+from chatai.cancellation import cancel_and_wait
 from chatai.db.models import utcnow
 from chatai.services import notifications, operator_holds, operator_links
 from chatai.services.dialogs import DIALOG_EVENTS_CHANNEL
@@ -61,9 +62,7 @@ class OperatorAlerts:
         try:
             await self._listen()
         finally:
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await cancel_and_wait(self._tasks, what="operator alerts")
 
     def _spawn(self, coro) -> None:  # noqa: ANN001
         task = asyncio.create_task(coro)

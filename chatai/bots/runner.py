@@ -50,6 +50,7 @@ from chatai.bots.status_writer import StatusWriter
 from chatai.bots.supervisor import BotWorker
 from chatai.bots.writeback import WriteBehind
 from chatai.cache import get_redis
+from chatai.cancellation import cancel_and_wait, wait_set
 from chatai.conversation import charging
 from chatai.db.models import utcnow
 from chatai.db.session import database_url
@@ -185,9 +186,7 @@ class BotRunner:
     async def stop(self) -> None:
         """Clean stop: stop receiving, let in-flight answers finish briefly, release leases at once."""
         self._stopping = True
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await cancel_and_wait(self._loops, what=f"bot runner {self.runner_id}")
         workers = list(self.workers.values())
         for start in range(0, len(workers), 200):  # batches: avoid a burst of final requests
             await asyncio.gather(*(w.stop(grace=self.stop_grace) for w in workers[start:start + 200]),
@@ -215,9 +214,7 @@ class BotRunner:
     async def abort(self) -> None:
         """Die like a killed process (tests): nothing released, nothing written, sockets closed."""
         self._stopping = True
-        for task in self._loops:
-            task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
+        await cancel_and_wait(self._loops, what=f"bot runner {self.runner_id}")
         await asyncio.gather(*(w.abort() for w in self.workers.values()), return_exceptions=True)
         self.workers.clear()
         self.writeback.drop()
@@ -302,9 +299,7 @@ class BotRunner:
 
     async def _reconcile_loop(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._sweep_wanted.wait(), self.reconcile_interval)
-            if self._sweep_wanted.is_set():
+            if await wait_set(self._sweep_wanted, self.reconcile_interval):
                 self._sweep_wanted.clear()
                 await asyncio.sleep(min(0.5, self.reconcile_interval))  # gather the bots starting together
                 with contextlib.suppress(Exception):

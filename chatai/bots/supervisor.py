@@ -43,6 +43,7 @@ from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, U
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
 from chatai.bots.throttle import Throttle
+from chatai.cancellation import cancel_and_wait
 from chatai.db.models import utcnow
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import redact
@@ -118,9 +119,7 @@ class BotWorker:
     async def stop(self, *, grace: float = 3.0) -> None:
         """Stop receiving now; let answers already being produced finish for up to `grace` seconds."""
         if self._main is not None:
-            self._main.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._main
+            await cancel_and_wait([self._main], what=f"bot {self.id}")
         if self._tasks and grace > 0:
             await asyncio.wait(set(self._tasks), timeout=grace)
         await self._cancel_tasks()
@@ -128,19 +127,12 @@ class BotWorker:
 
     async def abort(self) -> None:
         """Simulated crash (tests) or lost lease: cancel everything, write nothing."""
-        if self._main is not None:
-            self._main.cancel()
-        await self._cancel_tasks()
-        with contextlib.suppress(BaseException):
-            if self._main is not None:
-                await self._main
+        await cancel_and_wait([self._main, *self._tasks] if self._main is not None else self._tasks,
+                              what=f"bot {self.id}")
         await self._close()
 
     async def _cancel_tasks(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(self._tasks, what=f"bot {self.id}")
 
     async def _close(self) -> None:
         with contextlib.suppress(Exception):

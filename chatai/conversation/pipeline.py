@@ -125,8 +125,8 @@ class Conversation:
         if key and not await charging.reserve(self, turn, key):  # out of money: a notice, a person, never silence
             return await charging.refuse(self, turn, language), "notice", [], {}
         try:
-            answer = await asyncio.wait_for(self._generate(channel, turn, assistant_id, language),
-                                            self.answer_timeout)
+            async with asyncio.timeout(self.answer_timeout):
+                answer = await self._generate(channel, turn, assistant_id, language)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the customer still gets one polite answer

@@ -99,7 +99,8 @@ async def _run_child(request: bytes, limits: Limits) -> tuple[int | None, bytes,
     try:
         # CPU time is enforced by the child's RLIMIT_CPU; this wall-clock bound only catches a child that
         # waits for something instead of computing (2 busy cores can slow an honest one down by ~3x).
-        out, err = await asyncio.wait_for(_exchange(proc, request), timeout=limits.cpu_seconds * 3 + 30)
+        async with asyncio.timeout(limits.cpu_seconds * 3 + 30):
+            out, err = await _exchange(proc, request)
         return await proc.wait(), out, err
     except TimeoutError:
         log.warning("parse child %s ran out of wall-clock time: killed", proc.pid)

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, text, update
 
+from chatai.cancellation import cancel_and_wait
 from chatai.db.models import Document, utcnow
 from chatai.db.session import async_session
 from chatai.rag.ingest import Lease, LeaseLost, embed_missing_qa, process_document, release, switch_providers
@@ -140,15 +141,14 @@ class Lanes:
         except asyncio.CancelledError:
             # Shutting down: hand the document back (uncounted) rather than let its lease run out.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(release(lease), 5)
+                async with asyncio.timeout(5):
+                    await release(lease)
             raise
         except Exception:  # noqa: BLE001 - one document's failure must not stop the others; its lease expires
             log.exception("processing document %s failed", lease.document_id)
 
     async def cancel(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await cancel_and_wait(self.tasks, what="ingestion worker")
 
 
 async def process_pending(limit: int | None = None, *, lease_seconds: float = LEASE_SECONDS) -> int:

@@ -122,7 +122,8 @@ async def deliver(message: EmailMessage) -> None:
     """Send now; raises on any failure. The thread is bounded by the SMTP timeout (smtplib's socket
     timeout applies to every read and write), and the wait here by a little more."""
     timeout = get_settings().smtp_timeout_seconds
-    await asyncio.wait_for(asyncio.to_thread(_deliver_blocking, message), timeout=timeout * 3 + 5)
+    async with asyncio.timeout(timeout * 3 + 5):
+        await asyncio.to_thread(_deliver_blocking, message)
 
 
 @dataclass(frozen=True)

@@ -232,7 +232,8 @@ async def _stream(caller: Caller, dialog_id: uuid.UUID, after: conv.Cursor | Non
             # An idle stream costs no query: it reads again only when its dialog is nudged.
             while True:
                 try:
-                    await asyncio.wait_for(wake.get(), timeout=sse.KEEPALIVE_SECONDS)
+                    async with asyncio.timeout(sse.KEEPALIVE_SECONDS):
+                        await wake.get()
                     break
                 except TimeoutError:
                     yield sse.KEEPALIVE

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
+import chatai.chatai  # noqa: F401 - registers every page state (in the session's context, not one test's)
 from chatai.db.models import Bot, BotEvent, TelegramUpdate, utcnow
 from chatai.db.session import async_session, get_async_engine
 from chatai.security import decrypt_secret, encrypt_secret
@@ -62,7 +63,6 @@ async def test_pause_resume_and_token_replacement_are_logged(tenant, fake_telegr
 
 
 async def test_bots_page_event_log_shows_own_bot_only(db, fake_telegram):
-    import chatai.chatai  # noqa: F401 - registers every page state on the tree
     from chatai.services import accounts
     from chatai.web.pages.bots import BotsState
     from tests.web.clients import signed_in_root

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+import chatai.chatai  # noqa: F401 - registers every page state (in the session's context, not one test's)
 from chatai.db.models import Bot, utcnow
 from chatai.db.session import async_session
 from chatai.services import admin as admin_svc
@@ -136,7 +137,6 @@ async def test_admin_page_refuses_an_owner(db):
 
 async def test_bots_pages_turn_through_an_owners_bots_and_only_theirs(db):
     """The owner's page (and the admin's) show one page at a time; next / previous / first walk them all."""
-    import chatai.chatai  # noqa: F401 - registers every page state on the tree
     from chatai.services import accounts, assistants
     from chatai.web.pages.admin_bots import AdminBotsState
     from chatai.web.pages.bots import BotsState

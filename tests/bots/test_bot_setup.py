@@ -211,3 +211,23 @@ async def _all_answered(statuses, posted: int) -> bool:
 
 async def _recorded_count(runner, ids, count: int) -> bool:
     return len(await runner.setup_records.recorded(ids)) == count
+
+
+@pytest.mark.parametrize("yields", [0, 1, 2])
+async def test_a_runner_stopping_as_a_bot_comes_up_stops(tenant, fake_telegram, runners, public_url, yields):
+    """A bot coming up wakes two of the runner's loops (the sweep and the heap keeper); a stop in that instant
+    was lost by asyncio.wait_for on Python 3.11 and the stop waited forever (CI hung here)."""
+    import asyncio
+
+    bot, token = await connect(fake_telegram, tenant)
+    # Reconciling only when woken: between wakes the loop waits on the event the next bot_up() sets.
+    runner = await runners(answer_fn=FakeBrain(), mode="webhook", reconcile_interval=60)
+    assert await wait_for(lambda: runner.workers.get(bot.id) and runner.workers[bot.id].status == "running")
+    assert await wait_for(lambda: not runner._sweep_wanted.is_set())  # the sweep the bot's start asked for began
+    await asyncio.sleep(1.0)  # ...and ended (its own pause is 0.5 s): the loop waits again
+    runner.bot_up()
+    for _ in range(yields):
+        await asyncio.sleep(0)
+    async with asyncio.timeout(60):  # a lost cancellation never ends: fail here instead of hanging the run
+        await runner.stop()
+    assert all(task.done() for task in runner._loops)
