@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.hang_report"]
+
 ROOT = Path(__file__).resolve().parent.parent
 # Overridable so that a test can run a pytest session of its own against servers of its own.
 TEST_DATA = Path(os.environ.get("CHATAI_TEST_SERVERS_DIR") or ROOT / ".data" / "test-servers")
