@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import Coroutine
 from typing import Any, NoReturn
 
@@ -103,3 +104,21 @@ def explain_failure(exc: BaseException) -> str | None:
     if isinstance(exc, ConnectionError | TimeoutError):
         return f"A connection failed: {_first_line(exc)}"
     return None
+
+
+def assistant_id_arg(value: str) -> uuid.UUID:
+    """An assistant id given on the command line, or a sentence saying it is not one."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        fail(f"not an assistant id: {value}")
+
+
+async def owner_of_assistant(session: Any, assistant_id: uuid.UUID) -> uuid.UUID:
+    """The owner of an assistant (the CLI acts as that owner), or a sentence saying there is no such assistant."""
+    from chatai.db.models import Assistant
+
+    assistant = await session.get(Assistant, assistant_id)
+    if assistant is None:
+        fail(f"no assistant with id {assistant_id}")
+    return assistant.owner_id

@@ -13,7 +13,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from chatai.cli_support import fail, run_async
+from chatai.cli_support import assistant_id_arg, fail, owner_of_assistant, run_async
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,35 +42,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     ask.set_defaults(func=_ask)
 
 
-def _assistant_id(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        fail(f"not an assistant id: {value}")
-
-
-async def _owner_of(session, assistant_id: uuid.UUID) -> uuid.UUID:  # noqa: ANN001
-    from chatai.db.models import Assistant
-
-    assistant = await session.get(Assistant, assistant_id)
-    if assistant is None:
-        fail(f"no assistant with id {assistant_id}")
-    return assistant.owner_id
-
-
 def _ingest(args: argparse.Namespace) -> int:
     from chatai.db.models import Document
     from chatai.db.session import async_session
     from chatai.rag.worker import process_pending
     from chatai.services.knowledge import UploadError, upload_document
 
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
 
     async def go() -> int:
         failures = 0
         queued: dict[uuid.UUID, str] = {}
         async with async_session() as session:
-            owner_id = await _owner_of(session, assistant_id)
+            owner_id = await owner_of_assistant(session, assistant_id)
             for name in args.files:
                 path = Path(name)
                 try:
@@ -109,13 +93,13 @@ def _search(args: argparse.Namespace) -> None:
     from chatai.rag.confidence import top_confidence
     from chatai.services.knowledge import search
 
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
     if args.top_k is not None and not 1 <= args.top_k <= 100:
         fail("--top-k must be between 1 and 100")
 
     async def go() -> None:
         async with async_session() as session:
-            owner_id = await _owner_of(session, assistant_id)
+            owner_id = await owner_of_assistant(session, assistant_id)
             for query in args.queries:
                 hits = await search(session, owner_id=owner_id, assistant_id=assistant_id, query=query,
                                     top_k=args.top_k)
@@ -146,11 +130,11 @@ def _reindex(args: argparse.Namespace) -> None:
     from chatai.rag.worker import process_pending
     from chatai.services.knowledge import reindex_document
 
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
 
     async def go() -> None:
         async with async_session() as session:
-            owner_id = await _owner_of(session, assistant_id)
+            owner_id = await owner_of_assistant(session, assistant_id)
             ids = list((await session.execute(select(Document.id).where(Document.assistant_id == assistant_id)))
                        .scalars())
             for document_id in ids:
@@ -167,12 +151,12 @@ def _ask(args: argparse.Namespace) -> None:
     from chatai.db.session import async_session
     from chatai.rag.answer import answer_question
 
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
     question = " ".join(args.question)
 
     async def go() -> None:
         async with async_session() as session:
-            await _owner_of(session, assistant_id)
+            await owner_of_assistant(session, assistant_id)
         answer = await answer_question(assistant_id=assistant_id, question=question)
         if args.json:
             payload = {k: v for k, v in asdict(answer).items() if k not in ("hits", "evidence")}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import uuid
 
-from chatai.cli_support import fail, run_async
+from chatai.cli_support import assistant_id_arg, fail, owner_of_assistant, run_async
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,29 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     snippet.set_defaults(func=_snippet)
 
 
-def _assistant_id(raw: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        fail(f"not an assistant id: {raw}")
-
-
-async def _owner(session, assistant_id: uuid.UUID) -> uuid.UUID:  # noqa: ANN001
-    from chatai.db.models import Assistant
-
-    assistant = await session.get(Assistant, assistant_id)
-    if assistant is None:
-        fail(f"no assistant with id {assistant_id}")
-    return assistant.owner_id
-
-
 def _save(assistant_id: uuid.UUID, **fields: object) -> list[str]:
     from chatai.db.session import async_session
     from chatai.widget.store import WidgetSettingsError, get_owned_widget, save_widget
 
     async def go() -> list[str]:
         async with async_session() as session:
-            owner_id = await _owner(session, assistant_id)
+            owner_id = await owner_of_assistant(session, assistant_id)
             current = await get_owned_widget(session, owner_id=owner_id, assistant_id=assistant_id)
             if "allowed_sites" in fields:
                 fields["allowed_sites"] = [*current.allowed_sites, *fields["allowed_sites"]]
@@ -65,13 +49,13 @@ def _save(assistant_id: uuid.UUID, **fields: object) -> list[str]:
 
 
 def _enable(args: argparse.Namespace) -> None:
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
     sites = _save(assistant_id, enabled=True, allowed_sites=args.allow)
     print(f"website chat on for {assistant_id}; allowed sites: {', '.join(sites) or 'none (add one with --allow)'}")
 
 
 def _disable(args: argparse.Namespace) -> None:
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
     _save(assistant_id, enabled=False)
     print(f"website chat off for {assistant_id}")
 
@@ -80,11 +64,11 @@ def _snippet(args: argparse.Namespace) -> None:
     from chatai.db.session import async_session
     from chatai.widget.store import snippet
 
-    assistant_id = _assistant_id(args.assistant)
+    assistant_id = assistant_id_arg(args.assistant)
 
     async def go() -> None:
         async with async_session() as session:
-            await _owner(session, assistant_id)
+            await owner_of_assistant(session, assistant_id)
 
     run_async(go())
     print(snippet(assistant_id))
