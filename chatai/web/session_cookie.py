@@ -224,12 +224,12 @@ async def sign_out_route(request: Request) -> Response:
 
 
 async def verify_email_route(request: Request) -> Response:
-    """The link in the verification mail (services/accounts.verify_email): works once, then says so."""
+    """The link in the verification mail (services/mailed_links.verify_email): works once, then says so."""
     from chatai.db.session import async_session
-    from chatai.services import accounts
+    from chatai.services import mailed_links
 
     async with async_session() as session:
-        ok = await accounts.verify_email(session, token=request.query_params.get("token", ""))
+        ok = await mailed_links.verify_email(session, token=request.query_params.get("token", ""))
     notice = "email_verified" if ok else "email_link_invalid"
     return RedirectResponse(f"/signin?notice={notice}", status_code=303,
                             headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import MICRO, Bot, EmailToken, OutboxMail, User, UserSession, utcnow
 from chatai.db.session import async_session
-from chatai.services import accounts, billing, bot_events, bots, charges, mail, notifications
+from chatai.services import accounts, billing, bot_events, bots, charges, mail, mailed_links, notifications
 from chatai.services.accounts import AccountError
 from chatai.services.mail_templates import render
 from chatai.settings import get_settings
@@ -86,11 +86,11 @@ async def test_sign_up_mails_a_verification_link_in_the_owners_language_that_wor
     assert link in received.html  # the same link as a button in the HTML part
 
     async with async_session() as s:
-        assert await accounts.verify_email(s, token=_token(link))
+        assert await mailed_links.verify_email(s, token=_token(link))
     assert (await _user("olga@example.com")).email_verified_at is not None
     async with async_session() as s:
-        assert not await accounts.verify_email(s, token=_token(link))  # used
-        assert not await accounts.verify_email(s, token="forged" + _token(link)[6:])
+        assert not await mailed_links.verify_email(s, token=_token(link))  # used
+        assert not await mailed_links.verify_email(s, token="forged" + _token(link)[6:])
     async with async_session() as s:  # only its hash is stored
         hashes = (await s.execute(sa.select(EmailToken.token_hash))).scalars().all()
     assert _token(link) not in hashes and len(hashes) == 1
@@ -134,17 +134,17 @@ async def test_unverified_owner_cannot_connect_a_bot_and_resend_is_rate_limited(
     assert refused.value.code == "email_unverified" and "Confirm your email" in refused.value.message
     for _ in range(3):
         async with async_session() as s:
-            await accounts.resend_verification(s, user_id=tenant.owner_id)
+            await mailed_links.resend_verification(s, user_id=tenant.owner_id)
     async with async_session() as s:
         with pytest.raises(AccountError) as limited:
-            await accounts.resend_verification(s, user_id=tenant.owner_id)
+            await mailed_links.resend_verification(s, user_id=tenant.owner_id)
     assert limited.value.code == "mail_resend_rate_limited" and limited.value.retry_after > 0
     await _send()
     links = [m.link("/auth/verify") for m in mail_on.to("unverified@example.com")]
     assert len(links) == 3
     async with async_session() as s:  # only the latest link works
-        assert not await accounts.verify_email(s, token=_token(links[0]))
-        assert await accounts.verify_email(s, token=_token(links[-1]))
+        assert not await mailed_links.verify_email(s, token=_token(links[0]))
+        assert await mailed_links.verify_email(s, token=_token(links[-1]))
 
 
 async def test_admin_created_users_are_verified(mail_on):
@@ -160,7 +160,7 @@ async def test_with_no_smtp_everyone_counts_as_verified_and_reset_says_ask_the_a
     async with async_session() as s:
         assert (await accounts.user_for_token(s, token)).email_verified
         with pytest.raises(AccountError) as off:
-            await accounts.request_password_reset(s, email="nomail@example.com")
+            await mailed_links.request_password_reset(s, email="nomail@example.com")
     assert off.value.code == "mail_off"
 
 
@@ -169,7 +169,7 @@ async def test_with_no_smtp_everyone_counts_as_verified_and_reset_says_ask_the_a
 
 async def _reset_link(smtp: SmtpServer, email: str) -> str:
     async with async_session() as s:
-        await accounts.request_password_reset(s, email=email, client="10.0.0.3")
+        await mailed_links.request_password_reset(s, email=email, client="10.0.0.3")
     await _send()
     return smtp.to(email)[-1].link("/auth/reset")
 
@@ -183,14 +183,14 @@ async def test_reset_link_sets_a_password_once_and_ends_every_session(mail_on):
     token = _token(link)
     async with async_session() as s:
         with pytest.raises(AccountError) as weak:  # a refused password does not use the link up
-            await accounts.reset_password_with_token(s, token=token, new_password="short")
+            await mailed_links.reset_password_with_token(s, token=token, new_password="short")
         assert weak.value.code == "password_too_short"
-        await accounts.reset_password_with_token(s, token=token, new_password=NEW_PASSWORD)
+        await mailed_links.reset_password_with_token(s, token=token, new_password=NEW_PASSWORD)
     async with async_session() as s:
         assert await accounts.user_for_token(s, old_session) is None
         assert (await s.execute(sa.select(sa.func.count()).select_from(UserSession))).scalar() == 0
         with pytest.raises(AccountError) as reused:
-            await accounts.reset_password_with_token(s, token=token, new_password="another fine phrase")
+            await mailed_links.reset_password_with_token(s, token=token, new_password="another fine phrase")
     assert reused.value.code == "mail_reset_link_invalid"
     assert await _sign_in("reset@example.com", NEW_PASSWORD)
 
@@ -202,13 +202,13 @@ async def test_expired_and_forged_reset_links_fail(mail_on):
     for forged in ("", "x" * 43, token[:-1] + ("A" if token[-1] != "A" else "B"), token + "x" * 200):
         async with async_session() as s:
             with pytest.raises(AccountError):
-                await accounts.reset_password_with_token(s, token=forged, new_password=NEW_PASSWORD)
+                await mailed_links.reset_password_with_token(s, token=forged, new_password=NEW_PASSWORD)
     async with async_session() as s:
         await s.execute(sa.update(EmailToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         await s.commit()
-        assert not await accounts.reset_link_usable(s, token=token)
+        assert not await mailed_links.reset_link_usable(s, token=token)
         with pytest.raises(AccountError):
-            await accounts.reset_password_with_token(s, token=token, new_password=NEW_PASSWORD)
+            await mailed_links.reset_password_with_token(s, token=token, new_password=NEW_PASSWORD)
     assert await _sign_in("late@example.com", PASSWORD)  # unchanged
 
 
@@ -223,7 +223,7 @@ async def test_reset_link_expires_after_one_hour(mail_on):
 
 async def test_reset_for_an_unknown_email_answers_alike_and_sends_nothing(mail_on):
     async with async_session() as s:
-        await accounts.request_password_reset(s, email="nobody@example.com")
+        await mailed_links.request_password_reset(s, email="nobody@example.com")
     assert (await _send()).sent == 0 and mail_on.to("nobody@example.com") == []
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from chatai.cache import get_redis
 from chatai.db.models import UserSession
 from chatai.db.session import async_session
-from chatai.services import accounts, password_work
+from chatai.services import accounts, mailed_links, password_work
 from chatai.services.accounts import AccountError, SignInLimits
 from chatai.settings import get_settings
 
@@ -212,14 +212,14 @@ async def test_a_reset_link_refused_for_a_busy_pool_still_works_afterwards(db, m
         await _wait_until(lambda: password_work.stats().running == 1)
         async with async_session() as s:
             with pytest.raises(AccountError) as err:
-                await accounts.reset_password_with_token(s, token=token, new_password="a fresh new secret")
+                await mailed_links.reset_password_with_token(s, token=token, new_password="a fresh new secret")
         assert err.value.code == "password_checks_busy"
     finally:
         gate.set()
         await blocker
         password_work.reset_pool()
     async with async_session() as s:
-        assert await accounts.reset_link_usable(s, token=token)
-        await accounts.reset_password_with_token(s, token=token, new_password="a fresh new secret")
+        assert await mailed_links.reset_link_usable(s, token=token)
+        await mailed_links.reset_password_with_token(s, token=token, new_password="a fresh new secret")
     assert len(await _sign_in(OWNER, "a fresh new secret", "192.0.2.77")) > 30  # a session token
     assert await _sessions() == 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import reflex as rx
 
 from chatai.db.session import async_session
-from chatai.services import accounts
+from chatai.services import mailed_links
 from chatai.services.accounts import AccountError
 from chatai.web.i18n import text
 from chatai.web.state.auth import AuthState, require_user
@@ -35,7 +35,7 @@ class EmailBannerState(rx.State):
         locale = (await self.get_state(AuthState)).locale
         try:
             async with async_session() as session:
-                await accounts.resend_verification(session, user_id=user.id)
+                await mailed_links.resend_verification(session, user_id=user.id)
         except AccountError as exc:
             self.result = text(locale, f"err_{exc.code}", n=exc.retry_after)
             return

@@ -10,7 +10,7 @@ import reflex as rx
 import sqlalchemy.exc
 
 from chatai.db.session import async_session
-from chatai.services import accounts, mail, passwords
+from chatai.services import accounts, mail, mailed_links, passwords
 from chatai.services.accounts import AccountError
 from chatai.web import routes, session_cookie
 from chatai.web.components.layout import auth_shell, error_callout, t
@@ -19,7 +19,7 @@ from chatai.web.state.auth import AuthState, start_browser_session
 
 log = logging.getLogger(__name__)
 FORGOT_PASSWORD = "/forgot-password"  # noqa: S105 - a page path
-RESET_PASSWORD = accounts.RESET_PATH
+RESET_PASSWORD = mailed_links.RESET_PATH
 MAIL_NOTICES = ("email_verified", "email_link_invalid", "password_reset")
 # A dependency being down is not the user's fault and not a "wrong password": say so.
 OUTAGE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, redis.exceptions.ConnectionError,
@@ -196,7 +196,7 @@ def _signup_form() -> rx.Component:
                       other_href=routes.SIGNIN, other_id="to-signin", on_submit=SignUpState.handle_sign_up_submit)
 
 
-# --- forgot / reset password (services/accounts.py request_password_reset, reset_password_with_token) ------
+# --- forgot / reset password (services/mailed_links.py request_password_reset, reset_password_with_token) ------
 
 
 class ForgotPasswordState(rx.State):
@@ -215,7 +215,7 @@ class ForgotPasswordState(rx.State):
         email = str(form.get("email", "")).strip()[:254]
         try:
             async with async_session() as session:
-                await accounts.request_password_reset(session, email=email, client=auth.client())
+                await mailed_links.request_password_reset(session, email=email, client=auth.client())
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
             return
@@ -241,7 +241,7 @@ class ResetPasswordState(rx.State):
     async def load_reset_password(self):
         self.error = ""
         async with async_session() as session:
-            self.link_ok = await accounts.reset_link_usable(session, token=self._token())
+            self.link_ok = await mailed_links.reset_link_usable(session, token=self._token())
         if not self.link_ok:
             self.error = text((await self.get_state(AuthState)).locale, "err_mail_reset_link_invalid")
 
@@ -251,7 +251,7 @@ class ResetPasswordState(rx.State):
         self.error = ""
         try:
             async with async_session() as session:
-                await accounts.reset_password_with_token(session, token=self._token(),
+                await mailed_links.reset_password_with_token(session, token=self._token(),
                                                          new_password=str(form.get("password", "")))
         except AccountError as exc:
             self.error = _error_text(auth.locale, exc)
