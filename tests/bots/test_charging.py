@@ -41,6 +41,7 @@ async def _fund(owner_id, amount: int) -> None:
 
 async def _money(owner_id) -> tuple[int, int, list[str]]:
     async with async_session() as s:
+        await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})  # one instant's books
         account = await s.get(BillingAccount, owner_id)
         charges = (await s.execute(sa.select(Charge.status).order_by(Charge.created_at))).scalars().all()
         _n, problems = await billing.check_accounts(s)

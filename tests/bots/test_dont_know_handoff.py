@@ -40,7 +40,10 @@ async def shop(tenant, monkeypatch):
 
 
 async def _money(owner_id) -> tuple[int, list[str]]:
+    """The balance and the charges as of one instant: one snapshot (REPEATABLE READ), since under READ COMMITTED
+    a settle committing between two reads showed a committed charge beside the balance from before it."""
     async with async_session() as s:
+        await s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         account = await s.get(BillingAccount, owner_id)
         charges = (await s.execute(sa.select(Charge.status).order_by(Charge.created_at))).scalars().all()
     return account.balance_micros, list(charges)
