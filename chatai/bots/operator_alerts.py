@@ -51,9 +51,9 @@ MAX_SEND_ATTEMPTS = 6  # rounds of one alert (or forwarded message) that Telegra
 MAX_BACKOFF = 60.0  # seconds between two rounds at most (a longer retry_after is obeyed as it is)
 MIN_SWEEP_INTERVAL = 0.2
 # Sentences of the bot's event log (stored in English, shown in the owner's language: texts/bot_events.py).
-OPERATOR_BLOCKED = ("Operator {name} blocked the bot in Telegram, so the account was unlinked and gets no more "
+OPERATOR_BLOCKED = ("Operator {who} blocked the bot in Telegram, so the account was unlinked and gets no more "
                     "alerts. A new link from the dashboard adds it again.")
-ALERTS_GIVEN_UP = ("Telegram did not take the alerts for operator {name} after {n} attempts; they were given up. "
+ALERTS_GIVEN_UP = ("Telegram did not take the alerts for operator {who} after {n} attempts; they were given up. "
                    "The waiting dialogs are in the inbox.")
 
 
@@ -275,7 +275,7 @@ class OperatorAlerts:
         if failures >= MAX_SEND_ATTEMPTS:
             self._retry.pop(operator.id, None)
             log.warning("bot %s: alerts for an operator given up after %d rounds", worker.id, failures)
-            await self._event(worker, "operator_alert_failed", ALERTS_GIVEN_UP.format(name=_name(operator),
+            await self._event(worker, "operator_alert_failed", ALERTS_GIVEN_UP.format(who=_name(operator),
                                                                                      n=failures))
             return True
         delay = max(retry_after, min(MAX_BACKOFF, self.runner.backoff_base * 2 ** (failures - 1)))
@@ -293,7 +293,7 @@ class OperatorAlerts:
             return  # unlinked meanwhile (by the owner, or by another round)
         operator_chat.forget_operators(worker.id)
         log.info("bot %s: an operator blocked the bot and was unlinked", worker.id)
-        await self._event(worker, "operator_unlinked", OPERATOR_BLOCKED.format(name=_name(operator)))
+        await self._event(worker, "operator_unlinked", OPERATOR_BLOCKED.format(who=_name(operator)))
 
     async def _event(self, worker: Worker, kind: str, message: str) -> None:
         try:

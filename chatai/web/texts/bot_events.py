@@ -41,13 +41,13 @@ RU_SENTENCES: dict[str, str] = {
     "Resumed by a platform administrator.": "Возобновлён администратором платформы.",
     "Restarted by a platform administrator.": "Перезапущен администратором платформы.",
     # chatai/bots/operator_alerts.py
-    "Operator {name} blocked the bot in Telegram, so the account was unlinked and gets no more alerts. A new link "
+    "Operator {who} blocked the bot in Telegram, so the account was unlinked and gets no more alerts. A new link "
     "from the dashboard adds it again.":
-        "Оператор {name} заблокировал бота в Telegram, поэтому аккаунт отвязан и больше не получает оповещений. "
+        "Оператор {who} заблокировал бота в Telegram, поэтому аккаунт отвязан и больше не получает оповещений. "
         "Новая ссылка из панели управления снова подключит его.",
-    "Telegram did not take the alerts for operator {name} after {n} attempts; they were given up. The waiting "
+    "Telegram did not take the alerts for operator {who} after {n} attempts; they were given up. The waiting "
     "dialogs are in the inbox.":
-        "Telegram не принял оповещения для оператора {name} после {n} попыток; они отменены. Ожидающие диалоги — "
+        "Telegram не принял оповещения для оператора {who} после {n} попыток; они отменены. Ожидающие диалоги — "
         "во входящих.",
 }
 
