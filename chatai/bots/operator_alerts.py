@@ -157,7 +157,8 @@ class OperatorAlerts:
 
     async def sweep_owed_alerts(self) -> None:
         """Alert rounds for owners whose operators miss an alert (a failed send due for its retry, a runner
-        that died before sending). Dialogs still inside the gathering window are left to their round."""
+        that died before sending; dialogs still inside the gathering window are left to their round), and
+        forwards for holders who miss a customer's message."""
         workers = self._my_workers()
         if not workers:
             return
@@ -166,6 +167,11 @@ class OperatorAlerts:
             owners = await operator_holds.owners_owing_alerts(session, bot_ids=list(workers), before=before)
         for owner_id in owners:
             self.alert_soon(owner_id)
+        async with self.runner.session() as session:
+            unforwarded = await operator_holds.dialogs_owing_forwards(session, bot_ids=list(workers))
+        for dialog_id in unforwarded:
+            if dialog_id not in self._forward_failures:  # one being retried keeps its own backoff
+                self.forward_soon(dialog_id)
 
     def _my_workers(self) -> dict[uuid.UUID, Worker]:
         return {bot_id: w for bot_id, w in self.runner.workers.items() if w.status == "running"}

@@ -297,3 +297,19 @@ async def owners_owing_alerts(session: AsyncSession, *, bot_ids: list[uuid.UUID]
     result = list(rows.scalars())
     await session.rollback()
     return result
+
+
+async def dialogs_owing_forwards(session: AsyncSession, *, bot_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Dialogs held by operators reached through these bots whose customer wrote something the holder was not sent (a
+    forward Telegram did not take, a runner that died before sending it)."""
+    if not bot_ids:
+        return []
+    owed = (sa.select(sa.literal(1)).where(Message.dialog_id == OperatorHold.dialog_id, Message.role == "user",
+                                           Message.created_at > OperatorHold.forwarded_until).exists())
+    rows = await session.execute(
+        sa.select(OperatorHold.dialog_id).join(Dialog, Dialog.id == OperatorHold.dialog_id)
+        .join(TelegramOperator, TelegramOperator.id == OperatorHold.operator_id)
+        .where(TelegramOperator.bot_id.in_(bot_ids), Dialog.status == "human", owed))
+    result = list(rows.scalars())
+    await session.rollback()
+    return result

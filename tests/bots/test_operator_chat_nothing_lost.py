@@ -20,7 +20,19 @@ from chatai.services import operator_links
 from chatai.web.i18n import text as say
 from chatai.web.texts.bot_events import bot_event_text
 from tests.bots.conftest import FakeBrain, connect, wait_for
-from tests.bots.test_operator_chat import OLGA, PETR, _alerted_since, _code, _in_chat, _linked, _make_waiting
+from tests.bots.test_operator_chat import (
+    CUSTOMER,
+    OLGA,
+    PETR,
+    _alerted_since,
+    _code,
+    _dialog,
+    _in_chat,
+    _linked,
+    _make_waiting,
+    _next_in_chat,
+    _press,
+)
 
 ALERT = say("en", "opchat_alert", customer="{customer}", bot="").split("{customer}")[0]  # the alert's opening
 
@@ -109,6 +121,24 @@ async def test_alerts_telegram_keeps_refusing_are_given_up_after_bounded_rounds(
     assert await wait_for(lambda: _alerted_since(OLGA, handoff_at))
     await asyncio.sleep(0.6)
     assert len(_alert_calls(fake_telegram, token, OLGA, "Customer 0")) == 3
+
+
+async def test_a_customer_message_the_holder_did_not_get_is_forwarded_later_once(tenant, fake_telegram, runners):
+    bot, token = await connect(fake_telegram, tenant)
+    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
+    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
+    fake_telegram.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
+    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
+    dialog = await _dialog(bot.id, CUSTOMER)
+    await _press(fake_telegram, token, alert, f"op:t:{dialog.id}", OLGA)
+    fake_telegram.fail_next(token, "sendMessage", 502, chat_id=OLGA, contains="Алло", times=2)
+
+    fake_telegram.push_text(token, "Алло, вы тут?", chat_id=CUSTOMER, first_name="Alice")
+    forwarded = say("en", "opchat_forward", customer="Alice", text="Алло, вы тут?")
+    assert await wait_for(lambda: [m["text"] for m in _in_chat(fake_telegram, token, OLGA)][2:] == [forwarded])
+    await asyncio.sleep(0.6)  # two sweeps: sent once
+    assert [m["text"] for m in _in_chat(fake_telegram, token, OLGA)][2:] == [forwarded]
+    assert len(_alert_calls(fake_telegram, token, OLGA, "Алло")) == 3  # two refused, one sent
 
 
 async def _webhook_client(bot_id):
