@@ -12,7 +12,13 @@ balance, the dashboard) reaches Telegram too:
 - a customer's message in a dialog a Telegram operator holds: forwarded to the holder's chat (a reply to it
   answers the customer);
 - a held dialog going back to the AI from elsewhere (dashboard, timeout): the holder is told.
-Each runner sends only through the bots it runs, so exactly one runner alerts each operator.
+Each runner sends only through the bots it runs (and only while it holds their leases), so exactly one
+runner alerts each operator. Nothing is lost: a message Telegram did not take (network, 5xx, 429) leaves its
+cursor (alerted_until, forwarded_until) where it was and is sent by a later round, after a backoff that obeys
+retry_after, up to MAX_SEND_ATTEMPTS rounds (then given up, with an event in the bot's log); what went out is
+never sent again (the alerts sent are remembered per dialog). A 403 (the operator blocked the bot) unlinks
+the operator with an event for the owner. A sweep every few seconds finds what no live event brought (rounds
+due for a retry, a runner that died, stored operator updates nobody handled: operator_updates.py).
 """
 
 from __future__ import annotations

@@ -2,9 +2,8 @@
 
 An update is the operator chat's, never a customer's question (never answered by the AI, never charged),
 when it is a button press (callback_query), an operator link being opened (`/start op_…`), or a message
-from an account linked as an operator of this bot. The poll loop asks `intercept` before anything else;
-an operator's update is claimed in telegram_updates as 'ignored' (so a re-delivery is not handled twice)
-and handled in the background:
+from an account linked as an operator of this bot. The poll loop and the webhook route ask first
+(operator_updates.py): an operator's update is stored before it is acknowledged, then handled once here:
 - `/start op_<code>`: link the account (services/operator_links.redeem), answer with a sentence;
 - a reply to an alert or to a forwarded customer message: the text goes to that customer through the
   dialog's own bot as an operator reply, taking the dialog over when nobody holds it;
