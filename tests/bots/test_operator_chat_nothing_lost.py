@@ -233,3 +233,28 @@ async def test_a_runner_that_lost_the_bots_lease_sends_nothing_to_operators(tena
     assert await wait_for(lambda: _alerts_shown(fake_telegram, token, OLGA, "Customer 0") == 1)
     await asyncio.sleep(0.6)  # the stale runner's round and sweeps came and went: nothing of theirs
     assert len(_alert_calls(fake_telegram, token, OLGA, "Customer 0")) == 1
+
+
+async def test_an_operator_update_a_polling_runner_stored_but_did_not_handle_is_handled_by_the_next(
+        tenant, fake_telegram, runners):
+    """A polling runner stored the update (its offset moved on, Telegram will not send it again) and died
+    before handling it: the bot's next runner finds it and handles it once."""
+    from chatai.bots import operator_updates
+    from chatai.db.session import get_async_engine
+    from tests.fakes.telegram_server import text_update
+
+    bot, token = await connect(fake_telegram, tenant)
+    code = await _code(tenant.owner_id, bot.id)
+    update = text_update(f"/start {code}", chat_id=OLGA, first_name="Olga", update_id=77)
+    async with get_async_engine().connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert await operator_updates.store(conn, bot_id=bot.id, update=update)
+        assert not await operator_updates.store(conn, bot_id=bot.id, update=update)  # a re-delivery
+
+    await runners(answer_fn=FakeBrain())
+    assert await wait_for(lambda: len(_in_chat(fake_telegram, token, OLGA)) == 1)
+    assert _in_chat(fake_telegram, token, OLGA)[0]["text"] == say("en", "opchat_linked")
+    await asyncio.sleep(0.6)
+    assert len(_in_chat(fake_telegram, token, OLGA)) == 1
+    async with async_session() as s:
+        assert await s.scalar(sa.select(sa.func.count()).select_from(OperatorUpdate)) == 0
