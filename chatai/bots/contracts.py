@@ -109,12 +109,17 @@ class Worker(Protocol):
     runner: Runner
     status: str
     failed: bool
+    inflight: set[int]  # update ids being handled here (customers' and operators')
     answer_fn: AnswerFn
     answer_timeout: float
     bot: LeanBot  # sends with inline keyboards, answers buttons (operator_chat.py), sendMessageDraft (streaming)
     throttle: Throttle  # ... through the bot's per-chat pacing
 
     async def assistant(self) -> AssistantInfo: ...
+
+    def check_lease(self) -> None:
+        """Raises LeaseLost when this runner no longer owns the bot: nothing may be sent for it."""
+        ...
 
     def typing(self, chat_id: int, *, business_connection_id: str = "") -> AbstractAsyncContextManager[None]: ...
 

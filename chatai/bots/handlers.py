@@ -21,11 +21,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from chatai.bots import group_chats
+from chatai.bots.contracts import LeaseLost
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.telegram_format import format_answer, plain
 from chatai.conversation.channel import Receipt, Stream
@@ -97,8 +99,10 @@ class DraftStream:
     instead of them once one fails (the failure is logged, never the text).
 
     A draft goes out in a task of its own, the newest text winning: reading the model's stream never waits
-    for Telegram, and a slow draft is overtaken rather than queued. `finish` waits for the draft in flight,
-    so no draft can land after the final message."""
+    for Telegram, and a slow draft is overtaken rather than queued. Each draft waits for its turn in the bot's
+    throttle like a message (drafts count toward the bot's and the chat's limits, leaving room for messages:
+    bots/throttle.py) and only while the runner holds the bot's lease. `finish` drops a draft still waiting
+    for its turn and waits for one being sent, so no draft can land after the final message."""
 
     interval = DRAFT_INTERVAL
 
@@ -108,6 +112,7 @@ class DraftStream:
         self.failed = False
         self._latest: str | None = None
         self._in_flight: asyncio.Task | None = None
+        self._queued = False  # the draft in flight waits for its turn in the throttle (not sent yet)
         self._typing: contextlib.AbstractAsyncContextManager[None] | None = None
 
     async def _typing_on(self) -> None:
@@ -122,16 +127,28 @@ class DraftStream:
 
     async def _send_latest(self) -> None:
         while self._latest is not None and not self.failed:
-            text, self._latest = self._latest, None
+            self._queued = True
             try:
+                await self.worker.throttle.wait(self.chat_id, draft=True)
+            finally:
+                self._queued = False
+            text, self._latest = self._latest, None  # the newest text by now
+            if text is None:
+                return
+            try:
+                self.worker.check_lease()
                 await self.worker.bot.send_message_draft(chat_id=self.chat_id, draft_id=self.draft_id,
                                                          text=text[:MAX_DRAFT_CHARS])
             except asyncio.CancelledError:
                 raise
-            except TelegramError as exc:
+            except (TelegramError, LeaseLost) as exc:
                 self.failed = True
                 if isinstance(exc, BadRequest):  # the server does not do drafts: not for this bot again
                     _no_drafts.add(self.worker.id)
+                elif isinstance(exc, RetryAfter):  # the chat waits: messages too
+                    wait = exc.retry_after
+                    self.worker.throttle.block(self.chat_id, wait.total_seconds() if isinstance(wait, timedelta)
+                                               else float(wait))
                 log.info("bot %s: drafts off for this answer (%s); typing instead", self.worker.id,
                          type(exc).__name__)
                 return
@@ -152,6 +169,8 @@ class DraftStream:
 
     async def finish(self) -> None:
         self._latest = None
+        if self._in_flight is not None and self._queued:
+            self._in_flight.cancel()  # not sent yet: the final message goes instead
         if self._in_flight is not None:
             await asyncio.gather(self._in_flight, return_exceptions=True)
         await self._typing_off()

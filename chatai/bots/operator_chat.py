@@ -2,9 +2,8 @@
 
 An update is the operator chat's, never a customer's question (never answered by the AI, never charged),
 when it is a button press (callback_query), an operator link being opened (`/start op_…`), or a message
-from an account linked as an operator of this bot. The poll loop asks `intercept` before anything else;
-an operator's update is claimed in telegram_updates as 'ignored' (so a re-delivery is not handled twice)
-and handled in the background:
+from an account linked as an operator of this bot. The poll loop and the webhook route ask first
+(operator_updates.py): an operator's update is stored before it is acknowledged, then handled once here:
 - `/start op_<code>`: link the account (services/operator_links.redeem), answer with a sentence;
 - a reply to an alert or to a forwarded customer message: the text goes to that customer through the
   dialog's own bot as an operator reply, taking the dialog over when nobody holds it;
@@ -18,20 +17,21 @@ published by services/operator_links (operator_alerts.py listens).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
+from chatai.bots.contracts import LeaseLost
 from chatai.bots.logsafe import describe
-from chatai.db.models import TelegramUpdate, User
+from chatai.db.models import User
 from chatai.db.operator_models import TelegramOperator
 from chatai.services import operator_holds, operator_links
 from chatai.services.operator_holds import HoldRefused
@@ -42,9 +42,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPERATOR_CACHE_TTL = 30.0
-# Webhook mode: the web process claims an operator's update and hands it to the runner owning the bot.
-OPERATOR_UPDATES_CHANNEL = "chatai:operators:updates"  # {"bot_id", "update"}
 CALLBACK_TAKE, CALLBACK_RELEASE = "op:t:", "op:r:"
+INLINE_TRIES = 3  # sends of one message before it is handed back to be retried later
+INLINE_RETRY_AFTER = 5.0  # a 429 asking to wait longer than this is retried later, not waited out here
 _cache: dict[uuid.UUID, tuple[float, dict[int, TelegramOperator]]] = {}
 
 
@@ -66,7 +66,7 @@ async def operators_of(worker: Worker) -> dict[int, TelegramOperator]:
     return operators
 
 
-def _sender_id(update: dict[str, Any]) -> int | None:
+def sender_id(update: dict[str, Any]) -> int | None:
     for key in ("message", "callback_query"):
         item = update.get(key)
         if isinstance(item, dict) and isinstance(item.get("from"), dict):
@@ -82,54 +82,8 @@ async def is_operator_update(worker: Worker, update: dict[str, Any]) -> bool:
         return False  # operators work in their private chat with the bot; groups stay the customers'
     if operator_links.is_link_payload(str(message.get("text") or "")):
         return True
-    sender = _sender_id(update)
+    sender = sender_id(update)
     return sender is not None and sender in await operators_of(worker)
-
-
-async def intercept(worker: Worker, conn: Any, update: dict[str, Any]) -> Coroutine[Any, Any, None] | None:
-    """None for a customer's update; for an operator's: claimed now (on the poll loop's connection), and
-    the coroutine that handles it, for the caller to run in the background. A re-delivery of an update
-    claimed before gets a no-op."""
-    if not await is_operator_update(worker, update):
-        return None
-    claimed = await conn.execute(insert(TelegramUpdate).values(bot_id=worker.id, update_id=int(update["update_id"]),
-                                                               status="ignored")
-                                 .on_conflict_do_nothing().returning(TelegramUpdate.update_id))
-    if claimed.first() is None:
-        return _nothing()
-    return handle(worker, update)
-
-
-async def claim_from_webhook(conn: Any, *, bot_id: uuid.UUID, update: dict[str, Any]) -> bool:
-    """Webhook mode (bots/webhook.py, in the web process): True when the update is the operator chat's; then
-    it is claimed (a retried delivery is not handled twice) and published for the runner owning the bot,
-    which handles it as in polling mode. One indexed lookup for a private message of a linked account."""
-    if not isinstance(update.get("callback_query"), dict):
-        message = update.get("message")
-        if not isinstance(message, dict) or (message.get("chat") or {}).get("type", "private") != "private":
-            return False
-        sender = _sender_id(update)
-        if sender is None:
-            return False
-        if not operator_links.is_link_payload(str(message.get("text") or "")):
-            linked = await conn.scalar(sa.select(sa.literal(1)).where(TelegramOperator.bot_id == bot_id,
-                                                                      TelegramOperator.telegram_user_id == sender))
-            if linked is None:
-                return False
-    claimed = await conn.execute(insert(TelegramUpdate).values(bot_id=bot_id, update_id=int(update["update_id"]),
-                                                               status="ignored")
-                                 .on_conflict_do_nothing().returning(TelegramUpdate.update_id))
-    if claimed.first() is not None:
-        import json
-
-        from chatai.cache import get_redis
-
-        await get_redis().publish(OPERATOR_UPDATES_CHANNEL, json.dumps({"bot_id": str(bot_id), "update": update}))
-    return True
-
-
-async def _nothing() -> None:
-    return None
 
 
 async def handle(worker: Worker, update: dict[str, Any]) -> None:
@@ -138,8 +92,8 @@ async def handle(worker: Worker, update: dict[str, Any]) -> None:
             await _on_button(worker, update["callback_query"])
         else:
             await _on_message(worker, update["message"])
-    except asyncio.CancelledError:
-        raise
+    except (asyncio.CancelledError, LeaseLost):
+        raise  # lost: the runner that owns the bot now handles the stored update (operator_updates.py)
     except Exception as exc:  # noqa: BLE001 - one operator update never affects the bot's customers
         log.warning("bot %s: operator update %s not handled: %s", worker.id, update.get("update_id"), describe(exc))
 
@@ -159,24 +113,72 @@ async def owner_locale(worker: Worker, owner_id: uuid.UUID) -> str:
     return locale or "en"
 
 
-async def send(worker: Worker, chat_id: int, text: str, keyboard: list[list[dict[str, str]]] | None = None
-               ) -> int | None:
+class SendLater(Exception):
+    """Telegram did not take the message for now (network, 5xx, 429): try again after `retry_after` s."""
+
+    def __init__(self, retry_after: float = 0.0) -> None:
+        super().__init__(retry_after)
+        self.retry_after = retry_after
+
+
+class OperatorBlocked(Exception):
+    """403: the operator blocked the bot (or deleted the chat); retrying cannot help."""
+
+
+class SendRefused(Exception):
+    """400: Telegram refuses this message as it is (chat not found, text rejected): not retried."""
+
+
+async def deliver(worker: Worker, chat_id: int, text: str, keyboard: list[list[dict[str, str]]] | None = None
+                  ) -> int:
     """One plain-text message into an operator's chat (customer words inside stay text, never markup),
-    through the bot's per-chat pacing; its message id, None when Telegram refused it."""
+    through the bot's throttle and only while this runner holds the bot's lease; its message id. Raises
+    LeaseLost, OperatorBlocked, SendRefused, or SendLater for the caller to try again: a 429 whose
+    retry_after is short is waited out here (the chat's throttle is blocked meanwhile), a longer one is
+    handed back with it."""
     params: dict[str, Any] = {"chat_id": chat_id, "text": text[:4096]}
     if keyboard:
         params["reply_markup"] = {"inline_keyboard": keyboard}
-    for _attempt in range(3):
+    retry_after = 0.0
+    for _attempt in range(INLINE_TRIES):
         await worker.throttle.wait(chat_id)
+        worker.check_lease()  # after the wait: the lease may have been lost while it waited
         try:
             return int((await worker.bot.send_message_raw(**params))["message_id"])
         except RetryAfter as exc:
             wait = exc.retry_after
-            worker.throttle.block(chat_id, wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
-        except Exception as exc:  # noqa: BLE001 - an alert is worth less than anything else the bot does
-            log.warning("bot %s: operator message not sent: %s", worker.id, describe(exc))
-            return None
-    return None
+            retry_after = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            worker.throttle.block(chat_id, retry_after)
+            if retry_after > INLINE_RETRY_AFTER:
+                break
+        except Forbidden as exc:
+            raise OperatorBlocked() from exc
+        except BadRequest as exc:
+            raise SendRefused(describe(exc)) from exc
+        except TelegramError as exc:  # network, 5xx, a token being replaced: later
+            log.warning("bot %s: operator message not sent yet: %s", worker.id, describe(exc))
+            raise SendLater() from exc
+    raise SendLater(retry_after)
+
+
+@contextlib.contextmanager
+def refused_logged(worker: Worker) -> Iterator[None]:
+    """Telegram refuses this message as it is (400): logged and passed over, never retried."""
+    try:
+        yield
+    except SendRefused as exc:
+        log.warning("bot %s: operator message refused by Telegram: %s", worker.id, exc)
+
+
+async def send(worker: Worker, chat_id: int, text: str, keyboard: list[list[dict[str, str]]] | None = None
+               ) -> int | None:
+    """deliver() for what is said in answer to the operator (a refusal, a confirmation): their message id,
+    None when Telegram did not take it (logged; the operator can ask again). LeaseLost is raised."""
+    try:
+        return await deliver(worker, chat_id, text, keyboard)
+    except (OperatorBlocked, SendRefused, SendLater) as exc:
+        log.warning("bot %s: operator message not sent: %s", worker.id, type(exc).__name__)
+        return None
 
 
 def inbox_link(dialog_id: uuid.UUID | None = None) -> str:
@@ -197,6 +199,7 @@ async def _keyboard_after_take_over(worker: Worker, query: dict[str, Any], local
     keyboard = InlineKeyboardMarkup([
         [InlineKeyboardButton(say(locale, "opchat_return"), callback_data=f"{CALLBACK_RELEASE}{dialog_id}")],
         [InlineKeyboardButton(say(locale, "opchat_open"), url=inbox_link(dialog_id))]])
+    worker.check_lease()
     try:
         await worker.bot.edit_message_reply_markup(chat_id=int(message["chat"]["id"]),
                                                    message_id=int(message["message_id"]), reply_markup=keyboard)
@@ -323,6 +326,7 @@ async def _on_button(worker: Worker, query: dict[str, Any]) -> None:
 
 async def _answer_button(worker: Worker, query: dict[str, Any], text: str) -> None:
     """The sentence shown over the operator's chat (answerCallbackQuery, at most 200 characters)."""
+    worker.check_lease()
     try:
         await worker.bot.answer_callback_query(callback_query_id=str(query["id"]), text=text[:200], show_alert=True)
     except Exception as exc:  # noqa: BLE001 - the button's spinner stops by itself

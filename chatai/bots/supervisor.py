@@ -38,7 +38,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 
 from chatai import metrics
-from chatai.bots import bot_setup, business, handlers, operator_chat
+from chatai.bots import bot_setup, business, handlers, operator_updates
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
@@ -213,12 +213,14 @@ class BotWorker:
                 delay = 0
             await asyncio.sleep(delay)
 
-    def _check_lease(self) -> None:
+    def check_lease(self) -> None:
+        """Raise LeaseLost once this runner may no longer act for the bot (its lease was not renewed in
+        time): every send to Telegram for the bot, customers' and operators', checks it first."""
         if time.monotonic() > self.lease_deadline:
             raise LeaseLost()
 
     async def _run_once(self) -> None:
-        self._check_lease()
+        self.check_lease()
         await self._set_up()
         if self.runner.mode == "webhook":
             self._set_status("running")
@@ -246,7 +248,7 @@ class BotWorker:
         # messages arriving then wait for. A random first timeout spreads their phases for good.
         timeout = random.randint(1, self.runner.poll_timeout)  # noqa: S311 - not security
         while True:
-            self._check_lease()
+            self.check_lease()
             updates = await self.bot.get_updates_raw(offset=offset, timeout=timeout,
                                                      allowed_updates=ALLOWED_UPDATES, read_timeout=5.0)
             timeout = self.runner.poll_timeout
@@ -290,7 +292,7 @@ class BotWorker:
         update_id = update["update_id"]
         self.inflight.add(update_id)
         try:
-            operator_update = await operator_chat.intercept(self, conn, update)  # never a customer's question
+            operator_update = await operator_updates.intercept(self, conn, update)  # never a customer's question
             if operator_update is not None:
                 self.inflight.discard(update_id)
                 self._store_failures.pop(update_id, None)
@@ -470,7 +472,7 @@ class BotWorker:
         delay = self.runner.backoff_base
         for _attempt in range(8):
             await self.throttle.wait(chat_id)
-            self._check_lease()
+            self.check_lease()
             try:
                 message = await self.bot.send_message_raw(chat_id=chat_id, text=text, parse_mode=parse_mode,
                                                           link_preview_options=NO_PREVIEW,

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from chatai.bots import business, operator_chat, pending_wire
+from chatai.bots import business, operator_updates, pending_wire
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
@@ -85,8 +85,8 @@ async def handle_webhook(request: Request) -> Response:
     try:
         async with get_async_engine().connect() as conn:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
-            # An operator's update (operator_chat.py) is never a customer's question: its runner handles it.
-            if await operator_chat.claim_from_webhook(conn, bot_id=row.id, update=update):
+            # An operator's update (operator_updates.py) is never a customer's question: its runner handles it.
+            if await operator_updates.claim_from_webhook(conn, bot_id=row.id, update=update):
                 return JSONResponse({"ok": True})
             stored = await business.store(conn, update, bot_id=row.id, owner_id=row.owner_id,
                                           assistant_id=row.assistant_id)

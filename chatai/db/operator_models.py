@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from chatai.db.models import _fk, _opt_ts, _ts
@@ -85,3 +86,17 @@ class OperatorAlertSettings(SQLModel, table=True):
     quiet_end: int | None = Field(default=None, sa_type=sa.SmallInteger)
     timezone: str = Field(default="UTC", max_length=64)
     updated_at: datetime = _ts()
+
+
+class OperatorUpdate(SQLModel, table=True):
+    """An operator's update (a reply, a button press, /release, a link being opened) stored before it is
+    handled, like a customer's message: Telegram got its 200 (webhook) or its offset moved on (polling), so
+    this row is what survives a runner that dies, or none listening, until the bot's runner handles it and
+    deletes it (bots/operator_updates.py). Its `telegram_updates` row ('ignored') is the dedupe key."""
+
+    __tablename__ = "operator_updates"
+
+    bot_id: uuid.UUID = Field(foreign_key="bots.id", ondelete="CASCADE", primary_key=True)
+    update_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    payload: dict = Field(sa_type=JSONB)
+    received_at: datetime = _ts()

@@ -25,7 +25,8 @@ from chatai.services.assistants import NotFound
 from chatai.textsafe import db_safe
 
 KEEP = 200
-KINDS = ("error", "recovered", "update_failed", "paused", "resumed", "token_replaced")
+KINDS = ("error", "recovered", "update_failed", "paused", "resumed", "token_replaced", "operator_unlinked",
+         "operator_alert_failed")
 MAX_MESSAGE = 1000
 
 # The DELETE sees the table as it was before this statement (without the new row), so keeping KEEP - 1 of

@@ -265,3 +265,51 @@ async def operators_of_owner(session: AsyncSession, *, owner_id: uuid.UUID, bot_
     session.expunge_all()
     await session.rollback()
     return result
+
+
+async def alerted_already(session: AsyncSession, *, operator_id: uuid.UUID, waiting: list[WaitingDialog]
+                          ) -> set[uuid.UUID]:
+    """Of these waiting dialogs, the ones this operator got an alert for since they started waiting: an
+    alert round retried after a failure sends only the rest (never one twice)."""
+    if not waiting:
+        return set()
+    rows = await session.execute(
+        sa.select(OperatorChatMessage.dialog_id).join(Dialog, Dialog.id == OperatorChatMessage.dialog_id)
+        .where(OperatorChatMessage.operator_id == operator_id,
+               OperatorChatMessage.dialog_id.in_([d.id for d in waiting]),
+               OperatorChatMessage.created_at >= Dialog.handoff_at))
+    result = set(rows.scalars())
+    await session.rollback()
+    return result
+
+
+async def owners_owing_alerts(session: AsyncSession, *, bot_ids: list[uuid.UUID], before: datetime
+                              ) -> list[uuid.UUID]:
+    """Owners with an operator (reached through these bots) not yet alerted about a dialog that started
+    waiting before `before`: an alert that failed, or one a runner died before sending."""
+    if not bot_ids:
+        return []
+    rows = await session.execute(
+        sa.select(TelegramOperator.owner_id).distinct()
+        .join(Dialog, sa.and_(Dialog.owner_id == TelegramOperator.owner_id, Dialog.status == "waiting",
+                              Dialog.handoff_at > TelegramOperator.alerted_until, Dialog.handoff_at <= before))
+        .where(TelegramOperator.bot_id.in_(bot_ids)))
+    result = list(rows.scalars())
+    await session.rollback()
+    return result
+
+
+async def dialogs_owing_forwards(session: AsyncSession, *, bot_ids: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Dialogs held by operators reached through these bots whose customer wrote something the holder was not sent (a
+    forward Telegram did not take, a runner that died before sending it)."""
+    if not bot_ids:
+        return []
+    owed = (sa.select(sa.literal(1)).where(Message.dialog_id == OperatorHold.dialog_id, Message.role == "user",
+                                           Message.created_at > OperatorHold.forwarded_until).exists())
+    rows = await session.execute(
+        sa.select(OperatorHold.dialog_id).join(Dialog, Dialog.id == OperatorHold.dialog_id)
+        .join(TelegramOperator, TelegramOperator.id == OperatorHold.operator_id)
+        .where(TelegramOperator.bot_id.in_(bot_ids), Dialog.status == "human", owed))
+    result = list(rows.scalars())
+    await session.rollback()
+    return result

@@ -6,16 +6,20 @@ from __future__ import annotations
 import re
 import string
 
+TEXT_FIELDS = frozenset({"who"})
+
 
 def template_pattern(template: str) -> re.Pattern[str]:
-    """A regex matching what `template.format(...)` produced: each {name} captures a number (a repeated
-    name must match the same value)."""
+    """A regex matching what `template.format(...)` produced: each {name} captures a number, except {who}
+    (a person's name as Telegram shows it), which captures any text; a repeated name must match the same
+    value."""
     seen: set[str] = set()
     regex = ""
     for literal, name, _, _ in string.Formatter().parse(template):
         regex += re.escape(literal)
         if name:
-            regex += f"(?P={name})" if name in seen else f"(?P<{name}>[0-9][0-9,.]*)"
+            capture = ".+?" if name in TEXT_FIELDS else "[0-9][0-9,.]*"
+            regex += f"(?P={name})" if name in seen else f"(?P<{name}>{capture})"
             seen.add(name)
     return re.compile(regex)
 

@@ -101,3 +101,47 @@ async def test_drafts_switched_off_by_the_operator_show_typing(tenant, fake_tele
     finally:
         monkeypatch.delenv("TELEGRAM_DRAFTS")
         get_settings.cache_clear()
+
+
+class Streaming:
+    """A stand-in model writing a long answer word by word (its own pace), for every chat at once."""
+
+    words = [f"word{n} " for n in range(20)]
+
+    async def __call__(self, *, assistant_id, question, history=(), language=None):
+        import asyncio
+
+        for word in self.words:
+            await asyncio.sleep(0.02)
+            yield word
+        yield FakeAnswer("".join(self.words), [FakeSource("faq.md", "Delivery", 0.9, "2 days")])
+
+
+async def test_drafts_of_many_chats_count_toward_the_bots_limit(tenant, fake_telegram, runners, monkeypatch):
+    """Drafts go through the bot's send throttle with its messages: in no second does the fake see more of
+    the bot's sendMessage + sendMessageDraft calls than the limit (its own arrival times, not the test's)."""
+    from chatai.bots.throttle import Throttle
+
+    limit, chats = 10, list(range(7001, 7025))  # a lower limit than Telegram's 30: the same rule, a shorter test
+    monkeypatch.setattr(handlers.DraftStream, "interval", 0.0)  # every word offered as a draft
+    bot, token = await connect(fake_telegram, tenant)
+    runner = await runners(answer_fn=Streaming())
+    assert await wait_for(lambda: bot.id in runner.workers and runner.workers[bot.id].status == "running")
+    runner.workers[bot.id].throttle = Throttle(per_bot=limit)
+
+    for chat_id in chats:
+        fake_telegram.push_text(token, "Do you deliver?", chat_id=chat_id)
+    sent = await fake_telegram.await_sent(token, len(chats))
+    assert sorted(m["chat_id"] for m in sent) == chats  # one final message per chat
+    assert all("word19" in m["text"] for m in sent)
+    calls = sorted(at for method, _params, at in fake_telegram.calls(token)
+                   if method in ("sendMessage", "sendMessageDraft"))
+    busiest = max(sum(1 for at in calls if start <= at < start + 1.0) for start in calls)
+    drafts = fake_telegram.drafts(token)
+    assert drafts and len(calls) == len(chats) + len(drafts)  # drafts were shown, and counted
+    assert busiest <= limit, f"{busiest} calls in one second"
+    by_chat = {}
+    for draft in drafts:
+        by_chat.setdefault(draft["chat_id"], []).append(draft["at"])
+    final = {m["chat_id"]: m["at"] for m in sent}
+    assert all(at < final[chat] for chat, times in by_chat.items() for at in times)  # never after the answer

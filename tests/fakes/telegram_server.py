@@ -211,10 +211,13 @@ class FakeTelegram:
         self._call(setattr, self.bots[token], "conflict", on)
 
     def fail_next(self, token: str, method: str, status: int = 429, *, retry_after: int | None = None,
-                  times: int = 1) -> None:
+                  times: int = 1, chat_id: int | None = None, contains: str = "") -> None:
+        """The next `times` calls of `method` (only those to `chat_id` / whose text contains `contains`, when
+        given) fail with `status`."""
         for _ in range(times):
             self._call(self.bots[token].failures.append,
-                       {"method": method, "status": status, "retry_after": retry_after})
+                       {"method": method, "status": status, "retry_after": retry_after, "chat_id": chat_id,
+                        "contains": contains})
 
     def callback_answers(self, token: str) -> list[dict[str, Any]]:
         return self._call(lambda: [dict(a) for a in self.bots[token].callback_answers])
@@ -323,6 +326,10 @@ class FakeTelegram:
         if bot.revoked:
             return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         for n, failure in enumerate(bot.failures):
+            if failure.get("chat_id") is not None and str(params.get("chat_id")) != str(failure["chat_id"]):
+                continue
+            if failure.get("contains") and failure["contains"] not in str(params.get("text", "")):
+                continue
             if failure["method"] in (api_method, "*"):
                 del bot.failures[n]
                 return _error(failure["status"], failure.get("retry_after"))
@@ -544,7 +551,7 @@ class FakeTelegram:
 def _error(status: int, retry_after: int | None = None, description: str = "") -> tuple[int, Any]:
     descriptions = {401: "Unauthorized", 409: "Conflict: terminated by other getUpdates request",
                     429: f"Too Many Requests: retry after {retry_after}", 400: "Bad Request",
-                    500: "Internal Server Error", 502: "Bad Gateway"}
+                    403: "Forbidden: bot was blocked by the user", 500: "Internal Server Error", 502: "Bad Gateway"}
     payload: dict[str, Any] = {"ok": False, "error_code": status,
                                "description": description or descriptions.get(status, "Error")}
     if retry_after is not None:

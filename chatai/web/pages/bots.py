@@ -248,7 +248,7 @@ def _status_badge(status: rx.Var) -> rx.Component:
 
 
 _EVENT_KINDS = {"error": "red", "recovered": "green", "update_failed": "amber", "paused": "gray", "resumed": "blue",
-                "token_replaced": "violet"}
+                "token_replaced": "violet", "operator_unlinked": "amber", "operator_alert_failed": "amber"}
 
 
 def _event_row(e: dict) -> rx.Component:

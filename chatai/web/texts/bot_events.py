@@ -20,6 +20,8 @@ EN: dict[str, str] = {
     "bot_events_kind_paused": "Paused",
     "bot_events_kind_resumed": "Resumed",
     "bot_events_kind_token_replaced": "Token replaced",
+    "bot_events_kind_operator_unlinked": "Operator unlinked",
+    "bot_events_kind_operator_alert_failed": "Alert not delivered",
 }
 
 # English sentences written by the bot runner and services (chatai/bots/supervisor.py, services/bots.py,
@@ -38,6 +40,15 @@ RU_SENTENCES: dict[str, str] = {
     "Paused by a platform administrator.": "Приостановлен администратором платформы.",
     "Resumed by a platform administrator.": "Возобновлён администратором платформы.",
     "Restarted by a platform administrator.": "Перезапущен администратором платформы.",
+    # chatai/bots/operator_alerts.py
+    "Operator {who} blocked the bot in Telegram, so the account was unlinked and gets no more alerts. A new link "
+    "from the dashboard adds it again.":
+        "Оператор {who} заблокировал бота в Telegram, поэтому аккаунт отвязан и больше не получает оповещений. "
+        "Новая ссылка из панели управления снова подключит его.",
+    "Telegram did not take the alerts for operator {who} after {n} attempts; they were given up. The waiting "
+    "dialogs are in the inbox.":
+        "Telegram не принял оповещения для оператора {who} после {n} попыток; они отменены. Ожидающие диалоги — "
+        "во входящих.",
 }
 
 RU: dict[str, str] = {
@@ -52,6 +63,8 @@ RU: dict[str, str] = {
     "bot_events_kind_paused": "Приостановлен",
     "bot_events_kind_resumed": "Возобновлён",
     "bot_events_kind_token_replaced": "Токен заменён",
+    "bot_events_kind_operator_unlinked": "Оператор отвязан",
+    "bot_events_kind_operator_alert_failed": "Оповещение не доставлено",
 }
 
 
