@@ -48,10 +48,15 @@ def _take_over_full_collections() -> None:
 
 
 def _give_back_full_collections() -> None:
+    """The last runner of the process stopped: CPython's own full collections again, over every object. What
+    was frozen is collectable again too: a process that goes on without a runner (the web app after its
+    runner stopped, a test run) would otherwise keep the frozen garbage cycles, and their connections, forever."""
     global _holders
     _holders -= 1
-    if _holders == 0 and _saved_threshold is not None:
-        gc.set_threshold(*_saved_threshold)
+    if _holders == 0:
+        gc.unfreeze()
+        if _saved_threshold is not None:
+            gc.set_threshold(*_saved_threshold)
 
 
 class HeapKeeper:

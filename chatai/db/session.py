@@ -117,6 +117,11 @@ async def async_session() -> AsyncIterator[AsyncSession]:
 
 
 def reset_engines() -> None:
-    """Forget cached engines (tests switch databases; settings changed)."""
+    """Forget cached engines (tests switch databases; settings changed). The synchronous ones are disposed (their
+    pooled connections closed now, not when the collector gets to them); an async engine's connections belong
+    to the event loop that opened them, which may be closed by now: those are left to the collector."""
+    for cached in (get_engine, get_owner_engine):
+        if cached.cache_info().currsize:
+            cached().dispose()
     for cached in (get_engine, get_owner_engine, get_async_engine, _async_sessionmaker):
         cached.cache_clear()
