@@ -131,10 +131,25 @@ async def _session(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID) 
     return response.json()
 
 
+async def _returning_session(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID) -> dict:
+    """A visitor back on the site with a conversation to follow (a conversation exists from its first message
+    on: stored here directly, as the worker stores a first message), and the session its panel then opens."""
+    from chatai.widget.answering import start_conversation
+    from chatai.widget.tokens import read_token
+
+    first = await _session(http, base, assistant_id)
+    visitor = read_token(first["token"], assistant_id=assistant_id)
+    await start_conversation(visitor=visitor, language="en", text="Hello", client_message_id=uuid.uuid4().hex)
+    response = await http.post(f"{base}/widget/api/{assistant_id}/session", json={"site": SITE,
+                                                                                   "token": first["token"]})
+    response.raise_for_status()
+    return response.json()
+
+
 async def _idle_visitor(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID, opened: asyncio.Event,
                         counter: list[int], total: int, stop: asyncio.Event, arriving: asyncio.Semaphore) -> None:
     async with arriving:  # visitors arrive over a few seconds, not in one instant (30 database connections)
-        session = await _session(http, base, assistant_id)
+        session = await _returning_session(http, base, assistant_id)
     url = f"{base}/widget/api/{assistant_id}/events?dialog={session['dialog']}"
     async with http.stream("GET", url, headers={"Authorization": f"Bearer {session['token']}"}) as stream:
         async for line in stream.aiter_lines():

@@ -53,9 +53,12 @@ def _message_path(tenant) -> str:
 
 
 async def _ask(tenant, visitor, text, client_id=None):
+    """Send; the conversation the message went to (the one its first message started) becomes the visitor's."""
     body = {"text": text, "client_message_id": client_id or uuid.uuid4().hex, "dialog": visitor["dialog"]}
     async with open_stream("POST", _message_path(tenant), token=visitor["token"], body=body) as stream:
-        return stream.status, await stream.rest()
+        events = await stream.rest()
+    visitor["dialog"] = next((data["dialog"] for name, data in events if name == "accepted"), visitor["dialog"])
+    return stream.status, events
 
 
 async def _charges() -> list[tuple[str, int]]:
@@ -78,6 +81,7 @@ async def test_the_answer_streams_before_it_is_complete_and_is_charged_once_deli
         assert stream.headers["content-type"].startswith("text/event-stream")
         _, accepted = await stream.next_event("accepted")
         assert accepted["message"]["text"] == "How long does shipping take?"
+        visitor["dialog"] = accepted["dialog"]
         _, first = await stream.next_event("delta")
         assert await asyncio.to_thread(fake_openai.holding.wait, PATIENCE)
         assert first["text"] and first["text"] in ANSWER  # the first words, while the model is still writing
@@ -149,6 +153,7 @@ async def test_a_visitor_gone_before_the_final_event_is_not_charged(shop, client
     body = {"text": "How long does shipping take?", "client_message_id": uuid.uuid4().hex,
             "dialog": visitor["dialog"]}
     async with open_stream("POST", _message_path(shop), token=visitor["token"], body=body) as stream:
+        visitor["dialog"] = (await stream.next_event("accepted"))[1]["dialog"]
         await stream.next_event("delta")
     # The tab closed mid-answer; the model finishes, the answer is stored for the next visit, never charged.
     fake_openai.release.set()
