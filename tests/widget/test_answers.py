@@ -87,6 +87,7 @@ async def test_the_answer_streams_before_it_is_complete_and_is_charged_once_deli
         assert first["text"] and first["text"] in ANSWER  # the first words, while the model is still writing
         fake_openai.release.set()
         _, final = await stream.next_event("final")
+        await stream.rest()  # the response ends once the answer is settled (leaving earlier races the charge)
     assert final["message"]["text"] == ANSWER
     assert final["message"]["sources"] == ["faq.md · Shipping"]
     assert await _roles(visitor["dialog"]) == ["user", "assistant"]
