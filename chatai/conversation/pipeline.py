@@ -201,7 +201,7 @@ async def _last_answer(items: Any) -> Any:
     return final
 
 
-_END = object()
+_END, _FLUSH = object(), object()
 
 
 async def _streamed(items: Any, stream: Stream) -> Any:
@@ -210,8 +210,9 @@ async def _streamed(items: Any, stream: Stream) -> Any:
     not when the model's next words arrive (a model stalling mid-answer never hides what it already wrote).
     The final answer is returned, never pushed: the channel delivers it as the reply.
 
-    The answer function is read by a task of its own into a queue, so that waiting for its next item can
-    time out without cancelling it (cancelling an async generator's step would end the generation)."""
+    The answer function is read by a task of its own into a queue, so that the end of an interval can be a
+    queue item too (one timer per interval, not a timed wait per word, and never a cancelled generator)."""
+    loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
 
     async def read() -> None:
@@ -223,32 +224,33 @@ async def _streamed(items: Any, stream: Stream) -> Any:
             return
         queue.put_nowait((_END, None))
 
-    text, shown, pushed_at, final = "", "", 0.0, None
+    text, shown, pushed_at, final = "", "", -stream.interval, None
+    timer: asyncio.TimerHandle | None = None
     await stream.start()
     reader = asyncio.create_task(read())
     try:
         while True:
-            pending = final is None and text != shown
-            try:
-                async with asyncio.timeout(max(0.0, stream.interval - (time.monotonic() - pushed_at))
-                                           if pending else None):
-                    item, error = await queue.get()
-            except TimeoutError:  # the model paused with text not pushed yet
-                await stream.push(text)
-                shown, pushed_at = text, time.monotonic()
-                continue
+            item, error = await queue.get()
             if item is _END:
                 if error is not None:
                     raise error
                 break
-            if not isinstance(item, str):
+            if item is _FLUSH:
+                timer = None
+            elif isinstance(item, str):
+                text += item
+            else:
                 final = item
+            if final is not None or text == shown:
                 continue
-            text += item
-            if time.monotonic() - pushed_at >= stream.interval:
+            if loop.time() - pushed_at >= stream.interval:
                 await stream.push(text)
-                shown, pushed_at = text, time.monotonic()
+                shown, pushed_at = text, loop.time()
+            elif timer is None:  # withheld: pushed when the interval is over, whether or not more words came
+                timer = loop.call_at(pushed_at + stream.interval, queue.put_nowait, (_FLUSH, None))
     finally:
+        if timer is not None:
+            timer.cancel()
         if not reader.done():
             await cancel_and_wait([reader], what="answer stream reader")
         await stream.finish()
