@@ -8,7 +8,8 @@ keeps the conversation; the same page opened as `localhost` (a site not on the l
 
 With an LLM (a widget worker beside the session's app, answering through the fake OpenAI-compatible server,
 tests/e2e/widget_worker.py): the model's first words are in the panel while the model still holds the rest,
-then the whole answer, its markdown rendered safely."""
+then the whole answer, its markdown rendered safely; "new conversation" empties the panel and the next
+message starts the conversation a reload then shows."""
 
 from __future__ import annotations
 
@@ -198,5 +199,21 @@ def test_an_llm_answer_streams_into_the_panel_before_it_is_complete(browser, hos
         expect(answer.locator("script, img")).to_have_count(0)
         frame = next(f for f in page.frames if "/widget/frame/" in f.url)
         assert frame.evaluate("() => window.chataiPwned === undefined")
+
+        # "New conversation": an empty panel (nothing is stored until its first message), which that message
+        # starts; a reload shows the new conversation, not the old one.
+        chat.locator("[data-chatai=new]").click()
+        expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_count(0)
+        chat.locator("[data-chatai=input]").fill("Is the sourdough baked every morning?")
+        chat.locator("[data-chatai=send]").click()
+        expect(chat.locator("[data-chatai=message][data-role=assistant]").last).to_contain_text(
+            "This is the fake model's answer.")
+        page.reload()
+        chat = page.frame_locator("iframe[data-chatai=frame]")
+        chat.locator("[data-chatai=launcher]").click()
+        expect(chat.locator("[data-chatai=message][data-role=assistant]").last).to_contain_text(
+            "This is the fake model's answer.")
+        expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_text(
+            ["Is the sourdough baked every morning?"])
     finally:
         visitor.close()
