@@ -30,6 +30,12 @@ ANSWER = "We ship with DHL: three to five working days in Europe."
 @pytest.fixture
 async def shop(tenant, fake_openai, monkeypatch):
     """The tenant's assistant knows its shipping, answers are priced 5 and the owner holds 100."""
+    await _stock(tenant, monkeypatch)
+    fake_openai.reply = lambda body: structured(ANSWER)
+    return tenant
+
+
+async def _stock(tenant, monkeypatch) -> None:
     monkeypatch.setattr(charging, "_prices", {})
     async with async_session() as s:
         await knowledge.upload_document(s, owner_id=tenant.owner_id, assistant_id=tenant.assistant_id,
@@ -40,8 +46,6 @@ async def shop(tenant, fake_openai, monkeypatch):
                              key=f"test:{tenant.owner_id}", reason="test balance")
         await s.commit()
     await process_pending()
-    fake_openai.reply = lambda body: structured(ANSWER)
-    return tenant
 
 
 async def _visitor(client, tenant) -> dict:
@@ -105,6 +109,19 @@ async def test_a_qa_answer_arrives_at_once(shop, client, fake_openai):
     assert deltas == ["Yes, gift wrap is free."]  # whole, not word by word
     assert events[-1][0] == "final" and events[-1][1]["message"]["text"] == "Yes, gift wrap is free."
     assert fake_openai.chat_requests() == []
+
+
+async def test_a_quoted_answer_without_an_llm_arrives_at_once(tenant, client, monkeypatch):
+    await _stock(tenant, monkeypatch)  # no fake_openai: no LLM configured, the answer quotes the knowledge
+    visitor = await _visitor(client, tenant)
+    status, events = await _ask(tenant, visitor, "How long does delivery take in Europe?")
+    assert status == 200
+    final = events[-1][1]["message"]
+    assert events[-1][0] == "final" and "three to five working days" in final["text"]
+    assert [data["text"] for name, data in events if name == "delta"] == [final["text"]]  # whole, not word by word
+    async with async_session() as s:
+        answered_by = (await s.execute(sa.select(Message.answered_by).where(Message.role == "assistant"))).scalar_one()
+    assert answered_by == "extractive"
 
 
 async def test_a_retried_client_message_id_is_stored_answered_and_charged_once(shop, client):
