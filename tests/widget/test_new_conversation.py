@@ -1,7 +1,8 @@
 """A web conversation exists from the visitor's first message, never before: opening the panel or pressing
 "new conversation" stores no dialog, so the owner's inbox, analytics and customer counts never list an
 empty one; the first message starts it (dialog, client id and message in one transaction), its retry after
-a dropped connection is stored once, and a message refused by a limit starts nothing."""
+a dropped connection is stored once, and a message refused by a limit starts nothing. Analytics count a
+visitor as one customer however many conversations they start."""
 
 from __future__ import annotations
 
@@ -73,8 +74,12 @@ async def test_new_conversation_appears_with_its_first_message_only(tenant, clie
     _, events, _ = await _send(tenant, fresh, "/help", "second-conversation-1", new=True)
     second = next(data["dialog"] for name, data in events if name == "accepted")
     assert second != first and events[-1][0] == "final"
-    listed, dialogs, _ = await _owner_view(tenant)
-    assert (listed, dialogs) == ([second, first], 2)
+    assert await _owner_view(tenant) == ([second, first], 2, 1)  # two conversations, one customer (the visitor)
+    now = utcnow()
+    period = analytics.Period(now - timedelta(days=1), now + timedelta(hours=1))
+    async with async_session() as session:
+        channels = await analytics.by_channel(session, owner_id=tenant.owner_id, period=period)
+    assert [(c.channel, c.dialogs, c.end_users) for c in channels] == [("web", 2, 1)]
     async with async_session() as session:
         texts = (await session.execute(sa.select(Message.role, Message.text).where(Message.dialog_id == second)
                                        .order_by(Message.created_at))).all()
