@@ -112,3 +112,18 @@ async def test_a_first_message_refused_by_a_limit_starts_nothing(tenant, client,
     assert await _dialog_count(tenant) == 1
     listed, dialogs, customers = await _owner_view(tenant)
     assert (len(listed), dialogs, customers) == (1, 1, 1)
+
+
+async def test_a_first_message_and_its_retry_racing_start_one_conversation(tenant, client):
+    import asyncio
+
+    from chatai.widget.answering import start_conversation
+    from chatai.widget.tokens import read_token
+
+    token = (await start_session(client, tenant.assistant_id, new=True)).json()["token"]
+    visitor = read_token(token, assistant_id=tenant.assistant_id)
+    results = await asyncio.gather(*(start_conversation(visitor=visitor, language="en", text="Hello there",
+                                                        client_message_id="raced-first-message") for _ in range(2)))
+    assert len({dialog_id for dialog_id, _, _ in results}) == 1
+    assert sorted(recorded is None for _, _, recorded in results) == [False, True]  # stored once, the other found it
+    assert await _dialog_count(tenant) == 1
