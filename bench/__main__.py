@@ -13,6 +13,7 @@
     .venv/bin/python -m bench app_start                 # opt-in (~1 min): seconds to serve, build vs reuse
     .venv/bin/python -m bench owner_terms               # opt-in (~2 s): times and money in the owner's terms, per row
     .venv/bin/python -m bench widget_load               # opt-in (~2 min): 500 idle + 50 asking widget visitors
+    .venv/bin/python -m bench stream_pacing             # opt-in (~10 s): pacing of streamed text, before/after
     .venv/bin/python -m bench telegram_drafts           # opt-in (~2 min): first visible text with drafts vs without
     .venv/bin/python -m bench live_fanout               # opt-in (~3 min): live inbox pushes vs open tabs
     .venv/bin/python -m bench team_access               # opt-in (~1 min): the access check per event, assigned filters
@@ -30,7 +31,7 @@ DEFAULT = ["retrieval_quality", "answer_precision", "search_latency", "ingest_th
            "structured_answer", "signin_flood", "parse_fairness", "resume_claim", "inbox_tools"]
 OPT_IN = ["embedder_comparison", "whole_path", "runner_failover", "db_roles", "admin_money", "app_start",
           "operator_chat", "owner_terms", "widget_load", "telegram_drafts", "live_fanout",
-          "business_chat", "bots_10k", "team_access"]
+          "business_chat", "bots_10k", "team_access", "stream_pacing"]
 
 
 def main(names: list[str]) -> int:

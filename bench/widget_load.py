@@ -1,6 +1,7 @@
 """Website widget visitors against ONE web worker (issue 21):
 
     .venv/bin/python -m bench.widget_load [--idle 500] [--askers 50[,100,...]] [--questions 3] [--llm 1.2]
+                                         [--replies 50]
 
 The worker is granian with one process serving the app's HTTP routes (chatai.web.api.with_api_routes: the
 widget's routes exactly as in production; the Reflex pages are not part of a visitor's path), on the
@@ -9,8 +10,10 @@ every question in exactly --llm seconds, streamed word by word (the product asks
 object; the first word of the answer text is due at a fixed, computed time after the request arrives:
 "the LLM's own time to the first word").
 
-1. --idle visitors open the panel (session) and keep its events stream open: the worker's RSS before and
-   after, per idle connection.
+1. --idle visitors, each back with a conversation, open the panel (session) and keep its events stream
+   open: the worker's RSS before and after, per idle connection. Then an operator takes over --replies of
+   those conversations one after another and replies in each: the time from the reply (the inbox's service
+   call) to its arrival on the visitor's open stream, p50 / p95 (the issue asks p95 <= 1 s).
 2. With them open, --askers visitors each ask --questions questions in a row (a new visitor each, so the
    answers go the whole way: store, handoff check, reserve, retrieval, generate, deliver, settle): the time
    from sending a message to its first streamed word ("delta"), and that minus the LLM's own time to its
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -131,19 +135,78 @@ async def _session(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID) 
     return response.json()
 
 
+async def _returning_session(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID) -> dict:
+    """A visitor back on the site with a conversation to follow (a conversation exists from its first message
+    on: stored here directly, as the worker stores a first message), and the session its panel then opens."""
+    from chatai.widget.answering import start_conversation
+    from chatai.widget.tokens import read_token
+
+    first = await _session(http, base, assistant_id)
+    visitor = read_token(first["token"], assistant_id=assistant_id)
+    await start_conversation(visitor=visitor, language="en", text="Hello", client_message_id=uuid.uuid4().hex)
+    response = await http.post(f"{base}/widget/api/{assistant_id}/session", json={"site": SITE,
+                                                                                   "token": first["token"]})
+    response.raise_for_status()
+    return response.json()
+
+
+@dataclass
+class Followers:
+    """The idle visitors' conversations, and when an operator's reply reached each one's events stream."""
+
+    dialogs: list[uuid.UUID] = field(default_factory=list)
+    replied: dict[uuid.UUID, asyncio.Future] = field(default_factory=dict)
+
+    def reply_arrived(self, dialog_id: uuid.UUID) -> asyncio.Future:
+        return self.replied.setdefault(dialog_id, asyncio.get_running_loop().create_future())
+
+
 async def _idle_visitor(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID, opened: asyncio.Event,
-                        counter: list[int], total: int, stop: asyncio.Event, arriving: asyncio.Semaphore) -> None:
+                        counter: list[int], total: int, stop: asyncio.Event, arriving: asyncio.Semaphore,
+                        followers: Followers) -> None:
     async with arriving:  # visitors arrive over a few seconds, not in one instant (30 database connections)
-        session = await _session(http, base, assistant_id)
-    url = f"{base}/widget/api/{assistant_id}/events?dialog={session['dialog']}"
+        session = await _returning_session(http, base, assistant_id)
+    dialog_id = uuid.UUID(session["dialog"])
+    url = f"{base}/widget/api/{assistant_id}/events?dialog={dialog_id}&after={session['cursor']}"
+    event = ""
     async with http.stream("GET", url, headers={"Authorization": f"Bearer {session['token']}"}) as stream:
         async for line in stream.aiter_lines():
-            if line.startswith("event: ready"):
+            if line.startswith("event: "):
+                event = line[7:]
+            if event == "ready" and line.startswith("data: "):
+                followers.dialogs.append(dialog_id)
                 counter[0] += 1
                 if counter[0] == total:
                     opened.set()
-                await stop.wait()
+            elif event == "message" and line.startswith("data: ") and json.loads(line[6:])["role"] == "operator":
+                arrived = followers.reply_arrived(dialog_id)
+                if not arrived.done():
+                    arrived.set_result(time.monotonic())
+            if stop.is_set():
                 return
+
+
+async def _operator_replies(assistant_id: uuid.UUID, followers: Followers, count: int) -> list[float]:
+    """An operator takes over `count` of the open conversations one after another and replies in each (the
+    inbox's own service calls, in this process): seconds from the reply's call to its arrival on the
+    visitor's open events stream (database write, Redis, the worker's wake-up and read, the SSE write)."""
+    from chatai.db.models import Assistant
+    from chatai.db.session import async_session
+    from chatai.services import handoff
+
+    async with async_session() as session:
+        owner_id = (await session.get(Assistant, assistant_id)).owner_id
+    waits = []
+    for dialog_id in followers.dialogs[:count]:
+        async with async_session() as session:
+            await handoff.take_over(session, owner_id=owner_id, dialog_id=dialog_id, operator_id=owner_id)
+        arrived = followers.reply_arrived(dialog_id)
+        sent = time.monotonic()
+        async with async_session() as session:
+            await handoff.send_operator_message(session, owner_id=owner_id, dialog_id=dialog_id,
+                                                operator_id=owner_id, text="Hello, Anna here: how can I help?")
+        waits.append(await asyncio.wait_for(arrived, 60) - sent)
+    return waits
 
 
 async def _asker(http: httpx.AsyncClient, base: str, assistant_id: uuid.UUID, questions: int,
@@ -177,8 +240,9 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
         await asyncio.sleep(1.0)
         rss_before = _worker_rss(app)
         opened, stop, counter, arriving = asyncio.Event(), asyncio.Event(), [0], asyncio.Semaphore(20)
+        followers = Followers()
         idle = [asyncio.create_task(_idle_visitor(http, base, assistant_id, opened, counter, args.idle, stop,
-                                                  arriving)) for _ in range(args.idle)]
+                                                  arriving, followers)) for _ in range(args.idle)]
         await asyncio.wait_for(opened.wait(), 600)
         await asyncio.sleep(2.0)
         rss_idle = _worker_rss(app)
@@ -188,6 +252,11 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
         results["idle"] = {"connections": args.idle, "rss_before_mib": rss_before / 2**20,
                            "rss_idle_mib": rss_idle / 2**20,
                            "kib_per_idle_connection": (rss_idle - rss_before) / args.idle / 1024}
+        replies = await _operator_replies(assistant_id, followers, args.replies)
+        results["operator_reply"] = {"replies": len(replies), "p50": percentile(replies, 50),
+                                     "p95": percentile(replies, 95), "max": max(replies),
+                                     "load_average": os.getloadavg()[0]}
+        print(json.dumps(results["operator_reply"]), flush=True)
         llm_first = llm_first_word_seconds(args.llm)
         steps = []
         for askers in args.askers:
@@ -225,6 +294,8 @@ async def _run(args: argparse.Namespace, base: str, app: subprocess.Popen, assis
         held = [s["askers"] for s in steps if s["failures"] == 0 and (s["beyond_llm_p95"] or 99) < 1.0]
         results["largest_askers_under_1s"] = max(held) if held else 0
         stop.set()
+        for task in idle:  # each waits on its stream's next line (a keep-alive comes every 20 s)
+            task.cancel()
         await asyncio.gather(*idle, return_exceptions=True)
     return results
 
@@ -245,6 +316,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=500)
     parser.add_argument("--askers", default="50", help="comma-separated: the load steps")
     parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument("--replies", type=int, default=50, help="operator replies to open conversations")
     parser.add_argument("--llm", type=float, default=1.2, help="the stand-in LLM's seconds per answer")
     args = parser.parse_args()
     args.askers = [int(n) for n in args.askers.split(",")]

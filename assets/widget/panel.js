@@ -10,6 +10,7 @@
   var site = (ancestors && ancestors.length ? new URL(ancestors[0]).hostname : params.get("site") || "").toLowerCase();
   var storeKey = "chatai:" + C.assistant;
   var token = "", dialog = "", cursor = "", handoff = false, busy = false, stream = null, streamGen = 0;
+  var fresh = false;  /* "new conversation" pressed: the next message starts one (nothing is stored before) */
   var seen = {}, pending = {};
 
   function el(tag, attrs, text) {
@@ -139,9 +140,9 @@
     return pump();
   }
   function listen() {
-    if (!dialog) return;
     var gen = ++streamGen;
-    if (stream) stream.abort();
+    if (stream) { stream.abort(); stream = null; }
+    if (!dialog) return;
     stream = new AbortController();
     fetch(C.api + "/events?lang=" + C.language + "&dialog=" + dialog + "&after=" + encodeURIComponent(cursor), {
       credentials: "omit", headers: { Authorization: "Bearer " + token }, signal: stream.signal
@@ -156,22 +157,26 @@
       if (gen === streamGen) setTimeout(function () { if (gen === streamGen) listen(); }, 2000);
     });
   }
-  function begin(fresh) {
+  function begin(startNew) {
     return fetch(C.api + "/session?lang=" + C.language, {
       method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ token: load(), site: site, new: !!fresh })
+      body: JSON.stringify({ token: load(), site: site, new: !!startNew })
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) { return [r.ok, body]; });
     }).then(function (res) {
       if (!res[0]) { notice(res[1].error || T.unavailable); return; }  /* a sentence, or ours: never a code */
       var s = res[1];
-      token = s.token; save(token); dialog = s.dialog; cursor = s.cursor; handoff = s.handoff;
+      token = s.token; save(token); dialog = s.dialog; cursor = s.cursor; handoff = s.handoff; fresh = !!startNew;
       log.textContent = ""; seen = {}; pending = {};
       log.appendChild(bubble("assistant", C.welcome));
       s.messages.forEach(function (m) { show(m); });
       status(s.status);
       listen();
     });
+  }
+  function follow(id) {  /* the conversation a message went to (the one it started): listen to it */
+    fresh = false;
+    if (id && id !== dialog) { dialog = id; listen(); }
   }
   function newId() {
     var a = new Uint8Array(16); crypto.getRandomValues(a);
@@ -180,16 +185,17 @@
   function deliver(text, clientId, mine, attempt) {
     var draft = null;
     typing.hidden = false;
-    return api("/messages", { text: text, client_message_id: clientId, dialog: dialog }).then(function (response) {
+    return api("/messages", { text: text, client_message_id: clientId, dialog: dialog, new: fresh && !dialog }).then(function (response) {
       var type = response.headers.get("content-type") || "";
       if (type.indexOf("text/event-stream") !== 0) {
         return response.json().then(function (body) {
           if (body.error) { mine.remove(); delete pending[clientId]; notice(body.error); }
+          else if (body.duplicate) follow(body.dialog);  /* a retry: the answer comes on the events stream */
         });
       }
       return events(response, function (name, data) {
         if (name === "accepted") {
-          if (data.dialog && data.dialog !== dialog) { dialog = data.dialog; listen(); }
+          follow(data.dialog);
           if (data.message) { seen[data.message.id] = true; mine.removeAttribute("data-pending"); delete pending[clientId]; }
         } else if (name === "delta") {
           if (!draft) { draft = bubble("assistant", ""); draft.setAttribute("data-streaming", "true"); log.appendChild(draft); }

@@ -26,6 +26,7 @@ from dataclasses import asdict, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 from chatai import metrics
+from chatai.cancellation import cancel_and_wait
 from chatai.conversation import charging
 from chatai.conversation.channel import AnswerFn, AssistantFacts, Channel, Outcome, Publish, Receipt, Stream
 from chatai.conversation.texts import text_for
@@ -200,21 +201,58 @@ async def _last_answer(items: Any) -> Any:
     return final
 
 
+_END, _FLUSH = object(), object()
+
+
 async def _streamed(items: Any, stream: Stream) -> Any:
-    """Push the text so far to the stream, at most every `stream.interval` seconds (the first text at once);
-    the final answer is returned, never pushed: the channel delivers it as the reply."""
-    text, pushed_at, final = "", 0.0, None
+    """Push the text so far to the stream, at most every `stream.interval` seconds (the first text at once),
+    and once more when the model pauses: text withheld by the interval is pushed when the interval is over,
+    not when the model's next words arrive (a model stalling mid-answer never hides what it already wrote).
+    The final answer is returned, never pushed: the channel delivers it as the reply.
+
+    The answer function is read by a task of its own into a queue, so that the end of an interval can be a
+    queue item too (one timer per interval, not a timed wait per word, and never a cancelled generator)."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[Any, BaseException | None]] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for item in items:
+                queue.put_nowait((item, None))
+        except Exception as exc:  # noqa: BLE001 - raised again by the reader below, in the caller's task
+            queue.put_nowait((_END, exc))
+            return
+        queue.put_nowait((_END, None))
+
+    text, shown, pushed_at, final = "", "", -stream.interval, None
+    timer: asyncio.TimerHandle | None = None
     await stream.start()
+    reader = asyncio.create_task(read())
     try:
-        async for item in items:
-            if not isinstance(item, str):
+        while True:
+            item, error = await queue.get()
+            if item is _END:
+                if error is not None:
+                    raise error
+                break
+            if item is _FLUSH:
+                timer = None
+            elif isinstance(item, str):
+                text += item
+            else:
                 final = item
+            if final is not None or text == shown:
                 continue
-            text += item
-            if time.monotonic() - pushed_at >= stream.interval:
+            if loop.time() - pushed_at >= stream.interval:
                 await stream.push(text)
-                pushed_at = time.monotonic()
+                shown, pushed_at = text, loop.time()
+            elif timer is None:  # withheld: pushed when the interval is over, whether or not more words came
+                timer = loop.call_at(pushed_at + stream.interval, queue.put_nowait, (_FLUSH, None))
     finally:
+        if timer is not None:
+            timer.cancel()
+        if not reader.done():
+            await cancel_and_wait([reader], what="answer stream reader")
         await stream.finish()
     if final is None:
         raise RuntimeError("the answer stream ended without an answer")

@@ -96,8 +96,12 @@ def _dialogs(owner_id: uuid.UUID, assistant_id: uuid.UUID | None, period: Period
     if assistant_id is not None:
         assistant = "AND d.assistant_id = :assistant"
         params["assistant"] = assistant_id
-    return (f"(SELECT d.id, d.assistant_id, d.telegram_user_id, d.channel FROM dialogs d WHERE d.owner_id = :owner"
-            f" {assistant} AND d.last_message_at >= :since AND d.channel <> 'playground')", params)
+    # The customer: a Telegram user, a website visitor (however many conversations they started), else the dialog.
+    customer = ("coalesce(d.telegram_user_id::text, (SELECT wc.visitor_id::text FROM widget_conversations wc"
+                " WHERE wc.dialog_id = d.id), d.id::text) AS customer")
+    return (f"(SELECT d.id, d.assistant_id, d.telegram_user_id, d.channel, {customer} FROM dialogs d"
+            f" WHERE d.owner_id = :owner {assistant} AND d.last_message_at >= :since AND d.channel <> 'playground')",
+            params)
 
 
 def _messages(dialogs: str) -> str:
@@ -115,7 +119,7 @@ async def summary(session: AsyncSession, *, owner_id: uuid.UUID, period: Period,
     row = (await session.execute(sa.text(f"""
         SELECT a.*,
                (SELECT count(*) FROM {dialogs} dd) AS dialogs,
-               (SELECT count(DISTINCT coalesce(dd.telegram_user_id::text, dd.id::text)) FROM {dialogs} dd)
+               (SELECT count(DISTINCT dd.customer) FROM {dialogs} dd)
                    AS end_users,
                (SELECT count(*) FROM {_notices(dialogs)}) AS handoffs
         FROM (SELECT count(*) FILTER (WHERE m.role <> 'system') AS messages,
@@ -142,7 +146,7 @@ async def by_channel(session: AsyncSession, *, owner_id: uuid.UUID, period: Peri
     dialogs, params = _dialogs(owner_id, assistant_id, period)
     rows = (await session.execute(sa.text(f"""
         SELECT dd.channel, count(*) AS dialogs,
-               count(DISTINCT coalesce(dd.telegram_user_id::text, dd.id::text)) AS end_users,
+               count(DISTINCT dd.customer) AS end_users,
                coalesce(sum(m.messages), 0) AS messages, coalesce(sum(m.by_ai), 0) AS by_ai,
                coalesce(sum(m.by_person), 0) AS by_person, coalesce(sum(m.handoffs), 0) AS handoffs
         FROM {dialogs} dd

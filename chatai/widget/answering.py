@@ -14,11 +14,16 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chatai.db.models import Dialog
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from chatai.db.models import Dialog, utcnow
 from chatai.db.session import async_session
 from chatai.widget import sse
+from chatai.widget.models import WidgetClientMessage
+from chatai.widget.tokens import Visitor
 
 if TYPE_CHECKING:
     from chatai.widget.routes import Caller
@@ -89,11 +94,13 @@ class WebDelivery:
                     future.set_result(False)
 
 
-async def answer_events(*, caller: Caller, dialog: Dialog, text: str, client_message_id: str) -> AsyncIterator[bytes]:
-    """The SSE body of a visitor's message: the conversation service answers it into a WebDelivery."""
+async def answer_events(*, caller: Caller, dialog: Dialog, text: str, client_message_id: str,
+                        recorded: Recorded | None = None) -> AsyncIterator[bytes]:
+    """The SSE body of a visitor's message: the conversation service answers it into a WebDelivery.
+    `recorded`: the message is already stored (it started the conversation, start_conversation below)."""
     delivery = WebDelivery()
     task = asyncio.create_task(_answer(delivery, caller=caller, dialog=dialog, text=text,
-                                       client_message_id=client_message_id))
+                                       client_message_id=client_message_id, recorded=recorded))
     try:
         async for chunk in delivery.drain():
             yield chunk
@@ -102,6 +109,48 @@ async def answer_events(*, caller: Caller, dialog: Dialog, text: str, client_mes
             # The visitor left: the service finishes on its own (stored answer, released charge); the
             # deliveries it still makes resolve False at once.
             task.add_done_callback(_log_failure)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A visitor's message as stored: the conversation service's turn, and the message's id."""
+
+    turn: Any
+    message_id: uuid.UUID | None
+
+
+async def _record(session: AsyncSession, dialog: Dialog, *, text: str, language: str,
+                  client_message_id: str) -> Recorded:
+    """Store the message (commits the session's transaction) and tie the client id to it."""
+    from chatai.conversation.store import record_turn
+    from chatai.widget.conversations import note_client_message, user_message_id
+
+    turn = await record_turn(session, owner_id=dialog.owner_id, assistant_id=dialog.assistant_id, channel="web",
+                             dialog_id=dialog.id, text=text, language=language)
+    message_id = await user_message_id(session, dialog_id=dialog.id, at=turn.received_at)
+    await note_client_message(session, dialog_id=dialog.id, client_message_id=client_message_id, message_id=message_id)
+    return Recorded(turn, message_id)
+
+
+async def start_conversation(*, visitor: Visitor, language: str, text: str,
+                             client_message_id: str) -> tuple[uuid.UUID, Dialog | None, Recorded | None]:
+    """A conversation started by the visitor's first message: the dialog, the client id's claim and the
+    message are committed together, so no one (inbox, analytics, customer counts) ever sees a web dialog
+    without a message. Returns (its id, the dialog, the stored message); for a client id that already
+    started one of this visitor's conversations (a retry after a dropped connection) (that id, None, None),
+    storing nothing."""
+    from chatai.widget.conversations import dialog_with_client_message, lock_visitor, open_dialog
+
+    async with async_session() as session:
+        await lock_visitor(session, visitor)
+        known = await dialog_with_client_message(session, visitor, client_message_id)
+        if known is not None:
+            await session.rollback()
+            return known, None, None
+        dialog = await open_dialog(session, visitor, language=language)
+        session.add(WidgetClientMessage(dialog_id=dialog.id, client_message_id=client_message_id, created_at=utcnow()))
+        recorded = await _record(session, dialog, text=text, language=language, client_message_id=client_message_id)
+        return dialog.id, dialog, recorded
 
 
 def _log_failure(task: asyncio.Task) -> None:
@@ -171,21 +220,18 @@ class WebChannel:
         return None
 
 
-async def _answer(delivery: WebDelivery, *, caller: Caller, dialog: Dialog, text: str,
-                  client_message_id: str) -> None:
+async def _answer(delivery: WebDelivery, *, caller: Caller, dialog: Dialog, text: str, client_message_id: str,
+                  recorded: Recorded | None) -> None:
     from chatai.conversation.playground import conversation
-    from chatai.conversation.store import record_turn
-    from chatai.widget.conversations import note_client_message, user_message_id
 
     try:
-        async with async_session() as session:
-            turn = await record_turn(session, owner_id=dialog.owner_id, assistant_id=dialog.assistant_id,
-                                     channel="web", dialog_id=dialog.id, text=text, language=caller.language)
-            message_id = await user_message_id(session, dialog_id=dialog.id, at=turn.received_at)
-            await note_client_message(session, dialog_id=dialog.id, client_message_id=client_message_id,
-                                      message_id=message_id)
-        await delivery.accepted(dialog_id=dialog.id, message={"id": str(message_id), "role": "user", "text": turn.text,
-                                                              "client_id": client_message_id})
+        if recorded is None:
+            async with async_session() as session:
+                recorded = await _record(session, dialog, text=text, language=caller.language,
+                                         client_message_id=client_message_id)
+        turn = recorded.turn
+        await delivery.accepted(dialog_id=dialog.id, message={"id": str(recorded.message_id), "role": "user",
+                                                              "text": turn.text, "client_id": client_message_id})
         service = conversation(ANSWER_FN)
         await service.publish(dialog_id=dialog.id, owner_id=dialog.owner_id, role="user")
         await service.respond(WebChannel(delivery, caller=caller, client_message_id=client_message_id), turn,

@@ -1,6 +1,7 @@
-"""A visitor's conversations: the current one (the newest), starting a new one as a web dialog, what the
-panel shows of it, and the client message ids already received. Every read is scoped by the visitor's
-token (assistant + visitor id), so one visitor never reaches another's dialog, nor another owner's."""
+"""A visitor's conversations: the current one (the newest), starting a new one as a web dialog (only with its
+first message: see open_dialog), what the panel shows of it, and the client message ids already received.
+Every read is scoped by the visitor's token (assistant + visitor id), so one visitor never reaches another's
+dialog, nor another owner's."""
 
 from __future__ import annotations
 
@@ -65,8 +66,11 @@ async def visitor_dialog(session: AsyncSession, visitor: Visitor, dialog_id: uui
                WidgetConversation.visitor_id == visitor.visitor_id))).scalar_one_or_none()
 
 
-async def start_dialog(session: AsyncSession, visitor: Visitor, *, language: str) -> Dialog:
-    """A new web dialog for this visitor (committed). The inbox names it by the site it started on."""
+async def open_dialog(session: AsyncSession, visitor: Visitor, *, language: str) -> Dialog:
+    """A new web dialog for this visitor, flushed but NOT committed: the caller stores the visitor's first
+    message in the same transaction, so that the inbox, analytics and customer counts never see a web dialog
+    without a message (a panel opened, or "new conversation" pressed, stores nothing). The inbox names it by
+    the site it started on."""
     assistant = await session.get(Assistant, visitor.assistant_id)
     if assistant is None:
         raise LookupError("assistant")
@@ -77,8 +81,27 @@ async def start_dialog(session: AsyncSession, visitor: Visitor, *, language: str
     await session.flush()
     session.add(WidgetConversation(dialog_id=dialog.id, assistant_id=assistant.id, visitor_id=visitor.visitor_id,
                                    site=visitor.site[:255], language=language, created_at=now))
-    await session.commit()
+    await session.flush()
     return dialog
+
+
+async def lock_visitor(session: AsyncSession, visitor: Visitor) -> None:
+    """Until this transaction ends, no other request of this visitor starts a conversation: a first message
+    and its retry racing each other end in one dialog."""
+    await session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 21))"),
+                          {"key": f"widget:{visitor.assistant_id}:{visitor.visitor_id}"})
+
+
+async def dialog_with_client_message(session: AsyncSession, visitor: Visitor,
+                                     client_message_id: str) -> uuid.UUID | None:
+    """The visitor's conversation (of this assistant) that already received this client message id: the
+    retry of a message that started a conversation finds it there."""
+    return (await session.execute(
+        sa.select(WidgetClientMessage.dialog_id)
+        .join(WidgetConversation, WidgetConversation.dialog_id == WidgetClientMessage.dialog_id)
+        .where(WidgetConversation.assistant_id == visitor.assistant_id,
+               WidgetConversation.visitor_id == visitor.visitor_id,
+               WidgetClientMessage.client_message_id == client_message_id).limit(1))).scalar_one_or_none()
 
 
 async def claim_client_message(session: AsyncSession, *, dialog_id: uuid.UUID, client_message_id: str) -> bool:

@@ -123,9 +123,9 @@ async def start_session(request: Request) -> Response:
     visitor = Visitor(visitor.assistant_id, visitor.visitor_id, site, 0)
     token = issue_token(assistant_id=visitor.assistant_id, visitor_id=visitor.visitor_id, site=site)
     async with async_session() as session:
+        # "New conversation" stores nothing: the conversation starts with the visitor's first message
+        # (post_message with "new"), so an empty one never reaches the inbox or the counts.
         dialog = None if body.get("new") else await conv.current_dialog(session, visitor)
-        if body.get("new"):
-            dialog = await _new_dialog(session, caller, visitor)
         messages, cursor = ([], None) if dialog is None else await conv.panel_messages(
             session, dialog_id=dialog.id, widget=caller.widget, language=caller.language)
         status = dialog.status if dialog is not None else "ai"
@@ -142,14 +142,6 @@ async def _handoff_enabled(session, assistant_id: uuid.UUID) -> bool:  # noqa: A
     return bool(assistant and assistant.handoff_enabled)
 
 
-async def _new_dialog(session, caller: Caller, visitor: Visitor) -> Dialog:  # noqa: ANN001
-    sentence = await limits.take_conversation_slot(visitor_key=str(visitor.visitor_id), address=caller.address,
-                                                   language=caller.language)
-    if sentence:
-        raise Refusal(JSONResponse({"error": sentence}, status_code=429))
-    return await conv.start_dialog(session, visitor, language=caller.language)
-
-
 def _client_message_id(raw: object) -> str:
     value = str(raw or "")
     return value if 8 <= len(value) <= 64 and set(value) <= _CLIENT_ID_CHARS else ""
@@ -159,7 +151,9 @@ def _client_message_id(raw: object) -> str:
 async def post_message(request: Request) -> Response:
     """A visitor's message. The answer streams back in this response (SSE): `accepted` (the stored message),
     `delta`s, then `final`, or `notice` (handoff, zero balance). A client message id already received gets
-    `{"duplicate": true}`: the first request's answer reaches the panel through the events stream."""
+    `{"duplicate": true}`: the first request's answer reaches the panel through the events stream.
+    `dialog`: the conversation the panel shows; none: the current one; `"new": true` with no dialog: a new
+    conversation, started (stored) by this message."""
     caller = await check_caller(request)
     visitor = caller.visitor
     assert visitor is not None  # noqa: S101 - check_caller(need_visitor=True)
@@ -171,23 +165,39 @@ async def post_message(request: Request) -> Response:
     if sentence := limits.too_long(message, caller.language):
         raise Refusal(JSONResponse({"error": sentence}, status_code=413))
     async with async_session() as session:
-        dialog = await _visitor_dialog(session, caller, visitor, body.get("dialog"))
-        if not await conv.claim_client_message(session, dialog_id=dialog.id, client_message_id=client_id):
+        dialog = await _visitor_dialog(session, caller, visitor, body.get("dialog"), new=bool(body.get("new")))
+        if dialog is None:
+            known = await conv.dialog_with_client_message(session, visitor, client_id)
+            if known is not None:  # the retry of the message that started a conversation
+                return JSONResponse({"duplicate": True, "dialog": str(known)})
+        elif not await conv.claim_client_message(session, dialog_id=dialog.id, client_message_id=client_id):
             return JSONResponse({"duplicate": True, "dialog": str(dialog.id)})
     if sentence := await limits.take_message_slot(visitor_key=str(visitor.visitor_id), address=caller.address,
                                                   language=caller.language):
-        async with async_session() as session:
-            await conv.forget_client_message(session, dialog_id=dialog.id, client_message_id=client_id)
+        if dialog is not None:
+            async with async_session() as session:
+                await conv.forget_client_message(session, dialog_id=dialog.id, client_message_id=client_id)
         raise Refusal(JSONResponse({"error": sentence}, status_code=429))
-    from chatai.widget.answering import answer_events
+    from chatai.widget.answering import answer_events, start_conversation
 
-    events = answer_events(caller=caller, dialog=dialog, text=message, client_message_id=client_id)
+    recorded = None
+    if dialog is None:
+        if sentence := await limits.take_conversation_slot(visitor_key=str(visitor.visitor_id),
+                                                           address=caller.address, language=caller.language):
+            raise Refusal(JSONResponse({"error": sentence}, status_code=429))
+        dialog_id, dialog, recorded = await start_conversation(visitor=visitor, language=caller.language,
+                                                               text=message, client_message_id=client_id)
+        if dialog is None:  # a retry that raced its first attempt: that one answers it
+            return JSONResponse({"duplicate": True, "dialog": str(dialog_id)})
+    events = answer_events(caller=caller, dialog=dialog, text=message, client_message_id=client_id,
+                           recorded=recorded)
     return StreamingResponse(events, headers=sse.STREAM_HEADERS)
 
 
-async def _visitor_dialog(session, caller: Caller, visitor: Visitor, raw_id: object) -> Dialog:  # noqa: ANN001
-    """The conversation the panel shows (only ever this visitor's), else the current one, else a new one."""
-    dialog = None
+async def _visitor_dialog(session, caller: Caller, visitor: Visitor, raw_id: object, *,  # noqa: ANN001
+                          new: bool) -> Dialog | None:
+    """The conversation the panel shows (only ever this visitor's), else the current one unless the visitor
+    asked for a new one; None: this message starts a conversation."""
     if raw_id:
         try:
             dialog = await conv.visitor_dialog(session, visitor, uuid.UUID(str(raw_id)))
@@ -195,8 +205,8 @@ async def _visitor_dialog(session, caller: Caller, visitor: Visitor, raw_id: obj
             dialog = None
         if dialog is None:
             raise refuse(caller.language, "widget_panel_unavailable", 404)
-    dialog = dialog or await conv.current_dialog(session, visitor)
-    return dialog or await _new_dialog(session, caller, visitor)
+        return dialog
+    return None if new else await conv.current_dialog(session, visitor)
 
 
 @_guarded

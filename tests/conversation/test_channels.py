@@ -117,6 +117,7 @@ class WebDriver:
         body = {"text": text, "client_message_id": uuid.uuid4().hex, "dialog": self.visitor["dialog"]}
         async with open_stream("POST", f"/widget/api/{self.tenant.assistant_id}/messages", token=self.visitor["token"],
                                body=body) as stream:
+            self.visitor["dialog"] = (await stream.next_event("accepted"))[1]["dialog"]  # the first one starts it
             return (await stream.next_event("final"))[1]["message"]["text"]
 
     async def sees(self, text: str) -> bool:  # what the panel shows on (re)load

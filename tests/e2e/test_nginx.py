@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -183,10 +184,9 @@ def _widget_owner(app_db, site: str) -> uuid.UUID:
 
 
 def test_widget_stream_passes_nginx_unbuffered_and_live_across_workers(front, app_db):
-    """The visitor's SSE streams through nginx: the events stream's first event arrives while it stays open
-    (nothing buffered); a message posted as another request (which may land on the other web worker) is
-    answered on its own stream, and both the message and the answer arrive on the events stream live (Redis
-    between the workers)."""
+    """The visitor's SSE streams through nginx: a message is answered on its own stream; the events stream's
+    first event arrives while it stays open (nothing buffered); a message posted as another request (which
+    may land on the other web worker) arrives on the events stream live (Redis between the workers)."""
     import http.client
 
     assistant_id = _widget_owner(app_db, "127.0.0.1")
@@ -197,26 +197,41 @@ def test_widget_stream_passes_nginx_unbuffered_and_live_across_workers(front, ap
     status, _, body = front.request(f"/widget/api/{assistant_id}/session", method="POST", headers=json_headers,
                                     body=json.dumps({"site": "127.0.0.1", "new": True}).encode())
     assert status == 200, body
+    token = json.loads(body)["token"]
+    visitor_headers = {**json_headers, "Authorization": f"Bearer {token}"}
+
+    def send(text: str) -> tuple[int, dict, bytes]:
+        return front.request(f"/widget/api/{assistant_id}/messages", method="POST", headers=visitor_headers,
+                             body=json.dumps({"text": text, "client_message_id": uuid.uuid4().hex,
+                                              "new": True}).encode())
+
+    # The first message starts the conversation (none exists before it). Asking for a person needs no model:
+    # the conversation service answers with the waiting notice, on this message's own stream.
+    status, headers, body = send("Talk to a person")
+    assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
+    assert b"event: final" in body and b"They will answer you here soon." in body
+    status, _, body = front.request(f"/widget/api/{assistant_id}/session", method="POST", headers=json_headers,
+                                    body=json.dumps({"site": "127.0.0.1", "token": token}).encode())
     session = json.loads(body)
+    assert session["dialog"] and session["messages"][0]["text"] == "Talk to a person"
     from tests.waits import PATIENCE
 
     connection = http.client.HTTPSConnection("127.0.0.1", HTTPS_PORT, context=front.tls, timeout=PATIENCE)
     try:
-        connection.request("GET", f"/widget/api/{assistant_id}/events?dialog={session['dialog']}",
-                           headers={"Origin": ORIGIN, "Authorization": f"Bearer {session['token']}"})
+        connection.request("GET", f"/widget/api/{assistant_id}/events?dialog={session['dialog']}"
+                                   f"&after={urllib.parse.quote(session['cursor'])}",
+                           headers={"Origin": ORIGIN, "Authorization": f"Bearer {token}"})
         stream = connection.getresponse()
         assert stream.status == 200
         assert b"event: ready" in stream.fp.readline() + stream.fp.readline()  # open stream, first event here
-        # Asking for a person needs no model: the conversation service answers with the waiting notice.
-        status, headers, body = front.request(
-            f"/widget/api/{assistant_id}/messages", method="POST",
-            headers={**json_headers, "Authorization": f"Bearer {session['token']}"},
-            body=json.dumps({"text": "Talk to a person", "client_message_id": uuid.uuid4().hex,
+        # The dialog waits for a person: the next message is stored (the AI stays silent) and goes out live.
+        status, _, body = front.request(
+            f"/widget/api/{assistant_id}/messages", method="POST", headers=visitor_headers,
+            body=json.dumps({"text": "Still there, a person please", "client_message_id": uuid.uuid4().hex,
                              "dialog": session["dialog"]}).encode())
-        assert status == 200 and headers["Content-Type"].startswith("text/event-stream")
-        assert b"event: final" in body and b"They will answer you here soon." in body
+        assert status == 200, body
         received = b""
-        while b"They will answer you here soon." not in received:  # the other stream, live
+        while b"Still there, a person please" not in received:  # the other stream, live
             received += stream.fp.readline()
         assert b'"role":"user"' in received
     finally:

@@ -1,10 +1,15 @@
-"""The website chat widget in a real browser, on the session's built app: a host page on another origin
-(a second 127.0.0.1 port) carries the snippet; on a phone-sized screen (390x844) the visitor opens the chat
-(full screen), asks, and gets the answer (a Q&A pair: the session's app runs without an LLM, so the
-streaming of model text is tests/widget/test_answers.py's); the owner's open inbox shows the web dialog
-live; take over -> the operator's reply appears in the panel with the operator's name -> release, with its
-notice; a reload keeps the conversation; the same page opened as `localhost` (a site not on the list) gets
-no chat at all."""
+"""The website chat widget in a real browser: a host page on another origin (a second 127.0.0.1 port) carries
+the snippet.
+
+On the session's built app (no LLM): on a phone-sized screen (390x844) the visitor opens the chat (full
+screen), asks, and gets a Q&A answer at once; the owner's open inbox shows the web dialog live; take over ->
+the operator's reply appears in the panel with the operator's name -> release, with its notice; a reload
+keeps the conversation; the same page opened as `localhost` (a site not on the list) gets no chat at all.
+
+With an LLM (a widget worker beside the session's app, answering through the fake OpenAI-compatible server,
+tests/e2e/widget_worker.py): the model's first words are in the panel while the model still holds the rest,
+then the whole answer, its markdown rendered safely; "new conversation" empties the panel and the next
+message starts the conversation a reload then shows."""
 
 from __future__ import annotations
 
@@ -127,4 +132,88 @@ def test_visitor_asks_owner_takes_over_replies_and_releases_live(browser, app_ur
         expect(stranger.locator("iframe")).to_have_count(0)
     finally:
         owner.close()
+        visitor.close()
+
+
+BAKERY = "# Bread\n\nOur sourdough is baked every morning at six. The menu lists every bread we sell.\n"
+# The model's answer: markdown the panel renders (bold, a link) and markup it must show as text.
+MODEL_ANSWER = ("Our sourdough is baked **every morning** at six. See [the menu](https://bakery.example/menu). "
+                "<script>window.chataiPwned = 1</script> <img src=x onerror=window.chataiPwned=2> Enjoy!")
+
+
+@pytest.fixture
+def llm_widget(tmp_path):
+    """The fake OpenAI-compatible server on 127.0.0.1 and a widget worker answering with it
+    (tests/e2e/widget_worker.py: the session's app stays without an LLM for every other browser test)."""
+    from tests.e2e.widget_worker import seed_shop, widget_worker
+    from tests.fakes.openai_server import FakeOpenAI
+
+    fake = FakeOpenAI().start()
+    try:
+        assistant_id = seed_shop(site="127.0.0.1", document=BAKERY, llm_base_url=fake.base_url)
+        with widget_worker(llm_base_url=fake.base_url, log=tmp_path / "widget-worker.log") as worker:
+            yield fake, worker, assistant_id
+    finally:
+        fake.stop()
+
+
+def test_an_llm_answer_streams_into_the_panel_before_it_is_complete(browser, host_site, llm_widget):
+    from tests.fakes.openai_server import ScriptedReply, structured
+
+    fake, worker, assistant_id = llm_widget
+    reply = structured(MODEL_ANSWER)
+    words = re.findall(r"\S+\s*", reply)
+    # The model sends the answer's first three words ("Our sourdough is"), then holds the rest until released.
+    first_words = next(i for i, w in enumerate(words) if w.startswith('"answer":')) + 4
+    fake.script(ScriptedReply(reply, hold_after=first_words))
+    host_site.snippet = (f'<script async src="{worker.url}/widget/loader.js" '
+                         f'data-chatai-assistant="{assistant_id}"></script>')
+    visitor = browser.new_context(viewport={"width": 1280, "height": 800})
+    visitor.set_default_timeout(PATIENCE_MS)
+    try:
+        page = visitor.new_page()
+        page.goto(f"http://127.0.0.1:{host_site.server_port}/")
+        chat = page.frame_locator("iframe[data-chatai=frame]")
+        chat.locator("[data-chatai=launcher]").click()
+        chat.locator("[data-chatai=input]").fill("When is the sourdough baked?")
+        chat.locator("[data-chatai=send]").click()
+
+        # The first words are in the panel while the model still holds the rest of its answer.
+        draft = chat.locator("[data-chatai=message][data-role=assistant][data-streaming=true]")
+        expect(draft).to_contain_text("Our sourdough is")
+        assert fake.holding.is_set()
+        expect(draft).not_to_contain_text("menu")
+        fake.release.set()
+
+        # Then the whole answer, its markdown rendered as DOM and the model's markup shown as text.
+        answer = chat.locator("[data-chatai=message][data-role=assistant]").last
+        expect(answer).to_contain_text("Enjoy!")
+        expect(draft).to_have_count(0)
+        expect(answer.locator("strong")).to_have_text("every morning")
+        link = answer.locator("a")
+        expect(link).to_have_text("the menu")
+        expect(link).to_have_attribute("href", "https://bakery.example/menu")
+        expect(link).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
+        expect(answer).to_contain_text("<script>window.chataiPwned = 1</script>")
+        expect(answer).to_contain_text("<img src=x onerror=window.chataiPwned=2>")
+        expect(answer.locator("script, img")).to_have_count(0)
+        frame = next(f for f in page.frames if "/widget/frame/" in f.url)
+        assert frame.evaluate("() => window.chataiPwned === undefined")
+
+        # "New conversation": an empty panel (nothing is stored until its first message), which that message
+        # starts; a reload shows the new conversation, not the old one.
+        chat.locator("[data-chatai=new]").click()
+        expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_count(0)
+        chat.locator("[data-chatai=input]").fill("Is the sourdough baked every morning?")
+        chat.locator("[data-chatai=send]").click()
+        expect(chat.locator("[data-chatai=message][data-role=assistant]").last).to_contain_text(
+            "This is the fake model's answer.")
+        page.reload()
+        chat = page.frame_locator("iframe[data-chatai=frame]")
+        chat.locator("[data-chatai=launcher]").click()
+        expect(chat.locator("[data-chatai=message][data-role=assistant]").last).to_contain_text(
+            "This is the fake model's answer.")
+        expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_text(
+            ["Is the sourdough baked every morning?"])
+    finally:
         visitor.close()

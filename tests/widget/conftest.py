@@ -65,6 +65,20 @@ async def start_session(client: httpx.AsyncClient, assistant_id: uuid.UUID, *, t
                              json={"token": token, "site": site, "new": new})
 
 
+async def started_conversation(client: httpx.AsyncClient, assistant_id: uuid.UUID, *, lang: str = "en",
+                               text: str = "Hello") -> dict:
+    """A visitor whose conversation has begun: its first message stored as the panel's first message stores
+    it (answering.start_conversation; a conversation exists only from its first message), and the session a
+    reload then gets (its dialog and cursor)."""
+    from chatai.widget.answering import start_conversation
+    from chatai.widget.tokens import read_token
+
+    first = (await start_session(client, assistant_id, lang=lang)).json()
+    visitor = read_token(first["token"], assistant_id=assistant_id)
+    await start_conversation(visitor=visitor, language=lang, text=text, client_message_id=uuid.uuid4().hex)
+    return (await start_session(client, assistant_id, token=first["token"], lang=lang)).json()
+
+
 @dataclass
 class EventStream:
     """A live SSE response read through the ASGI interface: `next_event` waits for each event as the app

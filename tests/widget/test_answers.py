@@ -30,6 +30,12 @@ ANSWER = "We ship with DHL: three to five working days in Europe."
 @pytest.fixture
 async def shop(tenant, fake_openai, monkeypatch):
     """The tenant's assistant knows its shipping, answers are priced 5 and the owner holds 100."""
+    await _stock(tenant, monkeypatch)
+    fake_openai.reply = lambda body: structured(ANSWER)
+    return tenant
+
+
+async def _stock(tenant, monkeypatch) -> None:
     monkeypatch.setattr(charging, "_prices", {})
     async with async_session() as s:
         await knowledge.upload_document(s, owner_id=tenant.owner_id, assistant_id=tenant.assistant_id,
@@ -40,8 +46,6 @@ async def shop(tenant, fake_openai, monkeypatch):
                              key=f"test:{tenant.owner_id}", reason="test balance")
         await s.commit()
     await process_pending()
-    fake_openai.reply = lambda body: structured(ANSWER)
-    return tenant
 
 
 async def _visitor(client, tenant) -> dict:
@@ -53,9 +57,12 @@ def _message_path(tenant) -> str:
 
 
 async def _ask(tenant, visitor, text, client_id=None):
+    """Send; the conversation the message went to (the one its first message started) becomes the visitor's."""
     body = {"text": text, "client_message_id": client_id or uuid.uuid4().hex, "dialog": visitor["dialog"]}
     async with open_stream("POST", _message_path(tenant), token=visitor["token"], body=body) as stream:
-        return stream.status, await stream.rest()
+        events = await stream.rest()
+    visitor["dialog"] = next((data["dialog"] for name, data in events if name == "accepted"), visitor["dialog"])
+    return stream.status, events
 
 
 async def _charges() -> list[tuple[str, int]]:
@@ -78,11 +85,13 @@ async def test_the_answer_streams_before_it_is_complete_and_is_charged_once_deli
         assert stream.headers["content-type"].startswith("text/event-stream")
         _, accepted = await stream.next_event("accepted")
         assert accepted["message"]["text"] == "How long does shipping take?"
+        visitor["dialog"] = accepted["dialog"]
         _, first = await stream.next_event("delta")
         assert await asyncio.to_thread(fake_openai.holding.wait, PATIENCE)
         assert first["text"] and first["text"] in ANSWER  # the first words, while the model is still writing
         fake_openai.release.set()
         _, final = await stream.next_event("final")
+        await stream.rest()  # the response ends once the answer is settled (leaving earlier races the charge)
     assert final["message"]["text"] == ANSWER
     assert final["message"]["sources"] == ["faq.md · Shipping"]
     assert await _roles(visitor["dialog"]) == ["user", "assistant"]
@@ -100,6 +109,19 @@ async def test_a_qa_answer_arrives_at_once(shop, client, fake_openai):
     assert deltas == ["Yes, gift wrap is free."]  # whole, not word by word
     assert events[-1][0] == "final" and events[-1][1]["message"]["text"] == "Yes, gift wrap is free."
     assert fake_openai.chat_requests() == []
+
+
+async def test_a_quoted_answer_without_an_llm_arrives_at_once(tenant, client, monkeypatch):
+    await _stock(tenant, monkeypatch)  # no fake_openai: no LLM configured, the answer quotes the knowledge
+    visitor = await _visitor(client, tenant)
+    status, events = await _ask(tenant, visitor, "How long does delivery take in Europe?")
+    assert status == 200
+    final = events[-1][1]["message"]
+    assert events[-1][0] == "final" and "three to five working days" in final["text"]
+    assert [data["text"] for name, data in events if name == "delta"] == [final["text"]]  # whole, not word by word
+    async with async_session() as s:
+        answered_by = (await s.execute(sa.select(Message.answered_by).where(Message.role == "assistant"))).scalar_one()
+    assert answered_by == "extractive"
 
 
 async def test_a_retried_client_message_id_is_stored_answered_and_charged_once(shop, client):
@@ -149,6 +171,7 @@ async def test_a_visitor_gone_before_the_final_event_is_not_charged(shop, client
     body = {"text": "How long does shipping take?", "client_message_id": uuid.uuid4().hex,
             "dialog": visitor["dialog"]}
     async with open_stream("POST", _message_path(shop), token=visitor["token"], body=body) as stream:
+        visitor["dialog"] = (await stream.next_event("accepted"))[1]["dialog"]
         await stream.next_event("delta")
     # The tab closed mid-answer; the model finishes, the answer is stored for the next visit, never charged.
     fake_openai.release.set()

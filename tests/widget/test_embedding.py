@@ -4,7 +4,7 @@ and the visitor API's checks (Origin, token, site); a refusal is a sentence, nev
 import uuid
 
 from tests.factories import make_tenant
-from tests.widget.conftest import SITE, SITE_ORIGIN, enable_widget, start_session
+from tests.widget.conftest import SITE, SITE_ORIGIN, enable_widget, start_session, started_conversation
 
 
 async def test_loader_config_answers_an_allowed_site_and_names_only_it(tenant, client):
@@ -71,7 +71,7 @@ async def test_a_session_for_a_site_not_on_the_list_is_refused(tenant, client):
 
 
 async def test_a_visitor_token_keeps_the_conversation_across_sessions(tenant, client):
-    first = (await start_session(client, tenant.assistant_id, new=True)).json()
+    first = await started_conversation(client, tenant.assistant_id)
     assert first["token"] and first["dialog"]
     again = (await start_session(client, tenant.assistant_id, token=first["token"])).json()
     assert again["dialog"] == first["dialog"]
@@ -81,7 +81,7 @@ async def test_a_visitor_token_keeps_the_conversation_across_sessions(tenant, cl
 async def test_another_owners_visitor_token_never_reaches_their_dialog(tenant, client):
     other = await make_tenant("other@example.com")
     await enable_widget(other)
-    theirs = (await start_session(client, other.assistant_id, new=True)).json()
+    theirs = await started_conversation(client, other.assistant_id)
     # Their token on our assistant: a new visitor of ours, never their conversation.
     ours = (await start_session(client, tenant.assistant_id, token=theirs["token"])).json()
     assert ours["dialog"] == "" and ours["token"] != theirs["token"]
@@ -95,8 +95,8 @@ async def test_another_owners_visitor_token_never_reaches_their_dialog(tenant, c
 
 
 async def test_another_visitors_dialog_id_is_refused(tenant, client):
-    mine = (await start_session(client, tenant.assistant_id, new=True)).json()
-    theirs = (await start_session(client, tenant.assistant_id, new=True)).json()
+    mine = await started_conversation(client, tenant.assistant_id)
+    theirs = await started_conversation(client, tenant.assistant_id)
     assert mine["dialog"] != theirs["dialog"]
     headers = {"Authorization": f"Bearer {mine['token']}"}
     events = await client.get(f"/widget/api/{tenant.assistant_id}/events?dialog={theirs['dialog']}", headers=headers)
@@ -107,7 +107,7 @@ async def test_another_visitors_dialog_id_is_refused(tenant, client):
 
 
 async def test_removing_a_site_ends_the_tokens_issued_on_it(tenant, client):
-    session = (await start_session(client, tenant.assistant_id, new=True)).json()
+    session = await started_conversation(client, tenant.assistant_id)
     await enable_widget(tenant, sites=["other.example.com"])
     events = await client.get(f"/widget/api/{tenant.assistant_id}/events?dialog={session['dialog']}",
                               headers={"Authorization": f"Bearer {session['token']}"})

@@ -3,16 +3,18 @@ each refused with a sentence in the visitor's language."""
 
 import sqlalchemy as sa
 
+from chatai.db.models import Dialog
 from chatai.db.session import async_session
 from chatai.widget import limits
 from chatai.widget.models import WidgetClientMessage
 from tests.widget.conftest import start_session
 
 
-async def _send(client, tenant, visitor, text, client_id, lang="en"):
+async def _send(client, tenant, visitor, text, client_id, lang="en", new=False):
     return await client.post(f"/widget/api/{tenant.assistant_id}/messages?lang={lang}",
                              headers={"Authorization": f"Bearer {visitor['token']}"},
-                             json={"text": text, "client_message_id": client_id, "dialog": visitor["dialog"]})
+                             json={"text": text, "client_message_id": client_id, "dialog": visitor["dialog"],
+                                   "new": new})
 
 
 async def test_a_message_over_the_length_limit_is_refused_with_a_sentence(tenant, client):
@@ -50,14 +52,23 @@ async def test_messages_per_minute_per_address_hold_across_visitors(tenant, clie
     assert sent == [200, 200, 200, 429]
 
 
-async def test_conversations_per_day_per_visitor_are_limited(tenant, client):
+async def test_conversations_per_day_per_visitor_are_limited(tenant, client, monkeypatch):
+    # A conversation counts when its first message starts it; pressing "new conversation" alone costs nothing.
+    monkeypatch.setattr(limits, "VISITOR_MESSAGES", limits.Limit("widget_msg_visitor", max_hits=100,
+                                                                 window_seconds=60))
     visitor = (await start_session(client, tenant.assistant_id, new=True)).json()
-    token = visitor["token"]
-    for _ in range(limits.VISITOR_CONVERSATIONS.max_hits - 1):
-        assert (await start_session(client, tenant.assistant_id, token=token, new=True)).status_code == 200
-    refused = await start_session(client, tenant.assistant_id, token=token, new=True)
+    for _ in range(limits.VISITOR_CONVERSATIONS.max_hits + 5):
+        assert (await start_session(client, tenant.assistant_id, token=visitor["token"], new=True)).status_code == 200
+    for n in range(limits.VISITOR_CONVERSATIONS.max_hits):
+        started = await _send(client, tenant, visitor, "/help", f"conversation-{n:04d}", new=True)
+        assert started.headers["content-type"].startswith("text/event-stream")
+    refused = await _send(client, tenant, visitor, "/help", "conversation-extra", new=True)
     assert refused.status_code == 429
     assert refused.json()["error"].startswith("You have started too many conversations today.")
+    async with async_session() as session:
+        started_dialogs = (await session.execute(sa.select(sa.func.count()).select_from(Dialog)
+                                                 .where(Dialog.owner_id == tenant.owner_id))).scalar_one()
+    assert started_dialogs == limits.VISITOR_CONVERSATIONS.max_hits
 
 
 async def test_a_repeated_client_message_id_is_taken_once(tenant, client):
@@ -65,10 +76,10 @@ async def test_a_repeated_client_message_id_is_taken_once(tenant, client):
     first = await _send(client, tenant, visitor, "Do you deliver?", "double-click-1")
     assert first.headers["content-type"].startswith("text/event-stream")
     again = await _send(client, tenant, visitor, "Do you deliver?", "double-click-1")
-    assert again.json() == {"duplicate": True, "dialog": visitor["dialog"]}
     async with async_session() as session:
-        rows = (await session.execute(sa.select(sa.func.count()).select_from(WidgetClientMessage))).scalar_one()
-    assert rows == 1
+        rows = (await session.execute(sa.select(WidgetClientMessage.dialog_id))).scalars().all()
+    assert again.json() == {"duplicate": True, "dialog": str(rows[0])}
+    assert len(rows) == 1
     # The same id in another visitor's conversation is that visitor's own message.
     other = (await start_session(client, tenant.assistant_id, new=True)).json()
     assert (await _send(client, tenant, other, "Do you deliver?", "double-click-1")).headers[

@@ -6,11 +6,11 @@ import uuid
 from chatai.db.models import Dialog, User
 from chatai.db.session import async_session
 from chatai.services import handoff
-from tests.widget.conftest import enable_widget, open_stream, start_session
+from tests.widget.conftest import enable_widget, open_stream, start_session, started_conversation
 
 
 async def _visitor(client, tenant, lang="en"):
-    return (await start_session(client, tenant.assistant_id, new=True, lang=lang)).json()
+    return await started_conversation(client, tenant.assistant_id, lang=lang)
 
 
 async def test_take_over_operator_reply_and_release_reach_the_open_panel(tenant, client):
@@ -53,7 +53,7 @@ async def test_a_reconnecting_panel_gets_only_what_it_missed_in_russian(tenant, 
     reloaded = (await start_session(client, tenant.assistant_id, token=visitor["token"], lang="ru")).json()
     async with async_session() as session:
         email = (await session.get(User, tenant.owner_id)).email
-    assert [m["text"] for m in reloaded["messages"]] == [f"{email.split('@')[0]} подключился к чату.",
+    assert [m["text"] for m in reloaded["messages"]] == ["Hello", f"{email.split('@')[0]} подключился к чату.",
                                                           "Первый ответ"]  # no operator name set: the e-mail's
     async with async_session() as session:
         await handoff.send_operator_message(session, owner_id=tenant.owner_id, dialog_id=dialog_id,
@@ -79,7 +79,7 @@ async def test_a_handoff_timeout_reaches_the_panel_as_a_notice(tenant, client):
     async with async_session() as session:
         await handoff.take_over(session, owner_id=tenant.owner_id, dialog_id=dialog_id, operator_id=tenant.owner_id)
     later = utcnow() + timedelta(hours=2)
-    path = f"/widget/api/{tenant.assistant_id}/events?dialog={dialog_id}"
+    path = f"/widget/api/{tenant.assistant_id}/events?dialog={dialog_id}&after={visitor['cursor']}"
     async with open_stream("GET", path, token=visitor["token"]) as stream:
         await stream.next_event("ready")
         await stream.next_event("message")  # joined
