@@ -354,7 +354,7 @@ class BotEvent(SQLModel, table=True):
 class Dialog(SQLModel, table=True):
     __tablename__ = "dialogs"
     __table_args__ = (
-        # 0025: a business chat and the bot's own chat with a customer share the customer's chat id
+        # 0022: a business chat and the bot's own chat with a customer share the customer's chat id
         sa.UniqueConstraint("bot_id", "channel", "business_connection_id", "telegram_chat_id",
                             name="uq_dialogs_bot_chat"),
         sa.Index("ix_dialogs_assistant_last", "assistant_id", "last_message_at"),
@@ -373,7 +373,7 @@ class Dialog(SQLModel, table=True):
     # owner's own conversation, never charged nor counted as a customer's
     channel: str = Field(default="telegram", max_length=16, sa_column_kwargs={"server_default": "telegram"})
     telegram_chat_id: int | None = Field(default=None, sa_type=sa.BigInteger)
-    # Telegram Business (0025): the connection a "business" dialog's replies go through; "" elsewhere.
+    # Telegram Business (0022): the connection a "business" dialog's replies go through; "" elsewhere.
     business_connection_id: str = Field(default="", max_length=128, sa_column_kwargs={"server_default": ""})
     telegram_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     user_name: str = Field(default="", max_length=255)
