@@ -65,7 +65,7 @@ def _around(owner: Any, name: str, stage: str) -> None:
 
 
 def install_web() -> None:
-    """The webhook route: request in, bot row read, update stored, runner told, events published, 200."""
+    """The webhook route: request in, update stored, runner told, events published, 200."""
     from chatai.bots import webhook
     from chatai.services import dialogs
 
@@ -84,7 +84,6 @@ def install_web() -> None:
             flush()
 
     webhook.handle_webhook = probed
-    _async_cm(webhook, "async_session", "web.bot_row")  # opened in the route (the bot row)
     _around(dialogs, "record_incoming", "web.store")
     _around(webhook, "publish_command", "web.tell_runner")
     _around(dialogs, "publish_dialog_event", "web.dialog_event")
