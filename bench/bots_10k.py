@@ -36,6 +36,7 @@ from bench.common import bench_database, percentile
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAILOVER_IDS = 500_000  # the failover part's chat and update ids start here (after the webhook part's)
+COMPARE_IDS = 250_000  # those of the webhook part's second load (--compare-before)
 POLLING_LIMIT = 900  # seconds for 10,000 polling bots to come up (one runner did not, on a busy machine)
 IN_FLIGHT = 40  # webhook POSTs at once (Telegram's default max_connections per bot is 40 too)
 RESPONSE_MS: list[float] = []  # how long the web worker took to answer each POST (200 once stored)
@@ -95,9 +96,9 @@ def _ctl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
     return httpx.post(f"{url}/_ctl/{action}", json=body or {}, timeout=300).json()
 
 
-def _runner(mode: str, runner_id: str, setup_rate: float) -> Child:
+def _runner(mode: str, runner_id: str, setup_rate: float, before: bool = False) -> Child:
     return Child([sys.executable, "-m", "bench.bots_10k_parts", "runner", "--mode", mode, "--runner-id", runner_id,
-                  "--setup-rate", str(setup_rate)])
+                  "--setup-rate", str(setup_rate), *(["--before"] if before else [])])
 
 
 def _idle_cpu(children: list[Child], seconds: float) -> list[float]:
@@ -180,11 +181,19 @@ def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
     cpu1, web1, load1 = runner.cpu(), web.cpu(), os.getloadavg()[0]
     overheads, answered, duplicated = _overheads(fake_url, posted)
     rss_load = runner.rss()
-    runner.stop()
+    runner.stop()  # flushes its stage marks
+    stages = []
+    if os.environ.get("BENCH_STAGES"):
+        from bench.webhook_stages import report
+
+        sends = {int(chat): times for chat, times in _ctl(fake_url, "sends").items()}
+        stages = report(os.environ["BENCH_STAGES"], posted, sends)
     _ctl(fake_url, "forget_calls")
-    restarted = _runner("webhook", "bench-webhook-2", args.setup_rate)
+    web_response = _pcts(RESPONSE_MS)  # the POSTs of this load (a second load starts the list again)
+    restarted = _runner("webhook", "bench-webhook-2", args.setup_rate, args.compare_before)
     again = _wait(lambda: restarted.latest.get("running", 0) >= n, 3600)
     calls_again = _ctl(fake_url, "setup_calls")
+    compared = _compare_before(args, fake_url, web_url, bots, restarted) if args.compare_before else []
     restarted.stop()
     web_rss = web.rss()
     web.stop()
@@ -203,8 +212,33 @@ def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
         f"answered twice, {refused} POSTs refused; CPU per answer: runner {per_answer(cpu0, cpu1):.1f} ms, "
         f"web worker {per_answer(web0, web1):.1f} ms; load average {load0:.1f} -> {load1:.1f}",
         f"  reply overhead (POST to the webhook -> sendMessage at the fake): {_pcts(overheads)} "
-        f"(target p99 <= 50 ms); of which the web worker answering the POST: {_pcts(RESPONSE_MS)}",
+        f"(target p99 <= 50 ms); of which the web worker answering the POST: {web_response}",
+        *stages,
+        *compared,
     ]
+
+
+def _compare_before(args: argparse.Namespace, fake_url: str, web_url: str, bots: list[Any], runner: Child
+                    ) -> list[str]:
+    """The same load again on the restarted runner, its charges taking turns on the owner's account as before
+    (one statement at a time, first come first served; chatai/bots/admission.py): both in one run."""
+    time.sleep(3)
+    cpu0, load0 = runner.cpu(), os.getloadavg()[0]
+    posted, _ = asyncio.run(_post_load(web_url, bots, args.rate, args.seconds, first=COMPARE_IDS))
+    time.sleep(3)
+    overheads, answered, duplicated = _overheads(fake_url, posted)
+    cpu = (runner.cpu() - cpu0) / max(1, answered) * 1000
+    lines = [f"  the same load, charges one at a time as before (restarted runner): {answered}/{len(posted)} "
+             f"answered, {duplicated} twice, runner CPU {cpu:.1f} ms per answer; load average {load0:.1f} -> "
+             f"{os.getloadavg()[0]:.1f}",
+             f"  reply overhead: {_pcts(overheads)}; the web worker answering the POST: {_pcts(RESPONSE_MS)}"]
+    if os.environ.get("BENCH_STAGES"):
+        from bench.webhook_stages import report
+
+        runner.stop()  # flushes its stage marks
+        sends = {int(chat): times for chat, times in _ctl(fake_url, "sends").items()}
+        lines += report(os.environ["BENCH_STAGES"], posted, sends)
+    return lines
 
 
 def polling(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[str]) -> None:
@@ -411,6 +445,10 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--setup-rate", type=float, default=500.0)
     parser.add_argument("--only", default="webhook,polling,failover,paging")
+    parser.add_argument("--compare-before", action="store_true",
+                        help="webhook part: the load again with charges taking turns as before (one at a time)")
+    parser.add_argument("--stages", action="store_true",
+                        help="webhook part: time from the POST to each stage of the path (bench/webhook_stages.py)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
     os.environ["LOG_LEVEL"] = "WARNING"
@@ -423,6 +461,8 @@ def main() -> None:
     import tempfile
 
     Child.log_path = os.path.join(tempfile.mkdtemp(prefix="bots_10k-"), "children.log")
+    if args.stages:
+        os.environ["BENCH_STAGES"] = tempfile.mkdtemp(prefix="bots_10k-stages-")
     out: list[str] = [f"bots_10k on {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.1f}"]
     try:
         with bench_database("bots_10k", migrate=False):

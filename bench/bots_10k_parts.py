@@ -46,6 +46,11 @@ class SendTimesFake(FakeTelegram):
 def _webhook_app() -> Any:
     from starlette.applications import Starlette
 
+    if os.environ.get("BENCH_STAGES"):  # bench.bots_10k --stages (bench/webhook_stages.py)
+        from bench import webhook_stages
+
+        webhook_stages.install_web()
+
     from chatai.bots.webhook import webhook_routes
 
     return Starlette(routes=webhook_routes())
@@ -82,8 +87,16 @@ async def create_bots(n: int, *, mode: str) -> list[tuple[uuid.UUID, str, str]]:
 async def _serve_runner(args: argparse.Namespace) -> None:
     from chatai.bots.runner import BotRunner, run_forever
 
+    if os.environ.get("BENCH_STAGES"):  # bench.bots_10k --stages (bench/webhook_stages.py)
+        from bench import webhook_stages
+
+        webhook_stages.install_runner()
+
     runner = BotRunner(answer_fn=instant_answer, mode=args.mode, runner_id=args.runner_id,
                        setup_per_second=args.setup_rate, poll_timeout=25)
+    if args.before:  # bench.bots_10k --compare-before: charges take turns as before (one at a time, FIFO)
+        runner.admission.hot_row_writers = 1
+        runner.admission.urgent_first = False
 
     async def report() -> None:
         while True:
@@ -97,6 +110,10 @@ async def _serve_runner(args: argparse.Namespace) -> None:
         await run_forever(runner)
     finally:
         reporter.cancel()
+        if os.environ.get("BENCH_STAGES"):
+            from bench import webhook_stages
+
+            webhook_stages.flush()
 
 
 def main() -> None:
@@ -105,6 +122,7 @@ def main() -> None:
     parser.add_argument("--mode", default="webhook")
     parser.add_argument("--runner-id", default="bench-runner")
     parser.add_argument("--setup-rate", type=float, default=500.0)
+    parser.add_argument("--before", action="store_true")  # hot-row turns as before (bench.bots_10k)
     args, rest = parser.parse_known_args()
     if args.role == "fake":
         sys.argv = [sys.argv[0], *rest]

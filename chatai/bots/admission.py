@@ -18,21 +18,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import AsyncIterator
 
 RESERVE = 2  # connections outside admission: the write-behind's one statement, and one nested step
+# Steps writing one hot row at once (see `turn`). One at a time made every charge of an owner wait for the
+# previous one's whole trip through this event loop (result read, lock handed over, next statement sent):
+# with 1,000 bots of one owner at 100 answers/s that queue, not the statements, was most of the reply
+# overhead (bench.bots_10k --stages: p50 167 ms, 140 of them waiting here). A few at once let PostgreSQL
+# hand the row lock from one statement to the next while this loop is busy, and still keep most of the
+# pool for the other steps when the row is slow.
+HOT_ROW_WRITERS = 3
+URGENT_RUN = 8  # urgent hot-row steps granted in a row before one that is not (see Admission.turn)
 
 
 class Admission:
     """FIFO admission to `slots` database connections; counts what it did (tests, bench)."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, *, hot_row_writers: int = HOT_ROW_WRITERS) -> None:
         if slots < 1:
             raise ValueError("admission needs at least one slot")
         self.slots = slots
+        self.hot_row_writers = max(1, min(hot_row_writers, slots))
+        self.urgent_first = True  # False: one FIFO queue per hot row (bench.bots_10k --compare-before)
         self._free = asyncio.Semaphore(slots)
         self._holders: dict[asyncio.Task, int] = {}  # task -> depth of its admitted steps
-        self._turns: dict[object, list] = {}  # hot-row key -> [lock, users]
+        self._turns: dict[object, _HotRow] = {}  # hot-row key -> its writers and waiters
         self.in_use = 0
         self.peak_in_use = 0
         self.waiting = 0
@@ -78,28 +89,79 @@ class Admission:
         return task is not None and task in self._holders
 
     @contextlib.asynccontextmanager
-    async def turn(self, key: object) -> AsyncIterator[None]:
+    async def turn(self, key: object, *, urgent: bool = False) -> AsyncIterator[None]:
         """A slot for a statement that writes one hot row (`key`: the account every answer of an owner
-        charges): one such step per key at a time waits for a slot, the others wait here holding none.
-        Many steps waiting on the same row lock inside PostgreSQL would each hold a connection doing
+        charges): at most `hot_row_writers` such steps per key wait for a slot, the others wait here holding
+        none. Many steps waiting on the same row lock inside PostgreSQL would each hold a connection doing
         nothing, and on a starved machine the row's lock is handed from backend to backend at the pace of
         the scheduler: the pool would fill with waiters while the other steps (storing, saving replies)
-        could not get a connection."""
-        entry = self._turns.get(key)
-        if entry is None:
-            entry = self._turns[key] = [asyncio.Lock(), 0]
-        entry[1] += 1
+        could not get a connection. A few (HOT_ROW_WRITERS) keep the row busy without that.
+
+        `urgent`: a step an answer waits for (the reservation before it is sent) goes before the waiting
+        steps that are not (settling an answer already sent), at most URGENT_RUN of them in a row, so a
+        settle is delayed, never starved."""
+        row = self._turns.get(key)
+        if row is None:
+            row = self._turns[key] = _HotRow(self.hot_row_writers)
+        row.users += 1
         try:
-            async with entry[0], self.slot():
-                yield
+            await row.acquire(urgent and self.urgent_first)
+            try:
+                async with self.slot():
+                    yield
+            finally:
+                row.release()
         finally:
-            entry[1] -= 1
-            if entry[1] == 0:
+            row.users -= 1
+            if row.users == 0:
                 self._turns.pop(key, None)
 
     def stats(self) -> dict[str, int]:
         return {"slots": self.slots, "in_use": self.in_use, "peak_in_use": self.peak_in_use, "waiting": self.waiting,
                 "peak_waiting": self.peak_waiting, "admitted": self.admitted, "queued": self.queued}
+
+
+class _HotRow:
+    """The writers of one hot row: `free` places, and two FIFO queues of waiters (urgent ones first)."""
+
+    def __init__(self, writers: int) -> None:
+        self.free = writers
+        self.users = 0  # holding or waiting: the entry is dropped at 0
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._later: deque[asyncio.Future[None]] = deque()
+        self._urgent_run = 0  # urgent grants in a row while a later step waited
+
+    async def acquire(self, urgent: bool) -> None:
+        if self.free > 0 and not self._urgent and (urgent or not self._later):
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._urgent if urgent else self._later
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # granted as it was cancelled: pass the place on
+                self.release()
+            else:
+                with contextlib.suppress(ValueError):  # release() may have dropped it already
+                    queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        later_first = bool(self._later) and (not self._urgent or self._urgent_run >= URGENT_RUN)
+        for queue in (self._later, self._urgent) if later_first else (self._urgent, self._later):
+            while queue:
+                waiter = queue.popleft()
+                if waiter.done():  # cancelled while waiting
+                    continue
+                if queue is self._later or not self._later:
+                    self._urgent_run = 0
+                else:
+                    self._urgent_run += 1
+                waiter.set_result(None)
+                return
+        self.free += 1
 
 
 def slots_for(pool_size: int, max_overflow: int) -> int:

@@ -144,12 +144,13 @@ class BotRunner:
             yield session
 
     @contextlib.asynccontextmanager
-    async def db(self, *, hot_row: object = None) -> AsyncIterator[AsyncConnection]:
+    async def db(self, *, hot_row: object = None, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
         """An AUTOCOMMIT connection for the hot path: each statement is its own transaction, so a
         one-statement write is one round trip (no BEGIN, no COMMIT). Admitted first (admission.py): under
         load a step waits here for a free connection rather than timing out in the pool; a step writing a
-        row many answers write (`hot_row`: the owner's account) waits for its turn holding no connection."""
-        admitted = self.admission.slot() if hot_row is None else self.admission.turn(hot_row)
+        row many answers write (`hot_row`: the owner's account) waits for its turn holding no connection, an
+        `urgent` one (an answer waits for it) before the others."""
+        admitted = self.admission.slot() if hot_row is None else self.admission.turn(hot_row, urgent=urgent)
         async with admitted, self._reserved_db() as conn:
             yield conn
 

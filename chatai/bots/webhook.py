@@ -31,7 +31,7 @@ from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
 from chatai.bots.supervisor import STORE_SKIPPED, database_unreachable
 from chatai.db.models import Assistant, Bot
-from chatai.db.session import async_session, get_async_engine
+from chatai.db.session import get_async_engine
 from chatai.security import constant_time_equal, decrypt_secret
 from chatai.services import bot_events, dialogs
 from chatai.services.bots import publish_command
@@ -56,52 +56,51 @@ def _expected_secret(row: Any) -> str:
         return _NO_SECRET
 
 
+_BOT_ROW = (sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.webhook_secret, Bot.mode, Bot.username,
+                      Bot.telegram_bot_id, Assistant.answer_in_groups)
+            .join(Assistant, Assistant.id == Bot.assistant_id))
+
+
 async def handle_webhook(request: Request) -> Response:
     try:
         bot_id = uuid.UUID(request.path_params["bot_id"])
     except ValueError:
         return Response(status_code=403)
-    async with async_session() as session:
-        row = (await session.execute(
-            sa.select(Bot.id, Bot.owner_id, Bot.assistant_id, Bot.webhook_secret, Bot.mode, Bot.username,
-                      Bot.telegram_bot_id, Assistant.answer_in_groups)
-            .join(Assistant, Assistant.id == Bot.assistant_id).where(Bot.id == bot_id)
-        )).one_or_none()
-    supplied = request.headers.get(SECRET_HEADER, "")
-    # Unknown bot, polling bot and wrong secret look the same from outside, and cost the same comparison.
-    expected = _expected_secret(row)
-    if not constant_time_equal(supplied, expected) or expected == _NO_SECRET or row is None:
-        return Response(status_code=403)
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return Response(status_code=413)
-    try:
-        update = json.loads(body)
-        incoming = classify(update, bot=BotIdentity(row.username, row.telegram_bot_id),
-                            answer_in_groups=row.answer_in_groups)
-    except (ValueError, TypeError, KeyError, AttributeError):
-        return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
-    events: list[dict[str, str]] = []
-    try:
-        async with get_async_engine().connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
-            # An operator's update (operator_updates.py) is never a customer's question: its runner handles it.
-            if await operator_updates.claim_from_webhook(conn, bot_id=row.id, update=update):
-                return JSONResponse({"ok": True})
-            stored = await business.store(conn, update, bot_id=row.id, owner_id=row.owner_id,
-                                          assistant_id=row.assistant_id)
-            if stored is not None:  # Telegram Business (business.py)
-                pending, events = stored.pending, stored.events
-            else:
-                pending = await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id,
-                                                        assistant_id=row.assistant_id, incoming=[incoming])
-    except (TypeError, KeyError, ValueError):  # a malformed business update
-        return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
-    except Exception as exc:  # noqa: BLE001 - Telegram retries on non-2xx
-        log.warning("webhook update %s for bot %s not stored: %s", incoming.update_id, bot_id, describe(exc))
-        if not database_unreachable(exc) and await _give_up(row, incoming.update_id):
+    failure: Exception | None = None
+    # One AUTOCOMMIT connection reads the bot and stores the update: an ORM session for the read cost a
+    # second checkout (with its pre-ping), a transaction and its rollback on every update (bench.bots_10k
+    # --stages). It is held while the body is read only for a sender that knows the bot's secret.
+    async with get_async_engine().connect() as conn:
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")  # one statement = one commit
+        row = (await conn.execute(_BOT_ROW.where(Bot.id == bot_id))).one_or_none()
+        supplied = request.headers.get(SECRET_HEADER, "")
+        # Unknown bot, polling bot and wrong secret look the same from outside, and cost the same comparison.
+        expected = _expected_secret(row)
+        if not constant_time_equal(supplied, expected) or expected == _NO_SECRET or row is None:
+            return Response(status_code=403)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return Response(status_code=413)
+        try:
+            update = json.loads(body)
+            incoming = classify(update, bot=BotIdentity(row.username, row.telegram_bot_id),
+                                answer_in_groups=row.answer_in_groups)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
+        try:
+            stored = await _store(conn, row, update, incoming)
+        except (TypeError, KeyError, ValueError):  # a malformed business update
+            return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
+        except Exception as exc:  # noqa: BLE001 - Telegram retries on non-2xx
+            failure = exc
+    if failure is not None:  # counted with the connection back in the pool
+        log.warning("webhook update %s for bot %s not stored: %s", incoming.update_id, bot_id, describe(failure))
+        if not database_unreachable(failure) and await _give_up(row, incoming.update_id):
             return JSONResponse({"ok": True})
         return Response(status_code=500)
+    if stored is None:  # an operator's update: stored, its runner nudged
+        return JSONResponse({"ok": True})
+    pending, events = stored
     owed = [p for p in pending if not p.ai_muted]
     if owed:
         await publish_command("pending", row.id, update_ids=[p.update_id for p in owed],
@@ -111,6 +110,19 @@ async def handle_webhook(request: Request) -> Response:
     if events:
         await publish_events(events)
     return JSONResponse({"ok": True})
+
+
+async def _store(conn: Any, row: Any, update: dict[str, Any], incoming: Any
+                 ) -> tuple[list[dialogs.Pending], list[dict[str, str]]] | None:
+    """Store a verified delivery: (updates to answer, live events), None for an operator's update."""
+    # An operator's update (operator_updates.py) is never a customer's question: its runner handles it.
+    if await operator_updates.claim_from_webhook(conn, bot_id=row.id, update=update):
+        return None
+    stored = await business.store(conn, update, bot_id=row.id, owner_id=row.owner_id, assistant_id=row.assistant_id)
+    if stored is not None:  # Telegram Business (business.py)
+        return stored.pending, stored.events
+    return await dialogs.record_incoming(conn, bot_id=row.id, owner_id=row.owner_id, assistant_id=row.assistant_id,
+                                         incoming=[incoming]), []
 
 
 async def _give_up(row: Any, update_id: int) -> bool:

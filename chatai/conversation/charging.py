@@ -56,9 +56,10 @@ class Storage(Protocol):
 
     def session(self) -> AsyncSession: ...
 
-    def db(self, *, hot_row: object = None) -> AbstractAsyncContextManager[AsyncConnection]:
+    def db(self, *, hot_row: object = None, urgent: bool = False) -> AbstractAsyncContextManager[AsyncConnection]:
         """`hot_row`: the account a charge statement writes; the runner lets such statements of one account
-        take turns holding no connection (bots/admission.py); the web process ignores it."""
+        take turns holding no connection, `urgent` ones (the answer waits for them) first (bots/admission.py);
+        the web process ignores both."""
         ...
 
 
@@ -96,7 +97,8 @@ async def reserve(store: Storage, turn: Pending, key: str) -> bool:
         price = await _reserve_price(store)
         if price <= 0:
             return True
-        async with store.db(hot_row=turn.owner_id) as conn:  # one autocommit statement (charges.reserve)
+        # One autocommit statement (charges.reserve), urgent: the answer waits for it, a settle does not.
+        async with store.db(hot_row=turn.owner_id, urgent=True) as conn:
             status = await charges.reserve(conn, account_id=turn.owner_id, key=key, amount_micros=price,
                                            bot_id=turn.bot_id, update_id=turn.update_id, dialog_id=turn.dialog_id)
     except asyncio.CancelledError:

@@ -160,16 +160,18 @@ class Conversation:
         language = channel.language(turn)
         started = time.monotonic()
         saved = turn.saved_reply
+        taken_over: bool | None = None  # read with the save (one round trip), else just below
         if saved is None:
             text, answered_by, sources, extra = await self.produce(channel, turn, assistant_id, language)
             async with self.db() as conn:
-                reply_id = await dialogs.save_reply(conn, pending=turn, text=text, answered_by=answered_by,
-                                                    sources=sources, **extra)
+                reply_id, taken_over = await dialogs.save_reply_seeing_holder(
+                    conn, pending=turn, text=text, answered_by=answered_by, sources=sources, **extra)
             saved = SavedReply(reply_id, text, answered_by, sources)
         key = channel.charge_key(turn) if channel.billable else ""
         if saved.answered_by in AI_REPLIES:
-            async with self.db() as conn:
-                taken_over = await dialogs.held_by_person(conn, dialog_id=turn.dialog_id)
+            if taken_over is None:  # a reply saved before a crash: who holds the dialog now
+                async with self.db() as conn:
+                    taken_over = await dialogs.held_by_person(conn, dialog_id=turn.dialog_id)
             if taken_over:  # a person took the dialog while the answer was produced: they answer, the AI is silent
                 if key:  # released, never charged
                     await charging.after_send(self, key, saved, delivered=False, account_id=turn.owner_id)

@@ -90,7 +90,7 @@ async def _facts(assistant_id: uuid.UUID) -> _Facts:
 
 
 @contextlib.asynccontextmanager
-async def _autocommit(*, hot_row: object = None) -> AsyncIterator[Any]:  # no admission in the web process
+async def _autocommit(*, hot_row: object = None, urgent: bool = False) -> AsyncIterator[Any]:  # no admission here
     async with get_async_engine().connect() as conn:
         yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 import sqlalchemy as sa
 
-from chatai.bots.admission import RESERVE, Admission, slots_for
+from chatai.bots.admission import HOT_ROW_WRITERS, RESERVE, URGENT_RUN, Admission, slots_for
 from chatai.db.models import TelegramUpdate
 from chatai.db.session import async_session
 from tests.bots.conftest import PATIENCE, FakeBrain, connect, wait_for
@@ -100,7 +100,7 @@ def test_admission_needs_a_slot():
 
 
 async def test_steps_on_one_hot_row_hold_one_slot_between_them():
-    admission = Admission(2)
+    admission = Admission(2, hot_row_writers=1)
     release = asyncio.Event()
     inside: list[str] = []
 
@@ -122,6 +122,99 @@ async def test_steps_on_one_hot_row_hold_one_slot_between_them():
     await asyncio.gather(*charges)
     assert inside[2:] == [f"charge {n}" for n in range(1, 5)] and admission.peak_in_use == 2
     assert admission._turns == {}  # nothing kept for a row nobody is writing
+
+
+async def test_a_few_steps_on_one_hot_row_run_at_once_and_the_rest_hold_no_slot():
+    assert HOT_ROW_WRITERS == 3
+    admission = Admission(4)
+    release = asyncio.Event()
+    inside: list[str] = []
+
+    async def charge(name: str) -> None:
+        async with admission.turn("account"):
+            inside.append(name)
+            await release.wait()
+
+    async def store() -> None:
+        async with admission.slot():
+            inside.append("store")
+
+    charges = [asyncio.create_task(charge(f"charge {n}")) for n in range(8)]
+    for _ in range(3):
+        await asyncio.sleep(0)
+    # Three charges of the account are inside (PostgreSQL queues them on the row, not this event loop); the
+    # five waiting hold no slot, so the fourth slot is still free for a store.
+    assert inside == ["charge 0", "charge 1", "charge 2"] and admission.in_use == 3
+    await asyncio.wait_for(store(), PATIENCE)
+    assert admission.stats()["queued"] == 0
+    release.set()
+    await asyncio.gather(*charges)
+    assert inside[4:] == [f"charge {n}" for n in range(3, 8)] and admission.peak_in_use == 4
+    assert admission._turns == {}
+
+
+async def _turns_in_order(admission: Admission, steps: list[tuple[str, bool]]) -> list[str]:
+    """Hold the row's only place, queue `steps` (name, urgent) in that order, then let them through one by
+    one: the order they got the row in."""
+    order: list[str] = []
+    hold = asyncio.Event()
+
+    async def holder() -> None:
+        async with admission.turn("account"):
+            await hold.wait()
+
+    async def step(name: str, urgent: bool) -> None:
+        async with admission.turn("account", urgent=urgent):
+            order.append(name)
+
+    first = asyncio.create_task(holder())
+    await asyncio.sleep(0)
+    tasks = []
+    for name, urgent in steps:
+        tasks.append(asyncio.create_task(step(name, urgent)))
+        await asyncio.sleep(0)  # queued in this order
+    hold.set()
+    await asyncio.wait_for(asyncio.gather(first, *tasks), PATIENCE)
+    return order
+
+
+async def test_a_reservation_goes_before_the_settles_waiting_on_its_row():
+    order = await _turns_in_order(Admission(4, hot_row_writers=1),
+                                  [("settle 1", False), ("settle 2", False), ("reserve 1", True), ("reserve 2", True)])
+    assert order == ["reserve 1", "reserve 2", "settle 1", "settle 2"]
+
+
+async def test_a_settle_waits_behind_at_most_urgent_run_reservations():
+    steps = [("settle", False)] + [(f"reserve {n}", True) for n in range(URGENT_RUN + 3)]
+    order = await _turns_in_order(Admission(4, hot_row_writers=1), steps)
+    assert order.index("settle") == URGENT_RUN and len(order) == len(steps)
+
+
+async def test_a_step_cancelled_while_waiting_for_the_row_leaves_its_place_to_the_next():
+    admission = Admission(4, hot_row_writers=1)
+    hold = asyncio.Event()
+    got: list[str] = []
+
+    async def step(name: str, urgent: bool, wait: asyncio.Event | None = None) -> None:
+        async with admission.turn("account", urgent=urgent):
+            got.append(name)
+            if wait is not None:
+                await wait.wait()
+
+    holder = asyncio.create_task(step("holder", False, hold))
+    await asyncio.sleep(0)
+    cancelled = asyncio.create_task(step("cancelled", True))
+    later = asyncio.create_task(step("later", False))
+    await asyncio.sleep(0)
+    cancelled.cancel()
+    hold.set()
+    await asyncio.wait_for(asyncio.gather(holder, later), PATIENCE)
+    assert got == ["holder", "later"] and cancelled.cancelled() and admission._turns == {}
+    assert admission.in_use == 0
+
+
+def test_hot_row_writers_never_exceed_the_slots():
+    assert Admission(2).hot_row_writers == 2 and Admission(1, hot_row_writers=0).hot_row_writers == 1
 
 
 async def test_concurrent_misses_of_an_assistant_read_it_once(tenant, fake_telegram, runners):

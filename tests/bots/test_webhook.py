@@ -112,3 +112,47 @@ async def test_webhook_update_is_answered_from_what_the_web_worker_stored(tenant
     assert [902] in reads
     await asyncio.sleep(0.5)
     assert len(fake_telegram.sent_messages(token)) == 3 and len(brain.calls) == 3
+
+
+async def test_a_delivery_is_read_and_stored_on_one_connection(tenant, fake_telegram):
+    """The bot row, the operator check and the store share one pooled connection (one checkout and its
+    pre-ping per update; an ORM session for the row used to add a second checkout and a rollback), and a
+    refused delivery costs one checkout and the row read alone."""
+    import sqlalchemy as sa
+
+    from chatai.db.models import Bot
+    from chatai.db.session import async_session, get_async_engine
+
+    bot, _token = await connect(fake_telegram, tenant)
+    async with async_session() as s:
+        await s.execute(sa.update(Bot).where(Bot.id == bot.id).values(mode="webhook"))
+        await s.commit()
+    secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
+    engine = get_async_engine().sync_engine
+    checkouts: list[int] = []
+    statements: list[str] = []
+
+    def checked_out(*_args):
+        checkouts.append(1)
+
+    def executed(_conn, _cursor, statement, *_args):
+        statements.append(statement.split()[0].upper())
+
+    sa.event.listen(engine.pool, "checkout", checked_out)
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    app = Starlette(routes=webhook_routes())
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
+            url = f"/telegram/webhook/{bot.id}"
+            refused = await client.post(url, json=text_update("forged", chat_id=63, update_id=901),
+                                        headers={SECRET_HEADER: "wrong"})
+            assert refused.status_code == 403 and len(checkouts) == 1 and statements == ["SELECT"]
+            checkouts.clear()
+            statements.clear()
+            stored = await client.post(url, json=text_update("hello", chat_id=63, update_id=902),
+                                       headers={SECRET_HEADER: secret})
+    finally:
+        sa.event.remove(engine.pool, "checkout", checked_out)
+        sa.event.remove(engine, "before_cursor_execute", executed)
+    # the bot row, the operator link lookup, the one statement storing the update (record_incoming)
+    assert stored.status_code == 200 and len(checkouts) == 1 and statements == ["SELECT", "SELECT", "WITH"]
