@@ -26,10 +26,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from chatai.bots import business, operator_updates, pending_wire
+from chatai.bots.bot_sentences import STORE_SKIPPED
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.handlers import classify
 from chatai.bots.logsafe import describe
-from chatai.bots.supervisor import STORE_SKIPPED, database_unreachable
+from chatai.bots.supervisor import database_unreachable
 from chatai.db.models import Assistant, Bot
 from chatai.db.session import get_async_engine
 from chatai.security import constant_time_equal, decrypt_secret

@@ -4,15 +4,15 @@ log) reads in Russian on a Russian page, values included; an unknown sentence st
 import re
 import string
 
-from chatai.bots import supervisor
+from chatai.bots import bot_sentences
 from chatai.services import admin, bots
 from chatai.web.texts.bot_events import bot_event_text
 
 
 def _stored_sentences() -> list[str]:
-    constants = [supervisor.REVOKED, supervisor.CONFLICT, supervisor.TELEGRAM_UNREACHABLE,
-                 supervisor.DATABASE_UNREACHABLE, supervisor.INTERNAL_ERROR, supervisor.STORE_RETRYING,
-                 supervisor.RECOVERED, supervisor.STORE_SKIPPED, supervisor.ANSWER_SKIPPED]
+    constants = [bot_sentences.REVOKED, bot_sentences.CONFLICT, bot_sentences.TELEGRAM_UNREACHABLE,
+                 bot_sentences.DATABASE_UNREACHABLE, bot_sentences.INTERNAL_ERROR, bot_sentences.STORE_RETRYING,
+                 bot_sentences.RECOVERED, bot_sentences.STORE_SKIPPED, bot_sentences.ANSWER_SKIPPED]
     constants += [message for _kind, message in bots._EVENTS.values()]
     constants += [action[-1] for action in admin._BOT_ACTIONS.values()]
     # As stored: placeholders filled with numbers.
@@ -29,7 +29,7 @@ def test_every_stored_bot_sentence_reads_in_russian_with_its_values():
 
 
 def test_skipped_message_reads_naturally():
-    skipped = supervisor.ANSWER_SKIPPED.format(update_id=42, n=3)
+    skipped = bot_sentences.ANSWER_SKIPPED.format(update_id=42, n=3)
     assert bot_event_text("ru", skipped) == "Сообщение 42 пропущено: на него не удалось ответить (попыток: 3)."
     assert bot_event_text("ru", "Paused by the owner.") == "Приостановлен владельцем."
 

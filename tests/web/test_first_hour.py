@@ -117,7 +117,7 @@ async def test_a_bad_bot_token_is_refused_in_russian(owner):
 
 
 def test_a_bots_last_error_is_shown_in_russian():
-    from chatai.bots.supervisor import TELEGRAM_UNREACHABLE
+    from chatai.bots.bot_sentences import TELEGRAM_UNREACHABLE
 
     assert bot_event_text("ru", TELEGRAM_UNREACHABLE) == "Нет связи с Telegram; повторяем."
     assert bot_event_text("en", TELEGRAM_UNREACHABLE) == TELEGRAM_UNREACHABLE

@@ -24,7 +24,7 @@ EN: dict[str, str] = {
     "bot_events_kind_operator_alert_failed": "Alert not delivered",
 }
 
-# English sentences written by the bot runner and services (chatai/bots/supervisor.py, services/bots.py,
+# English sentences written by the bot runner and services (chatai/bots/bot_sentences.py, services/bots.py,
 # services/admin.py) -> Russian, with the same {placeholders}. Missing one here leaves it in English.
 RU_SENTENCES: dict[str, str] = {
     "A message could not be stored (attempt {n} of {limit}); retrying, then it will be skipped.":
@@ -70,14 +70,14 @@ RU: dict[str, str] = {
 
 @lru_cache
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
-    from chatai.bots import supervisor
+    from chatai.bots import bot_sentences
     from chatai.web.texts import first_hour
 
     # The runner's error sentences (a bot card's last error) have their Russian among the bot card's texts.
-    errors = {supervisor.REVOKED: "first_hour_bot_revoked", supervisor.CONFLICT: "first_hour_bot_conflict",
-              supervisor.TELEGRAM_UNREACHABLE: "first_hour_bot_unreachable",
-              supervisor.DATABASE_UNREACHABLE: "first_hour_bot_database",
-              supervisor.INTERNAL_ERROR: "first_hour_bot_internal"}
+    errors = {bot_sentences.REVOKED: "first_hour_bot_revoked", bot_sentences.CONFLICT: "first_hour_bot_conflict",
+              bot_sentences.TELEGRAM_UNREACHABLE: "first_hour_bot_unreachable",
+              bot_sentences.DATABASE_UNREACHABLE: "first_hour_bot_database",
+              bot_sentences.INTERNAL_ERROR: "first_hour_bot_internal"}
     sentences = {**{english: first_hour.RU[key] for english, key in errors.items()}, **RU_SENTENCES}
     return [(template_pattern(english), russian) for english, russian in sentences.items()]
 
