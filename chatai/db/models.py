@@ -1,4 +1,5 @@
-"""Every table of the product, in one module (alembic autogenerates from this metadata).
+"""The core tables of the product; the others live in modules of their own, imported at the end of this one so
+that its metadata (what alembic autogenerates from) holds every table.
 
 Conventions: UUID primary keys, tz-aware UTC timestamps, enums stored as short strings so
 that adding a value needs no migration. Money is stored as integer micro-units of the
@@ -87,59 +88,6 @@ class UserSession(SQLModel, table=True):
     last_seen_at: datetime = _ts()
     client: str = Field(default="", max_length=255)
     user_agent: str = Field(default="", max_length=255)  # the browser's, shown as "Chrome on Windows" (0024)
-
-
-# --- email (0009): verification / reset links, the mail queue, what each owner wants mailed ---------
-
-
-class EmailToken(SQLModel, table=True):
-    """A link sent by mail (verify the address, reset the password): single use, expiring, only its hash kept."""
-
-    __tablename__ = "email_tokens"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID = _fk("users.id")
-    purpose: str = Field(max_length=16)  # verify | reset
-    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
-    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
-    used_at: datetime | None = _opt_ts()
-    created_at: datetime = _ts()
-
-
-class OutboxMail(SQLModel, table=True):
-    """A mail waiting to be sent (services/mail.py): written in the caller's transaction, sent by a background
-    task with retries, so a slow or broken SMTP server never holds up a page or a bot. The body is encrypted
-    (links in it are credentials until used) and dropped once sent."""
-
-    __tablename__ = "outbox"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    user_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="CASCADE", index=True)
-    kind: str = Field(max_length=32)
-    to_addr: str = Field(max_length=254)
-    body_encrypted: str = Field(default="", sa_type=sa.Text)
-    # One mail per event (a bot's error episode, a balance crossing): a second enqueue is a no-op.
-    dedupe_key: str | None = Field(default=None, max_length=160, sa_column_kwargs={"unique": True})
-    attempts: int = 0
-    next_attempt_at: datetime = _ts(index=True)
-    sent_at: datetime | None = _opt_ts()
-    failed_at: datetime | None = _opt_ts()  # gave up after the last retry
-    last_error: str = Field(default="", sa_type=sa.Text)
-    created_at: datetime = _ts()
-
-
-class NotificationPreference(SQLModel, table=True):
-    """Which alerts an owner gets by mail; no row = all on."""
-
-    __tablename__ = "notification_preferences"
-
-    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
-    handoff_waiting: bool = True
-    balance_low: bool = True
-    balance_zero: bool = True
-    payment_received: bool = True
-    bot_error: bool = True
-    updated_at: datetime = _ts()
 
 
 # --- assistants and knowledge -------------------------------------------------------------
@@ -422,128 +370,6 @@ class Message(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
-# --- money -------------------------------------------------------------------------------
-# Balance semantics (services/billing.py): balance = money held; reserved = part of it set aside for answers
-# being generated; available = balance - reserved, never negative. Every movement is a ledger row, so
-# balance == sum(ledger.amount) and reserved == sum(ledger.hold) always (`python -m chatai billing check`).
-
-LEDGER_KINDS = ("welcome", "topup", "reserve", "commit", "release", "refund", "promo", "adjustment")
-
-
-class BillingAccount(SQLModel, table=True):
-    """The running balance; the ledger is the truth, this row is its locked, checked summary."""
-
-    __tablename__ = "billing_accounts"
-    __table_args__ = (
-        sa.CheckConstraint("balance_micros >= 0", name="ck_billing_balance_non_negative"),
-        sa.CheckConstraint("reserved_micros >= 0", name="ck_billing_reserved_non_negative"),
-        sa.CheckConstraint("balance_micros >= reserved_micros", name="ck_billing_available_non_negative"),
-    )
-
-    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", primary_key=True)
-    balance_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    reserved_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    low_balance_micros: int = Field(default=5 * MICRO, sa_type=sa.BigInteger)
-    updated_at: datetime = _ts()
-
-
-class LedgerEntry(SQLModel, table=True):
-    """Immutable: rows are only ever inserted (a database trigger refuses UPDATE and DELETE)."""
-
-    __tablename__ = "ledger_entries"
-    __table_args__ = (sa.Index("ix_ledger_account_created", "account_id", "created_at"),)
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT")
-    amount_micros: int = Field(sa_type=sa.BigInteger)  # + credit, - debit (effect on the balance)
-    hold_micros: int = Field(default=0, sa_type=sa.BigInteger,  # effect on reserved: + reserve, - commit/release
-                             sa_column_kwargs={"server_default": "0"})
-    kind: str = Field(max_length=16)  # one of LEDGER_KINDS
-    reason: str = Field(default="", sa_type=sa.Text, sa_column_kwargs={"server_default": ""})
-    reference: str = Field(default="", max_length=255)
-    idempotency_key: str = Field(max_length=128, sa_column_kwargs={"unique": True})
-    balance_after_micros: int = Field(sa_type=sa.BigInteger)
-    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = _ts()
-
-
-class Price(SQLModel, table=True):
-    """What one billable item costs an owner, per channel. Append-only history: a change is a new row, the
-    newest row whose effective_from has passed is the price, so a change applies to new charges only."""
-
-    __tablename__ = "prices"
-    __table_args__ = (sa.Index("ix_prices_item_channel_from", "item", "channel", "effective_from"),)
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    item: str = Field(max_length=32)  # answer | qa_answer | operator_message | document_page
-    channel: str = Field(default="telegram", max_length=16)
-    price_micros: int = Field(default=0, sa_type=sa.BigInteger)
-    effective_from: datetime = _ts()
-    actor_id: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-
-
-class Charge(SQLModel, table=True):
-    """One reservation for one answer (key derived from bot and update id): open, then committed or released
-    exactly once (conditional UPDATE on status), so an incoming message is never charged twice."""
-
-    __tablename__ = "charges"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
-    idempotency_key: str = Field(max_length=128, sa_column_kwargs={"unique": True})
-    bot_id: uuid.UUID | None = Field(default=None, foreign_key="bots.id", ondelete="SET NULL")
-    update_id: int | None = Field(default=None, sa_type=sa.BigInteger)
-    dialog_id: uuid.UUID | None = Field(default=None, foreign_key="dialogs.id", ondelete="SET NULL")
-    message_id: uuid.UUID | None = Field(default=None, foreign_key="messages.id", ondelete="SET NULL")
-    item: str = Field(default="answer", max_length=32)
-    amount_micros: int = Field(sa_type=sa.BigInteger)
-    status: str = Field(default="open", max_length=16, index=True)  # open | committed | released
-    created_at: datetime = _ts()
-    settled_at: datetime | None = _opt_ts()
-
-
-class TopUp(SQLModel, table=True):
-    """A payment the owner started; credited once, when the provider (re-read, never trusted) says so."""
-
-    __tablename__ = "topups"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="RESTRICT", index=True)
-    amount_micros: int = Field(sa_type=sa.BigInteger)
-    currency: str = Field(default="RUB", max_length=3)
-    provider: str = Field(default="yookassa", max_length=16)
-    provider_payment_id: str | None = Field(default=None, max_length=64, sa_column_kwargs={"unique": True})
-    confirmation_url: str = Field(default="", sa_type=sa.Text)
-    status: str = Field(default="pending", max_length=16, index=True)  # pending | succeeded | canceled | failed
-    created_at: datetime = _ts()
-    updated_at: datetime = _ts()
-    credited_at: datetime | None = _opt_ts()
-
-
-class PromoCode(SQLModel, table=True):
-    __tablename__ = "promo_codes"
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    code: str = Field(max_length=32, sa_column_kwargs={"unique": True})  # stored upper-case
-    bonus_micros: int = Field(sa_type=sa.BigInteger)
-    max_redemptions: int = 1
-    redemptions: int = 0
-    expires_at: datetime | None = _opt_ts()
-    active: bool = True
-    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
-    created_at: datetime = _ts()
-
-
-class PromoRedemption(SQLModel, table=True):
-    __tablename__ = "promo_redemptions"
-    __table_args__ = (sa.UniqueConstraint("promo_id", "account_id", name="uq_promo_redemptions_code_account"),)
-
-    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    promo_id: uuid.UUID = _fk("promo_codes.id")
-    account_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
-    created_at: datetime = _ts()
-
-
 # --- operations ----------------------------------------------------------------------------
 
 
@@ -611,11 +437,11 @@ class ModelPrice(SQLModel, table=True):
     updated_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
 
 
-# Tables of features kept in their own modules (the operator chat, issue 22; the inbox tools, issue 23; the
-# website widget, issue 21; team seats, issue 23, migration 0023), imported here so that every importer of the
-# models (alembic's env, the app, the runner) registers them.
+# Tables kept in their own modules (money and mail of the accounts; the operator chat, issue 22; the inbox
+# tools, issue 23; the website widget, issue 21; team seats, issue 23, migration 0023), imported here so that
+# every importer of the models (alembic's env, the app, the runner) registers them.
 import chatai.inbox_tools.models  # noqa: E402, F401
 from chatai.business import models as _business_models  # noqa: E402, F401
-from chatai.db import operator_models  # noqa: E402, F401
+from chatai.db import mail_models, money_models, operator_models  # noqa: E402, F401
 from chatai.team import models as _team_models  # noqa: E402, F401
 from chatai.widget import models as _widget_models  # noqa: E402, F401

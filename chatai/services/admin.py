@@ -12,18 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import (
-    Assistant,
-    BillingAccount,
-    Bot,
-    Dialog,
-    Document,
-    LedgerEntry,
-    Message,
-    User,
-    UserActivity,
-    utcnow,
-)
+from chatai.db.models import Assistant, Bot, Dialog, Document, Message, User, UserActivity, utcnow
+from chatai.db.money_models import BillingAccount, LedgerEntry
 from chatai.services import analytics, audit, billing, bot_events
 from chatai.services.accounts import ROLES, AccountError, CurrentUser
 from chatai.services.bots import ADMIN_PAUSED, publish_command

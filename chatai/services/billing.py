@@ -22,7 +22,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import MICRO, BillingAccount, LedgerEntry, Notification, Price, User, utcnow
+from chatai.db.models import MICRO, Notification, User, utcnow
+from chatai.db.money_models import BillingAccount, LedgerEntry, Price
 from chatai.formatting import is_time_zone, local_time
 from chatai.services import audit, notifications, topup_resume
 from chatai.settings import get_settings

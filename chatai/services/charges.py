@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import Charge, utcnow
+from chatai.db.models import utcnow
+from chatai.db.money_models import Charge
 from chatai.services import notifications
 from chatai.services.dialogs import ASYNC_COMMIT
 

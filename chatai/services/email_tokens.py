@@ -13,7 +13,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import EmailToken, utcnow
+from chatai.db.mail_models import EmailToken
+from chatai.db.models import utcnow
 from chatai.security import new_token, token_hash
 
 PURPOSES = {"verify": timedelta(hours=48), "reset": timedelta(hours=1)}

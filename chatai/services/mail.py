@@ -26,7 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import OutboxMail, utcnow
+from chatai.db.mail_models import OutboxMail
+from chatai.db.models import utcnow
 from chatai.security import decrypt_secret, encrypt_secret
 from chatai.services.mail_templates import render
 from chatai.settings import get_settings

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import Assistant, BillingAccount, NotificationPreference, User, utcnow
+from chatai.db.mail_models import NotificationPreference
+from chatai.db.models import Assistant, User, utcnow
+from chatai.db.money_models import BillingAccount
 from chatai.formatting import format_money
 from chatai.services import mail
 from chatai.settings import get_settings

@@ -22,7 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import PromoCode, PromoRedemption, utcnow
+from chatai.db.models import utcnow
+from chatai.db.money_models import PromoCode, PromoRedemption
 from chatai.services import audit, billing
 from chatai.services.billing import BillingError
 from chatai.services.ratelimit import Limit

@@ -33,7 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import BillingAccount, Message, Notification, User, utcnow
+from chatai.db.models import Message, Notification, User, utcnow
+from chatai.db.money_models import BillingAccount
 from chatai.services.dialogs import RESUMED_EVENT
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import charging
-from chatai.db.models import MICRO, BillingAccount, Charge, Dialog, LedgerEntry, Message, Notification, Price
+from chatai.db.models import MICRO, Dialog, Message, Notification
+from chatai.db.money_models import BillingAccount, Charge, LedgerEntry, Price
 from chatai.db.session import async_session
 from chatai.services import billing
 from tests.bots.conftest import FakeBrain, connect, wait_for
@@ -201,7 +202,7 @@ async def test_answer_produced_while_a_person_took_over_is_not_sent_nor_charged(
 
 async def test_the_answer_that_crosses_the_low_balance_threshold_mails_the_owner_once(priced, fake_telegram, runners,
                                                                                      monkeypatch):
-    from chatai.db.models import OutboxMail
+    from chatai.db.mail_models import OutboxMail
     from chatai.settings import get_settings
 
     bot, token = await connect(fake_telegram, priced)

@@ -11,7 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import charging
-from chatai.db.models import MICRO, Assistant, BillingAccount, Charge, Dialog, Message, Price
+from chatai.db.models import MICRO, Assistant, Dialog, Message
+from chatai.db.money_models import BillingAccount, Charge, Price
 from chatai.db.session import async_session
 from chatai.rag.answer import TEXTS, answer_question
 from chatai.services import analytics, billing, knowledge

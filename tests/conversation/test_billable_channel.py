@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from chatai.conversation import charging, playground, store
 from chatai.conversation.channel import Receipt
-from chatai.db.models import MICRO, BillingAccount, Charge, Dialog, Price, utcnow
+from chatai.db.models import MICRO, Dialog, utcnow
+from chatai.db.money_models import BillingAccount, Charge, Price
 from chatai.db.session import async_session
 from chatai.services import billing, charges
 from tests.bots.conftest import FakeBrain

@@ -25,7 +25,8 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import charging, playground
-from chatai.db.models import MICRO, Charge, Dialog, Message, Price, TelegramUpdate
+from chatai.db.models import MICRO, Dialog, Message, TelegramUpdate
+from chatai.db.money_models import Charge, Price
 from chatai.db.session import async_session
 from chatai.services import billing, handoff, inbox
 from tests.bots.conftest import FakeBrain, connect, wait_for

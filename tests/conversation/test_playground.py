@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import playground, store
-from chatai.db.models import MICRO, Charge, Dialog, Message, Price
+from chatai.db.models import MICRO, Dialog, Message
+from chatai.db.money_models import Charge, Price
 from chatai.db.session import async_session
 from chatai.services import billing, inbox
 from chatai.web.state.playground import transcript_rows

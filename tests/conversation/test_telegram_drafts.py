@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from chatai.bots import handlers
 from chatai.conversation import charging
-from chatai.db.models import MICRO, Charge, Price, TelegramUpdate
+from chatai.db.models import MICRO, TelegramUpdate
+from chatai.db.money_models import Charge, Price
 from chatai.db.session import async_session
 from chatai.services import billing
 from tests.bots.conftest import FakeAnswer, FakeSource, connect, wait_for

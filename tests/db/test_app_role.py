@@ -9,7 +9,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import AuditLog, LedgerEntry, User
+from chatai.db.models import AuditLog, User
+from chatai.db.money_models import LedgerEntry
 from chatai.db.roles import APPEND_ONLY_TABLES, app_role_problems, secure_app_role
 from chatai.db.session import EMBEDDED_APP_ROLE, async_session, get_engine, get_owner_engine
 from chatai.services import accounts, assistants, audit, billing

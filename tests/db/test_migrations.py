@@ -35,7 +35,8 @@ def test_ledger_rows_cannot_be_rewritten(db):
 
     import pytest
 
-    from chatai.db.models import LedgerEntry, User
+    from chatai.db.models import User
+    from chatai.db.money_models import LedgerEntry
     from chatai.db.session import get_owner_engine
 
     user = User(email="a@x.io", password_hash="x")

@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, Assistant, AuditLog, Dialog, LedgerEntry, Message, User
+from chatai.db.models import MICRO, Assistant, AuditLog, Dialog, Message, User
+from chatai.db.money_models import LedgerEntry
 from chatai.db.session import async_session
 from chatai.services import admin_money, billing_history
 from chatai.services.accounts import CurrentUser

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, AuditLog, BillingAccount, Charge, LedgerEntry, PromoCode, User, utcnow
+from chatai.db.models import MICRO, AuditLog, User, utcnow
+from chatai.db.money_models import BillingAccount, Charge, LedgerEntry, PromoCode
 from chatai.db.session import async_session
 from chatai.services import accounts, billing, charges, promo
 from chatai.services.billing import BillingError

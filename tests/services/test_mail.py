@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, Bot, EmailToken, OutboxMail, User, UserSession, utcnow
+from chatai.db.mail_models import EmailToken, OutboxMail
+from chatai.db.models import MICRO, Bot, User, UserSession, utcnow
 from chatai.db.session import async_session
 from chatai.services import accounts, billing, bot_events, bots, charges, mail, mailed_links, notifications
 from chatai.services.accounts import AccountError

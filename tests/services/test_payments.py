@@ -12,7 +12,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, BillingAccount, TopUp, User
+from chatai.db.models import MICRO, User
+from chatai.db.money_models import BillingAccount, TopUp
 from chatai.db.session import async_session
 from chatai.services import accounts, billing
 from chatai.services.billing import BillingError

@@ -10,7 +10,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, AuditLog, BillingAccount, PromoCode, User
+from chatai.db.models import MICRO, AuditLog, User
+from chatai.db.money_models import BillingAccount, PromoCode
 from chatai.db.session import async_session
 from chatai.services import billing, promo
 from chatai.services.billing import BillingError

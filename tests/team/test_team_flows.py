@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
-from chatai.db.models import AuditLog, Dialog, OutboxMail, UserSession
+from chatai.db.mail_models import OutboxMail
+from chatai.db.models import AuditLog, Dialog, UserSession
 from chatai.db.session import async_session
 from chatai.security import token_hash
 from chatai.services import accounts, assistants

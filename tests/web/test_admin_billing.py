@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers the page states
-from chatai.db.models import AuditLog, PromoCode
+from chatai.db.models import AuditLog
+from chatai.db.money_models import PromoCode
 from chatai.db.session import async_session
 from chatai.services import accounts, billing
 from chatai.web.pages.admin_billing import AdminBillingState

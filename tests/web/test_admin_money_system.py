@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from chatai.db.models import MICRO, AuditLog, Bot, Dialog, Document, LedgerEntry, Message, TelegramUpdate, User
+from chatai.db.models import MICRO, AuditLog, Bot, Dialog, Document, Message, TelegramUpdate, User
+from chatai.db.money_models import LedgerEntry
 from chatai.db.session import async_session
 from chatai.security import encrypt_secret
 from chatai.services import accounts, assistants

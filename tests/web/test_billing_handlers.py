@@ -6,7 +6,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
-from chatai.db.models import AuditLog, BillingAccount, User
+from chatai.db.models import AuditLog, User
+from chatai.db.money_models import BillingAccount
 from chatai.db.session import async_session
 from chatai.services import accounts
 from chatai.web.pages.billing import BillingState

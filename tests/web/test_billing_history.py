@@ -12,7 +12,8 @@ from datetime import UTC, timedelta
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
-from chatai.db.models import MICRO, Assistant, Dialog, LedgerEntry, Message, User
+from chatai.db.models import MICRO, Assistant, Dialog, Message, User
+from chatai.db.money_models import LedgerEntry
 from chatai.db.session import async_session
 from chatai.services import accounts, billing, billing_history, charges, promo
 from chatai.web.pages.billing import BillingState, ledger_csv

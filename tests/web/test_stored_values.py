@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers the page states
-from chatai.db.models import AuditLog, Bot, OutboxMail, User
+from chatai.db.mail_models import OutboxMail
+from chatai.db.models import AuditLog, Bot, User
 from chatai.db.session import async_session
 from chatai.security import encrypt_secret
 from chatai.services import accounts, assistants

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from chatai.conversation import charging
-from chatai.db.models import MICRO, Charge, Dialog, Message, Price
+from chatai.db.models import MICRO, Dialog, Message
+from chatai.db.money_models import Charge, Price
 from chatai.db.session import async_session
 from chatai.rag.worker import process_pending
 from chatai.services import billing, handoff, knowledge

@@ -16,7 +16,8 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from chatai.db.models import TopUp, User, utcnow
+from chatai.db.models import User, utcnow
+from chatai.db.money_models import TopUp
 from chatai.formatting import format_money
 from chatai.services import billing
 from chatai.services.billing import BillingError
