@@ -12,6 +12,8 @@ The evidence for one candidate answer (a Q&A pair answered directly, or the quot
     quote            the best quoted sentence's score and its margin over the second best sentence
     Q&A pairs        the similarity of the customer's question to the pair's QUESTION (the pair's vector is its
                      question's) and the share of words they share
+    rescued          offline, the quote comes from passages below the assistant's score threshold (nothing
+                     reached it; rag/answer.py RESCUE_FLOOR): the owner's bar counts against it
 
 combined by a logistic model fitted on the tune half of the bench sets (`python -m bench answer_precision
 --fit`), so `confidence` reads as the probability that the answer is right on those sets (0-1). Two rules are
