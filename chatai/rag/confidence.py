@@ -74,7 +74,7 @@ class Evidence:
 FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_question", "qa_shared",
             "quote_score", "quote_margin", "kind_missing", "rescued")
 # Fitted by `python -m bench answer_precision --fit` on the tune half (see the module docstring).
-WEIGHTS = (-0.816, 0.11, 1.941, 1.948, -0.054, 0.482, 0.455, 0.01, -0.348, 2.236, -1.041, -0.906)
+WEIGHTS = (-0.849, 0.145, 1.757, 1.921, -0.05, 0.46, 0.435, 0.009, -0.309, 2.551, -1.043, -0.94)
 
 
 GUESS_CAP = 0.3  # below every setting's threshold

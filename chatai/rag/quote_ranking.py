@@ -25,7 +25,7 @@ from chatai.rag.extractive import STOP_WORDS, WORD, asked_kind, has_kind
 
 PREFIX = 5  # letters two word forms must share (fewer when a word is shorter: "зуб" / "зубы")
 MIN_WORD = 3  # shorter words say too little to match by prefix ("он", "at"); numbers always count
-LEXICAL_RANK_WEIGHT = 0.35  # the full lexical evidence is worth this much calibrated relevance
+LEXICAL_RANK_WEIGHT = 0.2  # the full lexical evidence is worth this much calibrated relevance
 HEADING_SHARE = 0.5  # a word found only in the sentence's heading counts this much
 NUMBER_WEIGHT = 2.0  # a number of the question ("9 утра", "13%") is rarer evidence than a word
 KIND_PENALTY = 1.0  # behind every sentence that has the kind of fact asked for
