@@ -70,6 +70,12 @@ TEXTS = {
 }
 
 
+# Offline, when no passage reaches the assistant's score threshold, quotes may come from passages down to this
+# calibrated score, judged by the decision like any other (a fifth of the answerable bench questions retrieved
+# nothing above 0.3; bench/README.md "Answer precision").
+RESCUE_FLOOR = 0.2
+
+
 @dataclass
 class Source:
     document: str  # file name, or "Q&A"
@@ -172,9 +178,18 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
                                                     model=assistant.model or settings.openai_chat_model)
         plan = await plan_query(assistant, search_question)
         # Chunks and Q&A pairs in one order on one score scale; a strong Q&A match answers directly.
-        found = await search_knowledge(session, assistant=assistant, plan=plan)
+        floor = min(assistant.score_threshold, RESCUE_FLOOR)
+        every = await search_knowledge(session, assistant=assistant, plan=plan, threshold=floor)
+        found = [h for h in every if h.score >= assistant.score_threshold]
         # A Q&A pair whose question is not about this one (one shared word) is neither answered nor quoted.
         hits = [h for h in found if h.kind != "qa" or qa_question_matches(search_question, h)]
+        if not hits and not settings.llm_configured:
+            # Nothing above the owner's bar: the offline quotes may still come from below it (down to
+            # RESCUE_FLOOR), marked so the decision knows (rag/confidence.py); the LLM is never given them.
+            found = every
+            hits = [h for h in every if h.kind != "qa" or qa_question_matches(search_question, h)]
+            for hit in hits:
+                hit.extra["rescued"] = True
         best = next((h for h in hits if h.kind == "qa"), None)
         if best is not None and best.score >= assistant.qa_direct_threshold:
             why = evidence(search_question, found, [best], best.text)

@@ -12,6 +12,8 @@ The evidence for one candidate answer (a Q&A pair answered directly, or the quot
     quote            the best quoted sentence's score and its margin over the second best sentence
     Q&A pairs        the similarity of the customer's question to the pair's QUESTION (the pair's vector is its
                      question's) and the share of words they share
+    rescued          offline, the quote comes from passages below the assistant's score threshold (nothing
+                     reached it; rag/answer.py RESCUE_FLOOR): the owner's bar counts against it
 
 combined by a logistic model fitted on the tune half of the bench sets (`python -m bench answer_precision
 --fit`), so `confidence` reads as the probability that the answer is right on those sets (0-1). Two rules are
@@ -59,19 +61,20 @@ class Evidence:
     quote_margin: float = 0.0  # over the second best sentence of the top hits
     kind_missing: bool = False  # a price or a time of day was asked for and is not in the quote
     guess: bool = False  # the quote is one of near-equal table rows the question cannot tell apart
+    rescued: bool = False  # quoted from passages below the assistant's score threshold (rag/answer.py)
 
     def features(self) -> list[float]:
         """The model's inputs, in WEIGHTS order."""
         qa = 1.0 if self.qa else 0.0
         return [1.0, self.score, self.margin, self.key_terms, 1.0 if self.missing_number else 0.0, qa,
                 qa * self.qa_question, qa * self.qa_shared, self.quote_score, self.quote_margin,
-                1.0 if self.kind_missing else 0.0]
+                1.0 if self.kind_missing else 0.0, 1.0 if self.rescued else 0.0]
 
 
 FEATURES = ("bias", "score", "margin", "key_terms", "missing_number", "qa", "qa_question", "qa_shared",
-            "quote_score", "quote_margin", "kind_missing")
+            "quote_score", "quote_margin", "kind_missing", "rescued")
 # Fitted by `python -m bench answer_precision --fit` on the tune half (see the module docstring).
-WEIGHTS = (-1.141, -0.368, 1.414, 2.297, -0.127, 0.481, 0.453, 0.014, 0.941, 1.746, -2.093)
+WEIGHTS = (-0.849, 0.145, 1.757, 1.921, -0.05, 0.46, 0.435, 0.009, -0.309, 2.551, -1.043, -0.94)
 
 
 GUESS_CAP = 0.3  # below every setting's threshold
@@ -113,12 +116,14 @@ def evidence(question: str, hits: Sequence[SearchHit], answered: Sequence[Search
     missing_number = bool(numbers(question) - numbers(context))
     kind_missing = not has_kind(quoted, asked_kind(question))
     margin = max(0.0, best.score - runner_up)
+    rescued = any(h.extra.get("rescued", False) for h in answered)
     quote = (best.score if quote_score is None else quote_score, margin if quote_margin is None else quote_margin)
     if best.kind == "qa":
         _, share = shared_words(question, best.section)
         return Evidence(best.score, margin, key_terms, missing_number, True, float(best.extra.get("similar", 0.0)),
-                        share, *quote, kind_missing, guess)
-    return Evidence(best.score, margin, key_terms, missing_number, False, 0.0, 0.0, *quote, kind_missing, guess)
+                        share, *quote, kind_missing, guess, rescued)
+    return Evidence(best.score, margin, key_terms, missing_number, False, 0.0, 0.0, *quote, kind_missing, guess,
+                    rescued)
 
 
 def confidence(ev: Evidence) -> float:

@@ -26,11 +26,12 @@ NEAR_ROW = 0.03  # ... and other table rows only within this (the e-bike price i
 ROW_GUESS_MARGIN = 0.1  # two rows closer than this that the question's words do not tell apart: a guess
 LEXICAL_WEIGHT = 0.8  # as for chunks: word coverage alone never counts as a sure match
 MIN_SENTENCE_SCORE = 0.1
+MAX_MARGIN = 0.5  # a sentence far ahead (the only one with the price asked for) is as sure as one well ahead
 MIN_STANDALONE_WORDS = 4  # "Да, конечно." / "Yes, we do." say nothing without what they answer
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+(?=[\"«(\[]?[A-ZА-ЯЁ0-9])")
-_WORD = re.compile(r"[^\W_]+")
-_STOP = frozenset("""a an the is are was were be do does did you your we our i my me to of in on at for and or
+WORD = re.compile(r"[^\W_]+")
+STOP_WORDS = frozenset("""a an the is are was were be do does did you your we our i my me to of in on at for and or
 what when where how which who can could there this that it with from by about any please
 и в во на с со к по о об за у из от до не ли а но что как где когда какой какая какие какое кто
 вы вас ваш ваша ваши мы нас наш я мне меня ли же бы это есть можно сколько""".split())
@@ -48,7 +49,6 @@ _HAS_PRICE = re.compile(r"\d[\d\s]*(?:[.,]\d+)?\s?(?:руб|₽|eur|gbp|usd|\$|�
                         re.IGNORECASE)
 _HAS_TIME = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:am|pm)\b|\d{1,2} (?:утра|вечера|часов)|"
                        r"круглосуточно|24/7|\bс \d{1,2} до \d{1,2}", re.IGNORECASE)
-KIND_BONUS = 0.15  # a sentence with the kind of fact asked for, over one without
 
 
 def asked_kind(question: str) -> str | None:
@@ -95,7 +95,7 @@ def split_sentences(text: str) -> list[str]:
 def stands_alone(sentence: str) -> bool:
     """A bare "Yes."/"Да.", a short fragment, or a sentence opening with a number ("250 г — 890 руб.",
     "1 day: 40 EUR") or in lower case means nothing without what comes before it."""
-    words = _WORD.findall(sentence)
+    words = WORD.findall(sentence)
     if len(words) < MIN_STANDALONE_WORDS:
         return False
     return not (words[0][0].isdigit() or words[0][0].islower())
@@ -103,7 +103,7 @@ def stands_alone(sentence: str) -> bool:
 
 def stems(text: str) -> set[str]:
     """Crude stems (first 5 letters) shared by English and Russian word forms: "доставки"/"доставка"."""
-    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP and (len(w) > 2 or w.isdigit())}
+    return {w[:5] for w in WORD.findall(text.lower()) if w not in STOP_WORDS and (len(w) > 2 or w.isdigit())}
 
 
 def _coverage(question_stems: set[str], sentence: str) -> float:
@@ -115,6 +115,7 @@ def _coverage(question_stems: set[str], sentence: str) -> float:
 async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
     """The sentences of the top hits that answer the question, grouped per source in document order."""
     from chatai.rag.embeddings import get_embedder
+    from chatai.rag.quote_ranking import rank_sentences  # it uses this module's words and kinds
 
     candidates: list[tuple[int, int, str]] = []  # (hit index, position, sentence)
     seen: set[str] = set()
@@ -128,34 +129,35 @@ async def select_quotes(hits: list[SearchHit], plan: QueryPlan) -> list[Quote]:
         return []
     question_stems = stems(plan.question)
     scores = np.array([LEXICAL_WEIGHT * _coverage(question_stems, s) for _, _, s in candidates])
+    headings = [hits[h].section if hits[h].kind == "chunk" else "" for h, _, _ in candidates]
     if plan.vectors_trusted and plan.vector is not None:
-        texts = [embedding_text(hits[h].section if hits[h].kind == "chunk" else "", s) for h, _, s in candidates]
+        texts = [embedding_text(heading, s) for heading, (_, _, s) in zip(headings, candidates, strict=True)]
         vectors = np.asarray(await get_embedder().embed(texts), dtype=np.float32)
         cosines = vectors @ np.asarray(plan.vector, dtype=np.float32)
         similar = np.array([plan.calibration.relevance(float(c)) for c in cosines])
         scores = np.maximum(scores, similar)
-    kind = asked_kind(plan.question)
-    if kind is not None:
-        scores = scores + np.array([KIND_BONUS if has_kind(s, kind) else 0.0 for _, _, s in candidates])
-    best = float(scores.max())
-    margin = best - (float(np.sort(scores)[-2]) if len(scores) > 1 else 0.0)
-    guess = _row_guess(question_stems, [candidates[i][2] for i in np.argsort(-scores)[:2]], margin)
-    if best < MIN_SENTENCE_SCORE:  # no sentence is about the question: quote the best hit's opening
+    # Chosen in rank order (relevance + lexical evidence + the kind of fact asked for, quote_ranking.py);
+    # the quote reports its relevance, the one calibrated scale.
+    ranks = np.array(rank_sentences(plan.question, [s for _, _, s in candidates], headings, scores.tolist()))
+    ranked = sorted(range(len(candidates)), key=lambda i: -ranks[i])
+    best = float(ranks[ranked[0]])
+    margin = min(MAX_MARGIN, best - (float(ranks[ranked[1]]) if len(ranked) > 1 else 0.0))
+    guess = _row_guess(question_stems, [candidates[i][2] for i in ranked[:2]], margin)
+    if float(scores.max()) < MIN_SENTENCE_SCORE:  # no sentence is about the question: quote the best hit's opening
         chosen = [0]
     else:
-        ranked = sorted(range(len(candidates)), key=lambda i: -scores[i])
         chosen, used = [], 0
         # Table rows are alternatives (one price per row): another row is quoted only when nearly as good.
         near = NEAR_ROW if _is_row(candidates[ranked[0]][2]) else NEAR_BEST
         for i in ranked:
-            if scores[i] < best - near or len(chosen) >= MAX_SENTENCES:
+            if ranks[i] < best - near or len(chosen) >= MAX_SENTENCES:
                 break
             if chosen and used + len(candidates[i][2]) > MAX_QUOTE_CHARS:
                 continue
             chosen.append(i)
             used += len(candidates[i][2])
     quotes: list[Quote] = []
-    for h in sorted({candidates[i][0] for i in chosen}, key=lambda h: -max(scores[i] for i in chosen
+    for h in sorted({candidates[i][0] for i in chosen}, key=lambda h: -max(ranks[i] for i in chosen
                                                                            if candidates[i][0] == h)):
         picked = sorted((candidates[i][1], candidates[i][2], float(scores[i])) for i in chosen if candidates[i][0] == h)
         hit = hits[h]

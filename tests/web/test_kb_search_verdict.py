@@ -15,7 +15,7 @@ def _hit(text: str, score: float, section: str = "Hours") -> SearchHit:
                      similarity=score, vector_rank=1, fts_rank=1, matched_terms=2, query_terms=2)
 
 
-HITS = [_hit("On Saturday we open at 10:00.", 0.7), _hit("Bikes must be returned clean.", 0.65, "Rules")]
+HITS = [_hit("On Saturday we open at 10:00.", 0.8), _hit("Bikes must be returned clean.", 0.6, "Rules")]
 
 
 def test_the_same_result_is_answered_or_handed_off_by_the_setting():
