@@ -28,7 +28,7 @@ from telegram.error import InvalidToken
 from chatai.bots.contracts import LeaseLost
 from chatai.bots.telegram_format import plain
 from chatai.cache import get_redis
-from chatai.services import handoff, topup_resume
+from chatai.services import handoff, handoff_delivery, topup_resume
 
 if TYPE_CHECKING:
     from chatai.bots.contracts import Runner
@@ -81,13 +81,13 @@ class OperatorDesk:
                 if await handoff.time_out(session, dialog_id=dialog_id):
                     log.info("handoff of dialog %s timed out: back to the AI", dialog_id)
         async with self.runner.session() as session:
-            events = await handoff.fail_stranded(session)
+            events = await handoff_delivery.fail_stranded(session)
         if events:
             await handoff.publish_events(events)
         if not bots:
             return
         async with self.runner.session() as session:
-            owed = await handoff.pending_outgoing(session, bot_ids=bots)
+            owed = await handoff_delivery.pending_outgoing(session, bot_ids=bots)
         for dialog_id, bot_id in dict.fromkeys((o.dialog_id, o.bot_id) for o in owed):
             self.deliver_soon(bot_id, dialog_id)
         await self.answer_resumed(bots)
@@ -155,7 +155,7 @@ class OperatorDesk:
             while True:
                 self._again.discard(dialog_id)
                 async with self.runner.session() as session:
-                    owed = await handoff.pending_outgoing(session, bot_ids=[bot_id], dialog_id=dialog_id)
+                    owed = await handoff_delivery.pending_outgoing(session, bot_ids=[bot_id], dialog_id=dialog_id)
                 for item in owed:
                     if not await self._send(item):
                         return
@@ -169,7 +169,7 @@ class OperatorDesk:
             self._busy.discard(dialog_id)
             self._again.discard(dialog_id)
 
-    async def _send(self, item: handoff.Outgoing) -> bool:
+    async def _send(self, item: handoff_delivery.Outgoing) -> bool:
         """One message; True when it is settled (sent or failed for good), False to retry later."""
         worker = self.runner.workers.get(item.bot_id)
         if worker is None or (worker.status != "running" and not worker.failed):
@@ -191,10 +191,10 @@ class OperatorDesk:
                 failure = "blocked"
         async with self.runner.session() as session:
             if failure:
-                changed = await handoff.mark_failed(session, message_id=item.message_id, dialog_id=item.dialog_id,
-                                                    reason=failure)
+                changed = await handoff_delivery.mark_failed(session, message_id=item.message_id,
+                                                             dialog_id=item.dialog_id, reason=failure)
             else:
-                await handoff.mark_sent(session, message_id=item.message_id,
+                await handoff_delivery.mark_sent(session, message_id=item.message_id,
                                         telegram_message_id=telegram_message_id or 0)
                 changed = True
         if changed:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import Dialog, Message, utcnow
 from chatai.db.session import async_session
-from chatai.services import handoff
+from chatai.services import handoff, handoff_delivery
 from tests.bots.conftest import PATIENCE, FakeAnswer, FakeBrain, connect, make_tenant, wait_for
 
 
@@ -187,7 +187,7 @@ async def test_reply_to_a_user_who_blocked_the_bot_fails_with_a_reason(tenant, f
                             text="Hello?")
     message = await wait_for(lambda: _settled(message_id))
     assert message.delivery_status == "failed"
-    assert message.delivery_error == handoff.failure_sentence("blocked", "en")
+    assert message.delivery_error == handoff_delivery.failure_sentence("blocked", "en")
     assert len(fake_telegram.sent_messages(token)) == 1
     # What the user never received is no part of the conversation the AI continues.
     await _act(handoff.release, owner_id=owner, dialog_id=dialog.id, operator_id=owner)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from chatai.db.models import Assistant, Bot, Dialog, Message, User, utcnow
 from chatai.db.session import async_session
-from chatai.services import handoff
+from chatai.services import handoff, handoff_delivery
 from chatai.services.handoff import HandoffError
 from tests.factories import Tenant, make_tenant
 from tests.waits import PATIENCE
@@ -175,7 +175,7 @@ async def test_operator_message_is_recorded_pending_by_its_holder_only(shop):
     assert (message.role, message.text, message.operator_id) == ("operator", "Hi, this is Anna <b>from support</b>",
                                                                  owner)
     assert (message.delivery_status, message.answered_by) == ("pending", "operator")
-    outgoing = await _call(handoff.pending_outgoing, bot_ids=[bot_id])
+    outgoing = await _call(handoff_delivery.pending_outgoing, bot_ids=[bot_id])
     dialog = await _get(dialog_id)
     assert [(o.message_id, o.chat_id, o.role) for o in outgoing] == [(message_id, dialog.telegram_chat_id, "operator")]
 
@@ -194,12 +194,12 @@ async def test_operator_message_to_a_stopped_bot_is_refused_and_stranded_ones_fa
     with pytest.raises(HandoffError, match="bot_unavailable"):
         await _call(handoff.send_operator_message, owner_id=owner, dialog_id=dialog_id, operator_id=owner,
                     text="Are you there?")
-    events = await _call(handoff.fail_stranded)
+    events = await _call(handoff_delivery.fail_stranded)
     assert [e["message_id"] for e in events] == [str(message_id)]
     message = next(m for m in await _messages(dialog_id) if m.id == message_id)
     assert message.delivery_status == "failed"
     assert message.delivery_error.startswith("Бот остановлен")  # a sentence, in the owner's language
-    assert await _call(handoff.fail_stranded) == []
+    assert await _call(handoff_delivery.fail_stranded) == []
 
 
 async def test_release_queues_a_notice_in_the_end_users_language(shop):
