@@ -112,7 +112,7 @@ async def _post_load(web_url: str, bots: list[tuple[Any, str, str]], rate: float
     """POST `rate` updates a second for `seconds` to random bots' webhooks: {chat id: when posted}, refusals.
     Chat and update ids start at `first` (each part of the run its own: a repeated update id is a re-delivery)."""
     from bench.bots_10k_parts import WEBHOOK_CHATS
-    from tests.fakes.telegram_server import text_update
+    from tests.fakes.telegram_updates import text_update
 
     rng = random.Random(24)  # noqa: S311 - not security
     posted: dict[int, float] = {}

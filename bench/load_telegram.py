@@ -26,8 +26,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bench.llm_standin import parse_ref, question_ref
-from tests.fakes.telegram_server import FakeBot, FakeTelegram, text_update
+from tests.fakes.telegram_server import FakeBot, FakeTelegram
 from tests.fakes.telegram_server import main as fake_telegram_main
+from tests.fakes.telegram_updates import text_update
 
 
 @dataclass

@@ -27,7 +27,7 @@ from bench.common import bench_database, percentile
 
 def _routing(updates: int) -> tuple[float, float]:
     from chatai.bots import handlers, operator_chat
-    from tests.fakes.telegram_server import text_update
+    from tests.fakes.telegram_updates import text_update
 
     class Worker:  # what is_operator_update reads of a worker; the cache is warm, as after the first message
         id = uuid.uuid4()
@@ -63,7 +63,8 @@ async def _alerts(fake: Any, rounds: int) -> dict[str, Any]:
     from chatai.services import handoff
     from chatai.services.bots import connect_bot
     from tests.factories import make_tenant
-    from tests.fakes.telegram_server import callback_update, make_token
+    from tests.fakes.telegram_server import make_token
+    from tests.fakes.telegram_updates import callback_update
 
     tenant = await make_tenant("bench-operators@example.com")
     token = make_token(900_001)

@@ -21,7 +21,8 @@ from chatai.services import bot_events, bots
 from chatai.services.assistants import NotFound
 from tests.bots.conftest import bot_row, connect
 from tests.factories import make_tenant
-from tests.fakes.telegram_server import make_token, text_update
+from tests.fakes.telegram_server import make_token
+from tests.fakes.telegram_updates import text_update
 
 
 async def test_events_are_listed_newest_first_for_the_owner_only_and_capped(tenant, fake_telegram):

@@ -17,7 +17,7 @@ from chatai.db.models import TelegramUpdate
 from chatai.db.session import async_session
 from chatai.security import decrypt_secret
 from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, wait_for
-from tests.fakes.telegram_server import text_update
+from tests.fakes.telegram_updates import text_update
 
 SETUP_METHODS = ("getMe", "setWebhook", "deleteWebhook")
 

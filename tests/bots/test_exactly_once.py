@@ -185,7 +185,7 @@ async def _answered(bot_id):
 
 def test_classify_reads_the_raw_update():
     from chatai.bots.handlers import classify
-    from tests.fakes.telegram_server import photo_update, text_update
+    from tests.fakes.telegram_updates import photo_update, text_update
 
     text = classify(text_update("/start now", chat_id=9, language="ru", update_id=77))
     assert (text.update_id, text.kind, text.chat_id, text.language, text.text) == (77, "start", 9, "ru", "/start now")

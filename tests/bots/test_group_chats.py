@@ -13,7 +13,7 @@ from chatai.bots.handlers import classify
 from chatai.db.models import Assistant, Dialog, Message, TelegramUpdate
 from chatai.db.session import async_session
 from tests.bots.conftest import FakeBrain, connect, wait_for
-from tests.fakes.telegram_server import group_update, photo_update, text_update
+from tests.fakes.telegram_updates import group_update, photo_update, text_update
 
 BOT = BotIdentity(username="shop_bot", user_id=777)
 

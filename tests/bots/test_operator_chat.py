@@ -16,7 +16,7 @@ from chatai.db.session import async_session
 from chatai.services import handoff, notifications, operator_links
 from chatai.web.i18n import text as say
 from tests.bots.conftest import FakeBrain, connect, make_tenant, wait_for
-from tests.fakes.telegram_server import callback_update, reply_update
+from tests.fakes.telegram_updates import callback_update, reply_update
 
 CUSTOMER = 601
 OLGA, PETR, STRANGER = 9001, 9002, 9003
@@ -324,7 +324,7 @@ async def test_webhook_mode_hands_operator_updates_to_the_runner(tenant, fake_te
     from chatai.security import decrypt_secret
     from chatai.settings import get_settings
     from tests.bots.conftest import bot_row, status_is
-    from tests.fakes.telegram_server import text_update
+    from tests.fakes.telegram_updates import text_update
 
     monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
     get_settings.cache_clear()

@@ -160,7 +160,7 @@ async def test_an_operators_webhook_update_no_runner_heard_is_handled_once_a_run
     from chatai.cache import get_redis
     from chatai.settings import get_settings
     from tests.bots.conftest import status_is
-    from tests.fakes.telegram_server import text_update
+    from tests.fakes.telegram_updates import text_update
 
     monkeypatch.setenv("PUBLIC_URL", "https://support.example.com")
     get_settings.cache_clear()
@@ -241,7 +241,7 @@ async def test_an_operator_update_a_polling_runner_stored_but_did_not_handle_is_
     before handling it: the bot's next runner finds it and handles it once."""
     from chatai.bots import operator_updates
     from chatai.db.session import get_async_engine
-    from tests.fakes.telegram_server import text_update
+    from tests.fakes.telegram_updates import text_update
 
     bot, token = await connect(fake_telegram, tenant)
     code = await _code(tenant.owner_id, bot.id)

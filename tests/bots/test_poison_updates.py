@@ -13,7 +13,7 @@ from chatai.db.session import async_session
 from chatai.services import bot_events
 from chatai.textsafe import db_safe
 from tests.bots.conftest import FakeBrain, bot_row, connect, status_is, wait_for
-from tests.fakes.telegram_server import text_update
+from tests.fakes.telegram_updates import text_update
 
 
 def test_db_safe_drops_nul_and_replaces_lone_surrogates():

@@ -11,7 +11,8 @@ from chatai.db.models import Dialog, Message, TelegramUpdate
 from chatai.db.session import async_session
 from chatai.services.bots import pause_bot, replace_token, resume_bot
 from tests.bots.conftest import FakeBrain, bot_row, connect, make_tenant, status_is, wait_for, worker_stopped
-from tests.fakes.telegram_server import check_html, photo_update, text_update
+from tests.fakes.telegram_methods import check_html
+from tests.fakes.telegram_updates import photo_update, text_update
 
 
 async def _statuses(bot_id):

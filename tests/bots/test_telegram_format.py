@@ -6,7 +6,7 @@ import random
 
 from chatai.bots.telegram_format import format_answer, plain, source_label, utf16_len
 from chatai.bots.throttle import Throttle
-from tests.fakes.telegram_server import check_html
+from tests.fakes.telegram_methods import check_html
 
 
 def test_model_html_is_escaped_and_markdown_subset_rendered():

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from chatai.bots.webhook import SECRET_HEADER, webhook_routes
 from chatai.security import decrypt_secret
 from tests.bots.conftest import FakeBrain, bot_row, connect, status_is, wait_for
-from tests.fakes.telegram_server import text_update
+from tests.fakes.telegram_updates import text_update
 
 
 async def test_webhook_rejects_wrong_secret_and_answers_repeats_once(tenant, fake_telegram, runners, monkeypatch):

@@ -25,7 +25,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import ROOT, create_assistant, open_page, sign_up
 from tests.e2e.edge import HTTP_PORT, HTTPS_PORT, ORIGIN, app_env  # noqa: F401 - app_env: this file's app
-from tests.fakes.telegram_server import text_update
+from tests.fakes.telegram_updates import text_update
 
 WEBHOOK_SECRET = "nginx-test-webhook-secret-" + uuid.uuid4().hex  # noqa: S105 - made up for this test
 

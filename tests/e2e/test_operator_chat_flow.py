@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import create_assistant, open_page, sign_up
 from tests.e2e.test_inbox_live import _connect_bot
-from tests.fakes.telegram_server import callback_update, reply_update
+from tests.fakes.telegram_updates import callback_update, reply_update
 from tests.waits import PATIENCE
 
 OPERATOR, CUSTOMER = 5151, 6161

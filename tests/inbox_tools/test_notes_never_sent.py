@@ -11,7 +11,8 @@ from chatai.db.session import async_session
 from chatai.inbox_tools import customers, notes
 from chatai.services import handoff
 from tests.bots.conftest import FakeBrain, connect, runners, tenant, wait_for  # noqa: F401 - fixtures
-from tests.fakes.telegram_server import fake_telegram, text_update  # noqa: F401 - fixture
+from tests.fakes.telegram_server import fake_telegram  # noqa: F401 - fixture
+from tests.fakes.telegram_updates import text_update
 
 NOTE = "INTERNAL: he was refunded twice, do not refund again"
 
