@@ -85,7 +85,7 @@ async def _businesses(count: int, tabs_each: int, dialogs_each: int = 20) -> lis
 def _after(businesses: list[Business]) -> Any:
     """The fan-out of now (chatai/web/live.py), delivering into the tabs' states."""
     from chatai.services.live import LiveFanout
-    from chatai.web.live import _tab_user_id, read_owner_change
+    from chatai.web.live import _tab_access, read_owner_change
 
     tabs = {f"{b.owner_id}:{i}": t for b in businesses for i, t in enumerate(b.tabs)}
     by_owner: dict[uuid.UUID, list[str]] = {}
@@ -94,11 +94,12 @@ def _after(businesses: list[Business]) -> Any:
 
     async def deliver(key: str, change: Any) -> bool:
         tab = tabs[key]
-        user_id = await _tab_user_id(tab.root, change)
-        if user_id != change.owner_id:
+        access = await _tab_access(tab.root, change)  # the team's access check, as chatai/web/live.py does
+        if access is None:
             return False
-        tab.badge.show(change.summary, announce=True)
-        await tab.inbox.apply_live(user_id, change)
+        if change.summary is not None:
+            tab.badge._show(change.summary, announce=True)
+        await tab.inbox.apply_live(access, change)
         tab.seen.append((time.perf_counter(), set(change.dialog_ids)))
         return True
 

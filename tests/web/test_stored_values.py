@@ -44,7 +44,7 @@ def test_every_stored_code_has_words_in_both_languages():
 def test_every_ledger_kind_and_answer_source_has_words_in_both_languages():
     """Ledger kinds (the owner's history, the admin's account page) and who answered a message (inbox,
     playground) are stored as codes: each has a Russian word of its own."""
-    from chatai.db.models import LEDGER_KINDS
+    from chatai.db.money_models import LEDGER_KINDS
     from chatai.web.state.inbox import ANSWERED_BY
 
     for kind in LEDGER_KINDS:
