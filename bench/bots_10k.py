@@ -440,6 +440,9 @@ def _up(url: str) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bots", type=int, default=10_000)
+    parser.add_argument("--owners", type=int, default=1,
+                        help="owners the bots are spread over, each with its own balance (1: one owner's worst case, "
+                             "every answer charging the same row; the paging part wants 1)")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--idle", type=float, default=20.0)
@@ -478,7 +481,7 @@ def main() -> None:
             _run(fresh_redis())
             from bench.bots_10k_parts import create_bots
 
-            bots = _run(create_bots(args.bots, mode="webhook"))
+            bots = _run(create_bots(args.bots, mode="webhook", owners=args.owners))
             _ctl(fake_url, "add_bots", {"bots": [[token, f"tenk{i}_bot"] for i, (_, token, _) in enumerate(bots)]})
             for name, part in (("webhook", webhook), ("polling", polling), ("failover", failover)):
                 if name in parts:

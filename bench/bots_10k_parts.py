@@ -59,8 +59,9 @@ def _webhook_app() -> Any:
 webhook_app = _webhook_app() if os.environ.get("BENCH_WEBHOOK_APP") else None
 
 
-async def create_bots(n: int, *, mode: str) -> list[tuple[uuid.UUID, str, str]]:
-    """n bots of one owner (the owner's page worst case): (id, token, webhook secret in clear)."""
+async def create_bots(n: int, *, mode: str, owners: int = 1) -> list[tuple[uuid.UUID, str, str]]:
+    """n bots, of one owner (the owner's page and the owner's balance row: the worst cases) or spread over
+    `owners` owners, each with an assistant and a balance: (id, token, webhook secret in clear)."""
     import sqlalchemy as sa
 
     from bench.common import make_assistant
@@ -68,14 +69,15 @@ async def create_bots(n: int, *, mode: str) -> list[tuple[uuid.UUID, str, str]]:
     from chatai.db.session import async_session
     from chatai.security import encrypt_secret, mask_secret
 
-    assistant_id = await make_assistant(greeting="hi")
+    assistant_ids = [await make_assistant(greeting="hi") for _ in range(max(1, owners))]
     made = [(uuid.uuid4(), make_token(20_000_000 + i), uuid.uuid4().hex) for i in range(n)]
     now = utcnow()
     async with async_session() as s:
-        owner_id = (await s.get(Assistant, assistant_id)).owner_id
+        owner_of = {a: (await s.get(Assistant, a)).owner_id for a in assistant_ids}
         for start in range(0, n, 1000):
             await s.execute(sa.insert(Bot), [
-                dict(id=bot_id, assistant_id=assistant_id, owner_id=owner_id, telegram_bot_id=20_000_000 + i,
+                dict(id=bot_id, assistant_id=assistant_ids[i % len(assistant_ids)],
+                     owner_id=owner_of[assistant_ids[i % len(assistant_ids)]], telegram_bot_id=20_000_000 + i,
                      username=f"tenk{i}_bot", token_encrypted=encrypt_secret(token), token_hint=mask_secret(token),
                      mode=mode, webhook_secret=encrypt_secret(secret), desired_state="running", status="starting",
                      last_error="", runner_id="", created_at=now, updated_at=now)
