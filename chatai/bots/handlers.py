@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram.error import BadRequest, RetryAfter, TelegramError
@@ -30,6 +29,7 @@ from chatai.bots import group_chats
 from chatai.bots.contracts import LeaseLost
 from chatai.bots.group_chats import BotIdentity
 from chatai.bots.telegram_format import format_answer, plain
+from chatai.bots.throttle import retry_after_seconds
 from chatai.conversation.channel import Receipt, Stream
 from chatai.conversation.charging import charge_key
 from chatai.conversation.pipeline import AI_REPLIES, Conversation
@@ -146,9 +146,7 @@ class DraftStream:
                 if isinstance(exc, BadRequest):  # the server does not do drafts: not for this bot again
                     _no_drafts.add(self.worker.id)
                 elif isinstance(exc, RetryAfter):  # the chat waits: messages too
-                    wait = exc.retry_after
-                    self.worker.throttle.block(self.chat_id, wait.total_seconds() if isinstance(wait, timedelta)
-                                               else float(wait))
+                    self.worker.throttle.block(self.chat_id, retry_after_seconds(exc.retry_after))
                 log.info("bot %s: drafts off for this answer (%s); typing instead", self.worker.id,
                          type(exc).__name__)
                 return

@@ -22,7 +22,6 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -31,6 +30,7 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from chatai.bots.contracts import LeaseLost
 from chatai.bots.logsafe import describe
+from chatai.bots.throttle import retry_after_seconds
 from chatai.db.models import User
 from chatai.db.operator_models import TelegramOperator
 from chatai.services import operator_holds, operator_links
@@ -146,8 +146,7 @@ async def deliver(worker: Worker, chat_id: int, text: str, keyboard: list[list[d
         try:
             return int((await worker.bot.send_message_raw(**params))["message_id"])
         except RetryAfter as exc:
-            wait = exc.retry_after
-            retry_after = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            retry_after = retry_after_seconds(exc.retry_after)
             worker.throttle.block(chat_id, retry_after)
             if retry_after > INLINE_RETRY_AFTER:
                 break

@@ -47,8 +47,8 @@ from chatai.bots.bot_sentences import (
 from chatai.bots.contracts import BotRecord, LeaseLost, Runner, UpdateFailed
 from chatai.bots.logsafe import debug_details, describe
 from chatai.bots.telegram_api import LeanBot
-from chatai.bots.throttle import Throttle
-from chatai.bots.worker_answers import WorkerAnswers, seconds
+from chatai.bots.throttle import Throttle, retry_after_seconds
+from chatai.bots.worker_answers import WorkerAnswers
 from chatai.cancellation import cancel_and_wait
 from chatai.db.models import utcnow
 from chatai.services import bot_events, dialogs
@@ -174,7 +174,7 @@ class BotWorker(WorkerAnswers):
                     self._set_status("error", CONFLICT)
                 delay = min(60.0, self.runner.backoff_base * 2 ** conflicts)
             except RetryAfter as exc:
-                delay = seconds(exc.retry_after)
+                delay = retry_after_seconds(exc.retry_after)
             except UpdateFailed as exc:
                 self._set_status("error", exc.sentence)
                 delay = min(30.0, self.runner.backoff_base * 2 ** exc.attempts)

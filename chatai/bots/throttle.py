@@ -22,6 +22,13 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+def retry_after_seconds(value: float | timedelta) -> float:
+    """Telegram's retry_after (a 429), an int or a timedelta depending on the library's settings, in seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
 
 DRAFT_CHAT_RESERVE = 1  # of a chat's tokens, left for the answer's message
 DRAFT_BOT_RESERVE = 0.2  # share of the bot's window left for messages

@@ -15,7 +15,6 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from typing import Any
 
 from telegram import LinkPreviewOptions
@@ -27,6 +26,7 @@ from chatai.bots import business, handlers
 from chatai.bots.bot_sentences import ANSWER_SKIPPED, REVOKED
 from chatai.bots.contracts import AssistantInfo, BotRecord, LeaseLost
 from chatai.bots.logsafe import debug_details, describe
+from chatai.bots.throttle import retry_after_seconds
 from chatai.services import dialogs
 from chatai.settings import get_settings
 
@@ -34,11 +34,6 @@ log = logging.getLogger(__name__)
 
 TYPING_AFTER = 0.25
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # immutable: one for every message
-
-
-def seconds(value: Any) -> float:
-    """Telegram's retry_after, an int or a timedelta depending on the library's settings, in seconds."""
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def plain_text(html_text: str) -> str:
@@ -213,7 +208,7 @@ class WorkerAnswers:
                 return int(message["message_id"])
             except RetryAfter as exc:  # this chat waits; other chats keep going
                 metrics.events.send_error("retry_after")
-                self.throttle.block(chat_id, seconds(exc.retry_after))
+                self.throttle.block(chat_id, retry_after_seconds(exc.retry_after))
             except BadRequest as exc:
                 metrics.events.send_error("bad_request")
                 if parse_mode and "parse" in str(exc).lower():
