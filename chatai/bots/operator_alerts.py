@@ -290,10 +290,15 @@ class OperatorAlerts:
             await self._event(worker, "operator_alert_failed", ALERTS_GIVEN_UP.format(who=_name(operator),
                                                                                      n=failures))
             return True
-        delay = max(retry_after, min(MAX_BACKOFF, self.runner.backoff_base * 2 ** (failures - 1)))
+        delay = self._backoff(failures, retry_after)
         self._retry[operator.id] = (failures, time.monotonic() + delay)
         log.info("bot %s: an operator alert is retried in %.1f s (round %d)", worker.id, delay, failures)
         return False
+
+    def _backoff(self, failures: int, retry_after: float) -> float:
+        """Seconds before the next round after `failures` failed ones in a row: doubling up to MAX_BACKOFF, never
+        sooner than Telegram's retry_after."""
+        return max(retry_after, min(MAX_BACKOFF, self.runner.backoff_base * 2 ** (failures - 1)))
 
     async def _unlink_blocked(self, worker: Worker, operator: TelegramOperator) -> None:
         """403: the operator blocked the bot. Retrying cannot help: unlink the account and tell the owner."""
@@ -366,7 +371,7 @@ class OperatorAlerts:
             except operator_chat.SendLater as exc:
                 failures = self._forward_failures[dialog_id] = self._forward_failures.get(dialog_id, 0) + 1
                 if failures < MAX_SEND_ATTEMPTS:  # the cursor stays: the next round sends it
-                    delay = max(exc.retry_after, min(MAX_BACKOFF, self.runner.backoff_base * 2 ** (failures - 1)))
+                    delay = self._backoff(failures, exc.retry_after)
                     self._spawn(self._forward_after(dialog_id, delay))
                     return sent
                 log.warning("bot %s: a customer message not forwarded after %d rounds", worker.id, failures)
