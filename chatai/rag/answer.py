@@ -181,13 +181,17 @@ async def _prepare(assistant_id: uuid.UUID, question: str, language: str | None,
         floor = min(assistant.score_threshold, RESCUE_FLOOR)
         every = await search_knowledge(session, assistant=assistant, plan=plan, threshold=floor)
         found = [h for h in every if h.score >= assistant.score_threshold]
-        # A Q&A pair whose question is not about this one (one shared word) is neither answered nor quoted.
-        hits = [h for h in found if h.kind != "qa" or qa_question_matches(search_question, h)]
+
+        def usable(candidates: list[SearchHit]) -> list[SearchHit]:
+            # A Q&A pair whose question is not about this one (one shared word) is neither answered nor quoted.
+            return [h for h in candidates if h.kind != "qa" or qa_question_matches(search_question, h)]
+
+        hits = usable(found)
         if not hits and not settings.llm_configured:
             # Nothing above the owner's bar: the offline quotes may still come from below it (down to
             # RESCUE_FLOOR), marked so the decision knows (rag/confidence.py); the LLM is never given them.
             found = every
-            hits = [h for h in every if h.kind != "qa" or qa_question_matches(search_question, h)]
+            hits = usable(every)
             for hit in hits:
                 hit.extra["rescued"] = True
         best = next((h for h in hits if h.kind == "qa"), None)
