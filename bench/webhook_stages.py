@@ -129,7 +129,7 @@ def install_runner() -> None:
     supervisor.BotWorker._answer = probed_answer
     _around(handlers, "respond", "run.respond")
     _around(charging, "reserve", "run.reserve")
-    _around(dialogs, "save_reply_seeing_holder", "run.save_reply")
+    _around(dialogs, "save_reply", "run.save_reply")
     _around(dialogs, "held_by_person", "run.held_by_person")
     _around(charging, "before_send", "run.before_send")
     _around(charging, "after_send", "run.after_send")

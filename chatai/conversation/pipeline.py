@@ -164,7 +164,7 @@ class Conversation:
         if saved is None:
             text, answered_by, sources, extra = await self.produce(channel, turn, assistant_id, language)
             async with self.db() as conn:
-                reply_id, taken_over = await dialogs.save_reply_seeing_holder(
+                reply_id, taken_over = await dialogs.save_reply(
                     conn, pending=turn, text=text, answered_by=answered_by, sources=sources, **extra)
             saved = SavedReply(reply_id, text, answered_by, sources)
         key = channel.charge_key(turn) if channel.billable else ""

@@ -274,25 +274,15 @@ _SAVE_REPLY = sa.text(ASYNC_COMMIT + """
 
 async def save_reply(conn: AsyncConnection, *, pending: Pending, text: str, answered_by: str,
                      sources: list[dict[str, Any]] | None = None, prompt_tokens: int = 0, completion_tokens: int = 0,
-                     needs_handoff: bool = False) -> uuid.UUID:
+                     needs_handoff: bool = False) -> tuple[uuid.UUID, bool]:
     """Store the answer before sending it, so a crash never costs a second model call (autocommit
-    connection, one round trip).
+    connection, one round trip). Returns the reply's id and whether a person holds the dialog as it is
+    saved (`held_by_person`, read in the same statement: the answer path asks both, one after the other, and
+    a round trip fewer is a few ms less before every answer is sent).
 
     Committed without waiting for the WAL flush: if the database itself crashed in that instant, the
     only loss is this saved copy (the answer is produced again); the update row is still 'received'.
     """
-    reply_id, _held = await save_reply_seeing_holder(
-        conn, pending=pending, text=text, answered_by=answered_by, sources=sources, prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens, needs_handoff=needs_handoff)
-    return reply_id
-
-
-async def save_reply_seeing_holder(conn: AsyncConnection, *, pending: Pending, text: str, answered_by: str,
-                                   sources: list[dict[str, Any]] | None = None, prompt_tokens: int = 0,
-                                   completion_tokens: int = 0, needs_handoff: bool = False) -> tuple[uuid.UUID, bool]:
-    """`save_reply`, and whether a person holds the dialog as it is saved (`held_by_person`, read in the same
-    statement: the answer path asks both, one after the other, and a round trip fewer is a few ms less
-    before every answer is sent)."""
     reply_id = uuid.uuid4()
     status = (await conn.execute(_SAVE_REPLY, {
         "id": reply_id, "did": pending.dialog_id, "text": text, "upd": pending.update_id, "by": answered_by[:16],

@@ -26,7 +26,7 @@ async def test_marks_start_at_once_and_coalesce_while_a_write_is_in_flight(tenan
     async with autocommit() as conn:
         pending = await dialogs.record_incoming(conn, incoming=[
             Incoming(update_id=n, kind="text", chat_id=100 + n, user_id=n, text=f"q{n}") for n in range(1, 5)], **ids)
-        replies = [await dialogs.save_reply(conn, pending=p, text="a", answered_by="llm") for p in pending]
+        replies = [(await dialogs.save_reply(conn, pending=p, text="a", answered_by="llm"))[0] for p in pending]
     marks = [AnsweredMark(bot_id=bot.id, update_id=p.update_id, reply_id=r, telegram_message_id=900 + p.update_id,
                           latency_ms=5, dialog_id=p.dialog_id) for p, r in zip(pending, replies, strict=True)]
 

@@ -48,8 +48,9 @@ async def test_incoming_is_one_statement_deduplicated_with_history(tenant, fake_
         again = await dialogs.record_incoming(conn, incoming=[_text(1, "one")], **ids)  # re-delivery
         assert [p.update_id for p in first] == [1] and again == []
         assert first[0].history == []  # the message itself is not its own history
-        reply = await dialogs.save_reply(conn, pending=first[0], text="answer one", answered_by="llm",
-                                         sources=[{"document": "a.md"}])
+        reply, held = await dialogs.save_reply(conn, pending=first[0], text="answer one", answered_by="llm",
+                                               sources=[{"document": "a.md"}])
+        assert held is False  # nobody took the dialog
         second = await dialogs.record_incoming(
             conn, incoming=[_text(2, "two", name=""), Incoming(update_id=3, kind="none")], **ids)
     assert [p.update_id for p in second] == [2]
@@ -88,7 +89,7 @@ async def test_write_behind_owes_until_written_and_keeps_marks_on_failure(tenant
     ids = dict(bot_id=bot.id, owner_id=tenant.owner_id, assistant_id=tenant.assistant_id)
     async with autocommit() as conn:
         pending = await dialogs.record_incoming(conn, incoming=[_text(1, "a"), _text(2, "b", chat_id=43)], **ids)
-        replies = [await dialogs.save_reply(conn, pending=p, text=f"re {p.text}", answered_by="llm")
+        replies = [(await dialogs.save_reply(conn, pending=p, text=f"re {p.text}", answered_by="llm"))[0]
                    for p in pending]
 
     broken = True

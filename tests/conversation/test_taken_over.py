@@ -60,6 +60,6 @@ async def test_saving_a_reply_sees_who_holds_the_dialog(tenant):
         conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
         for status in ("ai", "human", "waiting"):
             await _set_status(dialog_id, status)
-            _reply_id, seen[status] = await dialogs.save_reply_seeing_holder(conn, pending=turn, text=status,
+            _reply_id, seen[status] = await dialogs.save_reply(conn, pending=turn, text=status,
                                                                              answered_by="llm")
     assert seen == {"ai": False, "human": True, "waiting": True}
