@@ -13,6 +13,7 @@ Redis, the answer and its bookkeeping. Polling overhead is bench.bots_scale's (u
 
 Set-up calls are paced at --setup-rate per second (the fake does not rate-limit; production default 20/s, see
 BOT_SETUP_PER_SECOND): the first start's time scales as bots / rate; a restart's does not depend on it.
+The paging part (the bot lists with 10,000 bots): bench/bots_10k_paging.py.
 """
 
 from __future__ import annotations
@@ -352,66 +353,6 @@ def _polling_load(args: argparse.Namespace, fake_url: str, tokens: list[str], ru
             (cpu1 - cpu0) / max(1, stats["sent"]) * 1000)
 
 
-async def paging(out: list[str], rounds: int = 30) -> None:
-    """p50/p95 of the first, a middle and the last page of each list (10,000 bots of one owner)."""
-    import sqlalchemy as sa
-
-    from chatai.db.models import User
-    from chatai.db.session import async_session
-    from chatai.services import admin as admin_svc
-    from chatai.services import bots as bots_svc
-    from chatai.services.accounts import CurrentUser
-
-    async with async_session() as s:
-        owner_id = await s.scalar(sa.select(User.id).limit(1))
-        cursors, after = [""], ""
-        while True:
-            page = await bots_svc.list_bots_page(s, owner_id=owner_id, after=after)
-            if not page.next_after:
-                break
-            after = page.next_after
-            cursors.append(after)
-        admin_cursors, after = [""], ""
-        admin = CurrentUser(id=owner_id, email="bench@example.com", role="admin", locale="en")
-        while True:
-            page = await admin_svc.bots_page(s, admin=admin, after=after)
-            if not page.next_after:
-                break
-            after = page.next_after
-            admin_cursors.append(after)
-
-    async def timed(fn: Any) -> list[float]:
-        times = []
-        for _ in range(rounds):
-            async with async_session() as s:
-                t = time.perf_counter()
-                await fn(s)
-                times.append((time.perf_counter() - t) * 1000)
-        return times
-
-    picks = {"first": 0, "middle": len(cursors) // 2, "last": len(cursors) - 1}
-    out.append(f"paging: {len(cursors)} owner pages / {len(admin_cursors)} admin pages of "
-               f"{bots_svc.PAGE_SIZE}; {rounds} reads each (session + query)")
-    for name, i in picks.items():
-        owner_t = await timed(lambda s, c=cursors[i]: bots_svc.list_bots_page(s, owner_id=owner_id, after=c))
-        j = {"first": 0, "middle": len(admin_cursors) // 2, "last": len(admin_cursors) - 1}[name]
-        admin_t = await timed(lambda s, c=admin_cursors[j]: admin_svc.bots_page(s, admin=admin, after=c))
-        cli_t = await timed(lambda s, c=cursors[i]: bots_svc.list_bots_page(s, owner_id=None, after=c, limit=500))
-        out.append(f"  {name:6} page: owner {_p50_p95(owner_t)}; admin {_p50_p95(admin_t)}; bots list (500 rows) "
-                   f"{_p50_p95(cli_t)} (target p95 < 100 ms)")
-
-
-def _p50_p95(times: list[float]) -> str:
-    return f"p50 {percentile(times, 50):.1f} / p95 {percentile(times, 95):.1f} ms"
-
-
-def time_cli_list(out: list[str]) -> None:
-    t = time.perf_counter()
-    listed = subprocess.run([sys.executable, "-m", "chatai", "bots", "list"], cwd=HERE, capture_output=True, text=True)
-    out.append(f"  `python -m chatai bots list`: {len(listed.stdout.splitlines())} lines in "
-               f"{time.perf_counter() - t:.1f} s (process start included)")
-
-
 def _run(coro: Any) -> Any:
     """asyncio.run with fresh database engines and Redis clients (they belong to the loop that made them)."""
     from chatai.cache import reset_redis
@@ -491,6 +432,8 @@ def main() -> None:
                         out.append(f"{name}: a step did not finish within its limit (see {Child.log_path})")
                     print("\n".join(out), flush=True)
             if "paging" in parts:
+                from bench.bots_10k_paging import paging, time_cli_list
+
                 _run(paging(out))
                 time_cli_list(out)
     finally:
