@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from chatai.bots import operator_chat
 from chatai.bots.contracts import LeaseLost
 from chatai.bots.logsafe import describe
+from chatai.db.id_arrays import any_of
 from chatai.db.models import utcnow
 from chatai.db.operator_models import OperatorUpdate, TelegramOperator
 from chatai.services import operator_links
@@ -146,7 +147,7 @@ async def sweep(runner: Runner) -> int:
     async with runner.db() as conn:
         rows = (await conn.execute(
             sa.select(OperatorUpdate.bot_id, OperatorUpdate.update_id)
-            .where(OperatorUpdate.bot_id.in_(list(workers)))
+            .where(any_of(OperatorUpdate.bot_id, workers))
             .order_by(OperatorUpdate.received_at).limit(SWEEP_BATCH))).all()
     found = 0
     for bot_id, update_id in rows:

@@ -43,6 +43,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatai.db.id_arrays import uuid_array
 from chatai.db.models import Assistant, Bot, Dialog, Message, utcnow
 from chatai.rag.language import detect_language
 from chatai.services import notifications
@@ -324,7 +325,7 @@ _START_CLOCKS = sa.text("""
 _DUE = sa.text("""
     SELECT d.id FROM dialogs d JOIN assistants a ON a.id = d.assistant_id
     WHERE d.status IN ('waiting', 'human') AND d.handoff_at < :now - make_interval(mins => :min_minutes)
-      AND (d.bot_id = ANY(:bots) OR d.bot_id IS NULL)
+      AND (d.bot_id = ANY(CAST(:bots AS uuid[])) OR d.bot_id IS NULL)
       AND CASE WHEN d.status = 'human' THEN greatest(d.handoff_at, d.operator_active_at) ELSE d.handoff_at END
           < :now - make_interval(mins => greatest(a.handoff_timeout_minutes, :min_minutes))
     ORDER BY d.handoff_at
@@ -342,7 +343,7 @@ async def due_timeouts(session: AsyncSession, *, bot_ids: list[uuid.UUID], now: 
                        limit: int = 100) -> list[uuid.UUID]:
     """Dialogs of these bots (or of no bot any more) whose handoff ran past its assistant's timeout."""
     await session.execute(_START_CLOCKS)
-    rows = await session.execute(_DUE, {"now": now or utcnow(), "bots": list(bot_ids),
+    rows = await session.execute(_DUE, {"now": now or utcnow(), "bots": uuid_array(bot_ids),
                                         "min_minutes": MIN_TIMEOUT_MINUTES, "limit": limit})
     await session.commit()
     return list(rows.scalars())

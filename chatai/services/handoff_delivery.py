@@ -13,6 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatai.db.id_arrays import any_of
 from chatai.db.models import Dialog, Message, User, utcnow
 from chatai.services.handoff import DELIVERY_DEADLINE, message_event
 
@@ -40,7 +41,7 @@ async def pending_outgoing(session: AsyncSession, *, bot_ids: list[uuid.UUID], d
     query = (sa.select(Message.id, Message.dialog_id, Dialog.owner_id, Dialog.bot_id, Dialog.telegram_chat_id,
                        Message.role, Message.text, Dialog.business_connection_id)
              .join(Dialog, Dialog.id == Message.dialog_id)
-             .where(_PENDING, Dialog.bot_id.in_(list(bot_ids)))
+             .where(_PENDING, any_of(Dialog.bot_id, bot_ids))
              .order_by(Message.created_at).limit(limit))
     if dialog_id is not None:
         query = query.where(Message.dialog_id == dialog_id)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chatai.db.id_arrays import any_of
 from chatai.db.models import Bot, Dialog, Message, utcnow
 from chatai.db.operator_models import OperatorChatMessage, OperatorHold, TelegramOperator
 from chatai.services import handoff
@@ -260,7 +261,7 @@ async def operators_of_owner(session: AsyncSession, *, owner_id: uuid.UUID, bot_
                              ) -> list[TelegramOperator]:
     """The owner's operators reached through these bots (the ones a runner runs)."""
     rows = await session.execute(sa.select(TelegramOperator).where(TelegramOperator.owner_id == owner_id,
-                                                                   TelegramOperator.bot_id.in_(bot_ids)))
+                                                                   any_of(TelegramOperator.bot_id, bot_ids)))
     result = list(rows.scalars())
     session.expunge_all()
     await session.rollback()
@@ -293,7 +294,7 @@ async def owners_owing_alerts(session: AsyncSession, *, bot_ids: list[uuid.UUID]
         sa.select(TelegramOperator.owner_id).distinct()
         .join(Dialog, sa.and_(Dialog.owner_id == TelegramOperator.owner_id, Dialog.status == "waiting",
                               Dialog.handoff_at > TelegramOperator.alerted_until, Dialog.handoff_at <= before))
-        .where(TelegramOperator.bot_id.in_(bot_ids)))
+        .where(any_of(TelegramOperator.bot_id, bot_ids)))
     result = list(rows.scalars())
     await session.rollback()
     return result
@@ -309,7 +310,7 @@ async def dialogs_owing_forwards(session: AsyncSession, *, bot_ids: list[uuid.UU
     rows = await session.execute(
         sa.select(OperatorHold.dialog_id).join(Dialog, Dialog.id == OperatorHold.dialog_id)
         .join(TelegramOperator, TelegramOperator.id == OperatorHold.operator_id)
-        .where(TelegramOperator.bot_id.in_(bot_ids), Dialog.status == "human", owed))
+        .where(any_of(TelegramOperator.bot_id, bot_ids), Dialog.status == "human", owed))
     result = list(rows.scalars())
     await session.rollback()
     return result
