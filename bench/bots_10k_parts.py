@@ -51,9 +51,17 @@ def _webhook_app() -> Any:
 
         webhook_stages.install_web()
 
-    from chatai.bots.webhook import webhook_routes
+    from contextlib import asynccontextmanager
 
-    return Starlette(routes=webhook_routes())
+    from chatai.bots.webhook import webhook_routes
+    from chatai.db.session import warm_app_pool
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        await warm_app_pool()  # as the app's lifespan does (chatai/chatai.py)
+        yield
+
+    return Starlette(routes=webhook_routes(), lifespan=lifespan)
 
 
 webhook_app = _webhook_app() if os.environ.get("BENCH_WEBHOOK_APP") else None

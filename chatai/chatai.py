@@ -112,12 +112,14 @@ add_page(not_found_page, route="404", title="Page not found · ChatAI")
 def _register_background_work() -> None:
     """Ingestion, live updates and the mail outbox always run beside the web app; the bot runner too on
     a single machine (with separate `python -m chatai bots run` processes, set RUN_BOTS_IN_WEB=false)."""
+    from chatai.db.session import warm_app_pool
     from chatai.rag.worker import run_ingest_worker
     from chatai.services.mail import run_mail_sender
     from chatai.web.graceful_stop import close_websockets_on_stop
     from chatai.web.live import run_live_updates
     from chatai.web.state.inbox_tools_live import run_inbox_tools_live
 
+    app.register_lifespan_task(warm_app_pool)  # connections open before the first webhook updates need them
     app.register_lifespan_task(run_ingest_worker)
     app.register_lifespan_task(run_live_updates)  # one dialog-event subscriber per web worker
     app.register_lifespan_task(run_inbox_tools_live)  # typing, notes, labels: one subscriber per web worker

@@ -55,7 +55,7 @@ from chatai.cache import get_redis
 from chatai.cancellation import cancel_and_wait, wait_set
 from chatai.conversation import charging
 from chatai.db.models import utcnow
-from chatai.db.session import database_url
+from chatai.db.session import database_url, warm_pool
 from chatai.services.bots import COMMANDS_CHANNEL, publish_command
 from chatai.settings import get_settings
 
@@ -171,6 +171,7 @@ class BotRunner(Reconciler):
                                            pool_timeout=self.db_pool_timeout)
         self._autocommit = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._sessions = async_sessionmaker(self._engine, class_=AsyncSession, expire_on_commit=False)
+        await warm_pool(self._engine)  # before the first updates need them (a restart under load)
         self._leases = Leases(get_redis(), self.runner_id, self.lease_ttl)
         self.setup_records = SetupRecords(self._leases.redis)
         await self._leases.heartbeat(self._stats())
