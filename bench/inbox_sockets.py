@@ -102,7 +102,9 @@ class SocketTab:
     token: str = field(default_factory=lambda: str(uuid.uuid4()))
     events: list[tuple[str, str, float, float]] = field(default_factory=list)
     last: dict[str, str] = field(default_factory=dict)  # customer -> preview now listed (the baseline)
-    loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    loaded: asyncio.Event = field(default_factory=asyncio.Event)  # the inbox's on_load ran for this tab
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # loaded, or sent elsewhere
+    redirects: list[str] = field(default_factory=list)  # where the server sent this tab (a refused page)
     frames: int = 0
     error: str = ""
     _writer: asyncio.StreamWriter | None = None
@@ -168,9 +170,14 @@ class SocketTab:
             self._on_update(data[1], arrived)
 
     def _on_update(self, update: dict[str, Any], arrived: float) -> None:
-        delta = update.get("delta") or {}
-        if ((delta.get(self.names["inbox"]) or {}).get("bot_options" + FIELD)):  # load_inbox ran
+        inbox = (update.get("delta") or {}).get(self.names["inbox"]) or {}
+        if inbox.get("assistant_options" + FIELD) or inbox.get("bot_options" + FIELD):  # load_inbox ran
             self.loaded.set()
+            self.settled.set()
+        for event in update.get("events") or []:
+            if isinstance(event, dict) and event.get("name") == "_redirect":  # rx.redirect: a browser would leave
+                self.redirects.append(str((event.get("payload") or {}).get("path", "")))
+                self.settled.set()
         rows = dialog_rows(update, self.names["inbox"])
         if rows is None:
             return
@@ -195,7 +202,8 @@ class SocketTab:
 
 async def open_tabs(url: str, cookies: list[str], names: dict[str, str], *,
                     timeout: float = 120.0) -> list[SocketTab]:  # noqa: ASYNC109 - set-up, not measured
-    """One tab per cookie (a cookie repeated = tabs of one browser session), each with its inbox loaded."""
+    """One tab per cookie (a cookie repeated = tabs of one browser session), each with its inbox loaded or
+    refused (sent elsewhere) when this returns, unless `timeout` passed first."""
     tabs = [SocketTab(url, cookie, names) for cookie in cookies]
     gate = asyncio.Semaphore(CONNECT_AT_ONCE)
 
@@ -203,7 +211,7 @@ async def open_tabs(url: str, cookies: list[str], names: dict[str, str], *,
         async with gate:
             await tab.open()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(tab.loaded.wait(), timeout)
+                await asyncio.wait_for(tab.settled.wait(), timeout)
 
     await asyncio.gather(*(one(tab) for tab in tabs))
     return tabs
@@ -215,7 +223,7 @@ async def open_tabs(url: str, cookies: list[str], names: dict[str, str], *,
 async def _serve(spec: dict[str, Any]) -> None:
     tabs = await open_tabs(spec["url"], spec["cookies"], spec["names"])
     loaded = sum(1 for t in tabs if t.loaded.is_set())
-    errors = sorted({t.error for t in tabs if t.error})
+    errors = sorted({t.error for t in tabs if t.error} | {f"sent to {t.redirects[-1]}" for t in tabs if t.redirects})
     print(json.dumps({"tabs": len(tabs), "loaded": loaded, "errors": errors[:5]}), flush=True)
     reader = asyncio.StreamReader()
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)

@@ -54,7 +54,6 @@ from bench.inbox_watchers import InboxWatchers
 from bench.proc_sampler import ProcessSampler, descendants
 from bench.whole_path_report import passes, print_step, print_summary, summarize
 from bench.whole_path_setup import (
-    OWNER_EMAIL,
     OWNER_PASSWORD,
     Tenant,
     actl,
@@ -250,7 +249,11 @@ async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, views
     await asyncio.sleep(2.0)  # a duplicate or late reply shows up
     results = await actl(url, "results")
     seen = {kind: await view.events() for kind, view in views.items()}
-    return summarize(chats, results, seen, usage, machine, window=stopped - started, warmup=args.warmup)
+    businesses = len(tenant.owner_ids)  # Chromium tabs show the first business; socket tab j business j % M
+    audiences = {kind: [0 if kind == "Chromium" else j % businesses for j in range(len(tabs))]
+                 for kind, tabs in seen.items()}
+    return summarize(chats, results, seen, usage, machine, window=stopped - started, warmup=args.warmup,
+                     audiences=audiences, bot_owners=tenant.bot_owners)
 
 
 # --- the bench -------------------------------------------------------------------------------------------
@@ -258,7 +261,7 @@ async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, views
 
 async def open_views(args: argparse.Namespace, stack: Stack, tenant: Tenant, views: Views) -> None:
     if args.dashboards:
-        views["Chromium"] = await InboxWatchers(stack.app_url).start(args.dashboards, OWNER_EMAIL, OWNER_PASSWORD)
+        views["Chromium"] = await InboxWatchers(stack.app_url).start(args.dashboards, tenant.emails[0], OWNER_PASSWORD)
     if args.socket_tabs:
         t0 = time.monotonic()
         tabs = await SocketTabs(stack.app_url).start(await session_cookies(tenant, args.socket_tabs))

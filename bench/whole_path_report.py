@@ -17,9 +17,11 @@ PRODUCT_GROUPS = ("web", "runner", "postgres", "redis")  # what a server runs; t
 
 
 def summarize(chats: int, results: dict[str, Any], views: dict[str, list[Any]], usage: dict[str, dict[str, float]],
-              machine: dict[str, float], *, window: float, warmup: float) -> dict[str, Any]:
+              machine: dict[str, float], *, window: float, warmup: float,
+              audiences: dict[str, list[int]] | None = None, bot_owners: list[int] | None = None) -> dict[str, Any]:
     """One step's figures from the customers' records, the tabs' events (per kind of tab: "Chromium",
-    "socket") and the process samples."""
+    "socket") and the process samples. With several businesses, `audiences` gives each tab's business (per
+    kind, per tab) and `bot_owners` each bot's: a tab is expected to show only its own business's questions."""
     asks = results["asks"]
     strays = results["strays"]
     first = min(a["pushed"] for a in asks)
@@ -59,19 +61,28 @@ def summarize(chats: int, results: dict[str, Any], views: dict[str, list[Any]], 
     out["runner_ms_per_answer"] = 10 * runner_cpu / max(1e-6, out["throughput"])
     out["product_ms_per_answer"] = 10 * product_cpu / max(1e-6, out["throughput"])
     measured_asks = [a for a in asks if a["pushed"] >= measured_from]
-    out["live"] = {kind: live_figures(tabs, measured_asks) for kind, tabs in views.items() if tabs}
+    out["live"] = {kind: live_figures(tabs, measured_asks, (audiences or {}).get(kind), bot_owners)
+                   for kind, tabs in views.items() if tabs}
     return out
 
 
-def live_figures(events: list[Any], asks: list[dict[str, Any]]) -> dict[str, Any]:
-    """Inbox arrivals over the tabs of one kind: share of (question, tab) pairs seen, delays p50/p95. Per tab
-    too (the worst tab's share seen), so one tab left behind does not hide in the mean."""
-    tabs = [arrivals(tab, asks) for tab in events]
+def live_figures(events: list[Any], asks: list[dict[str, Any]], tab_owners: list[int] | None = None,
+                 bot_owners: list[int] | None = None) -> dict[str, Any]:
+    """Inbox arrivals over the tabs of one kind: share of (question, tab) pairs seen among those the tab should
+    show (its business's), delays p50/p95. Per tab too (the worst tab's share seen), so one tab left behind
+    does not hide in the mean."""
+    def audience(tab: int) -> list[dict[str, Any]]:
+        if tab_owners is None or bot_owners is None:
+            return asks
+        return [a for a in asks if bot_owners[a["bot"]] == tab_owners[tab]]
+
+    expected = [audience(n) for n in range(len(events))]
+    tabs = [arrivals(tab, expected[n]) for n, tab in enumerate(events)]
     questions = [d for t in tabs for d in t["question"]]
     server = [d for t in tabs for d in t["question_server"]]
     replies = [d for t in tabs for d in t["reply"]]
-    return {"tabs": len(events), "seen": len(questions) / max(1, len(asks) * len(events)),
-            "seen_worst_tab": min(len(t["question"]) for t in tabs) / max(1, len(asks)),
+    return {"tabs": len(events), "seen": len(questions) / max(1, sum(len(e) for e in expected)),
+            "seen_worst_tab": min(len(t["question"]) / max(1, len(expected[n])) for n, t in enumerate(tabs)),
             "live_q_p50": _pct(questions, 50), "live_q_p95": _pct(questions, 95),
             "live_q_server_p50": _pct(server, 50), "live_q_server_p95": _pct(server, 95),
             "live_r_p50": _pct(replies, 50), "live_r_p95": _pct(replies, 95)}
