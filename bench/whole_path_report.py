@@ -82,7 +82,9 @@ def live_figures(events: list[Any], asks: list[dict[str, Any]], tab_owners: list
     server = [d for t in tabs for d in t["question_server"]]
     replies = [d for t in tabs for d in t["reply"]]
     return {"tabs": len(events), "seen": len(questions) / max(1, sum(len(e) for e in expected)),
-            "seen_worst_tab": min(len(t["question"]) / max(1, len(expected[n])) for n, t in enumerate(tabs)),
+            "tabs_asked": sum(1 for e in expected if e),  # tabs whose business had questions in the window
+            "seen_worst_tab": min((len(t["question"]) / len(expected[n]) for n, t in enumerate(tabs) if expected[n]),
+                                  default=float("nan")),
             "live_q_p50": _pct(questions, 50), "live_q_p95": _pct(questions, 95),
             "live_q_server_p50": _pct(server, 50), "live_q_server_p95": _pct(server, 95),
             "live_r_p50": _pct(replies, 50), "live_r_p95": _pct(replies, 95)}
@@ -108,11 +110,14 @@ def print_step(step: dict[str, Any]) -> None:
     if step["error_samples"]:
         print(f"    e.g. {step['error_samples']}")
     for kind, live in step["live"].items():
-        print(f"    {live['tabs']} {kind} inbox tabs: saw {live['seen'] * 100:.0f}% of questions (worst tab "
-              f"{live['seen_worst_tab'] * 100:.0f}%); question -> tab p50 {live['live_q_p50'] * 1000:.0f} / p95 "
-              f"{live['live_q_p95'] * 1000:.0f} ms; reply sent -> tab p50 {live['live_r_p50'] * 1000:.0f} / p95 "
-              f"{live['live_r_p95'] * 1000:.0f} ms; question -> the WebSocket message carrying it p50 "
-              f"{live['live_q_server_p50'] * 1000:.0f} / p95 {live['live_q_server_p95'] * 1000:.0f} ms"
+        def ms(key: str, live: dict[str, Any] = live) -> str:
+            return f"{live[key] * 1000:.0f}"
+
+        print(f"    {live['tabs']} {kind} inbox tabs ({live['tabs_asked']} with questions of their business): saw "
+              f"{live['seen'] * 100:.0f}% of questions (worst tab {live['seen_worst_tab'] * 100:.0f}%); question -> "
+              f"tab p50 {ms('live_q_p50')} / p95 {ms('live_q_p95')} ms; reply sent -> tab p50 {ms('live_r_p50')} / "
+              f"p95 {ms('live_r_p95')} ms; question -> the WebSocket message carrying it p50 "
+              f"{ms('live_q_server_p50')} / p95 {ms('live_q_server_p95')} ms"
               + (" (the rest is the browser applying it)" if kind == "Chromium" else " (no rendering)"), flush=True)
     m = step["machine"]
     print(f"    machine: {m['busy_pct']:.0f}% busy of {psutil.cpu_count() * 100}% (this bench's processes "

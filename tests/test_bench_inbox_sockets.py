@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import socket
 import subprocess
@@ -85,9 +86,12 @@ def test_arrivals_are_expected_only_from_the_tabs_own_business():
               [],  # business 1's tab missed its question
               [("Customer 1", "Сколько стоит доставка?", 100.75, 100.75)]]
     figures = live_figures(events, asks, [0, 1, 0], bot_owners)
-    assert figures["tabs"] == 3
+    assert (figures["tabs"], figures["tabs_asked"]) == (3, 3)
     assert figures["seen"] == pytest.approx(2 / 3)  # 3 (tab, question) pairs expected, not 3 x 2
     assert figures["seen_worst_tab"] == 0.0
+    quiet = live_figures([[], []], asks[:1], [0, 2], bot_owners)  # business 2 had no question to show
+    assert (quiet["tabs_asked"], quiet["seen"], quiet["seen_worst_tab"]) == (1, 0.0, 0.0)
+    assert math.isnan(live_figures([[]], asks[:1], [2], bot_owners)["seen_worst_tab"])  # no tab had any
     assert (figures["live_q_p50"], figures["live_q_p95"]) == pytest.approx((0.25, 0.75))  # the two tabs that saw it
     assert figures["live_r_p50"] == pytest.approx(0.5)
 
