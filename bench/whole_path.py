@@ -1,20 +1,29 @@
 """Load test of the whole path: N Telegram customers over M bots, answered from a real knowledge base by a
 stand-in LLM that streams for 1-3 s, while K dashboard tabs watch the inbox.
 
-    .venv/bin/python -m bench.whole_path [--chats 40] [--bots 6] [--dashboards 3] [--runners 1] [--workers 1]
-                                         [--duration 60] [--step-up]
+    .venv/bin/python -m bench.whole_path [--chats 40] [--bots 6] [--dashboards 3] [--socket-tabs 0]
+                                         [--businesses 1] [--runners 1] [--workers 1] [--duration 60] [--step-up]
+
+--dashboards K: K Chromium tabs on the inbox (bench/inbox_watchers.py; one sign-in through the page, the
+first business's). --socket-tabs K: K inbox tabs as raw WebSocket clients speaking Reflex's socket.io
+themselves, no rendering, all in one process whose CPU is reported apart (bench/inbox_sockets.py): 50-200
+Chromium tabs do not fit this machine, these do. --businesses M: the bots spread over M owners (bot i is
+business i % M's; each owner signs in once and has its own balance; needs --bots >= M), the socket tabs
+evenly over them (tab j shows business j % M, and is expected to show only that business's questions).
 
 Processes, as in production: the web app (`reflex run --env prod`, as tests/e2e start it, RUN_BOTS_IN_WEB
-=false; two workers share state through Redis with --workers 2) and 1 or 2 `python -m chatai bots run`
-runners, on the embedded PostgreSQL (a throwaway database `bench_whole_path`) and Redis (db 15; Reflex's
-state manager db 14). Stand-ins, each its own process so its CPU is reported apart: the fake Bot API with the
-simulated customers (bench/load_telegram.py) and an OpenAI-compatible LLM (bench/llm_standin.py).
+=false; two workers share state through Redis with --workers 2; with no Chromium tab the same Granian worker
+without the frontend build) and 1 or 2 `python -m chatai bots run` runners, on the embedded PostgreSQL (a
+throwaway database `bench_whole_path`) and Redis (db 15; Reflex's state manager db 14). Stand-ins, each its
+own process so its CPU is reported apart: the fake Bot API with the simulated customers
+(bench/load_telegram.py) and an OpenAI-compatible LLM (bench/llm_standin.py).
 
-Set-up through the services: one owner with a large balance, one assistant per business of
-bench/russian_businesses.py (its files uploaded and ingested by the ingestion worker; OpenAI mode, so the
-stand-in also embeds: the product embeds with the LLM server whenever one is configured), M bots connected
-with connect_bot (getMe at the fake), spread over the assistants. Handoff is off and the score threshold 0,
-so every question goes through retrieval and the LLM (a dialog handed to a person would mute the AI).
+Set-up through the services (bench/whole_path_setup.py): one owner (or M) with a large balance, one assistant
+per business of bench/russian_businesses.py (per owner, those its bots need; its files uploaded and ingested
+by the ingestion worker; OpenAI mode, so the stand-in also embeds: the product embeds with the LLM server
+whenever one is configured), the bots connected with connect_bot (getMe at the fake), spread over the
+assistants. Handoff is off and the score threshold 0, so every question goes through retrieval and the LLM (a
+dialog handed to a person would mute the AI).
 
 Each customer asks its bot's business questions one after another (the next as soon as the reply arrives).
 End-to-end = update queued at the fake Telegram -> the reply's sendMessage arriving there; "beyond the LLM" =
@@ -26,7 +35,7 @@ the server's part (until the WebSocket message carrying the change) and the brow
 --step-up runs N = --steps (default 10, 20, 40, ...) until p95 beyond the LLM passes 2 s or errors pass 1%,
 first with 1 runner + 1 worker, then with 2 + 2 (unless --runners/--workers pin one configuration).
 Several runners started together do not spread the bots by themselves (the first takes them all), so the bots
-are paused until every runner is up and resumed then (`_start_runners_sharing`). The machine's own load is
+are paused until every runner is up and resumed then (`start_runners_sharing`). The machine's own load is
 printed beside each step: on shared cores the knee moves with other work. Figures: bench/README.md.
 """
 
