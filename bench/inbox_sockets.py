@@ -232,6 +232,7 @@ async def _serve(spec: dict[str, Any]) -> None:
         if command == "reset":  # what is listed now is the baseline
             for tab in tabs:
                 tab.events.clear()
+                tab.frames = 0
             print(json.dumps({"ok": True}), flush=True)
         elif command == "events":
             with open(arg, "w") as out:  # noqa: ASYNC230 - once per step, after the measured window
@@ -254,6 +255,8 @@ class SocketTabs:
         self.app_url = app_url
         self.proc: asyncio.subprocess.Process | None = None
         self.opened: dict[str, Any] = {}
+        self.last_errors: list[str] = []
+        self.last_frames: list[int] = []
 
     @property
     def pid(self) -> int | None:
@@ -292,6 +295,7 @@ class SocketTabs:
             await self._ask(f"events {path}")
             tabs = json.loads(path.read_text())
         self.last_errors = sorted({t["error"] for t in tabs if t["error"]})
+        self.last_frames = [t["frames"] for t in tabs]  # frames each tab received since the last reset
         return [[tuple(e) for e in t["events"]] for t in tabs]
 
     async def close(self) -> None:

@@ -261,8 +261,13 @@ async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, views
     businesses = len(tenant.owner_ids)  # Chromium tabs show the first business; socket tab j business j % M
     audiences = {kind: [0 if kind == "Chromium" else j % businesses for j in range(len(tabs))]
                  for kind, tabs in seen.items()}
-    return summarize(chats, results, seen, usage, machine, window=stopped - started, warmup=args.warmup,
+    step = summarize(chats, results, seen, usage, machine, window=stopped - started, warmup=args.warmup,
                      audiences=audiences, bot_owners=tenant.bot_owners)
+    if "socket" in views:  # what each socket tab had to read (the clients' own CPU is for this many frames)
+        frames = views["socket"].last_frames
+        step["live"]["socket"]["frames_per_tab_s"] = sum(frames) / max(1, len(frames)) / (time.monotonic() - started)
+        step["live"]["socket"]["errors"] = views["socket"].last_errors
+    return step
 
 
 # --- the bench -------------------------------------------------------------------------------------------

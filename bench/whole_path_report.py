@@ -119,6 +119,9 @@ def print_step(step: dict[str, Any]) -> None:
               f"p95 {ms('live_r_p95')} ms; question -> the WebSocket message carrying it p50 "
               f"{ms('live_q_server_p50')} / p95 {ms('live_q_server_p95')} ms"
               + (" (the rest is the browser applying it)" if kind == "Chromium" else " (no rendering)"), flush=True)
+        if "frames_per_tab_s" in live:
+            print(f"      each socket tab received {live['frames_per_tab_s']:.1f} frames/s"
+                  + (f"; errors {live['errors']}" if live["errors"] else ""), flush=True)
     m = step["machine"]
     print(f"    machine: {m['busy_pct']:.0f}% busy of {psutil.cpu_count() * 100}% (this bench's processes "
           f"{m['ours_pct']:.0f}%, other work {m['others_pct']:.0f}%), load average {m['load1']:.1f}; CPU per answer: "
