@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import wsproto
 from wsproto.events import AcceptConnection, CloseConnection, Message, Ping, RejectConnection, Request, TextMessage
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 NAMESPACE = "/_event"  # Reflex's socket.io namespace and engine.io path (rxconfig's event URL)
 INBOX_PATH = "/dashboard/inbox"
@@ -132,7 +133,7 @@ class SocketTab:
         pieces: list[str] = []
         try:
             while data := await reader.read(1 << 16):
-                arrived = time.time()  # noqa: DTZ005 - the same wall clock the fake Telegram writes
+                arrived = time.time()  # the same wall clock the fake Telegram writes its times with
                 self._ws.receive_data(data)
                 for event in self._ws.events():
                     if isinstance(event, TextMessage):
@@ -150,10 +151,10 @@ class SocketTab:
                         return
                     elif isinstance(event, AcceptConnection):
                         continue
-        except (ConnectionError, wsproto.utilities.LocalProtocolError, wsproto.utilities.RemoteProtocolError) as exc:
+        except (ConnectionError, LocalProtocolError, RemoteProtocolError) as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
-            self.error = self.error or "connection ended"
+            self.error = self.error or "connection ended"  # a tab that stops reading is no tab: report it
 
     def _on_text(self, text: str, arrived: float) -> None:
         self.frames += 1
@@ -166,6 +167,8 @@ class SocketTab:
             self.send(event_packet(reflex_event(f"{self.names['badge']}.track")))
         elif kind == "refused":
             self.error = f"namespace refused: {data}"
+        elif kind == "close":
+            self.error = "disconnected by the server"
         elif kind == "event" and isinstance(data, list) and len(data) > 1 and data[0] == "event":
             self._on_update(data[1], arrived)
 
