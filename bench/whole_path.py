@@ -1,20 +1,29 @@
 """Load test of the whole path: N Telegram customers over M bots, answered from a real knowledge base by a
 stand-in LLM that streams for 1-3 s, while K dashboard tabs watch the inbox.
 
-    .venv/bin/python -m bench.whole_path [--chats 40] [--bots 6] [--dashboards 3] [--runners 1] [--workers 1]
-                                         [--duration 60] [--step-up]
+    .venv/bin/python -m bench.whole_path [--chats 40] [--bots 6] [--dashboards 3] [--socket-tabs 0]
+                                         [--businesses 1] [--runners 1] [--workers 1] [--duration 60] [--step-up]
+
+--dashboards K: K Chromium tabs on the inbox (bench/inbox_watchers.py; one sign-in through the page, the
+first business's). --socket-tabs K: K inbox tabs as raw WebSocket clients speaking Reflex's socket.io
+themselves, no rendering, all in one process whose CPU is reported apart (bench/inbox_sockets.py): 50-200
+Chromium tabs do not fit this machine, these do. --businesses M: the bots spread over M owners (bot i is
+business i % M's; each owner signs in once and has its own balance; needs --bots >= M), the socket tabs
+evenly over them (tab j shows business j % M, and is expected to show only that business's questions).
 
 Processes, as in production: the web app (`reflex run --env prod`, as tests/e2e start it, RUN_BOTS_IN_WEB
-=false; two workers share state through Redis with --workers 2) and 1 or 2 `python -m chatai bots run`
-runners, on the embedded PostgreSQL (a throwaway database `bench_whole_path`) and Redis (db 15; Reflex's
-state manager db 14). Stand-ins, each its own process so its CPU is reported apart: the fake Bot API with the
-simulated customers (bench/load_telegram.py) and an OpenAI-compatible LLM (bench/llm_standin.py).
+=false; two workers share state through Redis with --workers 2; with no Chromium tab the same Granian worker
+without the frontend build) and 1 or 2 `python -m chatai bots run` runners, on the embedded PostgreSQL (a
+throwaway database `bench_whole_path`) and Redis (db 15; Reflex's state manager db 14). Stand-ins, each its
+own process so its CPU is reported apart: the fake Bot API with the simulated customers
+(bench/load_telegram.py) and an OpenAI-compatible LLM (bench/llm_standin.py).
 
-Set-up through the services: one owner with a large balance, one assistant per business of
-bench/russian_businesses.py (its files uploaded and ingested by the ingestion worker; OpenAI mode, so the
-stand-in also embeds: the product embeds with the LLM server whenever one is configured), M bots connected
-with connect_bot (getMe at the fake), spread over the assistants. Handoff is off and the score threshold 0,
-so every question goes through retrieval and the LLM (a dialog handed to a person would mute the AI).
+Set-up through the services (bench/whole_path_setup.py): one owner (or M) with a large balance, one assistant
+per business of bench/russian_businesses.py (per owner, those its bots need; its files uploaded and ingested
+by the ingestion worker; OpenAI mode, so the stand-in also embeds: the product embeds with the LLM server
+whenever one is configured), the bots connected with connect_bot (getMe at the fake), spread over the
+assistants. Handoff is off and the score threshold 0, so every question goes through retrieval and the LLM (a
+dialog handed to a person would mute the AI).
 
 Each customer asks its bot's business questions one after another (the next as soon as the reply arrives).
 End-to-end = update queued at the fake Telegram -> the reply's sendMessage arriving there; "beyond the LLM" =
@@ -26,7 +35,7 @@ the server's part (until the WebSocket message carrying the change) and the brow
 --step-up runs N = --steps (default 10, 20, 40, ...) until p95 beyond the LLM passes 2 s or errors pass 1%,
 first with 1 runner + 1 worker, then with 2 + 2 (unless --runners/--workers pin one configuration).
 Several runners started together do not spread the bots by themselves (the first takes them all), so the bots
-are paused until every runner is up and resumed then (`_start_runners_sharing`). The machine's own load is
+are paused until every runner is up and resumed then (`start_runners_sharing`). The machine's own load is
 printed beside each step: on shared cores the knee moves with other work. Figures: bench/README.md.
 """
 
@@ -49,14 +58,24 @@ import httpx
 import psutil
 
 from bench.common import bench_database
+from bench.inbox_sockets import SocketTabs
 from bench.inbox_watchers import InboxWatchers
 from bench.proc_sampler import ProcessSampler, descendants
 from bench.whole_path_report import passes, print_step, print_summary, summarize
+from bench.whole_path_setup import (
+    OWNER_PASSWORD,
+    Tenant,
+    actl,
+    bots_per_runner,
+    clear_runner_keys,
+    session_cookies,
+    set_up_tenant,
+    start_runners_sharing,
+    wait_polling,
+)
 from tests.e2e.conftest import wait_for_app
 
 ROOT = Path(__file__).resolve().parent.parent
-OWNER_EMAIL = "loadowner@bench.example.com"
-OWNER_PASSWORD = "Quiet-lantern-4827-river"
 
 
 # --- processes ------------------------------------------------------------------------------------------
@@ -99,6 +118,7 @@ class Stack:
     app: subprocess.Popen | None = None
     app_url: str = ""
     runners: list[subprocess.Popen] = field(default_factory=list)
+    socket_tabs: SocketTabs | None = None
 
     def start_standins(self, llm_min: float, llm_max: float) -> None:
         self.telegram, port = _start_printing_port("bench.load_telegram")
@@ -113,7 +133,10 @@ class Stack:
         env.update({"TELEGRAM_MODE": "polling", "RUN_BOTS_IN_WEB": "false", "LOG_LEVEL": "WARNING"})
         return env
 
-    def start_app(self, workers: int) -> None:
+    def start_app(self, workers: int, *, backend_only: bool = False) -> None:
+        """`reflex run --env prod`; without Chromium tabs the frontend is not needed: Granian serves the app
+        as a production worker does (the WebSocket and the routes, its pages not compiled; tests/web/
+        test_origin_guard.py starts it so), minutes of build saved."""
         from chatai.embedded import redis_url
         from chatai.settings import get_settings
 
@@ -124,11 +147,17 @@ class Stack:
                     "GRANIAN_WORKERS": str(workers)})
         if workers > 1:  # Reflex's state manager goes to Redis only through REFLEX_REDIS_URL
             env["REFLEX_REDIS_URL"] = redis_url(get_settings().redis_socket) + "?db=14"
+        command = [sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel", "warning",
+                   "--backend-host", "127.0.0.1"]
+        if backend_only:
+            env.update({"REFLEX_SKIP_COMPILE": "true", "REFLEX_ENV_MODE": "prod"})
+            command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1",
+                       "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+                       "chatai.chatai:app"]
         log = self.logs / f"app-{workers}w.log"
         with log.open("w") as out:
-            self.app = subprocess.Popen([sys.executable, "-m", "reflex", "run", "--env", "prod", "--loglevel",
-                                         "warning", "--backend-host", "127.0.0.1"], cwd=ROOT, env=env, stdout=out,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+            self.app = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         wait_for_app(f"{self.app_url}/ping", self.app, log, timeout=400)
 
     def start_runners(self, n: int) -> None:
@@ -171,6 +200,8 @@ class Stack:
         out["redis"] = descendants(rd) if rd else []
         out["stand-in: telegram + customers"] = descendants(self.telegram.pid) if self.telegram else []
         out["stand-in: LLM"] = descendants(self.llm.pid) if self.llm else []
+        tabs_pid = self.socket_tabs.pid if self.socket_tabs is not None else None
+        out["socket tabs (one asyncio process)"] = descendants(tabs_pid) if tabs_pid else []
         known = {p.pid for procs in out.values() for p in procs}
         me = psutil.Process()
         out["browser (playwright, chromium)"] = [p for p in me.children(recursive=True) if p.pid not in known]
@@ -200,193 +231,88 @@ def _is_python(proc: psutil.Process) -> bool:
         return False
 
 
-# --- set-up through the services -----------------------------------------------------------------------
-
-
-def _ctl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
-    return httpx.post(f"{url}/_ctl/{action}", json=body or {}, timeout=120).json()
-
-
-async def _actl(url: str, action: str, body: dict[str, Any] | None = None) -> Any:
-    return await asyncio.to_thread(_ctl, url, action, body)
-
-
-@dataclass
-class Tenant:
-    owner_id: Any
-    bot_ids: list[Any]
-    tokens: list[str]
-    bot_sets: list[int]  # bot index -> question set index
-    question_sets: list[list[str]]
-    chunks: int
-
-
-async def set_up_tenant(telegram_url: str, bots: int) -> Tenant:
-    import sqlalchemy as sa
-
-    from bench.knowledge_files import render
-    from bench.russian_businesses import BUSINESSES
-    from chatai.db.models import MICRO
-    from chatai.db.session import async_session
-    from chatai.rag.worker import process_pending
-    from chatai.services import accounts, assistants, billing, knowledge
-    from chatai.services import bots as bot_services
-    from tests.fakes.telegram_server import make_token
-
-    async with async_session() as s:
-        owner = await accounts.create_user(s, email=OWNER_EMAIL, password=OWNER_PASSWORD)
-        await billing.open_account(s, user_id=owner.id, welcome=False)
-        await billing.credit(s, account_id=owner.id, amount_micros=10_000_000 * MICRO, kind="adjustment",
-                             key=f"bench:{owner.id}", reason="bench balance")
-        await s.commit()
-        owner_id = owner.id
-    assistant_ids = []
-    for business in BUSINESSES:
-        async with async_session() as s:
-            assistant = await assistants.create_assistant(
-                s, owner_id=owner_id, name=business.name.capitalize(), score_threshold=0.0, handoff_enabled=False,
-                handoff_on_low_confidence=False)
-            assistant_ids.append(assistant.id)
-            for file in business.files:
-                await knowledge.upload_document(s, owner_id=owner_id, assistant_id=assistant.id,
-                                                filename=file.filename, data=render(file))
-    await process_pending()
-    async with async_session() as s:
-        chunks = int((await (await s.connection()).execute(sa.text("SELECT count(*) FROM chunks"))).scalar_one())
-    tokens = [make_token(30_000_000 + i) for i in range(bots)]
-    await _actl(telegram_url, "add_bots", {"bots": [[t, f"shop{i}_bot"] for i, t in enumerate(tokens)]})
-    bot_sets, bot_ids = [], []
-    for i, token in enumerate(tokens):
-        async with async_session() as s:
-            bot = await bot_services.connect_bot(s, owner_id=owner_id,
-                                                 assistant_id=assistant_ids[i % len(BUSINESSES)], token=token)
-            bot_ids.append(bot.id)
-        bot_sets.append(i % len(BUSINESSES))
-    return Tenant(owner_id=owner_id, bot_ids=bot_ids, tokens=tokens, bot_sets=bot_sets,
-                  question_sets=[[q for q, _ in b.questions] for b in BUSINESSES],
-                  chunks=chunks)
-
-
-async def _clear_runner_keys() -> None:
-    from chatai.cache import get_redis
-
-    redis = get_redis()
-    keys = [k async for k in redis.scan_iter("chatai:bots:*")]
-    if keys:
-        await redis.delete(*keys)
-
-
-async def _set_bots_running(tenant: Tenant, running: bool) -> None:
-    """Pause or resume every bot through the owner's services (as the dashboard's buttons do)."""
-    from chatai.db.session import async_session
-    from chatai.services import bots as bot_services
-
-    for bot_id in tenant.bot_ids:
-        async with async_session() as s:
-            if running:
-                await bot_services.resume_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
-            else:
-                await bot_services.pause_bot(s, owner_id=tenant.owner_id, bot_id=bot_id)
-
-
-async def _start_runners_sharing(stack: Stack, tenant: Tenant, n: int) -> None:
-    """Start n runners so that they share the bots. A runner takes every free bot it prefers among the live
-    runners it knows; the first to start knows only itself and takes them all, and bots never move to a runner
-    that joins later. So with several runners the bots are paused first and resumed once every runner has seen
-    the others (their heartbeat, a third of the 15 s lease, refreshes the list)."""
-    from chatai.bots.ownership import RUNNERS_KEY
-    from chatai.cache import get_redis
-
-    if n > 1:
-        await _set_bots_running(tenant, False)
-    stack.start_runners(n)
-    if n > 1:
-        redis = get_redis()
-        deadline = time.monotonic() + 60
-        while await redis.zcard(RUNNERS_KEY) < n and time.monotonic() < deadline:  # noqa: ASYNC110 - Redis
-            await asyncio.sleep(0.2)
-        await asyncio.sleep(6.0)
-        await _set_bots_running(tenant, True)
-
-
-async def _bots_per_runner(tenant: Tenant) -> list[int]:
-    """Bots held per runner, from the leases in Redis (the bots table's runner_id can lag behind)."""
-    from chatai.bots.ownership import LEASE_PREFIX
-    from chatai.cache import get_redis
-
-    holders = await get_redis().mget([f"{LEASE_PREFIX}{bot_id}" for bot_id in tenant.bot_ids])
-    counts: dict[str, int] = {}
-    for holder in holders:
-        counts[str(holder)] = counts.get(str(holder), 0) + 1
-    return sorted(counts.values(), reverse=True)
-
-
-async def _wait_polling(telegram_url: str, bots: int, timeout: float = 120) -> None:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = await _actl(telegram_url, "polling")
-        if state["polling"] >= bots:
-            return
-        await asyncio.sleep(0.5)
-    raise TimeoutError(f"only {state['polling']}/{bots} bots polling after {timeout} s")
-
-
 # --- one step --------------------------------------------------------------------------------------------
 
 
-async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, watchers: InboxWatchers | None,
-                   chats: int, step_no: int) -> dict[str, Any]:
+Views = dict[str, Any]  # "Chromium" -> InboxWatchers, "socket" -> SocketTabs: the inbox tabs of each kind
+
+
+async def run_step(args: argparse.Namespace, stack: Stack, tenant: Tenant, views: Views, chats: int,
+                   step_no: int) -> dict[str, Any]:
     url = stack.telegram_url
     plan = [[1_000_000 + step_no * 10_000 + i, tenant.tokens[i % len(tenant.tokens)], i % len(tenant.tokens),
              tenant.bot_sets[i % len(tenant.tokens)]] for i in range(chats)]
-    if watchers is not None:
-        await watchers.reset()
+    for view in views.values():
+        await view.reset()
     sampler = ProcessSampler(stack.groups).start()
     started = time.monotonic()
-    await _actl(url, "start_customers", {"chats": plan, "question_sets": tenant.question_sets,
-                                         "timeout": args.timeout, "ramp": args.ramp})
+    await actl(url, "start_customers", {"chats": plan, "question_sets": tenant.question_sets,
+                                        "timeout": args.timeout, "ramp": args.ramp})
     await asyncio.sleep(args.duration)
-    await _actl(url, "stop_customers")
+    await actl(url, "stop_customers")
     stopped = time.monotonic()
     usage = sampler.stop()
     machine = sampler.machine
-    while (await _actl(url, "customers_done"))["running"]:  # noqa: ASYNC110 - another process
+    while (await actl(url, "customers_done"))["running"]:  # noqa: ASYNC110 - another process
         await asyncio.sleep(0.5)
     await asyncio.sleep(2.0)  # a duplicate or late reply shows up
-    results = await _actl(url, "results")
-    events = await watchers.events() if watchers is not None else []
-    return summarize(chats, results, events, usage, machine, window=stopped - started, warmup=args.warmup)
+    results = await actl(url, "results")
+    seen = {kind: await view.events() for kind, view in views.items()}
+    businesses = len(tenant.owner_ids)  # Chromium tabs show the first business; socket tab j business j % M
+    audiences = {kind: [0 if kind == "Chromium" else j % businesses for j in range(len(tabs))]
+                 for kind, tabs in seen.items()}
+    step = summarize(chats, results, seen, usage, machine, window=stopped - started, warmup=args.warmup,
+                     audiences=audiences, bot_owners=tenant.bot_owners)
+    if "socket" in views:  # what each socket tab had to read (the clients' own CPU is for this many frames)
+        frames = views["socket"].last_frames
+        step["live"]["socket"]["frames_per_tab_s"] = sum(frames) / max(1, len(frames)) / (time.monotonic() - started)
+        step["live"]["socket"]["errors"] = views["socket"].last_errors
+    return step
 
 
 # --- the bench -------------------------------------------------------------------------------------------
 
 
+async def open_views(args: argparse.Namespace, stack: Stack, tenant: Tenant, views: Views) -> None:
+    if args.dashboards:
+        views["Chromium"] = await InboxWatchers(stack.app_url).start(args.dashboards, tenant.emails[0], OWNER_PASSWORD)
+    if args.socket_tabs:
+        t0 = time.monotonic()
+        tabs = await SocketTabs(stack.app_url).start(await session_cookies(tenant, args.socket_tabs))
+        stack.socket_tabs = tabs
+        views["socket"] = tabs
+        print(f"  socket tabs: {tabs.opened['loaded']}/{tabs.opened['tabs']} with the inbox loaded in "
+              f"{time.monotonic() - t0:.0f} s over {min(args.socket_tabs, len(tenant.emails))} business(es)"
+              + (f"; errors {tabs.opened['errors']}" if tabs.opened["errors"] else ""), flush=True)
+
+
 async def run_config(args: argparse.Namespace, stack: Stack, tenant: Tenant, runners: int, workers: int,
                      steps: list[int]) -> list[dict[str, Any]]:
-    print(f"\n== {runners} runner(s) + {workers} web worker(s), {len(tenant.tokens)} bots, "
-          f"{args.dashboards} inbox tab(s) ==", flush=True)
-    await _clear_runner_keys()
+    print(f"\n== {runners} runner(s) + {workers} web worker(s), {len(tenant.tokens)} bots of "
+          f"{len(tenant.owner_ids)} business(es), {args.dashboards} Chromium + {args.socket_tabs} socket inbox "
+          f"tab(s) ==", flush=True)
+    await clear_runner_keys()
     t0 = time.monotonic()
-    stack.start_app(workers)
+    stack.start_app(workers, backend_only=not args.dashboards)
     print(f"  app up in {time.monotonic() - t0:.0f} s at {stack.app_url}", flush=True)
-    await _start_runners_sharing(stack, tenant, runners)
-    await _wait_polling(stack.telegram_url, len(tenant.tokens))
-    print(f"  bots per runner: {await _bots_per_runner(tenant)}", flush=True)
-    watchers = None
+    await start_runners_sharing(stack, tenant, runners)
+    await wait_polling(stack.telegram_url, len(tenant.tokens))
+    print(f"  bots per runner: {await bots_per_runner(tenant)}", flush=True)
+    views: Views = {}
     results = []
     try:
-        if args.dashboards:
-            watchers = await InboxWatchers(stack.app_url).start(args.dashboards, OWNER_EMAIL, OWNER_PASSWORD)
+        await open_views(args, stack, tenant, views)
         for n in steps:
-            step = await run_step(args, stack, tenant, watchers, n, step_no=len(results) + 100 * (runners + workers))
-            step["bots_per_runner"] = await _bots_per_runner(tenant)
+            step = await run_step(args, stack, tenant, views, n, step_no=len(results) + 100 * (runners + workers))
+            step["bots_per_runner"] = await bots_per_runner(tenant)
             results.append(step)
             print_step(step)
             if args.step_up and not passes(step):
                 break
     finally:
-        if watchers is not None:
-            await watchers.close()
+        for view in views.values():
+            await view.close()
+        stack.socket_tabs = None
         stack.stop_product()
     return results
 
@@ -400,9 +326,9 @@ async def bench(args: argparse.Namespace, stack: Stack) -> dict[str, list[dict[s
     get_settings.cache_clear()
     reset_openai_client()
     t0 = time.monotonic()
-    tenant = await set_up_tenant(stack.telegram_url, args.bots)
-    print(f"set-up: {len(tenant.tokens)} bots, 3 assistants, {tenant.chunks} chunks ingested in "
-          f"{time.monotonic() - t0:.1f} s", flush=True)
+    tenant = await set_up_tenant(stack.telegram_url, args.bots, args.businesses)
+    print(f"set-up: {len(tenant.tokens)} bots of {len(tenant.owner_ids)} business(es), {tenant.assistants} "
+          f"assistants, {tenant.chunks} chunks ingested in {time.monotonic() - t0:.1f} s", flush=True)
     if args.runners is None and args.workers is None and args.step_up:
         configs = [(1, 1), (2, 2)]
     else:
@@ -416,7 +342,11 @@ def main() -> None:
     parser.add_argument("--chats", type=lambda v: [int(x) for x in v.split(",")], default=[40],
                         help="concurrent customers (comma-separated: one step each)")
     parser.add_argument("--bots", type=int, default=6)
-    parser.add_argument("--dashboards", type=int, default=3, help="signed-in inbox tabs (0: none)")
+    parser.add_argument("--dashboards", type=int, default=3, help="signed-in Chromium inbox tabs (0: none)")
+    parser.add_argument("--socket-tabs", type=int, default=0,
+                        help="inbox tabs as raw WebSocket clients, no rendering (bench/inbox_sockets.py)")
+    parser.add_argument("--businesses", type=int, default=1,
+                        help="owners the bots (and socket tabs) are spread over; needs --bots >= this")
     parser.add_argument("--runners", type=int, choices=(1, 2), default=None)
     parser.add_argument("--workers", type=int, choices=(1, 2), default=None)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per step")

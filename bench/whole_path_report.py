@@ -16,9 +16,12 @@ MAX_ERROR_RATE = 0.01
 PRODUCT_GROUPS = ("web", "runner", "postgres", "redis")  # what a server runs; the stand-ins and the browser are not
 
 
-def summarize(chats: int, results: dict[str, Any], events: list[Any], usage: dict[str, dict[str, float]],
-              machine: dict[str, float], *, window: float, warmup: float) -> dict[str, Any]:
-    """One step's figures from the customers' records, the tabs' events and the process samples."""
+def summarize(chats: int, results: dict[str, Any], views: dict[str, list[Any]], usage: dict[str, dict[str, float]],
+              machine: dict[str, float], *, window: float, warmup: float,
+              audiences: dict[str, list[int]] | None = None, bot_owners: list[int] | None = None) -> dict[str, Any]:
+    """One step's figures from the customers' records, the tabs' events (per kind of tab: "Chromium",
+    "socket") and the process samples. With several businesses, `audiences` gives each tab's business (per
+    kind, per tab) and `bot_owners` each bot's: a tab is expected to show only its own business's questions."""
     asks = results["asks"]
     strays = results["strays"]
     first = min(a["pushed"] for a in asks)
@@ -57,17 +60,34 @@ def summarize(chats: int, results: dict[str, Any], events: list[Any], usage: dic
     # % of a core / answers per second * 10 = ms of CPU per answer
     out["runner_ms_per_answer"] = 10 * runner_cpu / max(1e-6, out["throughput"])
     out["product_ms_per_answer"] = 10 * product_cpu / max(1e-6, out["throughput"])
-    if events:
-        tabs = [arrivals(tab, [a for a in asks if a["pushed"] >= measured_from]) for tab in events]
-        questions = [d for t in tabs for d in t["question"]]
-        server = [d for t in tabs for d in t["question_server"]]
-        replies = [d for t in tabs for d in t["reply"]]
-        expected = len([a for a in asks if a["pushed"] >= measured_from]) * len(events)
-        out.update({"tabs": len(events), "seen": len(questions) / max(1, expected),
-                    "live_q_p50": _pct(questions, 50), "live_q_p95": _pct(questions, 95),
-                    "live_q_server_p50": _pct(server, 50), "live_q_server_p95": _pct(server, 95),
-                    "live_r_p50": _pct(replies, 50), "live_r_p95": _pct(replies, 95)})
+    measured_asks = [a for a in asks if a["pushed"] >= measured_from]
+    out["live"] = {kind: live_figures(tabs, measured_asks, (audiences or {}).get(kind), bot_owners)
+                   for kind, tabs in views.items() if tabs}
     return out
+
+
+def live_figures(events: list[Any], asks: list[dict[str, Any]], tab_owners: list[int] | None = None,
+                 bot_owners: list[int] | None = None) -> dict[str, Any]:
+    """Inbox arrivals over the tabs of one kind: share of (question, tab) pairs seen among those the tab should
+    show (its business's), delays p50/p95. Per tab too (the worst tab's share seen), so one tab left behind
+    does not hide in the mean."""
+    def audience(tab: int) -> list[dict[str, Any]]:
+        if tab_owners is None or bot_owners is None:
+            return asks
+        return [a for a in asks if bot_owners[a["bot"]] == tab_owners[tab]]
+
+    expected = [audience(n) for n in range(len(events))]
+    tabs = [arrivals(tab, expected[n]) for n, tab in enumerate(events)]
+    questions = [d for t in tabs for d in t["question"]]
+    server = [d for t in tabs for d in t["question_server"]]
+    replies = [d for t in tabs for d in t["reply"]]
+    return {"tabs": len(events), "seen": len(questions) / max(1, sum(len(e) for e in expected)),
+            "tabs_asked": sum(1 for e in expected if e),  # tabs whose business had questions in the window
+            "seen_worst_tab": min((len(t["question"]) / len(expected[n]) for n, t in enumerate(tabs) if expected[n]),
+                                  default=float("nan")),
+            "live_q_p50": _pct(questions, 50), "live_q_p95": _pct(questions, 95),
+            "live_q_server_p50": _pct(server, 50), "live_q_server_p95": _pct(server, 95),
+            "live_r_p50": _pct(replies, 50), "live_r_p95": _pct(replies, 95)}
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -89,12 +109,19 @@ def print_step(step: dict[str, Any]) -> None:
           f"{step['after_p95']:.2f} s", flush=True)
     if step["error_samples"]:
         print(f"    e.g. {step['error_samples']}")
-    if "tabs" in step:
-        print(f"    {step['tabs']} inbox tabs: saw {step['seen'] * 100:.0f}% of questions; question -> tab p50 "
-              f"{step['live_q_p50'] * 1000:.0f} / p95 {step['live_q_p95'] * 1000:.0f} ms; reply sent -> tab p50 "
-              f"{step['live_r_p50'] * 1000:.0f} / p95 {step['live_r_p95'] * 1000:.0f} ms; question -> the WebSocket "
-              f"message carrying it p50 {step['live_q_server_p50'] * 1000:.0f} / p95 "
-              f"{step['live_q_server_p95'] * 1000:.0f} ms (the rest is the browser applying it)", flush=True)
+    for kind, live in step["live"].items():
+        def ms(key: str, live: dict[str, Any] = live) -> str:
+            return f"{live[key] * 1000:.0f}"
+
+        print(f"    {live['tabs']} {kind} inbox tabs ({live['tabs_asked']} with questions of their business): saw "
+              f"{live['seen'] * 100:.0f}% of questions (worst tab {live['seen_worst_tab'] * 100:.0f}%); question -> "
+              f"tab p50 {ms('live_q_p50')} / p95 {ms('live_q_p95')} ms; reply sent -> tab p50 {ms('live_r_p50')} / "
+              f"p95 {ms('live_r_p95')} ms; question -> the WebSocket message carrying it p50 "
+              f"{ms('live_q_server_p50')} / p95 {ms('live_q_server_p95')} ms"
+              + (" (the rest is the browser applying it)" if kind == "Chromium" else " (no rendering)"), flush=True)
+        if "frames_per_tab_s" in live:
+            print(f"      each socket tab received {live['frames_per_tab_s']:.1f} frames/s"
+                  + (f"; errors {live['errors']}" if live["errors"] else ""), flush=True)
     m = step["machine"]
     print(f"    machine: {m['busy_pct']:.0f}% busy of {psutil.cpu_count() * 100}% (this bench's processes "
           f"{m['ours_pct']:.0f}%, other work {m['others_pct']:.0f}%), load average {m['load1']:.1f}; CPU per answer: "
@@ -113,8 +140,8 @@ def print_summary(all_results: dict[str, list[dict[str, Any]]]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for config, steps in all_results.items():
         for s in steps:
-            live = (f"{s['seen'] * 100:.0f}%, {s['live_q_p95'] * 1000:.0f} ms, {s['live_r_p95'] * 1000:.0f} ms"
-                    if "tabs" in s else "-")
+            live = "; ".join(f"{v['tabs']} {kind}: {v['seen'] * 100:.0f}%, {v['live_q_p95'] * 1000:.0f} ms, "
+                             f"{v['live_r_p95'] * 1000:.0f} ms" for kind, v in s["live"].items()) or "-"
             print(f"| {config} | {s['chats']} | {s['throughput']:.1f} | {s['e2e_p50']:.2f} / {s['e2e_p95']:.2f} s | "
                   f"{s['beyond_p50']:.2f} / {s['beyond_p95']:.2f} s | {s['error_rate'] * 100:.1f}% | {live} | "
                   f"{s['machine']['busy_pct']:.0f}% ({s['machine']['others_pct']:.0f}%), {s['machine']['load1']:.1f} |")
