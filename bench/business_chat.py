@@ -25,7 +25,8 @@ from typing import Any
 
 from bench.common import bench_database, percentile
 from bench.llm_standin import parse_ref
-from bench.whole_path import _actl, _start_printing_port, _stop, set_up_tenant
+from bench.whole_path import _start_printing_port, _stop
+from bench.whole_path_setup import actl, set_up_tenant
 from tests.fakes import telegram_business
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.telegram_server import main as serve_fake
@@ -57,7 +58,7 @@ async def _ask_all(url: str, token: str, questions: list[str], chats: int, per_c
 
     async def watch() -> None:
         while not done.is_set():
-            sent[:] = (await _actl(url, "sent", {"token": token}))["sent"]
+            sent[:] = (await actl(url, "sent", {"token": token}))["sent"]
             await asyncio.sleep(0.05)
 
     async def chat(n: int) -> list[dict[str, float]]:
@@ -67,7 +68,7 @@ async def _ask_all(url: str, token: str, questions: list[str], chats: int, per_c
             question = questions[(n * per_chat + k) % len(questions)]
             before = sum(1 for m in sent if m[0] == chat_id)
             asked = time.monotonic()
-            await _actl(url, "business_text" if business else "push_text",
+            await actl(url, "business_text" if business else "push_text",
                         {"token": token, "text": question, "chat_id": chat_id})
             while time.monotonic() < asked + 60:
                 mine = [m for m in sent if m[0] == chat_id]
@@ -125,7 +126,7 @@ async def bench(args: argparse.Namespace, llm_url: str, telegram_url: str) -> No
             if time.monotonic() > deadline:
                 raise RuntimeError("the bot did not start")
             await asyncio.sleep(0.1)
-        await _actl(telegram_url, "connect", {"token": token})
+        await actl(telegram_url, "connect", {"token": token})
         await asyncio.sleep(1.0)  # the connection update is stored before the first business message
         rows: dict[str, list[dict[str, float]]] = {"bot chat": [], "business chat": []}
         cpu = dict.fromkeys(rows, 0.0)

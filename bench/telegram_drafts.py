@@ -27,7 +27,8 @@ from typing import Any
 
 from bench.common import bench_database, percentile
 from bench.llm_standin import parse_ref
-from bench.whole_path import _actl, _start_printing_port, _stop, set_up_tenant
+from bench.whole_path import _start_printing_port, _stop
+from bench.whole_path_setup import actl, set_up_tenant
 from tests.fakes.telegram_server import FakeTelegram
 from tests.fakes.telegram_server import main as serve_fake
 
@@ -51,7 +52,7 @@ async def _ask_all(url: str, token: str, questions: list[str], chats: int, per_c
 
     async def watch() -> None:  # one read-out for every chat, every 50 ms
         while not done.is_set():
-            shown.update(await _actl(url, "shown", {"token": token}))
+            shown.update(await actl(url, "shown", {"token": token}))
             await asyncio.sleep(0.05)
 
     async def chat(n: int) -> list[dict[str, float]]:
@@ -61,7 +62,7 @@ async def _ask_all(url: str, token: str, questions: list[str], chats: int, per_c
             question = questions[(n * per_chat + k) % len(questions)]
             before = sum(1 for m in shown["sent"] if m[0] == chat_id)
             asked = time.monotonic()
-            await _actl(url, "push_text", {"token": token, "text": question, "chat_id": chat_id})
+            await actl(url, "push_text", {"token": token, "text": question, "chat_id": chat_id})
             deadline = asked + 60
             while time.monotonic() < deadline:
                 mine = [m for m in shown["sent"] if m[0] == chat_id]
