@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import random
 import subprocess
 import sys
 import threading
@@ -33,14 +32,14 @@ from typing import Any
 import httpx
 import psutil
 
-from bench.common import bench_database, percentile
+from bench.common import bench_database
+from bench.webhook_load import RESPONSE_MS, overheads_of, pcts, post_load
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAILOVER_IDS = 500_000  # the failover part's chat and update ids start here (after the webhook part's)
 COMPARE_IDS = 250_000  # those of the webhook part's second load (--compare-before)
+WARMUP_IDS = 750_000  # those of the webhook part's warm-up load (--warmup)
 POLLING_LIMIT = 900  # seconds for 10,000 polling bots to come up (one runner did not, on a busy machine)
-IN_FLIGHT = 40  # webhook POSTs at once (Telegram's default max_connections per bot is 40 too)
-RESPONSE_MS: list[float] = []  # how long the web worker took to answer each POST (200 once stored)
 
 
 class Child:
@@ -108,60 +107,6 @@ def _idle_cpu(children: list[Child], seconds: float) -> list[float]:
     return [(c.cpu() - b) / seconds for c, b in zip(children, before, strict=True)]
 
 
-async def _post_load(web_url: str, bots: list[tuple[Any, str, str]], rate: float, seconds: float, *, first: int = 0
-                     ) -> tuple[dict[int, float], int]:
-    """POST `rate` updates a second for `seconds` to random bots' webhooks: {chat id: when posted}, refusals.
-    Chat and update ids start at `first` (each part of the run its own: a repeated update id is a re-delivery)."""
-    from bench.bots_10k_parts import WEBHOOK_CHATS
-    from tests.fakes.telegram_updates import text_update
-
-    rng = random.Random(24)  # noqa: S311 - not security
-    posted: dict[int, float] = {}
-    refused = 0
-    # Requests in flight are capped below the pool size: httpcore's pool scans its queue on every event, so
-    # thousands queued in it (a slow moment of the server) cost this process more CPU than the requests.
-    in_flight = asyncio.Semaphore(IN_FLIGHT)
-    RESPONSE_MS.clear()
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=web_url, limits=limits, timeout=60) as client:
-        async def post(n: int) -> None:
-            nonlocal refused
-            bot_id, _, secret = rng.choice(bots)
-            chat = WEBHOOK_CHATS + first + n
-            update = text_update(f"question {n}", chat_id=chat, update_id=1_000_000 + first + n)
-            async with in_flight:
-                posted[chat] = time.monotonic()  # sent now (Telegram's clock), not when it was due
-                response = await client.post(f"/telegram/webhook/{bot_id}", json=update,
-                                             headers={"X-Telegram-Bot-Api-Secret-Token": secret})
-                RESPONSE_MS.append((time.monotonic() - posted[chat]) * 1000)
-            if response.status_code != 200:
-                refused += 1
-
-        tasks = []
-        start = time.monotonic()
-        for n in range(int(rate * seconds)):
-            delay = start + n / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(n)))
-        await asyncio.gather(*tasks)
-    return posted, refused
-
-
-def _overheads(fake_url: str, posted: dict[int, float]) -> tuple[list[float], int, int]:
-    """(overheads in ms of answered updates, answered, answered more than once)."""
-    sends = {int(chat): times for chat, times in _ctl(fake_url, "sends").items()}
-    overheads = [(min(sends[c]) - t) * 1000 for c, t in posted.items() if c in sends]
-    return overheads, sum(1 for c in posted if c in sends), sum(1 for c in posted if len(sends.get(c, [])) > 1)
-
-
-def _pcts(values: list[float]) -> str:
-    if not values:
-        return "none"
-    return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
-            f"p99 {percentile(values, 99):.1f} ms, max {max(values):.1f} ms")
-
-
 def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[str]) -> None:
 
     port = _free_port()
@@ -176,11 +121,17 @@ def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
     time.sleep(3)
     rss = runner.rss()
     idle_runner, idle_web = _idle_cpu([runner, web], args.idle)
+    warm = []
+    if args.warmup > 0:  # every side's connections open (load generator, web worker, runner, fake): not counted
+        warm_posted, _ = asyncio.run(post_load(web_url, bots, args.rate, args.warmup, first=WARMUP_IDS))
+        time.sleep(1)
+        warm = [f"  the warm-up before it ({args.warmup:.0f} s at the same rate, not counted above): reply overhead "
+                f"{pcts(overheads_of(fake_url, warm_posted)[0])}"]
     cpu0, web0, load0 = runner.cpu(), web.cpu(), os.getloadavg()[0]
-    posted, refused = asyncio.run(_post_load(web_url, bots, args.rate, args.seconds))
+    posted, refused = asyncio.run(post_load(web_url, bots, args.rate, args.seconds))
     time.sleep(3)
     cpu1, web1, load1 = runner.cpu(), web.cpu(), os.getloadavg()[0]
-    overheads, answered, duplicated = _overheads(fake_url, posted)
+    overheads, answered, duplicated = overheads_of(fake_url, posted)
     rss_load = runner.rss()
     runner.stop()  # flushes its stage marks
     stages = []
@@ -190,7 +141,7 @@ def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
         sends = {int(chat): times for chat, times in _ctl(fake_url, "sends").items()}
         stages = report(os.environ["BENCH_STAGES"], posted, sends)
     _ctl(fake_url, "forget_calls")
-    web_response = _pcts(RESPONSE_MS)  # the POSTs of this load (a second load starts the list again)
+    web_response = pcts(RESPONSE_MS)  # the POSTs of this load (a second load starts the list again)
     restarted = _runner("webhook", "bench-webhook-2", args.setup_rate, args.compare_before)
     again = _wait(lambda: restarted.latest.get("running", 0) >= n, 3600)
     calls_again = _ctl(fake_url, "setup_calls")
@@ -212,8 +163,9 @@ def webhook(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
         f"  load {args.rate:.0f} msg/s for {args.seconds:.0f} s: {answered}/{len(posted)} answered, {duplicated} "
         f"answered twice, {refused} POSTs refused; CPU per answer: runner {per_answer(cpu0, cpu1):.1f} ms, "
         f"web worker {per_answer(web0, web1):.1f} ms; load average {load0:.1f} -> {load1:.1f}",
-        f"  reply overhead (POST to the webhook -> sendMessage at the fake): {_pcts(overheads)} "
+        f"  reply overhead (POST to the webhook -> sendMessage at the fake): {pcts(overheads)} "
         f"(target p99 <= 50 ms); of which the web worker answering the POST: {web_response}",
+        *warm,
         *stages,
         *compared,
     ]
@@ -225,14 +177,14 @@ def _compare_before(args: argparse.Namespace, fake_url: str, web_url: str, bots:
     (one statement at a time, first come first served; chatai/bots/admission.py): both in one run."""
     time.sleep(3)
     cpu0, load0 = runner.cpu(), os.getloadavg()[0]
-    posted, _ = asyncio.run(_post_load(web_url, bots, args.rate, args.seconds, first=COMPARE_IDS))
+    posted, _ = asyncio.run(post_load(web_url, bots, args.rate, args.seconds, first=COMPARE_IDS))
     time.sleep(3)
-    overheads, answered, duplicated = _overheads(fake_url, posted)
+    overheads, answered, duplicated = overheads_of(fake_url, posted)
     cpu = (runner.cpu() - cpu0) / max(1, answered) * 1000
     lines = [f"  the same load, charges one at a time as before (restarted runner): {answered}/{len(posted)} "
              f"answered, {duplicated} twice, runner CPU {cpu:.1f} ms per answer; load average {load0:.1f} -> "
              f"{os.getloadavg()[0]:.1f}",
-             f"  reply overhead: {_pcts(overheads)}; the web worker answering the POST: {_pcts(RESPONSE_MS)}"]
+             f"  reply overhead: {pcts(overheads)}; the web worker answering the POST: {pcts(RESPONSE_MS)}"]
     if os.environ.get("BENCH_STAGES"):
         from bench.webhook_stages import report
 
@@ -277,13 +229,13 @@ def polling(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list[
         f"  one runner: {first} (set-up calls {calls_first}); RSS {rss_one / 2**20:.0f} MB "
         f"({rss_one / n / 1024:.1f} KB per bot); idle CPU {idle_one * 100:.1f}% of a core",
         f"    load {args.rate:.0f} msg/s: {sent_one} answered, runner CPU {cpu_one:.1f} ms per answer, "
-        f"overhead {_pcts(overheads_one)}",
+        f"overhead {pcts(overheads_one)}",
         f"  a second runner joins: its share ({share_b} bots) handed over in waves in {moved:.1f} s with set-up "
         f"calls {calls_moved}",
         f"    RSS {rss_a / 2**20:.0f} MB + {rss_b / 2**20:.0f} MB; idle CPU {idle_a * 100:.1f}% + "
         f"{idle_b * 100:.1f}% of a core",
         f"    load {args.rate:.0f} msg/s: {sent_two} answered, runners' CPU {cpu_two:.1f} ms per answer, "
-        f"overhead {_pcts(overheads_two)}",
+        f"overhead {pcts(overheads_two)}",
     ]
 
 
@@ -311,7 +263,7 @@ def failover(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list
             return time.monotonic()
 
         killer = asyncio.create_task(kill())
-        posted, refused = await _post_load(web_url, bots, args.rate, args.seconds, first=FAILOVER_IDS)
+        posted, refused = await post_load(web_url, bots, args.rate, args.seconds, first=FAILOVER_IDS)
         return posted, refused, await killer
 
     holds_all: list[float] = []
@@ -326,8 +278,8 @@ def failover(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list
     watcher.join()
     took_over = holds_all[0] - killed_at
     with contextlib.suppress(TimeoutError):  # what is still unanswered then is reported as such
-        _wait(lambda: _overheads(fake_url, posted)[1] >= len(posted), 300)
-    overheads, answered, duplicated = _overheads(fake_url, posted)
+        _wait(lambda: overheads_of(fake_url, posted)[1] >= len(posted), 300)
+    overheads, answered, duplicated = overheads_of(fake_url, posted)
     calls = _ctl(fake_url, "setup_calls")
     b.stop()
     web.stop()
@@ -337,7 +289,7 @@ def failover(args: argparse.Namespace, fake_url: str, bots: list[Any], out: list
         f"  answered {answered}/{len(posted)} stored updates, {duplicated} twice, {refused} POSTs refused; b held "
         f"every bot {took_over:.0f} s after the kill (lease 15 s); set-up calls after the kill "
         f"{calls}",
-        f"  reply overhead over the whole load (the dead runner's bots wait for the takeover): {_pcts(overheads)}",
+        f"  reply overhead over the whole load (the dead runner's bots wait for the takeover): {pcts(overheads)}",
     ]
 
 
@@ -387,6 +339,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--idle", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="webhook part: seconds of the same load before the measured one, reported apart")
     parser.add_argument("--setup-rate", type=float, default=500.0)
     parser.add_argument("--only", default="webhook,polling,failover,paging")
     parser.add_argument("--compare-before", action="store_true",
