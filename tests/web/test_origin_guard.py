@@ -8,60 +8,24 @@ WebSocket clients."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import simple_websocket
 
-from chatai.settings import PROJECT_ROOT, get_settings
+from chatai.settings import get_settings
 from chatai.web import origin_guard
 from chatai.web.session_cookie import COOKIE_NAME
+from tests.backend_app import serve_backend
 
 EVIL = "http://evil.example"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory) -> Iterator[str]:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("origin-app") / "app.log"
-    env = {**os.environ, "PORT": str(port), "PUBLIC_URL": url, "HOST": "127.0.0.1", "RUN_BOTS_IN_WEB": "false",
-           "REFLEX_SKIP_COMPILE": "true", "REFLEX_ENV_MODE": "prod", "GRANIAN_WORKERS": "1"}
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--host",
-                                 "127.0.0.1", "--port", str(port), "--workers", "1", "chatai.chatai:app"],
-                                cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        for _ in range(600):  # a bound on attempts, not on time: a busy machine only makes it slower
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{url}/ping", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
-        else:
-            raise AssertionError(f"the app never answered:\n{log.read_text()[-3000:]}")
+    with serve_backend(tmp_path_factory.mktemp("origin-app")) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
