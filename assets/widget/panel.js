@@ -21,6 +21,13 @@
   }
   function load() { try { return localStorage.getItem(storeKey) || ""; } catch (e) { return ""; } }
   function save(t) { try { localStorage.setItem(storeKey, t); } catch (e) { /* private mode: this visit only */ } }
+  /* "New conversation" pressed and nothing sent since: kept across reloads, or a reload would bring the
+     previous conversation back (the new one does not exist until its first message). */
+  function startsNew() { try { return localStorage.getItem(storeKey + ":new") === "1"; } catch (e) { return false; } }
+  function keepNew(on) {
+    try { if (on) localStorage.setItem(storeKey + ":new", "1"); else localStorage.removeItem(storeKey + ":new"); }
+    catch (e) { /* private mode: this visit only */ }
+  }
 
   document.documentElement.style.setProperty("--accent", C.accent);
   document.body.className = "side-" + (C.position === "left" ? "left" : "right");
@@ -158,6 +165,7 @@
     });
   }
   function begin(startNew) {
+    startNew = startNew || startsNew();
     return fetch(C.api + "/session?lang=" + C.language, {
       method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ token: load(), site: site, new: !!startNew })
@@ -166,7 +174,7 @@
     }).then(function (res) {
       if (!res[0]) { notice(res[1].error || T.unavailable); return; }  /* a sentence, or ours: never a code */
       var s = res[1];
-      token = s.token; save(token); dialog = s.dialog; cursor = s.cursor; handoff = s.handoff; fresh = !!startNew;
+      token = s.token; save(token); dialog = s.dialog; cursor = s.cursor; handoff = s.handoff; fresh = !!startNew; keepNew(fresh);
       log.textContent = ""; seen = {}; pending = {};
       log.appendChild(bubble("assistant", C.welcome));
       s.messages.forEach(function (m) { show(m); });
@@ -175,7 +183,7 @@
     });
   }
   function follow(id) {  /* the conversation a message went to (the one it started): listen to it */
-    fresh = false;
+    fresh = false; keepNew(false);
     if (id && id !== dialog) { dialog = id; listen(); }
   }
   function newId() {

@@ -8,8 +8,8 @@ keeps the conversation; the same page opened as `localhost` (a site not on the l
 
 With an LLM (a widget worker beside the session's app, answering through the fake OpenAI-compatible server,
 tests/e2e/widget_worker.py): the model's first words are in the panel while the model still holds the rest,
-then the whole answer, its markdown rendered safely; "new conversation" empties the panel and the next
-message starts the conversation a reload then shows."""
+then the whole answer, its markdown rendered safely; "new conversation" empties the panel (a reload before
+its first message keeps it empty) and the next message starts the conversation a reload then shows."""
 
 from __future__ import annotations
 
@@ -203,6 +203,11 @@ def test_an_llm_answer_streams_into_the_panel_before_it_is_complete(browser, hos
         # "New conversation": an empty panel (nothing is stored until its first message), which that message
         # starts; a reload shows the new conversation, not the old one.
         chat.locator("[data-chatai=new]").click()
+        expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_count(0)
+        page.reload()  # before its first message: still the new, empty conversation (not the previous one)
+        chat = page.frame_locator("iframe[data-chatai=frame]")
+        chat.locator("[data-chatai=launcher]").click()
+        expect(chat.locator("[data-chatai=input]")).to_be_visible()
         expect(chat.locator("[data-chatai=message][data-role=user]")).to_have_count(0)
         chat.locator("[data-chatai=input]").fill("Is the sourdough baked every morning?")
         chat.locator("[data-chatai=send]").click()
