@@ -99,8 +99,9 @@ def test_admission_needs_a_slot():
     assert slots_for(1, 0) == 1  # a pool smaller than the reserve still admits one step at a time
 
 
-async def test_steps_on_one_hot_row_hold_one_slot_between_them():
-    admission = Admission(2, hot_row_writers=1)
+def _charges_and_a_store(admission: Admission):
+    """Steps for the hot-row tests: `charge(name)` writes the account row and stays inside until `release` is
+    set; `store()` is a step of another row. Both note in `inside` when they got in."""
     release = asyncio.Event()
     inside: list[str] = []
 
@@ -113,6 +114,12 @@ async def test_steps_on_one_hot_row_hold_one_slot_between_them():
         async with admission.slot():
             inside.append("store")
 
+    return release, inside, charge, store
+
+
+async def test_steps_on_one_hot_row_hold_one_slot_between_them():
+    admission = Admission(2, hot_row_writers=1)
+    release, inside, charge, store = _charges_and_a_store(admission)
     charges = [asyncio.create_task(charge(f"charge {n}")) for n in range(5)]
     for _ in range(3):
         await asyncio.sleep(0)
@@ -127,18 +134,7 @@ async def test_steps_on_one_hot_row_hold_one_slot_between_them():
 async def test_a_few_steps_on_one_hot_row_run_at_once_and_the_rest_hold_no_slot():
     assert HOT_ROW_WRITERS == 3
     admission = Admission(4)
-    release = asyncio.Event()
-    inside: list[str] = []
-
-    async def charge(name: str) -> None:
-        async with admission.turn("account"):
-            inside.append(name)
-            await release.wait()
-
-    async def store() -> None:
-        async with admission.slot():
-            inside.append("store")
-
+    release, inside, charge, store = _charges_and_a_store(admission)
     charges = [asyncio.create_task(charge(f"charge {n}")) for n in range(8)]
     for _ in range(3):
         await asyncio.sleep(0)
