@@ -220,6 +220,19 @@ async def _make_waiting(tenant, bot, count: int, first: int = 0) -> list[uuid.UU
     return [d.id for d in dialogs]
 
 
+async def _held_by_olga(fake, tenant, runners) -> tuple:
+    """A bot with Olga linked as operator, Alice asking for a person, and Olga pressing "Take over" on the
+    alert: (bot, token, the alert, the dialog)."""
+    bot, token = await connect(fake, tenant)
+    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
+    await _linked(fake, token, tenant, bot, OLGA, "Olga")
+    fake.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
+    alert = (await _next_in_chat(fake, token, OLGA, 2))[1]
+    dialog = await _dialog(bot.id, CUSTOMER)
+    await _press(fake, token, alert, f"op:t:{dialog.id}", OLGA)
+    return bot, token, alert, dialog
+
+
 async def _alerted_since(operator_user_id: int, moment) -> bool:
     async with async_session() as s:
         until = await s.scalar(sa.select(TelegramOperator.alerted_until)
@@ -394,13 +407,7 @@ async def test_telegram_actions_reach_the_inbox_live_and_dashboard_actions_reach
 
 
 async def test_a_held_dialog_timing_out_tells_its_telegram_holder(tenant, fake_telegram, runners):
-    bot, token = await connect(fake_telegram, tenant)
-    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
-    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
-    fake_telegram.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
-    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
-    dialog = await _dialog(bot.id, CUSTOMER)
-    await _press(fake_telegram, token, alert, f"op:t:{dialog.id}", OLGA)
+    bot, token, _alert, dialog = await _held_by_olga(fake_telegram, tenant, runners)
     assert await wait_for(lambda: _status(bot.id, CUSTOMER)) == "human"
 
     async with async_session() as s:  # the operator stayed silent past the assistant's handoff timeout

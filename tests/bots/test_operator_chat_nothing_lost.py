@@ -26,12 +26,10 @@ from tests.bots.test_operator_chat import (
     PETR,
     _alerted_since,
     _code,
-    _dialog,
+    _held_by_olga,
     _in_chat,
     _linked,
     _make_waiting,
-    _next_in_chat,
-    _press,
 )
 
 ALERT = say("en", "opchat_alert", customer="{customer}", bot="").split("{customer}")[0]  # the alert's opening
@@ -124,13 +122,7 @@ async def test_alerts_telegram_keeps_refusing_are_given_up_after_bounded_rounds(
 
 
 async def test_a_customer_message_the_holder_did_not_get_is_forwarded_later_once(tenant, fake_telegram, runners):
-    bot, token = await connect(fake_telegram, tenant)
-    await runners(answer_fn=FakeBrain(), operator_alert_gather=0.2)
-    await _linked(fake_telegram, token, tenant, bot, OLGA, "Olga")
-    fake_telegram.push_text(token, "Позовите оператора", chat_id=CUSTOMER, first_name="Alice")
-    alert = (await _next_in_chat(fake_telegram, token, OLGA, 2))[1]
-    dialog = await _dialog(bot.id, CUSTOMER)
-    await _press(fake_telegram, token, alert, f"op:t:{dialog.id}", OLGA)
+    _bot, token, _alert, _dialog_held = await _held_by_olga(fake_telegram, tenant, runners)
     fake_telegram.fail_next(token, "sendMessage", 502, chat_id=OLGA, contains="Алло", times=2)
 
     fake_telegram.push_text(token, "Алло, вы тут?", chat_id=CUSTOMER, first_name="Alice")
