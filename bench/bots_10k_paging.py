@@ -24,23 +24,18 @@ async def paging(out: list[str], rounds: int = 30) -> None:
     from chatai.services import bots as bots_svc
     from chatai.services.accounts import CurrentUser
 
+    async def every_cursor(read_page: Any) -> list[str]:
+        """The cursor of each page of a list, the first page's ("") included."""
+        cursors = [""]
+        while next_after := (await read_page(cursors[-1])).next_after:
+            cursors.append(next_after)
+        return cursors
+
     async with async_session() as s:
         owner_id = await s.scalar(sa.select(User.id).limit(1))
-        cursors, after = [""], ""
-        while True:
-            page = await bots_svc.list_bots_page(s, owner_id=owner_id, after=after)
-            if not page.next_after:
-                break
-            after = page.next_after
-            cursors.append(after)
-        admin_cursors, after = [""], ""
         admin = CurrentUser(id=owner_id, email="bench@example.com", role="admin", locale="en")
-        while True:
-            page = await admin_svc.bots_page(s, admin=admin, after=after)
-            if not page.next_after:
-                break
-            after = page.next_after
-            admin_cursors.append(after)
+        cursors = await every_cursor(lambda after: bots_svc.list_bots_page(s, owner_id=owner_id, after=after))
+        admin_cursors = await every_cursor(lambda after: admin_svc.bots_page(s, admin=admin, after=after))
 
     async def timed(fn: Any) -> list[float]:
         times = []
