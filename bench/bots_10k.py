@@ -393,8 +393,10 @@ def main() -> None:
     finally:
         for child in reversed(Child.started):
             child.stop()
-    with open(Child.log_path) as log:
-        pool_timeouts = sum(1 for line in log if line.startswith("sqlalchemy.exc.TimeoutError"))
+    pool_timeouts = 0
+    if os.path.exists(Child.log_path):  # none when no child started after the fake (--only paging)
+        with open(Child.log_path) as log:
+            pool_timeouts = sum(1 for line in log if line.startswith("sqlalchemy.exc.TimeoutError"))
     out.append(f"database pool timeouts logged by the children: {pool_timeouts} (log: {Child.log_path})")
     print("\n".join(out))
 
