@@ -15,6 +15,7 @@ from chatai.bots.admission import HOT_ROW_WRITERS, RESERVE, URGENT_RUN, Admissio
 from chatai.db.models import TelegramUpdate
 from chatai.db.session import async_session
 from tests.bots.conftest import PATIENCE, FakeBrain, connect, wait_for
+from tests.sql_statements import counted_statements
 
 BOTS = 6
 PER_BOT = 12  # 72 updates at once for a pool of 4 connections
@@ -215,16 +216,8 @@ def test_hot_row_writers_never_exceed_the_slots():
 
 async def test_concurrent_misses_of_an_assistant_read_it_once(tenant, fake_telegram, runners):
     runner = await runners(answer_fn=FakeBrain())
-    reads: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        if "assistants.answer_in_groups" in statement:
-            reads.append(statement)
-
-    sa.event.listen(runner._engine.sync_engine, "before_cursor_execute", note)
-    try:
+    with counted_statements(runner._engine) as statements:
         runner.assistants.clear()
         infos = await asyncio.gather(*(runner.assistant(tenant.assistant_id) for _ in range(20)))
-    finally:
-        sa.event.remove(runner._engine.sync_engine, "before_cursor_execute", note)
+    reads = [s for s in statements if "assistants.answer_in_groups" in s]
     assert len(reads) == 1 and len({(i.name, i.enabled) for i in infos}) == 1 and infos[0].enabled

@@ -11,6 +11,7 @@ from chatai.bots.webhook import SECRET_HEADER, webhook_routes
 from chatai.security import decrypt_secret
 from tests.bots.conftest import FakeBrain, bot_row, connect, status_is, wait_for
 from tests.fakes.telegram_updates import text_update
+from tests.sql_statements import counted_statements
 
 
 async def test_webhook_rejects_wrong_secret_and_answers_repeats_once(tenant, fake_telegram, runners, monkeypatch):
@@ -130,29 +131,27 @@ async def test_a_delivery_is_read_and_stored_on_one_connection(tenant, fake_tele
     secret = decrypt_secret((await bot_row(bot.id)).webhook_secret)
     engine = get_async_engine().sync_engine
     checkouts: list[int] = []
-    statements: list[str] = []
 
     def checked_out(*_args):
         checkouts.append(1)
 
-    def executed(_conn, _cursor, statement, *_args):
-        statements.append(statement.split()[0].upper())
+    def kinds(statements: list[str]) -> list[str]:
+        return [statement.split()[0].upper() for statement in statements]
 
     sa.event.listen(engine.pool, "checkout", checked_out)
-    sa.event.listen(engine, "before_cursor_execute", executed)
     app = Starlette(routes=webhook_routes())
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app") as client:
             url = f"/telegram/webhook/{bot.id}"
-            refused = await client.post(url, json=text_update("forged", chat_id=63, update_id=901),
-                                        headers={SECRET_HEADER: "wrong"})
-            assert refused.status_code == 403 and len(checkouts) == 1 and statements == ["SELECT"]
+            with counted_statements() as statements:
+                refused = await client.post(url, json=text_update("forged", chat_id=63, update_id=901),
+                                            headers={SECRET_HEADER: "wrong"})
+            assert refused.status_code == 403 and len(checkouts) == 1 and kinds(statements) == ["SELECT"]
             checkouts.clear()
-            statements.clear()
-            stored = await client.post(url, json=text_update("hello", chat_id=63, update_id=902),
-                                       headers={SECRET_HEADER: secret})
+            with counted_statements() as statements:
+                stored = await client.post(url, json=text_update("hello", chat_id=63, update_id=902),
+                                           headers={SECRET_HEADER: secret})
     finally:
         sa.event.remove(engine.pool, "checkout", checked_out)
-        sa.event.remove(engine, "before_cursor_execute", executed)
     # the bot row, the operator link lookup, the one statement storing the update (record_incoming)
-    assert stored.status_code == 200 and len(checkouts) == 1 and statements == ["SELECT", "SELECT", "WITH"]
+    assert stored.status_code == 200 and len(checkouts) == 1 and kinds(statements) == ["SELECT", "SELECT", "WITH"]

@@ -11,6 +11,7 @@ from chatai.db.models import Dialog
 from chatai.db.session import async_session, get_async_engine
 from chatai.services import dialogs
 from tests.bots.conftest import FakeBrain
+from tests.sql_statements import counted_statements
 
 
 async def _set_status(dialog_id, status: str) -> None:
@@ -29,19 +30,10 @@ async def test_a_dialog_taken_while_the_answer_is_produced_gets_no_ai_reply(tena
         await _set_status(dialog_id, "human")  # an operator takes the dialog while the model writes
         return await brain(**kwargs)
 
-    statements: list[str] = []
-
-    def executed(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    engine = get_async_engine().sync_engine
-    sa.event.listen(engine, "before_cursor_execute", executed)
-    try:
+    with counted_statements() as statements:
         _, outcome = await playground.ask(owner_id=tenant.owner_id, assistant_id=tenant.assistant_id,
                                           question="Where is my order?", language="en", dialog_id=dialog_id,
                                           answer_fn=taken_meanwhile)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", executed)
     assert outcome.status == "taken_over" and outcome.text == "Answer to: Where is my order?"
     assert len(brain.calls) == 1
     # the save read the holder; no separate read of the dialog's status followed it

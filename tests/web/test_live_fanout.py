@@ -5,17 +5,15 @@ re-read, a session checked once per batch for the tabs sharing it, and a stuck t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 import chatai.chatai  # noqa: F401 - registers every page state on the tree
 from chatai.db.models import Dialog, Message
-from chatai.db.session import async_session, get_async_engine
+from chatai.db.session import async_session
 from chatai.security import token_hash
 from chatai.services import accounts, assistants
 from chatai.services.live import DialogEvent, LiveFanout, OwnerChange
@@ -23,24 +21,9 @@ from chatai.team.roles import INBOX
 from chatai.web.live import REGISTRY, _tab_access, read_owner_change, register_tab
 from chatai.web.state.access import require_access
 from chatai.web.state.inbox import InboxState, merge_live_rows
+from tests.sql_statements import counted_statements
 from tests.waits import PATIENCE
 from tests.web.clients import signed_in_root
-
-
-@contextlib.contextmanager
-def counted_statements():
-    """SQL statements sent to the database meanwhile (every session of the app shares this engine)."""
-    seen: list[str] = []
-
-    def note(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    engine = get_async_engine().sync_engine
-    sa.event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", note)
 
 
 @pytest.fixture
