@@ -51,9 +51,6 @@ class OperatorDesk:
     def interval(self) -> float:
         return max(MIN_SWEEP_INTERVAL, self.runner.reconcile_interval)
 
-    def _my_bots(self) -> list[uuid.UUID]:
-        return [bot_id for bot_id, worker in self.runner.workers.items() if worker.status == "running"]
-
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen(), name="operator-listen")
         try:
@@ -73,7 +70,7 @@ class OperatorDesk:
 
     async def sweep(self) -> None:
         """Timeouts due, messages no runner will send, messages this runner owes."""
-        bots = self._my_bots()
+        bots = list(self.runner.running_workers())
         async with self.runner.session() as session:
             due = await handoff.due_timeouts(session, bot_ids=bots)
         for dialog_id in due:

@@ -165,7 +165,7 @@ class OperatorAlerts:
         """Alert rounds for owners whose operators miss an alert (a failed send due for its retry, a runner
         that died before sending; dialogs still inside the gathering window are left to their round), and
         forwards for holders who miss a customer's message."""
-        workers = self._my_workers()
+        workers = self.runner.running_workers()
         if not workers:
             return
         before = utcnow() - timedelta(seconds=2 * self.gather)
@@ -178,9 +178,6 @@ class OperatorAlerts:
         for dialog_id in unforwarded:
             if dialog_id not in self._forward_failures:  # one being retried keeps its own backoff
                 self.forward_soon(dialog_id)
-
-    def _my_workers(self) -> dict[uuid.UUID, Worker]:
-        return {bot_id: w for bot_id, w in self.runner.workers.items() if w.status == "running"}
 
     # --- alerts ------------------------------------------------------------------------------------------
 
@@ -209,7 +206,7 @@ class OperatorAlerts:
     async def alert(self, owner_id: uuid.UUID) -> int:
         """Alert this runner's operators of the owner about what started waiting since their last alert;
         returns the number of messages sent."""
-        workers = self._my_workers()
+        workers = self.runner.running_workers()
         if not workers:
             return 0
         async with self.runner.session() as session:
@@ -349,7 +346,7 @@ class OperatorAlerts:
             pending = await operator_holds.to_forward(session, dialog_id=dialog_id)
         if pending is None or not pending.messages:
             return 0
-        worker = self._my_workers().get(pending.operator.bot_id)
+        worker = self.runner.running_workers().get(pending.operator.bot_id)
         if worker is None:
             return 0
         locale = await operator_chat.owner_locale(worker, pending.operator.owner_id)
@@ -403,7 +400,7 @@ class OperatorAlerts:
             if row is None:
                 return
             operator, user_name = row
-            worker = self._my_workers().get(operator.bot_id)
+            worker = self.runner.running_workers().get(operator.bot_id)
             if worker is None:
                 return
             async with self.runner.session() as session:

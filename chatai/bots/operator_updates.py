@@ -141,7 +141,7 @@ async def on_nudge(runner: Runner, event: dict[str, Any]) -> None:
 
 async def sweep(runner: Runner) -> int:
     """Handle the stored updates of this runner's running bots that nothing handled; how many were found."""
-    workers = {bot_id: w for bot_id, w in runner.workers.items() if w.status == "running"}
+    workers = runner.running_workers()
     if not workers:
         return 0
     async with runner.db() as conn:

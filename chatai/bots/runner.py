@@ -254,6 +254,10 @@ class BotRunner(Reconciler):
         if self.workers.get(worker.id) is worker:
             self.workers.pop(worker.id, None)
 
+    def running_workers(self) -> dict[uuid.UUID, BotWorker]:
+        """The bots answering here now (not starting, stopping or failed): what the periodic sweeps act for."""
+        return {bot_id: w for bot_id, w in self.workers.items() if w.status == "running"}
+
     def queue_status(self, worker: BotWorker, status: str, error: str) -> None:
         self.statuses.queue(worker.id, worker.record.owner_id, status, error)
 
